@@ -1,0 +1,43 @@
+# cryptoml: PGXS build of the extension, plus the project's entry points.
+#   make demo   set everything up and run the main job (see README.md)
+#   make test   every test: C++ unit tests, pg_regress, pgTAP, against a throwaway cluster
+EXTENSION   = cryptoml
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+MODULE_big  = cryptoml
+OBJS        = $(patsubst %.cpp,%.o,$(sort $(wildcard src/pg/*.cpp src/core/*.cpp)))
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
+REGRESS     = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
+EXTRA_CLEAN = build results regression.diffs regression.out
+
+PG_CONFIG  ?= pg_config
+PG_CPPFLAGS = -Isrc/core -Isrc/pg
+PG_CXXFLAGS = -std=c++17 -Wno-register -fvisibility-inlines-hidden
+SHLIB_LINK  = -lstdc++
+# clang would try to emit LLVM bitcode for the .cpp files
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql $(EXTENSION).control
+	cp $< $@
+
+$(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
+
+.PHONY: deps demo test stop psql start unit
+deps:
+	bash scripts/deps.sh
+demo:
+	bash scripts/demo.sh
+test:
+	bash scripts/test.sh
+start:
+	bash scripts/cluster.sh start demo
+stop:
+	bash scripts/cluster.sh stop demo
+psql:
+	bash scripts/cluster.sh psql demo
+unit:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j2 && cd build && ctest --output-on-failure

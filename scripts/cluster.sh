@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Local PostgreSQL 15 clusters kept inside the repo (.pg/<name>), socket-only, pg_cron + cryptoml preloaded.
+#   cluster.sh start|stop|restart|status|psql|destroy|env <name> [psql args]
+# name: demo (port 54320, database cryptoml) or test (port 54329, database contrib_regression).
+set -euo pipefail
+cmd=${1:?usage: cluster.sh start|stop|restart|status|psql|destroy|env NAME}
+name=${2:?cluster name}
+shift 2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+BASE="$ROOT/.pg/$name"
+DATA="$BASE/data"
+SOCK="$BASE/run"
+LOG="$BASE/server.log"
+case "$name" in
+  demo) PORT=${CRYPTOML_DEMO_PORT:-54320}; DB=cryptoml ;;
+  test) PORT=${CRYPTOML_TEST_PORT:-54329}; DB=contrib_regression ;;
+  *) echo "unknown cluster $name" >&2; exit 2 ;;
+esac
+
+as_pg() {  # initdb/pg_ctl refuse root: run them as the postgres OS user then
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- env OMP_WAIT_POLICY=passive "$@"; else env OMP_WAIT_POLICY=passive "$@"; fi
+}
+pguser() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
+
+running() { [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+
+init() {
+  [ -f "$DATA/PG_VERSION" ] && return 0
+  mkdir -p "$BASE" "$SOCK"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres:postgres "$BASE"
+    runuser -u postgres -- test -x "$BASE" || { echo "cluster: the postgres user cannot reach $BASE (check the permissions of its parent folders)" >&2; exit 1; }
+  fi
+  as_pg "$BIN/initdb" -D "$DATA" -U "$(pguser)" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  cat >> "$DATA/postgresql.conf" <<CONF
+# --- cryptoml local cluster ---
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$SOCK'
+shared_preload_libraries = 'pg_cron,cryptoml'
+cron.database_name = '$DB'
+cron.host = '$SOCK'
+max_worker_processes = 32
+fsync = on
+log_line_prefix = '%m [%p] %b '
+CONF
+}
+
+case "$cmd" in
+  start)
+    init
+    if running; then echo "cluster $name already running (port $PORT, socket $SOCK)"; exit 0; fi
+    as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
+    echo "cluster $name started (port $PORT, socket $SOCK, log $LOG)"
+    ;;
+  stop)
+    if running; then as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null; echo "cluster $name stopped"; else echo "cluster $name not running"; fi
+    ;;
+  restart)
+    "$0" stop "$name"; "$0" start "$name"
+    ;;
+  status)
+    if running; then echo "cluster $name running (port $PORT, socket $SOCK)"; else echo "cluster $name not running"; exit 3; fi
+    ;;
+  destroy)
+    "$0" stop "$name" || true
+    rm -rf "$BASE"
+    ;;
+  psql)
+    exec psql -h "$SOCK" -p "$PORT" -U "$(pguser)" -d "${PGDATABASE:-$DB}" "$@"
+    ;;
+  env)
+    echo "export PGHOST='$SOCK' PGPORT=$PORT PGUSER=$(pguser) PGDATABASE=$DB CRYPTOML_SERVER_LOG='$LOG'"
+    ;;
+  *) echo "unknown command $cmd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,213 @@
+// SQL face of the configuration: ml_config(), ml_config_get(), ml_config_set(), ml_config_reset(),
+// ml_config_reset_all() and the key table behind ml_config_keys().
+#include "config.hpp"
+
+#include "config_access.hpp"
+#include "guard.hpp"
+#include "log.hpp"
+
+extern "C" {
+#include "utils/inval.h"
+#include "utils/json.h"
+}
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ml_config);
+PG_FUNCTION_INFO_V1(ml_config_get);
+PG_FUNCTION_INFO_V1(ml_config_set);
+PG_FUNCTION_INFO_V1(ml_config_reset);
+PG_FUNCTION_INFO_V1(cml_config_key_table);
+}
+
+namespace cml {
+namespace pg {
+namespace {
+
+// The cache. The json object is created once and never destroyed (no static destructor).
+json* g_effective = nullptr;
+bool g_valid = false;
+Oid g_config_relid = InvalidOid;
+LogLevel g_log_level = LogLevel::info;
+bool g_enable_recovery = true;
+
+void config_inval_callback(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == g_config_relid) g_valid = false;
+}
+
+Oid config_relid() {
+  Oid nsp = get_namespace_oid("cryptoml_internal", true);
+  Oid rel = OidIsValid(nsp) ? get_relname_relid("config", nsp) : InvalidOid;
+  if (!OidIsValid(rel))
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("extension cryptoml is not installed in this database"),
+                    errhint("Run CREATE EXTENSION cryptoml CASCADE.")));
+  return rel;
+}
+
+// Stored overrides as a JSON object text {"path": value, ...}, palloc'd in the caller's context.
+char* load_overrides(bool lock) {
+  MemoryContext caller = CurrentMemoryContext;
+  SPI_connect();
+  if (lock) SPI_execute("LOCK TABLE cryptoml_internal.config IN SHARE ROW EXCLUSIVE MODE", false, 0);
+  int rc = SPI_execute(
+      "SELECT coalesce(jsonb_object_agg(path, value ORDER BY path), '{}'::jsonb)::text FROM cryptoml_internal.config",
+      !lock, 1);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "cryptoml: reading cryptoml_internal.config failed");
+  char* value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  MemoryContext spi = MemoryContextSwitchTo(caller);
+  char* out = pstrdup(value);
+  MemoryContextSwitchTo(spi);
+  SPI_finish();
+  return out;
+}
+
+void ensure_loaded() {
+  if (g_valid) return;
+  g_config_relid = config_relid();
+  char* overrides = load_overrides(false);
+  guarded("configuration", [&] {
+    json tree = Config::effective(json::parse(overrides));
+    if (g_effective == nullptr) g_effective = new json();
+    *g_effective = std::move(tree);
+    g_log_level = parse_log_level(Config::get(*g_effective, "system.logLevel").get<std::string>());
+    g_enable_recovery = Config::get(*g_effective, "system.enableRecovery").get<bool>();
+  });
+  g_valid = true;
+}
+
+char* jsonb_text(Jsonb* jb) { return JsonbToCString(nullptr, &jb->root, VARSIZE(jb)); }
+
+Datum jsonb_from(const char* text) { return DirectFunctionCall1(jsonb_in, CStringGetDatum(text)); }
+
+void spi_exec(const char* sql, int nargs, Oid* types, Datum* values) {
+  SPI_connect();
+  int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+  if (rc < 0) elog(ERROR, "cryptoml: SPI failed (%d) on: %s", rc, sql);
+  SPI_finish();
+}
+
+// After a change: other backends drop their cache at commit, this one right away.
+void config_changed() {
+  CacheInvalidateRelcacheByRelid(g_config_relid);
+  g_valid = false;
+}
+
+void log_config_change(const char* what, const char* path, const char* old_value, const char* new_value) {
+  StringInfoData c;
+  initStringInfo(&c);
+  appendStringInfoString(&c, "{\"path\": ");
+  escape_json(&c, path);
+  appendStringInfo(&c, ", \"old\": %s, \"new\": %s}", old_value ? old_value : "null", new_value ? new_value : "null");
+  char* msg = psprintf("config key %s %s", path, what);
+  log_write(LogLevel::info, "config", what, msg, c.data, nullptr, nullptr);
+}
+
+}  // namespace
+
+void config_init() { CacheRegisterRelcacheCallback(config_inval_callback, (Datum)0); }
+
+LogLevel config_log_level() {
+  ensure_loaded();
+  return g_log_level;
+}
+
+bool config_enable_recovery() {
+  ensure_loaded();
+  return g_enable_recovery;
+}
+
+char* config_json_text() {
+  ensure_loaded();
+  char* out = nullptr;
+  guarded("ml_config", [&] { out = pstrdup_nothrow(g_effective->dump()); });
+  return out;
+}
+
+}  // namespace pg
+}  // namespace cml
+
+using namespace cml::pg;
+using cml::Config;
+using cml::json;
+
+Datum ml_config(PG_FUNCTION_ARGS) { PG_RETURN_DATUM(jsonb_from(config_json_text())); }
+
+Datum ml_config_get(PG_FUNCTION_ARGS) {
+  char* path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* tree = config_json_text();
+  char* out = nullptr;
+  guarded("ml_config_get", [&] { out = pstrdup_nothrow(Config::get(json::parse(tree), path).dump()); });
+  PG_RETURN_DATUM(jsonb_from(out));
+}
+
+// ml_config_set(path, value): validate against the locked, current overrides; store; return the value.
+Datum ml_config_set(PG_FUNCTION_ARGS) {
+  char* path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* value = jsonb_text(PG_GETARG_JSONB_P(1));
+  g_config_relid = config_relid();
+  char* overrides = load_overrides(true);
+  char *canonical = nullptr, *old_value = nullptr;
+  guarded("ml_config_set", [&] {
+    json v = json::parse(value);
+    Config::validate_value(path, v);
+    json o = json::parse(overrides);
+    old_value = pstrdup_nothrow(Config::get(Config::effective(o), path).dump());
+    o[path] = v;
+    Config::effective(o);  // cross-key rules on the result
+    canonical = pstrdup_nothrow(v.dump());
+  });
+  Oid types[2] = {TEXTOID, TEXTOID};
+  Datum values[2] = {CStringGetTextDatum(path), CStringGetTextDatum(canonical)};
+  spi_exec("INSERT INTO cryptoml_internal.config (path, value) VALUES ($1, $2::jsonb) "
+           "ON CONFLICT (path) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = current_user",
+           2, types, values);
+  config_changed();
+  log_config_change("set", path, old_value, canonical);
+  PG_RETURN_DATUM(jsonb_from(canonical));
+}
+
+// ml_config_reset(path) drops one override and returns the default; with no argument
+// (ml_config_reset_all) it drops every override and returns the default tree.
+Datum ml_config_reset(PG_FUNCTION_ARGS) {
+  char* path = (PG_NARGS() == 0 || PG_ARGISNULL(0)) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(0));
+  g_config_relid = config_relid();
+  char* overrides = load_overrides(true);
+  char *result = nullptr, *old_value = nullptr;
+  guarded("ml_config_reset", [&] {
+    json o = json::parse(overrides);
+    if (path == nullptr) {
+      old_value = pstrdup_nothrow(Config::effective(o).dump());
+      result = pstrdup_nothrow(Config::defaults().dump());
+      return;
+    }
+    if (!Config::is_key(path)) Config::rule(path);  // throws the unknown-key error with its hint
+    old_value = pstrdup_nothrow(Config::get(Config::effective(o), path).dump());
+    o.erase(path);
+    result = pstrdup_nothrow(Config::get(Config::effective(o), path).dump());
+  });
+  if (path == nullptr) {
+    spi_exec("DELETE FROM cryptoml_internal.config", 0, nullptr, nullptr);
+  } else {
+    Oid types[1] = {TEXTOID};
+    Datum values[1] = {CStringGetTextDatum(path)};
+    spi_exec("DELETE FROM cryptoml_internal.config WHERE path = $1", 1, types, values);
+  }
+  config_changed();
+  log_config_change("reset", path ? path : "*", old_value, result);
+  PG_RETURN_DATUM(jsonb_from(result));
+}
+
+// [{"path", "value", "default", "rule"}...] for every settable key, for ml_config_keys().
+Datum cml_config_key_table(PG_FUNCTION_ARGS) {
+  char* tree = config_json_text();
+  char* out = nullptr;
+  guarded("ml_config_keys", [&] {
+    json t = json::parse(tree);
+    json rows = json::array();
+    for (const std::string& k : Config::keys())
+      rows.push_back({{"path", k}, {"value", Config::get(t, k)}, {"default", Config::get(Config::defaults(), k)},
+                      {"rule", Config::rule(k)}});
+    out = pstrdup_nothrow(rows.dump());
+  });
+  PG_RETURN_DATUM(jsonb_from(out));
+}

@@ -1,0 +1,67 @@
+#include "guard.hpp"
+
+#include <cstdio>
+
+namespace cml {
+namespace pg {
+
+namespace {
+void copy_text(char* dst, size_t cap, const std::string& s) {
+  snprintf(dst, cap, "%s", s.c_str());
+}
+}  // namespace
+
+void classify_current_exception(GuardFailure& f) noexcept {
+  f.message[0] = f.detail[0] = f.hint[0] = '\0';
+  try {
+    throw;
+  } catch (const PgError& e) {
+    f.pg_error = e.edata;
+  } catch (const InvalidParameter& e) {
+    f.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+    copy_text(f.message, sizeof f.message, e.what());
+    copy_text(f.detail, sizeof f.detail, e.detail());
+    copy_text(f.hint, sizeof f.hint, e.hint());
+  } catch (const DataError& e) {
+    f.sqlstate = ERRCODE_DATA_EXCEPTION;
+    copy_text(f.message, sizeof f.message, e.what());
+    copy_text(f.detail, sizeof f.detail, e.detail());
+    copy_text(f.hint, sizeof f.hint, e.hint());
+  } catch (const Cancelled& e) {
+    f.sqlstate = ERRCODE_QUERY_CANCELED;
+    copy_text(f.message, sizeof f.message, e.what());
+  } catch (const Error& e) {
+    f.sqlstate = ERRCODE_INTERNAL_ERROR;
+    copy_text(f.message, sizeof f.message, e.what());
+    copy_text(f.detail, sizeof f.detail, e.detail());
+    copy_text(f.hint, sizeof f.hint, e.hint());
+  } catch (const std::bad_alloc&) {
+    f.sqlstate = ERRCODE_OUT_OF_MEMORY;
+    copy_text(f.message, sizeof f.message, "out of memory");
+  } catch (const std::exception& e) {
+    f.sqlstate = ERRCODE_INTERNAL_ERROR;
+    snprintf(f.message, sizeof f.message, "internal error: %s", e.what());
+  } catch (...) {
+    f.sqlstate = ERRCODE_INTERNAL_ERROR;
+    copy_text(f.message, sizeof f.message, "internal error: unknown C++ exception");
+  }
+}
+
+void raise_failure(const char* where, const GuardFailure& f) {
+  if (f.pg_error != nullptr) ReThrowError(f.pg_error);
+  ereport(ERROR, (errcode(f.sqlstate), errmsg("%s", f.message),
+                  f.detail[0] ? errdetail("%s", f.detail) : 0, f.hint[0] ? errhint("%s", f.hint) : 0,
+                  errcontext("cryptoml function %s", where)));
+  pg_unreachable();
+}
+
+char* pstrdup_nothrow(const std::string& s) {
+  char* p = static_cast<char*>(
+      MemoryContextAllocExtended(CurrentMemoryContext, s.size() + 1, MCXT_ALLOC_NO_OOM));
+  if (p == nullptr) throw std::bad_alloc();
+  std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+}  // namespace pg
+}  // namespace cml

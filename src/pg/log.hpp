@@ -1,0 +1,34 @@
+// systemLogs and recoveryState writes that survive the caller's rollback.
+//
+// With cryptoml in shared_preload_libraries, entries go into a shared-memory ring (one per
+// database) drained by a "cryptoml logger" background worker that commits them in its own
+// transactions. Without preload they are inserted directly (transactional: they vanish on
+// rollback) and a WARNING says so once per session.
+//
+// These are PostgreSQL-side functions: they may raise ERROR, so call them outside C++ regions
+// or through cml::pg::pg_call.
+#pragma once
+
+#include "log_level.hpp"
+#include "pg.hpp"
+
+namespace cml {
+namespace pg {
+
+// Defines the logger GUCs and, during shared_preload_libraries, the shared-memory hooks.
+void log_init();
+
+// True when the message passes system.logLevel and was queued or written.
+bool log_write(LogLevel level, const char* category, const char* subcategory, const char* message,
+               const char* context_json, const char* symbol, const char* stack_trace);
+
+// Writes a recoveryState row and waits until it is committed (autonomous path) so a crash
+// after it returns cannot lose it. checkpoint_type: success, error or intermediate.
+void checkpoint_write(const char* service_name, const char* operation_id,
+                      const char* checkpoint_type, const char* state_json);
+
+// Waits until every entry this backend queued is committed; false on timeout.
+bool log_flush(int timeout_ms);
+
+}  // namespace pg
+}  // namespace cml

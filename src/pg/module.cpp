@@ -1,0 +1,22 @@
+// Module entry: PG_MODULE_MAGIC, _PG_init, ml_version().
+#include "version.hpp"
+
+#include "config_access.hpp"
+#include "log.hpp"
+#include "pg.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+void _PG_init(void);
+PG_FUNCTION_INFO_V1(ml_version);
+}
+
+void _PG_init(void) {
+  cml::pg::log_init();
+  cml::pg::config_init();
+  MarkGUCPrefixReserved("cryptoml");
+}
+
+Datum ml_version(PG_FUNCTION_ARGS) { PG_RETURN_TEXT_P(cstring_to_text(cml::kVersion)); }
