@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local PostgreSQL 15 clusters kept inside the repo (.pg/<name>), socket-only, pg_cron + cryptoml preloaded.
 #   cluster.sh start|stop|restart|status|psql|destroy|env <name> [psql args]
-# name: demo (port 54320, database cryptoml) or test (port 54329, database contrib_regression).
+# name: demo (port 54320, database cryptoml), test (port 54329, database contrib_regression),
+# or any other name with CRYPTOML_PORT (and optionally CRYPTOML_DB) set.
 set -euo pipefail
 cmd=${1:?usage: cluster.sh start|stop|restart|status|psql|destroy|env NAME}
 name=${2:?cluster name}
@@ -15,7 +16,7 @@ LOG="$BASE/server.log"
 case "$name" in
   demo) PORT=${CRYPTOML_DEMO_PORT:-54320}; DB=cryptoml ;;
   test) PORT=${CRYPTOML_TEST_PORT:-54329}; DB=contrib_regression ;;
-  *) echo "unknown cluster $name" >&2; exit 2 ;;
+  *) PORT=${CRYPTOML_PORT:?"set CRYPTOML_PORT for cluster $name"}; DB=${CRYPTOML_DB:-contrib_regression} ;;
 esac
 
 as_pg() {  # initdb/pg_ctl refuse root: run them as the postgres OS user then
