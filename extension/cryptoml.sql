@@ -324,14 +324,14 @@ CREATE FUNCTION ml_checkpoint(service_name text, operation_id text, checkpoint_t
   AS 'MODULE_PATHNAME', 'ml_checkpoint' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ml_checkpoint(text, text, text, jsonb) IS 'Writes a recoveryState checkpoint (success, error or intermediate) in its own committed step.';
 
-CREATE FUNCTION ml_recovery_last(service_name text, operation_id text) RETURNS recoveryState
-  LANGUAGE sql STABLE STRICT
+CREATE FUNCTION ml_recovery_last(service_name text, operation_id text) RETURNS SETOF recoveryState
+  LANGUAGE sql STABLE STRICT ROWS 1
   AS $$
     SELECT r.* FROM @extschema@.recoverystate AS r
     WHERE r.service_name = $1 AND r.operation_id = $2
     ORDER BY r.created_at DESC, r.id DESC LIMIT 1
   $$;
-COMMENT ON FUNCTION ml_recovery_last(text, text) IS 'The latest checkpoint of one operation (NULL when it never ran): where to resume.';
+COMMENT ON FUNCTION ml_recovery_last(text, text) IS 'The latest checkpoint of one operation (no row when it never ran): where to resume.';
 
 CREATE FUNCTION ml_recovery_status()
   RETURNS TABLE (service_name varchar, operation_id varchar, last_checkpoint_at timestamp,

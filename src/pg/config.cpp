@@ -51,7 +51,7 @@ char* load_overrides(bool lock) {
   if (lock) SPI_execute("LOCK TABLE cryptoml_internal.config IN SHARE ROW EXCLUSIVE MODE", false, 0);
   int rc = SPI_execute(
       "SELECT coalesce(jsonb_object_agg(path, value ORDER BY path), '{}'::jsonb)::text FROM cryptoml_internal.config",
-      !lock, 1);
+      false, 1);  // not read-only: sees this statement's own config changes
   if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "cryptoml: reading cryptoml_internal.config failed");
   char* value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
   MemoryContext spi = MemoryContextSwitchTo(caller);
@@ -99,7 +99,7 @@ void log_config_change(const char* what, const char* path, const char* old_value
   escape_json(&c, path);
   appendStringInfo(&c, ", \"old\": %s, \"new\": %s}", old_value ? old_value : "null", new_value ? new_value : "null");
   char* msg = psprintf("config key %s %s", path, what);
-  log_write(LogLevel::info, "config", what, msg, c.data, nullptr, nullptr);
+  log_audit("config", what, msg, c.data);
 }
 
 }  // namespace

@@ -346,17 +346,21 @@ int store_entries(const char* schema, Entry* entries, int n) {
   return stored;
 }
 
-// Direct, transactional path (no preload, queue full, entry too large).
+// Direct, transactional path: no preload, no free database slot, or the queue stayed full.
 void write_direct(uint8 kind, const char* const* fields, int nfields) {
   if (!warned_direct) {
     warned_direct = true;
-    ereport(WARNING,
-            (errmsg("cryptoml: systemLogs/recoveryState entries are written in the caller's transaction"),
-             errdetail("%s", g_queue == nullptr
-                                  ? "cryptoml is not in shared_preload_libraries, so there is no autonomous writer: "
-                                    "entries vanish if the transaction rolls back."
-                                  : "The shared log queue could not take the entry (full, too large, or no free slot)."),
-             errhint("Add cryptoml to shared_preload_libraries and restart the server.")));
+    if (g_queue == nullptr)
+      ereport(WARNING,
+              (errmsg("cryptoml: systemLogs/recoveryState entries are written in the caller's transaction"),
+               errdetail("cryptoml is not in shared_preload_libraries, so there is no autonomous writer: "
+                         "entries vanish if the transaction rolls back."),
+               errhint("Add cryptoml to shared_preload_libraries and restart the server.")));
+    else
+      ereport(WARNING,
+              (errmsg("cryptoml: the shared log queue could not take an entry; writing it in the caller's transaction"),
+               errdetail("The queue stayed full for 2 s, or more than %d databases are logging at once.", kSlots),
+               errhint("Raise cryptoml.log_queue_size, or check that the cryptoml logger worker is running.")));
   }
   Entry e;
   memset(&e, 0, sizeof(e));
@@ -488,12 +492,48 @@ void log_init() {
   }
 }
 
+namespace {
+
+// Clips a field to at most max_bytes (on a character boundary), marking the cut.
+const char* clip_field(const char* value, Size max_bytes) {
+  if (value == nullptr || strlen(value) <= max_bytes) return value;
+  const char* marker = "... [truncated by cryptoml]";
+  int keep = pg_mbcliplen(value, (int)strlen(value), (int)(max_bytes - strlen(marker)));
+  return psprintf("%.*s%s", keep, value, marker);
+}
+
+// A log entry must fit the queue to stay autonomous: clip message and stack trace, and replace
+// an oversized context by a note of its size (a cut jsonb would not parse).
+void fit_log_entry(const char** fields) {
+  if (g_queue == nullptr) return;
+  Size limit = g_queue->ring_size / 4 - sizeof(EntryHeader) - 1024;
+  Size total = 0;
+  for (int i = 0; i < kLogFields; i++) total += fields[i] ? strlen(fields[i]) : 0;
+  if (total <= limit) return;
+  if (fields[4] && strlen(fields[4]) > limit / 4)
+    fields[4] = psprintf("{\"truncated_by_cryptoml\": true, \"original_bytes\": %zu}", strlen(fields[4]));
+  fields[3] = clip_field(fields[3], limit / 2);
+  fields[6] = clip_field(fields[6], limit / 4);
+}
+
+void write_log(LogLevel level, const char* category, const char* subcategory, const char* message,
+               const char* context_json, const char* symbol, const char* stack_trace) {
+  const char* fields[kLogFields] = {to_string(level), category, subcategory, message, context_json, symbol, stack_trace};
+  fit_log_entry(fields);
+  if (!enqueue(kKindLog, fields, kLogFields)) write_direct(kKindLog, fields, kLogFields);
+}
+
+}  // namespace
+
 bool log_write(LogLevel level, const char* category, const char* subcategory, const char* message,
                const char* context_json, const char* symbol, const char* stack_trace) {
   if (!log_enabled(level, config_log_level())) return false;
-  const char* fields[kLogFields] = {to_string(level), category, subcategory, message, context_json, symbol, stack_trace};
-  if (!enqueue(kKindLog, fields, kLogFields)) write_direct(kKindLog, fields, kLogFields);
+  write_log(level, category, subcategory, message, context_json, symbol, stack_trace);
   return true;
+}
+
+void log_audit(const char* category, const char* subcategory, const char* message, const char* context_json) {
+  write_log(LogLevel::info, category, subcategory, message, context_json, nullptr, nullptr);
 }
 
 void checkpoint_write(const char* service_name, const char* operation_id, const char* checkpoint_type,

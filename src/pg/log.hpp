@@ -18,9 +18,14 @@ namespace pg {
 // Defines the logger GUCs and, during shared_preload_libraries, the shared-memory hooks.
 void log_init();
 
-// True when the message passes system.logLevel and was queued or written.
+// True when the message passes system.logLevel and was queued or written. An entry too large
+// for the queue (over a quarter of its per-database ring) has its message and stack trace
+// clipped and an oversized context replaced by a note of its size, so it stays autonomous.
 bool log_write(LogLevel level, const char* category, const char* subcategory, const char* message,
                const char* context_json, const char* symbol, const char* stack_trace);
+
+// An info entry written whatever system.logLevel says: for audit events such as config changes.
+void log_audit(const char* category, const char* subcategory, const char* message, const char* context_json);
 
 // Writes a recoveryState row and waits until it is committed (autonomous path) so a crash
 // after it returns cannot lose it. checkpoint_type: success, error or intermediate.
