@@ -3,6 +3,7 @@
 #   cluster.sh start|stop|restart|status|psql|destroy|env <name> [psql args]
 # name: demo (port 54320, database cryptoml), test (port 54329, database contrib_regression),
 # or any other name with CRYPTOML_PORT (and optionally CRYPTOML_DB) set.
+# CRYPTOML_PRELOAD=0 at first start leaves cryptoml out of shared_preload_libraries.
 set -euo pipefail
 cmd=${1:?usage: cluster.sh start|stop|restart|status|psql|destroy|env NAME}
 name=${2:?cluster name}
@@ -18,6 +19,9 @@ case "$name" in
   test) PORT=${CRYPTOML_TEST_PORT:-54329}; DB=contrib_regression ;;
   *) PORT=${CRYPTOML_PORT:?"set CRYPTOML_PORT for cluster $name"}; DB=${CRYPTOML_DB:-contrib_regression} ;;
 esac
+
+PRELOAD='pg_cron,cryptoml'
+[ "${CRYPTOML_PRELOAD:-1}" = 0 ] && PRELOAD='pg_cron'   # the no-preload test cluster
 
 as_pg() {  # initdb/pg_ctl refuse root: run them as the postgres OS user then
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- env OMP_WAIT_POLICY=passive "$@"; else env OMP_WAIT_POLICY=passive "$@"; fi
@@ -39,7 +43,7 @@ init() {
 port = $PORT
 listen_addresses = ''
 unix_socket_directories = '$SOCK'
-shared_preload_libraries = 'pg_cron,cryptoml'
+shared_preload_libraries = '$PRELOAD'
 cron.database_name = '$DB'
 cron.host = '$SOCK'
 max_worker_processes = 32

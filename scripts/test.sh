@@ -35,12 +35,27 @@ echo "== pgTAP (pg_prove)"
 psql -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE" -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
 pg_prove --ext .sql -r test/pgtap || status=1
 
-echo "== server log check"
+echo "== without shared_preload_libraries (second throwaway cluster)"
 bash scripts/cluster.sh stop test
+NP_ENV="CRYPTOML_PORT=${CRYPTOML_NOPRELOAD_PORT:-54330} CRYPTOML_PRELOAD=0"
+env $NP_ENV bash scripts/cluster.sh destroy nopreload >/dev/null 2>&1 || true
+env $NP_ENV bash scripts/cluster.sh start nopreload
+TEST_LOG=$CRYPTOML_SERVER_LOG
+eval "$(env $NP_ENV bash scripts/cluster.sh env nopreload)"
+trap 'env $NP_ENV bash scripts/cluster.sh stop nopreload >/dev/null 2>&1 || true' EXIT
+createdb contrib_regression
+psql -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION cryptoml CASCADE" -c "CREATE EXTENSION pgtap" >/dev/null 2>&1
+pg_prove --ext .sql test/nopreload || status=1
+prove -e bash test/nopreload/*.sh || status=1
+env $NP_ENV bash scripts/cluster.sh stop nopreload
 trap - EXIT
-if grep -E "terminated by signal|server process .* was terminated|PANIC" "$CRYPTOML_SERVER_LOG"; then
-  echo "FAIL: a backend crashed (see $CRYPTOML_SERVER_LOG)" >&2
-  status=1
-fi
+
+echo "== server log check"
+for log in "$TEST_LOG" "$CRYPTOML_SERVER_LOG"; do
+  if grep -E "terminated by signal|server process .* was terminated|PANIC" "$log"; then
+    echo "FAIL: a backend crashed (see $log)" >&2
+    status=1
+  fi
+done
 if [ $status -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "TESTS FAILED" >&2; fi
 exit $status
