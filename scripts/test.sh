@@ -43,8 +43,8 @@ env $NP_ENV bash scripts/cluster.sh start nopreload
 TEST_LOG=$CRYPTOML_SERVER_LOG
 eval "$(env $NP_ENV bash scripts/cluster.sh env nopreload)"
 trap 'env $NP_ENV bash scripts/cluster.sh stop nopreload >/dev/null 2>&1 || true' EXIT
-createdb contrib_regression
-psql -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION cryptoml CASCADE" -c "CREATE EXTENSION pgtap" >/dev/null 2>&1
+createdb contrib_regression && echo "database contrib_regression created"
+psql -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "CREATE EXTENSION cryptoml CASCADE" -c "CREATE EXTENSION pgtap"
 pg_prove --ext .sql test/nopreload || status=1
 prove -e bash test/nopreload/*.sh || status=1
 env $NP_ENV bash scripts/cluster.sh stop nopreload

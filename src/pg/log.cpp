@@ -478,9 +478,12 @@ bool drain_once(int idx, MemoryContext batch_cxt) {
 // ---- public C++ API ----
 
 void log_init() {
-  DefineCustomIntVariable("cryptoml.log_queue_size",
-                          "Shared memory for queued systemLogs/recoveryState entries (all databases).", nullptr,
-                          &g_queue_kb, 2048, 64, 1024 * 1024, PGC_POSTMASTER, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+  // A PGC_POSTMASTER variable can only be defined while the postmaster loads the library;
+  // loaded later (no preload) there is no queue to size anyway.
+  if (process_shared_preload_libraries_in_progress)
+    DefineCustomIntVariable("cryptoml.log_queue_size",
+                            "Shared memory for queued systemLogs/recoveryState entries (all databases).", nullptr,
+                            &g_queue_kb, 2048, 64, 1024 * 1024, PGC_POSTMASTER, GUC_UNIT_KB, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("cryptoml.log_worker_idle_timeout",
                           "How long an idle logger worker waits before it exits.", nullptr, &g_idle_timeout_ms,
                           2000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);

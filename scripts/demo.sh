@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The main job, from a fresh clone: packages, build, install, a local cluster in .pg/demo with
+# pg_cron and cryptoml preloaded, the extension, and a look at what it offers.
+# Safe to run again: it rebuilds, reinstalls, restarts the cluster and keeps its data.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+bash scripts/deps.sh
+echo "== build and install"
+make -s -j"$JOBS" >/dev/null
+make -s install >/dev/null
+echo "== local cluster"
+bash scripts/cluster.sh stop demo >/dev/null   # a running cluster keeps the old library loaded
+bash scripts/cluster.sh start demo
+eval "$(bash scripts/cluster.sh env demo)"
+psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'cryptoml'" | grep -q 1 || createdb cryptoml
+psql -q -v ON_ERROR_STOP=1 <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE;
+ALTER EXTENSION cryptoml UPDATE;
+SQL
+
+psql -X -v ON_ERROR_STOP=1 <<'SQL'
+\pset footer off
+\echo
+\echo == cryptoml is installed
+SELECT ml_version() AS version, current_database() AS database,
+       (SELECT mode FROM ml_log_queue()) AS log_mode,
+       current_setting('shared_preload_libraries') AS preloaded;
+\echo == seed tables
+SELECT c.relname AS "table", obj_description(c.oid, 'pg_class') AS description
+  FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'cryptoml'
+ WHERE c.relkind = 'r' AND c.relnamespace <> 'cryptoml_internal'::regnamespace ORDER BY 1;
+\echo == configuration (ml_config_keys(); change with ml_config_set)
+SELECT path, value, rule FROM ml_config_keys() WHERE path LIKE 'features.%' OR path LIKE 'training.%' OR path = 'symbols';
+\echo == a log entry that survives its transaction's rollback
+BEGIN;
+SELECT ml_log('info', 'demo', 'rollback', 'written by make demo inside a transaction that rolls back');
+ROLLBACK;
+SELECT ml_log_flush() AS flushed;
+SELECT id, timestamp, level, category, message FROM systemLogs WHERE category = 'demo' ORDER BY id DESC LIMIT 3;
+SQL
+cat <<TXT
+
+The cluster keeps running (data in .pg/demo, port $PGPORT, socket $PGHOST).
+  make psql    open psql on it
+  make stop    stop it
+TXT
