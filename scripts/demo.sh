@@ -36,7 +36,7 @@ SELECT c.relname AS "table", obj_description(c.oid, 'pg_class') AS description
  WHERE c.relkind = 'r' AND c.relnamespace <> 'cryptoml_internal'::regnamespace ORDER BY 1;
 \echo == configuration (ml_config_keys(); change with ml_config_set)
 SELECT path, value, rule FROM ml_config_keys() WHERE path LIKE 'features.%' OR path LIKE 'training.%' OR path = 'symbols';
-\echo == a log entry that survives its transaction's rollback
+\echo == a log entry that survives the rollback of its transaction
 BEGIN;
 SELECT ml_log('info', 'demo', 'rollback', 'written by make demo inside a transaction that rolls back');
 ROLLBACK;

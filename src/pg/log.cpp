@@ -9,6 +9,7 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -71,9 +72,11 @@ struct QueueShared {
   LWLock* lock;
   Size ring_size;
   QueueSlot slots[kSlots];
+  ConditionVariable space_cv[kSlots];  // broadcast when the worker frees ring space
+  ConditionVariable done_cv[kSlots];   // broadcast when the worker advances done_seq
 };
 
-int g_queue_kb = 2048;
+int g_queue_kb = 8192;
 int g_idle_timeout_ms = 2000;
 QueueShared* g_queue = nullptr;
 shmem_request_hook_type prev_shmem_request_hook = nullptr;
@@ -106,6 +109,10 @@ void queue_shmem_startup() {
     memset(g_queue, 0, sizeof(QueueShared));
     g_queue->lock = &(GetNamedLWLockTranche("cryptoml"))->lock;
     g_queue->ring_size = ring_size_for(g_queue_kb);
+    for (int i = 0; i < kSlots; i++) {
+      ConditionVariableInit(&g_queue->space_cv[i]);
+      ConditionVariableInit(&g_queue->done_cv[i]);
+    }
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -193,17 +200,19 @@ bool enqueue(uint8 kind, const char* const* fields, int nfields) {
   h.total_len = (uint32)total;
   h.ts = DatumGetTimestamp(DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(GetCurrentTimestamp())));
 
-  for (int attempt = 0; attempt < 200; attempt++) {
+  TimestampTz wait_start = 0;
+  bool fits = false;
+  for (;;) {
     LWLockAcquire(g_queue->lock, LW_EXCLUSIVE);
     int idx = claim_slot();
     if (idx < 0) {
       LWLockRelease(g_queue->lock);
-      return false;
+      break;
     }
     QueueSlot* s = &g_queue->slots[idx];
     Latch* latch = s->worker_latch;
     bool start = needs_worker(s, GetCurrentTimestamp());
-    bool fits = g_queue->ring_size - (Size)(s->head - s->tail) >= total;
+    fits = g_queue->ring_size - (Size)(s->head - s->tail) >= total;
     if (fits) {
       h.seq = s->next_seq++;
       char* ring = ring_of(idx);
@@ -222,13 +231,18 @@ bool enqueue(uint8 kind, const char* const* fields, int nfields) {
     LWLockRelease(g_queue->lock);
     if (latch) SetLatch(latch);
     if (start) start_worker(idx);
-    if (fits) return true;
-    // Full: give the worker time to drain, at most about 2 s in all.
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
+    if (fits) break;
+    // Full: sleep until the worker frees space, at most 2 s in all, then write directly.
+    if (wait_start == 0) {
+      wait_start = GetCurrentTimestamp();
+      ConditionVariablePrepareToSleep(&g_queue->space_cv[idx]);
+    } else if (TimestampDifferenceExceeds(wait_start, GetCurrentTimestamp(), 2000)) {
+      break;
+    }
+    (void)ConditionVariableTimedSleep(&g_queue->space_cv[idx], 100, PG_WAIT_EXTENSION);
   }
-  return false;
+  if (wait_start != 0) ConditionVariableCancelSleep();
+  return fits;
 }
 
 // ---- inserting entries (used by the worker, and by backends on the direct path) ----
@@ -406,6 +420,8 @@ void logger_detach(int, Datum arg) {
     s->done_seq = s->next_seq;
   }
   LWLockRelease(g_queue->lock);
+  ConditionVariableBroadcast(&g_queue->space_cv[idx]);
+  ConditionVariableBroadcast(&g_queue->done_cv[idx]);
 }
 
 // Copies up to one batch of entries out of the ring (without consuming them).
@@ -470,6 +486,8 @@ bool drain_once(int idx, MemoryContext batch_cxt) {
   s->written += stored;
   s->failed += n - stored;
   LWLockRelease(g_queue->lock);
+  ConditionVariableBroadcast(&g_queue->space_cv[idx]);
+  ConditionVariableBroadcast(&g_queue->done_cv[idx]);
   return true;
 }
 
@@ -483,7 +501,7 @@ void log_init() {
   if (process_shared_preload_libraries_in_progress)
     DefineCustomIntVariable("cryptoml.log_queue_size",
                             "Shared memory for queued systemLogs/recoveryState entries (all databases).", nullptr,
-                            &g_queue_kb, 2048, 64, 1024 * 1024, PGC_POSTMASTER, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+                            &g_queue_kb, 8192, 64, 1024 * 1024, PGC_POSTMASTER, GUC_UNIT_KB, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("cryptoml.log_worker_idle_timeout",
                           "How long an idle logger worker waits before it exits.", nullptr, &g_idle_timeout_ms,
                           2000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
@@ -554,21 +572,25 @@ void checkpoint_write(const char* service_name, const char* operation_id, const 
 bool log_flush(int timeout_ms) {
   if (g_queue == nullptr || !my_queued_any) return true;
   TimestampTz start = GetCurrentTimestamp();
+  int idx = my_slot;
+  bool done = false;
+  ConditionVariablePrepareToSleep(&g_queue->done_cv[idx]);
   for (;;) {
     LWLockAcquire(g_queue->lock, LW_EXCLUSIVE);
-    QueueSlot* s = &g_queue->slots[my_slot];
-    bool done = s->dboid != MyDatabaseId || s->done_seq > my_last_seq;
+    QueueSlot* s = &g_queue->slots[idx];
+    done = s->dboid != MyDatabaseId || s->done_seq > my_last_seq;
     bool start_needed = !done && needs_worker(s, GetCurrentTimestamp());
     Latch* latch = s->worker_latch;
     LWLockRelease(g_queue->lock);
-    if (done) return true;
+    if (done) break;
     if (latch) SetLatch(latch);
-    if (start_needed) start_worker(my_slot);
-    if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), timeout_ms)) return false;
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5, PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
+    if (start_needed) start_worker(idx);
+    long left = timeout_ms - (long)((GetCurrentTimestamp() - start) / 1000);
+    if (left <= 0) break;
+    (void)ConditionVariableTimedSleep(&g_queue->done_cv[idx], Min(left, 1000L), PG_WAIT_EXTENSION);
   }
+  ConditionVariableCancelSleep();
+  return done;
 }
 
 }  // namespace pg
