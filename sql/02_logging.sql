@@ -49,15 +49,19 @@ SELECT count(*) AS bad_rows FROM systemLogs WHERE subcategory = 'bad';
 SELECT bool_and(ml_log('debug', 'regress', 'bulk', 'bulk ' || g)) FROM generate_series(1, 10) g;
 SELECT ml_config_set('system.logLevel', '"debug"');
 SELECT bool_and(ml_log('debug', 'regress', 'bulk', repeat('x', 1000) || g)) FROM generate_series(1, 5000) g;
--- Oversized entries stay autonomous: message clipped and marked, an oversized context replaced by its size.
+-- Oversized entries (over a quarter of the queue) stay autonomous: message clipped and marked,
+-- an oversized context replaced by its size.
+SELECT capacity_bytes AS cap FROM ml_log_queue() \gset
 BEGIN;
-SELECT ml_log('info', 'regress', 'big', repeat('y', 100000)) AS stored_big;
-SELECT ml_log('info', 'regress', 'bigctx', 'huge context', jsonb_build_object('blob', repeat('z', 200000))) AS stored_bigctx;
+SELECT ml_log('info', 'regress', 'big', repeat('y', :cap / 2)) AS stored_big;
+SELECT ml_log('info', 'regress', 'bigctx', 'huge context', jsonb_build_object('blob', repeat('z', :cap))) AS stored_bigctx;
 ROLLBACK;
 SELECT ml_config_reset('system.logLevel');
 SELECT ml_log_flush(60000);
 SELECT count(*) AS bulk, count(DISTINCT message) AS distinct_messages FROM systemLogs WHERE subcategory = 'bulk';
-SELECT length(message) < 100000 AS clipped, message LIKE '%... [truncated by cryptoml]' AS marked
+SELECT length(message) < :cap / 4 AS clipped, message LIKE '%... [truncated by cryptoml]' AS marked
   FROM systemLogs WHERE subcategory = 'big';
-SELECT message, context FROM systemLogs WHERE subcategory = 'bigctx';
+SELECT message, context ? 'blob' AS has_blob, context->'truncated_by_cryptoml' AS truncated,
+       (context->>'original_bytes')::bigint > :cap AS size_noted
+  FROM systemLogs WHERE subcategory = 'bigctx';
 SELECT mode, queued, failed FROM ml_log_queue();
