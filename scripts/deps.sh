@@ -19,10 +19,11 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-# The postgresql package would create and start a system cluster; we run our own clusters.
-if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf; then
-  $SUDO mkdir -p /etc/postgresql-common
-  echo "create_main_cluster = false" | $SUDO tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+# The postgresql package would create and start a system cluster on port 5432; we run our own
+# clusters, so say no through postgresql-common's drop-in folder (read by createcluster.conf).
+if [ ! -f /etc/postgresql-common/createcluster.d/cryptoml.conf ]; then
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/cryptoml.conf >/dev/null
 fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
