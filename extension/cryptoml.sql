@@ -380,9 +380,12 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
                      '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
     END IF;
     IF access = 'admin' THEN
-      EXECUTE format('GRANT ALL ON ALL TABLES IN SCHEMA %s TO %s', s, r);
-      EXECUTE format('GRANT ALL ON ALL SEQUENCES IN SCHEMA %s TO %s', s, r);
-      EXECUTE format('GRANT USAGE ON SCHEMA cryptoml_internal TO %s', r);
+      -- exactly the extension's tables: never other tables that share its schema
+      EXECUTE format('GRANT ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
+                     '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate TO %s', s, s, s, s, s, s, s, r);
+      EXECUTE format('GRANT ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                     '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                     '%s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, s, s, s, s, s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), '
                      '%s.ml_config_reset_all() TO %s', s, s, s, r);
     END IF;
@@ -399,7 +402,9 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
   BEGIN
     EXECUTE format('REVOKE ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
                    '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate FROM %s', s, s, s, s, s, s, s, r);
-    EXECUTE format('REVOKE ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                   '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                   '%s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, s, s, s, s, r);
     EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                    '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '

@@ -1,8 +1,9 @@
 -- Least privilege: reader, writer and admin sets from ml_grant_access().
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(39);
+SELECT plan(42);
 
+CREATE TABLE public.cml_tap_unrelated (secret text);  -- a user table sharing the extension's schema
 CREATE ROLE cml_tap_reader;
 CREATE ROLE cml_tap_writer;
 CREATE ROLE cml_tap_admin;
@@ -62,6 +63,10 @@ SELECT is(ml_config_reset('features.rsiPeriod'), '14'::jsonb, 'admin resets conf
 SELECT lives_ok('SELECT context FROM systemLogs', 'admin reads log context');
 SELECT lives_ok('DELETE FROM rollingChartData WHERE symbol = ''ETHUSDT''', 'admin deletes candles');
 SELECT throws_ok($$SELECT ml_grant_access('cml_tap_nobody', 'admin')$$, '42501', NULL, 'admin cannot grant (owner only)');
+SELECT throws_ok('SELECT * FROM cml_tap_unrelated', '42501', NULL, 'admin gets no privilege on other tables of the schema');
+SELECT throws_ok('SELECT count(*) FROM cryptoml_internal.config', '42501', NULL, 'admin cannot read internals directly');
+SELECT lives_ok($$INSERT INTO persistentForecasts (symbol, forecast_type, forecast_horizon) VALUES ('BTCUSDT', 'trend', 5)$$,
+                'admin writes forecasts (sequence granted)');
 RESET ROLE;
 
 -- a role with no grant sees nothing
