@@ -5,7 +5,7 @@
 -- writes to systemLogs do persist: the log is autonomous by design.)
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(362);
+SELECT plan(365);
 
 -- Error detail of a statement (NULL when it does not fail): the rule of a rejected value.
 CREATE FUNCTION pg_temp.error_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -153,7 +153,8 @@ SELECT results_eq('SELECT path, value FROM cryptoml_internal.config', $$VALUES (
   'the override is stored in cryptoml_internal.config');
 SELECT is(ml_config_set('features.rsiPeriod', '2'), '2'::jsonb, 'rsiPeriod accepts its lower bound 2');
 SELECT is(ml_config_set('features.rsiPeriod', '1000'), '1000'::jsonb, 'rsiPeriod accepts its upper bound 1000');
-SELECT is(ml_config_set('features.rsiPeriod', '21'), '21'::jsonb, 'rsiPeriod set back to 21');
+SELECT is((SELECT ml_config_get('features.rsiPeriod') FROM (SELECT ml_config_set('features.rsiPeriod', '21') AS v) AS s), '21'::jsonb,
+          'rsiPeriod set back to 21: a read in the same statement as the change already sees it');
 SELECT is(ml_config_set('symbols', '["BTCUSDT", "ETHUSDT"]'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'symbols accepts a shorter list');
 SELECT is(ml_config_set('training.validationSplit', '0.25'), '0.25'::jsonb, 'validationSplit accepts 0.25');
 SELECT is(ml_config_set('inference.ensembleWeights', '{"xgboost": 0.7, "lstm": 0.3}'), '{"xgboost": 0.7, "lstm": 0.3}'::jsonb,
@@ -209,6 +210,11 @@ SELECT throws_ok('SELECT ml_config_set(''features.rsiPeriod'', ''14.5'')', '2202
                  'rsiPeriod 14.5 is rejected');
 SELECT is(pg_temp.error_detail('SELECT ml_config_set(''features.rsiPeriod'', ''14.5'')'), 'rule: integer between 2 and 1000', 'rsiPeriod 14.5: the detail states the rule');
 SELECT is(ml_config_get('features.rsiPeriod'), '21'::jsonb, 'rsiPeriod 14.5: features.rsiPeriod is still 21');
+SELECT throws_ok('SELECT ml_config_set(''features.rsiPeriod'', ''14.0'')', '22023',
+                 'invalid value for config key "features.rsiPeriod": 14.0',
+                 'rsiPeriod 14.0 (an integer written as a real) is rejected');
+SELECT is(pg_temp.error_detail('SELECT ml_config_set(''features.rsiPeriod'', ''14.0'')'), 'rule: integer between 2 and 1000', 'rsiPeriod 14.0 (an integer written as a real): the detail states the rule');
+SELECT is(ml_config_get('features.rsiPeriod'), '21'::jsonb, 'rsiPeriod 14.0 (an integer written as a real): features.rsiPeriod is still 21');
 SELECT throws_ok('SELECT ml_config_set(''features.rsiPeriod'', ''-3'')', '22023',
                  'invalid value for config key "features.rsiPeriod": -3',
                  'rsiPeriod -3 (negative period) is rejected');
