@@ -8,8 +8,12 @@ OBJS        = $(patsubst %.cpp,%.o,$(sort $(wildcard src/pg/*.cpp src/core/*.cpp
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
 REGRESS     = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
-EXTRA_CLEAN = build results regression.diffs regression.out
+REGRESS_OPTS = --inputdir=.
+# Isolation specs (specs/*.spec) run after the regression tests, in their database: cryptoml
+# requires pg_cron, which lives in cron.database_name only.
+ISOLATION   = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --inputdir=. --use-existing
+EXTRA_CLEAN = build results regression.diffs regression.out output_iso
 
 PG_CONFIG  ?= pg_config
 PG_CPPFLAGS = -Isrc/core -Isrc/pg
@@ -20,6 +24,7 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+ISOLATION_TESTDB = contrib_regression
 
 $(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@

@@ -17,6 +17,16 @@ CREATE TABLE cryptoml_internal.config (
 COMMENT ON TABLE cryptoml_internal.config IS 'Overrides of the configuration defaults, one row per dotted key. Change through ml_config_set/ml_config_reset only.';
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.config', '');
 
+-- One row every configuration change updates first: writers queue on its row lock, and a
+-- REPEATABLE READ/SERIALIZABLE writer whose snapshot predates another committed change gets a
+-- serialization failure instead of validating against stale overrides.
+CREATE TABLE cryptoml_internal.config_version (
+  id      integer PRIMARY KEY CHECK (id = 1),
+  version bigint NOT NULL
+);
+INSERT INTO cryptoml_internal.config_version VALUES (1, 0);
+COMMENT ON TABLE cryptoml_internal.config_version IS 'Serializes configuration changes (one row, bumped by every change).';
+
 -- ===========================================================================================
 -- Seed tables (names unquoted, so rollingChartData and rollingchartdata both work)
 -- ===========================================================================================
@@ -108,7 +118,7 @@ CREATE TABLE mlTrainingBatches (
   CONSTRAINT mltrainingbatches_samples_nonnegative CHECK (training_samples >= 0 AND validation_samples >= 0),
   CONSTRAINT mltrainingbatches_horizon_positive CHECK (forecast_horizon > 0)
 );
-CREATE UNIQUE INDEX mltrainingbatches_one_production_idx ON mlTrainingBatches (symbol, forecast_horizon, model_type) WHERE is_production;
+CREATE UNIQUE INDEX mltrainingbatches_one_production_idx ON mlTrainingBatches (symbol, forecast_horizon, model_type) NULLS NOT DISTINCT WHERE is_production;
 CREATE INDEX mltrainingbatches_lookup_idx ON mlTrainingBatches (symbol, forecast_horizon, model_type, created_at);
 COMMENT ON TABLE mlTrainingBatches IS 'Model registry: one row per training run with its validation metrics.';
 COMMENT ON COLUMN mlTrainingBatches.id IS 'Surrogate key.';

@@ -48,7 +48,9 @@ Oid config_relid() {
 char* load_overrides(bool lock) {
   MemoryContext caller = CurrentMemoryContext;
   SPI_connect();
-  if (lock) SPI_execute("LOCK TABLE cryptoml_internal.config IN SHARE ROW EXCLUSIVE MODE", false, 0);
+  if (lock && SPI_execute("UPDATE cryptoml_internal.config_version SET version = version + 1 WHERE id = 1", false, 0) !=
+                  SPI_OK_UPDATE)
+    elog(ERROR, "cryptoml: could not serialize the configuration change");
   int rc = SPI_execute(
       "SELECT coalesce(jsonb_object_agg(path, value ORDER BY path), '{}'::jsonb)::text FROM cryptoml_internal.config",
       false, 1);  // not read-only: sees this statement's own config changes
@@ -66,7 +68,13 @@ void ensure_loaded() {
   g_config_relid = config_relid();
   char* overrides = load_overrides(false);
   guarded("configuration", [&] {
-    json tree = Config::effective(json::parse(overrides));
+    json tree;
+    try {
+      tree = Config::effective(json::parse(overrides));
+    } catch (const InvalidParameter& e) {
+      throw DataError(std::string("the stored configuration is invalid: ") + e.what(), e.detail(),
+                      "Repair it with ml_config_reset(path) or ml_config_reset_all().");
+    }
     if (g_effective == nullptr) g_effective = new json();
     *g_effective = std::move(tree);
     g_log_level = parse_log_level(Config::get(*g_effective, "system.logLevel").get<std::string>());
@@ -92,13 +100,19 @@ void config_changed() {
   g_valid = false;
 }
 
+// The role that called the function: SECURITY DEFINER changes current_user, not the outer user.
+char* caller_name() { return GetUserNameFromId(GetOuterUserId(), false); }
+
 void log_config_change(const char* what, const char* path, const char* old_value, const char* new_value) {
   StringInfoData c;
   initStringInfo(&c);
   appendStringInfoString(&c, "{\"path\": ");
   escape_json(&c, path);
-  appendStringInfo(&c, ", \"old\": %s, \"new\": %s}", old_value ? old_value : "null", new_value ? new_value : "null");
-  char* msg = psprintf("config key %s %s", path, what);
+  appendStringInfo(&c, ", \"old\": %s, \"new\": %s, \"by\": ", old_value ? old_value : "null",
+                   new_value ? new_value : "null");
+  escape_json(&c, caller_name());
+  appendStringInfoChar(&c, '}');
+  char* msg = psprintf("config key %s %s by %s", path, what, caller_name());
   log_audit("config", what, msg, c.data);
 }
 
@@ -156,11 +170,12 @@ Datum ml_config_set(PG_FUNCTION_ARGS) {
     Config::effective(o);  // cross-key rules on the result
     canonical = pstrdup_nothrow(v.dump());
   });
-  Oid types[2] = {TEXTOID, TEXTOID};
-  Datum values[2] = {CStringGetTextDatum(path), CStringGetTextDatum(canonical)};
-  spi_exec("INSERT INTO cryptoml_internal.config (path, value) VALUES ($1, $2::jsonb) "
-           "ON CONFLICT (path) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = current_user",
-           2, types, values);
+  Oid types[3] = {TEXTOID, TEXTOID, NAMEOID};
+  Datum values[3] = {CStringGetTextDatum(path), CStringGetTextDatum(canonical),
+                     DirectFunctionCall1(namein, CStringGetDatum(caller_name()))};
+  spi_exec("INSERT INTO cryptoml_internal.config (path, value, updated_by) VALUES ($1, $2::jsonb, $3) "
+           "ON CONFLICT (path) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = EXCLUDED.updated_by",
+           3, types, values);
   config_changed();
   log_config_change("set", path, old_value, canonical);
   PG_RETURN_DATUM(jsonb_from(canonical));
@@ -175,8 +190,8 @@ Datum ml_config_reset(PG_FUNCTION_ARGS) {
   char *result = nullptr, *old_value = nullptr;
   guarded("ml_config_reset", [&] {
     json o = json::parse(overrides);
-    if (path == nullptr) {
-      old_value = pstrdup_nothrow(Config::effective(o).dump());
+    if (path == nullptr) {  // never validates the old overrides: the way out of an invalid stored config
+      old_value = pstrdup_nothrow(o.dump());
       result = pstrdup_nothrow(Config::defaults().dump());
       return;
     }

@@ -361,8 +361,8 @@ int store_entries(const char* schema, Entry* entries, int n) {
 }
 
 // Direct, transactional path: no preload, no free database slot, or the queue stayed full.
-void write_direct(uint8 kind, const char* const* fields, int nfields) {
-  if (!warned_direct) {
+void write_direct(uint8 kind, const char* const* fields, int nfields, bool warn = true) {
+  if (warn && !warned_direct) {
     warned_direct = true;
     if (g_queue == nullptr)
       ereport(WARNING,
@@ -554,7 +554,8 @@ bool log_write(LogLevel level, const char* category, const char* subcategory, co
 }
 
 void log_audit(const char* category, const char* subcategory, const char* message, const char* context_json) {
-  write_log(LogLevel::info, category, subcategory, message, context_json, nullptr, nullptr);
+  const char* fields[kLogFields] = {to_string(LogLevel::info), category, subcategory, message, context_json, nullptr, nullptr};
+  write_direct(kKindLog, fields, kLogFields, false);
 }
 
 void checkpoint_write(const char* service_name, const char* operation_id, const char* checkpoint_type,

@@ -24,7 +24,8 @@ void log_init();
 bool log_write(LogLevel level, const char* category, const char* subcategory, const char* message,
                const char* context_json, const char* symbol, const char* stack_trace);
 
-// An info entry written whatever system.logLevel says: for audit events such as config changes.
+// An info entry of an audited change (config changes), written whatever system.logLevel says and
+// inside the caller's transaction: it commits exactly when the change does.
 void log_audit(const char* category, const char* subcategory, const char* message, const char* context_json);
 
 // Writes a recoveryState row and waits until it is committed (autonomous path) so a crash

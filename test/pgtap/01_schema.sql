@@ -5,7 +5,7 @@
 -- Everything runs in one transaction that is rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(491);
+SELECT plan(492);
 
 -- ---- rollingChartData (rollingchartdata) --------------------------------------
 SELECT has_table('rollingchartdata', 'rollingChartData exists');
@@ -551,6 +551,8 @@ SELECT has_index('recoverystate', 'recoverystate_operation_idx', ARRAY['service_
 -- The partial indexes cover exactly the rows they are meant for.
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = to_regclass('mltrainingbatches_one_production_idx')),
           'is_production', 'mltrainingbatches_one_production_idx is partial: WHERE is_production');
+SELECT ok((SELECT indnullsnotdistinct FROM pg_index WHERE indexrelid = to_regclass('mltrainingbatches_one_production_idx')),
+          'mltrainingbatches_one_production_idx is NULLS NOT DISTINCT: NULLs cannot hide a second production model');
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = to_regclass('persistentforecasts_pending_actual_idx')),
           '(actual_value IS NULL)', 'persistentforecasts_pending_actual_idx is partial: WHERE actual_value IS NULL');
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = to_regclass('tradesimulations_active_idx')),

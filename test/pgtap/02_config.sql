@@ -721,7 +721,7 @@ SELECT throws_ok($$SELECT ml_config_set('features.volatilityWindow', '1')$$, '22
 SELECT ok(ml_log_flush(10000), 'the audit entries are written');
 SELECT results_eq($$SELECT category::text, subcategory::text, level::text, context FROM systemLogs
                     WHERE id > (SELECT id FROM log_mark) AND context->>'path' = 'features.volatilityWindow' ORDER BY id$$,
-  $$VALUES ('config', 'set', 'info', '{"path": "features.volatilityWindow", "old": 5, "new": 7}'::jsonb)$$,
+  $$VALUES ('config', 'set', 'info', jsonb_build_object('path', 'features.volatilityWindow', 'old', 5, 'new', 7, 'by', current_user::text))$$,
   'exactly one audit entry for volatilityWindow: the accepted change from 5 to 7');
 
 -- ===========================================================================================
