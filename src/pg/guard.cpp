@@ -17,21 +17,11 @@ void classify_current_exception(GuardFailure& f) noexcept {
     throw;
   } catch (const PgError& e) {
     f.pg_error = e.edata;
-  } catch (const InvalidParameter& e) {
-    f.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
-    copy_text(f.message, sizeof f.message, e.what());
-    copy_text(f.detail, sizeof f.detail, e.detail());
-    copy_text(f.hint, sizeof f.hint, e.hint());
-  } catch (const DataError& e) {
-    f.sqlstate = ERRCODE_DATA_EXCEPTION;
-    copy_text(f.message, sizeof f.message, e.what());
-    copy_text(f.detail, sizeof f.detail, e.detail());
-    copy_text(f.hint, sizeof f.hint, e.hint());
-  } catch (const Cancelled& e) {
-    f.sqlstate = ERRCODE_QUERY_CANCELED;
-    copy_text(f.message, sizeof f.message, e.what());
   } catch (const Error& e) {
-    f.sqlstate = ERRCODE_INTERNAL_ERROR;
+    f.sqlstate = dynamic_cast<const InvalidParameter*>(&e) ? ERRCODE_INVALID_PARAMETER_VALUE
+                 : dynamic_cast<const DataError*>(&e)      ? ERRCODE_DATA_EXCEPTION
+                 : dynamic_cast<const Cancelled*>(&e)      ? ERRCODE_QUERY_CANCELED
+                                                           : ERRCODE_INTERNAL_ERROR;
     copy_text(f.message, sizeof f.message, e.what());
     copy_text(f.detail, sizeof f.detail, e.detail());
     copy_text(f.hint, sizeof f.hint, e.hint());
