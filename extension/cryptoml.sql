@@ -48,6 +48,9 @@ CREATE TABLE rollingChartData (
   volatility      DECIMAL(10,6),
   is_complete     BOOLEAN,
   created_at      TIMESTAMP DEFAULT NOW(),
+  macd_signal     DECIMAL(15,8),
+  macd_hist       DECIMAL(15,8),
+  bollinger_middle DECIMAL(20,8),
   CONSTRAINT rollingchartdata_symbol_timestamp_key UNIQUE (symbol, timestamp),
   CONSTRAINT rollingchartdata_rsi_range CHECK (rsi BETWEEN 0 AND 100),
   CONSTRAINT rollingchartdata_stochastic_k_range CHECK (stochastic_k BETWEEN 0 AND 100),
@@ -72,6 +75,21 @@ COMMENT ON COLUMN rollingChartData.stochastic_d IS 'Stochastic %D (SMA of %K), 0
 COMMENT ON COLUMN rollingChartData.volatility IS 'Population stddev of recent one-bar returns, 0-1.';
 COMMENT ON COLUMN rollingChartData.is_complete IS 'True when every indicator of the bar is calculated.';
 COMMENT ON COLUMN rollingChartData.created_at IS 'When the row was stored.';
+COMMENT ON COLUMN rollingChartData.macd_signal IS 'MACD signal line: EMA(signal) of the MACD line (added).';
+COMMENT ON COLUMN rollingChartData.macd_hist IS 'MACD histogram: MACD - signal (added).';
+COMMENT ON COLUMN rollingChartData.bollinger_middle IS 'Middle Bollinger band: SMA(period) of close (added).';
+
+-- Full-precision indicator state of a symbol after one of its bars: written at the end of every
+-- statement that changes the symbol (its latest bar) and every 1000 bars, so a new session, a
+-- restart or a late bar resumes from here instead of re-reading the whole series.
+CREATE TABLE cryptoml_internal.indicator_checkpoint (
+  symbol  VARCHAR(20) NOT NULL,
+  bar_ts  TIMESTAMP NOT NULL,
+  bars    BIGINT NOT NULL,
+  state   BYTEA NOT NULL,
+  PRIMARY KEY (symbol, bar_ts)
+);
+COMMENT ON TABLE cryptoml_internal.indicator_checkpoint IS 'Indicator state after a bar (latest bar of each symbol, and every 1000th bar). Maintained by the rollingChartData triggers.';
 
 CREATE TABLE mlTrainingSamples (
   id               SERIAL PRIMARY KEY,
@@ -379,6 +397,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     EXECUTE format('GRANT SELECT ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, '
                    '%s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
     EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
+    EXECUTE format('GRANT SELECT ON %s.ml_indicator_status TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
       EXECUTE format('GRANT USAGE ON SEQUENCE %s.rollingchartdata_id_seq TO %s', s, r);
@@ -398,6 +417,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
                      '%s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, s, s, s, s, s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), '
                      '%s.ml_config_reset_all() TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) TO %s', s, r);
     END IF;
   END
   $$;
@@ -416,6 +436,8 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
                    '%s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, s, s, s, s, r);
     EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
+    EXECUTE format('REVOKE ALL ON %s.ml_indicator_status FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                    '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
                    '%s.ml_log_queue(), %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), %s.ml_config_reset_all() FROM %s',
@@ -431,6 +453,55 @@ CREATE FUNCTION cryptoml_internal.cpp_live_objects() RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_cpp_live_objects' LANGUAGE C VOLATILE;
 
 -- ===========================================================================================
+-- Indicators: array functions, triggers on rollingChartData, recompute
+-- ===========================================================================================
+CREATE FUNCTION ml_rsi(close float8[], period integer DEFAULT 14) RETURNS float8[]
+  AS 'MODULE_PATHNAME', 'ml_rsi' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_rsi(float8[], integer) IS 'Wilder RSI (TA-Lib convention) of a close series; NULL where no value exists yet.';
+
+CREATE FUNCTION ml_macd(close float8[], fast integer DEFAULT 12, slow integer DEFAULT 26, signal integer DEFAULT 9,
+                        OUT macd float8[], OUT signal float8[], OUT hist float8[])
+  AS 'MODULE_PATHNAME', 'ml_macd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_macd(float8[], integer, integer, integer) IS 'MACD line, signal and histogram (TA-Lib seeding); NULL before row slow+signal-2.';
+
+CREATE FUNCTION ml_bollinger(close float8[], period integer DEFAULT 20, k float8 DEFAULT 2,
+                             OUT upper float8[], OUT middle float8[], OUT lower float8[])
+  AS 'MODULE_PATHNAME', 'ml_bollinger' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_bollinger(float8[], integer, float8) IS 'Bollinger bands: SMA(period) +/- k * population standard deviation.';
+
+CREATE FUNCTION ml_stochastic(high float8[], low float8[], close float8[], k integer DEFAULT 14, d integer DEFAULT 3,
+                              OUT k float8[], OUT d float8[])
+  AS 'MODULE_PATHNAME', 'ml_stochastic' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_stochastic(float8[], float8[], float8[], integer, integer) IS 'Fast stochastic %K over k bars and %D = SMA(d) of %K.';
+
+CREATE FUNCTION ml_volatility(close float8[], "window" integer DEFAULT 5) RETURNS float8[]
+  AS 'MODULE_PATHNAME', 'ml_volatility' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_volatility(float8[], integer) IS 'Population standard deviation of the last window one-bar simple returns.';
+
+CREATE FUNCTION cryptoml_internal.chart_row_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_chart_row_trigger' LANGUAGE C;
+CREATE FUNCTION cryptoml_internal.chart_statement_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_chart_statement_trigger' LANGUAGE C;
+-- Named to fire after any user BEFORE trigger (triggers fire in name order).
+CREATE TRIGGER zz_cryptoml_indicators_row BEFORE INSERT OR UPDATE OR DELETE ON rollingChartData
+  FOR EACH ROW EXECUTE FUNCTION cryptoml_internal.chart_row_trigger();
+CREATE TRIGGER zz_cryptoml_indicators_statement AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rollingChartData
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.chart_statement_trigger();
+
+CREATE PROCEDURE ml_recompute_indicators(symbol text DEFAULT NULL, since timestamp DEFAULT NULL, INOUT bars bigint DEFAULT NULL)
+  AS 'MODULE_PATHNAME', 'ml_recompute_indicators' LANGUAGE C;
+COMMENT ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) IS 'Rebuilds the indicators of one or all symbols (from since, or from the first bar) in committed batches of data.backfillBatchSize; resumes an interrupted run; returns the number of bars rewritten.';
+
+CREATE VIEW ml_indicator_status AS
+  SELECT s.symbol, s.bars, s.first_bar, s.latest_bar, c.bar_ts AS checkpoint_bar, c.bars AS checkpoint_bars,
+         (c.bar_ts IS NOT DISTINCT FROM s.latest_bar) AS up_to_date
+  FROM (SELECT r.symbol, count(*) AS bars, min(r.timestamp) AS first_bar, max(r.timestamp) AS latest_bar
+          FROM @extschema@.rollingchartdata r GROUP BY r.symbol) s
+  LEFT JOIN LATERAL (SELECT k.bar_ts, k.bars FROM cryptoml_internal.indicator_checkpoint k
+                      WHERE k.symbol = s.symbol ORDER BY k.bar_ts DESC LIMIT 1) c ON true;
+COMMENT ON VIEW ml_indicator_status IS 'Per symbol: bars, first and latest bar, and the latest indicator checkpoint.';
+
+-- ===========================================================================================
 -- Privileges: nothing but read-only helpers is executable by PUBLIC.
 -- ===========================================================================================
 REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_config_reset_all(),
@@ -438,4 +509,7 @@ REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_con
   ml_checkpoint(text, text, text, jsonb), ml_recovery_last(text, text), ml_recovery_status(),
   ml_grant_access(regrole, text), ml_revoke_access(regrole),
   cryptoml_internal.config_key_table(), cryptoml_internal.log_queue_state(),
-  cryptoml_internal.raise_cpp(text), cryptoml_internal.cpp_live_objects() FROM PUBLIC;
+  cryptoml_internal.raise_cpp(text), cryptoml_internal.cpp_live_objects(),
+  cryptoml_internal.chart_row_trigger(), cryptoml_internal.chart_statement_trigger() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) FROM PUBLIC;
+REVOKE ALL ON ml_indicator_status FROM PUBLIC;

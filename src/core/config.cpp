@@ -19,7 +19,8 @@ constexpr std::size_t kMaxShown = 200;  // longest printed value/key before trun
 const char* const kDefaultsText = R"json({
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true,
              "maxConcurrentWorkers": 4},
-  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000},
+  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000,
+           "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9,
                "bollingerPeriod": 20, "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3,
                "volatilityWindow": 5},
@@ -188,6 +189,8 @@ Schema build_schema() {
       int_spec("data.retentionDays", 1, 36500, "days"),
       int_spec("data.compressionThreshold", 1, 36500, "days"),
       int_spec("data.backfillBatchSize", 1, 1000000),
+      bool_spec("data.rejectUnknownSymbols"),
+      int_spec("data.futureToleranceSeconds", 0, 86400, "seconds"),
       int_spec("features.rsiPeriod", 2, 1000),
       int_spec("features.macdFast", 2, 1000),
       int_spec("features.macdSlow", 2, 1000),

@@ -29,6 +29,14 @@ bool g_valid = false;
 Oid g_config_relid = InvalidOid;
 LogLevel g_log_level = LogLevel::info;
 bool g_enable_recovery = true;
+IndicatorParams g_indicator_params;
+bool g_reject_unknown_symbols = true;
+int g_future_tolerance = 120;
+int g_backfill_batch = 1000;
+constexpr int kMaxSymbols = 100;  // the config rule's maximum
+char g_symbols[kMaxSymbols][24];
+int g_nsymbols = 0;
+char g_symbols_text[kMaxSymbols * 24];
 
 void config_inval_callback(Datum, Oid relid) {
   if (relid == InvalidOid || relid == g_config_relid) g_valid = false;
@@ -79,6 +87,30 @@ void ensure_loaded() {
     *g_effective = std::move(tree);
     g_log_level = parse_log_level(Config::get(*g_effective, "system.logLevel").get<std::string>());
     g_enable_recovery = Config::get(*g_effective, "system.enableRecovery").get<bool>();
+    const json& f = Config::get(*g_effective, "features");
+    IndicatorParams p;
+    p.rsi_period = f.at("rsiPeriod").get<int>();
+    p.macd_fast = f.at("macdFast").get<int>();
+    p.macd_slow = f.at("macdSlow").get<int>();
+    p.macd_signal = f.at("macdSignal").get<int>();
+    p.bb_period = f.at("bollingerPeriod").get<int>();
+    p.bb_k = f.at("bollingerStdDev").get<double>();
+    p.stoch_k = f.at("stochasticK").get<int>();
+    p.stoch_d = f.at("stochasticD").get<int>();
+    p.vol_window = f.at("volatilityWindow").get<int>();
+    p.validate();
+    g_indicator_params = p;
+    g_reject_unknown_symbols = Config::get(*g_effective, "data.rejectUnknownSymbols").get<bool>();
+    g_future_tolerance = Config::get(*g_effective, "data.futureToleranceSeconds").get<int>();
+    g_backfill_batch = Config::get(*g_effective, "data.backfillBatchSize").get<int>();
+    std::string list;
+    g_nsymbols = 0;
+    for (const json& sym : Config::get(*g_effective, "symbols")) {
+      const std::string& name = sym.get_ref<const std::string&>();
+      snprintf(g_symbols[g_nsymbols++], sizeof g_symbols[0], "%s", name.c_str());
+      list += (list.empty() ? "" : ", ") + name;
+    }
+    snprintf(g_symbols_text, sizeof g_symbols_text, "%s", list.c_str());
   });
   g_valid = true;
 }
@@ -128,6 +160,34 @@ LogLevel config_log_level() {
 bool config_enable_recovery() {
   ensure_loaded();
   return g_enable_recovery;
+}
+
+const IndicatorParams& config_indicator_params() {
+  ensure_loaded();
+  return g_indicator_params;
+}
+
+bool config_symbol_allowed(const char* symbol) {
+  ensure_loaded();
+  if (!g_reject_unknown_symbols) return true;
+  for (int i = 0; i < g_nsymbols; i++)
+    if (strcmp(g_symbols[i], symbol) == 0) return true;
+  return false;
+}
+
+const char* config_symbols_text() {
+  ensure_loaded();
+  return g_symbols_text;
+}
+
+int config_future_tolerance_seconds() {
+  ensure_loaded();
+  return g_future_tolerance;
+}
+
+int config_backfill_batch_size() {
+  ensure_loaded();
+  return g_backfill_batch;
 }
 
 char* config_json_text() {

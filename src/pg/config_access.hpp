@@ -3,6 +3,7 @@
 // These functions may raise ERROR (they run SPI on a cache miss): call them outside C++ regions.
 #pragma once
 
+#include "indicators.hpp"
 #include "log_level.hpp"
 
 namespace cml {
@@ -13,6 +14,13 @@ LogLevel config_log_level();        // system.logLevel
 bool config_enable_recovery();      // system.enableRecovery
 // The effective config as JSON text, palloc'd in the current memory context.
 char* config_json_text();
+
+// Values the rollingChartData trigger reads on every bar, copied out of the JSON at load time.
+const IndicatorParams& config_indicator_params();  // features.*
+bool config_symbol_allowed(const char* symbol);    // in symbols, or data.rejectUnknownSymbols off
+const char* config_symbols_text();                 // "BTCUSDT, ETHUSDT, ..." for error messages
+int config_future_tolerance_seconds();             // data.futureToleranceSeconds
+int config_backfill_batch_size();                  // data.backfillBatchSize
 
 }  // namespace pg
 }  // namespace cml

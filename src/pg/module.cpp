@@ -13,8 +13,15 @@ void _PG_init(void);
 PG_FUNCTION_INFO_V1(ml_version);
 }
 
+namespace cml {
+namespace pg {
+void chart_init();
+}
+}  // namespace cml
+
 void _PG_init(void) {
   cml::pg::log_init();
+  cml::pg::chart_init();
   cml::pg::config_init();
   MarkGUCPrefixReserved("cryptoml");
 }

@@ -1,0 +1,832 @@
+// rollingChartData indicators: the row and statement triggers, checkpoints, tail recompute and
+// ml_recompute_indicators.
+//
+// Design (docs/indicators.md has the user's view):
+// - Each backend caches, per symbol, the full-precision IndicatorState after the symbol's latest
+//   bar. The cache is trusted only inside the transaction that holds the symbol's advisory lock,
+//   so an in-order bar costs one O(1) update and no lookup.
+// - A transaction's first bar of a symbol takes the lock and restores the state from
+//   cryptoml_internal.indicator_checkpoint (written at the end of every statement that changed the
+//   symbol, and every kCheckpointEvery bars). Checkpoints are ordinary rows: a rollback undoes
+//   them with the bars they describe.
+// - A bar that is not after the latest one (late, duplicate, ON CONFLICT), a price UPDATE and a
+//   DELETE mark the symbol dirty from that timestamp; the statement trigger then recomputes the
+//   symbol's tail once, from the last checkpoint before it.
+//
+// Frames that call PostgreSQL hold no C++ object with a destructor: C++ state lives in the heap
+// (g_entries) and is reached through raw pointers; C++ work that can throw runs in guarded().
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "indicators.hpp"
+
+#include "config_access.hpp"
+#include "guard.hpp"
+#include "log.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "nodes/parsenodes.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "common/hashfn.h"
+#include "datatype/timestamp.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/guc.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+PG_FUNCTION_INFO_V1(cml_chart_row_trigger);
+PG_FUNCTION_INFO_V1(cml_chart_statement_trigger);
+PG_FUNCTION_INFO_V1(ml_recompute_indicators);
+}
+
+namespace cml {
+namespace pg {
+void chart_init();
+}
+}  // namespace cml
+
+namespace {
+
+using cml::IndicatorParams;
+using cml::IndicatorState;
+using cml::IndicatorValues;
+using cml::pg::guarded;
+
+constexpr int64 kCheckpointEvery = 1000;  // bars between periodic checkpoints
+constexpr uint32 kLockKey = 0x434D4C31;    // 'CML1': first key of the per-symbol advisory lock
+
+struct PendingCheckpoint {
+  Timestamp ts;
+  int64 bars;
+  std::string state;
+};
+
+struct SymbolEntry {
+  std::unique_ptr<IndicatorState> state;  // after last_ts, when valid
+  bool valid = false;
+  Timestamp last_ts = DT_NOBEGIN;
+  LocalTransactionId lxid = InvalidLocalTransactionId;  // transaction holding the symbol lock
+  bool touched = false;                                  // changed by the current statement
+  bool dirty = false;                                    // tail from dirty_from needs recompute
+  Timestamp dirty_from = DT_NOEND;
+  bool need_latest = false;                              // latest checkpoint not written yet
+  std::vector<PendingCheckpoint> pending;                // periodic checkpoints not written yet
+};
+
+// Never destroyed: no static destructor runs at backend exit.
+std::unordered_map<std::string, SymbolEntry>* g_entries = nullptr;
+std::vector<std::string>* g_touched = nullptr;
+int g_recompute_depth = 0;  // > 0 while our own UPDATEs run: the triggers stand aside
+
+// Column numbers of rollingChartData, looked up once per relation.
+struct Columns {
+  Oid relid = InvalidOid;
+  Oid owner = InvalidOid;
+  int symbol, ts, open, high, low, close, volume;
+  int ind[11];  // rsi, macd, macd_signal, macd_hist, bollinger_upper, bollinger_middle,
+                // bollinger_lower, stochastic_k, stochastic_d, volatility, is_complete
+  int32 typmod[10];
+};
+const char* const kIndicatorColumns[11] = {"rsi", "macd", "macd_signal", "macd_hist", "bollinger_upper",
+                                           "bollinger_middle", "bollinger_lower", "stochastic_k",
+                                           "stochastic_d", "volatility", "is_complete"};
+Columns g_cols;
+
+void xact_callback(XactEvent event, void*) {
+  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+    g_recompute_depth = 0;
+    try {
+      if (g_entries) g_entries->clear();
+      if (g_touched) g_touched->clear();
+    } catch (...) {
+    }
+  }
+}
+
+void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+  // A rolled-back subtransaction may have advanced cached states: forget them all (the
+  // checkpoints in the table were rolled back with it and are the truth).
+  if (event == SUBXACT_EVENT_ABORT_SUB) xact_callback(XACT_EVENT_ABORT, nullptr);
+}
+
+int attnum_of(TupleDesc desc, const char* name) {
+  for (int i = 0; i < desc->natts; i++) {
+    Form_pg_attribute a = TupleDescAttr(desc, i);
+    if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0) return i + 1;
+  }
+  ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                  errmsg("cryptoml indicators trigger: column \"%s\" is missing from the table", name)));
+  return 0;
+}
+
+const Columns& columns_of(Relation rel) {
+  if (g_cols.relid == RelationGetRelid(rel)) return g_cols;
+  TupleDesc desc = RelationGetDescr(rel);
+  Columns c;
+  c.symbol = attnum_of(desc, "symbol");
+  c.ts = attnum_of(desc, "timestamp");
+  c.open = attnum_of(desc, "open");
+  c.high = attnum_of(desc, "high");
+  c.low = attnum_of(desc, "low");
+  c.close = attnum_of(desc, "close");
+  c.volume = attnum_of(desc, "volume");
+  for (int i = 0; i < 11; i++) c.ind[i] = attnum_of(desc, kIndicatorColumns[i]);
+  for (int i = 0; i < 10; i++) c.typmod[i] = TupleDescAttr(desc, c.ind[i] - 1)->atttypmod;
+  c.relid = RelationGetRelid(rel);
+  c.owner = rel->rd_rel->relowner;
+  g_cols = c;
+  return g_cols;
+}
+
+const char* qualified_name(Relation rel) {
+  return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+}
+
+// ---- values <-> Datums ----
+
+// x rounded to the column's scale, as numeric; NaN gives NULL. Values a DECIMAL(p,s) column
+// cannot hold are an error (heap_modify_tuple does not apply typmods).
+Datum to_column_numeric(double x, int32 typmod, const char* column, bool* isnull) {
+  *isnull = std::isnan(x);
+  if (*isnull) return (Datum)0;
+  int32 tm = typmod - VARHDRSZ;
+  int precision = (tm >> 16) & 0xffff, scale = tm & 0xffff;
+  double scaled = std::nearbyint(x * std::pow(10.0, scale));
+  double limit = std::pow(10.0, precision);
+  if (!std::isfinite(x) || std::fabs(scaled) >= limit)
+    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                    errmsg("indicator %s = %g does not fit column %s DECIMAL(%d,%d)", column, x, column, precision, scale)));
+  return NumericGetDatum(int64_div_fast_to_numeric((int64)scaled, scale));
+}
+
+double numeric_to_double(Datum d) { return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d)); }
+
+struct Bar {
+  const char* symbol;
+  Timestamp ts;
+  double open, high, low, close, volume;
+  bool open_null, high_null, low_null, close_null, volume_null;
+};
+
+// False when symbol or timestamp is NULL (NOT NULL reports it after the trigger).
+bool read_bar(const Columns& c, HeapTuple tup, TupleDesc desc, Bar* b) {
+  bool isnull;
+  Datum sym = heap_getattr(tup, c.symbol, desc, &isnull);
+  if (isnull) return false;
+  Datum ts = heap_getattr(tup, c.ts, desc, &isnull);
+  if (isnull) return false;
+  b->symbol = TextDatumGetCString(sym);
+  b->ts = DatumGetTimestamp(ts);
+  struct {
+    int att;
+    double* v;
+    bool* n;
+  } f[5] = {{c.open, &b->open, &b->open_null},
+            {c.high, &b->high, &b->high_null},
+            {c.low, &b->low, &b->low_null},
+            {c.close, &b->close, &b->close_null},
+            {c.volume, &b->volume, &b->volume_null}};
+  for (auto& x : f) {
+    Datum d = heap_getattr(tup, x.att, desc, x.n);
+    *x.v = *x.n ? 0.0 : numeric_to_double(d);
+  }
+  return true;
+}
+
+[[noreturn]] void reject_bar(const Bar& b, const char* rule, const char* fmt, double v1, double v2 = 0) {
+  char what[256];
+  snprintf(what, sizeof what, fmt, v1, v2);
+  ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                  errmsg("rollingChartData bar %s %s rejected: %s", b.symbol,
+                         DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts))), what),
+                  errdetail("rule: %s", rule)));
+  pg_unreachable();
+}
+
+void validate_bar(const Bar& b) {
+  if (!cml::pg::config_symbol_allowed(b.symbol))
+    ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION), errmsg("rollingChartData: unknown symbol \"%s\"", b.symbol),
+                    errdetail("rule: symbol must be one of the configured symbols: %s", cml::pg::config_symbols_text()),
+                    errhint("Add it with ml_config_set('symbols', ...), or accept any symbol with "
+                            "ml_config_set('data.rejectUnknownSymbols', 'false').")));
+  if (TIMESTAMP_NOT_FINITE(b.ts) || b.ts % USECS_PER_MINUTE != 0)
+    ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                    errmsg("rollingChartData bar %s rejected: timestamp %s is not on a whole minute", b.symbol,
+                           DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts)))),
+                    errdetail("rule: timestamp is the bar's open time in UTC, with zero seconds")));
+  // Timestamps are UTC; GetCurrentTimestamp() counts UTC microseconds from the same epoch.
+  int64 tolerance = (int64)cml::pg::config_future_tolerance_seconds() * USECS_PER_SEC;
+  if (b.ts > GetCurrentTimestamp() + tolerance)
+    ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                    errmsg("rollingChartData bar %s rejected: timestamp %s is in the future", b.symbol,
+                           DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts)))),
+                    errdetail("rule: timestamp (UTC) at most data.futureToleranceSeconds (%d) after now",
+                              cml::pg::config_future_tolerance_seconds())));
+  const char* price_rule = "open, high, low and close are finite and > 0";
+  const struct {
+    const char* name;
+    double v;
+    bool n;
+  } prices[4] = {{"open", b.open, b.open_null}, {"high", b.high, b.high_null}, {"low", b.low, b.low_null}, {"close", b.close, b.close_null}};
+  for (const auto& p : prices) {
+    if (p.n)
+      ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                      errmsg("rollingChartData bar %s %s rejected: %s is NULL", b.symbol,
+                             DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts))), p.name),
+                      errdetail("rule: %s", price_rule)));
+    if (!std::isfinite(p.v) || p.v <= 0) {
+      char fmt[64];
+      snprintf(fmt, sizeof fmt, "%s is %%.10g", p.name);
+      reject_bar(b, price_rule, fmt, p.v);
+    }
+  }
+  if (b.high < b.low) reject_bar(b, "low <= open, close <= high", "high (%.10g) is below low (%.10g)", b.high, b.low);
+  if (b.open < b.low || b.open > b.high)
+    reject_bar(b, "low <= open, close <= high", "open (%.10g) is outside [low, high] = [%.10g, ...]", b.open, b.low);
+  if (b.close < b.low || b.close > b.high)
+    reject_bar(b, "low <= open, close <= high", "close (%.10g) is outside [low, high] = [%.10g, ...]", b.close, b.low);
+  if (!b.volume_null && (!std::isfinite(b.volume) || b.volume < 0))
+    reject_bar(b, "volume is NULL or finite and >= 0", "volume is %.10g", b.volume);
+}
+
+void require_read_committed() {
+  if (IsolationUsesXactSnapshot())
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("rollingChartData can only be written in READ COMMITTED transactions"),
+                    errdetail("A bar's indicators depend on the bars other sessions commit; a REPEATABLE READ or "
+                              "SERIALIZABLE snapshot could miss them."),
+                    errhint("Use BEGIN ISOLATION LEVEL READ COMMITTED (the default).")));
+}
+
+void lock_symbol(const char* symbol) {
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKey, hash_bytes((const unsigned char*)symbol, (int)strlen(symbol)), 2);
+  (void)LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+// SPI on the internal tables runs as the table's owner with search_path pinned, as PostgreSQL's
+// own RI triggers do: a writer role inserts bars without any privilege on cryptoml_internal, and
+// cannot steer the queries through its search_path.
+struct OwnerScope {
+  Oid save_user;
+  int save_sec;
+  int nest;
+};
+
+void enter_owner(Oid owner, OwnerScope* s) {
+  GetUserIdAndSecContext(&s->save_user, &s->save_sec);
+  SetUserIdAndSecContext(owner, s->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+  s->nest = NewGUCNestLevel();
+  (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+void leave_owner(const OwnerScope* s) {
+  AtEOXact_GUC(true, s->nest);
+  SetUserIdAndSecContext(s->save_user, s->save_sec);
+}
+
+// ---- SPI helpers ----
+
+void spi_run(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls, int expect) {
+  int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+  if (rc != expect) elog(ERROR, "cryptoml: SPI returned %d for: %s", rc, sql);
+}
+
+Datum bytea_from(const std::string& s) {
+  bytea* b = (bytea*)palloc(VARHDRSZ + s.size());
+  SET_VARSIZE(b, VARHDRSZ + s.size());
+  memcpy(VARDATA(b), s.data(), s.size());
+  return PointerGetDatum(b);
+}
+
+// The entry's current state as a palloc'd bytea (serialization is C++, so it runs guarded).
+Datum state_bytea(SymbolEntry* e) {
+  bytea* out = nullptr;
+  guarded("indicators", [&] {
+    std::string s = e->state->serialize();
+    out = (bytea*)MemoryContextAllocExtended(CurrentMemoryContext, VARHDRSZ + s.size(), MCXT_ALLOC_NO_OOM);
+    if (out == nullptr) throw std::bad_alloc();
+    SET_VARSIZE(out, VARHDRSZ + s.size());
+    memcpy(VARDATA(out), s.data(), s.size());
+  });
+  return PointerGetDatum(out);
+}
+
+void write_checkpoint(const char* symbol, Timestamp ts, int64 bars, Datum state) {
+  Oid types[4] = {TEXTOID, TIMESTAMPOID, INT8OID, BYTEAOID};
+  Datum values[4] = {CStringGetTextDatum(symbol), TimestampGetDatum(ts), Int64GetDatum(bars), state};
+  spi_run("INSERT INTO cryptoml_internal.indicator_checkpoint (symbol, bar_ts, bars, state) VALUES ($1, $2, $3, $4) "
+          "ON CONFLICT (symbol, bar_ts) DO UPDATE SET bars = EXCLUDED.bars, state = EXCLUDED.state",
+          4, types, values, nullptr, SPI_OK_INSERT);
+}
+
+void write_pending_checkpoints(const char* symbol, SymbolEntry* e) {
+  for (size_t i = 0; i < e->pending.size(); i++)
+    write_checkpoint(symbol, e->pending[i].ts, e->pending[i].bars, bytea_from(e->pending[i].state));
+  e->pending.clear();
+}
+
+// Keeps the periodic checkpoints and the latest one; earlier "latest" ones are dropped.
+void prune_checkpoints(const char* symbol, Timestamp latest) {
+  Oid types[3] = {TEXTOID, TIMESTAMPOID, INT8OID};
+  Datum values[3] = {CStringGetTextDatum(symbol), TimestampGetDatum(latest), Int64GetDatum(kCheckpointEvery)};
+  spi_run("DELETE FROM cryptoml_internal.indicator_checkpoint WHERE symbol = $1 AND bar_ts < $2 AND bars % $3 <> 0",
+          3, types, values, nullptr, SPI_OK_DELETE);
+}
+
+// ---- the per-symbol cache ----
+
+SymbolEntry* entry_for(const char* symbol) {
+  SymbolEntry* e = nullptr;
+  guarded("indicators", [&] {
+    if (g_entries == nullptr) g_entries = new std::unordered_map<std::string, SymbolEntry>();
+    if (g_touched == nullptr) g_touched = new std::vector<std::string>();
+    e = &(*g_entries)[symbol];
+  });
+  return e;
+}
+
+void mark_dirty(SymbolEntry* e, Timestamp from) {
+  e->dirty = true;
+  if (from < e->dirty_from) e->dirty_from = from;
+}
+
+void reset_state(SymbolEntry* e, const IndicatorParams& p) {
+  guarded("indicators", [&] { e->state.reset(new IndicatorState(p)); });
+}
+
+// Deserializes a checkpoint; false when its parameters are not the current ones.
+bool load_state(SymbolEntry* e, bytea* b, const IndicatorParams& p) {
+  bool same = false;
+  const char* data = VARDATA_ANY(b);
+  size_t len = VARSIZE_ANY_EXHDR(b);
+  guarded("indicators", [&] {
+    std::unique_ptr<IndicatorState> s(new IndicatorState(IndicatorState::deserialize(std::string(data, len))));
+    same = s->params() == p;
+    if (same) e->state = std::move(s);
+  });
+  return same;
+}
+
+// The transaction's first touch of a symbol: lock it, then restore its state at its latest bar
+// from the latest checkpoint, or mark what must be recomputed.
+void begin_symbol(const char* rel_name, Oid owner, const char* symbol, SymbolEntry* e) {
+  lock_symbol(symbol);
+  e->lxid = MyProc->lxid;
+  e->valid = e->dirty = e->need_latest = e->touched = false;
+  e->dirty_from = DT_NOEND;
+  e->pending.clear();
+  const IndicatorParams& p = cml::pg::config_indicator_params();
+
+  char* sql = psprintf(
+      "SELECT (SELECT max(r.timestamp) FROM %s r WHERE r.symbol = $1), c.bar_ts, c.state "
+      "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k "
+      "WHERE k.symbol = $1 ORDER BY k.bar_ts DESC LIMIT 1) c ON true",
+      rel_name);
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(symbol)};
+  OwnerScope scope;
+  enter_owner(owner, &scope);
+  SPI_connect();
+  spi_run(sql, 1, types, values, nullptr, SPI_OK_SELECT);
+  bool latest_null, ckpt_null, state_null;
+  HeapTuple row = SPI_tuptable->vals[0];
+  TupleDesc td = SPI_tuptable->tupdesc;
+  Timestamp latest = DatumGetTimestamp(SPI_getbinval(row, td, 1, &latest_null));
+  Timestamp ckpt_ts = DatumGetTimestamp(SPI_getbinval(row, td, 2, &ckpt_null));
+  Datum state = SPI_getbinval(row, td, 3, &state_null);
+
+  if (latest_null) {  // first bar of this symbol
+    reset_state(e, p);
+    e->valid = true;
+    e->last_ts = DT_NOBEGIN;
+    if (!ckpt_null) mark_dirty(e, DT_NOBEGIN);  // leftovers of deleted bars: clear them
+  } else if (!ckpt_null && ckpt_ts == latest && load_state(e, DatumGetByteaPP(state), p)) {
+    e->valid = true;
+    e->last_ts = latest;
+  } else if (!ckpt_null && ckpt_ts == latest) {
+    ereport(WARNING, (errmsg("cryptoml: the features configuration changed since the indicators of %s were computed", symbol),
+                      errdetail("Every bar of %s is recomputed with the new settings at the end of this statement.", symbol),
+                      errhint("Run CALL ml_recompute_indicators(); to bring the other symbols up to date.")));
+    mark_dirty(e, DT_NOBEGIN);
+  } else {
+    // Bars newer than the latest checkpoint (written with triggers disabled?): recompute them.
+    mark_dirty(e, ckpt_null ? DT_NOBEGIN : ckpt_ts + 1);
+  }
+  SPI_finish();
+  leave_owner(&scope);
+}
+
+void touch(const char* symbol, SymbolEntry* e) {
+  if (e->touched) return;
+  guarded("indicators", [&] { g_touched->push_back(symbol); });
+  e->touched = true;
+}
+
+SymbolEntry* acquire(Relation rel, const char* symbol) {
+  SymbolEntry* e = entry_for(symbol);
+  if (e->lxid != MyProc->lxid) begin_symbol(qualified_name(rel), rel->rd_rel->relowner, symbol, e);
+  touch(symbol, e);
+  return e;
+}
+
+HeapTuple set_indicators(Relation rel, const Columns& c, HeapTuple tup, const IndicatorValues* v) {
+  const double x[10] = {v ? v->rsi : NAN,      v ? v->macd : NAN,       v ? v->macd_signal : NAN, v ? v->macd_hist : NAN,
+                        v ? v->bb_upper : NAN, v ? v->bb_middle : NAN,  v ? v->bb_lower : NAN,    v ? v->stoch_k : NAN,
+                        v ? v->stoch_d : NAN,  v ? v->volatility : NAN};
+  TupleDesc desc = RelationGetDescr(rel);
+  Datum* values = (Datum*)palloc0(sizeof(Datum) * desc->natts);
+  bool* nulls = (bool*)palloc0(sizeof(bool) * desc->natts);
+  bool* repl = (bool*)palloc0(sizeof(bool) * desc->natts);
+  for (int i = 0; i < 10; i++) {
+    int a = c.ind[i] - 1;
+    values[a] = to_column_numeric(x[i], c.typmod[i], kIndicatorColumns[i], &nulls[a]);
+    repl[a] = true;
+  }
+  int a = c.ind[10] - 1;
+  values[a] = BoolGetDatum(v != nullptr && v->complete());
+  repl[a] = true;
+  return heap_modify_tuple(tup, desc, values, nulls, repl);
+}
+
+// ---- recompute ----
+
+// Replays the symbol's bars after the last checkpoint before `rewrite_from` into e->state and
+// rewrites the indicators of the bars at or after `rewrite_from` (all bars when the checkpoints
+// were written with other settings). Writes periodic checkpoints and the latest one. With
+// `after_batch`, the latest checkpoint is written after every batch and after_batch is called
+// outside SPI (it may commit). Returns the number of bars rewritten. Buffers are allocated in
+// the caller's memory context, which must outlive commits made by after_batch.
+int64 recompute(const Columns& c, const char* rel_name, const char* symbol, SymbolEntry* e, Timestamp rewrite_from,
+                int batch_size, void (*after_batch)(const char* symbol, Timestamp cursor, int64 rewritten, void* arg),
+                void* arg) {
+  const IndicatorParams& p = cml::pg::config_indicator_params();
+  MemoryContext work = CurrentMemoryContext;
+  Datum sym = CStringGetTextDatum(symbol);
+  char* select_sql = psprintf(
+      "SELECT id, timestamp, high::float8, low::float8, close::float8 FROM %s WHERE symbol = $1 AND timestamp > $2 "
+      "ORDER BY timestamp LIMIT %d", rel_name, batch_size);
+  char* update_sql = psprintf(
+      "UPDATE %s r SET rsi = u.v1, macd = u.v2, macd_signal = u.v3, macd_hist = u.v4, bollinger_upper = u.v5, "
+      "bollinger_middle = u.v6, bollinger_lower = u.v7, stochastic_k = u.v8, stochastic_d = u.v9, volatility = u.v10, "
+      "is_complete = u.c FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+      "AS u(id, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, c) WHERE r.id = u.id", rel_name);
+  int32* ids = (int32*)palloc(sizeof(int32) * batch_size);
+  Timestamp* ts = (Timestamp*)palloc(sizeof(Timestamp) * batch_size);
+  double* hlc = (double*)palloc(sizeof(double) * batch_size * 3);
+  double* out = (double*)palloc(sizeof(double) * batch_size * 10);
+  bool* complete = (bool*)palloc(sizeof(bool) * batch_size);
+
+  g_recompute_depth++;
+  OwnerScope scope;
+  enter_owner(c.owner, &scope);
+  SPI_connect();
+  Oid t2[2] = {TEXTOID, TIMESTAMPOID};
+  Datum v2[2] = {sym, TimestampGetDatum(rewrite_from)};
+  spi_run("SELECT bar_ts, state FROM cryptoml_internal.indicator_checkpoint WHERE symbol = $1 AND bar_ts < $2 "
+          "ORDER BY bar_ts DESC LIMIT 1", 2, t2, v2, nullptr, SPI_OK_SELECT);
+  Timestamp cursor = DT_NOBEGIN;
+  bool restored = false;
+  if (SPI_processed == 1) {
+    bool isnull;
+    Timestamp at = DatumGetTimestamp(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    Datum st = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+    restored = load_state(e, DatumGetByteaPP(st), p);
+    if (restored) cursor = at;
+  }
+  if (!restored) {  // no checkpoint, or one written with other settings: every bar is rewritten
+    reset_state(e, p);
+    rewrite_from = DT_NOBEGIN;
+    v2[1] = TimestampGetDatum(rewrite_from);
+  }
+  spi_run("DELETE FROM cryptoml_internal.indicator_checkpoint WHERE symbol = $1 AND bar_ts >= $2", 2, t2, v2, nullptr,
+          SPI_OK_DELETE);
+
+  int64 rewritten = 0;
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    Datum sv[2] = {sym, TimestampGetDatum(cursor)};
+    spi_run(select_sql, 2, t2, sv, nullptr, SPI_OK_SELECT);
+    int n = (int)SPI_processed;
+    if (n == 0) break;
+    for (int i = 0; i < n; i++) {
+      HeapTuple row = SPI_tuptable->vals[i];
+      TupleDesc td = SPI_tuptable->tupdesc;
+      bool isnull;
+      ids[i] = DatumGetInt32(SPI_getbinval(row, td, 1, &isnull));
+      ts[i] = DatumGetTimestamp(SPI_getbinval(row, td, 2, &isnull));
+      for (int k = 0; k < 3; k++) hlc[i * 3 + k] = DatumGetFloat8(SPI_getbinval(row, td, 3 + k, &isnull));
+    }
+    SPI_freetuptable(SPI_tuptable);
+    guarded("indicators", [&] {  // the C++ part: advance the state over the batch
+      for (int i = 0; i < n; i++) {
+        IndicatorValues v = e->state->update(hlc[i * 3], hlc[i * 3 + 1], hlc[i * 3 + 2]);
+        const double x[10] = {v.rsi, v.macd, v.macd_signal, v.macd_hist, v.bb_upper,
+                              v.bb_middle, v.bb_lower, v.stoch_k, v.stoch_d, v.volatility};
+        memcpy(&out[i * 10], x, sizeof x);
+        complete[i] = v.complete();
+        if (e->state->bars() % kCheckpointEvery == 0)
+          e->pending.push_back(PendingCheckpoint{ts[i], e->state->bars(), e->state->serialize()});
+      }
+    });
+    // Bars before rewrite_from were replayed only to rebuild the state: their values stand.
+    int first = 0;
+    while (first < n && ts[first] < rewrite_from) first++;
+    int m = n - first;
+    if (m > 0) {
+      Datum args[12];
+      Oid types[12];
+      int dims[1] = {m}, lbs[1] = {1};
+      Datum* idd = (Datum*)palloc(sizeof(Datum) * m);
+      Datum* comp = (Datum*)palloc(sizeof(Datum) * m);
+      for (int i = 0; i < m; i++) {
+        idd[i] = Int32GetDatum(ids[first + i]);
+        comp[i] = BoolGetDatum(complete[first + i]);
+      }
+      args[0] = PointerGetDatum(construct_array(idd, m, INT4OID, 4, true, TYPALIGN_INT));
+      types[0] = INT4ARRAYOID;
+      for (int k = 0; k < 10; k++) {
+        Datum* vals = (Datum*)palloc(sizeof(Datum) * m);
+        bool* nulls = (bool*)palloc(sizeof(bool) * m);
+        for (int i = 0; i < m; i++)
+          vals[i] = to_column_numeric(out[(first + i) * 10 + k], c.typmod[k], kIndicatorColumns[k], &nulls[i]);
+        args[k + 1] = PointerGetDatum(construct_md_array(vals, nulls, 1, dims, lbs, NUMERICOID, -1, false, TYPALIGN_INT));
+        types[k + 1] = NUMERICARRAYOID;
+      }
+      args[11] = PointerGetDatum(construct_array(comp, m, BOOLOID, 1, true, TYPALIGN_CHAR));
+      types[11] = BOOLARRAYOID;
+      spi_run(update_sql, 12, types, args, nullptr, SPI_OK_UPDATE);
+      rewritten += m;
+    }
+    cursor = ts[n - 1];
+    write_pending_checkpoints(symbol, e);
+    if (after_batch) {
+      write_checkpoint(symbol, cursor, e->state->bars(), state_bytea(e));
+      SPI_finish();
+      leave_owner(&scope);
+      MemoryContextSwitchTo(work);
+      after_batch(symbol, cursor, rewritten, arg);
+      enter_owner(c.owner, &scope);
+      SPI_connect();
+    }
+    if (n < batch_size) break;
+  }
+  if (cursor != DT_NOBEGIN) {  // the latest checkpoint: the state after the last bar
+    write_checkpoint(symbol, cursor, e->state->bars(), state_bytea(e));
+    prune_checkpoints(symbol, cursor);
+  }
+  SPI_finish();
+  leave_owner(&scope);
+  MemoryContextSwitchTo(work);
+  e->valid = true;
+  e->last_ts = cursor;
+  e->dirty = e->need_latest = false;
+  e->dirty_from = DT_NOEND;
+  g_recompute_depth--;
+  return rewritten;
+}
+
+// End of a statement: recompute dirty symbols, write the checkpoints of the others.
+void flush_statement(Relation rel) {
+  if (g_touched == nullptr || g_touched->empty()) return;
+  const Columns& c = columns_of(rel);
+  const char* rel_name = qualified_name(rel);
+  int batch = Max(cml::pg::config_backfill_batch_size(), 1000);
+  for (size_t i = 0; i < g_touched->size(); i++) {
+    const char* symbol = (*g_touched)[i].c_str();
+    SymbolEntry* e = entry_for(symbol);
+    e->touched = false;
+    if (e->dirty) {
+      (void)recompute(c, rel_name, symbol, e, e->dirty_from, batch, nullptr, nullptr);
+      continue;
+    }
+    if (!e->need_latest && e->pending.empty()) continue;
+    OwnerScope scope;
+    enter_owner(c.owner, &scope);
+    SPI_connect();
+    write_pending_checkpoints(symbol, e);
+    if (e->need_latest) {
+      write_checkpoint(symbol, e->last_ts, e->state->bars(), state_bytea(e));
+      prune_checkpoints(symbol, e->last_ts);
+      e->need_latest = false;
+    }
+    SPI_finish();
+    leave_owner(&scope);
+  }
+  g_touched->clear();
+}
+
+}  // namespace
+
+void cml::pg::chart_init() {
+  RegisterXactCallback(xact_callback, nullptr);
+  RegisterSubXactCallback(subxact_callback, nullptr);
+}
+
+// BEFORE INSERT OR UPDATE OR DELETE, FOR EACH ROW.
+Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "cml_chart_row_trigger: not called as a trigger");
+  TriggerData* td = (TriggerData*)fcinfo->context;
+  if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+    elog(ERROR, "cml_chart_row_trigger: must be a BEFORE ... FOR EACH ROW trigger");
+  Relation rel = td->tg_relation;
+  HeapTuple result = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+  if (g_recompute_depth > 0) return PointerGetDatum(result);
+  const Columns& c = columns_of(rel);
+  TupleDesc desc = RelationGetDescr(rel);
+  require_read_committed();
+
+  if (TRIGGER_FIRED_BY_DELETE(td->tg_event)) {
+    Bar old;
+    if (read_bar(c, td->tg_trigtuple, desc, &old)) mark_dirty(acquire(rel, old.symbol), old.ts);
+    return PointerGetDatum(result);
+  }
+
+  Bar b;
+  if (!read_bar(c, result, desc, &b)) return PointerGetDatum(result);  // NOT NULL reports it
+
+  if (TRIGGER_FIRED_BY_UPDATE(td->tg_event)) {
+    Bar old;
+    bool has_old = read_bar(c, td->tg_trigtuple, desc, &old);
+    bool moved = !has_old || strcmp(old.symbol, b.symbol) != 0 || old.ts != b.ts;
+    bool repriced = !has_old || old.high != b.high || old.low != b.low || old.close != b.close ||
+                    old.open != b.open || old.high_null != b.high_null || old.low_null != b.low_null ||
+                    old.close_null != b.close_null || old.open_null != b.open_null;
+    bool revolumed = !has_old || old.volume != b.volume || old.volume_null != b.volume_null;
+    if (!moved && !repriced) {
+      if (revolumed) validate_bar(b);
+      return PointerGetDatum(result);  // indicators do not depend on what changed
+    }
+    validate_bar(b);
+    if (has_old) mark_dirty(acquire(rel, old.symbol), old.ts);
+    mark_dirty(acquire(rel, b.symbol), b.ts);
+    return PointerGetDatum(set_indicators(rel, c, result, nullptr));  // rewritten at statement end
+  }
+
+  // INSERT
+  validate_bar(b);
+  SymbolEntry* e = acquire(rel, b.symbol);
+  if (e->valid && !(e->state->params() == cml::pg::config_indicator_params())) {
+    ereport(WARNING, (errmsg("cryptoml: the features configuration changed while indicators of %s were cached", b.symbol),
+                      errdetail("Every bar of %s is recomputed with the new settings at the end of this statement.", b.symbol),
+                      errhint("Run CALL ml_recompute_indicators(); to bring the other symbols up to date.")));
+    e->valid = false;
+    mark_dirty(e, DT_NOBEGIN);
+  }
+  if (e->valid && !e->dirty && b.ts > e->last_ts) {  // the O(1) path: an in-order bar
+    IndicatorValues v;
+    guarded("indicators", [&] {
+      v = e->state->update(b.high, b.low, b.close);
+      if (e->state->bars() % kCheckpointEvery == 0)
+        e->pending.push_back(PendingCheckpoint{b.ts, e->state->bars(), e->state->serialize()});
+    });
+    e->last_ts = b.ts;
+    e->need_latest = true;
+    return PointerGetDatum(set_indicators(rel, c, result, &v));
+  }
+  // Late or duplicate (ON CONFLICT) bar, or one after an unusable state: the statement trigger
+  // recomputes the symbol from here.
+  mark_dirty(e, b.ts);
+  return PointerGetDatum(set_indicators(rel, c, result, nullptr));
+}
+
+// AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE, FOR EACH STATEMENT.
+Datum cml_chart_statement_trigger(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "cml_chart_statement_trigger: not called as a trigger");
+  TriggerData* td = (TriggerData*)fcinfo->context;
+  if (g_recompute_depth > 0) return PointerGetDatum(nullptr);
+  if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event)) {
+    OwnerScope scope;
+    enter_owner(td->tg_relation->rd_rel->relowner, &scope);
+    SPI_connect();
+    spi_run("DELETE FROM cryptoml_internal.indicator_checkpoint", 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
+    SPI_finish();
+    leave_owner(&scope);
+    xact_callback(XACT_EVENT_ABORT, nullptr);  // forget every cached state
+    return PointerGetDatum(nullptr);
+  }
+  flush_statement(td->tg_relation);
+  return PointerGetDatum(nullptr);
+}
+
+// ---- CALL ml_recompute_indicators(symbol, since) ----
+
+namespace {
+
+struct RecomputeRun {
+  const char* schema;  // the extension's schema, quoted
+  const char* op_id;
+  const char* since_json;  // the run's `since` as JSON, to recognise the same run when resuming
+};
+
+char* timestamp_json(Timestamp ts) {
+  if (ts == DT_NOBEGIN) return pstrdup("null");
+  return psprintf("\"%s\"", DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(ts))));
+}
+
+// After every batch of a procedure call: commit it, then record it in recoveryState.
+void commit_batch(const char* symbol, Timestamp cursor, int64 rewritten, void* arg) {
+  RecomputeRun* run = (RecomputeRun*)arg;
+  SPI_commit();
+  char* state = psprintf("{\"since\": %s, \"cursor\": %s, \"rewritten\": " INT64_FORMAT "}", run->since_json,
+                         timestamp_json(cursor), rewritten);
+  cml::pg::checkpoint_write("indicators", run->op_id, "intermediate", state);
+  ereport(NOTICE, (errmsg("ml_recompute_indicators: %s committed up to %s (%lld bars rewritten)", symbol,
+                          DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(cursor))), (long long)rewritten)));
+  lock_symbol(symbol);  // the commit released it
+  entry_for(symbol)->lxid = MyProc->lxid;
+}
+
+// Where an interrupted run with the same arguments stopped, or `since` when there is none.
+Timestamp resume_point(const RecomputeRun& run, Timestamp since) {
+  Oid types[2] = {TEXTOID, TEXTOID};
+  Datum values[2] = {CStringGetTextDatum("indicators"), CStringGetTextDatum(run.op_id)};
+  char* sql = psprintf("SELECT checkpoint_type, state_data->>'cursor', (state_data->'since')::text FROM %s.recoverystate "
+                       "WHERE service_name = $1 AND operation_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+                       run.schema);
+  spi_run(sql, 2, types, values, nullptr, SPI_OK_SELECT);
+  if (SPI_processed == 0) return since;
+  char* type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  char* cursor = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+  char* prev_since = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+  if (strcmp(type, "intermediate") != 0 || cursor == nullptr || prev_since == nullptr ||
+      strcmp(prev_since, run.since_json) != 0)
+    return since;
+  Timestamp at = DatumGetTimestamp(DirectFunctionCall3(timestamp_in, CStringGetDatum(cursor), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+  ereport(NOTICE, (errmsg("ml_recompute_indicators: resuming %s after %s", run.op_id, cursor)));
+  return at + 1;
+}
+
+}  // namespace
+
+Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
+  bool nonatomic = fcinfo->context != nullptr && IsA(fcinfo->context, CallContext) &&
+                   !castNode(CallContext, fcinfo->context)->atomic;
+  require_read_committed();
+  const char* only = PG_ARGISNULL(0) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(0));
+  Timestamp since = PG_ARGISNULL(1) ? DT_NOBEGIN : PG_GETARG_TIMESTAMP(1);
+  if (TIMESTAMP_IS_NOEND(since))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since must be a finite timestamp or NULL")));
+  // Survives the commits between batches; freed at the end (an error leaves it to the backend).
+  MemoryContext work = AllocSetContextCreate(TopMemoryContext, "cryptoml recompute", ALLOCSET_DEFAULT_SIZES);
+  MemoryContext caller = MemoryContextSwitchTo(work);
+  SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
+
+  spi_run("SELECT c.oid FROM pg_class c JOIN pg_extension e ON e.extnamespace = c.relnamespace "
+          "WHERE e.extname = 'cryptoml' AND c.relname = 'rollingchartdata'", 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+  if (SPI_processed != 1) elog(ERROR, "cryptoml: rollingChartData not found");
+  bool isnull;
+  Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  Relation rel = table_open(relid, AccessShareLock);
+  Columns c = columns_of(rel);
+  const char* rel_name = qualified_name(rel);
+  const char* schema = quote_identifier(get_namespace_name(RelationGetNamespace(rel)));
+  table_close(rel, AccessShareLock);
+
+  char* list_sql = psprintf("SELECT DISTINCT symbol::text FROM %s %s ORDER BY 1", rel_name, only ? "WHERE symbol = $1" : "");
+  Oid t1[1] = {TEXTOID};
+  Datum v1[1] = {only ? CStringGetTextDatum(only) : (Datum)0};
+  spi_run(list_sql, only ? 1 : 0, t1, v1, nullptr, SPI_OK_SELECT);
+  int nsymbols = (int)SPI_processed;
+  char** symbols = (char**)palloc(sizeof(char*) * Max(nsymbols, 1));
+  for (int i = 0; i < nsymbols; i++) symbols[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+  if (only != nullptr && nsymbols == 0)
+    ereport(NOTICE, (errmsg("ml_recompute_indicators: symbol \"%s\" has no bars", only)));
+
+  int batch = cml::pg::config_backfill_batch_size();
+  int64 total = 0;
+  for (int i = 0; i < nsymbols; i++) {
+    RecomputeRun run{schema, psprintf("recompute %s", symbols[i]), timestamp_json(since)};
+    Timestamp from = nonatomic ? resume_point(run, since) : since;
+    lock_symbol(symbols[i]);
+    SymbolEntry* e = entry_for(symbols[i]);
+    e->lxid = MyProc->lxid;
+    e->touched = false;
+    e->pending.clear();
+    int64 n = recompute(c, rel_name, symbols[i], e, from, batch, nonatomic ? commit_batch : nullptr, &run);
+    total += n;
+    char* state = psprintf("{\"since\": %s, \"cursor\": %s, \"rewritten\": " INT64_FORMAT "}", run.since_json,
+                           timestamp_json(e->last_ts), n);
+    cml::pg::checkpoint_write("indicators", run.op_id, "success", state);
+  }
+  SPI_finish();
+  MemoryContextSwitchTo(caller);
+  MemoryContextDelete(work);
+  // A procedure with an INOUT parameter returns a record holding it.
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "cryptoml: expected a record result");
+  desc = BlessTupleDesc(desc);
+  Datum values[1] = {Int64GetDatum(total)};
+  bool nulls[1] = {false};
+  PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
