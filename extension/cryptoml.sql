@@ -55,7 +55,9 @@ CREATE TABLE rollingChartData (
   CONSTRAINT rollingchartdata_rsi_range CHECK (rsi BETWEEN 0 AND 100),
   CONSTRAINT rollingchartdata_stochastic_k_range CHECK (stochastic_k BETWEEN 0 AND 100),
   CONSTRAINT rollingchartdata_stochastic_d_range CHECK (stochastic_d BETWEEN 0 AND 100),
-  CONSTRAINT rollingchartdata_volatility_range CHECK (volatility BETWEEN 0 AND 1)
+  -- The seed describes volatility as 0-1, but a one-bar move over 100 % (a tiny-cap listing, a
+  -- corrected bad print) gives more: rejecting a real bar over a derived value would lose data.
+  CONSTRAINT rollingchartdata_volatility_range CHECK (volatility >= 0)
 );
 COMMENT ON TABLE rollingChartData IS 'Minute bars (OHLCV) per symbol with their technical indicators; one row per (symbol, timestamp).';
 COMMENT ON COLUMN rollingChartData.id IS 'Surrogate key.';
@@ -72,7 +74,7 @@ COMMENT ON COLUMN rollingChartData.bollinger_upper IS 'Upper Bollinger band: SMA
 COMMENT ON COLUMN rollingChartData.bollinger_lower IS 'Lower Bollinger band: SMA - k * population stddev.';
 COMMENT ON COLUMN rollingChartData.stochastic_k IS 'Fast stochastic %K, 0-100.';
 COMMENT ON COLUMN rollingChartData.stochastic_d IS 'Stochastic %D (SMA of %K), 0-100.';
-COMMENT ON COLUMN rollingChartData.volatility IS 'Population stddev of recent one-bar returns, 0-1.';
+COMMENT ON COLUMN rollingChartData.volatility IS 'Population stddev of recent one-bar returns (>= 0; below 1 unless a bar moves over 100 %).';
 COMMENT ON COLUMN rollingChartData.is_complete IS 'True when every indicator of the bar is calculated.';
 COMMENT ON COLUMN rollingChartData.created_at IS 'When the row was stored.';
 COMMENT ON COLUMN rollingChartData.macd_signal IS 'MACD signal line: EMA(signal) of the MACD line (added).';

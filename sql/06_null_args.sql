@@ -13,6 +13,10 @@ BEGIN
   SELECT string_agg(format('NULL::%s', format_type(t, NULL)), ', ' ORDER BY i) INTO args
     FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i);
   BEGIN
+    IF p.prokind = 'p' THEN
+      EXECUTE format('CALL %I(%s)', p.proname, args);
+      RETURN 'called (NULL means every symbol / from the first bar)';
+    END IF;
     IF p.proretset THEN
       EXECUTE format('SELECT count(*)::text FROM %I(%s)', p.proname, args) INTO res;
       RETURN 'rows: ' || res;

@@ -27,6 +27,7 @@
 #include "config_access.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "owner.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -60,7 +61,10 @@ namespace {
 using cml::IndicatorParams;
 using cml::IndicatorState;
 using cml::IndicatorValues;
+using cml::pg::enter_owner;
 using cml::pg::guarded;
+using cml::pg::leave_owner;
+using cml::pg::OwnerScope;
 
 constexpr int64 kCheckpointEvery = 1000;  // bars between periodic checkpoints
 constexpr uint32 kLockKey = 0x434D4C31;    // 'CML1': first key of the per-symbol advisory lock
@@ -161,7 +165,7 @@ Datum to_column_numeric(double x, int32 typmod, const char* column, bool* isnull
   if (*isnull) return (Datum)0;
   int32 tm = typmod - VARHDRSZ;
   int precision = (tm >> 16) & 0xffff, scale = tm & 0xffff;
-  double scaled = std::nearbyint(x * std::pow(10.0, scale));
+  double scaled = std::round(x * std::pow(10.0, scale));  // half away from zero, like numeric round()
   double limit = std::pow(10.0, precision);
   if (!std::isfinite(x) || std::fabs(scaled) >= limit)
     ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -272,27 +276,6 @@ void lock_symbol(const char* symbol) {
   LOCKTAG tag;
   SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKey, hash_bytes((const unsigned char*)symbol, (int)strlen(symbol)), 2);
   (void)LockAcquire(&tag, ExclusiveLock, false, false);
-}
-
-// SPI on the internal tables runs as the table's owner with search_path pinned, as PostgreSQL's
-// own RI triggers do: a writer role inserts bars without any privilege on cryptoml_internal, and
-// cannot steer the queries through its search_path.
-struct OwnerScope {
-  Oid save_user;
-  int save_sec;
-  int nest;
-};
-
-void enter_owner(Oid owner, OwnerScope* s) {
-  GetUserIdAndSecContext(&s->save_user, &s->save_sec);
-  SetUserIdAndSecContext(owner, s->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-  s->nest = NewGUCNestLevel();
-  (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-}
-
-void leave_owner(const OwnerScope* s) {
-  AtEOXact_GUC(true, s->nest);
-  SetUserIdAndSecContext(s->save_user, s->save_sec);
 }
 
 // ---- SPI helpers ----

@@ -5,10 +5,14 @@
 #include "config_access.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "owner.hpp"
 
 extern "C" {
 #include "utils/inval.h"
 #include "utils/json.h"
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
 }
 
 extern "C" {
@@ -55,6 +59,14 @@ Oid config_relid() {
 // Stored overrides as a JSON object text {"path": value, ...}, palloc'd in the caller's context.
 char* load_overrides(bool lock) {
   MemoryContext caller = CurrentMemoryContext;
+  OwnerScope scope;  // any role may need the config (ml_log, the bar trigger): read it as its owner
+  Form_pg_class cls = nullptr;
+  HeapTuple reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(g_config_relid));
+  if (!HeapTupleIsValid(reltup)) elog(ERROR, "cryptoml: cache lookup failed for relation %u", g_config_relid);
+  cls = (Form_pg_class)GETSTRUCT(reltup);
+  Oid owner = cls->relowner;
+  ReleaseSysCache(reltup);
+  enter_owner(owner, &scope);
   SPI_connect();
   if (lock && SPI_execute("UPDATE cryptoml_internal.config_version SET version = version + 1 WHERE id = 1", false, 0) !=
                   SPI_OK_UPDATE)
@@ -68,6 +80,7 @@ char* load_overrides(bool lock) {
   char* out = pstrdup(value);
   MemoryContextSwitchTo(spi);
   SPI_finish();
+  leave_owner(&scope);
   return out;
 }
 

@@ -5,7 +5,7 @@
 -- writes to systemLogs do persist: the log is autonomous by design.)
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(365);
+SELECT plan(367);
 
 -- Error detail of a statement (NULL when it does not fail): the rule of a rejected value.
 CREATE FUNCTION pg_temp.error_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -39,6 +39,8 @@ SELECT is(ml_config_get('system.maxConcurrentWorkers'), '4'::jsonb, 'system.maxC
 SELECT is(ml_config_get('data.retentionDays'), '30'::jsonb, 'data.retentionDays defaults to 30');
 SELECT is(ml_config_get('data.compressionThreshold'), '7'::jsonb, 'data.compressionThreshold defaults to 7');
 SELECT is(ml_config_get('data.backfillBatchSize'), '1000'::jsonb, 'data.backfillBatchSize defaults to 1000');
+SELECT is(ml_config_get('data.rejectUnknownSymbols'), 'true'::jsonb, 'data.rejectUnknownSymbols defaults to true');
+SELECT is(ml_config_get('data.futureToleranceSeconds'), '120'::jsonb, 'data.futureToleranceSeconds defaults to 120');
 SELECT is(ml_config_get('features.rsiPeriod'), '14'::jsonb, 'features.rsiPeriod defaults to 14');
 SELECT is(ml_config_get('features.macdFast'), '12'::jsonb, 'features.macdFast defaults to 12');
 SELECT is(ml_config_get('features.macdSlow'), '26'::jsonb, 'features.macdSlow defaults to 26');
@@ -75,7 +77,7 @@ SELECT is(ARRAY(SELECT jsonb_object_keys(ml_config()) ORDER BY 1),
           'ml_config() has exactly the top-level keys system, data, features, training, inference, forecasting, monitoring, symbols, exchanges');
 SELECT is(ml_config(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
-  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000},
+  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
                "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
@@ -94,7 +96,7 @@ SELECT is(ml_config(), '{
 SELECT is(ml_config_get('features'), ml_config()->'features', 'ml_config_get of a section returns the whole section');
 SELECT is(ml_config_get('monitoring.alertThresholds'), '{"missingData": 0.1, "staleData": 300, "invalidValues": 0.05}'::jsonb,
           'ml_config_get of a nested section returns it');
-SELECT is((SELECT count(*) FROM ml_config_keys()), 38::bigint, 'ml_config_keys() returns 38 keys');
+SELECT is((SELECT count(*) FROM ml_config_keys()), 40::bigint, 'ml_config_keys() returns 40 keys');
 SELECT ok((SELECT bool_and(is_default) FROM ml_config_keys()), 'every key is_default at the start');
 SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
   $$VALUES
@@ -105,6 +107,8 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('data.retentionDays', '30'::jsonb, 'integer between 1 and 36500 (days)'),
     ('data.compressionThreshold', '7'::jsonb, 'integer between 1 and 36500 (days)'),
     ('data.backfillBatchSize', '1000'::jsonb, 'integer between 1 and 1000000'),
+    ('data.rejectUnknownSymbols', 'true'::jsonb, 'boolean (true or false)'),
+    ('data.futureToleranceSeconds', '120'::jsonb, 'integer between 0 and 86400 (seconds)'),
     ('features.rsiPeriod', '14'::jsonb, 'integer between 2 and 1000'),
     ('features.macdFast', '12'::jsonb, 'integer between 2 and 1000'),
     ('features.macdSlow', '26'::jsonb, 'integer between 2 and 1000'),
@@ -136,7 +140,7 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('monitoring.checkInterval', '60'::jsonb, 'integer between 1 and 86400 (seconds)'),
     ('symbols', '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'non-empty array of at most 100 unique strings, each matching ^[A-Z0-9]{2,20}$'),
     ('exchanges', '["binance-us", "coinbase", "bybit"]'::jsonb, 'non-empty array of unique strings, each one of "binance-us", "coinbase", "bybit"')$$,
-  'ml_config_keys() lists the 38 keys with their seed defaults and rules');
+  'ml_config_keys() lists the 40 keys with their defaults and rules');
 SELECT set_eq('SELECT path, value FROM ml_config_keys()', 'SELECT path, default_value FROM ml_config_keys()',
   'at the start every value equals its default');
 
@@ -656,7 +660,7 @@ SELECT is(ml_config_reset('features.macdSlow'), '26'::jsonb, '... and then macdS
 SELECT is(ml_config_set('system.logLevel', '"debug"'), '"debug"'::jsonb, 'logLevel set to debug');
 SELECT isnt(ml_config(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
-  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000},
+  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
                "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
@@ -673,7 +677,7 @@ SELECT isnt(ml_config(), '{
 }'::jsonb, 'before reset_all the configuration differs from the seed');
 SELECT is(ml_config_reset_all(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
-  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000},
+  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
                "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
@@ -691,7 +695,7 @@ SELECT is(ml_config_reset_all(), '{
           'ml_config_reset_all returns the seed configuration');
 SELECT is(ml_config(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
-  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000},
+  "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
                "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
@@ -709,7 +713,7 @@ SELECT is(ml_config(), '{
           'after ml_config_reset_all ml_config() is the seed configuration');
 SELECT is(ml_config_get('system.logLevel'), '"info"'::jsonb, 'after ml_config_reset_all logLevel is info again');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'after ml_config_reset_all symbols are the six seed symbols');
-SELECT ok((SELECT bool_and(is_default) AND count(*) = 38 FROM ml_config_keys()), 'after ml_config_reset_all all 38 keys are default');
+SELECT ok((SELECT bool_and(is_default) AND count(*) = 40 FROM ml_config_keys()), 'after ml_config_reset_all all 40 keys are default');
 SELECT is_empty('SELECT path FROM cryptoml_internal.config', 'after ml_config_reset_all no override is stored');
 SELECT is(ml_config_reset_all(), ml_config(), 'ml_config_reset_all on a default configuration is harmless');
 

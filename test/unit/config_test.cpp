@@ -61,6 +61,8 @@ void expect_num(const std::string& path, double v) {
 const std::vector<std::string> kAllKeys = {
     "data.backfillBatchSize",
     "data.compressionThreshold",
+    "data.futureToleranceSeconds",
+    "data.rejectUnknownSymbols",
     "data.retentionDays",
     "exchanges",
     "features.bollingerPeriod",
@@ -127,7 +129,9 @@ TEST(ConfigDefaults, Data) {
   expect_int("data.retentionDays", 30);
   expect_int("data.compressionThreshold", 7);
   expect_int("data.backfillBatchSize", 1000);
-  EXPECT_EQ(D("data").size(), 3u);
+  EXPECT_EQ(D("data.rejectUnknownSymbols"), json(true));
+  expect_int("data.futureToleranceSeconds", 120);
+  EXPECT_EQ(D("data").size(), 5u);
 }
 
 TEST(ConfigDefaults, Features) {
@@ -212,7 +216,7 @@ TEST(ConfigDefaults, EffectiveOfNothingIsDefaults) {
 
 TEST(ConfigKeys, CountAndContents) {
   const auto& k = Config::keys();
-  EXPECT_EQ(k.size(), 38u);
+  EXPECT_EQ(k.size(), 40u);
   EXPECT_EQ(k, kAllKeys);
   EXPECT_TRUE(std::is_sorted(k.begin(), k.end()));
 }
@@ -305,6 +309,11 @@ const std::vector<Case> kRejectedScalar = {
     {"data.backfillBatchSize", "0"},
     {"data.backfillBatchSize", "1000001"},
     {"data.backfillBatchSize", "-1"},
+    {"data.rejectUnknownSymbols", "1"},
+    {"data.rejectUnknownSymbols", R"("true")"},
+    {"data.futureToleranceSeconds", "-1"},
+    {"data.futureToleranceSeconds", "86401"},
+    {"data.futureToleranceSeconds", "1.5"},
     {"features.rsiPeriod", "1"},
     {"features.rsiPeriod", "1001"},
     {"features.rsiPeriod", "-3"},
@@ -390,7 +399,7 @@ TEST(ConfigRules, RejectsOutOfRangeAndWrongType) {
     covered.insert(c.key);
   }
   // At least one rejected case per key in the table.
-  EXPECT_EQ(covered.size(), 38u);
+  EXPECT_EQ(covered.size(), 40u);
 }
 
 // Boundary values that must be accepted.
@@ -408,6 +417,9 @@ const std::vector<Case> kAccepted = {
     {"data.compressionThreshold", "36500"},
     {"data.backfillBatchSize", "1"},
     {"data.backfillBatchSize", "1000000"},
+    {"data.rejectUnknownSymbols", "false"},
+    {"data.futureToleranceSeconds", "0"},
+    {"data.futureToleranceSeconds", "86400"},
     {"features.rsiPeriod", "2"},
     {"features.rsiPeriod", "1000"},
     {"features.macdFast", "2"},
