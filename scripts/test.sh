@@ -35,6 +35,9 @@ echo "== pgTAP (pg_prove)"
 psql -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE" -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
 pg_prove --ext .sql -r test/pgtap || status=1
 
+echo "== load equivalence (shuffled, concurrent, across a restart)"
+CLUSTER=test prove -e bash test/tap/*.sh || status=1
+
 echo "== without shared_preload_libraries (second throwaway cluster)"
 bash scripts/cluster.sh stop test
 NP_ENV="CRYPTOML_PORT=${CRYPTOML_NOPRELOAD_PORT:-54330} CRYPTOML_PRELOAD=0"
