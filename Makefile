@@ -1,6 +1,7 @@
 # cryptoml: PGXS build of the extension, plus the project's entry points.
 #   make demo   set everything up and run the main job (see README.md)
 #   make test   every test: C++ unit tests, pg_regress, pgTAP, against a throwaway cluster
+#   make load   load ../shared/data candles (or generated ones) into the demo cluster
 EXTENSION   = cryptoml
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 MODULE_big  = cryptoml
@@ -31,7 +32,7 @@ $(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql $(EXTENSION).control
 
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
 
-.PHONY: deps demo test stop psql start unit
+.PHONY: deps demo test stop psql start unit load
 deps:
 	bash scripts/deps.sh
 demo:
@@ -44,5 +45,7 @@ stop:
 	bash scripts/cluster.sh stop demo
 psql:
 	bash scripts/cluster.sh psql demo
+load:
+	bash scripts/load.sh demo
 unit:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j2 && cd build && ctest --output-on-failure

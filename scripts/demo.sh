@@ -22,6 +22,9 @@ CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE;
 ALTER EXTENSION cryptoml UPDATE;
 SQL
 
+echo "== candles (../shared/data when present, else generated)"
+bash scripts/load.sh demo
+
 psql -X -v ON_ERROR_STOP=1 <<'SQL'
 \pset footer off
 \echo
@@ -36,6 +39,16 @@ SELECT c.relname AS "table", obj_description(c.oid, 'pg_class') AS description
  WHERE c.relkind = 'r' AND c.relnamespace <> 'cryptoml_internal'::regnamespace ORDER BY 1;
 \echo == configuration (ml_config_keys(); change with ml_config_set)
 SELECT path, value, rule FROM ml_config_keys() WHERE path LIKE 'features.%' OR path LIKE 'training.%' OR path = 'symbols';
+\echo == indicators, computed by the insert trigger (ml_indicator_status)
+SELECT symbol, bars, first_bar, latest_bar, up_to_date FROM ml_indicator_status ORDER BY symbol;
+SELECT symbol, timestamp, close, rsi, macd, macd_signal, bollinger_upper, bollinger_lower, stochastic_k, stochastic_d, volatility
+  FROM (SELECT DISTINCT ON (symbol) * FROM rollingChartData ORDER BY symbol, timestamp DESC) latest ORDER BY symbol;
+\echo == the same kernels as SQL functions: RSI(14) and MACD over the whole BTCUSDT series, against the stored latest bar
+WITH s AS (SELECT array_agg(close::float8 ORDER BY timestamp) AS c FROM rollingChartData WHERE symbol = 'BTCUSDT')
+SELECT (ml_rsi(s.c))[cardinality(s.c)] AS rsi_full_precision, r.rsi AS rsi_stored,
+       (m.macd)[cardinality(s.c)] AS macd_full_precision, r.macd AS macd_stored
+  FROM s, ml_macd(s.c) AS m,
+       (SELECT rsi, macd FROM rollingChartData WHERE symbol = 'BTCUSDT' ORDER BY timestamp DESC LIMIT 1) AS r;
 \echo == a log entry that survives the rollback of its transaction
 BEGIN;
 SELECT ml_log('info', 'demo', 'rollback', 'written by make demo inside a transaction that rolls back');

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Ingest throughput of rollingChartData with the C++ indicators trigger, against two baselines loaded
+# in the same run, on the same cluster, with the same session settings:
+#   cpp      rollingChartData itself: BEFORE ROW + AFTER STATEMENT C++ triggers (indicators,
+#            bar validation, per-symbol lock, checkpoints)
+#   plain    bench_chart_plain: the same table (LIKE ... INCLUDING DEFAULTS, CONSTRAINTS, INDEXES)
+#            without any trigger: the floor, what storing the bars costs
+#   plpgsql  bench_chart_plpgsql: the same table plus 7 float8 state columns, with the PL/pgSQL
+#            BEFORE ROW trigger of bench/plpgsql_indicators.sql computing the same indicators
+# Each load is one psql session running one \copy ... CSV HEADER per symbol file (COPY FROM STDIN
+# protocol), in file order, into a freshly truncated table, after a CHECKPOINT; the wall time of
+# the whole session is the load's time. The three loads repeat REPS times, the order of the
+# tables rotating each repetition; medians are reported. Then CALL ml_recompute_indicators('BTCUSDT')
+# runs REPS times (median), and the PL/pgSQL values are compared with the C++ ones.
+#
+# Data: the six files /work/shared/data/binance_*_1m.csv.gz (DATA=dir to change) when present,
+# else 6 x GEN_BARS (60000) random-walk bars of the six configured symbols on whole minutes.
+# The files are decompressed once before timing starts (gzip is not in the timed path).
+#
+# Cluster: its own one by default (name CLUSTER=bench, port PORT=54410) so that it never disturbs
+# others; database contrib_regression. The cluster is stopped at the end unless KEEP=1 or it was
+# already running when the script started.
+#
+# Usage: REPS=3 bash bench/ingest.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+REPS=${REPS:-3}
+PORT=${PORT:-54410}
+CLUSTER=${CLUSTER:-bench}
+KEEP=${KEEP:-0}
+DATA=${DATA:-/work/shared/data}
+GEN_BARS=${GEN_BARS:-60000}
+SYMBOLS=(BTCUSDT ETHUSDT SOLUSDT XRPUSDT ADAUSDT HBARUSDT)
+COLS='symbol, timestamp, open, high, low, close, volume'
+
+export CRYPTOML_PORT=$PORT
+was_running=0
+bash scripts/cluster.sh status "$CLUSTER" >/dev/null 2>&1 && was_running=1
+bash scripts/cluster.sh start "$CLUSTER" >/dev/null
+eval "$(bash scripts/cluster.sh env "$CLUSTER")"
+WORK=$(mktemp -d /tmp/cryptoml-ingest.XXXXXX)
+chmod 755 "$WORK"
+cleanup() {
+  rm -rf "$WORK"
+  if [ "$KEEP" != 1 ] && [ "$was_running" = 0 ]; then bash scripts/cluster.sh stop "$CLUSTER" >/dev/null; fi
+}
+trap cleanup EXIT
+
+PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+if [ -z "$("${PSQL[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'")" ]; then
+  "${PSQL[@]}" -d postgres -c "CREATE DATABASE $PGDATABASE"
+fi
+"${PSQL[@]}" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE"
+
+# ---- data ----
+files=()
+shopt -s nullglob
+src=("$DATA"/binance_*_1m.csv.gz)
+shopt -u nullglob
+if [ ${#src[@]} -gt 0 ]; then
+  data_desc="${#src[@]} files $DATA/binance_*_1m.csv.gz"
+  for f in "${src[@]}"; do
+    out="$WORK/$(basename "$f" .gz)"
+    gzip -dc "$f" >"$out"
+    files+=("$out")
+  done
+else
+  data_desc="generated: ${#SYMBOLS[@]} x $GEN_BARS random-walk bars"
+  start0=1617321600  # 2021-04-02 00:00:00 UTC: whole minutes, in the past
+  seed=1
+  for sym in "${SYMBOLS[@]}"; do
+    out="$WORK/gen_$sym.csv"
+    case $sym in BTCUSDT) p=58000 ;; ETHUSDT) p=2000 ;; SOLUSDT) p=20 ;; XRPUSDT) p=0.6 ;; ADAUSDT) p=1.2 ;; *) p=0.3 ;; esac
+    awk -v sym="$sym" -v n="$GEN_BARS" -v p="$p" -v t0="$start0" -v seed="$seed" 'BEGIN {
+      srand(seed); print "symbol,timestamp,open,high,low,close,volume"
+      for (i = 0; i < n; i++) {
+        z = sqrt(-2 * log(1 - rand())) * cos(6.283185307179586 * rand())
+        o = p; c = o * exp(0.001 * z)
+        h = (o > c ? o : c) * (1 + 0.0005 * rand()); l = (o < c ? o : c) * (1 - 0.0005 * rand())
+        # rounding to 8 decimals keeps low <= open, close <= high
+        printf "%s,%s,%.8f,%.8f,%.8f,%.8f,%.8f\n", sym, strftime("%Y-%m-%dT%H:%M:00Z", t0 + 60 * i, 1), o, h, l, c, 10 * rand()
+        p = sprintf("%.8f", c) + 0
+      }
+    }' >"$out"
+    files+=("$out")
+    seed=$((seed + 1))
+  done
+fi
+total_rows=0
+for f in "${files[@]}"; do total_rows=$((total_rows + $(wc -l <"$f") - 1)); done
+
+# ---- tables ----
+"${PSQL[@]}" <<'SQL'
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench_chart_plain;
+CREATE TABLE bench_chart_plain (LIKE rollingChartData INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE SEQUENCE bench_chart_plain_id_seq OWNED BY bench_chart_plain.id;
+ALTER TABLE bench_chart_plain ALTER COLUMN id SET DEFAULT nextval('bench_chart_plain_id_seq');
+\i bench/plpgsql_indicators.sql
+SQL
+
+# load TABLE: truncate, checkpoint, then time one session of one \copy per file; prints seconds
+load() {
+  local table=$1 script="$WORK/load_$1.sql" t0 t1
+  "${PSQL[@]}" -c "TRUNCATE $table RESTART IDENTITY" -c "CHECKPOINT"
+  : >"$script"
+  for f in "${files[@]}"; do echo "\\copy $table ($COLS) FROM '$f' CSV HEADER" >>"$script"; done
+  t0=$EPOCHREALTIME
+  "${PSQL[@]}" -f "$script" >/dev/null
+  t1=$EPOCHREALTIME
+  local n
+  n=$("${PSQL[@]}" -Atc "SELECT count(*) FROM $table")
+  [ "$n" = "$total_rows" ] || { echo "ingest: $table holds $n rows, expected $total_rows" >&2; exit 1; }
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+tables=(rollingchartdata bench_chart_plain bench_chart_plpgsql)
+declare -A times
+for ((r = 0; r < REPS; r++)); do
+  for ((i = 0; i < 3; i++)); do
+    t=${tables[$(((i + r) % 3))]}
+    s=$(load "$t")
+    times[$t]="${times[$t]:-} $s"
+    echo "rep $((r + 1))/$REPS: $t $s s" >&2
+  done
+done
+
+# ---- PL/pgSQL values against the C++ ones (every row of every symbol) ----
+echo
+echo "PL/pgSQL baseline against the C++ trigger: max |difference| per column, all $total_rows bars"
+"${PSQL[@]}" -x -P footer=off <<'SQL'
+SELECT count(*) AS bars,
+  max(abs(a.rsi - b.rsi)) AS rsi, max(abs(a.macd - b.macd)) AS macd,
+  max(abs(a.macd_signal - b.macd_signal)) AS macd_signal, max(abs(a.macd_hist - b.macd_hist)) AS macd_hist,
+  max(abs(a.bollinger_upper - b.bollinger_upper)) AS bb_upper, max(abs(a.bollinger_middle - b.bollinger_middle)) AS bb_middle,
+  max(abs(a.bollinger_lower - b.bollinger_lower)) AS bb_lower, max(abs(a.stochastic_k - b.stochastic_k)) AS stoch_k,
+  max(abs(a.stochastic_d - b.stochastic_d)) AS stoch_d, max(abs(a.volatility - b.volatility)) AS volatility,
+  count(*) FILTER (WHERE (a.rsi, a.macd, a.macd_signal, a.macd_hist, a.bollinger_upper, a.bollinger_middle,
+                          a.bollinger_lower, a.stochastic_k, a.stochastic_d, a.volatility)
+                   IS DISTINCT FROM (b.rsi, b.macd, b.macd_signal, b.macd_hist, b.bollinger_upper, b.bollinger_middle,
+                          b.bollinger_lower, b.stochastic_k, b.stochastic_d, b.volatility)) AS bars_differing,
+  count(*) FILTER (WHERE (a.rsi IS NULL, a.macd IS NULL, a.macd_signal IS NULL, a.bollinger_upper IS NULL,
+                          a.stochastic_k IS NULL, a.stochastic_d IS NULL, a.volatility IS NULL, a.is_complete)
+                   IS DISTINCT FROM (b.rsi IS NULL, b.macd IS NULL, b.macd_signal IS NULL, b.bollinger_upper IS NULL,
+                          b.stochastic_k IS NULL, b.stochastic_d IS NULL, b.volatility IS NULL, b.is_complete)) AS null_or_complete_differing
+FROM rollingChartData a JOIN bench_chart_plpgsql b USING (symbol, timestamp);
+SQL
+
+# ---- recompute ----
+btc_bars=$("${PSQL[@]}" -Atc "SELECT count(*) FROM rollingChartData WHERE symbol = 'BTCUSDT'")
+rec=()
+for ((r = 0; r < REPS; r++)); do
+  ms=$("${PSQL[@]}" -c "SET client_min_messages = warning" -c '\timing on' -c "CALL ml_recompute_indicators('BTCUSDT')" |
+       sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+  rec+=("$(awk -v ms="$ms" 'BEGIN { printf "%.3f", ms / 1000 }')")
+done
+
+# ---- report ----
+med_cpp=$(printf '%s\n' ${times[rollingchartdata]} | median)
+med_plain=$(printf '%s\n' ${times[bench_chart_plain]} | median)
+med_pl=$(printf '%s\n' ${times[bench_chart_plpgsql]} | median)
+med_rec=$(printf '%s\n' "${rec[@]}" | median)
+pg=$("${PSQL[@]}" -Atc "SHOW server_version")
+echo
+echo "data: $data_desc, $total_rows bars; PostgreSQL $pg; $(nproc) cores; $(date -u +%Y-%m-%d)"
+echo "median of $REPS loads (table order rotating), seconds of each run in brackets"
+awk -v n="$total_rows" -v c="$med_cpp" -v p="$med_plain" -v l="$med_pl" \
+    -v rc="${times[rollingchartdata]}" -v rp="${times[bench_chart_plain]}" -v rl="${times[bench_chart_plpgsql]}" 'BEGIN {
+  printf "%-36s %9s %10s   %s\n", "table", "median s", "rows/s", "runs"
+  printf "%-36s %9.3f %10.0f   [%s ]\n", "rollingChartData (C++ trigger)", c, n / c, rc
+  printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_plain (no trigger)", p, n / p, rp
+  printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_plpgsql (PL/pgSQL)", l, n / l, rl
+  printf "ratio C++ / no trigger (rows/s):  %.2f   (target >= 0.6)\n", p / c
+  printf "ratio C++ / PL/pgSQL  (rows/s):  %.2f   (target >= 3)\n", l / c
+}'
+awk -v n="$btc_bars" -v s="$med_rec" -v runs="${rec[*]}" 'BEGIN {
+  printf "recompute: CALL ml_recompute_indicators('"'"'BTCUSDT'"'"'), %d bars: median %.3f s = %.0f bars/s   [ %s ]\n", n, s, n / s, runs
+}'
+echo "reproduce: cd $ROOT && REPS=$REPS PORT=$PORT CLUSTER=$CLUSTER bash bench/ingest.sh"
