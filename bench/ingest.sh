@@ -7,6 +7,13 @@
 #            without any trigger: the floor, what storing the bars costs
 #   plpgsql  bench_chart_plpgsql: the same table plus 7 float8 state columns, with the PL/pgSQL
 #            BEFORE ROW trigger of bench/plpgsql_indicators.sql computing the same indicators
+# and, with FLOORS=1 (default; needs cc and the server headers), two reference points that split the
+# gap between "cpp" and "plain" (C functions compiled into the temporary directory, loaded by path):
+#   noop     bench_chart_noop: a C BEFORE ROW trigger that returns the row unchanged. Any BEFORE ROW
+#            trigger makes COPY insert row by row instead of in batches (heap_multi_insert)
+#   const    bench_chart_const: a C BEFORE ROW trigger that sets the 10 indicator columns to fixed
+#            numerics and is_complete (heap_modify_tuple): storing filled rows and checking their
+#            CHECK constraints, with no reading, converting or computing
 # Each load is one psql session running one \copy ... CSV HEADER per symbol file (COPY FROM STDIN
 # protocol), in file order, into a freshly truncated table, after a CHECKPOINT; the wall time of
 # the whole session is the load's time. The three loads repeat REPS times, the order of the
@@ -29,6 +36,7 @@ REPS=${REPS:-3}
 PORT=${PORT:-54410}
 CLUSTER=${CLUSTER:-bench}
 KEEP=${KEEP:-0}
+FLOORS=${FLOORS:-1}
 DATA=${DATA:-/work/shared/data}
 GEN_BARS=${GEN_BARS:-60000}
 SYMBOLS=(BTCUSDT ETHUSDT SOLUSDT XRPUSDT ADAUSDT HBARUSDT)
@@ -100,6 +108,65 @@ ALTER TABLE bench_chart_plain ALTER COLUMN id SET DEFAULT nextval('bench_chart_p
 \i bench/plpgsql_indicators.sql
 SQL
 
+tables=(rollingchartdata bench_chart_plain bench_chart_plpgsql)
+if [ "$FLOORS" = 1 ]; then
+  cat >"$WORK/floors.c" <<'C'
+#include "postgres.h"
+#include "fmgr.h"
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+PG_MODULE_MAGIC;
+PG_FUNCTION_INFO_V1(bench_noop_trigger);
+PG_FUNCTION_INFO_V1(bench_const_trigger);
+Datum bench_noop_trigger(PG_FUNCTION_ARGS) { return PointerGetDatum(((TriggerData *) fcinfo->context)->tg_trigtuple); }
+static const char *names[11] = {"rsi", "macd", "macd_signal", "macd_hist", "bollinger_upper", "bollinger_middle",
+                                "bollinger_lower", "stochastic_k", "stochastic_d", "volatility", "is_complete"};
+static const int64 vals[10] = {512345, -11617064413LL, -11538902297LL, -78162115, 5972892983992LL, 5964984200000LL,
+                               5957075416008LL, 734567, 651234, 1234};
+static const int scales[10] = {4, 8, 8, 8, 8, 8, 8, 4, 4, 6};
+static Oid cached = InvalidOid;
+static Datum *cv; static bool *cn, *cr;
+Datum bench_const_trigger(PG_FUNCTION_ARGS) {
+  TriggerData *td = (TriggerData *) fcinfo->context;
+  TupleDesc desc = RelationGetDescr(td->tg_relation);
+  if (cached != RelationGetRelid(td->tg_relation)) {
+    MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+    cv = palloc0(sizeof(Datum) * desc->natts); cn = palloc0(sizeof(bool) * desc->natts); cr = palloc0(sizeof(bool) * desc->natts);
+    for (int k = 0; k < 11; k++)
+      for (int i = 0; i < desc->natts; i++)
+        if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), names[k]) == 0) {
+          cv[i] = k < 10 ? NumericGetDatum(int64_div_fast_to_numeric(vals[k], scales[k])) : BoolGetDatum(true);
+          cr[i] = true;
+        }
+    MemoryContextSwitchTo(old);
+    cached = RelationGetRelid(td->tg_relation);
+  }
+  return PointerGetDatum(heap_modify_tuple(td->tg_trigtuple, desc, cv, cn, cr));
+}
+C
+  if cc -O2 -fPIC -shared -I"$(pg_config --includedir-server)" "$WORK/floors.c" -o "$WORK/floors.so" 2>"$WORK/cc.log"; then
+    chmod 644 "$WORK/floors.so"
+    "${PSQL[@]}" <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench_chart_noop, bench_chart_const;
+CREATE OR REPLACE FUNCTION bench_noop_trigger() RETURNS trigger AS '$WORK/floors.so', 'bench_noop_trigger' LANGUAGE C;
+CREATE OR REPLACE FUNCTION bench_const_trigger() RETURNS trigger AS '$WORK/floors.so', 'bench_const_trigger' LANGUAGE C;
+CREATE TABLE bench_chart_noop (LIKE bench_chart_plain INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE bench_chart_const (LIKE bench_chart_plain INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TRIGGER bench_noop BEFORE INSERT ON bench_chart_noop FOR EACH ROW EXECUTE FUNCTION bench_noop_trigger();
+CREATE TRIGGER bench_const BEFORE INSERT ON bench_chart_const FOR EACH ROW EXECUTE FUNCTION bench_const_trigger();
+SQL
+    tables+=(bench_chart_noop bench_chart_const)
+  else
+    echo "ingest: cannot compile the floor triggers (FLOORS=0 to skip), see below; going on without them" >&2
+    cat "$WORK/cc.log" >&2
+    FLOORS=0
+  fi
+fi
+
 # load TABLE: truncate, checkpoint, then time one session of one \copy per file; prints seconds
 load() {
   local table=$1 script="$WORK/load_$1.sql" t0 t1
@@ -116,11 +183,11 @@ load() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-tables=(rollingchartdata bench_chart_plain bench_chart_plpgsql)
+nt=${#tables[@]}
 declare -A times
 for ((r = 0; r < REPS; r++)); do
-  for ((i = 0; i < 3; i++)); do
-    t=${tables[$(((i + r) % 3))]}
+  for ((i = 0; i < nt; i++)); do
+    t=${tables[$(((i + r) % nt))]}
     s=$(load "$t")
     times[$t]="${times[$t]:-} $s"
     echo "rep $((r + 1))/$REPS: $t $s s" >&2

@@ -311,3 +311,6 @@ SELECT ml_macd('{{1,2},{3,4}}'::float8[], 1, 2, 1);
 SELECT ml_bollinger('{{1,2},{3,4}}'::float8[], 2);
 SELECT ml_stochastic('{3,4,5,6}'::float8[], '{{1,2},{3,4}}'::float8[], '{2,3,4,5}'::float8[], 2, 1);
 SELECT ml_volatility('{{1,2},{3,4}}'::float8[], 1);
+
+-- high below low in one bar
+SELECT * FROM ml_stochastic(ARRAY[2, 1, 3]::float8[], ARRAY[1, 2, 1]::float8[], ARRAY[1.5, 1.5, 2]::float8[], 2, 1);

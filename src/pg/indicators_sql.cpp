@@ -120,6 +120,11 @@ Datum ml_stochastic(PG_FUNCTION_ARGS) {
   Series l = read_series(PG_GETARG_ARRAYTYPE_P(1), "low");
   Series c = read_series(PG_GETARG_ARRAYTYPE_P(2), "close");
   int k = PG_GETARG_INT32(3), d = PG_GETARG_INT32(4);
+  for (int i = 0; i < Min(h.n, l.n); i++)
+    if (h.v[i] < l.v[i])
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("high[%d] (%g) is below low[%d] (%g)", i + 1, h.v[i], i + 1, l.v[i]),
+                      errdetail("rule: high >= low for every bar")));
   double* out = out_buffer(c.n, 2);
   cml::pg::guarded("ml_stochastic", [&] {
     cml::StochasticSeries s = cml::stochastic(std::vector<double>(h.v, h.v + h.n), std::vector<double>(l.v, l.v + l.n),
