@@ -16,9 +16,11 @@
 #            CHECK constraints, with no reading, converting or computing
 # Each load is one psql session running one \copy ... CSV HEADER per symbol file (COPY FROM STDIN
 # protocol), in file order, into a freshly truncated table, after a CHECKPOINT; the wall time of
-# the whole session is the load's time. The three loads repeat REPS times, the order of the
-# tables rotating each repetition; medians are reported. Then CALL ml_recompute_indicators('BTCUSDT')
-# runs REPS times (median), and the PL/pgSQL values are compared with the C++ ones.
+# the whole session is the load's time. The loads repeat REPS times, the order of the tables
+# rotating each repetition; medians are reported. The PL/pgSQL values are then compared with the
+# C++ ones (every bar), and CALL ml_recompute_indicators('BTCUSDT') runs REPS times against its
+# floor, an UPDATE of the same rows with no trigger firing (session_replication_role = replica),
+# each after a VACUUM and a CHECKPOINT; medians are reported.
 #
 # Data: the six files /work/shared/data/binance_*_1m.csv.gz (DATA=dir to change) when present,
 # else 6 x GEN_BARS (60000) random-walk bars of the six configured symbols on whole minutes.
@@ -47,15 +49,18 @@ was_running=0
 bash scripts/cluster.sh status "$CLUSTER" >/dev/null 2>&1 && was_running=1
 bash scripts/cluster.sh start "$CLUSTER" >/dev/null
 eval "$(bash scripts/cluster.sh env "$CLUSTER")"
+PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 WORK=$(mktemp -d /tmp/cryptoml-ingest.XXXXXX)
 chmod 755 "$WORK"
 cleanup() {
+  # the floor triggers' library lives in $WORK: drop what uses it
+  "${PSQL[@]}" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS bench_chart_noop, bench_chart_const" \
+    -c "DROP FUNCTION IF EXISTS bench_noop_trigger(), bench_const_trigger()" >/dev/null 2>&1 || true
   rm -rf "$WORK"
   if [ "$KEEP" != 1 ] && [ "$was_running" = 0 ]; then bash scripts/cluster.sh stop "$CLUSTER" >/dev/null; fi
 }
 trap cleanup EXIT
 
-PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 if [ -z "$("${PSQL[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'")" ]; then
   "${PSQL[@]}" -d postgres -c "CREATE DATABASE $PGDATABASE"
 fi
@@ -154,8 +159,12 @@ SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench_chart_noop, bench_chart_const;
 CREATE OR REPLACE FUNCTION bench_noop_trigger() RETURNS trigger AS '$WORK/floors.so', 'bench_noop_trigger' LANGUAGE C;
 CREATE OR REPLACE FUNCTION bench_const_trigger() RETURNS trigger AS '$WORK/floors.so', 'bench_const_trigger' LANGUAGE C;
-CREATE TABLE bench_chart_noop (LIKE bench_chart_plain INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
-CREATE TABLE bench_chart_const (LIKE bench_chart_plain INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE bench_chart_noop (LIKE rollingChartData INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE SEQUENCE bench_chart_noop_id_seq OWNED BY bench_chart_noop.id;
+ALTER TABLE bench_chart_noop ALTER COLUMN id SET DEFAULT nextval('bench_chart_noop_id_seq');
+CREATE TABLE bench_chart_const (LIKE rollingChartData INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE SEQUENCE bench_chart_const_id_seq OWNED BY bench_chart_const.id;
+ALTER TABLE bench_chart_const ALTER COLUMN id SET DEFAULT nextval('bench_chart_const_id_seq');
 CREATE TRIGGER bench_noop BEFORE INSERT ON bench_chart_noop FOR EACH ROW EXECUTE FUNCTION bench_noop_trigger();
 CREATE TRIGGER bench_const BEFORE INSERT ON bench_chart_const FOR EACH ROW EXECUTE FUNCTION bench_const_trigger();
 SQL
@@ -215,34 +224,54 @@ SELECT count(*) AS bars,
 FROM rollingChartData a JOIN bench_chart_plpgsql b USING (symbol, timestamp);
 SQL
 
-# ---- recompute ----
+# ---- recompute, and its floor: rewriting the same rows with no trigger firing ----
 btc_bars=$("${PSQL[@]}" -Atc "SELECT count(*) FROM rollingChartData WHERE symbol = 'BTCUSDT'")
-rec=()
+timed() {  # SQL... -> seconds of the last statement
+  "${PSQL[@]}" -c "SET client_min_messages = warning" -c '\timing on' "$@" |
+    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1 | awk '{ printf "%.3f", $1 / 1000 }'
+}
+rec=() upd=()
 for ((r = 0; r < REPS; r++)); do
-  ms=$("${PSQL[@]}" -c "SET client_min_messages = warning" -c '\timing on' -c "CALL ml_recompute_indicators('BTCUSDT')" |
-       sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
-  rec+=("$(awk -v ms="$ms" 'BEGIN { printf "%.3f", ms / 1000 }')")
+  "${PSQL[@]}" -c "VACUUM rollingChartData" -c "CHECKPOINT"
+  rec+=("$(timed -c "CALL ml_recompute_indicators('BTCUSDT')")")
+  "${PSQL[@]}" -c "VACUUM rollingChartData" -c "CHECKPOINT"
+  upd+=("$(timed -c "SET session_replication_role = replica" \
+    -c "UPDATE rollingChartData SET rsi = rsi WHERE symbol = 'BTCUSDT'")")
 done
 
 # ---- report ----
 med_cpp=$(printf '%s\n' ${times[rollingchartdata]} | median)
 med_plain=$(printf '%s\n' ${times[bench_chart_plain]} | median)
 med_pl=$(printf '%s\n' ${times[bench_chart_plpgsql]} | median)
+if [ "$FLOORS" = 1 ]; then
+  med_noop=$(printf '%s\n' ${times[bench_chart_noop]} | median)
+  med_const=$(printf '%s\n' ${times[bench_chart_const]} | median)
+fi
+export FLOORS
 med_rec=$(printf '%s\n' "${rec[@]}" | median)
+med_upd=$(printf '%s\n' "${upd[@]}" | median)
 pg=$("${PSQL[@]}" -Atc "SHOW server_version")
 echo
 echo "data: $data_desc, $total_rows bars; PostgreSQL $pg; $(nproc) cores; $(date -u +%Y-%m-%d)"
 echo "median of $REPS loads (table order rotating), seconds of each run in brackets"
 awk -v n="$total_rows" -v c="$med_cpp" -v p="$med_plain" -v l="$med_pl" \
-    -v rc="${times[rollingchartdata]}" -v rp="${times[bench_chart_plain]}" -v rl="${times[bench_chart_plpgsql]}" 'BEGIN {
+    -v rc="${times[rollingchartdata]}" -v rp="${times[bench_chart_plain]}" -v rl="${times[bench_chart_plpgsql]}" \
+    -v o="${med_noop:-1}" -v k="${med_const:-1}" -v ro="${times[bench_chart_noop]:-}" -v rk="${times[bench_chart_const]:-}" 'BEGIN {
   printf "%-36s %9s %10s   %s\n", "table", "median s", "rows/s", "runs"
   printf "%-36s %9.3f %10.0f   [%s ]\n", "rollingChartData (C++ trigger)", c, n / c, rc
   printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_plain (no trigger)", p, n / p, rp
   printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_plpgsql (PL/pgSQL)", l, n / l, rl
+  if (ENVIRON["FLOORS"] == 1) {
+    printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_noop (C no-op trigger)", o, n / o, ro
+    printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_const (C constant trigger)", k, n / k, rk
+  }
   printf "ratio C++ / no trigger (rows/s):  %.2f   (target >= 0.6)\n", p / c
   printf "ratio C++ / PL/pgSQL  (rows/s):  %.2f   (target >= 3)\n", l / c
+  if (ENVIRON["FLOORS"] == 1)
+    printf "floors against no trigger (rows/s): C no-op trigger %.2f, C constant trigger %.2f\n", p / o, p / k
 }'
-awk -v n="$btc_bars" -v s="$med_rec" -v runs="${rec[*]}" 'BEGIN {
+awk -v n="$btc_bars" -v s="$med_rec" -v runs="${rec[*]}" -v u="$med_upd" -v uruns="${upd[*]}" 'BEGIN {
   printf "recompute: CALL ml_recompute_indicators('"'"'BTCUSDT'"'"'), %d bars: median %.3f s = %.0f bars/s   [ %s ]\n", n, s, n / s, runs
+  printf "  floor:   UPDATE of the same rows, triggers off: median %.3f s = %.0f bars/s   [ %s ]; ratio recompute / floor (bars/s) %.2f\n", u, n / u, uruns, u / s
 }'
-echo "reproduce: cd $ROOT && REPS=$REPS PORT=$PORT CLUSTER=$CLUSTER bash bench/ingest.sh"
+echo "reproduce: cd $ROOT && REPS=$REPS PORT=$PORT CLUSTER=$CLUSTER FLOORS=$FLOORS bash bench/ingest.sh"
