@@ -81,6 +81,7 @@ struct SymbolEntry {
   Timestamp last_ts = DT_NOBEGIN;
   LocalTransactionId lxid = InvalidLocalTransactionId;  // transaction holding the symbol lock
   bool touched = false;                                  // changed by the current statement
+  Timestamp touch_ts = DT_NOBEGIN;                       // last_ts when first touched (flushed up to here)
   bool dirty = false;                                    // tail from dirty_from needs recompute
   Timestamp dirty_from = DT_NOEND;
   bool need_latest = false;                              // latest checkpoint not written yet
@@ -106,6 +107,11 @@ const char* const kIndicatorColumns[11] = {"rsi", "macd", "macd_signal", "macd_h
                                            "stochastic_d", "volatility", "is_complete"};
 Columns g_cols;
 
+void mark_dirty(SymbolEntry* e, Timestamp from) {
+  e->dirty = true;
+  if (from < e->dirty_from) e->dirty_from = from;
+}
+
 void xact_callback(XactEvent event, void*) {
   if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
     g_recompute_depth = 0;
@@ -114,13 +120,32 @@ void xact_callback(XactEvent event, void*) {
       if (g_touched) g_touched->clear();
     } catch (...) {
     }
+  } else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE) {
+    // Nothing can be pending after the last statement trigger; drop leftovers of a statement
+    // that wrote nothing to flush (e.g. only a rolled-back savepoint touched the symbol).
+    if (g_touched) g_touched->clear();
+    if (g_entries)
+      for (auto& kv : *g_entries) kv.second.touched = false;
   }
 }
 
+// A rolled-back subtransaction may have advanced cached states, and rolled back checkpoints.
+// Symbols the current statement has touched keep the statement's bars that survived, so they
+// are recomputed at statement end from the last flushed point; the others simply restore from
+// their checkpoint at their next bar.
 void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
-  // A rolled-back subtransaction may have advanced cached states: forget them all (the
-  // checkpoints in the table were rolled back with it and are the truth).
-  if (event == SUBXACT_EVENT_ABORT_SUB) xact_callback(XACT_EVENT_ABORT, nullptr);
+  if (event != SUBXACT_EVENT_ABORT_SUB || g_entries == nullptr) return;
+  for (auto& kv : *g_entries) {
+    SymbolEntry& e = kv.second;
+    if (e.touched) {
+      e.valid = false;
+      e.need_latest = false;
+      e.pending.clear();
+      mark_dirty(&e, e.touch_ts == DT_NOBEGIN ? DT_NOBEGIN : e.touch_ts + 1);
+    } else {
+      e.lxid = InvalidLocalTransactionId;
+    }
+  }
 }
 
 int attnum_of(TupleDesc desc, const char* name) {
@@ -339,11 +364,6 @@ SymbolEntry* entry_for(const char* symbol) {
   return e;
 }
 
-void mark_dirty(SymbolEntry* e, Timestamp from) {
-  e->dirty = true;
-  if (from < e->dirty_from) e->dirty_from = from;
-}
-
 void reset_state(SymbolEntry* e, const IndicatorParams& p) {
   guarded("indicators", [&] { e->state.reset(new IndicatorState(p)); });
 }
@@ -414,6 +434,7 @@ void touch(const char* symbol, SymbolEntry* e) {
   if (e->touched) return;
   guarded("indicators", [&] { g_touched->push_back(symbol); });
   e->touched = true;
+  e->touch_ts = e->valid && !e->dirty ? e->last_ts : DT_NOBEGIN;
 }
 
 SymbolEntry* acquire(Relation rel, const char* symbol) {

@@ -3,7 +3,7 @@
 -- the bars arrive: in order, late, updated, deleted, rolled back, upserted, after a config change.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(51);
+SELECT plan(52);
 
 -- a deterministic bar generator: n bars from minute `start` of 2021-01-01, price level `base`
 CREATE FUNCTION pg_temp.bars(sym text, start int, n int, base float8 DEFAULT 100)
@@ -117,6 +117,24 @@ INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
   SELECT * FROM (SELECT * FROM pg_temp.bars('ADAUSDT', 0, 80, 1) UNION ALL SELECT * FROM pg_temp.bars('HBARUSDT', 0, 80, 0.3)) x
   ORDER BY ts, symbol;
 SELECT is(pg_temp.mismatches('ADAUSDT') + pg_temp.mismatches('HBARUSDT'), 0::bigint, 'two symbols interleaved');
+
+-- a subtransaction that aborts in the middle of a statement (an exception block evaluated per
+-- row) must not make the statement forget the late bar it already inserted
+CREATE FUNCTION pg_temp.hiccup(k bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    IF k = 2 THEN RAISE EXCEPTION 'hiccup'; END IF;
+  EXCEPTION WHEN raise_exception THEN NULL;
+  END;
+  RETURN k;
+END $$;
+DELETE FROM rollingChartData WHERE symbol = 'HBARUSDT' AND timestamp = '2021-01-01 00:40';
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+  SELECT CASE WHEN pg_temp.hiccup(b.k) > 0 THEN b.symbol END, b.ts, b.open, b.high, b.low, b.close, b.volume
+  FROM (SELECT x.*, row_number() OVER (ORDER BY x.ts) AS k
+          FROM (SELECT * FROM pg_temp.bars('HBARUSDT', 40, 1, 0.3) UNION ALL SELECT * FROM pg_temp.bars('HBARUSDT', 80, 1, 0.3)) x) b
+  ORDER BY b.k;
+SELECT is(pg_temp.mismatches('HBARUSDT'), 0::bigint, 'a late bar survives a subtransaction abort later in the same statement');
 
 -- a new session state: forget the cache by ending nothing; a checkpoint-based restore is covered
 -- by the regression test (new connections). TRUNCATE clears checkpoints.
