@@ -28,7 +28,9 @@
 #
 # Cluster: its own one by default (name CLUSTER=bench, port PORT=54410) so that it never disturbs
 # others; database contrib_regression. The cluster is stopped at the end unless KEEP=1 or it was
-# already running when the script started.
+# already running when the script started. The cluster and its database persist between runs
+# (CREATE EXTENSION IF NOT EXISTS): after a change to extension/cryptoml.sql start from scratch with
+# CRYPTOML_PORT=54410 bash scripts/cluster.sh destroy bench.
 #
 # Usage: REPS=3 bash bench/ingest.sh
 set -euo pipefail
@@ -60,6 +62,11 @@ cleanup() {
   if [ "$KEEP" != 1 ] && [ "$was_running" = 0 ]; then bash scripts/cluster.sh stop "$CLUSTER" >/dev/null; fi
 }
 trap cleanup EXIT
+# A cluster started before the last `make install` still runs the replaced library.
+pm=$(head -1 "$ROOT/.pg/$CLUSTER/data/postmaster.pid" 2>/dev/null || true)
+if [ -n "$pm" ] && grep -q 'cryptoml.so (deleted)' "/proc/$pm/maps" 2>/dev/null; then
+  echo "ingest: WARNING: cluster $CLUSTER runs a cryptoml.so that has since been reinstalled; restart it to measure the installed one" >&2
+fi
 
 if [ -z "$("${PSQL[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'")" ]; then
   "${PSQL[@]}" -d postgres -c "CREATE DATABASE $PGDATABASE"
@@ -257,13 +264,13 @@ echo "median of $REPS loads (table order rotating), seconds of each run in brack
 awk -v n="$total_rows" -v c="$med_cpp" -v p="$med_plain" -v l="$med_pl" \
     -v rc="${times[rollingchartdata]}" -v rp="${times[bench_chart_plain]}" -v rl="${times[bench_chart_plpgsql]}" \
     -v o="${med_noop:-1}" -v k="${med_const:-1}" -v ro="${times[bench_chart_noop]:-}" -v rk="${times[bench_chart_const]:-}" 'BEGIN {
-  printf "%-36s %9s %10s   %s\n", "table", "median s", "rows/s", "runs"
-  printf "%-36s %9.3f %10.0f   [%s ]\n", "rollingChartData (C++ trigger)", c, n / c, rc
-  printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_plain (no trigger)", p, n / p, rp
-  printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_plpgsql (PL/pgSQL)", l, n / l, rl
+  printf "%-40s %9s %10s   %s\n", "table", "median s", "rows/s", "runs"
+  printf "%-40s %9.3f %10.0f   [%s ]\n", "rollingChartData (C++ trigger)", c, n / c, rc
+  printf "%-40s %9.3f %10.0f   [%s ]\n", "bench_chart_plain (no trigger)", p, n / p, rp
+  printf "%-40s %9.3f %10.0f   [%s ]\n", "bench_chart_plpgsql (PL/pgSQL)", l, n / l, rl
   if (ENVIRON["FLOORS"] == 1) {
-    printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_noop (C no-op trigger)", o, n / o, ro
-    printf "%-36s %9.3f %10.0f   [%s ]\n", "bench_chart_const (C constant trigger)", k, n / k, rk
+    printf "%-40s %9.3f %10.0f   [%s ]\n", "bench_chart_noop (C no-op trigger)", o, n / o, ro
+    printf "%-40s %9.3f %10.0f   [%s ]\n", "bench_chart_const (C constant trigger)", k, n / k, rk
   }
   printf "ratio C++ / no trigger (rows/s):  %.2f   (target >= 0.6)\n", p / c
   printf "ratio C++ / PL/pgSQL  (rows/s):  %.2f   (target >= 3)\n", l / c
@@ -274,4 +281,7 @@ awk -v n="$btc_bars" -v s="$med_rec" -v runs="${rec[*]}" -v u="$med_upd" -v urun
   printf "recompute: CALL ml_recompute_indicators('"'"'BTCUSDT'"'"'), %d bars: median %.3f s = %.0f bars/s   [ %s ]\n", n, s, n / s, runs
   printf "  floor:   UPDATE of the same rows, triggers off: median %.3f s = %.0f bars/s   [ %s ]; ratio recompute / floor (bars/s) %.2f\n", u, n / u, uruns, u / s
 }'
-echo "reproduce: cd $ROOT && REPS=$REPS PORT=$PORT CLUSTER=$CLUSTER FLOORS=$FLOORS bash bench/ingest.sh"
+extra=""
+[ "$DATA" != /work/shared/data ] && extra+="DATA=$DATA "
+[ "$GEN_BARS" != 60000 ] && extra+="GEN_BARS=$GEN_BARS "
+echo "reproduce: cd $ROOT && ${extra}REPS=$REPS PORT=$PORT CLUSTER=$CLUSTER FLOORS=$FLOORS bash bench/ingest.sh"

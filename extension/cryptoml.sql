@@ -453,6 +453,9 @@ CREATE FUNCTION cryptoml_internal.raise_cpp(kind text) RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_raise_cpp' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION cryptoml_internal.cpp_live_objects() RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_cpp_live_objects' LANGUAGE C VOLATILE;
+-- {mismatches, fast-path conversions}: the trigger's numeric -> double shortcut against numeric_float8
+CREATE FUNCTION cryptoml_internal.numeric_to_double_mismatches(numeric[]) RETURNS bigint[]
+  AS 'MODULE_PATHNAME', 'cml_numeric_to_double_mismatches' LANGUAGE C IMMUTABLE STRICT;
 
 -- ===========================================================================================
 -- Indicators: array functions, triggers on rollingChartData, recompute
@@ -512,6 +515,7 @@ REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_con
   ml_grant_access(regrole, text), ml_revoke_access(regrole),
   cryptoml_internal.config_key_table(), cryptoml_internal.log_queue_state(),
   cryptoml_internal.raise_cpp(text), cryptoml_internal.cpp_live_objects(),
+  cryptoml_internal.numeric_to_double_mismatches(numeric[]),
   cryptoml_internal.chart_row_trigger(), cryptoml_internal.chart_statement_trigger() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) FROM PUBLIC;
 REVOKE ALL ON ml_indicator_status FROM PUBLIC;

@@ -48,6 +48,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(cml_chart_row_trigger);
 PG_FUNCTION_INFO_V1(cml_chart_statement_trigger);
 PG_FUNCTION_INFO_V1(ml_recompute_indicators);
+PG_FUNCTION_INFO_V1(cml_numeric_to_double_mismatches);
 }
 
 namespace cml {
@@ -91,6 +92,9 @@ struct SymbolEntry {
 // Never destroyed: no static destructor runs at backend exit.
 std::unordered_map<std::string, SymbolEntry>* g_entries = nullptr;
 std::vector<std::string>* g_touched = nullptr;
+// The last symbol looked up: consecutive bars of one symbol skip the hash lookup.
+SymbolEntry* g_last_entry = nullptr;
+char g_last_symbol[32];
 int g_recompute_depth = 0;  // > 0 while our own UPDATEs run: the triggers stand aside
 
 // Column numbers of rollingChartData, looked up once per relation.
@@ -115,6 +119,7 @@ void mark_dirty(SymbolEntry* e, Timestamp from) {
 void xact_callback(XactEvent event, void*) {
   if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
     g_recompute_depth = 0;
+    g_last_entry = nullptr;
     try {
       if (g_entries) g_entries->clear();
       if (g_touched) g_touched->clear();
@@ -183,6 +188,62 @@ const char* qualified_name(Relation rel) {
 
 // ---- values <-> Datums ----
 
+constexpr double kPow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};  // all exact
+
+// numeric -> double without the text round trip of numeric_float8, for the plain values bars
+// hold. numeric stores base-10000 digits; when they fit a mantissa m < 2^53 with a decimal
+// exponent |e| <= 22, m and 10^|e| are exact doubles and one IEEE multiply or divide rounds the
+// exact value correctly: the same double strtod (inside numeric_float8) gives. Anything else
+// (NaN, infinities, long or toasted values) goes through numeric_float8. The on-disk layout read
+// here (numeric.c: NumericShort / NumericLong) is fixed by pg_upgrade compatibility.
+bool numeric_to_double_fast(Datum d, double* out) {
+  struct varlena* v = (struct varlena*)DatumGetPointer(d);
+  if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v)) return false;
+  const char* p = VARDATA_ANY(v);
+  size_t len = VARSIZE_ANY_EXHDR(v);
+  if (len < sizeof(uint16)) return false;
+  uint16 header;
+  memcpy(&header, p, sizeof header);
+  int weight;
+  bool negative;
+  const char* digits;
+  size_t ndigits;
+  if ((header & 0xC000) == 0x8000) {  // short format
+    negative = (header & 0x2000) != 0;
+    weight = (header & 0x0040) ? (int)(~0x003F | (header & 0x003F)) : (int)(header & 0x003F);
+    digits = p + 2;
+    ndigits = (len - 2) / 2;
+  } else if ((header & 0xC000) == 0xC000) {  // NaN, +/-Infinity
+    return false;
+  } else {  // long format
+    if (len < 4) return false;
+    negative = (header & 0xC000) == 0x4000;
+    int16 w;
+    memcpy(&w, p + 2, sizeof w);
+    weight = w;
+    digits = p + 4;
+    ndigits = (len - 4) / 2;
+  }
+  if (ndigits == 0) {
+    *out = 0.0;
+    return true;
+  }
+  if (ndigits > 4) return false;
+  int64 m = 0;
+  for (size_t i = 0; i < ndigits; i++) {
+    int16 dgt;
+    memcpy(&dgt, digits + 2 * i, sizeof dgt);
+    m = m * 10000 + dgt;
+  }
+  if (m > (INT64CONST(1) << 53)) return false;
+  int e = 4 * (weight - (int)ndigits + 1);
+  if (e > 22 || e < -22) return false;
+  double x = e >= 0 ? (double)m * kPow10[e] : (double)m / kPow10[-e];
+  *out = negative ? -x : x;
+  return true;
+}
+
 // x rounded to the column's scale, as numeric; NaN gives NULL. Values a DECIMAL(p,s) column
 // cannot hold are an error (heap_modify_tuple does not apply typmods).
 Datum to_column_numeric(double x, int32 typmod, const char* column, bool* isnull) {
@@ -190,15 +251,19 @@ Datum to_column_numeric(double x, int32 typmod, const char* column, bool* isnull
   if (*isnull) return (Datum)0;
   int32 tm = typmod - VARHDRSZ;
   int precision = (tm >> 16) & 0xffff, scale = tm & 0xffff;
-  double scaled = std::round(x * std::pow(10.0, scale));  // half away from zero, like numeric round()
-  double limit = std::pow(10.0, precision);
+  double scaled = std::round(x * (scale <= 22 ? kPow10[scale] : std::pow(10.0, scale)));  // half away from zero, like round()
+  double limit = precision <= 22 ? kPow10[precision] : std::pow(10.0, precision);
   if (!std::isfinite(x) || std::fabs(scaled) >= limit)
     ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                     errmsg("indicator %s = %g does not fit column %s DECIMAL(%d,%d)", column, x, column, precision, scale)));
   return NumericGetDatum(int64_div_fast_to_numeric((int64)scaled, scale));
 }
 
-double numeric_to_double(Datum d) { return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d)); }
+double numeric_to_double(Datum d) {
+  double x;
+  if (numeric_to_double_fast(d, &x)) return x;
+  return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+}
 
 struct Bar {
   const char* symbol;
@@ -207,15 +272,23 @@ struct Bar {
   bool open_null, high_null, low_null, close_null, volume_null;
 };
 
+// A row's columns, deformed once.
+struct Row {
+  Datum* values;
+  bool* nulls;
+};
+
+Row deform(HeapTuple tup, TupleDesc desc) {
+  Row r{(Datum*)palloc(sizeof(Datum) * desc->natts), (bool*)palloc(sizeof(bool) * desc->natts)};
+  heap_deform_tuple(tup, desc, r.values, r.nulls);
+  return r;
+}
+
 // False when symbol or timestamp is NULL (NOT NULL reports it after the trigger).
-bool read_bar(const Columns& c, HeapTuple tup, TupleDesc desc, Bar* b) {
-  bool isnull;
-  Datum sym = heap_getattr(tup, c.symbol, desc, &isnull);
-  if (isnull) return false;
-  Datum ts = heap_getattr(tup, c.ts, desc, &isnull);
-  if (isnull) return false;
-  b->symbol = TextDatumGetCString(sym);
-  b->ts = DatumGetTimestamp(ts);
+bool read_bar(const Columns& c, const Row& row, Bar* b) {
+  if (row.nulls[c.symbol - 1] || row.nulls[c.ts - 1]) return false;
+  b->symbol = TextDatumGetCString(row.values[c.symbol - 1]);
+  b->ts = DatumGetTimestamp(row.values[c.ts - 1]);
   struct {
     int att;
     double* v;
@@ -226,8 +299,8 @@ bool read_bar(const Columns& c, HeapTuple tup, TupleDesc desc, Bar* b) {
             {c.close, &b->close, &b->close_null},
             {c.volume, &b->volume, &b->volume_null}};
   for (auto& x : f) {
-    Datum d = heap_getattr(tup, x.att, desc, x.n);
-    *x.v = *x.n ? 0.0 : numeric_to_double(d);
+    *x.n = row.nulls[x.att - 1];
+    *x.v = *x.n ? 0.0 : numeric_to_double(row.values[x.att - 1]);
   }
   return true;
 }
@@ -355,12 +428,17 @@ void prune_checkpoints(const char* symbol, Timestamp latest) {
 // ---- the per-symbol cache ----
 
 SymbolEntry* entry_for(const char* symbol) {
+  if (g_last_entry != nullptr && strcmp(symbol, g_last_symbol) == 0) return g_last_entry;
   SymbolEntry* e = nullptr;
   guarded("indicators", [&] {
     if (g_entries == nullptr) g_entries = new std::unordered_map<std::string, SymbolEntry>();
     if (g_touched == nullptr) g_touched = new std::vector<std::string>();
     e = &(*g_entries)[symbol];
   });
+  if (strlen(symbol) < sizeof g_last_symbol) {
+    strcpy(g_last_symbol, symbol);
+    g_last_entry = e;
+  }
   return e;
 }
 
@@ -444,23 +522,23 @@ SymbolEntry* acquire(Relation rel, const char* symbol) {
   return e;
 }
 
-HeapTuple set_indicators(Relation rel, const Columns& c, HeapTuple tup, const IndicatorValues* v) {
+// The row with its indicator columns replaced; identification copied as heap_modify_tuple does.
+HeapTuple set_indicators(Relation rel, const Columns& c, HeapTuple orig, Row& row, const IndicatorValues* v) {
   const double x[10] = {v ? v->rsi : NAN,      v ? v->macd : NAN,       v ? v->macd_signal : NAN, v ? v->macd_hist : NAN,
                         v ? v->bb_upper : NAN, v ? v->bb_middle : NAN,  v ? v->bb_lower : NAN,    v ? v->stoch_k : NAN,
                         v ? v->stoch_d : NAN,  v ? v->volatility : NAN};
-  TupleDesc desc = RelationGetDescr(rel);
-  Datum* values = (Datum*)palloc0(sizeof(Datum) * desc->natts);
-  bool* nulls = (bool*)palloc0(sizeof(bool) * desc->natts);
-  bool* repl = (bool*)palloc0(sizeof(bool) * desc->natts);
   for (int i = 0; i < 10; i++) {
     int a = c.ind[i] - 1;
-    values[a] = to_column_numeric(x[i], c.typmod[i], kIndicatorColumns[i], &nulls[a]);
-    repl[a] = true;
+    row.values[a] = to_column_numeric(x[i], c.typmod[i], kIndicatorColumns[i], &row.nulls[a]);
   }
   int a = c.ind[10] - 1;
-  values[a] = BoolGetDatum(v != nullptr && v->complete());
-  repl[a] = true;
-  return heap_modify_tuple(tup, desc, values, nulls, repl);
+  row.values[a] = BoolGetDatum(v != nullptr && v->complete());
+  row.nulls[a] = false;
+  HeapTuple t = heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls);
+  t->t_data->t_ctid = orig->t_data->t_ctid;
+  t->t_self = orig->t_self;
+  t->t_tableOid = orig->t_tableOid;
+  return t;
 }
 
 // ---- recompute ----
@@ -652,16 +730,17 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
 
   if (TRIGGER_FIRED_BY_DELETE(td->tg_event)) {
     Bar old;
-    if (read_bar(c, td->tg_trigtuple, desc, &old)) mark_dirty(acquire(rel, old.symbol), old.ts);
+    if (read_bar(c, deform(td->tg_trigtuple, desc), &old)) mark_dirty(acquire(rel, old.symbol), old.ts);
     return PointerGetDatum(result);
   }
 
+  Row row = deform(result, desc);
   Bar b;
-  if (!read_bar(c, result, desc, &b)) return PointerGetDatum(result);  // NOT NULL reports it
+  if (!read_bar(c, row, &b)) return PointerGetDatum(result);  // NOT NULL reports it
 
   if (TRIGGER_FIRED_BY_UPDATE(td->tg_event)) {
     Bar old;
-    bool has_old = read_bar(c, td->tg_trigtuple, desc, &old);
+    bool has_old = read_bar(c, deform(td->tg_trigtuple, desc), &old);
     bool moved = !has_old || strcmp(old.symbol, b.symbol) != 0 || old.ts != b.ts;
     bool repriced = !has_old || old.high != b.high || old.low != b.low || old.close != b.close ||
                     old.open != b.open || old.high_null != b.high_null || old.low_null != b.low_null ||
@@ -674,7 +753,7 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
     validate_bar(b);
     if (has_old) mark_dirty(acquire(rel, old.symbol), old.ts);
     mark_dirty(acquire(rel, b.symbol), b.ts);
-    return PointerGetDatum(set_indicators(rel, c, result, nullptr));  // rewritten at statement end
+    return PointerGetDatum(set_indicators(rel, c, result, row, nullptr));  // rewritten at statement end
   }
 
   // INSERT
@@ -696,12 +775,12 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
     });
     e->last_ts = b.ts;
     e->need_latest = true;
-    return PointerGetDatum(set_indicators(rel, c, result, &v));
+    return PointerGetDatum(set_indicators(rel, c, result, row, &v));
   }
   // Late or duplicate (ON CONFLICT) bar, or one after an unusable state: the statement trigger
   // recomputes the symbol from here.
   mark_dirty(e, b.ts);
-  return PointerGetDatum(set_indicators(rel, c, result, nullptr));
+  return PointerGetDatum(set_indicators(rel, c, result, row, nullptr));
 }
 
 // AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE, FOR EACH STATEMENT.
@@ -833,4 +912,25 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
   Datum values[1] = {Int64GetDatum(total)};
   bool nulls[1] = {false};
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+// Test hook: how many elements of a numeric[] convert to a different double through the fast path
+// than through numeric_float8 (must be 0), and how many took the fast path at all.
+Datum cml_numeric_to_double_mismatches(PG_FUNCTION_ARGS) {
+  ArrayType* a = PG_GETARG_ARRAYTYPE_P(0);
+  Datum* elems;
+  bool* nulls;
+  int n;
+  deconstruct_array(a, NUMERICOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+  int64 mismatches = 0, fast = 0;
+  for (int i = 0; i < n; i++) {
+    if (nulls[i]) continue;
+    double x, y = DatumGetFloat8(DirectFunctionCall1(numeric_float8, elems[i]));
+    if (numeric_to_double_fast(elems[i], &x)) {
+      fast++;
+      if (memcmp(&x, &y, sizeof x) != 0) mismatches++;
+    }
+  }
+  Datum out[2] = {Int64GetDatum(mismatches), Int64GetDatum(fast)};
+  PG_RETURN_ARRAYTYPE_P(construct_array(out, 2, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

@@ -22,7 +22,7 @@ else
   done
 fi
 symbols=$(q -At -c "SELECT DISTINCT symbol FROM rollingChartData ORDER BY 1")
-echo "1..$(echo "$symbols" | wc -l)"
+echo "1..$(( $(echo "$symbols" | wc -l) + 1 ))"
 echo "# $(q -At -c "SELECT count(*) FROM rollingChartData") bars ($source_note)"
 i=0
 for s in $symbols; do
@@ -58,4 +58,9 @@ for s in $symbols; do
     echo "not ok $i - $s: $bad of $bars bars off by more than half a unit (worst $worst units)"
   fi
 done
+read -r mism fast <<<"$(q -At -F ' ' -c "SELECT r[1], r[2] FROM (SELECT cryptoml_internal.numeric_to_double_mismatches(
+  array_agg(v)) AS r FROM rollingChartData, LATERAL (VALUES (open), (high), (low), (close), (volume)) AS p(v)) t")"
+i=$((i + 1))
+if [ "$mism" = 0 ]; then echo "ok $i - every price and volume reads as the same double as numeric_float8 ($fast by the shortcut)"
+else echo "not ok $i - $mism prices read differently than numeric_float8"; fi
 q -c "TRUNCATE rollingChartData"
