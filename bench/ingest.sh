@@ -22,7 +22,7 @@
 # floor, an UPDATE of the same rows with no trigger firing (session_replication_role = replica),
 # each after a VACUUM and a CHECKPOINT; medians are reported.
 #
-# Data: the six files /work/shared/data/binance_*_1m.csv.gz (DATA=dir to change) when present,
+# Data: the six files ../shared/data/binance_*_1m.csv.gz (DATA=dir to change) when present,
 # else 6 x GEN_BARS (60000) random-walk bars of the six configured symbols on whole minutes.
 # The files are decompressed once before timing starts (gzip is not in the timed path).
 #
@@ -41,7 +41,7 @@ PORT=${PORT:-54410}
 CLUSTER=${CLUSTER:-bench}
 KEEP=${KEEP:-0}
 FLOORS=${FLOORS:-1}
-DATA=${DATA:-/work/shared/data}
+DATA=${DATA:-$ROOT/../shared/data}
 GEN_BARS=${GEN_BARS:-60000}
 SYMBOLS=(BTCUSDT ETHUSDT SOLUSDT XRPUSDT ADAUSDT HBARUSDT)
 COLS='symbol, timestamp, open, high, low, close, volume'
@@ -282,6 +282,6 @@ awk -v n="$btc_bars" -v s="$med_rec" -v runs="${rec[*]}" -v u="$med_upd" -v urun
   printf "  floor:   UPDATE of the same rows, triggers off: median %.3f s = %.0f bars/s   [ %s ]; ratio recompute / floor (bars/s) %.2f\n", u, n / u, uruns, u / s
 }'
 extra=""
-[ "$DATA" != /work/shared/data ] && extra+="DATA=$DATA "
+[ "$DATA" != "$ROOT/../shared/data" ] && extra+="DATA=$DATA "
 [ "$GEN_BARS" != 60000 ] && extra+="GEN_BARS=$GEN_BARS "
 echo "reproduce: cd $ROOT && ${extra}REPS=$REPS PORT=$PORT CLUSTER=$CLUSTER FLOORS=$FLOORS bash bench/ingest.sh"

@@ -38,7 +38,7 @@ checkpoints_current() {
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2 ($1 differing rows)"; fi; }
 
-echo "1..7"
+echo "1..10"
 echo "# $total bars of 3 symbols ($source_note)"
 q -c "TRUNCATE rollingChartData" -c "DROP TABLE IF EXISTS eq_reference"
 for s in BTCUSDT ETHUSDT XRPUSDT; do copy_file "$tmp/$s.csv"; done
@@ -79,4 +79,22 @@ ok "$(same_as_reference)" "load across a server restart equals the in-order load
 # ml_recompute_indicators over the whole table changes nothing
 q -c "CALL ml_recompute_indicators()" >/dev/null 2>&1
 ok "$(same_as_reference)" "CALL ml_recompute_indicators() rewrites the same values"
+# a recompute killed half way resumes after its last committed batch
+q -c "SELECT ml_config_set('data.backfillBatchSize', '500')" >/dev/null
+q -c "CREATE FUNCTION pg_temp_kill() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+        IF current_setting('cryptoml_test.kill_at', true) IS NOT NULL AND NEW.symbol = 'ETHUSDT'
+           AND NEW.timestamp >= current_setting('cryptoml_test.kill_at')::timestamp THEN
+          RAISE EXCEPTION 'recompute killed at %', NEW.timestamp; END IF;
+        RETURN NEW; END \$\$" \
+  -c "CREATE TRIGGER a_kill BEFORE UPDATE ON rollingChartData FOR EACH ROW EXECUTE FUNCTION pg_temp_kill()"
+kill_at=$(q -At -c "SELECT timestamp FROM rollingChartData WHERE symbol = 'ETHUSDT' ORDER BY timestamp OFFSET 2600 LIMIT 1")
+out=$(psql -X -q -c "SET cryptoml_test.kill_at = '$kill_at'" -c "CALL ml_recompute_indicators('ETHUSDT')" 2>&1)
+state=$(q -At -c "SELECT checkpoint_type || ' ' || (state_data->>'rewritten') FROM ml_recovery_last('indicators', 'recompute ETHUSDT')")
+ok "$([ "$state" = "intermediate 2500" ] && grep -q "recompute killed" <<<"$out" && echo 0 || echo 1)" \
+   "a recompute killed in its 6th batch leaves 5 committed batches and an intermediate checkpoint ($state)"
+q -c "DROP TRIGGER a_kill ON rollingChartData" -c "DROP FUNCTION pg_temp_kill()"
+out=$(psql -X -q -c "CALL ml_recompute_indicators('ETHUSDT')" 2>&1)
+ok "$(grep -q "resuming recompute ETHUSDT after" <<<"$out" && echo 0 || echo 1)" "calling it again resumes after the last committed bar"
+ok "$(same_as_reference)" "the resumed recompute leaves the in-order table"
+q -c "SELECT ml_config_reset('data.backfillBatchSize')" >/dev/null
 q -c "TRUNCATE rollingChartData" -c "DROP TABLE eq_reference"
