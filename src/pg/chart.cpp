@@ -446,17 +446,30 @@ void reset_state(SymbolEntry* e, const IndicatorParams& p) {
   guarded("indicators", [&] { e->state.reset(new IndicatorState(p)); });
 }
 
-// Deserializes a checkpoint; false when its parameters are not the current ones.
-bool load_state(SymbolEntry* e, bytea* b, const IndicatorParams& p) {
-  bool same = false;
+enum class Restore { ok, other_settings, unreadable };
+
+// Deserializes a checkpoint into e->state when it was written with the current settings. An
+// unreadable checkpoint (corrupt bytes, an unknown format version) is reported and treated like
+// one with other settings: the bars are the truth, so the symbol is recomputed from them.
+Restore load_state(SymbolEntry* e, const char* symbol, bytea* b, const IndicatorParams& p) {
+  Restore r = Restore::ok;
+  char why[256] = "";
   const char* data = VARDATA_ANY(b);
   size_t len = VARSIZE_ANY_EXHDR(b);
   guarded("indicators", [&] {
-    std::unique_ptr<IndicatorState> s(new IndicatorState(IndicatorState::deserialize(std::string(data, len))));
-    same = s->params() == p;
-    if (same) e->state = std::move(s);
+    try {
+      std::unique_ptr<IndicatorState> s(new IndicatorState(IndicatorState::deserialize(std::string(data, len))));
+      if (!(s->params() == p)) r = Restore::other_settings;
+      else e->state = std::move(s);
+    } catch (const cml::DataError& err) {
+      r = Restore::unreadable;
+      snprintf(why, sizeof why, "%s", err.what());
+    }
   });
-  return same;
+  if (r == Restore::unreadable)
+    ereport(WARNING, (errmsg("cryptoml: unreadable indicator checkpoint of %s: %s", symbol, why),
+                      errdetail("The symbol's indicators are recomputed from its bars.")));
+  return r;
 }
 
 // The transaction's first touch of a symbol: lock it, then restore its state at its latest bar
@@ -492,14 +505,18 @@ void begin_symbol(const char* rel_name, Oid owner, const char* symbol, SymbolEnt
     e->valid = true;
     e->last_ts = DT_NOBEGIN;
     if (!ckpt_null) mark_dirty(e, DT_NOBEGIN);  // leftovers of deleted bars: clear them
-  } else if (!ckpt_null && ckpt_ts == latest && load_state(e, DatumGetByteaPP(state), p)) {
-    e->valid = true;
-    e->last_ts = latest;
   } else if (!ckpt_null && ckpt_ts == latest) {
-    ereport(WARNING, (errmsg("cryptoml: the features configuration changed since the indicators of %s were computed", symbol),
-                      errdetail("Every bar of %s is recomputed with the new settings at the end of this statement.", symbol),
-                      errhint("Run CALL ml_recompute_indicators(); to bring the other symbols up to date.")));
-    mark_dirty(e, DT_NOBEGIN);
+    Restore r = load_state(e, symbol, DatumGetByteaPP(state), p);
+    if (r == Restore::ok) {
+      e->valid = true;
+      e->last_ts = latest;
+    } else {
+      if (r == Restore::other_settings)
+        ereport(WARNING, (errmsg("cryptoml: the features configuration changed since the indicators of %s were computed", symbol),
+                          errdetail("Every bar of %s is recomputed with the new settings at the end of this statement.", symbol),
+                          errhint("Run CALL ml_recompute_indicators(); to bring the other symbols up to date.")));
+      mark_dirty(e, DT_NOBEGIN);
+    }
   } else {
     // Bars newer than the latest checkpoint (written with triggers disabled?): recompute them.
     mark_dirty(e, ckpt_null ? DT_NOBEGIN : ckpt_ts + 1);
@@ -583,7 +600,7 @@ int64 recompute(const Columns& c, const char* rel_name, const char* symbol, Symb
     bool isnull;
     Timestamp at = DatumGetTimestamp(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     Datum st = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-    restored = load_state(e, DatumGetByteaPP(st), p);
+    restored = load_state(e, symbol, DatumGetByteaPP(st), p) == Restore::ok;
     if (restored) cursor = at;
   }
   if (!restored) {  // no checkpoint, or one written with other settings: every bar is rewritten

@@ -3,7 +3,7 @@
 -- the bars arrive: in order, late, updated, deleted, rolled back, upserted, after a config change.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(52);
+SELECT plan(55);
 
 -- a deterministic bar generator: n bars from minute `start` of 2021-01-01, price level `base`
 CREATE FUNCTION pg_temp.bars(sym text, start int, n int, base float8 DEFAULT 100)
@@ -135,6 +135,16 @@ INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
           FROM (SELECT * FROM pg_temp.bars('HBARUSDT', 40, 1, 0.3) UNION ALL SELECT * FROM pg_temp.bars('HBARUSDT', 80, 1, 0.3)) x) b
   ORDER BY b.k;
 SELECT is(pg_temp.mismatches('HBARUSDT'), 0::bigint, 'a late bar survives a subtransaction abort later in the same statement');
+
+-- an unreadable checkpoint does not block the symbol: it is recomputed from its bars
+UPDATE cryptoml_internal.indicator_checkpoint SET state = '\x00deadbeef' WHERE symbol = 'ADAUSDT';
+SELECT is(pg_temp.mismatches('ADAUSDT'), 0::bigint, 'ADAUSDT before the corruption is seen');
+SAVEPOINT forget; ROLLBACK TO SAVEPOINT forget;  -- cached states are dropped: ADAUSDT restores from its checkpoint
+SET client_min_messages = error;
+SELECT pg_temp.load('ADAUSDT', 80, 5, 1);
+SET client_min_messages = warning;
+SELECT is(pg_temp.mismatches('ADAUSDT'), 0::bigint, 'a corrupt checkpoint is replaced by a recompute of the symbol');
+SELECT ok(pg_temp.up_to_date('ADAUSDT'), 'and a readable checkpoint is written again');
 
 -- a new session state: forget the cache by ending nothing; a checkpoint-based restore is covered
 -- by the regression test (new connections). TRUNCATE clears checkpoints.
