@@ -420,6 +420,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), '
                      '%s.ml_config_reset_all() TO %s', s, s, s, r);
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) TO %s', s, r);
     END IF;
   END
   $$;
@@ -440,6 +441,7 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
     EXECUTE format('REVOKE ALL ON %s.ml_indicator_status FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                    '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
                    '%s.ml_log_queue(), %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), %s.ml_config_reset_all() FROM %s',
@@ -507,6 +509,13 @@ CREATE VIEW ml_indicator_status AS
 COMMENT ON VIEW ml_indicator_status IS 'Per symbol: bars, first and latest bar, and the latest indicator checkpoint.';
 
 -- ===========================================================================================
+-- Training samples
+-- ===========================================================================================
+CREATE FUNCTION ml_build_samples(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS bigint AS 'MODULE_PATHNAME', 'ml_build_samples' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_build_samples(text, integer, timestamp) IS 'Writes one mlTrainingSamples row per (symbol, bar, horizon) with a bar exactly horizon minutes later (feature set version 1, see docs/features.md). Idempotent and incremental; NULL symbol/horizon mean every symbol / every training horizon; returns the rows added.';
+
+-- ===========================================================================================
 -- Privileges: nothing but read-only helpers is executable by PUBLIC.
 -- ===========================================================================================
 REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_config_reset_all(),
@@ -518,4 +527,5 @@ REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_con
   cryptoml_internal.numeric_to_double_mismatches(numeric[]),
   cryptoml_internal.chart_row_trigger(), cryptoml_internal.chart_statement_trigger() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_build_samples(text, integer, timestamp) FROM PUBLIC;
 REVOKE ALL ON ml_indicator_status FROM PUBLIC;

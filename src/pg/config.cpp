@@ -37,6 +37,9 @@ IndicatorParams g_indicator_params;
 bool g_reject_unknown_symbols = true;
 int g_future_tolerance = 120;
 int g_backfill_batch = 1000;
+constexpr int kMaxHorizons = 64;
+int g_horizons[kMaxHorizons];
+int g_nhorizons = 0;
 constexpr int kMaxSymbols = 100;  // the config rule's maximum
 char g_symbols[kMaxSymbols][24];
 int g_nsymbols = 0;
@@ -116,6 +119,9 @@ void ensure_loaded() {
     g_reject_unknown_symbols = Config::get(*g_effective, "data.rejectUnknownSymbols").get<bool>();
     g_future_tolerance = Config::get(*g_effective, "data.futureToleranceSeconds").get<int>();
     g_backfill_batch = Config::get(*g_effective, "data.backfillBatchSize").get<int>();
+    g_nhorizons = 0;
+    for (const json& h : Config::get(*g_effective, "training.forecastHorizons"))
+      if (g_nhorizons < kMaxHorizons) g_horizons[g_nhorizons++] = h.get<int>();
     std::string list;
     g_nsymbols = 0;
     for (const json& sym : Config::get(*g_effective, "symbols")) {
@@ -196,6 +202,12 @@ const char* config_symbols_text() {
 int config_future_tolerance_seconds() {
   ensure_loaded();
   return g_future_tolerance;
+}
+
+int config_training_horizons(int* out, int max) {
+  ensure_loaded();
+  for (int i = 0; i < g_nhorizons && i < max; i++) out[i] = g_horizons[i];
+  return g_nhorizons;
 }
 
 int config_backfill_batch_size() {

@@ -1,0 +1,71 @@
+-- ml_build_samples: one sample per (symbol, bar, horizon) with a bar exactly horizon minutes later;
+-- idempotent, incremental, and no feature reads a bar after its own timestamp.
+BEGIN;
+SET client_min_messages = warning;
+SELECT plan(16);
+
+CREATE FUNCTION pg_temp.load(sym text, start int, n int, base float8 DEFAULT 100) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+  SELECT sym, '2021-01-01'::timestamp + make_interval(mins => i),
+         round((c * 0.999)::numeric, 8), round((c * (1.003 + (i % 5) * 0.0005))::numeric, 8),
+         round((c * (0.9975 - (i % 3) * 0.0005))::numeric, 8), round(c::numeric, 8), (10 + i % 7)::numeric
+  FROM generate_series(start, start + n - 1) AS i,
+       LATERAL (SELECT base * (1 + 0.05 * sin(i / 7.0) + (i % 13) * 0.001 + i * 0.0001) AS c) AS p
+$$;
+-- 300 bars, then a 20-minute gap (an exchange outage), then 100 bars
+SELECT pg_temp.load('BTCUSDT', 0, 300);
+SELECT pg_temp.load('BTCUSDT', 320, 100);
+
+SELECT is(ml_build_samples('BTCUSDT', 15), (300 - 15) + (100 - 15)::bigint,
+          'horizon 15: one sample per bar with a bar 15 minutes later (none across the gap or at the end)');
+SELECT is((SELECT count(*) FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15
+            AND bar_timestamp BETWEEN '2021-01-01 04:45' AND '2021-01-01 05:19'), 0::bigint,
+          'no sample whose future bar falls in the gap');
+SELECT is(ml_build_samples('BTCUSDT', 15), 0::bigint, 're-running adds nothing (idempotent)');
+-- bars 0-299 and 320-419: a bar has a sample when bar t+h exists, also across the gap
+-- h=5: 0-294 and 320-414 (390); h=30: 0-269, 290-299, 320-389 (350); h=60: 0-239, 260-299, 320-359 (320)
+SELECT is(ml_build_samples('BTCUSDT'), 390 + 350 + 320::bigint, 'the other training horizons (5, 30, 60), also across the gap');
+SELECT is((SELECT round(target, 6) FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15
+            AND bar_timestamp = '2021-01-01 01:00'),
+          (SELECT round(100 * (b.close / a.close - 1), 6) FROM rollingChartData a, rollingChartData b
+            WHERE a.symbol = 'BTCUSDT' AND b.symbol = 'BTCUSDT' AND a.timestamp = '2021-01-01 01:00'
+              AND b.timestamp = '2021-01-01 01:15'),
+          'target = percentage change of close to the bar horizon minutes later');
+SELECT is((SELECT count(DISTINCT k) FROM mlTrainingSamples, jsonb_object_keys(features) AS k WHERE symbol = 'BTCUSDT'), 29::bigint,
+          'feature set v1 has 29 named features');
+SELECT ok((SELECT bool_and((metadata->>'feature_set_version')::int = 1) FROM mlTrainingSamples WHERE symbol = 'BTCUSDT'),
+          'metadata records the feature set version');
+SELECT ok((SELECT (features->>'rsi')::float8 = (SELECT (ml_rsi(array_agg(close::float8 ORDER BY timestamp)))[61]
+                                               FROM rollingChartData WHERE symbol = 'BTCUSDT')
+             FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' AND forecast_horizon = 5 AND bar_timestamp = '2021-01-01 01:00'),
+          'the rsi feature is the full-precision ml_rsi value of the bar');
+SELECT ok((SELECT features->'ret_15' = 'null'::jsonb FROM mlTrainingSamples
+            WHERE symbol = 'BTCUSDT' AND forecast_horizon = 5 AND bar_timestamp = '2021-01-01 05:25'),
+          'a return whose lagged bar is in the gap is null (time-based lags)');
+
+-- incremental: new bars add only their samples
+SELECT pg_temp.load('BTCUSDT', 420, 30);
+SELECT is(ml_build_samples('BTCUSDT', 5), 30::bigint, 'incremental: 30 new bars give 30 new horizon-5 samples');
+
+-- NO LOOK-AHEAD: change every bar after 03:00, rebuild the sample of 03:00: same features
+CREATE TEMP TABLE before AS SELECT forecast_horizon, features, target FROM mlTrainingSamples
+  WHERE symbol = 'BTCUSDT' AND bar_timestamp = '2021-01-01 03:00';
+UPDATE rollingChartData SET open = open * 1.1, high = high * 1.3, low = low * 1.05, close = close * 1.2, volume = volume * 7
+  WHERE symbol = 'BTCUSDT' AND timestamp > '2021-01-01 03:00';
+DELETE FROM rollingChartData WHERE symbol = 'BTCUSDT' AND timestamp BETWEEN '2021-01-01 03:41' AND '2021-01-01 03:50';
+DELETE FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' AND bar_timestamp >= '2021-01-01 03:00';
+SELECT ok(ml_build_samples('BTCUSDT', NULL, '2021-01-01 03:00') > 0, 'rebuild from 03:00 on the altered future');
+SELECT is((SELECT count(*) FROM before b JOIN mlTrainingSamples s USING (forecast_horizon)
+            WHERE s.symbol = 'BTCUSDT' AND s.bar_timestamp = '2021-01-01 03:00' AND s.features = b.features), 4::bigint,
+          'altering every later bar leaves the features of 03:00 identical at all four horizons');
+SELECT ok((SELECT bool_and(s.target <> b.target) FROM before b JOIN mlTrainingSamples s USING (forecast_horizon)
+            WHERE s.symbol = 'BTCUSDT' AND s.bar_timestamp = '2021-01-01 03:00'),
+          '... while the targets, which must look ahead, changed');
+
+-- bad input
+SELECT throws_like($$SELECT ml_build_samples('BTCUSDT', 7)$$, 'horizon 7 is not a training horizon', 'horizon not in training.forecastHorizons');
+SELECT throws_like($$SELECT ml_build_samples('ETHUSDT')$$, '%has no bars%', 'symbol without bars');
+SELECT throws_like($$SELECT ml_build_samples('BTCUSDT', NULL, 'infinity')$$, '%finite%', 'since = infinity');
+
+SELECT * FROM finish();
+ROLLBACK;
