@@ -421,6 +421,8 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
                      '%s.ml_config_reset_all() TO %s', s, s, s, r);
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) TO %s', s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                     '%s.ml_rollback(text, integer, text) TO %s', s, s, s, r);
     END IF;
   END
   $$;
@@ -442,6 +444,8 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE ALL ON %s.ml_indicator_status FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                   '%s.ml_rollback(text, integer, text) FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                    '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
                    '%s.ml_log_queue(), %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), %s.ml_config_reset_all() FROM %s',
@@ -516,6 +520,98 @@ CREATE FUNCTION ml_build_samples(symbol text DEFAULT NULL, horizon integer DEFAU
 COMMENT ON FUNCTION ml_build_samples(text, integer, timestamp) IS 'Writes one mlTrainingSamples row per (symbol, bar, horizon) with a bar exactly horizon minutes later (feature set version 1, see docs/features.md). Idempotent and incremental; NULL symbol/horizon mean every symbol / every training horizon; returns the rows added.';
 
 -- ===========================================================================================
+-- Model registry and training (XGBoost)
+-- ===========================================================================================
+CREATE TABLE cryptoml_internal.models (
+  batch_id            VARCHAR(50) PRIMARY KEY REFERENCES mlTrainingBatches (batch_id) ON DELETE CASCADE,
+  model               BYTEA NOT NULL,
+  feature_names       JSONB NOT NULL,
+  feature_set_version INTEGER NOT NULL,
+  calibration         JSONB,
+  created_at          TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list and confidence calibration. Deleted with their batch.';
+
+CREATE TABLE cryptoml_internal.deployments (
+  id               BIGSERIAL PRIMARY KEY,
+  symbol           VARCHAR(20) NOT NULL,
+  forecast_horizon INTEGER NOT NULL,
+  model_type       VARCHAR(30) NOT NULL,
+  batch_id         VARCHAR(50) NOT NULL,
+  action           TEXT NOT NULL CHECK (action IN ('deploy', 'rollback')),
+  deployed_at      TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+  deployed_by      NAME NOT NULL DEFAULT session_user
+);
+CREATE INDEX deployments_key_idx ON cryptoml_internal.deployments (symbol, forecast_horizon, model_type, id);
+COMMENT ON TABLE cryptoml_internal.deployments IS 'History of production switches, for ml_rollback.';
+
+CREATE FUNCTION ml_train(symbol text, horizon integer, model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
+  RETURNS mlTrainingBatches AS 'MODULE_PATHNAME', 'ml_train' LANGUAGE C VOLATILE STRICT
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_train(text, integer, text, jsonb) IS 'Trains a model on the last training.windowSize minutes of samples (time-ordered split, embargo, early stopping), stores it, and promotes it when it beats the production model or the zero-change baseline on the same validation rows.';
+
+CREATE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    b @extschema@.mltrainingbatches;
+  BEGIN
+    SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.batch_id = ml_deploy.batch_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'unknown batch_id "%"', batch_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.models m WHERE m.batch_id = b.batch_id) THEN
+      RAISE EXCEPTION 'the model bytes of "%" are missing', batch_id USING ERRCODE = 'data_exception';
+    END IF;
+    -- one switch at a time per (symbol, horizon, model type)
+    PERFORM pg_advisory_xact_lock(hashtext('cryptoml deploy'), hashtext(b.symbol || '/' || b.forecast_horizon || '/' || b.model_type));
+    UPDATE @extschema@.mltrainingbatches t SET is_production = false
+     WHERE t.symbol = b.symbol AND t.forecast_horizon = b.forecast_horizon AND t.model_type = b.model_type
+       AND t.is_production AND t.id <> b.id;
+    UPDATE @extschema@.mltrainingbatches t SET is_production = true WHERE t.id = b.id;
+    INSERT INTO cryptoml_internal.deployments (symbol, forecast_horizon, model_type, batch_id, action)
+      VALUES (b.symbol, b.forecast_horizon, b.model_type, b.batch_id, 'deploy');
+    PERFORM @extschema@.ml_log('info', 'ml_training', 'deploy',
+      format('%s is now the production %s model of %s h%s', b.batch_id, b.model_type, b.symbol, b.forecast_horizon),
+      jsonb_build_object('batch_id', b.batch_id, 'by', session_user), b.symbol);
+    SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.id = b.id;
+    RETURN b;
+  END
+  $$;
+COMMENT ON FUNCTION ml_deploy(text) IS 'Makes a trained model the production model of its symbol, horizon and type (the previous one is demoted); logged.';
+
+CREATE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAULT 'xgboost') RETURNS mlTrainingBatches
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    current_id text;
+    previous_id text;
+    result @extschema@.mltrainingbatches;
+  BEGIN
+    SELECT t.batch_id INTO current_id FROM @extschema@.mltrainingbatches t
+     WHERE t.symbol = ml_rollback.symbol AND t.forecast_horizon = horizon AND t.model_type = ml_rollback.model_type AND t.is_production;
+    IF current_id IS NULL THEN
+      RAISE EXCEPTION 'no production % model for % horizon %', model_type, symbol, horizon USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT d.batch_id INTO previous_id FROM cryptoml_internal.deployments d
+      JOIN cryptoml_internal.models m ON m.batch_id = d.batch_id
+     WHERE d.symbol = ml_rollback.symbol AND d.forecast_horizon = horizon AND d.model_type = ml_rollback.model_type
+       AND d.batch_id <> current_id
+       AND d.id < (SELECT max(d2.id) FROM cryptoml_internal.deployments d2 WHERE d2.batch_id = current_id)
+     ORDER BY d.id DESC LIMIT 1;
+    IF previous_id IS NULL THEN
+      RAISE EXCEPTION 'no earlier production model of % horizon % to roll back to', symbol, horizon
+        USING ERRCODE = 'no_data_found', DETAIL = format('%s is the only one deployed so far', current_id);
+    END IF;
+    result := @extschema@.ml_deploy(previous_id);
+    UPDATE cryptoml_internal.deployments SET action = 'rollback'
+     WHERE id = (SELECT max(d.id) FROM cryptoml_internal.deployments d WHERE d.batch_id = previous_id);
+    RETURN result;
+  END
+  $$;
+COMMENT ON FUNCTION ml_rollback(text, integer, text) IS 'Puts back the production model that preceded the current one; logged.';
+
+-- ===========================================================================================
 -- Privileges: nothing but read-only helpers is executable by PUBLIC.
 -- ===========================================================================================
 REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_config_reset_all(),
@@ -528,4 +624,5 @@ REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_con
   cryptoml_internal.chart_row_trigger(), cryptoml_internal.chart_statement_trigger() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ml_build_samples(text, integer, timestamp) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_train(text, integer, text, jsonb), ml_deploy(text), ml_rollback(text, integer, text) FROM PUBLIC;
 REVOKE ALL ON ml_indicator_status FROM PUBLIC;
