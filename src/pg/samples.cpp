@@ -14,7 +14,6 @@
 
 #include "config_access.hpp"
 #include "guard.hpp"
-#include "log.hpp"
 
 extern "C" {
 #include "utils/array.h"
@@ -134,14 +133,21 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
   int nf = (int)names->size();
   char* insert_sql = psprintf(
       "INSERT INTO %s.mltrainingsamples (symbol, features, target, forecast_horizon, bar_timestamp, metadata) "
-      "SELECT $1, u.f::jsonb, u.t, $2, u.ts, jsonb_build_object('feature_set_version', %d, 'source', 'ml_build_samples') "
+      "SELECT $1, u.f::jsonb, u.t, $2, u.ts, jsonb_build_object('feature_set_version', %d, 'source', 'ml_build_samples', "
+      "'indicator_params', '%s'::jsonb) "
       "FROM unnest($3::text[], $4::float8[], $5::timestamp[]) AS u(f, t, ts) "
       "ON CONFLICT (symbol, forecast_horizon, bar_timestamp) DO NOTHING",
-      schema, cml::kFeatureSetVersion);
+      schema, cml::kFeatureSetVersion,
+      psprintf("{\"rsiPeriod\": %d, \"macdFast\": %d, \"macdSlow\": %d, \"macdSignal\": %d, \"bollingerPeriod\": %d, "
+               "\"bollingerStdDev\": %.17g, \"stochasticK\": %d, \"stochasticD\": %d, \"volatilityWindow\": %d}",
+               params.rsi_period, params.macd_fast, params.macd_slow, params.macd_signal, params.bb_period, params.bb_k,
+               params.stoch_k, params.stoch_d, params.vol_window));
 
   // One symbol's arrays, and one horizon's JSON texts, live in contexts reset as they are done.
   MemoryContext symbol_cxt = AllocSetContextCreate(CurrentMemoryContext, "cryptoml samples symbol", ALLOCSET_DEFAULT_SIZES);
   MemoryContext horizon_cxt = AllocSetContextCreate(CurrentMemoryContext, "cryptoml samples horizon", ALLOCSET_DEFAULT_SIZES);
+  char* checkpoint_sql = psprintf("INSERT INTO %s.recoverystate (service_name, operation_id, state_data, checkpoint_type) "
+                                  "VALUES ('samples', $1, $2::jsonb, 'success')", schema);
   int64 total = 0;
   for (int si = 0; si < nsymbols; si++) {
     CHECK_FOR_INTERRUPTS();
@@ -223,11 +229,16 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
         elog(ERROR, "cryptoml: inserting samples failed");
       int64 inserted = (int64)SPI_processed;
       total += inserted;
+      // Recorded in this transaction, not on the autonomous path: it commits exactly with the
+      // samples it describes (a killed call leaves neither).
       char* op = psprintf("build %s h%d", symbol, horizons[k]);
       char* state = psprintf("{\"last_bar\": \"%s\", \"inserted\": " INT64_FORMAT ", \"feature_set_version\": %d}",
                              DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(last))), inserted,
                              cml::kFeatureSetVersion);
-      cml::pg::checkpoint_write("samples", op, "success", state);
+      Oid tc[2] = {TEXTOID, TEXTOID};
+      Datum vc[2] = {CStringGetTextDatum(op), CStringGetTextDatum(state)};
+      if (SPI_execute_with_args(checkpoint_sql, 2, tc, vc, nullptr, false, 0) != SPI_OK_INSERT)
+        elog(ERROR, "cryptoml: recording the samples checkpoint failed");
       MemoryContextSwitchTo(symbol_cxt);
     }
     MemoryContextSwitchTo(outer);

@@ -2,7 +2,7 @@
 -- idempotent, incremental, and no feature reads a bar after its own timestamp.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(19);
 
 CREATE FUNCTION pg_temp.load(sym text, start int, n int, base float8 DEFAULT 100) RETURNS void LANGUAGE sql AS $$
   INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -61,6 +61,17 @@ SELECT is((SELECT count(*) FROM before b JOIN mlTrainingSamples s USING (forecas
 SELECT ok((SELECT bool_and(s.target <> b.target) FROM before b JOIN mlTrainingSamples s USING (forecast_horizon)
             WHERE s.symbol = 'BTCUSDT' AND s.bar_timestamp = '2021-01-01 03:00'),
           '... while the targets, which must look ahead, changed');
+
+-- the recoveryState record commits with the samples: a rolled-back build leaves neither
+SELECT pg_temp.load('SOLUSDT', 0, 100, 20);
+SAVEPOINT before_build;
+SELECT ok(ml_build_samples('SOLUSDT', 5) > 0, 'SOLUSDT samples built inside a savepoint');
+ROLLBACK TO SAVEPOINT before_build;
+SELECT is((SELECT count(*) FROM recoveryState WHERE service_name = 'samples' AND operation_id = 'build SOLUSDT h5')
+          + (SELECT count(*) FROM mlTrainingSamples WHERE symbol = 'SOLUSDT'), 0::bigint,
+          'after the rollback there are no SOLUSDT samples and no success record claiming them');
+SELECT ok((SELECT metadata->'indicator_params'->>'rsiPeriod' = '14' FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' LIMIT 1),
+          'samples record the indicator periods they were built with');
 
 -- bad input
 SELECT throws_like($$SELECT ml_build_samples('BTCUSDT', 7)$$, 'horizon 7 is not a training horizon', 'horizon not in training.forecastHorizons');
