@@ -49,6 +49,16 @@ SELECT (ml_rsi(s.c))[cardinality(s.c)] AS rsi_full_precision, r.rsi AS rsi_store
        (m.macd)[cardinality(s.c)] AS macd_full_precision, r.macd AS macd_stored
   FROM s, ml_macd(s.c) AS m,
        (SELECT rsi, macd FROM rollingChartData WHERE symbol = 'BTCUSDT' ORDER BY timestamp DESC LIMIT 1) AS r;
+\echo == training samples and XGBoost models for BTCUSDT (docs/features.md, docs/training.md)
+SELECT ml_build_samples('BTCUSDT') AS samples_added;
+\echo   windowSize 20000 minutes: a validation set of about 4000 samples. The default 600 gives 120
+\echo   overlapping samples, too few to tell skill from luck. Read rmse next to baseline_rmse
+\echo   (always predicting no change): a model is promoted only when it beats it, or the current
+\echo   production model, on the same rows.
+SELECT h AS horizon, b.batch_id, b.training_samples AS train, b.validation_samples AS valid,
+       b.rmse, b.baseline_rmse, round(b.rmse / nullif(b.baseline_rmse, 0), 3) AS rmse_vs_baseline,
+       b.accuracy AS direction_accuracy, b.is_production AS promoted
+  FROM unnest(ARRAY[5, 15, 30, 60]) AS h, LATERAL ml_train('BTCUSDT', h, options => '{"windowSize": 20000}') AS b;
 \echo == a log entry that survives the rollback of its transaction
 BEGIN;
 SELECT ml_log('info', 'demo', 'rollback', 'written by make demo inside a transaction that rolls back');
