@@ -612,6 +612,29 @@ CREATE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAUL
 COMMENT ON FUNCTION ml_rollback(text, integer, text) IS 'Puts back the production model that preceded the current one; logged.';
 
 -- ===========================================================================================
+-- pg_dump: extension member tables are skipped unless registered. Every table holding user data
+-- is dumped with its sequence. indicator_checkpoint is not: restoring rollingChartData through
+-- its trigger rebuilds it.
+-- ===========================================================================================
+SELECT pg_catalog.pg_extension_config_dump('rollingchartdata', '');
+SELECT pg_catalog.pg_extension_config_dump('rollingchartdata_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingsamples', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingsamples_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingbatches', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingbatches_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('persistentforecasts', '');
+SELECT pg_catalog.pg_extension_config_dump('persistentforecasts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tradesimulations', '');
+SELECT pg_catalog.pg_extension_config_dump('tradesimulations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('systemlogs', '');
+SELECT pg_catalog.pg_extension_config_dump('systemlogs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('recoverystate', '');
+SELECT pg_catalog.pg_extension_config_dump('recoverystate_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.models', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.deployments_id_seq', '');
+
+-- ===========================================================================================
 -- Privileges: nothing but read-only helpers is executable by PUBLIC.
 -- ===========================================================================================
 REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_config_reset_all(),

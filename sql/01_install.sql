@@ -37,3 +37,5 @@ SELECT p.proname FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptyp
 -- the library's GUCs are reserved under the cryptoml. prefix
 SET cryptoml.no_such_setting = 1;
 SELECT name, setting, context FROM pg_settings WHERE name LIKE 'cryptoml.%' ORDER BY 1;
+-- tables whose data pg_dump carries (extension members are skipped unless registered)
+SELECT c::regclass AS dumped FROM pg_extension e, unnest(e.extconfig) AS c WHERE e.extname = 'cryptoml' ORDER BY c::regclass::text;

@@ -176,7 +176,7 @@ Datum ml_train(PG_FUNCTION_ARGS) {
       break;
     }
   if (n < needed)
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                     errmsg("too few samples for %s horizon %d: %d in the last %d minutes, %d needed", symbol, horizon, n,
                            window, needed),
                     errdetail("rule: at least 10 validation and 30 training samples after a %d-sample embargo "
