@@ -1,5 +1,6 @@
 // cryptoml feature set v1 (see features.hpp for the formulas and the no-look-ahead contract).
 // Pure C++17: no PostgreSQL header may be included here.
+#include "text.hpp"
 #include "features.hpp"
 
 #include <algorithm>
@@ -48,14 +49,7 @@ enum Col : std::size_t {
   kNumFeatures
 };
 
-// Shortest round-trip text of a double; NaN/Infinity spelled as PostgreSQL does.
-std::string fmt(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
+std::string fmt(double v) { return format_double(v); }
 
 [[noreturn]] void row_error(const char* fn, std::size_t row, const std::string& what,
                             const char* rule) {

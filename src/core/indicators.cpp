@@ -1,4 +1,5 @@
 // cryptoml technical indicators (see indicators.hpp for the conventions).
+#include "text.hpp"
 #include "indicators.hpp"
 
 #include <charconv>
@@ -14,14 +15,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Shortest round-trip text of a double; NaN/Infinity spelled as PostgreSQL does.
-std::string fmt(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
+std::string fmt(double v) { return format_double(v); }
 
 constexpr const char* kPeriodRule = "must be between 1 and 100000";
 
