@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "config.hpp"
@@ -134,13 +135,14 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   char* config = cml::pg::config_json_text();
 
   // Settings first (bad options fail before any work), then the lock, then the data.
+  // XgbParams is trivially destructible: it may live in this PostgreSQL frame.
+  static_assert(std::is_trivially_destructible<cml::XgbParams>::value, "XgbParams must stay plain data");
+  cml::XgbParams params;
   int window = 0;
   double split = 0;
-
   cml::pg::guarded("ml_train", [&] {
     json training = cml::Config::get(json::parse(config), "training");
-    cml::XgbParams p;
-    apply_options(json::parse(options), training, p);
+    apply_options(json::parse(options), training, params);
     window = training.at("windowSize").get<int>();
     split = training.at("validationSplit").get<double>();
   });
@@ -189,12 +191,10 @@ Datum ml_train(PG_FUNCTION_ARGS) {
       "WHERE b.symbol = $1 AND b.forecast_horizon = $2 AND b.model_type = 'xgboost' AND b.is_production", schema);
   Oid t2[2] = {TEXTOID, INT4OID};
   if (SPI_execute_with_args(prod_sql, 2, t2, v3, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: SPI failed");
-  char* prod_batch = nullptr;
   const char* prod_bytes = nullptr;
   size_t prod_len = 0;
   if (SPI_processed == 1) {
     bool isnull;
-    prod_batch = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     bytea* b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
     prod_bytes = VARDATA_ANY(b);
     prod_len = VARSIZE_ANY_EXHDR(b);
@@ -203,9 +203,7 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   TrainResult r;
   memset(&r, 0, sizeof r);
   cml::pg::guarded("ml_train", [&] {
-    json training = cml::Config::get(json::parse(config), "training");
-    cml::XgbParams p;
-    apply_options(json::parse(options), training, p);
+    const cml::XgbParams& p = params;
     const std::vector<std::string>& names = cml::feature_names();
     size_t nf = names.size();
     int n_val = (int)std::floor(n * split);
@@ -273,8 +271,8 @@ Datum ml_train(PG_FUNCTION_ARGS) {
       r.rounds = report.rounds_trained;
       r.model = copy_out(model.save(), &r.model_len);
       json hp = json::parse(p.to_json());
-      hp["windowSize"] = training.at("windowSize");
-      hp["validationSplit"] = training.at("validationSplit");
+      hp["windowSize"] = window;
+      hp["validationSplit"] = split;
       hp["embargo_samples"] = horizon;
       hp["rounds_trained"] = report.rounds_trained;
       hp["best_iteration"] = report.best_iteration;
@@ -341,7 +339,6 @@ Datum ml_train(PG_FUNCTION_ARGS) {
                               std::isnan(r.prod_rmse) ? r.baseline_rmse : r.prod_rmse,
                               beats ? ": now production" : ": production unchanged"),
                      ctx.data, symbol, nullptr);
-  (void)prod_batch;
   char* ret = psprintf("SELECT * FROM %s.mltrainingbatches WHERE batch_id = $1", schema);
   Oid tr[1] = {TEXTOID};
   Datum vr[1] = {CStringGetTextDatum(batch_id)};
