@@ -1,7 +1,7 @@
 -- ml_train (XGBoost), the model registry, ml_deploy and ml_rollback.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(27);
+SELECT plan(29);
 
 -- 3000 minutes of a noisy random walk with a weak momentum signal
 SELECT setseed(0.17);
@@ -23,6 +23,7 @@ SELECT ok((SELECT (hyperparameters->>'rounds_trained')::int BETWEEN 1 AND 300 AN
 SELECT is((SELECT feature_set_version FROM m1), 1, 'feature set version recorded');
 SELECT ok((SELECT jsonb_array_length(calibration->'buckets') BETWEEN 1 AND 5 FROM cryptoml_internal.models
             WHERE batch_id = (SELECT batch_id FROM m1)), 'confidence calibration buckets stored with the model');
+SELECT ok(ml_log_flush(), 'the logger has written everything this session queued');
 SELECT ok((SELECT count(*) = 1 FROM systemLogs WHERE category = 'ml_training' AND message LIKE '%' || (SELECT batch_id FROM m1) || ' trained%'),
           'training logged with its promotion decision');
 
@@ -41,6 +42,7 @@ SELECT is((SELECT batch_id::text FROM ml_deploy((SELECT batch_id FROM m2))), (SE
 SELECT is((SELECT batch_id::text FROM ml_rollback('BTCUSDT', 15)), (SELECT batch_id::text FROM m1), 'ml_rollback puts the first back');
 SELECT is((SELECT batch_id::text FROM mlTrainingBatches WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15 AND is_production),
           (SELECT batch_id::text FROM m1), 'and it is the production model');
+SELECT ok(ml_log_flush(), 'flushed again');
 SELECT ok((SELECT count(*) >= 2 FROM systemLogs WHERE category = 'ml_training' AND subcategory = 'deploy'), 'switches logged');
 
 -- bad input
