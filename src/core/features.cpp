@@ -176,12 +176,13 @@ const std::vector<std::string>& feature_names() {
   return names;
 }
 
-std::vector<double> build_features(const BarSeries& s, std::size_t from, std::size_t to,
-                                   const IndicatorParams& p) {
+namespace {
+
+// The features of rows [from, to), with the indicator state `st` advanced over rows 0..to-1.
+std::vector<double> build_features_from(const BarSeries& s, std::size_t from, std::size_t to, IndicatorState st) {
   static const char* const fn = "build_features";
   check_lengths(s, fn);
   check_range(s, from, to, fn);
-  p.validate();
   check_rows(s, to, fn);  // only the rows read: a bad bar after to-1 does not matter
 
   constexpr std::size_t nf = kNumFeatures;
@@ -195,7 +196,6 @@ std::vector<double> build_features(const BarSeries& s, std::size_t from, std::si
   for (std::size_t k = rp0; k < to; ++k) rp[k - rp0] = range_pct(s, k);
 
   const double* vol = s.volume.data();
-  IndicatorState st(p);
   for (std::size_t i = 0; i < to; ++i) {
     const IndicatorValues iv = st.update(s.high[i], s.low[i], s.close[i]);
     if (i < from) continue;
@@ -272,6 +272,19 @@ std::vector<double> build_features(const BarSeries& s, std::size_t from, std::si
     row[kDowCos] = std::cos(a_dow);
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<double> build_features(const BarSeries& s, std::size_t from, std::size_t to,
+                                   const IndicatorParams& p) {
+  p.validate();
+  return build_features_from(s, from, to, IndicatorState(p));
+}
+
+std::vector<double> build_features(const BarSeries& s, std::size_t from, std::size_t to,
+                                   const IndicatorState& before_first) {
+  return build_features_from(s, from, to, before_first);
 }
 
 std::vector<double> build_targets(const BarSeries& s, std::size_t from, std::size_t to,

@@ -98,6 +98,13 @@ const std::vector<std::string>& feature_names();
 std::vector<double> build_features(const BarSeries& s, std::size_t from, std::size_t to,
                                    const IndicatorParams& p);
 
+// The same features when s is only the tail of a longer history: `before_first` is the indicator
+// state after the bar preceding s[0] (for example restored from the trigger's checkpoint). The
+// rows must leave enough history in s for the windows (60 rows and 60 minutes before `from`);
+// then the result is bit-identical to building from the full history.
+std::vector<double> build_features(const BarSeries& s, std::size_t from, std::size_t to,
+                                   const IndicatorState& before_first);
+
 // Targets for horizon h minutes, one per row of [from, to): 100 * (close at ts+h / close - 1) when a
 // bar exists at exactly ts + h minutes, else NaN (gaps: no sample; also the last h minutes of the
 // series). Only this function looks ahead, by design.

@@ -612,3 +612,41 @@ TEST(FeatureSpeed, SixtyThousandBars) {
 }
 
 }  // namespace
+
+// The tail build used by live forecasts: a state restored mid-history plus the last bars gives
+// exactly the row built from the full history.
+TEST(FeatureTail, RestoredStatePlusTailEqualsFullHistory) {
+  cml::BarSeries full;
+  std::int64_t t = 27000000;
+  double c = 100;
+  unsigned x = 12345;
+  for (int i = 0; i < 3000; ++i) {
+    x = x * 1103515245u + 12345u;
+    double r = (static_cast<int>((x >> 8) % 2001) - 1000) / 1.0e6;
+    double o = c;
+    c = o * (1 + r);
+    full.ts.push_back(t + i + (i > 1500 ? 7 : 0));  // a 7-minute gap half way
+    full.open.push_back(o);
+    full.high.push_back(std::max(o, c) * 1.0005);
+    full.low.push_back(std::min(o, c) * 0.9995);
+    full.close.push_back(c);
+    full.volume.push_back(10 + (x >> 20) % 50);
+  }
+  cml::IndicatorParams p;
+  std::vector<double> whole = cml::build_features(full, 2999, 3000, p);
+  for (std::size_t cut : {100u, 2000u, 2900u}) {
+    cml::IndicatorState st(p);
+    for (std::size_t i = 0; i < cut; ++i) st.update(full.high[i], full.low[i], full.close[i]);
+    cml::IndicatorState restored = cml::IndicatorState::deserialize(st.serialize());
+    cml::BarSeries tail;
+    tail.ts.assign(full.ts.begin() + cut, full.ts.end());
+    tail.open.assign(full.open.begin() + cut, full.open.end());
+    tail.high.assign(full.high.begin() + cut, full.high.end());
+    tail.low.assign(full.low.begin() + cut, full.low.end());
+    tail.close.assign(full.close.begin() + cut, full.close.end());
+    tail.volume.assign(full.volume.begin() + cut, full.volume.end());
+    std::vector<double> last = cml::build_features(tail, tail.size() - 1, tail.size(), restored);
+    ASSERT_EQ(last.size(), whole.size());
+    EXPECT_EQ(0, std::memcmp(last.data(), whole.data(), whole.size() * sizeof(double))) << "cut " << cut;
+  }
+}
