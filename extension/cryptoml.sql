@@ -400,6 +400,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
                    '%s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
     EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
     EXECUTE format('GRANT SELECT ON %s.ml_indicator_status TO %s', s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
       EXECUTE format('GRANT USAGE ON SEQUENCE %s.rollingchartdata_id_seq TO %s', s, r);
@@ -442,6 +443,7 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, s, s, s, s, r);
     EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
     EXECUTE format('REVOKE ALL ON %s.ml_indicator_status FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast(text, integer) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
@@ -459,6 +461,9 @@ CREATE FUNCTION cryptoml_internal.raise_cpp(kind text) RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_raise_cpp' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION cryptoml_internal.cpp_live_objects() RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_cpp_live_objects' LANGUAGE C VOLATILE;
+-- the features ml_forecast builds for a symbol's latest bar (to compare with the training samples')
+CREATE FUNCTION cryptoml_internal.latest_features(symbol text) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_latest_features' LANGUAGE C STABLE STRICT;
 -- {mismatches, fast-path conversions}: the trigger's numeric -> double shortcut against numeric_float8
 CREATE FUNCTION cryptoml_internal.numeric_to_double_mismatches(numeric[]) RETURNS bigint[]
   AS 'MODULE_PATHNAME', 'cml_numeric_to_double_mismatches' LANGUAGE C IMMUTABLE STRICT;
@@ -612,6 +617,16 @@ CREATE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAUL
 COMMENT ON FUNCTION ml_rollback(text, integer, text) IS 'Puts back the production model that preceded the current one; logged.';
 
 -- ===========================================================================================
+-- Forecasting
+-- ===========================================================================================
+CREATE FUNCTION ml_forecast(symbol text, horizon integer,
+                            OUT symbol text, OUT horizon integer, OUT forecast_at timestamp, OUT predicted_change float8,
+                            OUT predicted_price float8, OUT confidence float8, OUT signal text, OUT model_version text,
+                            OUT expires_at timestamp, OUT cached boolean, OUT stale boolean)
+  AS 'MODULE_PATHNAME', 'ml_forecast' LANGUAGE C VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_forecast(text, integer) IS 'Forecast of the percentage change of close over horizon minutes from the latest bar, by the production model, with its calibrated confidence and signal; stored in persistentForecasts; repeated calls within inference.maxPredictionAge return the stored forecast (cached).';
+
+-- ===========================================================================================
 -- pg_dump: extension member tables are skipped unless registered. Every table holding user data
 -- is dumped with its sequence. indicator_checkpoint is not: restoring rollingChartData through
 -- its trigger rebuilds it.
@@ -643,9 +658,10 @@ REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_con
   ml_grant_access(regrole, text), ml_revoke_access(regrole),
   cryptoml_internal.config_key_table(), cryptoml_internal.log_queue_state(),
   cryptoml_internal.raise_cpp(text), cryptoml_internal.cpp_live_objects(),
-  cryptoml_internal.numeric_to_double_mismatches(numeric[]),
+  cryptoml_internal.numeric_to_double_mismatches(numeric[]), cryptoml_internal.latest_features(text),
   cryptoml_internal.chart_row_trigger(), cryptoml_internal.chart_statement_trigger() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ml_build_samples(text, integer, timestamp) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ml_train(text, integer, text, jsonb), ml_deploy(text), ml_rollback(text, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_forecast(text, integer) FROM PUBLIC;
 REVOKE ALL ON ml_indicator_status FROM PUBLIC;

@@ -40,6 +40,7 @@ int g_backfill_batch = 1000;
 constexpr int kMaxHorizons = 64;
 int g_horizons[kMaxHorizons];
 int g_nhorizons = 0;
+InferenceSettings g_inference{true, 300, 60, 300};
 constexpr int kMaxSymbols = 100;  // the config rule's maximum
 char g_symbols[kMaxSymbols][24];
 int g_nsymbols = 0;
@@ -119,6 +120,10 @@ void ensure_loaded() {
     g_reject_unknown_symbols = Config::get(*g_effective, "data.rejectUnknownSymbols").get<bool>();
     g_future_tolerance = Config::get(*g_effective, "data.futureToleranceSeconds").get<int>();
     g_backfill_batch = Config::get(*g_effective, "data.backfillBatchSize").get<int>();
+    g_inference.prediction_cache = Config::get(*g_effective, "inference.predictionCache").get<bool>();
+    g_inference.max_prediction_age = Config::get(*g_effective, "inference.maxPredictionAge").get<int>();
+    g_inference.confidence_threshold = Config::get(*g_effective, "inference.confidenceThreshold").get<double>();
+    g_inference.stale_seconds = Config::get(*g_effective, "monitoring.alertThresholds.staleData").get<int>();
     g_nhorizons = 0;
     for (const json& h : Config::get(*g_effective, "training.forecastHorizons"))
       if (g_nhorizons < kMaxHorizons) g_horizons[g_nhorizons++] = h.get<int>();
@@ -202,6 +207,11 @@ const char* config_symbols_text() {
 int config_future_tolerance_seconds() {
   ensure_loaded();
   return g_future_tolerance;
+}
+
+const InferenceSettings& config_inference() {
+  ensure_loaded();
+  return g_inference;
 }
 
 int config_training_horizons(int* out, int max) {

@@ -21,6 +21,15 @@ bool config_symbol_allowed(const char* symbol);    // in symbols, or data.reject
 const char* config_symbols_text();                 // "BTCUSDT, ETHUSDT, ..." for error messages
 int config_future_tolerance_seconds();             // data.futureToleranceSeconds
 int config_backfill_batch_size();                  // data.backfillBatchSize
+// inference.predictionCache, inference.maxPredictionAge (s), inference.confidenceThreshold,
+// monitoring.alertThresholds.staleData (s).
+struct InferenceSettings {
+  bool prediction_cache;
+  int max_prediction_age;
+  double confidence_threshold;
+  int stale_seconds;
+};
+const InferenceSettings& config_inference();
 // training.forecastHorizons: the count, with up to `max` horizons copied into `out`.
 int config_training_horizons(int* out, int max);
 

@@ -1,0 +1,259 @@
+// ml_forecast: the production model's forecast for a symbol's latest bar, with a calibrated
+// confidence, a signal, the prediction cache, and the forecast stored in persistentForecasts.
+//
+// Features are built exactly as for training samples, but without replaying the whole history:
+// the indicator state comes from the trigger's checkpoint at least 60 bars back, and only the bars
+// since are read (build_features with a restored state is bit-identical to the full build).
+#include <cmath>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "config.hpp"
+#include "features.hpp"
+#include "xgb.hpp"
+
+#include "config_access.hpp"
+#include "guard.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/json.h"
+
+PG_FUNCTION_INFO_V1(ml_forecast);
+PG_FUNCTION_INFO_V1(cml_latest_features);
+}
+
+namespace {
+
+using cml::json;
+
+// Loaded boosters by batch id. Models never change once stored, so the key stays valid; the map
+// is never destroyed (no static destructor may free XGBoost handles at backend exit).
+std::unordered_map<std::string, std::unique_ptr<cml::XgbModel>>* g_models = nullptr;
+
+constexpr int64 kUsecPerMinute = INT64CONST(60000000);
+
+bool model_cached(const char* batch_id) {
+  bool found = false;
+  cml::pg::guarded("ml_forecast", [&] {
+    if (g_models == nullptr) g_models = new std::unordered_map<std::string, std::unique_ptr<cml::XgbModel>>();
+    found = g_models->count(batch_id) > 0;
+  });
+  return found;
+}
+
+Datum spi_value(int row, int col, bool* isnull) { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull); }
+
+// The feature vector of the symbol's latest bar, built as training samples build it: the indicator
+// state at least 60 bars back comes from the trigger's checkpoints, then the bars since are replayed
+// (bit-identical to building from the first bar). A palloc'd array of feature_names().size()
+// doubles. Caller is connected to SPI.
+double* latest_features(const char* schema, const char* symbol, const cml::IndicatorParams& params) {
+  Oid t1[1] = {TEXTOID};
+  Datum v1[1] = {CStringGetTextDatum(symbol)};
+  bool isnull;
+  SPI_execute_with_args(psprintf(
+      "SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 AND k.bar_ts <= "
+      "(SELECT r.timestamp FROM %s.rollingchartdata r WHERE r.symbol = $1 ORDER BY r.timestamp DESC OFFSET 60 LIMIT 1) "
+      "ORDER BY k.bar_ts DESC LIMIT 1", schema), 1, t1, v1, nullptr, true, 1);
+  Timestamp from_ts = DT_NOBEGIN;
+  const char* state = nullptr;
+  size_t nstate = 0;
+  if (SPI_processed == 1) {  // the bytes stay valid: SPI keeps earlier result tables until SPI_finish
+    from_ts = DatumGetTimestamp(spi_value(0, 1, &isnull));
+    bytea* s = DatumGetByteaPP(spi_value(0, 2, &isnull));
+    state = VARDATA_ANY(s);
+    nstate = VARSIZE_ANY_EXHDR(s);
+  }
+  Oid tt[2] = {TEXTOID, TIMESTAMPOID};
+  Datum vt[2] = {v1[0], TimestampGetDatum(from_ts)};
+  SPI_execute_with_args(psprintf("SELECT timestamp, open::float8, high::float8, low::float8, close::float8, "
+                                 "volume::float8 FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp > $2 "
+                                 "ORDER BY timestamp", schema), 2, tt, vt, nullptr, true, 0);
+  int n = (int)SPI_processed;
+  if (n == 0) ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("symbol \"%s\" has no bars", symbol)));
+  double* cols = (double*)palloc(sizeof(double) * 5 * n);
+  int64* mins = (int64*)palloc(sizeof(int64) * n);
+  for (int i = 0; i < n; i++) {
+    Timestamp ts = DatumGetTimestamp(spi_value(i, 1, &isnull));
+    mins[i] = ts / kUsecPerMinute - (ts % kUsecPerMinute < 0 ? 1 : 0);
+    for (int k = 0; k < 5; k++) {
+      Datum d = spi_value(i, 2 + k, &isnull);
+      cols[k * n + i] = isnull ? NAN : DatumGetFloat8(d);
+    }
+  }
+  double* out = nullptr;
+  cml::pg::guarded("ml_forecast", [&] {
+    std::unique_ptr<cml::IndicatorState> st;
+    if (state != nullptr) {
+      st.reset(new cml::IndicatorState(cml::IndicatorState::deserialize(std::string(state, nstate))));
+      if (!(st->params() == params))
+        throw cml::DataError("the indicator checkpoint of " + std::string(symbol) + " was written with other features settings",
+                             "", "Run CALL ml_recompute_indicators('" + std::string(symbol) + "'); first.");
+    } else {
+      st.reset(new cml::IndicatorState(params));
+    }
+    cml::BarSeries s;
+    s.ts.assign(mins, mins + n);
+    s.open.assign(cols, cols + n);
+    s.high.assign(cols + n, cols + 2 * n);
+    s.low.assign(cols + 2 * n, cols + 3 * n);
+    s.close.assign(cols + 3 * n, cols + 4 * n);
+    s.volume.assign(cols + 4 * n, cols + 5 * n);
+    std::vector<double> f = cml::build_features(s, n - 1, n, *st);
+    out = static_cast<double*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(double) * f.size(), MCXT_ALLOC_NO_OOM));
+    if (out == nullptr) throw std::bad_alloc();
+    std::copy(f.begin(), f.end(), out);
+  });
+  return out;
+}
+
+}  // namespace
+
+Datum ml_forecast(PG_FUNCTION_ARGS) {
+  const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  int horizon = PG_GETARG_INT32(1);
+  if (horizon <= 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon must be > 0 minutes, got %d", horizon)));
+  const cml::pg::InferenceSettings& cfg = cml::pg::config_inference();
+  const cml::IndicatorParams& params = cml::pg::config_indicator_params();
+
+  SPI_connect();
+  if (SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+                  "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+    elog(ERROR, "cryptoml: extension schema not found");
+  const char* schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  Oid t2[2] = {TEXTOID, INT4OID};
+  Datum v2[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
+  bool isnull;
+
+  // The latest bar.
+  SPI_execute_with_args(psprintf("SELECT timestamp, close::float8 FROM %s.rollingchartdata WHERE symbol = $1 "
+                                 "ORDER BY timestamp DESC LIMIT 1", schema), 1, t2, v2, nullptr, true, 1);
+  if (SPI_processed == 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\": it has no bars", symbol),
+                    errhint("Load its candles into rollingChartData first.")));
+  Timestamp bar_ts = DatumGetTimestamp(spi_value(0, 1, &isnull));
+  double close = DatumGetFloat8(spi_value(0, 2, &isnull));
+
+  // The production model.
+  SPI_execute_with_args(psprintf("SELECT b.batch_id, m.calibration::text FROM %s.mltrainingbatches b "
+                                 "JOIN cryptoml_internal.models m USING (batch_id) WHERE b.symbol = $1 AND "
+                                 "b.forecast_horizon = $2 AND b.model_type = 'xgboost' AND b.is_production", schema),
+                        2, t2, v2, nullptr, true, 1);
+  if (SPI_processed == 0)
+    ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("no production model for %s horizon %d", symbol, horizon),
+                    errhint("Run SELECT ml_build_samples('%s'); SELECT ml_train('%s', %d); or deploy one with ml_deploy.",
+                            symbol, symbol, horizon)));
+  char* batch_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  char* calibration = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+  int64 age_us = GetCurrentTimestamp() - bar_ts;  // timestamps are UTC
+  bool stale = age_us > (int64)cfg.stale_seconds * USECS_PER_SEC;
+
+  // The prediction cache: the same model's forecast of the same bar, young enough.
+  double predicted = 0, confidence = 0;
+  bool cached = false;
+  if (cfg.prediction_cache) {
+    Oid tc[5] = {TEXTOID, INT4OID, TEXTOID, TIMESTAMPOID, INT4OID};
+    Datum vc[5] = {v2[0], v2[1], CStringGetTextDatum(batch_id), TimestampGetDatum(bar_ts), Int32GetDatum(cfg.max_prediction_age)};
+    SPI_execute_with_args(psprintf("SELECT predicted_value::float8, confidence::float8 FROM %s.persistentforecasts "
+                                   "WHERE symbol = $1 AND forecast_type = 'price_direction' AND forecast_horizon = $2 "
+                                   "AND model_version = $3 AND bar_timestamp = $4 "
+                                   "AND created_at >= now()::timestamp - make_interval(secs => $5) ORDER BY id DESC LIMIT 1",
+                                   schema), 5, tc, vc, nullptr, true, 1);
+    if (SPI_processed == 1) {
+      cached = true;
+      predicted = DatumGetFloat8(spi_value(0, 1, &isnull));
+      confidence = DatumGetFloat8(spi_value(0, 2, &isnull));
+    }
+  }
+
+  if (!cached) {
+    // Model bytes only when this backend has not loaded the model yet.
+    const char* bytes = nullptr;
+    size_t nbytes = 0;
+    if (!model_cached(batch_id)) {
+      Oid tb[1] = {TEXTOID};
+      Datum vb[1] = {CStringGetTextDatum(batch_id)};
+      SPI_execute_with_args("SELECT model FROM cryptoml_internal.models WHERE batch_id = $1", 1, tb, vb, nullptr, true, 1);
+      bytea* b = DatumGetByteaPP(spi_value(0, 1, &isnull));
+      bytes = VARDATA_ANY(b);
+      nbytes = VARSIZE_ANY_EXHDR(b);
+    }
+    double* features = latest_features(schema, symbol, params);
+    cml::pg::guarded("ml_forecast", [&] {
+      std::vector<float> row(features, features + cml::feature_names().size());
+      if (bytes != nullptr) {  // insert only a model that loaded: a failed load leaves no empty entry
+        std::unique_ptr<cml::XgbModel> loaded(new cml::XgbModel(cml::XgbModel::load(std::string(bytes, nbytes))));
+        (*g_models)[batch_id] = std::move(loaded);
+      }
+      const cml::XgbModel& model = *g_models->at(batch_id);
+      predicted = model.predict(cml::DenseMatrix{row.data(), 1, row.size()})[0];
+      // Confidence: the validation hit rate of the |prediction| bucket this prediction falls in.
+      json cal = json::parse(calibration);
+      double hit = 0.5;
+      for (const json& b : cal.at("buckets"))
+        if (std::fabs(predicted) >= b.at("min_abs_pred").get<double>()) hit = b.at("hit_rate").get<double>();
+      confidence = std::min(100.0, std::max(0.0, 100.0 * hit));
+    });
+  }
+
+  const char* signal = confidence >= cfg.confidence_threshold && predicted != 0 ? (predicted > 0 ? "LONG" : "SHORT") : "WAIT";
+  Timestamp expires = bar_ts + (int64)horizon * kUsecPerMinute;
+  if (stale)
+    ereport(WARNING, (errmsg("ml_forecast: the latest %s bar (%s) is older than monitoring.alertThresholds.staleData (%d s)",
+                             symbol, DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(bar_ts))),
+                             cfg.stale_seconds),
+                      errdetail("The forecast is made as of that bar and flagged stale.")));
+  if (!cached) {
+    Oid ti[7] = {TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPOID, TIMESTAMPOID};
+    Datum vi[7] = {v2[0], Float8GetDatum(confidence), Float8GetDatum(predicted), Int32GetDatum(horizon),
+                   CStringGetTextDatum(batch_id), TimestampGetDatum(expires), TimestampGetDatum(bar_ts)};
+    if (SPI_execute_with_args(psprintf("INSERT INTO %s.persistentforecasts (symbol, forecast_type, confidence, "
+                                       "predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp) "
+                                       "VALUES ($1, 'price_direction', $2, $3, $4, $5, $6, $7)", schema),
+                              7, ti, vi, nullptr, false, 0) != SPI_OK_INSERT)
+      elog(ERROR, "cryptoml: storing the forecast failed");
+  }
+
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "cryptoml: expected a record result");
+  desc = BlessTupleDesc(desc);
+  Datum values[11] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), TimestampGetDatum(bar_ts),
+                      Float8GetDatum(predicted), Float8GetDatum(close * (1 + predicted / 100.0)),
+                      Float8GetDatum(std::round(confidence * 100) / 100), CStringGetTextDatum(signal),
+                      CStringGetTextDatum(batch_id), TimestampGetDatum(expires), BoolGetDatum(cached), BoolGetDatum(stale)};
+  bool nulls[11] = {false};
+  HeapTupleHeader result = SPI_returntuple(heap_form_tuple(desc, values, nulls), desc);  // copied out of SPI memory
+  SPI_finish();
+  PG_RETURN_HEAPTUPLEHEADER(result);
+}
+
+// Test hook: the features ml_forecast would use for the symbol's latest bar, as jsonb (the same
+// shape as mlTrainingSamples.features), to prove training and serving build the same vector.
+Datum cml_latest_features(PG_FUNCTION_ARGS) {
+  const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  SPI_connect();
+  if (SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+                  "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+    elog(ERROR, "cryptoml: extension schema not found");
+  const char* schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  double* f = latest_features(schema, symbol, cml::pg::config_indicator_params());
+  const std::vector<std::string>* names = nullptr;
+  cml::pg::guarded("latest_features", [&] { names = &cml::feature_names(); });
+  StringInfoData j;
+  initStringInfo(&j);
+  appendStringInfoChar(&j, '{');
+  for (size_t c = 0; c < names->size(); c++) {
+    if (c) appendStringInfoString(&j, ", ");
+    escape_json(&j, (*names)[c].c_str());
+    if (std::isfinite(f[c])) appendStringInfo(&j, ": %.17g", f[c]);
+    else appendStringInfoString(&j, ": null");
+  }
+  appendStringInfoChar(&j, '}');
+  SPI_finish();
+  PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data)));
+}

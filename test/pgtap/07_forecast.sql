@@ -1,0 +1,53 @@
+-- ml_forecast: serving builds exactly the training features, confidence from calibration,
+-- signal, the prediction cache, persistence, stale flag, and clear errors.
+BEGIN;
+SET client_min_messages = error;
+SELECT plan(16);
+
+SELECT setseed(0.31);
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'BTCUSDT', '2021-01-01'::timestamp + make_interval(mins => i),
+       round((c * 0.9995)::numeric, 8), round((c * 1.002)::numeric, 8), round((c * 0.998)::numeric, 8), round(c::numeric, 8), 10 + i % 9
+FROM (SELECT i, 50000 * exp(sum(r) OVER (ORDER BY i)) AS c
+        FROM (SELECT i, (random() - 0.5) * 0.002 AS r FROM generate_series(0, 2999) i) x) y;
+SELECT ok(ml_build_samples('BTCUSDT', 15) > 2900, 'samples built');
+
+-- SERVING = TRAINING: cut the history after 2021-01-02 20:00, whose sample exists, and build the
+-- features the forecast path uses (checkpoint state + tail): identical to the stored sample's
+DELETE FROM rollingChartData WHERE symbol = 'BTCUSDT' AND timestamp > '2021-01-02 20:00';
+SELECT is(cryptoml_internal.latest_features('BTCUSDT'),
+          (SELECT features FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15 AND bar_timestamp = '2021-01-02 20:00'),
+          'the forecast path builds exactly the features of the training sample of the same bar');
+SELECT ok((SELECT bars > 1000 FROM ml_indicator_status WHERE symbol = 'BTCUSDT'), 'from a checkpoint, not bar 0 (history longer than one checkpoint period)');
+
+-- a production model
+CREATE TEMP TABLE m AS SELECT * FROM ml_train('BTCUSDT', 15, options => '{"windowSize": 2000}');
+SELECT lives_ok($$SELECT ml_deploy((SELECT batch_id FROM m))$$, 'deploy a model');
+CREATE TEMP TABLE f1 AS SELECT * FROM ml_forecast('BTCUSDT', 15);
+SELECT is((SELECT forecast_at FROM f1), '2021-01-02 20:00'::timestamp, 'forecast from the latest bar');
+SELECT is((SELECT model_version FROM f1), (SELECT batch_id::text FROM m), 'model_version names the production model');
+SELECT is((SELECT expires_at FROM f1), '2021-01-02 20:15'::timestamp, 'expires at the bar plus the horizon');
+SELECT is((SELECT confidence FROM f1),
+          (SELECT round((100 * (b->>'hit_rate')::float8)::numeric, 2)::float8
+             FROM cryptoml_internal.models, jsonb_array_elements(calibration->'buckets') AS b, f1
+            WHERE batch_id = (SELECT batch_id FROM m) AND (b->>'min_abs_pred')::float8 <= abs(f1.predicted_change)
+            ORDER BY (b->>'min_abs_pred')::float8 DESC LIMIT 1),
+          'confidence is the validation hit rate of the prediction''s |size| bucket');
+SELECT is((SELECT signal FROM f1), (SELECT CASE WHEN confidence >= 60 THEN CASE WHEN predicted_change > 0 THEN 'LONG' ELSE 'SHORT' END ELSE 'WAIT' END FROM f1),
+          'signal: LONG/SHORT at confidence >= inference.confidenceThreshold, else WAIT');
+SELECT ok((SELECT stale AND NOT cached FROM f1), 'a bar from 2021 is stale; the first call is not cached');
+SELECT is((SELECT count(*) FROM persistentForecasts WHERE symbol = 'BTCUSDT' AND forecast_type = 'price_direction'
+            AND bar_timestamp = '2021-01-02 20:00' AND model_version = (SELECT batch_id FROM m)), 1::bigint, 'the forecast is stored');
+SELECT ok((SELECT cached FROM ml_forecast('BTCUSDT', 15)), 'a repeated call within maxPredictionAge is served from the stored forecast');
+SELECT is((SELECT count(*) FROM persistentForecasts WHERE symbol = 'BTCUSDT'), 1::bigint, '... and stores nothing new');
+-- a new bar invalidates the cache
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+  SELECT symbol, timestamp + interval '1 minute', close, high, low, close, volume FROM rollingChartData
+   WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:00';
+SELECT ok((SELECT NOT cached AND forecast_at = '2021-01-02 20:01' FROM ml_forecast('BTCUSDT', 15)), 'a newer bar: a new forecast');
+
+SELECT throws_like($$SELECT * FROM ml_forecast('BTCUSDT', 60)$$, 'no production model for BTCUSDT horizon 60', 'no production model: says so, hints ml_train');
+SELECT throws_like($$SELECT * FROM ml_forecast('ETHUSDT', 15)$$, 'unknown symbol "ETHUSDT"%', 'a symbol without bars');
+
+SELECT * FROM finish();
+ROLLBACK;
