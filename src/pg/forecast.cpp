@@ -33,6 +33,15 @@ using cml::json;
 // is never destroyed (no static destructor may free XGBoost handles at backend exit).
 std::unordered_map<std::string, std::unique_ptr<cml::XgbModel>>* g_models = nullptr;
 
+// Features of each symbol's latest bar, keyed by that bar's row version (timestamp, xmin, ctid):
+// a corrected price, and a late, updated or deleted earlier bar (whose recompute rewrites the
+// latest row) all make a new row version, so a stale vector is never used. Never destroyed.
+struct CachedFeatures {
+  std::string key;
+  std::vector<double> values;
+};
+std::unordered_map<std::string, CachedFeatures>* g_features = nullptr;
+
 constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 
 bool model_cached(const char* batch_id) {
@@ -130,13 +139,15 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   bool isnull;
 
   // The latest bar.
-  SPI_execute_with_args(psprintf("SELECT timestamp, close::float8 FROM %s.rollingchartdata WHERE symbol = $1 "
-                                 "ORDER BY timestamp DESC LIMIT 1", schema), 1, t2, v2, nullptr, true, 1);
+  SPI_execute_with_args(psprintf("SELECT timestamp, close::float8, timestamp::text || '/' || xmin::text || '/' || ctid::text "
+                                 "FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp DESC LIMIT 1", schema),
+                        1, t2, v2, nullptr, true, 1);
   if (SPI_processed == 0)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\": it has no bars", symbol),
                     errhint("Load its candles into rollingChartData first.")));
   Timestamp bar_ts = DatumGetTimestamp(spi_value(0, 1, &isnull));
   double close = DatumGetFloat8(spi_value(0, 2, &isnull));
+  char* row_version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 
   // The production model.
   SPI_execute_with_args(psprintf("SELECT b.batch_id, m.calibration::text FROM %s.mltrainingbatches b "
@@ -183,9 +194,18 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
       bytes = VARDATA_ANY(b);
       nbytes = VARSIZE_ANY_EXHDR(b);
     }
-    double* features = latest_features(schema, symbol, params);
+    const std::vector<double>* hit = nullptr;
     cml::pg::guarded("ml_forecast", [&] {
-      std::vector<float> row(features, features + cml::feature_names().size());
+      if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
+      auto it = g_features->find(symbol);
+      if (it != g_features->end() && it->second.key == row_version) hit = &it->second.values;
+    });
+    double* features = hit ? nullptr : latest_features(schema, symbol, params);
+    cml::pg::guarded("ml_forecast", [&] {
+      size_t nf = cml::feature_names().size();
+      if (features != nullptr) (*g_features)[symbol] = CachedFeatures{row_version, std::vector<double>(features, features + nf)};
+      const std::vector<double>& fv = (*g_features)[symbol].values;
+      std::vector<float> row(fv.begin(), fv.end());
       if (bytes != nullptr) {  // insert only a model that loaded: a failed load leaves no empty entry
         std::unique_ptr<cml::XgbModel> loaded(new cml::XgbModel(cml::XgbModel::load(std::string(bytes, nbytes))));
         (*g_models)[batch_id] = std::move(loaded);

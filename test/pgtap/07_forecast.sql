@@ -2,7 +2,7 @@
 -- signal, the prediction cache, persistence, stale flag, and clear errors.
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(16);
+SELECT plan(20);
 
 SELECT setseed(0.31);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -45,6 +45,16 @@ INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
   SELECT symbol, timestamp + interval '1 minute', close, high, low, close, volume FROM rollingChartData
    WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:00';
 SELECT ok((SELECT NOT cached AND forecast_at = '2021-01-02 20:01' FROM ml_forecast('BTCUSDT', 15)), 'a newer bar: a new forecast');
+
+-- the per-backend feature cache follows the latest row's version: a corrected price is seen
+SELECT is(ml_config_set('inference.predictionCache', 'false'), 'false'::jsonb, 'prediction cache off');
+CREATE TEMP TABLE fa AS SELECT * FROM ml_forecast('BTCUSDT', 15);
+SELECT is((SELECT predicted_change FROM ml_forecast('BTCUSDT', 15)), (SELECT predicted_change FROM fa), 'same bar, same features: same prediction');
+UPDATE rollingChartData SET close = round(close * 0.96, 8), low = round(low * 0.96, 8), open = round(open * 0.96, 8)
+ WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:01';
+SELECT isnt((SELECT predicted_change FROM ml_forecast('BTCUSDT', 15)), (SELECT predicted_change FROM fa),
+            'after a price correction of the latest bar the forecast is recomputed from the new features');
+SELECT is(ml_config_reset('inference.predictionCache'), 'true'::jsonb, 'prediction cache back on');
 
 SELECT throws_like($$SELECT * FROM ml_forecast('BTCUSDT', 60)$$, 'no production model for BTCUSDT horizon 60', 'no production model: says so, hints ml_train');
 SELECT throws_like($$SELECT * FROM ml_forecast('ETHUSDT', 15)$$, 'unknown symbol "ETHUSDT"%', 'a symbol without bars');
