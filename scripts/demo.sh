@@ -59,6 +59,22 @@ SELECT h AS horizon, b.batch_id, b.training_samples AS train, b.validation_sampl
        b.rmse, b.baseline_rmse, round(b.rmse / nullif(b.baseline_rmse, 0), 3) AS rmse_vs_baseline,
        b.accuracy AS direction_accuracy, b.is_production AS promoted
   FROM unnest(ARRAY[5, 15, 30, 60]) AS h, LATERAL ml_train('BTCUSDT', h, options => '{"windowSize": 20000}') AS b;
+\echo == forecasts for BTCUSDT (docs/forecasting.md)
+\echo   For the demo the latest model of each horizon is deployed even when it did not beat the
+\echo   baseline, so that a forecast can be shown. Its confidence says how much to trust it.
+SELECT count(ml_deploy(b.batch_id)) AS deployed
+  FROM (SELECT DISTINCT ON (forecast_horizon) batch_id FROM mlTrainingBatches
+         WHERE symbol = 'BTCUSDT' ORDER BY forecast_horizon, id DESC) b;
+\echo   confidence = the validation hit rate of the model for predictions of this size, 0-100.
+\echo   LONG or SHORT from 60 up, else WAIT. Below 50 the model guessed the direction worse than
+\echo   a coin on its validation rows. stale = the latest bar is older than 5 minutes (historical candles).
+\set QUIET on
+SET client_min_messages = error;
+SELECT horizon, forecast_at, round(predicted_change::numeric, 4) AS predicted_change_pct,
+       round(predicted_price::numeric, 2) AS predicted_price, confidence, signal, model_version, stale
+  FROM unnest(ARRAY[5, 15, 30, 60]) AS h, LATERAL ml_forecast('BTCUSDT', h);
+RESET client_min_messages;
+\set QUIET off
 \echo == a log entry that survives the rollback of its transaction
 BEGIN;
 SELECT ml_log('info', 'demo', 'rollback', 'written by make demo inside a transaction that rolls back');

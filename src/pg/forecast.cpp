@@ -38,6 +38,7 @@ std::unordered_map<std::string, std::unique_ptr<cml::XgbModel>>* g_models = null
 // latest row) all make a new row version, so a stale vector is never used. Never destroyed.
 struct CachedFeatures {
   std::string key;
+  cml::IndicatorParams params;  // a features settings change rebuilds (and is then checked) like a new session
   std::vector<double> values;
 };
 std::unordered_map<std::string, CachedFeatures>* g_features = nullptr;
@@ -198,12 +199,12 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
     cml::pg::guarded("ml_forecast", [&] {
       if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
       auto it = g_features->find(symbol);
-      if (it != g_features->end() && it->second.key == row_version) hit = &it->second.values;
+      if (it != g_features->end() && it->second.key == row_version && it->second.params == params) hit = &it->second.values;
     });
     double* features = hit ? nullptr : latest_features(schema, symbol, params);
     cml::pg::guarded("ml_forecast", [&] {
       size_t nf = cml::feature_names().size();
-      if (features != nullptr) (*g_features)[symbol] = CachedFeatures{row_version, std::vector<double>(features, features + nf)};
+      if (features != nullptr) (*g_features)[symbol] = CachedFeatures{row_version, params, std::vector<double>(features, features + nf)};
       const std::vector<double>& fv = (*g_features)[symbol].values;
       std::vector<float> row(fv.begin(), fv.end());
       if (bytes != nullptr) {  // insert only a model that loaded: a failed load leaves no empty entry

@@ -1,7 +1,7 @@
 -- Least privilege: reader, writer and admin sets from ml_grant_access().
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(42);
+SELECT plan(45);
 
 CREATE TABLE public.cml_tap_unrelated (secret text);  -- a user table sharing the extension's schema
 CREATE ROLE cml_tap_reader;
@@ -37,6 +37,9 @@ SELECT throws_ok('SELECT * FROM systemLogs', '42501', NULL, 'reader cannot SELEC
 SELECT throws_ok('SELECT count(*) FROM cryptoml_internal.config', '42501', NULL, 'reader cannot reach internals (config, model bytes)');
 SELECT throws_ok('SELECT count(*) FROM recoveryState', '42501', NULL, 'reader cannot read recovery state');
 SELECT lives_ok('SELECT ml_config()', 'reader reads the config');
+SELECT ok(has_function_privilege('cml_tap_reader', 'ml_forecast(text, integer)', 'EXECUTE'), 'reader may forecast');
+SELECT ok(NOT has_function_privilege('cml_tap_nobody', 'ml_forecast(text, integer)', 'EXECUTE'), 'a role without a grant may not');
+SELECT ok(NOT has_function_privilege('cml_tap_reader', 'ml_train(text, integer, text, jsonb)', 'EXECUTE'), 'reader may not train');
 SELECT throws_ok($$SELECT ml_config_set('features.rsiPeriod', '21')$$, '42501', NULL, 'reader cannot change config');
 SELECT throws_ok($$SELECT ml_config_reset_all()$$, '42501', NULL, 'reader cannot reset config');
 SELECT throws_ok($$INSERT INTO rollingChartData (symbol, timestamp, close) VALUES ('ETHUSDT', '2021-04-02', 1)$$,
