@@ -64,10 +64,12 @@ SELECT ok((SELECT bool_and(s.target <> b.target) FROM before b JOIN mlTrainingSa
 
 -- the recoveryState record commits with the samples: a rolled-back build leaves neither
 SELECT pg_temp.load('SOLUSDT', 0, 100, 20);
+CREATE TEMP TABLE mark AS SELECT coalesce(max(id), 0) AS id FROM recoveryState;
 SAVEPOINT before_build;
 SELECT ok(ml_build_samples('SOLUSDT', 5) > 0, 'SOLUSDT samples built inside a savepoint');
 ROLLBACK TO SAVEPOINT before_build;
-SELECT is((SELECT count(*) FROM recoveryState WHERE service_name = 'samples' AND operation_id = 'build SOLUSDT h5')
+SELECT is((SELECT count(*) FROM recoveryState WHERE service_name = 'samples' AND operation_id = 'build SOLUSDT h5'
+             AND id > (SELECT id FROM mark))
           + (SELECT count(*) FROM mlTrainingSamples WHERE symbol = 'SOLUSDT'), 0::bigint,
           'after the rollback there are no SOLUSDT samples and no success record claiming them');
 SELECT ok((SELECT metadata->'indicator_params'->>'rsiPeriod' = '14' FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' LIMIT 1),
