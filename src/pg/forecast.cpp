@@ -15,6 +15,7 @@
 
 #include "config_access.hpp"
 #include "guard.hpp"
+#include "log.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -131,10 +132,8 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   const cml::IndicatorParams& params = cml::pg::config_indicator_params();
 
   SPI_connect();
-  if (SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-                  "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-    elog(ERROR, "cryptoml: extension schema not found");
-  const char* schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
   Oid t2[2] = {TEXTOID, INT4OID};
   Datum v2[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
   bool isnull;
@@ -258,10 +257,8 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
 Datum cml_latest_features(PG_FUNCTION_ARGS) {
   const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
   SPI_connect();
-  if (SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-                  "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-    elog(ERROR, "cryptoml: extension schema not found");
-  const char* schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
   double* f = latest_features(schema, symbol, cml::pg::config_indicator_params());
   const std::vector<std::string>* names = nullptr;
   cml::pg::guarded("latest_features", [&] { names = &cml::feature_names(); });

@@ -343,15 +343,6 @@ bool insert_guarded(const char* schema, Entry* entries, int n) {
   return ok;
 }
 
-// The extension's schema, quoted, or NULL when the extension is not installed here.
-// Caller is connected to SPI; the result lives until SPI_finish.
-const char* extension_schema() {
-  int rc = SPI_execute("SELECT e.extnamespace::regnamespace::text FROM pg_catalog.pg_extension e "
-                       "WHERE e.extname = 'cryptoml'", true, 1);
-  if (rc != SPI_OK_SELECT || SPI_processed == 0) return nullptr;
-  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-}
-
 // Inserts a batch, falling back to one entry at a time when the batch fails. Returns stored count.
 int store_entries(const char* schema, Entry* entries, int n) {
   if (insert_guarded(schema, entries, n)) return n;
@@ -494,6 +485,13 @@ bool drain_once(int idx, MemoryContext batch_cxt) {
 }  // namespace
 
 // ---- public C++ API ----
+
+const char* extension_schema() {
+  int rc = SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+                       "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1);
+  if (rc != SPI_OK_SELECT || SPI_processed == 0) return nullptr;
+  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
 
 void log_init() {
   // A PGC_POSTMASTER variable can only be defined while the postmaster loads the library;

@@ -33,6 +33,10 @@ void log_audit(const char* category, const char* subcategory, const char* messag
 void checkpoint_write(const char* service_name, const char* operation_id,
                       const char* checkpoint_type, const char* state_json);
 
+// The extension's schema, quoted for SQL text, or NULL when the extension is not installed in this
+// database. Caller is connected to SPI; the string lives until SPI_finish.
+const char* extension_schema();
+
 // Waits until every entry this backend queued is committed; false on timeout.
 bool log_flush(int timeout_ms);
 

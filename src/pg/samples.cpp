@@ -14,6 +14,7 @@
 
 #include "config_access.hpp"
 #include "guard.hpp"
+#include "log.hpp"
 
 extern "C" {
 #include "utils/array.h"
@@ -113,10 +114,8 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
   const cml::IndicatorParams& params = cml::pg::config_indicator_params();
 
   SPI_connect();
-  if (SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-                  "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-    elog(ERROR, "cryptoml: extension schema not found");
-  const char* schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
   char* list_sql = psprintf("SELECT DISTINCT symbol::text FROM %s.rollingchartdata %s ORDER BY 1", schema,
                             only ? "WHERE symbol = $1" : "");
   Oid t1[1] = {TEXTOID};

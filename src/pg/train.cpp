@@ -150,10 +150,8 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   TimestampTz started = GetCurrentTimestamp();
 
   SPI_connect();
-  if (SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-                  "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-    elog(ERROR, "cryptoml: extension schema not found");
-  const char* schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
   char* sql = psprintf(
       "SELECT s.bar_timestamp, s.target::float8, s.features::text FROM %s.mltrainingsamples s "
       "WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.target IS NOT NULL AND s.bar_timestamp > "
