@@ -539,7 +539,10 @@ std::string predict_config() {
          "\"strict_shape\":false,\"cache_id\":0,\"missing\":NaN}";
 }
 
-std::vector<float> predict_dense(BoosterHandle h, const DenseMatrix& X) {
+// proxy: a DMatrix proxy kept by the caller and reused across calls, or nullptr. XGBoost 1.7 builds
+// a fresh proxy when given none, and every proxy construction re-reads the cgroup CPU quota files
+// (Context's constructor calls GetCfsCPUCount): about half of a one-row prediction.
+std::vector<float> predict_dense(BoosterHandle h, const DenseMatrix& X, DMatrixHandle proxy = nullptr) {
   const std::uint32_t one = 1;
   unsigned char first_byte = 0;
   std::memcpy(&first_byte, &one, 1);
@@ -552,7 +555,7 @@ std::vector<float> predict_dense(BoosterHandle h, const DenseMatrix& X) {
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* out = nullptr;
-  check(XGBoosterPredictFromDense(h, iface, config.c_str(), nullptr, &shape, &dim, &out),
+  check(XGBoosterPredictFromDense(h, iface, config.c_str(), proxy, &shape, &dim, &out),
         "XGBoosterPredictFromDense");
   bst_ulong total = 1;
   for (bst_ulong i = 0; i < dim; ++i) total *= shape[i];
@@ -605,25 +608,34 @@ std::string XgbParams::to_json() const {
 
 // --- XgbModel --------------------------------------------------------------------------------
 
-XgbModel::XgbModel(void* handle, std::size_t nfeat) : handle_(handle), nfeat_(nfeat) {}
+XgbModel::XgbModel(void* handle, std::size_t nfeat) : handle_(handle), nfeat_(nfeat) {
+  // The prediction proxy, made once per model (see predict_dense). Without one, predict still works.
+  DMatrixHandle proxy = nullptr;
+  if (XGProxyDMatrixCreate(&proxy) == 0) proxy_ = proxy;
+}
 
-XgbModel::XgbModel(XgbModel&& o) noexcept : handle_(o.handle_), nfeat_(o.nfeat_) {
+XgbModel::XgbModel(XgbModel&& o) noexcept : handle_(o.handle_), proxy_(o.proxy_), nfeat_(o.nfeat_) {
   o.handle_ = nullptr;
+  o.proxy_ = nullptr;
   o.nfeat_ = 0;
 }
 
 XgbModel& XgbModel::operator=(XgbModel&& o) noexcept {
   if (this != &o) {
     if (handle_ != nullptr) XGBoosterFree(handle_);
+    if (proxy_ != nullptr) XGDMatrixFree(proxy_);
     handle_ = o.handle_;
+    proxy_ = o.proxy_;
     nfeat_ = o.nfeat_;
     o.handle_ = nullptr;
+    o.proxy_ = nullptr;
     o.nfeat_ = 0;
   }
   return *this;
 }
 
 XgbModel::~XgbModel() {
+  if (proxy_ != nullptr) XGDMatrixFree(proxy_);
   if (handle_ != nullptr) XGBoosterFree(handle_);
 }
 
@@ -744,7 +756,7 @@ std::vector<float> XgbModel::predict(const DenseMatrix& X) const {
   if (X.rows == 0) return {};
   check_matrix(X, "matrix");
   check_no_inf(X, "matrix");
-  return predict_dense(handle_, X);
+  return predict_dense(handle_, X, proxy_);
 }
 
 std::string XgbModel::save() const {

@@ -70,7 +70,8 @@ class XgbModel {
                         const std::vector<float>& yv, const XgbParams& p, const std::function<bool()>& should_stop,
                         XgbTrainReport* report);
 
-  // Predictions for every row, one thread, using exactly the kept trees.
+  // Predictions for every row, one thread, using exactly the kept trees. Not safe to call
+  // concurrently on one model (the model's reusable input proxy is shared).
   // Throws InvalidParameter when X.cols != num_features() or a value is +-infinity; 0 rows -> {}.
   std::vector<float> predict(const DenseMatrix& X) const;
 
@@ -89,6 +90,7 @@ class XgbModel {
  private:
   explicit XgbModel(void* handle, std::size_t nfeat);
   void* handle_ = nullptr;
+  void* proxy_ = nullptr;  // XGBoost DMatrix proxy reused by predict
   std::size_t nfeat_ = 0;
 };
 

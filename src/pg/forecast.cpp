@@ -19,6 +19,7 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "storage/itemptr.h"
 #include "funcapi.h"
 #include "utils/json.h"
 
@@ -30,9 +31,14 @@ namespace {
 
 using cml::json;
 
-// Loaded boosters by batch id. Models never change once stored, so the key stays valid; the map
-// is never destroyed (no static destructor may free XGBoost handles at backend exit).
-std::unordered_map<std::string, std::unique_ptr<cml::XgbModel>>* g_models = nullptr;
+// A loaded model: the booster and its calibration buckets, by batch id. Models never change
+// once stored, so the key stays valid; the map is never destroyed (no static destructor may free
+// XGBoost handles at backend exit).
+struct LoadedModel {
+  std::unique_ptr<cml::XgbModel> booster;
+  std::vector<std::pair<double, double>> buckets;  // (min |prediction|, validation hit rate), ascending
+};
+std::unordered_map<std::string, LoadedModel>* g_models = nullptr;
 
 // Features of each symbol's latest bar, keyed by that bar's row version (timestamp, xmin, ctid):
 // a corrected price, and a late, updated or deleted earlier bar (whose recompute rewrites the
@@ -46,10 +52,70 @@ std::unordered_map<std::string, CachedFeatures>* g_features = nullptr;
 
 constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 
+// Statements kept across calls (SPI_prepare + SPI_keepplan), prepared for one extension schema.
+// The plan cache replans them when the tables they read are replaced; a different schema name
+// (the extension dropped and created elsewhere) prepares them again.
+struct Plans {
+  char* schema;
+  SPIPlanPtr state;       // latest bar + production model + cached forecast, one statement
+  SPIPlanPtr model;       // model bytes and calibration of a batch
+  SPIPlanPtr checkpoint;  // indicator checkpoint at least 60 bars back
+  SPIPlanPtr bars;        // bars since a timestamp
+  SPIPlanPtr insert;      // the forecast row
+};
+Plans g_plans;
+
+SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
+  SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+  if (p == nullptr) elog(ERROR, "cryptoml: preparing a forecast statement failed: %s", SPI_result_code_string(SPI_result));
+  if (SPI_keepplan(p) != 0) elog(ERROR, "cryptoml: keeping a forecast statement failed");
+  return p;
+}
+
+// Caller is connected to SPI.
+const Plans& plans() {
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension cryptoml is not installed in this database")));
+  if (g_plans.schema != nullptr && strcmp(g_plans.schema, schema) == 0) return g_plans;
+  SPIPlanPtr* all[5] = {&g_plans.state, &g_plans.model, &g_plans.checkpoint, &g_plans.bars, &g_plans.insert};
+  for (SPIPlanPtr* p : all)
+    if (*p != nullptr) {
+      SPI_freeplan(*p);
+      *p = nullptr;
+    }
+  g_plans.schema = nullptr;
+  Oid t4[4] = {TEXTOID, INT4OID, BOOLOID, INT4OID};
+  g_plans.state = keep_plan(psprintf(
+      "SELECT r.timestamp, r.close::float8, r.xmin, r.ctid, b.batch_id, f.predicted_value::float8, f.confidence::float8 "
+      "FROM (SELECT timestamp, close, xmin, ctid FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp DESC LIMIT 1) r "
+      "LEFT JOIN LATERAL (SELECT batch_id FROM %s.mltrainingbatches WHERE symbol = $1 AND forecast_horizon = $2 "
+      "  AND model_type = 'xgboost' AND is_production) b ON true "
+      "LEFT JOIN LATERAL (SELECT predicted_value, confidence FROM %s.persistentforecasts WHERE $3 AND symbol = $1 "
+      "  AND forecast_horizon = $2 AND bar_timestamp = r.timestamp AND model_version = b.batch_id "
+      "  AND forecast_type = 'price_direction' AND created_at >= now()::timestamp - make_interval(secs => $4) "
+      "  ORDER BY id DESC LIMIT 1) f ON true", schema, schema, schema), 4, t4);
+  Oid t1[1] = {TEXTOID};
+  g_plans.model = keep_plan("SELECT model, calibration::text FROM cryptoml_internal.models WHERE batch_id = $1", 1, t1);
+  g_plans.checkpoint = keep_plan(psprintf(
+      "SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 AND k.bar_ts <= "
+      "(SELECT r.timestamp FROM %s.rollingchartdata r WHERE r.symbol = $1 ORDER BY r.timestamp DESC OFFSET 60 LIMIT 1) "
+      "ORDER BY k.bar_ts DESC LIMIT 1", schema), 1, t1);
+  Oid tt[2] = {TEXTOID, TIMESTAMPOID};
+  g_plans.bars = keep_plan(psprintf("SELECT timestamp, open::float8, high::float8, low::float8, close::float8, "
+                                    "volume::float8 FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp > $2 "
+                                    "ORDER BY timestamp", schema), 2, tt);
+  Oid ti[7] = {TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPOID, TIMESTAMPOID};
+  g_plans.insert = keep_plan(psprintf("INSERT INTO %s.persistentforecasts (symbol, forecast_type, confidence, "
+                                      "predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp) "
+                                      "VALUES ($1, 'price_direction', $2, $3, $4, $5, $6, $7)", schema), 7, ti);
+  g_plans.schema = MemoryContextStrdup(TopMemoryContext, schema);
+  return g_plans;
+}
+
 bool model_cached(const char* batch_id) {
   bool found = false;
   cml::pg::guarded("ml_forecast", [&] {
-    if (g_models == nullptr) g_models = new std::unordered_map<std::string, std::unique_ptr<cml::XgbModel>>();
+    if (g_models == nullptr) g_models = new std::unordered_map<std::string, LoadedModel>();
     found = g_models->count(batch_id) > 0;
   });
   return found;
@@ -61,14 +127,11 @@ Datum spi_value(int row, int col, bool* isnull) { return SPI_getbinval(SPI_tupta
 // state at least 60 bars back comes from the trigger's checkpoints, then the bars since are replayed
 // (bit-identical to building from the first bar). A palloc'd array of feature_names().size()
 // doubles. Caller is connected to SPI.
-double* latest_features(const char* schema, const char* symbol, const cml::IndicatorParams& params) {
-  Oid t1[1] = {TEXTOID};
+double* latest_features(const char* symbol, const cml::IndicatorParams& params) {
+  const Plans& pl = plans();
   Datum v1[1] = {CStringGetTextDatum(symbol)};
   bool isnull;
-  SPI_execute_with_args(psprintf(
-      "SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 AND k.bar_ts <= "
-      "(SELECT r.timestamp FROM %s.rollingchartdata r WHERE r.symbol = $1 ORDER BY r.timestamp DESC OFFSET 60 LIMIT 1) "
-      "ORDER BY k.bar_ts DESC LIMIT 1", schema), 1, t1, v1, nullptr, true, 1);
+  SPI_execute_plan(pl.checkpoint, v1, nullptr, true, 1);
   Timestamp from_ts = DT_NOBEGIN;
   const char* state = nullptr;
   size_t nstate = 0;
@@ -78,11 +141,8 @@ double* latest_features(const char* schema, const char* symbol, const cml::Indic
     state = VARDATA_ANY(s);
     nstate = VARSIZE_ANY_EXHDR(s);
   }
-  Oid tt[2] = {TEXTOID, TIMESTAMPOID};
   Datum vt[2] = {v1[0], TimestampGetDatum(from_ts)};
-  SPI_execute_with_args(psprintf("SELECT timestamp, open::float8, high::float8, low::float8, close::float8, "
-                                 "volume::float8 FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp > $2 "
-                                 "ORDER BY timestamp", schema), 2, tt, vt, nullptr, true, 0);
+  SPI_execute_plan(pl.bars, vt, nullptr, true, 0);
   int n = (int)SPI_processed;
   if (n == 0) ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("symbol \"%s\" has no bars", symbol)));
   double* cols = (double*)palloc(sizeof(double) * 5 * n);
@@ -132,34 +192,29 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   const cml::IndicatorParams& params = cml::pg::config_indicator_params();
 
   SPI_connect();
-  const char* schema = cml::pg::extension_schema();
-  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
-  Oid t2[2] = {TEXTOID, INT4OID};
-  Datum v2[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
+  const Plans& pl = plans();
+  Datum vs[4] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), BoolGetDatum(cfg.prediction_cache),
+                 Int32GetDatum(cfg.max_prediction_age)};
   bool isnull;
 
-  // The latest bar.
-  SPI_execute_with_args(psprintf("SELECT timestamp, close::float8, timestamp::text || '/' || xmin::text || '/' || ctid::text "
-                                 "FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp DESC LIMIT 1", schema),
-                        1, t2, v2, nullptr, true, 1);
+  // The latest bar, the production model and (cache on) a young forecast of both: one statement.
+  if (SPI_execute_plan(pl.state, vs, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the latest bar failed");
   if (SPI_processed == 0)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\": it has no bars", symbol),
                     errhint("Load its candles into rollingChartData first.")));
   Timestamp bar_ts = DatumGetTimestamp(spi_value(0, 1, &isnull));
   double close = DatumGetFloat8(spi_value(0, 2, &isnull));
-  char* row_version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-
-  // The production model.
-  SPI_execute_with_args(psprintf("SELECT b.batch_id, m.calibration::text FROM %s.mltrainingbatches b "
-                                 "JOIN cryptoml_internal.models m USING (batch_id) WHERE b.symbol = $1 AND "
-                                 "b.forecast_horizon = $2 AND b.model_type = 'xgboost' AND b.is_production", schema),
-                        2, t2, v2, nullptr, true, 1);
-  if (SPI_processed == 0)
+  TransactionId xmin = DatumGetTransactionId(spi_value(0, 3, &isnull));
+  ItemPointer tid = (ItemPointer)DatumGetPointer(spi_value(0, 4, &isnull));
+  char row_version[96];
+  snprintf(row_version, sizeof row_version, INT64_FORMAT "/%u/%u/%u", (int64)bar_ts, xmin,
+           ItemPointerGetBlockNumberNoCheck(tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(tid));
+  Datum bd = spi_value(0, 5, &isnull);
+  if (isnull)
     ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("no production model for %s horizon %d", symbol, horizon),
                     errhint("Run SELECT ml_build_samples('%s'); SELECT ml_train('%s', %d); or deploy one with ml_deploy.",
                             symbol, symbol, horizon)));
-  char* batch_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-  char* calibration = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+  char* batch_id = TextDatumGetCString(bd);
 
   int64 age_us = GetCurrentTimestamp() - bar_ts;  // timestamps are UTC
   bool stale = age_us > (int64)cfg.stale_seconds * USECS_PER_SEC;
@@ -167,32 +222,26 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   // The prediction cache: the same model's forecast of the same bar, young enough.
   double predicted = 0, confidence = 0;
   bool cached = false;
-  if (cfg.prediction_cache) {
-    Oid tc[5] = {TEXTOID, INT4OID, TEXTOID, TIMESTAMPOID, INT4OID};
-    Datum vc[5] = {v2[0], v2[1], CStringGetTextDatum(batch_id), TimestampGetDatum(bar_ts), Int32GetDatum(cfg.max_prediction_age)};
-    SPI_execute_with_args(psprintf("SELECT predicted_value::float8, confidence::float8 FROM %s.persistentforecasts "
-                                   "WHERE symbol = $1 AND forecast_type = 'price_direction' AND forecast_horizon = $2 "
-                                   "AND model_version = $3 AND bar_timestamp = $4 "
-                                   "AND created_at >= now()::timestamp - make_interval(secs => $5) ORDER BY id DESC LIMIT 1",
-                                   schema), 5, tc, vc, nullptr, true, 1);
-    if (SPI_processed == 1) {
-      cached = true;
-      predicted = DatumGetFloat8(spi_value(0, 1, &isnull));
-      confidence = DatumGetFloat8(spi_value(0, 2, &isnull));
-    }
+  Datum cp = spi_value(0, 6, &isnull);
+  if (!isnull) {
+    cached = true;
+    predicted = DatumGetFloat8(cp);
+    confidence = DatumGetFloat8(spi_value(0, 7, &isnull));
   }
 
   if (!cached) {
     // Model bytes only when this backend has not loaded the model yet.
     const char* bytes = nullptr;
     size_t nbytes = 0;
+    const char* calibration = nullptr;
     if (!model_cached(batch_id)) {
-      Oid tb[1] = {TEXTOID};
       Datum vb[1] = {CStringGetTextDatum(batch_id)};
-      SPI_execute_with_args("SELECT model FROM cryptoml_internal.models WHERE batch_id = $1", 1, tb, vb, nullptr, true, 1);
+      if (SPI_execute_plan(pl.model, vb, nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("model %s is registered but its bytes are missing", batch_id)));
       bytea* b = DatumGetByteaPP(spi_value(0, 1, &isnull));
       bytes = VARDATA_ANY(b);
       nbytes = VARSIZE_ANY_EXHDR(b);
+      calibration = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
     }
     const std::vector<double>* hit = nullptr;
     cml::pg::guarded("ml_forecast", [&] {
@@ -200,24 +249,31 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
       auto it = g_features->find(symbol);
       if (it != g_features->end() && it->second.key == row_version && it->second.params == params) hit = &it->second.values;
     });
-    double* features = hit ? nullptr : latest_features(schema, symbol, params);
+    double* features = hit ? nullptr : latest_features(symbol, params);
     cml::pg::guarded("ml_forecast", [&] {
       size_t nf = cml::feature_names().size();
       if (features != nullptr) (*g_features)[symbol] = CachedFeatures{row_version, params, std::vector<double>(features, features + nf)};
       const std::vector<double>& fv = (*g_features)[symbol].values;
-      std::vector<float> row(fv.begin(), fv.end());
+      float row[256];
+      if (fv.size() > 256) throw cml::Error("too many features");
+      std::copy(fv.begin(), fv.end(), row);
       if (bytes != nullptr) {  // insert only a model that loaded: a failed load leaves no empty entry
-        std::unique_ptr<cml::XgbModel> loaded(new cml::XgbModel(cml::XgbModel::load(std::string(bytes, nbytes))));
-        (*g_models)[batch_id] = std::move(loaded);
+        LoadedModel m;
+        m.booster.reset(new cml::XgbModel(cml::XgbModel::load(std::string(bytes, nbytes))));
+        json cal = json::parse(calibration == nullptr ? "{}" : calibration);
+        if (!cal.contains("buckets") || !cal.at("buckets").is_array())
+          throw cml::DataError("the calibration of model " + std::string(batch_id) + " has no buckets array");
+        for (const json& b : cal.at("buckets"))
+          m.buckets.emplace_back(b.at("min_abs_pred").get<double>(), b.at("hit_rate").get<double>());
+        (*g_models)[batch_id] = std::move(m);
       }
-      const cml::XgbModel& model = *g_models->at(batch_id);
-      predicted = model.predict(cml::DenseMatrix{row.data(), 1, row.size()})[0];
+      const LoadedModel& model = g_models->at(batch_id);
+      predicted = model.booster->predict(cml::DenseMatrix{row, 1, fv.size()})[0];
       // Confidence: the validation hit rate of the |prediction| bucket this prediction falls in.
-      json cal = json::parse(calibration);
-      double hit = 0.5;
-      for (const json& b : cal.at("buckets"))
-        if (std::fabs(predicted) >= b.at("min_abs_pred").get<double>()) hit = b.at("hit_rate").get<double>();
-      confidence = std::min(100.0, std::max(0.0, 100.0 * hit));
+      double hit_rate = 0.5;
+      for (const auto& b : model.buckets)
+        if (std::fabs(predicted) >= b.first) hit_rate = b.second;
+      confidence = std::min(100.0, std::max(0.0, 100.0 * hit_rate));
     });
   }
 
@@ -229,20 +285,15 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
                              cfg.stale_seconds),
                       errdetail("The forecast is made as of that bar and flagged stale.")));
   if (!cached) {
-    Oid ti[7] = {TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPOID, TIMESTAMPOID};
-    Datum vi[7] = {v2[0], Float8GetDatum(confidence), Float8GetDatum(predicted), Int32GetDatum(horizon),
+    Datum vi[7] = {vs[0], Float8GetDatum(confidence), Float8GetDatum(predicted), Int32GetDatum(horizon),
                    CStringGetTextDatum(batch_id), TimestampGetDatum(expires), TimestampGetDatum(bar_ts)};
-    if (SPI_execute_with_args(psprintf("INSERT INTO %s.persistentforecasts (symbol, forecast_type, confidence, "
-                                       "predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp) "
-                                       "VALUES ($1, 'price_direction', $2, $3, $4, $5, $6, $7)", schema),
-                              7, ti, vi, nullptr, false, 0) != SPI_OK_INSERT)
-      elog(ERROR, "cryptoml: storing the forecast failed");
+    if (SPI_execute_plan(pl.insert, vi, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing the forecast failed");
   }
 
   TupleDesc desc;
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "cryptoml: expected a record result");
   desc = BlessTupleDesc(desc);
-  Datum values[11] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), TimestampGetDatum(bar_ts),
+  Datum values[11] = {vs[0], Int32GetDatum(horizon), TimestampGetDatum(bar_ts),
                       Float8GetDatum(predicted), Float8GetDatum(close * (1 + predicted / 100.0)),
                       Float8GetDatum(std::round(confidence * 100) / 100), CStringGetTextDatum(signal),
                       CStringGetTextDatum(batch_id), TimestampGetDatum(expires), BoolGetDatum(cached), BoolGetDatum(stale)};
@@ -257,9 +308,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
 Datum cml_latest_features(PG_FUNCTION_ARGS) {
   const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
   SPI_connect();
-  const char* schema = cml::pg::extension_schema();
-  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
-  double* f = latest_features(schema, symbol, cml::pg::config_indicator_params());
+  double* f = latest_features(symbol, cml::pg::config_indicator_params());
   const std::vector<std::string>* names = nullptr;
   cml::pg::guarded("latest_features", [&] { names = &cml::feature_names(); });
   StringInfoData j;

@@ -18,6 +18,15 @@ extern "C" {
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 }
@@ -486,14 +495,45 @@ bool drain_once(int idx, MemoryContext batch_cxt) {
 
 // ---- public C++ API ----
 
+// The schema name is cached per backend, keyed by the relation id of mltrainingbatches: dropping
+// the extension (or moving that table) sends a relcache invalidation for it, which clears the
+// cache. A schema with no mltrainingbatches yet (inside CREATE EXTENSION) is not cached. The
+// cached string is replaced only when the name changes, so a pointer returned earlier stays valid.
+namespace {
+char* g_schema = nullptr;
+Oid g_schema_relid = InvalidOid;
+bool g_schema_valid = false;
+
+void schema_inval_callback(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == g_schema_relid) g_schema_valid = false;
+}
+}  // namespace
+
 const char* extension_schema() {
-  int rc = SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-                       "ON n.oid = e.extnamespace WHERE e.extname = 'cryptoml'", true, 1);
-  if (rc != SPI_OK_SELECT || SPI_processed == 0) return nullptr;
-  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  if (g_schema_valid) return g_schema;
+  // pg_extension has no syscache; one index scan by name (get_extension_schema is not exported in 15).
+  Oid nsp = InvalidOid;
+  Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum("cryptoml"));
+  SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+  HeapTuple tup = systable_getnext(scan);
+  if (HeapTupleIsValid(tup)) nsp = ((Form_pg_extension)GETSTRUCT(tup))->extnamespace;
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  char* name = OidIsValid(nsp) ? get_namespace_name(nsp) : nullptr;
+  if (name == nullptr) return nullptr;
+  const char* quoted = quote_identifier(name);
+  Oid relid = get_relname_relid("mltrainingbatches", nsp);
+  if (!OidIsValid(relid)) return quoted;
+  if (g_schema == nullptr || strcmp(g_schema, quoted) != 0) g_schema = MemoryContextStrdup(TopMemoryContext, quoted);
+  g_schema_relid = relid;
+  g_schema_valid = true;
+  return g_schema;
 }
 
 void log_init() {
+  CacheRegisterRelcacheCallback(schema_inval_callback, (Datum)0);
   // A PGC_POSTMASTER variable can only be defined while the postmaster loads the library;
   // loaded later (no preload) there is no queue to size anyway.
   if (process_shared_preload_libraries_in_progress)
