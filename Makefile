@@ -7,7 +7,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 MODULE_big  = cryptoml
 OBJS        = $(patsubst %.cpp,%.o,$(sort $(wildcard src/pg/*.cpp src/core/*.cpp)))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
+DATA        = $(wildcard extension/$(EXTENSION)--*.sql)
 REGRESS     = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=.
 # Isolation specs (specs/*.spec) run after the regression tests, in their database: cryptoml
@@ -17,7 +17,7 @@ ISOLATION_OPTS = --inputdir=. --use-existing
 EXTRA_CLEAN = build results regression.diffs regression.out output_iso
 
 PG_CONFIG  ?= pg_config
-PG_CPPFLAGS = -Isrc/core -Isrc/pg
+PG_CPPFLAGS = -Isrc/core -Isrc/pg -I/usr/include/eigen3
 PG_CXXFLAGS = -std=c++17 -Wno-register -fvisibility-inlines-hidden
 SHLIB_LINK  = -lxgboost -lstdc++
 # clang would try to emit LLVM bitcode for the .cpp files

@@ -102,6 +102,7 @@ CREATE TABLE mlTrainingSamples (
   created_at       TIMESTAMP DEFAULT NOW(),
   metadata         JSONB,
   bar_timestamp    TIMESTAMP,
+  feature_vector   DOUBLE PRECISION[],
   CONSTRAINT mltrainingsamples_horizon_positive CHECK (forecast_horizon > 0)
 );
 CREATE UNIQUE INDEX mltrainingsamples_symbol_horizon_bar_idx ON mlTrainingSamples (symbol, forecast_horizon, bar_timestamp);
@@ -113,6 +114,7 @@ COMMENT ON COLUMN mlTrainingSamples.target IS 'Percentage change of close from t
 COMMENT ON COLUMN mlTrainingSamples.forecast_horizon IS 'Minutes ahead (5, 15, 30, 60 by default).';
 COMMENT ON COLUMN mlTrainingSamples.created_at IS 'When the sample was built.';
 COMMENT ON COLUMN mlTrainingSamples.metadata IS 'Additional context (feature set version, source).';
+COMMENT ON COLUMN mlTrainingSamples.feature_vector IS 'The same features as a vector in feature-set order, NaN for null (added; what training reads).';
 COMMENT ON COLUMN mlTrainingSamples.bar_timestamp IS 'Timestamp of the bar the features describe (added: orders samples in time, makes builds idempotent).';
 
 CREATE TABLE mlTrainingBatches (
@@ -176,6 +178,7 @@ CREATE TABLE persistentForecasts (
   CONSTRAINT persistentforecasts_horizon_positive CHECK (forecast_horizon > 0)
 );
 CREATE INDEX persistentforecasts_lookup_idx ON persistentForecasts (symbol, forecast_horizon, created_at);
+CREATE INDEX persistentforecasts_bar_idx ON persistentForecasts (symbol, forecast_horizon, bar_timestamp);
 CREATE INDEX persistentforecasts_pending_actual_idx ON persistentForecasts (expires_at) WHERE actual_value IS NULL;
 COMMENT ON TABLE persistentForecasts IS 'Forecasts made by the models, with the actual outcome once known.';
 COMMENT ON COLUMN persistentForecasts.id IS 'Surrogate key.';
@@ -464,6 +467,9 @@ CREATE FUNCTION cryptoml_internal.cpp_live_objects() RETURNS integer
 -- the features ml_forecast builds for a symbol's latest bar (to compare with the training samples')
 CREATE FUNCTION cryptoml_internal.latest_features(symbol text) RETURNS jsonb
   AS 'MODULE_PATHNAME', 'cml_latest_features' LANGUAGE C STABLE STRICT;
+-- a samples' features object as a vector in feature-set order (mlTrainingSamples.feature_vector)
+CREATE FUNCTION cryptoml_internal.features_to_vector(features jsonb) RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'cml_features_to_vector' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 -- {mismatches, fast-path conversions}: the trigger's numeric -> double shortcut against numeric_float8
 CREATE FUNCTION cryptoml_internal.numeric_to_double_mismatches(numeric[]) RETURNS bigint[]
   AS 'MODULE_PATHNAME', 'cml_numeric_to_double_mismatches' LANGUAGE C IMMUTABLE STRICT;
@@ -659,6 +665,7 @@ REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_con
   cryptoml_internal.config_key_table(), cryptoml_internal.log_queue_state(),
   cryptoml_internal.raise_cpp(text), cryptoml_internal.cpp_live_objects(),
   cryptoml_internal.numeric_to_double_mismatches(numeric[]), cryptoml_internal.latest_features(text),
+  cryptoml_internal.features_to_vector(jsonb),
   cryptoml_internal.chart_row_trigger(), cryptoml_internal.chart_statement_trigger() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ml_build_samples(text, integer, timestamp) FROM PUBLIC;

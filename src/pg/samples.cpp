@@ -19,8 +19,10 @@
 extern "C" {
 #include "utils/array.h"
 #include "utils/json.h"
+#include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(ml_build_samples);
+PG_FUNCTION_INFO_V1(cml_features_to_vector);
 }
 
 namespace {
@@ -131,16 +133,16 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
   cml::pg::guarded("ml_build_samples", [&] { names = &cml::feature_names(); });
   int nf = (int)names->size();
   char* insert_sql = psprintf(
-      "INSERT INTO %s.mltrainingsamples (symbol, features, target, forecast_horizon, bar_timestamp, metadata) "
+      "INSERT INTO %s.mltrainingsamples (symbol, features, target, forecast_horizon, bar_timestamp, metadata, feature_vector) "
       "SELECT $1, u.f::jsonb, u.t, $2, u.ts, jsonb_build_object('feature_set_version', %d, 'source', 'ml_build_samples', "
-      "'indicator_params', '%s'::jsonb) "
-      "FROM unnest($3::text[], $4::float8[], $5::timestamp[]) AS u(f, t, ts) "
+      "'indicator_params', '%s'::jsonb), $6[(u.i::int - 1) * %d + 1 : u.i::int * %d] "
+      "FROM unnest($3::text[], $4::float8[], $5::timestamp[]) WITH ORDINALITY AS u(f, t, ts, i) "
       "ON CONFLICT (symbol, forecast_horizon, bar_timestamp) DO NOTHING",
       schema, cml::kFeatureSetVersion,
       psprintf("{\"rsiPeriod\": %d, \"macdFast\": %d, \"macdSlow\": %d, \"macdSignal\": %d, \"bollingerPeriod\": %d, "
                "\"bollingerStdDev\": %.17g, \"stochasticK\": %d, \"stochasticD\": %d, \"volatilityWindow\": %d}",
                params.rsi_period, params.macd_fast, params.macd_slow, params.macd_signal, params.bb_period, params.bb_k,
-               params.stoch_k, params.stoch_d, params.vol_window));
+               params.stoch_k, params.stoch_d, params.vol_window), nf, nf);
 
   // One symbol's arrays, and one horizon's JSON texts, live in contexts reset as they are done.
   MemoryContext symbol_cxt = AllocSetContextCreate(CurrentMemoryContext, "cryptoml samples symbol", ALLOCSET_DEFAULT_SIZES);
@@ -195,6 +197,7 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
       Datum* fj = (Datum*)palloc(sizeof(Datum) * Max(rows, 1));
       Datum* tv = (Datum*)palloc(sizeof(Datum) * Max(rows, 1));
       Datum* tsv = (Datum*)palloc(sizeof(Datum) * Max(rows, 1));
+      Datum* fv = (Datum*)palloc(sizeof(Datum) * Max(rows, 1) * nf);  // feature_vector, row after row
       Timestamp last = DT_NOBEGIN;
       for (int i = start[k] - from_all; i < rows; i++) {
         double t = targets[(size_t)i * nh + k];
@@ -206,7 +209,9 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
           if (c) appendStringInfoString(&j, ", ");
           escape_json(&j, (*names)[c].c_str());
           appendStringInfoString(&j, ": ");
-          append_number(&j, feats[(size_t)i * nf + c]);
+          double x = feats[(size_t)i * nf + c];
+          append_number(&j, x);
+          fv[(size_t)n * nf + c] = Float8GetDatum(std::isfinite(x) ? x : NAN);  // null in the jsonb is NaN here
         }
         appendStringInfoChar(&j, '}');
         fj[n] = CStringGetTextDatum(j.data);
@@ -219,12 +224,13 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
         MemoryContextSwitchTo(symbol_cxt);
         continue;
       }
-      Oid types[5] = {TEXTOID, INT4OID, TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPARRAYOID};
-      Datum values[5] = {CStringGetTextDatum(symbol), Int32GetDatum(horizons[k]),
+      Oid types[6] = {TEXTOID, INT4OID, TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPARRAYOID, FLOAT8ARRAYOID};
+      Datum values[6] = {CStringGetTextDatum(symbol), Int32GetDatum(horizons[k]),
                          PointerGetDatum(construct_array(fj, n, TEXTOID, -1, false, TYPALIGN_INT)),
                          PointerGetDatum(construct_array(tv, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-                         PointerGetDatum(construct_array(tsv, n, TIMESTAMPOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
-      if (SPI_execute_with_args(insert_sql, 5, types, values, nullptr, false, 0) != SPI_OK_INSERT)
+                         PointerGetDatum(construct_array(tsv, n, TIMESTAMPOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+                         PointerGetDatum(construct_array(fv, n * nf, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+      if (SPI_execute_with_args(insert_sql, 6, types, values, nullptr, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "cryptoml: inserting samples failed");
       int64 inserted = (int64)SPI_processed;
       total += inserted;
@@ -244,4 +250,32 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
   }
   SPI_finish();
   PG_RETURN_INT64(total);
+}
+
+// cryptoml_internal.features_to_vector(features jsonb) RETURNS float8[]: a samples' features object
+// as a vector in feature_names() order (the layout of mlTrainingSamples.feature_vector): JSON null
+// or a missing key gives NaN; any other non-number is an error naming the key.
+Datum cml_features_to_vector(PG_FUNCTION_ARGS) {
+  Jsonb* j = PG_GETARG_JSONB_P(0);
+  if (!JB_ROOT_IS_OBJECT(j))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("features must be a JSON object")));
+  const std::vector<std::string>* names = nullptr;
+  cml::pg::guarded("features_to_vector", [&] { names = &cml::feature_names(); });
+  int nf = (int)names->size();
+  Datum* out = (Datum*)palloc(sizeof(Datum) * nf);
+  for (int c = 0; c < nf; c++) {
+    JsonbValue key;
+    key.type = jbvString;
+    key.val.string.val = const_cast<char*>((*names)[c].c_str());
+    key.val.string.len = (int)(*names)[c].size();
+    JsonbValue* v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &key);
+    double x = NAN;
+    if (v != nullptr && v->type == jbvNumeric)
+      x = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+    else if (v != nullptr && v->type != jbvNull)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("feature \"%s\" must be a number or null", (*names)[c].c_str())));
+    out[c] = Float8GetDatum(x);
+  }
+  PG_RETURN_ARRAYTYPE_P(construct_array(out, nf, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

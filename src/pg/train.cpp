@@ -20,6 +20,7 @@
 extern "C" {
 #include "common/hashfn.h"
 #include "storage/lock.h"
+#include "utils/array.h"
 #include "utils/json.h"
 
 PG_FUNCTION_INFO_V1(ml_train);
@@ -32,8 +33,32 @@ using cml::json;
 struct Sample {
   Timestamp ts;
   double target;
-  const char* features;  // jsonb as text
+  const double* features;  // feature_names().size() values, NaN = missing
 };
+
+int compare_samples(const void* a, const void* b) {
+  Timestamp x = ((const Sample*)a)->ts, y = ((const Sample*)b)->ts;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// The values of a feature vector of nf elements (NULL elements become NaN); errors on another shape.
+const double* vector_values(Datum d, int nf, Timestamp ts) {
+  ArrayType* a = DatumGetArrayTypeP(d);
+  if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != nf || ARR_ELEMTYPE(a) != FLOAT8OID)
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                    errmsg("the feature_vector of the sample at %s has %d elements, %d expected",
+                           DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(ts))),
+                           ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0, nf),
+                    errhint("Set it to cryptoml_internal.features_to_vector(features), or to NULL.")));
+  if (!ARR_HASNULL(a)) return (const double*)ARR_DATA_PTR(a);
+  Datum* elems;
+  bool* nulls;
+  int n;
+  deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+  double* out = (double*)palloc(sizeof(double) * nf);
+  for (int i = 0; i < nf; i++) out[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
+  return out;
+}
 
 // What the C++ part hands back, all C data.
 struct TrainResult {
@@ -152,22 +177,29 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   SPI_connect();
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
+  // Unordered (sorted below, in memory: an ORDER BY would sort the vectors on disk at the default
+  // work_mem); samples without a stored vector have theirs built from the jsonb.
   char* sql = psprintf(
-      "SELECT s.bar_timestamp, s.target::float8, s.features::text FROM %s.mltrainingsamples s "
+      "SELECT s.bar_timestamp, s.target::float8, coalesce(s.feature_vector, cryptoml_internal.features_to_vector(s.features)) "
+      "FROM %s.mltrainingsamples s "
       "WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.target IS NOT NULL AND s.bar_timestamp > "
-      "(SELECT max(bar_timestamp) - make_interval(mins => $3) FROM %s.mltrainingsamples WHERE symbol = $1 AND forecast_horizon = $2) "
-      "ORDER BY s.bar_timestamp", schema, schema);
+      "(SELECT max(bar_timestamp) - make_interval(mins => $3) FROM %s.mltrainingsamples WHERE symbol = $1 AND forecast_horizon = $2)",
+      schema, schema);
   Oid t3[3] = {TEXTOID, INT4OID, INT4OID};
   Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(window)};
   if (SPI_execute_with_args(sql, 3, t3, v3, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading samples failed");
   int n = (int)SPI_processed;
+  int nfeat = 0;
+  cml::pg::guarded("ml_train", [&] { nfeat = (int)cml::feature_names().size(); });
   Sample* samples = (Sample*)palloc(sizeof(Sample) * Max(n, 1));
   for (int i = 0; i < n; i++) {
     bool isnull;
-    samples[i].ts = DatumGetTimestamp(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-    samples[i].target = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-    samples[i].features = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+    HeapTuple row = SPI_tuptable->vals[i];
+    samples[i].ts = DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+    samples[i].target = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+    samples[i].features = vector_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull), nfeat, samples[i].ts);
   }
+  if (n > 1) qsort(samples, n, sizeof(Sample), compare_samples);
   // Rows needed: at least 10 validation rows and 30 training rows after the embargo.
   int needed = 0;
   for (int m = 1; m < 10000000; m++)
@@ -208,11 +240,7 @@ Datum ml_train(PG_FUNCTION_ARGS) {
     int n_train = n - n_val - horizon;  // embargo: the last `horizon` rows before validation are dropped
     std::vector<float> X((size_t)n * nf), y(n);
     for (int i = 0; i < n; i++) {
-      json f = json::parse(samples[i].features);
-      for (size_t c = 0; c < nf; c++) {
-        auto it = f.find(names[c]);
-        X[(size_t)i * nf + c] = (it == f.end() || it->is_null()) ? NAN : it->get<float>();
-      }
+      for (size_t c = 0; c < nf; c++) X[(size_t)i * nf + c] = (float)samples[i].features[c];
       y[i] = (float)samples[i].target;
     }
     int v0 = n - n_val;

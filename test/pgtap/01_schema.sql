@@ -5,7 +5,7 @@
 -- Everything runs in one transaction that is rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(492);
+SELECT plan(495);
 
 -- ---- rollingChartData (rollingchartdata) --------------------------------------
 SELECT has_table('rollingchartdata', 'rollingChartData exists');
@@ -108,7 +108,7 @@ SELECT has_table('mltrainingsamples', 'mlTrainingSamples exists');
 SELECT has_pk('mltrainingsamples', 'mlTrainingSamples has a primary key');
 SELECT col_is_pk('mltrainingsamples', 'id', 'mlTrainingSamples.id is the primary key');
 SELECT has_sequence('mltrainingsamples_id_seq', 'mlTrainingSamples.id is SERIAL (sequence mltrainingsamples_id_seq)');
-SELECT columns_are('mltrainingsamples', ARRAY['id', 'symbol', 'features', 'target', 'forecast_horizon', 'created_at', 'metadata', 'bar_timestamp'], 'mlTrainingSamples has exactly the seed columns plus the documented additions');
+SELECT columns_are('mltrainingsamples', ARRAY['id', 'symbol', 'features', 'target', 'forecast_horizon', 'created_at', 'metadata', 'bar_timestamp', 'feature_vector'], 'mlTrainingSamples has exactly the seed columns plus the documented additions');
 -- id
 SELECT has_column('mltrainingsamples', 'id', 'mlTrainingSamples.id exists');
 SELECT col_type_is('mltrainingsamples', 'id', 'integer', 'mlTrainingSamples.id is integer');
@@ -149,6 +149,10 @@ SELECT col_hasnt_default('mltrainingsamples', 'metadata', 'mlTrainingSamples.met
 SELECT has_column('mltrainingsamples', 'bar_timestamp', 'mlTrainingSamples.bar_timestamp exists');
 SELECT col_type_is('mltrainingsamples', 'bar_timestamp', 'timestamp without time zone', 'mlTrainingSamples.bar_timestamp is timestamp without time zone');
 SELECT col_is_null('mltrainingsamples', 'bar_timestamp', 'mlTrainingSamples.bar_timestamp allows NULL');
+-- feature_vector (added)
+SELECT has_column('mltrainingsamples', 'feature_vector', 'mlTrainingSamples.feature_vector exists');
+SELECT col_type_is('mltrainingsamples', 'feature_vector', 'double precision[]', 'mlTrainingSamples.feature_vector is double precision[]');
+SELECT col_is_null('mltrainingsamples', 'feature_vector', 'mlTrainingSamples.feature_vector allows NULL');
 SELECT col_hasnt_default('mltrainingsamples', 'bar_timestamp', 'mlTrainingSamples.bar_timestamp has no default');
 SELECT lives_ok('SELECT count(*) FROM mlTrainingSamples', 'unqualified mlTrainingSamples (camelCase, unquoted) works');
 SELECT lives_ok('SELECT count(*) FROM mltrainingsamples', 'unqualified mltrainingsamples (lowercase) works');

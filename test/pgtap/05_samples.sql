@@ -2,7 +2,7 @@
 -- idempotent, incremental, and no feature reads a bar after its own timestamp.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(19);
+SELECT plan(25);
 
 CREATE FUNCTION pg_temp.load(sym text, start int, n int, base float8 DEFAULT 100) RETURNS void LANGUAGE sql AS $$
   INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -42,6 +42,19 @@ SELECT ok((SELECT (features->>'rsi')::float8 = (SELECT (ml_rsi(array_agg(close::
 SELECT ok((SELECT features->'ret_15' = 'null'::jsonb FROM mlTrainingSamples
             WHERE symbol = 'BTCUSDT' AND forecast_horizon = 5 AND bar_timestamp = '2021-01-01 05:25'),
           'a return whose lagged bar is in the gap is null (time-based lags)');
+
+-- feature_vector: the same values as the jsonb, in feature-set order, NaN for null
+SELECT is((SELECT count(*) FROM mlTrainingSamples WHERE feature_vector IS DISTINCT FROM cryptoml_internal.features_to_vector(features)),
+          0::bigint, 'every sample''s feature_vector equals its jsonb features converted (NaN for null)');
+SELECT ok((SELECT bool_and(array_length(feature_vector, 1) = 29 AND array_ndims(feature_vector) = 1) FROM mlTrainingSamples),
+          'feature_vector has the 29 features');
+SELECT ok((SELECT 'NaN'::float8 = ANY(feature_vector) FROM mlTrainingSamples
+            WHERE symbol = 'BTCUSDT' AND forecast_horizon = 5 AND bar_timestamp = '2021-01-01 05:25'),
+          'a null feature (ret_15 in the gap) is NaN in the vector');
+SELECT ok((SELECT bool_and(x = 'NaN') FROM unnest(cryptoml_internal.features_to_vector('{}')) AS x), 'missing features are NaN');
+SELECT throws_like($$SELECT cryptoml_internal.features_to_vector('[1, 2]')$$, 'features must be a JSON object', 'features_to_vector: not an object');
+SELECT throws_like($$SELECT cryptoml_internal.features_to_vector('{"rsi": "high"}')$$, 'feature "rsi" must be a number or null',
+                   'features_to_vector: a non-number names the feature');
 
 -- incremental: new bars add only their samples
 SELECT pg_temp.load('BTCUSDT', 420, 30);

@@ -1,7 +1,7 @@
 -- ml_train (XGBoost), the model registry, ml_deploy and ml_rollback.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(29);
+SELECT plan(31);
 
 -- 3000 minutes of a noisy random walk with a weak momentum signal
 SELECT setseed(0.17);
@@ -26,6 +26,14 @@ SELECT ok((SELECT jsonb_array_length(calibration->'buckets') BETWEEN 1 AND 5 FRO
 SELECT ok(ml_log_flush(), 'the logger has written everything this session queued');
 SELECT ok((SELECT count(*) = 1 FROM systemLogs WHERE category = 'ml_training' AND message LIKE '%' || (SELECT batch_id FROM m1) || ' trained%'),
           'training logged with its promotion decision');
+
+-- training reads feature_vector; samples without one have their jsonb converted: the same model
+UPDATE mlTrainingSamples SET feature_vector = NULL WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15;
+CREATE TEMP TABLE m1b AS SELECT * FROM ml_train('BTCUSDT', 15);
+SELECT is((SELECT md5(m.model) FROM cryptoml_internal.models m JOIN m1b USING (batch_id)),
+          (SELECT md5(m.model) FROM cryptoml_internal.models m JOIN m1 USING (batch_id)),
+          'samples without feature_vector train the identical model (their jsonb is converted)');
+UPDATE mlTrainingSamples SET feature_vector = cryptoml_internal.features_to_vector(features) WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15;
 
 -- make sure there is a production model, then a second one only replaces it if better on the same rows
 SELECT lives_ok($$SELECT ml_deploy((SELECT batch_id FROM m1))$$, 'ml_deploy');
@@ -55,6 +63,10 @@ SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowSize": 3
                    'too few samples: says how many exist and are needed');
 UPDATE cryptoml_internal.models SET model = '\x7b00'::bytea WHERE batch_id = (SELECT batch_id FROM m1);
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15)$$, 'xgboost model:%', 'a corrupted production model is a clear error, not a crash');
+UPDATE mlTrainingSamples SET feature_vector = feature_vector[1:3]
+ WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15 AND bar_timestamp = (SELECT max(bar_timestamp) - interval '20 minutes' FROM mlTrainingSamples WHERE symbol = 'BTCUSDT');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15)$$, 'the feature_vector of the sample at % has 3 elements, 29 expected',
+                   'a feature_vector of the wrong length is a clear error');
 SELECT throws_like($$SELECT ml_deploy('no-such-batch')$$, 'unknown batch_id "no-such-batch"', 'ml_deploy of an unknown batch');
 
 SELECT * FROM finish();

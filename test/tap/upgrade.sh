@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The upgrade path: a database created at 0.1.0 (the frozen script) and upgraded with ALTER
+# EXTENSION cryptoml UPDATE has exactly the catalog of a fresh install of the current version
+# (tables, columns, defaults, constraints, indexes, triggers, functions, views, comments,
+# privileges), and keeps its data, with samples stored by 0.1.0 given their feature_vector.
+# Runs in the test database (pg_cron, which cryptoml requires, lives in that one database only);
+# it leaves the extension freshly installed at the current version. TAP output.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+current=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$ROOT/cryptoml.control")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+describe() {
+  q -At -c "
+  WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'cryptoml'),
+  members AS (SELECT d.classid, d.objid FROM pg_depend d, ext WHERE d.refclassid = 'pg_extension'::regclass
+                AND d.refobjid = ext.oid AND d.deptype = 'e'),
+  rels AS (SELECT c.oid, c.relname, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = c.oid)
+  SELECT 'member ' || pg_describe_object(m.classid, m.objid, 0) FROM members m
+  UNION ALL
+  SELECT format('column %s.%s.%s %s notnull=%s default=%s comment=%s', r.nspname, r.relname, a.attname,
+                format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid),
+                col_description(r.oid, a.attnum))
+    FROM rels r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = r.oid AND ad.adnum = a.attnum
+  UNION ALL
+  SELECT format('column order %s.%s: %s', r.nspname, r.relname, string_agg(a.attname, ',' ORDER BY a.attnum))
+    FROM rels r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped GROUP BY r.nspname, r.relname
+  UNION ALL
+  SELECT format('relation %s.%s kind=%s acl=%s comment=%s', r.nspname, r.relname, c.relkind, c.relacl, obj_description(r.oid, 'pg_class'))
+    FROM rels r JOIN pg_class c ON c.oid = r.oid
+  UNION ALL
+  SELECT format('constraint %s.%s %s %s', r.nspname, r.relname, co.conname, pg_get_constraintdef(co.oid))
+    FROM rels r JOIN pg_constraint co ON co.conrelid = r.oid
+  UNION ALL
+  SELECT format('index %s', pg_get_indexdef(i.indexrelid)) FROM rels r JOIN pg_index i ON i.indrelid = r.oid
+  UNION ALL
+  SELECT format('trigger %s', pg_get_triggerdef(t.oid)) FROM rels r JOIN pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal
+  UNION ALL
+  SELECT format('view %s.%s %s', r.nspname, r.relname, pg_get_viewdef(r.oid)) FROM rels r JOIN pg_class c ON c.oid = r.oid AND c.relkind = 'v'
+  UNION ALL
+  SELECT format('function %s acl=%s comment=%s def=%s', p.oid::regprocedure, p.proacl, obj_description(p.oid, 'pg_proc'),
+                pg_get_functiondef(p.oid))
+    FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+  UNION ALL
+  SELECT format('schema %s acl=%s comment=%s', n.nspname, n.nspacl, obj_description(n.oid, 'pg_namespace'))
+    FROM members m JOIN pg_namespace n ON m.classid = 'pg_namespace'::regclass AND n.oid = m.objid
+  ORDER BY 1"
+}
+
+echo "1..5"
+q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
+q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
+describe >"$tmp/fresh"
+
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.1.0' CASCADE"
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+[ "$v" = "0.1.0" ] && echo "ok 1 - CREATE EXTENSION cryptoml VERSION '0.1.0' installs the frozen 0.1.0 script" || echo "not ok 1 - installed version is $v"
+
+# Data stored under 0.1.0: bars through the trigger, and samples as 0.1.0 stored them (jsonb only).
+q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+      SELECT 'BTCUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 100 + i * 0.01, 100.5 + i * 0.01, 99.5 + i * 0.01, 100 + i * 0.01, 5
+        FROM generate_series(0, 199) i"
+q -c "INSERT INTO mlTrainingSamples (symbol, features, target, forecast_horizon, bar_timestamp, metadata)
+      VALUES ('BTCUSDT', '{\"rsi\": 55.5, \"ret_1\": null}', 0.25, 15, '2021-01-01 03:00', '{\"feature_set_version\": 1}'),
+             ('BTCUSDT', '{\"rsi\": 40}', -0.1, 15, '2021-01-01 03:01', '{\"feature_set_version\": 99}')"
+
+q -c "ALTER EXTENSION cryptoml UPDATE"
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+[ "$v" = "$current" ] && echo "ok 2 - ALTER EXTENSION cryptoml UPDATE reaches $current" || echo "not ok 2 - updated to $v, expected $current"
+describe >"$tmp/upgraded"
+if diff -u "$tmp/fresh" "$tmp/upgraded" >"$tmp/diff"; then
+  echo "ok 3 - the upgraded catalog is identical to a fresh $current install ($(wc -l <"$tmp/fresh") lines compared)"
+else
+  echo "not ok 3 - the upgraded catalog differs from a fresh install"
+  sed 's/^/# /' "$tmp/diff" | head -60
+fi
+r=$(q -At -c "SELECT count(*) || '/' || (SELECT count(*) FROM mlTrainingSamples) FROM rollingChartData")
+[ "$r" = "200/2" ] && echo "ok 4 - bars and samples stored under 0.1.0 are kept" || echo "not ok 4 - bars/samples after the upgrade: $r"
+r=$(q -At -c "SELECT string_agg(coalesce((feature_vector = cryptoml_internal.features_to_vector(features))::text, 'null'), ',' ORDER BY bar_timestamp) FROM mlTrainingSamples")
+[ "$r" = "true,null" ] && echo "ok 5 - the upgrade fills feature_vector for feature set 1 samples and leaves other versions NULL" ||
+  echo "not ok 5 - feature_vector after the upgrade: $r (expected true,null)"
+
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"
