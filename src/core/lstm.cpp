@@ -1,0 +1,1027 @@
+// cryptoml LSTM sequence regressor. See lstm.hpp and docs/lstm.md.
+//
+// Layout of the computation (one mini-batch of b sequences, L steps, F features, H hidden units):
+// every matrix is column-major with one column per (time step, sequence), column t*b + k for
+// sequence k at step t, so the b columns of one step are contiguous. Per layer:
+//   G  (4H x L*b)  gate pre-activations = W_in * input (one GEMM for all steps), then per step
+//                  += W_rec * h(t-1) (one GEMM per step), activated in place (i, f, g, o rows);
+//                  the backward pass overwrites it with the gate gradients.
+//   Hs, C, TC (H x L*b)  h(t), c(t), tanh(c(t)).
+// The backward pass runs one GEMM per step (dh(t-1) = W_rec^T * dG(t)) and, after the time loop,
+// one GEMM each for the weight gradients of all steps (dW_in = dG * input^T,
+// dW_rec = dG(1..L-1) * h(0..L-2)^T) and for the gradient of the layer's input (W_in^T * dG).
+// The network is a template on the scalar: float for training and prediction, double for the
+// gradient check in the unit tests.
+#include "lstm.hpp"
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "text.hpp"
+
+namespace cml {
+
+// Friend of LstmModel: lets this file build models and read their fields.
+struct LstmAccess {
+  static LstmModel make() { return LstmModel(); }
+  static LstmParams& p(LstmModel& m) { return m.p_; }
+  static std::size_t& nfeat(LstmModel& m) { return m.nfeat_; }
+  static std::vector<double>& x_mean(LstmModel& m) { return m.x_mean_; }
+  static std::vector<double>& x_std(LstmModel& m) { return m.x_std_; }
+  static double& y_mean(LstmModel& m) { return m.y_mean_; }
+  static double& y_std(LstmModel& m) { return m.y_std_; }
+  static std::vector<float>& w(LstmModel& m) { return m.weights_; }
+  static const std::vector<float>& w(const LstmModel& m) { return m.weights_; }
+};
+
+namespace {
+
+using lstm_detail::Shape;
+
+// Standardized inputs are clamped to this magnitude so that float arithmetic stays finite for
+// rows far outside the training distribution (validation or prediction rows).
+constexpr double kInputClamp = 1e6;
+// Workspace budget of one forward/backward pass; larger mini-batches are processed in pieces
+// whose gradients are summed (same mathematics, bounded memory).
+constexpr std::size_t kWorkspaceBytes = std::size_t(256) << 20;
+// Sequences per forward pass when predicting (and when computing the validation MSE).
+constexpr std::size_t kPredictChunk = 1000;
+
+// --- messages ---------------------------------------------------------------------------------
+
+[[noreturn]] void out_of_range(const char* name, const std::string& value, const char* rule) {
+  throw InvalidParameter(std::string("lstm: ") + name + " = " + value + " is out of range: must be " + rule,
+                         std::string("rule: ") + name + " must be " + rule);
+}
+
+void check_int(const char* name, int v, int lo, int hi, const char* rule) {
+  if (v < lo || v > hi) out_of_range(name, std::to_string(v), rule);
+}
+
+// --- deterministic random numbers ---------------------------------------------------------------
+
+std::uint64_t splitmix64(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256** seeded through splitmix64; the stream id separates independent uses of one seed.
+class Rng {
+ public:
+  Rng(std::uint64_t seed, std::uint64_t stream) {
+    std::uint64_t s = seed ^ (stream * 0xD1B54A32D192ED03ULL);
+    for (auto& w : s_) w = splitmix64(s);
+  }
+  std::uint64_t next() {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  // Uniform integer in [0, n), n >= 1, without modulo bias (rejection on the top of the range).
+  std::uint64_t below(std::uint64_t n) {
+    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    for (;;) {
+      const std::uint64_t r = next();
+      if (r < limit) return r % n;
+    }
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  std::array<std::uint64_t, 4> s_{};
+};
+
+// --- parameter layout -------------------------------------------------------------------------
+
+struct LayerOffsets {
+  std::size_t w_in, w_rec, bias, in;  // in = input size of the layer
+};
+
+struct Layout {
+  int F = 0, H = 0, NL = 1;
+  std::vector<LayerOffsets> layers;
+  std::size_t head_w = 0, head_b = 0, total = 0;
+  explicit Layout(const Shape& s) : F(s.features), H(s.hidden), NL(s.layers) {
+    std::size_t off = 0;
+    const std::size_t h = static_cast<std::size_t>(H);
+    for (int l = 0; l < NL; ++l) {
+      LayerOffsets lo{};
+      lo.in = l == 0 ? static_cast<std::size_t>(F) : h;
+      lo.w_in = off;
+      off += 4 * h * lo.in;
+      lo.w_rec = off;
+      off += 4 * h * h;
+      lo.bias = off;
+      off += 4 * h;
+      layers.push_back(lo);
+    }
+    head_w = off;
+    off += h;
+    head_b = off;
+    off += 1;
+    total = off;
+  }
+};
+
+// --- the network ------------------------------------------------------------------------------
+
+template <typename S>
+class Net {
+ public:
+  using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  using MapM = Eigen::Map<Mat>;
+  using CMapM = Eigen::Map<const Mat>;
+  using MapV = Eigen::Map<Vec>;
+  using CMapV = Eigen::Map<const Vec>;
+
+  // Scalars of workspace per sequence: input, G (4H), Hs, C, TC per layer and step, dIn, and the
+  // per-sequence step buffers.
+  static std::size_t scalars_per_sequence(const Shape& s, std::size_t L) {
+    const std::size_t H = static_cast<std::size_t>(s.hidden);
+    const std::size_t per_step =
+        static_cast<std::size_t>(s.features) + static_cast<std::size_t>(s.layers) * 7 * H + (s.layers > 1 ? H : 0);
+    return per_step * L + 4 * H + 1;
+  }
+  // Sequences per pass that fit the workspace budget (at least 1, at most want).
+  static std::size_t capacity_for(const Shape& s, std::size_t L, std::size_t want) {
+    const std::size_t per = scalars_per_sequence(s, L) * sizeof(S);
+    return std::max<std::size_t>(1, std::min(want, kWorkspaceBytes / per));
+  }
+
+  Net(const Shape& s, std::size_t L, std::size_t cap) : lay_(s), L_(L), cap_(cap) {
+    const std::size_t H = static_cast<std::size_t>(s.hidden), F = static_cast<std::size_t>(s.features);
+    const std::size_t cols = L * cap;
+    X_.resize(F * cols);
+    G_.resize(s.layers);
+    Hs_.resize(s.layers);
+    C_.resize(s.layers);
+    TC_.resize(s.layers);
+    for (int l = 0; l < s.layers; ++l) {
+      G_[l].resize(4 * H * cols);
+      Hs_[l].resize(H * cols);
+      C_[l].resize(H * cols);
+      TC_[l].resize(H * cols);
+    }
+    if (s.layers > 1) dIn_.resize(H * cols);
+    dh_.resize(H * cap);
+    dc_.resize(H * cap);
+    dhrec_.resize(H * cap);
+    tmp_.resize(H * cap);
+    pred_.resize(cap);
+  }
+
+  std::size_t capacity() const { return cap_; }
+  // Input buffer for b sequences: F x (L*b), column t*b + k = step t of sequence k.
+  S* input() { return X_.data(); }
+  const S* pred() const { return pred_.data(); }
+
+  // Forward pass for b <= capacity() sequences already in input(); predictions in pred().
+  void forward(const S* theta, std::size_t b) {
+    const Eigen::Index H = lay_.H, Lb = static_cast<Eigen::Index>(L_ * b), B = static_cast<Eigen::Index>(b);
+    for (int l = 0; l < lay_.NL; ++l) {
+      const LayerOffsets& o = lay_.layers[l];
+      const Eigen::Index In = static_cast<Eigen::Index>(o.in);
+      CMapM Win(theta + o.w_in, 4 * H, In), Wrec(theta + o.w_rec, 4 * H, H);
+      CMapV bias(theta + o.bias, 4 * H);
+      CMapM in(l == 0 ? X_.data() : Hs_[l - 1].data(), In, Lb);
+      MapM G(G_[l].data(), 4 * H, Lb), Hs(Hs_[l].data(), H, Lb), C(C_[l].data(), H, Lb), TC(TC_[l].data(), H, Lb);
+      G.noalias() = Win * in;
+      for (std::size_t t = 0; t < L_; ++t) {
+        const Eigen::Index c0 = static_cast<Eigen::Index>(t * b);
+        auto Gt = G.middleCols(c0, B);
+        if (t > 0) Gt.noalias() += Wrec * Hs.middleCols(c0 - B, B);
+        auto gi = Gt.topRows(H).array();
+        auto gf = Gt.middleRows(H, H).array();
+        auto gg = Gt.middleRows(2 * H, H).array();
+        auto go = Gt.bottomRows(H).array();
+        gi = (gi.colwise() + bias.segment(0, H).array()).logistic();
+        gf = (gf.colwise() + bias.segment(H, H).array()).logistic();
+        gg = (gg.colwise() + bias.segment(2 * H, H).array()).tanh();
+        go = (go.colwise() + bias.segment(3 * H, H).array()).logistic();
+        auto Ct = C.middleCols(c0, B).array();
+        if (t > 0) {
+          Ct = gf * C.middleCols(c0 - B, B).array() + gi * gg;
+        } else {
+          Ct = gi * gg;
+        }
+        auto TCt = TC.middleCols(c0, B).array();
+        TCt = Ct.tanh();
+        Hs.middleCols(c0, B).array() = go * TCt;
+      }
+    }
+    const int top = lay_.NL - 1;
+    CMapM Hs(Hs_[top].data(), H, Lb);
+    CMapV hw(theta + lay_.head_w, H);
+    MapV pred(pred_.data(), B);
+    pred.noalias() = Hs.rightCols(B).transpose() * hw;
+    pred.array() += theta[lay_.head_b];
+  }
+
+  // Backward pass after forward(theta, b): dpred holds dLoss/dpred for the b sequences; the
+  // gradient is added to grad (same layout as theta).
+  void backward(const S* theta, const S* dpred_ptr, std::size_t b, S* grad) {
+    const Eigen::Index H = lay_.H, Lb = static_cast<Eigen::Index>(L_ * b), B = static_cast<Eigen::Index>(b);
+    const int top = lay_.NL - 1;
+    CMapV dpred(dpred_ptr, B);
+    {
+      CMapM Hs(Hs_[top].data(), H, Lb);
+      MapV ghw(grad + lay_.head_w, H);
+      ghw.noalias() += Hs.rightCols(B) * dpred;
+      grad[lay_.head_b] += dpred.sum();
+    }
+    MapM dh(dh_.data(), H, B), dc(dc_.data(), H, B), dhrec(dhrec_.data(), H, B), tmp(tmp_.data(), H, B);
+    MapM dIn(dIn_.empty() ? nullptr : dIn_.data(), H, dIn_.empty() ? 0 : Lb);
+    for (int l = top; l >= 0; --l) {
+      const LayerOffsets& o = lay_.layers[l];
+      const Eigen::Index In = static_cast<Eigen::Index>(o.in);
+      CMapM Win(theta + o.w_in, 4 * H, In), Wrec(theta + o.w_rec, 4 * H, H);
+      CMapV hw(theta + lay_.head_w, H);
+      CMapM in(l == 0 ? X_.data() : Hs_[l - 1].data(), In, Lb);
+      MapM G(G_[l].data(), 4 * H, Lb);
+      CMapM Hs(Hs_[l].data(), H, Lb), C(C_[l].data(), H, Lb), TC(TC_[l].data(), H, Lb);
+      dc.setZero();
+      for (std::size_t tt = L_; tt-- > 0;) {
+        const Eigen::Index c0 = static_cast<Eigen::Index>(tt * b);
+        // dh = gradient reaching h(t): from the head (top layer, last step), from the layer
+        // above (dIn) and from step t+1 (dhrec).
+        if (tt + 1 == L_) {
+          if (l == top) {
+            dh.noalias() = hw * dpred.transpose();
+          } else {
+            dh = dIn.middleCols(c0, B);
+          }
+        } else if (l == top) {
+          dh = dhrec;
+        } else {
+          dh = dhrec + dIn.middleCols(c0, B);
+        }
+        auto Gt = G.middleCols(c0, B);
+        auto gi = Gt.topRows(H).array();
+        auto gf = Gt.middleRows(H, H).array();
+        auto gg = Gt.middleRows(2 * H, H).array();
+        auto go = Gt.bottomRows(H).array();
+        auto tc = TC.middleCols(c0, B).array();
+        auto dha = dh.array();
+        auto dca = dc.array();
+        auto tm = tmp.array();
+        dca += dha * go * (S(1) - tc.square());
+        go = dha * tc * go * (S(1) - go);    // d pre-activation of o
+        tm = dca * gi;                        // dc * i, for g
+        gi = dca * gg * gi * (S(1) - gi);     // d pre-activation of i
+        gg = tm * (S(1) - gg.square());       // d pre-activation of g
+        if (tt > 0) {
+          tm = gf;
+          gf = dca * C.middleCols(c0 - B, B).array() * gf * (S(1) - gf);  // d pre-activation of f
+          dca *= tm;                                                      // dc(t-1)
+          dhrec.noalias() = Wrec.transpose() * Gt;
+        } else {
+          gf.setZero();
+        }
+      }
+      MapM gWin(grad + o.w_in, 4 * H, In), gWrec(grad + o.w_rec, 4 * H, H);
+      MapV gb(grad + o.bias, 4 * H);
+      gWin.noalias() += G * in.transpose();
+      if (L_ > 1) gWrec.noalias() += G.rightCols(Lb - B) * Hs.leftCols(Lb - B).transpose();
+      gb.noalias() += G.rowwise().sum();
+      if (l > 0) dIn.noalias() = Win.transpose() * G;
+    }
+  }
+
+ private:
+  Layout lay_;
+  std::size_t L_, cap_;
+  std::vector<S> X_, dIn_, dh_, dc_, dhrec_, tmp_, pred_;
+  std::vector<std::vector<S>> G_, Hs_, C_, TC_;
+};
+
+// --- data checks and standardization -----------------------------------------------------------
+
+// Checks a sequence set against sequence length L; marks the rows its sequences cover.
+void check_set(const SequenceSet& s, std::size_t L, const char* what, bool need_y, std::vector<char>* covered) {
+  if (s.rows > 0 && s.X == nullptr) {
+    throw InvalidParameter(std::string("lstm: ") + what + " feature matrix X is null but rows = " +
+                           std::to_string(s.rows));
+  }
+  if (s.cols == 0) throw InvalidParameter(std::string("lstm: ") + what + " feature matrix has 0 columns");
+  if (need_y && s.y == nullptr && !s.ends.empty()) {
+    throw InvalidParameter(std::string("lstm: ") + what + " targets y are null");
+  }
+  // Difference array over rows: +1 at a sequence's first row, -1 after its last.
+  std::vector<int> diff(s.rows + 1, 0);
+  for (std::size_t k = 0; k < s.ends.size(); ++k) {
+    const std::size_t e = s.ends[k];
+    if (e >= s.rows) {
+      throw InvalidParameter(std::string("lstm: ") + what + " sequence " + std::to_string(k) + " ends at row " +
+                                 std::to_string(e) + " but there are only " + std::to_string(s.rows) + " rows",
+                             "rule: every end is < rows");
+    }
+    if (e + 1 < L) {
+      throw InvalidParameter(std::string("lstm: ") + what + " sequence " + std::to_string(k) + " ends at row " +
+                                 std::to_string(e) + ", before row " + std::to_string(L - 1) +
+                                 " (sequence_length " + std::to_string(L) + " needs " + std::to_string(L - 1) +
+                                 " earlier rows)",
+                             "rule: every end is >= sequence_length - 1");
+    }
+    if (need_y && !std::isfinite(s.y[e])) {
+      throw InvalidParameter(std::string("lstm: ") + what + " target at row " + std::to_string(e) + " is " +
+                                 format_double(s.y[e]) + "; targets of sequence ends must be finite",
+                             "rule: y[ends[k]] is finite");
+    }
+    diff[e + 1 - L] += 1;
+    diff[e + 1] -= 1;
+  }
+  covered->assign(s.rows, 0);
+  int run = 0;
+  for (std::size_t r = 0; r < s.rows; ++r) {
+    run += diff[r];
+    if (run > 0) {
+      (*covered)[r] = 1;
+      const double* row = s.X + r * s.cols;
+      for (std::size_t c = 0; c < s.cols; ++c) {
+        if (std::isinf(row[c])) {
+          throw InvalidParameter(std::string("lstm: ") + what + " feature " + std::to_string(c) + " at row " +
+                                     std::to_string(r) + " is " + format_double(row[c]) +
+                                     "; features must be finite or NaN (missing)",
+                                 "rule: no infinite feature values");
+        }
+      }
+    }
+  }
+}
+
+// Mean and standard deviation of values (NaN skipped), scaled by the largest magnitude so that
+// sums cannot overflow. A constant, empty or (relative to its magnitude) near-constant series
+// gets std 1.
+struct MeanStd {
+  double mean = 0, std = 1;
+};
+
+template <typename Get>
+MeanStd mean_std(std::size_t n, Get get) {
+  double maxabs = 0, lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = get(i);
+    if (std::isnan(v)) continue;
+    maxabs = std::max(maxabs, std::fabs(v));
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    ++count;
+  }
+  MeanStd r;
+  if (count == 0) return r;
+  if (lo == hi || maxabs == 0) {
+    r.mean = lo;
+    return r;
+  }
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = get(i);
+    if (!std::isnan(v)) sum += v / maxabs;
+  }
+  double m = sum / static_cast<double>(count);
+  double corr = 0, ss = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = get(i);
+    if (std::isnan(v)) continue;
+    const double d = v / maxabs - m;
+    corr += d;
+    ss += d * d;
+  }
+  const double cn = static_cast<double>(count);
+  m += corr / cn;
+  const double var = std::max(0.0, ss / cn - (corr / cn) * (corr / cn));
+  const double sd = std::sqrt(var);
+  r.mean = m * maxabs;
+  r.std = sd > 1e-12 ? sd * maxabs : 1.0;
+  return r;
+}
+
+struct Standardizer {
+  std::vector<double> mean, inv_std;
+  double y_mean = 0, y_std = 1;
+  Standardizer(const std::vector<double>& xm, const std::vector<double>& xs, double ym, double ys)
+      : mean(xm), inv_std(xs.size()), y_mean(ym), y_std(ys) {
+    for (std::size_t c = 0; c < xs.size(); ++c) inv_std[c] = 1.0 / xs[c];
+  }
+  template <typename S>
+  S feature(double v, std::size_t c) const {
+    if (std::isnan(v)) return S(0);
+    const double z = (v - mean[c]) * inv_std[c];
+    return static_cast<S>(std::max(-kInputClamp, std::min(kInputClamp, z)));
+  }
+};
+
+// Copies sequences idx[0..b) of s, standardized, into a network input buffer (F x L*b, column
+// t*b + k = step t of sequence k).
+template <typename S>
+void gather(const SequenceSet& s, const Standardizer& st, std::size_t L, const std::size_t* idx, std::size_t b,
+            S* dst) {
+  const std::size_t F = s.cols;
+  for (std::size_t k = 0; k < b; ++k) {
+    const std::size_t first = s.ends[idx[k]] + 1 - L;
+    for (std::size_t t = 0; t < L; ++t) {
+      const double* row = s.X + (first + t) * F;
+      S* out = dst + (t * b + k) * F;
+      for (std::size_t c = 0; c < F; ++c) out[c] = st.feature<S>(row[c], c);
+    }
+  }
+}
+
+bool all_finite(const float* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return false;
+  }
+  return true;
+}
+
+[[noreturn]] void diverged(int epoch, const char* what, const LstmParams& p, LstmTrainReport* report) {
+  if (report != nullptr) {
+    report->diverged = true;
+    report->diverged_epoch = epoch;
+  }
+  throw DataError("lstm: training diverged at epoch " + std::to_string(epoch) + " (" + what +
+                      " is not finite); try a lower learning_rate",
+                  "learning_rate = " + format_double(p.learning_rate) + ", clip_norm = " + format_double(p.clip_norm) +
+                      ", weight_decay = " + format_double(p.weight_decay),
+                  "lower learning_rate (or weight_decay), or check the targets and features for extreme values");
+}
+
+// Predictions (standardized units, as float) for all sequences of s, in chunks.
+void predict_std(const Shape& shape, std::size_t L, const float* theta, const SequenceSet& s,
+                 const Standardizer& st, const std::function<bool()>* should_stop, const std::function<void()>& on_stop,
+                 std::vector<float>* out) {
+  const std::size_t n = s.ends.size();
+  out->assign(n, 0.0f);
+  if (n == 0) return;
+  const std::size_t cap = Net<float>::capacity_for(shape, L, std::min(n, kPredictChunk));
+  Net<float> net(shape, L, cap);
+  std::vector<std::size_t> idx(cap);
+  for (std::size_t s0 = 0; s0 < n; s0 += cap) {
+    if (should_stop != nullptr && *should_stop && (*should_stop)()) on_stop();
+    const std::size_t b = std::min(cap, n - s0);
+    for (std::size_t k = 0; k < b; ++k) idx[k] = s0 + k;
+    gather(s, st, L, idx.data(), b, net.input());
+    net.forward(theta, b);
+    std::copy(net.pred(), net.pred() + b, out->begin() + static_cast<std::ptrdiff_t>(s0));
+  }
+}
+
+// --- training state ---------------------------------------------------------------------------
+
+class Trainer {
+ public:
+  // Checks the training set (InvalidParameter), computes the standardization, initializes weights.
+  Trainer(const SequenceSet& train, const LstmParams& p)
+      : train_(train),
+        p_(p),
+        L_(static_cast<std::size_t>(p.sequence_length)),
+        shape_{static_cast<int>(train.cols), p.hidden_size, p.num_layers},
+        rng_(p.seed, 2) {
+    p.validate();
+    std::vector<char> covered;
+    check_set(train, L_, "training", true, &covered);
+    if (train.ends.empty()) {
+      throw InvalidParameter("lstm: 0 training sequences of length " + std::to_string(L_) + "; at least 1 needed");
+    }
+    const std::size_t F = train.cols;
+    x_mean_.resize(F);
+    x_std_.resize(F);
+    for (std::size_t c = 0; c < F; ++c) {
+      const MeanStd ms = mean_std(train.rows, [&](std::size_t r) {
+        return covered[r] ? train.X[r * F + c] : std::numeric_limits<double>::quiet_NaN();
+      });
+      x_mean_[c] = ms.mean;
+      x_std_[c] = ms.std;
+    }
+    const MeanStd ym = mean_std(train.ends.size(), [&](std::size_t k) { return train.y[train.ends[k]]; });
+    st_.reset(new Standardizer(x_mean_, x_std_, ym.mean, ym.std));
+    ys_.resize(train.ends.size());
+    for (std::size_t k = 0; k < ys_.size(); ++k) {
+      ys_[k] = static_cast<float>((train.y[train.ends[k]] - ym.mean) / ym.std);
+    }
+    const std::vector<double> init = lstm_detail::init_params(shape_, p.seed);
+    theta_.assign(init.begin(), init.end());
+    grad_.assign(theta_.size(), 0.0f);
+    m_.assign(theta_.size(), 0.0f);
+    v_.assign(theta_.size(), 0.0f);
+    order_.resize(train.ends.size());
+    for (std::size_t k = 0; k < order_.size(); ++k) order_[k] = k;
+    const std::size_t bs = std::min<std::size_t>(static_cast<std::size_t>(p.batch_size), order_.size());
+    net_.reset(new Net<float>(shape_, L_, Net<float>::capacity_for(shape_, L_, bs)));
+    dpred_.resize(net_->capacity());
+  }
+
+  // One epoch (1-based number `epoch`); returns the mean standardized training MSE.
+  double run_epoch(int epoch, const std::function<bool()>& should_stop, const lstm_detail::TrainHooks* hooks,
+                   LstmTrainReport* report) {
+    const std::size_t n = order_.size();
+    for (std::size_t k = n; k > 1; --k) std::swap(order_[k - 1], order_[rng_.below(k)]);
+    const std::size_t bs = static_cast<std::size_t>(p_.batch_size);
+    const std::size_t cap = net_->capacity();
+    double epoch_loss = 0;
+    int batch = 0;
+    for (std::size_t s0 = 0; s0 < n; s0 += bs, ++batch) {
+      if (should_stop && should_stop()) {
+        throw Cancelled("lstm: training cancelled at epoch " + std::to_string(epoch));
+      }
+      const std::size_t b = std::min(bs, n - s0);
+      std::fill(grad_.begin(), grad_.end(), 0.0f);
+      double loss = 0;
+      const float scale = static_cast<float>(2.0 / static_cast<double>(b));
+      for (std::size_t m0 = 0; m0 < b; m0 += cap) {
+        const std::size_t mb = std::min(cap, b - m0);
+        const std::size_t* idx = order_.data() + s0 + m0;
+        gather(train_, *st_, L_, idx, mb, net_->input());
+        net_->forward(theta_.data(), mb);
+        const float* pred = net_->pred();
+        for (std::size_t k = 0; k < mb; ++k) {
+          const float err = pred[k] - ys_[idx[k]];
+          loss += static_cast<double>(err) * static_cast<double>(err);
+          dpred_[k] = scale * err;
+        }
+        net_->backward(theta_.data(), dpred_.data(), mb, grad_.data());
+      }
+      loss /= static_cast<double>(b);
+      if (hooks != nullptr && hooks->after_backward) {
+        hooks->after_backward(epoch, batch, &loss, grad_.data(), grad_.size());
+      }
+      if (!std::isfinite(loss)) diverged(epoch, "loss", p_, report);
+      double sq = 0;
+      for (float g : grad_) sq += static_cast<double>(g) * static_cast<double>(g);
+      const double norm = std::sqrt(sq);
+      if (!std::isfinite(norm)) diverged(epoch, "gradient", p_, report);
+      const double coef = p_.clip_norm / (norm + 1e-6);
+      if (coef < 1.0) {
+        const float c = static_cast<float>(coef);
+        for (float& g : grad_) g *= c;
+      }
+      adam_step();
+      if (!all_finite(theta_.data(), theta_.size())) diverged(epoch, "updated weight", p_, report);
+      epoch_loss += loss * static_cast<double>(b);
+    }
+    return epoch_loss / static_cast<double>(n);
+  }
+
+  // Validation MSE in target units (double).
+  double valid_mse(const SequenceSet& valid, const std::function<bool()>& should_stop, int epoch) {
+    std::vector<float> pred;
+    predict_std(shape_, L_, theta_.data(), valid, *st_, &should_stop,
+                [epoch] { throw Cancelled("lstm: training cancelled at epoch " + std::to_string(epoch)); }, &pred);
+    double s = 0;
+    for (std::size_t k = 0; k < pred.size(); ++k) {
+      const double d = static_cast<double>(pred[k]) * st_->y_std + st_->y_mean - valid.y[valid.ends[k]];
+      s += d * d;
+    }
+    return s / static_cast<double>(pred.size());
+  }
+
+  const Shape& shape() const { return shape_; }
+  const std::vector<float>& theta() const { return theta_; }
+  const Standardizer& standardizer() const { return *st_; }
+  const std::vector<double>& x_mean() const { return x_mean_; }
+  const std::vector<double>& x_std() const { return x_std_; }
+
+ private:
+  void adam_step() {
+    ++step_;
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const double bc1 = 1.0 - std::pow(b1, static_cast<double>(step_));
+    const double bc2 = 1.0 - std::pow(b2, static_cast<double>(step_));
+    const float step_size = static_cast<float>(p_.learning_rate / bc1);
+    const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+    const float wd = static_cast<float>(p_.weight_decay);
+    const float fb1 = static_cast<float>(b1), fb2 = static_cast<float>(b2), feps = static_cast<float>(eps);
+    for (std::size_t i = 0; i < theta_.size(); ++i) {
+      float g = grad_[i];
+      if (wd != 0.0f) g += wd * theta_[i];
+      m_[i] = fb1 * m_[i] + (1.0f - fb1) * g;
+      v_[i] = fb2 * v_[i] + (1.0f - fb2) * g * g;
+      theta_[i] -= step_size * m_[i] / (std::sqrt(v_[i]) * inv_sqrt_bc2 + feps);
+    }
+  }
+
+  const SequenceSet& train_;
+  LstmParams p_;
+  std::size_t L_;
+  Shape shape_;
+  Rng rng_;
+  std::vector<double> x_mean_, x_std_;
+  std::unique_ptr<Standardizer> st_;
+  std::vector<float> ys_, theta_, grad_, m_, v_, dpred_;
+  std::vector<std::size_t> order_;
+  std::unique_ptr<Net<float>> net_;
+  long step_ = 0;
+};
+
+LstmModel make_model(const LstmParams& p, const Trainer& t, const std::vector<float>& theta) {
+  LstmModel m = LstmAccess::make();
+  LstmAccess::p(m) = p;
+  LstmAccess::nfeat(m) = static_cast<std::size_t>(t.shape().features);
+  LstmAccess::x_mean(m) = t.x_mean();
+  LstmAccess::x_std(m) = t.x_std();
+  LstmAccess::y_mean(m) = t.standardizer().y_mean;
+  LstmAccess::y_std(m) = t.standardizer().y_std;
+  LstmAccess::w(m) = theta;
+  return m;
+}
+
+LstmModel train_impl(const SequenceSet& train, const SequenceSet& valid, const LstmParams& p,
+                     const std::function<bool()>& should_stop, LstmTrainReport* report,
+                     const lstm_detail::TrainHooks* hooks) {
+  LstmTrainReport local;
+  LstmTrainReport& rep = report != nullptr ? *report : local;
+  rep = LstmTrainReport();
+  p.validate();
+  const std::size_t L = static_cast<std::size_t>(p.sequence_length);
+  if (valid.cols != train.cols) {
+    throw InvalidParameter("lstm: validation set has " + std::to_string(valid.cols) +
+                               " feature columns but the training set has " + std::to_string(train.cols),
+                           "rule: training and validation sets have the same columns");
+  }
+  std::vector<char> covered;
+  check_set(valid, L, "validation", true, &covered);
+  Trainer tr(train, p);  // checks the training set
+  if (valid.ends.empty()) {
+    throw InvalidParameter("lstm: 0 validation sequences of length " + std::to_string(L) + "; at least 1 needed");
+  }
+  double best = std::numeric_limits<double>::infinity();
+  std::vector<float> best_theta = tr.theta();
+  int since_best = 0;
+  for (int epoch = 1; epoch <= p.max_epochs; ++epoch) {
+    const double loss = tr.run_epoch(epoch, should_stop, hooks, &rep);
+    const double mse = tr.valid_mse(valid, should_stop, epoch);
+    if (!std::isfinite(mse)) diverged(epoch, "validation MSE", p, &rep);
+    rep.epochs_trained = epoch;
+    rep.train_loss.push_back(loss);
+    rep.valid_mse.push_back(mse);
+    if (mse < best) {
+      best = mse;
+      best_theta = tr.theta();
+      rep.best_epoch = epoch;
+      rep.best_valid_mse = mse;
+      since_best = 0;
+    } else if (++since_best >= p.patience) {
+      rep.early_stopped = epoch < p.max_epochs;
+      break;
+    }
+  }
+  return make_model(p, tr, best_theta);
+}
+
+// --- serialization ----------------------------------------------------------------------------
+
+constexpr char kMagic[4] = {'C', 'M', 'L', 'L'};
+constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::size_t kHeaderBytes = 84;        // up to and including y_std
+constexpr std::uint32_t kMaxFeatures = 1000000;  // load() rejects more
+
+std::uint32_t crc32(const unsigned char* p, std::size_t n) {
+  static const std::array<std::uint32_t, 256> table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+class Writer {
+ public:
+  void u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xFFu));
+  }
+  void u64(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xFFu));
+  }
+  void f64(double v) {
+    std::uint64_t u;
+    std::memcpy(&u, &v, sizeof u);
+    u64(u);
+  }
+  void f32(float v) {
+    std::uint32_t u;
+    std::memcpy(&u, &v, sizeof u);
+    u32(u);
+  }
+  void raw(const char* p, std::size_t n) { out_.append(p, n); }
+  std::string& str() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& b) : p_(reinterpret_cast<const unsigned char*>(b.data())), n_(b.size()) {}
+  std::uint32_t u32() {
+    need(4);
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(p_[pos_ + i]) << (8 * i);
+    pos_ += 4;
+    return v;
+  }
+  std::uint64_t u64() {
+    need(8);
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(p_[pos_ + i]) << (8 * i);
+    pos_ += 8;
+    return v;
+  }
+  double f64() {
+    const std::uint64_t u = u64();
+    double v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+  }
+  float f32() {
+    const std::uint32_t u = u32();
+    float v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+  }
+  std::size_t pos() const { return pos_; }
+
+ private:
+  void need(std::size_t k) {
+    if (n_ - pos_ < k) throw DataError("lstm model: truncated (" + std::to_string(n_) + " bytes)");
+  }
+  const unsigned char* p_;
+  std::size_t n_, pos_ = 0;
+};
+
+[[noreturn]] void corrupt(const std::string& what) { throw DataError("lstm model: " + what); }
+
+}  // namespace
+
+// --- LstmParams -------------------------------------------------------------------------------
+
+void LstmParams::validate() const {
+  check_int("sequence_length", sequence_length, 1, 1440, "1..1440");
+  check_int("hidden_size", hidden_size, 1, 1024, "1..1024");
+  check_int("num_layers", num_layers, 1, 2, "1..2");
+  if (!(std::isfinite(learning_rate) && learning_rate > 0.0 && learning_rate <= 1.0)) {
+    out_of_range("learning_rate", format_double(learning_rate), "finite, > 0 and <= 1");
+  }
+  check_int("batch_size", batch_size, 1, 1000000, "1..1000000");
+  check_int("max_epochs", max_epochs, 1, 100000, "1..100000");
+  check_int("patience", patience, 1, 100000, "1..100000");
+  if (!(std::isfinite(clip_norm) && clip_norm > 0.0)) out_of_range("clip_norm", format_double(clip_norm), "finite and > 0");
+  if (!(std::isfinite(weight_decay) && weight_decay >= 0.0)) {
+    out_of_range("weight_decay", format_double(weight_decay), "finite and >= 0");
+  }
+}
+
+std::string LstmParams::to_json() const {
+  nlohmann::ordered_json j;
+  j["sequence_length"] = sequence_length;
+  j["hidden_size"] = hidden_size;
+  j["num_layers"] = num_layers;
+  j["learning_rate"] = learning_rate;
+  j["batch_size"] = batch_size;
+  j["max_epochs"] = max_epochs;
+  j["patience"] = patience;
+  j["clip_norm"] = clip_norm;
+  j["weight_decay"] = weight_decay;
+  j["seed"] = seed;
+  return j.dump();
+}
+
+// --- LstmModel --------------------------------------------------------------------------------
+
+LstmModel LstmModel::train(const SequenceSet& train, const SequenceSet& valid, const LstmParams& p,
+                           const std::function<bool()>& should_stop, LstmTrainReport* report) {
+  return train_impl(train, valid, p, should_stop, report, nullptr);
+}
+
+std::vector<double> LstmModel::predict(const SequenceSet& s) const {
+  if (s.cols != nfeat_) {
+    throw InvalidParameter("lstm: the set has " + std::to_string(s.cols) + " feature columns but the model was trained on " +
+                               std::to_string(nfeat_),
+                           "rule: predict with the features the model was trained on");
+  }
+  const std::size_t L = static_cast<std::size_t>(p_.sequence_length);
+  std::vector<char> covered;
+  check_set(s, L, "prediction", false, &covered);
+  const Shape shape{static_cast<int>(nfeat_), p_.hidden_size, p_.num_layers};
+  const Standardizer st(x_mean_, x_std_, y_mean_, y_std_);
+  std::vector<float> pred;
+  predict_std(shape, L, weights_.data(), s, st, nullptr, [] {}, &pred);
+  std::vector<double> out(pred.size());
+  for (std::size_t k = 0; k < pred.size(); ++k) out[k] = static_cast<double>(pred[k]) * y_std_ + y_mean_;
+  return out;
+}
+
+// Byte layout (all little-endian), see docs/lstm.md:
+//   "CMLL" | u32 version | u32 F | u32 L | u32 H | u32 layers | u32 batch_size | u32 max_epochs |
+//   u32 patience | f64 learning_rate | f64 clip_norm | f64 weight_decay | u64 seed | f64 y_mean |
+//   f64 y_std | f64 x_mean[F] | f64 x_std[F] | u64 P | f32 weights[P] | u32 CRC-32 of all before
+std::string LstmModel::save() const {
+  Writer w;
+  w.raw(kMagic, 4);
+  w.u32(kFormatVersion);
+  w.u32(static_cast<std::uint32_t>(nfeat_));
+  w.u32(static_cast<std::uint32_t>(p_.sequence_length));
+  w.u32(static_cast<std::uint32_t>(p_.hidden_size));
+  w.u32(static_cast<std::uint32_t>(p_.num_layers));
+  w.u32(static_cast<std::uint32_t>(p_.batch_size));
+  w.u32(static_cast<std::uint32_t>(p_.max_epochs));
+  w.u32(static_cast<std::uint32_t>(p_.patience));
+  w.f64(p_.learning_rate);
+  w.f64(p_.clip_norm);
+  w.f64(p_.weight_decay);
+  w.u64(p_.seed);
+  w.f64(y_mean_);
+  w.f64(y_std_);
+  for (double v : x_mean_) w.f64(v);
+  for (double v : x_std_) w.f64(v);
+  w.u64(weights_.size());
+  for (float v : weights_) w.f32(v);
+  std::string& out = w.str();
+  w.u32(crc32(reinterpret_cast<const unsigned char*>(out.data()), out.size()));
+  return std::move(out);
+}
+
+LstmModel LstmModel::load(const std::string& bytes) {
+  if (bytes.size() < 4) corrupt("truncated (" + std::to_string(bytes.size()) + " bytes)");
+  if (std::memcmp(bytes.data(), kMagic, 4) != 0) corrupt("wrong magic (not a cryptoml LSTM model)");
+  Reader r(bytes);
+  r.u32();  // magic
+  const std::uint32_t version = r.u32();
+  if (version != kFormatVersion) {
+    corrupt("format version " + std::to_string(version) + " is not supported (this build reads version " +
+            std::to_string(kFormatVersion) + ")");
+  }
+  if (bytes.size() < kHeaderBytes) corrupt("truncated (" + std::to_string(bytes.size()) + " bytes)");
+  const std::uint32_t F = r.u32(), L = r.u32(), H = r.u32(), NL = r.u32();
+  const std::uint32_t batch = r.u32(), epochs = r.u32(), patience = r.u32();
+  if (F < 1 || F > kMaxFeatures) corrupt("num_features = " + std::to_string(F) + " is out of range (1.." + std::to_string(kMaxFeatures) + ")");
+  if (L < 1 || L > 1440) corrupt("sequence_length = " + std::to_string(L) + " is out of range");
+  if (H < 1 || H > 1024) corrupt("hidden_size = " + std::to_string(H) + " is out of range");
+  if (NL < 1 || NL > 2) corrupt("num_layers = " + std::to_string(NL) + " is out of range");
+  if (batch > 1000000 || epochs > 100000 || patience > 100000) corrupt("training parameters are out of range");
+  const Shape shape{static_cast<int>(F), static_cast<int>(H), static_cast<int>(NL)};
+  const std::uint64_t P = shape.num_params();
+  const std::uint64_t expected = kHeaderBytes + 16ull * F + 8 + 4ull * P + 4;
+  if (bytes.size() < expected) {
+    corrupt("truncated (" + std::to_string(bytes.size()) + " bytes; this shape needs " + std::to_string(expected) + ")");
+  }
+  if (bytes.size() > expected) {
+    corrupt(std::to_string(bytes.size() - expected) + " unexpected bytes after the model");
+  }
+  const unsigned char* base = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::uint32_t stored_crc = 0;
+  for (int i = 0; i < 4; ++i) stored_crc |= static_cast<std::uint32_t>(base[expected - 4 + i]) << (8 * i);
+  if (crc32(base, expected - 4) != stored_crc) corrupt("checksum mismatch (corrupt bytes)");
+
+  LstmModel m;
+  LstmParams& p = m.p_;
+  p.sequence_length = static_cast<int>(L);
+  p.hidden_size = static_cast<int>(H);
+  p.num_layers = static_cast<int>(NL);
+  p.batch_size = static_cast<int>(batch);
+  p.max_epochs = static_cast<int>(epochs);
+  p.patience = static_cast<int>(patience);
+  p.learning_rate = r.f64();
+  p.clip_norm = r.f64();
+  p.weight_decay = r.f64();
+  p.seed = r.u64();
+  try {
+    p.validate();
+  } catch (const InvalidParameter& e) {
+    corrupt(std::string("stored parameters are invalid: ") + e.what());
+  }
+  m.nfeat_ = F;
+  m.y_mean_ = r.f64();
+  m.y_std_ = r.f64();
+  if (!std::isfinite(m.y_mean_) || !std::isfinite(m.y_std_) || !(m.y_std_ > 0)) corrupt("target statistics are not valid");
+  m.x_mean_.resize(F);
+  m.x_std_.resize(F);
+  for (auto& v : m.x_mean_) v = r.f64();
+  for (auto& v : m.x_std_) v = r.f64();
+  for (std::uint32_t c = 0; c < F; ++c) {
+    if (!std::isfinite(m.x_mean_[c]) || !std::isfinite(m.x_std_[c]) || !(m.x_std_[c] > 0)) {
+      corrupt("feature statistics of feature " + std::to_string(c) + " are not valid");
+    }
+  }
+  if (r.u64() != P) corrupt("parameter count does not match the shape");
+  m.weights_.resize(P);
+  for (auto& v : m.weights_) v = r.f32();
+  if (!all_finite(m.weights_.data(), m.weights_.size())) corrupt("a weight is not finite");
+  return m;
+}
+
+// --- lstm_detail --------------------------------------------------------------------------------
+
+namespace lstm_detail {
+
+std::size_t Shape::num_params() const { return Layout(*this).total; }
+
+std::vector<ParamBlock> param_blocks(const Shape& s) {
+  const Layout lay(s);
+  const std::size_t H = static_cast<std::size_t>(s.hidden);
+  std::vector<ParamBlock> out;
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string pre = "l" + std::to_string(l) + ".";
+    out.push_back({pre + "w_in", lay.layers[l].w_in, 4 * H * lay.layers[l].in});
+    out.push_back({pre + "w_rec", lay.layers[l].w_rec, 4 * H * H});
+    out.push_back({pre + "bias", lay.layers[l].bias, 4 * H});
+  }
+  out.push_back({"head.w", lay.head_w, H});
+  out.push_back({"head.b", lay.head_b, 1});
+  return out;
+}
+
+std::vector<double> init_params(const Shape& s, std::uint64_t seed) {
+  const Layout lay(s);
+  Rng rng(seed, 1);
+  std::vector<double> theta(lay.total);
+  const double k = 1.0 / std::sqrt(static_cast<double>(s.hidden));
+  for (double& v : theta) v = (2.0 * rng.uniform() - 1.0) * k;
+  const std::size_t H = static_cast<std::size_t>(s.hidden);
+  for (const LayerOffsets& o : lay.layers) {
+    for (std::size_t j = 0; j < H; ++j) theta[o.bias + H + j] = 1.0;  // forget gate
+  }
+  return theta;
+}
+
+double loss_and_gradient(const Shape& s, const std::vector<double>& theta, const double* seqs, std::size_t B,
+                         std::size_t L, const double* y, std::vector<double>* grad) {
+  const std::size_t F = static_cast<std::size_t>(s.features);
+  if (theta.size() != s.num_params()) throw InvalidParameter("lstm: theta has the wrong size");
+  Net<double> net(s, L, B);
+  double* in = net.input();
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t t = 0; t < L; ++t) {
+      std::copy(seqs + (b * L + t) * F, seqs + (b * L + t + 1) * F, in + (t * B + b) * F);
+    }
+  }
+  net.forward(theta.data(), B);
+  std::vector<double> dpred(B);
+  double loss = 0;
+  for (std::size_t b = 0; b < B; ++b) {
+    const double e = net.pred()[b] - y[b];
+    loss += e * e;
+    dpred[b] = 2.0 * e / static_cast<double>(B);
+  }
+  if (grad != nullptr) {
+    grad->assign(theta.size(), 0.0);
+    net.backward(theta.data(), dpred.data(), B, grad->data());
+  }
+  return loss / static_cast<double>(B);
+}
+
+std::vector<float> get_params(const LstmModel& m) { return LstmAccess::w(m); }
+
+LstmModel with_params(const LstmModel& m, const std::vector<float>& theta) {
+  if (theta.size() != LstmAccess::w(m).size()) throw InvalidParameter("lstm: parameter vector has the wrong size");
+  LstmModel out = m;
+  LstmAccess::w(out) = theta;
+  return out;
+}
+
+LstmModel train_with_hooks(const SequenceSet& train, const SequenceSet& valid, const LstmParams& p,
+                           const std::function<bool()>& should_stop, LstmTrainReport* report,
+                           const TrainHooks& hooks) {
+  return train_impl(train, valid, p, should_stop, report, &hooks);
+}
+
+struct EpochRunner::Impl {
+  Impl(const SequenceSet& s, const LstmParams& p) : tr(s, p) {}
+  Trainer tr;
+  int epoch = 0;
+};
+
+EpochRunner::EpochRunner(const SequenceSet& train, const LstmParams& p) : impl_(new Impl(train, p)) {}
+EpochRunner::~EpochRunner() = default;
+
+double EpochRunner::run_epoch() {
+  ++impl_->epoch;
+  return impl_->tr.run_epoch(impl_->epoch, std::function<bool()>(), nullptr, nullptr);
+}
+
+}  // namespace lstm_detail
+}  // namespace cml
