@@ -18,3 +18,16 @@ UPDATE mlTrainingSamples SET feature_vector = cryptoml_internal.features_to_vect
 
 -- The prediction cache looks a forecast up by bar.
 CREATE INDEX persistentforecasts_bar_idx ON persistentForecasts (symbol, forecast_horizon, bar_timestamp);
+
+-- Ensembles: their members and weights.
+CREATE TABLE cryptoml_internal.ensemble_members (
+  ensemble_batch_id VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE CASCADE,
+  member_batch_id   VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE RESTRICT,
+  model_type        VARCHAR(30) NOT NULL,
+  weight            DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (ensemble_batch_id, member_batch_id),
+  CONSTRAINT ensemble_members_weight_range CHECK (weight >= 0 AND weight <= 1)
+);
+CREATE INDEX ensemble_members_member_idx ON cryptoml_internal.ensemble_members (member_batch_id);
+COMMENT ON TABLE cryptoml_internal.ensemble_members IS 'Members of each ensemble and their weights (sum 1). A member batch cannot be deleted while an ensemble uses it.';
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.ensemble_members', '');

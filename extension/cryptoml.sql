@@ -543,6 +543,17 @@ CREATE TABLE cryptoml_internal.models (
 );
 COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list and confidence calibration. Deleted with their batch.';
 
+CREATE TABLE cryptoml_internal.ensemble_members (
+  ensemble_batch_id VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE CASCADE,
+  member_batch_id   VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE RESTRICT,
+  model_type        VARCHAR(30) NOT NULL,
+  weight            DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (ensemble_batch_id, member_batch_id),
+  CONSTRAINT ensemble_members_weight_range CHECK (weight >= 0 AND weight <= 1)
+);
+CREATE INDEX ensemble_members_member_idx ON cryptoml_internal.ensemble_members (member_batch_id);
+COMMENT ON TABLE cryptoml_internal.ensemble_members IS 'Members of each ensemble and their weights (sum 1). A member batch cannot be deleted while an ensemble uses it.';
+
 CREATE TABLE cryptoml_internal.deployments (
   id               BIGSERIAL PRIMARY KEY,
   symbol           VARCHAR(20) NOT NULL,
@@ -653,6 +664,7 @@ SELECT pg_catalog.pg_extension_config_dump('recoverystate', '');
 SELECT pg_catalog.pg_extension_config_dump('recoverystate_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.models', '');
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.ensemble_members', '');
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.deployments_id_seq', '');
 
 -- ===========================================================================================

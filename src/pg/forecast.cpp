@@ -11,11 +11,12 @@
 
 #include "config.hpp"
 #include "features.hpp"
-#include "xgb.hpp"
+#include "model.hpp"
 
 #include "config_access.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "registry.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -31,11 +32,11 @@ namespace {
 
 using cml::json;
 
-// A loaded model: the booster and its calibration buckets, by batch id. Models never change
-// once stored, so the key stays valid; the map is never destroyed (no static destructor may free
-// XGBoost handles at backend exit).
+// A loaded model (xgboost booster, lstm, or an ensemble of them) and its calibration buckets, by
+// batch id. Models never change once stored, so the key stays valid; the map is never destroyed
+// (no static destructor may free XGBoost handles at backend exit).
 struct LoadedModel {
-  std::unique_ptr<cml::XgbModel> booster;
+  std::unique_ptr<cml::Model> model;
   std::vector<std::pair<double, double>> buckets;  // (min |prediction|, validation hit rate), ascending
 };
 std::unordered_map<std::string, LoadedModel>* g_models = nullptr;
@@ -46,7 +47,9 @@ std::unordered_map<std::string, LoadedModel>* g_models = nullptr;
 struct CachedFeatures {
   std::string key;
   cml::IndicatorParams params;  // a features settings change rebuilds (and is then checked) like a new session
-  std::vector<double> values;
+  int rows = 0;                 // the last `rows` bars' vectors, oldest first
+  std::vector<double> values;   // rows x features
+  std::vector<int> run;         // contiguous minutes ending at each row (counted within these rows)
 };
 std::unordered_map<std::string, CachedFeatures>* g_features = nullptr;
 
@@ -58,7 +61,7 @@ constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 struct Plans {
   char* schema;
   SPIPlanPtr state;       // latest bar + production model + cached forecast, one statement
-  SPIPlanPtr model;       // model bytes and calibration of a batch
+  SPIPlanPtr model;       // calibration of a batch
   SPIPlanPtr checkpoint;  // indicator checkpoint at least 60 bars back
   SPIPlanPtr bars;        // bars since a timestamp
   SPIPlanPtr insert;      // the forecast row
@@ -86,20 +89,23 @@ const Plans& plans() {
   g_plans.schema = nullptr;
   Oid t4[4] = {TEXTOID, INT4OID, BOOLOID, INT4OID};
   g_plans.state = keep_plan(psprintf(
-      "SELECT r.timestamp, r.close::float8, r.xmin, r.ctid, b.batch_id, f.predicted_value::float8, f.confidence::float8 "
+      "SELECT r.timestamp, r.close::float8, r.xmin, r.ctid, b.batch_id, f.predicted_value::float8, f.confidence::float8, "
+      "b.model_type, (SELECT string_agg(e.member_batch_id || ' x ' || round(e.weight::numeric, 3), ' + ' ORDER BY e.model_type DESC) "
+      "  FROM cryptoml_internal.ensemble_members e WHERE e.ensemble_batch_id = b.batch_id) "
       "FROM (SELECT timestamp, close, xmin, ctid FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp DESC LIMIT 1) r "
-      "LEFT JOIN LATERAL (SELECT batch_id FROM %s.mltrainingbatches WHERE symbol = $1 AND forecast_horizon = $2 "
-      "  AND model_type = 'xgboost' AND is_production) b ON true "
+      "LEFT JOIN LATERAL (SELECT batch_id, model_type FROM %s.mltrainingbatches WHERE symbol = $1 AND forecast_horizon = $2 "
+      "  AND is_production ORDER BY CASE model_type WHEN 'ensemble' THEN 0 WHEN 'xgboost' THEN 1 ELSE 2 END LIMIT 1) b ON true "
       "LEFT JOIN LATERAL (SELECT predicted_value, confidence FROM %s.persistentforecasts WHERE $3 AND symbol = $1 "
       "  AND forecast_horizon = $2 AND bar_timestamp = r.timestamp AND model_version = b.batch_id "
       "  AND forecast_type = 'price_direction' AND created_at >= now()::timestamp - make_interval(secs => $4) "
       "  ORDER BY id DESC LIMIT 1) f ON true", schema, schema, schema), 4, t4);
   Oid t1[1] = {TEXTOID};
-  g_plans.model = keep_plan("SELECT model, calibration::text FROM cryptoml_internal.models WHERE batch_id = $1", 1, t1);
+  g_plans.model = keep_plan("SELECT calibration::text FROM cryptoml_internal.models WHERE batch_id = $1", 1, t1);
+  Oid tk[2] = {TEXTOID, INT8OID};
   g_plans.checkpoint = keep_plan(psprintf(
       "SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 AND k.bar_ts <= "
-      "(SELECT r.timestamp FROM %s.rollingchartdata r WHERE r.symbol = $1 ORDER BY r.timestamp DESC OFFSET 60 LIMIT 1) "
-      "ORDER BY k.bar_ts DESC LIMIT 1", schema), 1, t1);
+      "(SELECT r.timestamp FROM %s.rollingchartdata r WHERE r.symbol = $1 ORDER BY r.timestamp DESC OFFSET $2 LIMIT 1) "
+      "ORDER BY k.bar_ts DESC LIMIT 1", schema), 2, tk);
   Oid tt[2] = {TEXTOID, TIMESTAMPOID};
   g_plans.bars = keep_plan(psprintf("SELECT timestamp, open::float8, high::float8, low::float8, close::float8, "
                                     "volume::float8 FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp > $2 "
@@ -123,15 +129,16 @@ bool model_cached(const char* batch_id) {
 
 Datum spi_value(int row, int col, bool* isnull) { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull); }
 
-// The feature vector of the symbol's latest bar, built as training samples build it: the indicator
-// state at least 60 bars back comes from the trigger's checkpoints, then the bars since are replayed
-// (bit-identical to building from the first bar). A palloc'd array of feature_names().size()
-// doubles. Caller is connected to SPI.
-double* latest_features(const char* symbol, const cml::IndicatorParams& params) {
+// The feature vectors of the symbol's last `count` bars, built as training samples build them: the
+// indicator state at least 60 bars before the first of them comes from the trigger's checkpoints,
+// then the bars since are replayed (bit-identical to building from the first bar). Returns palloc'd
+// rows x feature_names().size() doubles (oldest first), their minutes in *minutes_out, and the
+// number of rows (fewer than count when the symbol has fewer bars). Caller is connected to SPI.
+double* latest_features(const char* symbol, const cml::IndicatorParams& params, int count, int64** minutes_out, int* rows_out) {
   const Plans& pl = plans();
-  Datum v1[1] = {CStringGetTextDatum(symbol)};
+  Datum v2[2] = {CStringGetTextDatum(symbol), Int64GetDatum(60 + (int64)count - 1)};
   bool isnull;
-  SPI_execute_plan(pl.checkpoint, v1, nullptr, true, 1);
+  SPI_execute_plan(pl.checkpoint, v2, nullptr, true, 1);
   Timestamp from_ts = DT_NOBEGIN;
   const char* state = nullptr;
   size_t nstate = 0;
@@ -141,7 +148,7 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params) 
     state = VARDATA_ANY(s);
     nstate = VARSIZE_ANY_EXHDR(s);
   }
-  Datum vt[2] = {v1[0], TimestampGetDatum(from_ts)};
+  Datum vt[2] = {v2[0], TimestampGetDatum(from_ts)};
   SPI_execute_plan(pl.bars, vt, nullptr, true, 0);
   int n = (int)SPI_processed;
   if (n == 0) ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("symbol \"%s\" has no bars", symbol)));
@@ -155,6 +162,7 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params) 
       cols[k * n + i] = isnull ? NAN : DatumGetFloat8(d);
     }
   }
+  int rows = Min(count, n);
   double* out = nullptr;
   cml::pg::guarded("ml_forecast", [&] {
     std::unique_ptr<cml::IndicatorState> st;
@@ -173,11 +181,13 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params) 
     s.low.assign(cols + 2 * n, cols + 3 * n);
     s.close.assign(cols + 3 * n, cols + 4 * n);
     s.volume.assign(cols + 4 * n, cols + 5 * n);
-    std::vector<double> f = cml::build_features(s, n - 1, n, *st);
+    std::vector<double> f = cml::build_features(s, n - rows, n, *st);
     out = static_cast<double*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(double) * f.size(), MCXT_ALLOC_NO_OOM));
     if (out == nullptr) throw std::bad_alloc();
     std::copy(f.begin(), f.end(), out);
   });
+  *minutes_out = mins + (n - rows);
+  *rows_out = rows;
   return out;
 }
 
@@ -215,6 +225,9 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
                     errhint("Run SELECT ml_build_samples('%s'); SELECT ml_train('%s', %d); or deploy one with ml_deploy.",
                             symbol, symbol, horizon)));
   char* batch_id = TextDatumGetCString(bd);
+  // model_version as returned: the batch id, and an ensemble's members with their weights.
+  Datum md = spi_value(0, 9, &isnull);
+  const char* model_version = isnull ? batch_id : psprintf("%s = %s", batch_id, TextDatumGetCString(md));
 
   int64 age_us = GetCurrentTimestamp() - bar_ts;  // timestamps are UTC
   bool stale = age_us > (int64)cfg.stale_seconds * USECS_PER_SEC;
@@ -230,36 +243,23 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   }
 
   if (!cached) {
-    // Model bytes only when this backend has not loaded the model yet.
-    const char* bytes = nullptr;
-    size_t nbytes = 0;
+    // The model (with its members) only when this backend has not loaded it yet.
+    cml::pg::BlobSet blobs;
     const char* calibration = nullptr;
-    if (!model_cached(batch_id)) {
-      Datum vb[1] = {CStringGetTextDatum(batch_id)};
-      if (SPI_execute_plan(pl.model, vb, nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+    bool load = !model_cached(batch_id);
+    if (load) {
+      if (!cml::pg::fetch_model(batch_id, &blobs))
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("model %s is registered but its bytes are missing", batch_id)));
-      bytea* b = DatumGetByteaPP(spi_value(0, 1, &isnull));
-      bytes = VARDATA_ANY(b);
-      nbytes = VARSIZE_ANY_EXHDR(b);
-      calibration = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+      Datum vb[1] = {CStringGetTextDatum(batch_id)};
+      if (SPI_execute_plan(pl.model, vb, nullptr, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+        calibration = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     }
-    const std::vector<double>* hit = nullptr;
+    int need = 1;  // rows of history the model needs
+    bool have = false;
     cml::pg::guarded("ml_forecast", [&] {
-      if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
-      auto it = g_features->find(symbol);
-      if (it != g_features->end() && it->second.key == row_version && it->second.params == params) hit = &it->second.values;
-    });
-    double* features = hit ? nullptr : latest_features(symbol, params);
-    cml::pg::guarded("ml_forecast", [&] {
-      size_t nf = cml::feature_names().size();
-      if (features != nullptr) (*g_features)[symbol] = CachedFeatures{row_version, params, std::vector<double>(features, features + nf)};
-      const std::vector<double>& fv = (*g_features)[symbol].values;
-      float row[256];
-      if (fv.size() > 256) throw cml::Error("too many features");
-      std::copy(fv.begin(), fv.end(), row);
-      if (bytes != nullptr) {  // insert only a model that loaded: a failed load leaves no empty entry
+      if (load) {  // insert only a model that loaded: a failed load leaves no entry
         LoadedModel m;
-        m.booster.reset(new cml::XgbModel(cml::XgbModel::load(std::string(bytes, nbytes))));
+        m.model.reset(new cml::Model(cml::pg::build_model(blobs)));
         json cal = json::parse(calibration == nullptr ? "{}" : calibration);
         if (!cal.contains("buckets") || !cal.at("buckets").is_array())
           throw cml::DataError("the calibration of model " + std::string(batch_id) + " has no buckets array");
@@ -267,14 +267,42 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
           m.buckets.emplace_back(b.at("min_abs_pred").get<double>(), b.at("hit_rate").get<double>());
         (*g_models)[batch_id] = std::move(m);
       }
+      need = g_models->at(batch_id).model->sequence_length();
+      if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
+      auto it = g_features->find(symbol);
+      have = it != g_features->end() && it->second.key == row_version && it->second.params == params && it->second.rows >= need;
+    });
+    int64* mins = nullptr;
+    int rows = 0;
+    double* features = have ? nullptr : latest_features(symbol, params, need, &mins, &rows);
+    int run_last = 0;
+    cml::pg::guarded("ml_forecast", [&] {
+      size_t nf = cml::feature_names().size();
+      if (features != nullptr) {
+        CachedFeatures c{row_version, params, rows, std::vector<double>(features, features + (size_t)rows * nf), {}};
+        std::vector<long long> m(mins, mins + rows);
+        c.run = cml::contiguous_runs(m);
+        (*g_features)[symbol] = std::move(c);
+      }
+      const CachedFeatures& c = (*g_features)[symbol];
+      run_last = c.run.back();
+      if (run_last < need) return;  // reported below, outside C++
       const LoadedModel& model = g_models->at(batch_id);
-      predicted = model.booster->predict(cml::DenseMatrix{row, 1, fv.size()})[0];
+      cml::FeatureRows fr{c.values.data(), (size_t)c.rows, nf, c.run.data()};
+      predicted = model.model->predict(fr, {(size_t)c.rows - 1})[0];
       // Confidence: the validation hit rate of the |prediction| bucket this prediction falls in.
       double hit_rate = 0.5;
       for (const auto& b : model.buckets)
         if (std::fabs(predicted) >= b.first) hit_rate = b.second;
       confidence = std::min(100.0, std::max(0.0, 100.0 * hit_rate));
     });
+    if (run_last < need)
+      ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                      errmsg("incomplete features for %s: model %s needs the last %d minutes without a gap, the latest bar has %d",
+                             symbol, batch_id, need, run_last),
+                      errdetail("Bars are missing within the last %d minutes before %s.", need,
+                                DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(bar_ts)))),
+                      errhint("Load the missing candles, or wait until %d bars have arrived after the gap.", need)));
   }
 
   const char* signal = confidence >= cfg.confidence_threshold && predicted != 0 ? (predicted > 0 ? "LONG" : "SHORT") : "WAIT";
@@ -296,7 +324,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   Datum values[11] = {vs[0], Int32GetDatum(horizon), TimestampGetDatum(bar_ts),
                       Float8GetDatum(predicted), Float8GetDatum(close * (1 + predicted / 100.0)),
                       Float8GetDatum(std::round(confidence * 100) / 100), CStringGetTextDatum(signal),
-                      CStringGetTextDatum(batch_id), TimestampGetDatum(expires), BoolGetDatum(cached), BoolGetDatum(stale)};
+                      CStringGetTextDatum(model_version), TimestampGetDatum(expires), BoolGetDatum(cached), BoolGetDatum(stale)};
   bool nulls[11] = {false};
   HeapTupleHeader result = SPI_returntuple(heap_form_tuple(desc, values, nulls), desc);  // copied out of SPI memory
   SPI_finish();
@@ -307,10 +335,14 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
 // shape as mlTrainingSamples.features), to prove training and serving build the same vector.
 Datum cml_latest_features(PG_FUNCTION_ARGS) {
   const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  MemoryContext caller = CurrentMemoryContext;
   SPI_connect();
-  double* f = latest_features(symbol, cml::pg::config_indicator_params());
+  int64* mins;
+  int rows;
+  double* f = latest_features(symbol, cml::pg::config_indicator_params(), 1, &mins, &rows);
   const std::vector<std::string>* names = nullptr;
   cml::pg::guarded("latest_features", [&] { names = &cml::feature_names(); });
+  MemoryContextSwitchTo(caller);  // the text outlives SPI_finish, which frees SPI's memory
   StringInfoData j;
   initStringInfo(&j);
   appendStringInfoChar(&j, '{');

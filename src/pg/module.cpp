@@ -16,6 +16,7 @@ PG_FUNCTION_INFO_V1(ml_version);
 namespace cml {
 namespace pg {
 void chart_init();
+void train_init();
 }
 }  // namespace cml
 
@@ -23,6 +24,7 @@ void _PG_init(void) {
   cml::pg::log_init();
   cml::pg::chart_init();
   cml::pg::config_init();
+  cml::pg::train_init();
   MarkGUCPrefixReserved("cryptoml");
 }
 

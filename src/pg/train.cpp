@@ -1,24 +1,35 @@
-// ml_train (XGBoost path): trains on the last training.windowSize minutes of samples, validates on
-// the later part (time-ordered, never shuffled, with an embargo of `horizon` samples so no training
-// target reads into the validation window), stores the model in cryptoml_internal.models and a row
-// in mlTrainingBatches, and promotes it only when it beats the current production model (or the
-// zero-change baseline) on the same validation rows.
+// ml_train: trains an xgboost, lstm or ensemble model of a symbol and horizon on the last
+// training.windowSize minutes of samples, validates on the later part (time-ordered, never
+// shuffled, with an embargo of `horizon` samples so no training target reads into the validation
+// window), stores the model in cryptoml_internal.models and a row in mlTrainingBatches, and
+// promotes it only when it beats the current production model of its type (or the zero-change
+// baseline) on the same validation rows.
+//
+// An ensemble combines the production (else latest) xgboost and lstm models of the symbol and
+// horizon, training any member that is missing or stale first (see docs/training.md), with
+// weights from inference.ensembleWeights (or options.weights) or else learned on the validation
+// rows as inverse validation MSE.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "config.hpp"
 #include "features.hpp"
+#include "lstm.hpp"
+#include "model.hpp"
 #include "xgb.hpp"
 
 #include "config_access.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "registry.hpp"
 
 extern "C" {
 #include "common/hashfn.h"
+#include "utils/guc.h"
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/json.h"
@@ -29,104 +40,187 @@ PG_FUNCTION_INFO_V1(ml_train);
 namespace {
 
 using cml::json;
+using cml::pg::Blob;
+using cml::pg::BlobSet;
+using cml::pg::build_model;
+using cml::pg::fetch_model;
+using cml::ModelType;
 
-struct Sample {
-  Timestamp ts;
-  double target;
-  const double* features;  // feature_names().size() values, NaN = missing
+constexpr int64 kUsecPerMinute = INT64CONST(60000000);
+
+// Test hook (superuser only, not in postgresql.conf.sample): when > 0, LSTM training reports a
+// non-finite loss at that epoch, so tests can show how a diverged run is handled.
+int g_test_diverge_epoch = 0;
+
+const char* const kTypeName[] = {"xgboost", "lstm", "ensemble"};
+const char* const kTypePrefix[] = {"xgb", "lstm", "ens"};
+
+// Training settings, plain data (it lives in PostgreSQL frames).
+struct Settings {
+  int type;  // ModelType
+  int window;
+  double split;
+  cml::XgbParams xgb;
+  cml::LstmParams lstm;
+  bool weights_set;
+  double weights[2];     // xgboost, lstm
+  char* member_options[2];  // ensemble: options for members it trains (json text)
 };
+static_assert(std::is_trivially_destructible<Settings>::value, "Settings must stay plain data");
 
-int compare_samples(const void* a, const void* b) {
-  Timestamp x = ((const Sample*)a)->ts, y = ((const Sample*)b)->ts;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-// The values of a feature vector of nf elements (NULL elements become NaN); errors on another shape.
-const double* vector_values(Datum d, int nf, Timestamp ts) {
-  ArrayType* a = DatumGetArrayTypeP(d);
-  if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != nf || ARR_ELEMTYPE(a) != FLOAT8OID)
-    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                    errmsg("the feature_vector of the sample at %s has %d elements, %d expected",
-                           DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(ts))),
-                           ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0, nf),
-                    errhint("Set it to cryptoml_internal.features_to_vector(features), or to NULL.")));
-  if (!ARR_HASNULL(a)) return (const double*)ARR_DATA_PTR(a);
-  Datum* elems;
-  bool* nulls;
-  int n;
-  deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-  double* out = (double*)palloc(sizeof(double) * nf);
-  for (int i = 0; i < nf; i++) out[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
-  return out;
-}
+// The samples of the window, sorted by time, palloc'd.
+struct TrainData {
+  int n, nf;
+  Timestamp* ts;
+  double* y;
+  double* X;   // n x nf, row-major
+  int* run;    // contiguous minutes ending at each row
+};
 
 // What the C++ part hands back, all C data.
 struct TrainResult {
-  int n_train, n_val, rounds;
+  int n_train, n_val;
   double rmse, mae, accuracy, baseline_rmse, prod_rmse;  // prod_rmse NaN without a production model
-  char* model;                                           // bytes
+  char* model;                                           // bytes (none for an ensemble)
   size_t model_len;
   char* hyperparameters;                                 // json text
   char* calibration;                                     // json text
   char* features;                                        // json array of names
+  int n_members;
+  char* member_ids[2];
+  int member_types[2];
+  double member_weights[2];
   bool cancelled;
+  bool diverged;
+  int diverged_epoch;
+  char* error;  // diverged: the message
 };
 
-const char* const kXgbKeys[] = {"max_depth", "eta", "num_rounds", "subsample", "colsample_bytree",
+const char* const kCommonKeys[] = {"windowSize", "validationSplit"};
+const char* const kXgbKeys[] = {"earlyStoppingPatience", "max_depth", "eta", "num_rounds", "subsample", "colsample_bytree",
                                 "min_child_weight", "lambda", "alpha", "nthread", "seed"};
-const char* const kTrainingKeys[] = {"windowSize", "validationSplit", "earlyStoppingPatience"};
+const char* const kLstmKeys[] = {"earlyStoppingPatience", "batchSize", "maxEpochs", "sequenceLength", "hiddenSize",
+                                 "numLayers", "learningRate", "clipNorm", "weightDecay", "seed"};
+const char* const kEnsembleKeys[] = {"weights", "xgboost", "lstm"};
 
-// Options: training keys override config training.*, the others set XGBoost parameters.
-void apply_options(const json& options, json& training, cml::XgbParams& p) {
-  if (!options.is_object())
-    throw cml::InvalidParameter("options must be a JSON object, got " + options.dump());
-  for (auto it = options.begin(); it != options.end(); ++it) {
-    const std::string& k = it.key();
-    const json& v = it.value();
-    bool known = false;
-    for (const char* t : kTrainingKeys)
-      if (k == t) {
-        cml::Config::validate_value("training." + k, v);
-        training[k] = v;
-        known = true;
-      }
-    auto as_int = [&](int* out) {
-      if (!v.is_number_integer()) throw cml::InvalidParameter("option " + k + " must be an integer, got " + v.dump());
-      *out = v.get<int>();
-    };
-    auto as_num = [&](double* out) {
-      if (!v.is_number()) throw cml::InvalidParameter("option " + k + " must be a number, got " + v.dump());
-      *out = v.get<double>();
-    };
-    if (k == "max_depth") as_int(&p.max_depth), known = true;
-    if (k == "eta") as_num(&p.eta), known = true;
-    if (k == "num_rounds") as_int(&p.num_rounds), known = true;
-    if (k == "subsample") as_num(&p.subsample), known = true;
-    if (k == "colsample_bytree") as_num(&p.colsample_bytree), known = true;
-    if (k == "min_child_weight") as_num(&p.min_child_weight), known = true;
-    if (k == "lambda") as_num(&p.lambda), known = true;
-    if (k == "alpha") as_num(&p.alpha), known = true;
-    if (k == "nthread") as_int(&p.nthread), known = true;
-    if (k == "seed") {
-      if (!v.is_number_unsigned()) throw cml::InvalidParameter("option seed must be a non-negative integer, got " + v.dump());
-      p.seed = v.get<std::uint64_t>();
-      known = true;
-    }
-    if (!known) {
-      std::string list;
-      for (const char* t : kTrainingKeys) list += std::string(list.empty() ? "" : ", ") + t;
-      for (const char* t : kXgbKeys) list += std::string(", ") + t;
-      throw cml::InvalidParameter("unknown option \"" + k + "\"", "rule: options keys are " + list);
-    }
-  }
-  p.early_stopping_rounds = training.at("earlyStoppingPatience").get<int>();
-  p.validate();
+template <size_t N>
+bool in(const std::string& k, const char* const (&list)[N]) {
+  for (const char* t : list)
+    if (k == t) return true;
+  return false;
+}
+
+template <size_t N>
+void append_keys(std::vector<std::string>& out, const char* const (&list)[N]) {
+  for (const char* t : list)
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
 }
 
 char* copy_out(const std::string& s, size_t* len = nullptr) {
   char* p = cml::pg::pstrdup_nothrow(s);
   if (len) *len = s.size();
   return p;
+}
+
+int get_int(const std::string& k, const json& v) {
+  if (!v.is_number_integer()) throw cml::InvalidParameter("option " + k + " must be an integer, got " + v.dump());
+  return v.get<int>();
+}
+double get_num(const std::string& k, const json& v) {
+  if (!v.is_number()) throw cml::InvalidParameter("option " + k + " must be a number, got " + v.dump());
+  return v.get<double>();
+}
+
+// Options over config: training.* keys (validated by the config rules) and the model type's own.
+void parse_settings(ModelType type, const json& config, const json& options, Settings* st) {
+  if (!options.is_object()) throw cml::InvalidParameter("options must be a JSON object, got " + options.dump());
+  json training = cml::Config::get(config, "training");
+  const json& inference = cml::Config::get(config, "inference");
+  st->type = static_cast<int>(type);
+  for (auto it = options.begin(); it != options.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    bool known = in(k, kCommonKeys) || (type == ModelType::xgboost && in(k, kXgbKeys)) ||
+                 (type == ModelType::lstm && in(k, kLstmKeys)) || (type == ModelType::ensemble && in(k, kEnsembleKeys));
+    if (!known) {
+      std::vector<std::string> keys;
+      append_keys(keys, kCommonKeys);
+      if (type == ModelType::xgboost) append_keys(keys, kXgbKeys);
+      if (type == ModelType::lstm) append_keys(keys, kLstmKeys);
+      if (type == ModelType::ensemble) append_keys(keys, kEnsembleKeys);
+      std::string list;
+      for (const std::string& k2 : keys) list += (list.empty() ? "" : ", ") + k2;
+      throw cml::InvalidParameter("unknown option \"" + k + "\" for model_type " + cml::model_type_name(type),
+                                  "rule: options keys are " + list);
+    }
+    if (k == "windowSize" || k == "validationSplit" || k == "earlyStoppingPatience" || k == "batchSize" || k == "maxEpochs") {
+      cml::Config::validate_value("training." + k, v);
+      training[k] = v;
+    }
+  }
+  st->window = training.at("windowSize").get<int>();
+  st->split = training.at("validationSplit").get<double>();
+  const int patience = training.at("earlyStoppingPatience").get<int>();
+  st->xgb = cml::XgbParams();
+  st->xgb.early_stopping_rounds = patience;
+  st->lstm = cml::LstmParams();
+  st->lstm.patience = patience;
+  st->lstm.batch_size = training.at("batchSize").get<int>();
+  st->lstm.max_epochs = training.at("maxEpochs").get<int>();
+  for (auto it = options.begin(); it != options.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    if (type == ModelType::xgboost) {
+      cml::XgbParams& p = st->xgb;
+      if (k == "max_depth") p.max_depth = get_int(k, v);
+      if (k == "eta") p.eta = get_num(k, v);
+      if (k == "num_rounds") p.num_rounds = get_int(k, v);
+      if (k == "subsample") p.subsample = get_num(k, v);
+      if (k == "colsample_bytree") p.colsample_bytree = get_num(k, v);
+      if (k == "min_child_weight") p.min_child_weight = get_num(k, v);
+      if (k == "lambda") p.lambda = get_num(k, v);
+      if (k == "alpha") p.alpha = get_num(k, v);
+      if (k == "nthread") p.nthread = get_int(k, v);
+      if (k == "seed") {
+        if (!v.is_number_unsigned()) throw cml::InvalidParameter("option seed must be a non-negative integer, got " + v.dump());
+        p.seed = v.get<std::uint64_t>();
+      }
+    } else if (type == ModelType::lstm) {
+      cml::LstmParams& p = st->lstm;
+      if (k == "sequenceLength") p.sequence_length = get_int(k, v);
+      if (k == "hiddenSize") p.hidden_size = get_int(k, v);
+      if (k == "numLayers") p.num_layers = get_int(k, v);
+      if (k == "learningRate") p.learning_rate = get_num(k, v);
+      if (k == "clipNorm") p.clip_norm = get_num(k, v);
+      if (k == "weightDecay") p.weight_decay = get_num(k, v);
+      if (k == "seed") {
+        if (!v.is_number_unsigned()) throw cml::InvalidParameter("option seed must be a non-negative integer, got " + v.dump());
+        p.seed = v.get<std::uint64_t>();
+      }
+    }
+  }
+  if (type == ModelType::xgboost) st->xgb.validate();
+  if (type == ModelType::lstm) st->lstm.validate();
+  st->weights_set = false;
+  st->member_options[0] = st->member_options[1] = nullptr;
+  if (type == ModelType::ensemble) {
+    json w = options.contains("weights") ? options.at("weights") : inference.at("ensembleWeights");
+    cml::Config::validate_value("inference.ensembleWeights", w);  // object of xgboost/lstm -> finite >= 0, sum > 0
+    if (!w.empty()) {
+      st->weights_set = true;
+      st->weights[0] = w.value("xgboost", 0.0);
+      st->weights[1] = w.value("lstm", 0.0);
+    }
+    for (int m = 0; m < 2; m++) {
+      json mo = options.contains(kTypeName[m]) ? options.at(kTypeName[m]) : json::object();
+      if (!mo.is_object()) throw cml::InvalidParameter(std::string("option ") + kTypeName[m] + " must be an object of member options");
+      for (const char* k : kCommonKeys)
+        if (options.contains(k) && !mo.contains(k)) mo[k] = options.at(k);
+      Settings check;
+      parse_settings(m == 0 ? ModelType::xgboost : ModelType::lstm, config, mo, &check);  // bad member options fail now
+      st->member_options[m] = copy_out(mo.dump());
+    }
+  }
 }
 
 void lock_training(const char* symbol, int horizon) {
@@ -136,49 +230,35 @@ void lock_training(const char* symbol, int horizon) {
   (void)LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
-}  // namespace
+int compare_rows(const void* a, const void* b) {
+  Timestamp x = *(const Timestamp*)a, y = *(const Timestamp*)b;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
 
-Datum ml_train(PG_FUNCTION_ARGS) {
-  const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
-  int horizon = PG_GETARG_INT32(1);
-  const char* model_type = text_to_cstring(PG_GETARG_TEXT_PP(2));
-  Jsonb* opt = PG_GETARG_JSONB_P(3);
-  const char* options = JsonbToCString(nullptr, &opt->root, VARSIZE(opt));
-  if (strcmp(model_type, "lstm") == 0 || strcmp(model_type, "ensemble") == 0)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("model_type \"%s\" is not available yet", model_type),
-                    errdetail("This version trains xgboost models only.")));
-  if (strcmp(model_type, "xgboost") != 0)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown model_type \"%s\"", model_type),
-                    errdetail("rule: model_type must be one of xgboost, lstm, ensemble")));
-  int horizons[64];
-  int nh = cml::pg::config_training_horizons(horizons, 64);
-  bool configured = false;
-  for (int i = 0; i < nh; i++) configured |= horizons[i] == horizon;
-  if (!configured)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon %d is not a training horizon", horizon),
-                    errdetail("rule: horizon must be one of training.forecastHorizons")));
-  char* config = cml::pg::config_json_text();
+// The values of a feature vector of nf elements (NULL elements become NaN); errors on another shape.
+void vector_values(Datum d, int nf, Timestamp ts, double* out) {
+  ArrayType* a = DatumGetArrayTypeP(d);
+  if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != nf || ARR_ELEMTYPE(a) != FLOAT8OID)
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                    errmsg("the feature_vector of the sample at %s has %d elements, %d expected",
+                           DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(ts))),
+                           ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0, nf),
+                    errhint("Set it to cryptoml_internal.features_to_vector(features), or to NULL.")));
+  if (!ARR_HASNULL(a)) {
+    memcpy(out, ARR_DATA_PTR(a), sizeof(double) * nf);
+    return;
+  }
+  Datum* elems;
+  bool* nulls;
+  int n;
+  deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+  for (int i = 0; i < nf; i++) out[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
+}
 
-  // Settings first (bad options fail before any work), then the lock, then the data.
-  // XgbParams is trivially destructible: it may live in this PostgreSQL frame.
-  static_assert(std::is_trivially_destructible<cml::XgbParams>::value, "XgbParams must stay plain data");
-  cml::XgbParams params;
-  int window = 0;
-  double split = 0;
-  cml::pg::guarded("ml_train", [&] {
-    json training = cml::Config::get(json::parse(config), "training");
-    apply_options(json::parse(options), training, params);
-    window = training.at("windowSize").get<int>();
-    split = training.at("validationSplit").get<double>();
-  });
-  lock_training(symbol, horizon);
-  TimestampTz started = GetCurrentTimestamp();
-
-  SPI_connect();
-  const char* schema = cml::pg::extension_schema();
-  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
-  // Unordered (sorted below, in memory: an ORDER BY would sort the vectors on disk at the default
-  // work_mem); samples without a stored vector have theirs built from the jsonb.
+// The window's samples with a target, sorted by bar time (sorted here: an ORDER BY would sort the
+// vectors on disk at the default work_mem). Samples without a stored vector have theirs built from
+// the jsonb. Caller is connected to SPI.
+TrainData read_samples(const char* schema, const char* symbol, int horizon, int window) {
   char* sql = psprintf(
       "SELECT s.bar_timestamp, s.target::float8, coalesce(s.feature_vector, cryptoml_internal.features_to_vector(s.features)) "
       "FROM %s.mltrainingsamples s "
@@ -188,150 +268,365 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   Oid t3[3] = {TEXTOID, INT4OID, INT4OID};
   Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(window)};
   if (SPI_execute_with_args(sql, 3, t3, v3, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading samples failed");
-  int n = (int)SPI_processed;
-  int nfeat = 0;
-  cml::pg::guarded("ml_train", [&] { nfeat = (int)cml::feature_names().size(); });
-  Sample* samples = (Sample*)palloc(sizeof(Sample) * Max(n, 1));
-  for (int i = 0; i < n; i++) {
+  TrainData d;
+  d.n = (int)SPI_processed;
+  d.nf = 0;
+  cml::pg::guarded("ml_train", [&] { d.nf = (int)cml::feature_names().size(); });
+  // Sort (timestamp, row index) pairs, then fill the arrays in time order.
+  struct Key {
+    Timestamp ts;
+    int row;
+  };
+  Key* keys = (Key*)palloc(sizeof(Key) * Max(d.n, 1));
+  for (int i = 0; i < d.n; i++) {
     bool isnull;
-    HeapTuple row = SPI_tuptable->vals[i];
-    samples[i].ts = DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-    samples[i].target = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
-    samples[i].features = vector_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull), nfeat, samples[i].ts);
+    keys[i].ts = DatumGetTimestamp(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+    keys[i].row = i;
   }
-  if (n > 1) qsort(samples, n, sizeof(Sample), compare_samples);
-  // Rows needed: at least 10 validation rows and 30 training rows after the embargo.
+  if (d.n > 1) qsort(keys, d.n, sizeof(Key), compare_rows);
+  d.ts = (Timestamp*)palloc(sizeof(Timestamp) * Max(d.n, 1));
+  d.y = (double*)palloc(sizeof(double) * Max(d.n, 1));
+  d.X = (double*)palloc(sizeof(double) * Max(d.n, 1) * Max(d.nf, 1));
+  d.run = (int*)palloc(sizeof(int) * Max(d.n, 1));
+  for (int i = 0; i < d.n; i++) {
+    bool isnull;
+    HeapTuple row = SPI_tuptable->vals[keys[i].row];
+    d.ts[i] = keys[i].ts;
+    d.y[i] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+    vector_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull), d.nf, d.ts[i], d.X + (size_t)i * d.nf);
+    d.run[i] = (i > 0 && d.ts[i] - d.ts[i - 1] == kUsecPerMinute) ? d.run[i - 1] + 1 : 1;
+  }
+  SPI_freetuptable(SPI_tuptable);
+  return d;
+}
+
+// Rows needed: at least 10 validation and 30 training samples after the embargo.
+void check_enough(const TrainData& d, const char* symbol, int horizon, const Settings& st) {
   int needed = 0;
   for (int m = 1; m < 10000000; m++)
-    if ((int)std::floor(m * split) >= 10 && m - (int)std::floor(m * split) - horizon >= 30) {
+    if ((int)std::floor(m * st.split) >= 10 && m - (int)std::floor(m * st.split) - horizon >= 30) {
       needed = m;
       break;
     }
-  if (n < needed)
+  if (d.n < needed)
     ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                    errmsg("too few samples for %s horizon %d: %d in the last %d minutes, %d needed", symbol, horizon, n,
-                           window, needed),
+                    errmsg("too few samples for %s horizon %d: %d in the last %d minutes, %d needed", symbol, horizon, d.n,
+                           st.window, needed),
                     errdetail("rule: at least 10 validation and 30 training samples after a %d-sample embargo "
-                              "(validationSplit %g)", horizon, split),
+                              "(validationSplit %g)", horizon, st.split),
                     errhint("Run SELECT ml_build_samples('%s'); or raise training.windowSize.", symbol)));
+}
 
-  // The current production model, to compare on the same validation rows.
-  char* prod_sql = psprintf(
-      "SELECT b.batch_id, m.model FROM %s.mltrainingbatches b JOIN cryptoml_internal.models m USING (batch_id) "
-      "WHERE b.symbol = $1 AND b.forecast_horizon = $2 AND b.model_type = 'xgboost' AND b.is_production", schema);
-  Oid t2[2] = {TEXTOID, INT4OID};
-  if (SPI_execute_with_args(prod_sql, 2, t2, v3, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: SPI failed");
-  const char* prod_bytes = nullptr;
-  size_t prod_len = 0;
+char* timestamp_text(Timestamp ts) { return DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(ts))); }
+
+std::vector<size_t> rows_with_history(const TrainData& d, int from, int to, int L) {
+  std::vector<size_t> r;
+  for (int i = from; i < to; i++)
+    if (d.run[i] >= L) r.push_back((size_t)i);
+  return r;
+}
+
+// Train/validation boundaries of a window (time-ordered; the `horizon` rows before validation are
+// the embargo).
+struct Split {
+  int n_train, v0;
+};
+Split split_of(const TrainData& d, const Settings& st, int horizon) {
+  int n_val = (int)std::floor(d.n * st.split);
+  return Split{d.n - n_val - horizon, d.n - n_val};
+}
+
+// Evaluation shared by every type: metrics on the validation rows, the production model on the
+// same rows (those both can predict), calibration, and the window's boundaries.
+void evaluate_into(const cml::Model& model, const cml::Model* prod, const TrainData& d, const Split& sp,
+                   const std::vector<size_t>& val_rows, json& hp, TrainResult* r) {
+  cml::FeatureRows fr{d.X, (size_t)d.n, (size_t)d.nf, d.run};
+  std::vector<double> pred = model.predict(fr, val_rows), yv;
+  for (size_t i : val_rows) yv.push_back(d.y[i]);
+  cml::Metrics m = cml::evaluate(pred, yv);
+  r->rmse = m.rmse;
+  r->mae = m.mae;
+  r->accuracy = m.accuracy;
+  r->baseline_rmse = m.baseline_rmse;
+  r->n_val = (int)val_rows.size();
+  r->prod_rmse = NAN;
+  if (prod != nullptr && prod->num_features() == (size_t)d.nf) {
+    int L = std::max(model.sequence_length(), prod->sequence_length());
+    std::vector<size_t> common;
+    std::vector<double> mine, yc;
+    for (size_t k = 0; k < val_rows.size(); k++)
+      if (d.run[val_rows[k]] >= L) {
+        common.push_back(val_rows[k]);
+        mine.push_back(pred[k]);
+        yc.push_back(d.y[val_rows[k]]);
+      }
+    if (!common.empty()) {
+      r->prod_rmse = cml::evaluate(prod->predict(fr, common), yc).rmse;
+      r->rmse = cml::evaluate(mine, yc).rmse;  // compared on the same rows
+      hp["compared_rows"] = common.size();
+    }
+  }
+  r->calibration = copy_out(cml::calibration_json(pred, yv));
+  r->features = copy_out(json(cml::feature_names()).dump());
+  hp["train_first_bar"] = timestamp_text(d.ts[0]);
+  hp["train_last_bar"] = timestamp_text(d.ts[std::max(sp.n_train - 1, 0)]);
+  hp["valid_first_bar"] = timestamp_text(d.ts[sp.v0]);
+  hp["valid_last_bar"] = timestamp_text(d.ts[d.n - 1]);
+  r->hyperparameters = copy_out(hp.dump());
+}
+
+bool should_stop() { return InterruptPending && (QueryCancelPending || ProcDiePending); }
+
+// Trains an xgboost or lstm model on the window (C++, inside guarded()).
+void train_single(const Settings& st, const TrainData& d, int horizon, const BlobSet* prod_blobs, TrainResult* r) {
+  Split sp = split_of(d, st, horizon);
+  const size_t nf = (size_t)d.nf;
+  std::unique_ptr<cml::Model> prod;
+  if (prod_blobs != nullptr) prod.reset(new cml::Model(build_model(*prod_blobs)));
+  json hp;
+  hp["windowSize"] = st.window;
+  hp["validationSplit"] = st.split;
+  hp["embargo_samples"] = horizon;
+  try {
+    if (st.type == (int)ModelType::xgboost) {
+      std::vector<float> X((size_t)d.n * nf), y(d.n);
+      for (size_t i = 0; i < (size_t)d.n * nf; i++) X[i] = (float)d.X[i];
+      for (int i = 0; i < d.n; i++) y[i] = (float)d.y[i];
+      int n_val = d.n - sp.v0;
+      cml::DenseMatrix Xt{X.data(), (size_t)sp.n_train, nf}, Xv{X.data() + (size_t)sp.v0 * nf, (size_t)n_val, nf};
+      std::vector<float> yt(y.begin(), y.begin() + sp.n_train), yv(y.begin() + sp.v0, y.end());
+      cml::XgbTrainReport report;
+      cml::Model model = cml::Model::from_xgboost(cml::XgbModel::train(Xt, yt, Xv, yv, st.xgb, should_stop, &report));
+      json p = json::parse(st.xgb.to_json());
+      for (auto it = p.begin(); it != p.end(); ++it) hp[it.key()] = it.value();
+      hp["rounds_trained"] = report.rounds_trained;
+      hp["best_iteration"] = report.best_iteration;
+      r->n_train = sp.n_train;
+      r->model = copy_out(model.save(), &r->model_len);
+      evaluate_into(model, prod.get(), d, sp, rows_with_history(d, sp.v0, d.n, 1), hp, r);
+    } else {
+      const int L = st.lstm.sequence_length;
+      std::vector<size_t> train_ends = rows_with_history(d, 0, sp.n_train, L);
+      std::vector<size_t> val_ends = rows_with_history(d, sp.v0, d.n, L);
+      if (train_ends.size() < 30 || val_ends.size() < 10)
+        throw cml::InvalidParameter(
+            "too few sequences of " + std::to_string(L) + " contiguous minutes: " + std::to_string(train_ends.size()) +
+                " training and " + std::to_string(val_ends.size()) + " validation, at least 30 and 10 needed",
+            "rule: sequenceLength must leave enough gap-free sequences in the window (" + std::to_string(d.n) + " samples)",
+            "Lower sequenceLength or raise windowSize.");
+      cml::SequenceSet tr, va;
+      tr.X = va.X = d.X;
+      tr.rows = va.rows = (size_t)d.n;
+      tr.cols = va.cols = nf;
+      tr.y = va.y = d.y;
+      tr.ends = train_ends;
+      va.ends = val_ends;
+      cml::LstmTrainReport report;
+      try {
+        cml::lstm_detail::TrainHooks hooks;
+        const int poison = g_test_diverge_epoch;
+        if (poison > 0)
+          hooks.after_backward = [poison](int epoch, int, double* loss, float*, std::size_t) {
+            if (epoch == poison) *loss = NAN;
+          };
+        cml::Model model = cml::Model::from_lstm(cml::lstm_detail::train_with_hooks(tr, va, st.lstm, should_stop, &report, hooks));
+        json p = json::parse(st.lstm.to_json());
+        for (auto it = p.begin(); it != p.end(); ++it) hp[it.key()] = it.value();
+        hp["epochs_trained"] = report.epochs_trained;
+        hp["best_epoch"] = report.best_epoch;
+        hp["early_stopped"] = report.early_stopped;
+        r->n_train = (int)train_ends.size();
+        r->model = copy_out(model.save(), &r->model_len);
+        evaluate_into(model, prod.get(), d, sp, val_ends, hp, r);
+      } catch (const cml::DataError& e) {
+        if (!report.diverged) throw;
+        r->diverged = true;
+        r->diverged_epoch = report.diverged_epoch;
+        r->error = copy_out(e.what());
+      }
+    }
+  } catch (const cml::Cancelled&) {
+    r->cancelled = true;
+  }
+}
+
+// Member predictions on the ensemble's validation rows, weights, metrics (C++, inside guarded()).
+void train_ensemble(const Settings& st, const TrainData& d, int horizon, const BlobSet* members, int n_members,
+                    const BlobSet* prod_blobs, TrainResult* r) {
+  Split sp = split_of(d, st, horizon);
+  std::vector<cml::Model> models;
+  int L = 1;
+  for (int m = 0; m < n_members; m++) {
+    models.push_back(build_model(members[m]));
+    L = std::max(L, models.back().sequence_length());
+  }
+  // The validation rows in time order: the first half fits the weights, the second half (never
+  // seen by the members' training nor by the weights) gives the metrics.
+  std::vector<size_t> val_rows = rows_with_history(d, sp.v0, d.n, L);
+  if (val_rows.size() < 20)
+    throw cml::InvalidParameter("too few validation rows with " + std::to_string(L) + " contiguous minutes of history for the ensemble: " +
+                                std::to_string(val_rows.size()) + ", at least 20 needed (half fit the weights, half evaluate)");
+  std::vector<size_t> fit_rows(val_rows.begin(), val_rows.begin() + val_rows.size() / 2);
+  std::vector<size_t> eval_rows(val_rows.begin() + val_rows.size() / 2, val_rows.end());
+  cml::FeatureRows fr{d.X, (size_t)d.n, (size_t)d.nf, d.run};
+  std::vector<double> yv;
+  for (size_t i : fit_rows) yv.push_back(d.y[i]);
+  std::vector<std::vector<double>> preds;
+  for (const cml::Model& m : models) preds.push_back(m.predict(fr, fit_rows));
+  std::vector<double> w;
+  json hp;
+  if (st.weights_set) {
+    for (int m = 0; m < n_members; m++) w.push_back(st.weights[members[m].items[0].type]);
+    hp["weights_from"] = "inference.ensembleWeights or options.weights";
+  } else {
+    w = cml::inverse_mse_weights(preds, yv);
+    hp["weights_from"] = "learned: inverse validation MSE";
+  }
+  std::vector<std::pair<cml::Model, double>> pairs;
+  for (int m = 0; m < n_members; m++) pairs.emplace_back(models[m], w[m]);
+  cml::Model ens = cml::Model::ensemble(std::move(pairs));  // checks the weights (>= 0, sum > 0) and normalizes
+  std::unique_ptr<cml::Model> prod;
+  if (prod_blobs != nullptr) prod.reset(new cml::Model(build_model(*prod_blobs)));
+  json members_json = json::array();
+  r->n_members = n_members;
+  for (int m = 0; m < n_members; m++) {
+    r->member_ids[m] = members[m].items[0].batch_id;
+    r->member_types[m] = members[m].items[0].type;
+    r->member_weights[m] = ens.members()[m].second;
+    members_json.push_back({{"batch_id", members[m].items[0].batch_id}, {"model_type", kTypeName[members[m].items[0].type]},
+                            {"weight", ens.members()[m].second}, {"weight_rows_rmse", cml::evaluate(preds[m], yv).rmse}});
+  }
+  hp["members"] = members_json;
+  hp["windowSize"] = st.window;
+  hp["validationSplit"] = st.split;
+  hp["embargo_samples"] = horizon;
+  hp["weight_rows"] = fit_rows.size();
+  r->n_train = st.weights_set ? 0 : (int)fit_rows.size();  // rows the ensemble itself was fitted on
+  r->model = copy_out(json{{"format", "cryptoml ensemble"}, {"version", 1}, {"members", members_json}}.dump(), &r->model_len);
+  evaluate_into(ens, prod.get(), d, sp, eval_rows, hp, r);
+}
+
+// The production (else latest) batch of a type, or nullptr.
+char* candidate_member(const char* schema, const char* symbol, int horizon, int type, char** hp_out) {
+  Oid t3[3] = {TEXTOID, INT4OID, TEXTOID};
+  Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), CStringGetTextDatum(kTypeName[type])};
+  char* sql = psprintf("SELECT batch_id, coalesce(hyperparameters::text, '{}'), feature_set_version FROM %s.mltrainingbatches "
+                       "WHERE symbol = $1 AND forecast_horizon = $2 AND model_type = $3 "
+                       "ORDER BY is_production DESC, id DESC LIMIT 1", schema);
+  if (SPI_execute_with_args(sql, 3, t3, v3, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the registry failed");
+  if (SPI_processed == 0) return nullptr;
+  bool isnull;
+  Datum fsv = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+  if (isnull || DatumGetInt32(fsv) != cml::kFeatureSetVersion) return nullptr;  // another feature set: stale
+  *hp_out = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+char* train_and_register(const char* symbol, int horizon, ModelType type, const char* config, const char* options, bool* promoted);
+
+// An ensemble member is stale when its training rows reach into the ensemble's validation rows
+// (they would not be out of sample), when its validation window ended more than one window before
+// the latest sample, or when it was trained before 0.2.0 (no recorded boundaries).
+bool member_stale(const char* hp_text, const TrainData& d, const Split& sp, int window) {
+  bool stale = true;
+  char* train_last = nullptr;
+  char* valid_last = nullptr;
+  cml::pg::guarded("ml_train", [&] {
+    json hp = json::parse(hp_text);
+    if (hp.contains("train_last_bar") && hp.contains("valid_last_bar")) {
+      train_last = copy_out(hp.at("train_last_bar").get<std::string>());
+      valid_last = copy_out(hp.at("valid_last_bar").get<std::string>());
+    }
+  });
+  if (train_last != nullptr) {
+    Timestamp tl = DatumGetTimestamp(DirectFunctionCall3(timestamp_in, CStringGetDatum(train_last), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    Timestamp vl = DatumGetTimestamp(DirectFunctionCall3(timestamp_in, CStringGetDatum(valid_last), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    stale = tl >= d.ts[sp.v0] || vl < d.ts[d.n - 1] - (int64)window * kUsecPerMinute;
+  }
+  return stale;
+}
+
+char* train_and_register(const char* symbol, int horizon, ModelType type, const char* config, const char* options, bool* promoted) {
+  Settings st{};
+  cml::pg::guarded("ml_train", [&] { parse_settings(type, json::parse(config), json::parse(options), &st); });
+  lock_training(symbol, horizon);
+  TimestampTz started = GetCurrentTimestamp();
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
+
+  TrainData d = read_samples(schema, symbol, horizon, st.window);
+  check_enough(d, symbol, horizon, st);
+  Split sp = split_of(d, st, horizon);
+
+  // Ensemble: its members, trained first when missing or stale.
+  BlobSet members[2];
+  int n_members = 0;
+  if (type == ModelType::ensemble) {
+    for (int m = 0; m < 2; m++) {
+      char* hp = nullptr;
+      char* id = candidate_member(schema, symbol, horizon, m, &hp);
+      if (id == nullptr || member_stale(hp, d, sp, st.window)) {
+        bool member_promoted;
+        id = train_and_register(symbol, horizon, (ModelType)m, config, st.member_options[m], &member_promoted);
+      }
+      if (!fetch_model(id, &members[n_members]))
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("ensemble member %s has no stored model", id)));
+      n_members++;
+    }
+  }
+
+  // The current production model of this type, to compare on the same validation rows.
+  char* prod_sql = psprintf("SELECT batch_id FROM %s.mltrainingbatches WHERE symbol = $1 AND forecast_horizon = $2 "
+                            "AND model_type = $3 AND is_production", schema);
+  Oid t3[3] = {TEXTOID, INT4OID, TEXTOID};
+  Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), CStringGetTextDatum(kTypeName[(int)type])};
+  if (SPI_execute_with_args(prod_sql, 3, t3, v3, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: SPI failed");
+  BlobSet prod;
+  bool have_prod = false;
   if (SPI_processed == 1) {
-    bool isnull;
-    bytea* b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-    prod_bytes = VARDATA_ANY(b);
-    prod_len = VARSIZE_ANY_EXHDR(b);
+    char* prod_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    have_prod = fetch_model(prod_id, &prod);
   }
 
   TrainResult r;
   memset(&r, 0, sizeof r);
   cml::pg::guarded("ml_train", [&] {
-    const cml::XgbParams& p = params;
-    const std::vector<std::string>& names = cml::feature_names();
-    size_t nf = names.size();
-    int n_val = (int)std::floor(n * split);
-    int n_train = n - n_val - horizon;  // embargo: the last `horizon` rows before validation are dropped
-    std::vector<float> X((size_t)n * nf), y(n);
-    for (int i = 0; i < n; i++) {
-      for (size_t c = 0; c < nf; c++) X[(size_t)i * nf + c] = (float)samples[i].features[c];
-      y[i] = (float)samples[i].target;
-    }
-    int v0 = n - n_val;
-    cml::DenseMatrix Xt{X.data(), (size_t)n_train, nf}, Xv{X.data() + (size_t)v0 * nf, (size_t)n_val, nf};
-    std::vector<float> yt(y.begin(), y.begin() + n_train), yv(y.begin() + v0, y.end());
-    cml::XgbTrainReport report;
-    try {
-      cml::XgbModel model = cml::XgbModel::train(
-          Xt, yt, Xv, yv, p, [] { return InterruptPending && (QueryCancelPending || ProcDiePending); }, &report);
-      std::vector<float> pred = model.predict(Xv);
-      double se = 0, ae = 0, base = 0;
-      int dir_n = 0, dir_ok = 0;
-      for (int i = 0; i < n_val; i++) {
-        double e = pred[i] - yv[i];
-        se += e * e;
-        ae += std::fabs(e);
-        base += (double)yv[i] * yv[i];
-        if (yv[i] != 0) {
-          dir_n++;
-          dir_ok += (pred[i] > 0) == (yv[i] > 0);
-        }
-      }
-      r.rmse = std::sqrt(se / n_val);
-      r.mae = ae / n_val;
-      r.baseline_rmse = std::sqrt(base / n_val);
-      r.accuracy = dir_n ? (double)dir_ok / dir_n : 0;
-      r.prod_rmse = NAN;
-      if (prod_bytes != nullptr) {
-        cml::XgbModel prod = cml::XgbModel::load(std::string(prod_bytes, prod_len));
-        if (prod.num_features() == nf) {
-          std::vector<float> pp = prod.predict(Xv);
-          double pse = 0;
-          for (int i = 0; i < n_val; i++) pse += (pp[i] - yv[i]) * (double)(pp[i] - yv[i]);
-          r.prod_rmse = std::sqrt(pse / n_val);
-        }
-      }
-      // Calibration: directional hit rate on validation by |prediction| quintile, for confidence.
-      std::vector<std::pair<double, bool>> scored;
-      for (int i = 0; i < n_val; i++)
-        if (yv[i] != 0) scored.push_back({std::fabs(pred[i]), (pred[i] > 0) == (yv[i] > 0)});
-      std::sort(scored.begin(), scored.end());
-      json buckets = json::array();
-      int nb = std::min<int>(5, std::max<int>(1, (int)scored.size() / 10));
-      for (int b = 0; b < nb; b++) {
-        size_t lo = scored.size() * b / nb, hi = scored.size() * (b + 1) / nb;
-        if (hi <= lo) continue;
-        int ok = 0;
-        for (size_t i = lo; i < hi; i++) ok += scored[i].second;
-        buckets.push_back({{"min_abs_pred", b == 0 ? 0.0 : scored[lo].first}, {"hit_rate", (double)ok / (hi - lo)}, {"n", hi - lo}});
-      }
-      json names_json = names;
-      r.n_train = n_train;
-      r.n_val = n_val;
-      r.rounds = report.rounds_trained;
-      r.model = copy_out(model.save(), &r.model_len);
-      json hp = json::parse(p.to_json());
-      hp["windowSize"] = window;
-      hp["validationSplit"] = split;
-      hp["embargo_samples"] = horizon;
-      hp["rounds_trained"] = report.rounds_trained;
-      hp["best_iteration"] = report.best_iteration;
-      r.hyperparameters = copy_out(hp.dump());
-      r.calibration = copy_out(json{{"method", "validation hit rate by |prediction| quintile"}, {"buckets", buckets}}.dump());
-      r.features = copy_out(names_json.dump());
-    } catch (const cml::Cancelled&) {
-      r.cancelled = true;
-    }
+    if (type == ModelType::ensemble) train_ensemble(st, d, horizon, members, n_members, have_prod ? &prod : nullptr, &r);
+    else train_single(st, d, horizon, have_prod ? &prod : nullptr, &r);
   });
   if (r.cancelled) {
     CHECK_FOR_INTERRUPTS();  // raises the cancel or timeout error PostgreSQL has pending
     ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("ml_train was cancelled")));
   }
+  if (r.diverged) {
+    // Logged on the autonomous path: the log survives the error, which rolls everything else back
+    // (the production model stays as it was).
+    cml::pg::log_write(cml::LogLevel::error, "ml_training", "diverged",
+                       psprintf("%s h%d: lstm training diverged at epoch %d; production model unchanged", symbol, horizon,
+                                r.diverged_epoch),
+                       psprintf("{\"epoch\": %d, \"learning_rate\": %g}", r.diverged_epoch, st.lstm.learning_rate), symbol, nullptr);
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                    errmsg("lstm training for %s horizon %d diverged at epoch %d", symbol, horizon, r.diverged_epoch),
+                    errdetail("%s", r.error), errhint("Lower learningRate or clipNorm; the production model is unchanged.")));
+  }
 
-  // Register: model bytes, batch row, production decision.
+  // Register: batch row, model bytes, ensemble members, production decision.
   int64 duration_ms = (GetCurrentTimestamp() - started) / 1000;
   bool beats = std::isnan(r.prod_rmse) ? r.rmse < r.baseline_rmse : r.rmse < r.prod_rmse;
   char* ins = psprintf(
       "WITH n AS (SELECT nextval(pg_get_serial_sequence('%s.mltrainingbatches', 'id'))::int AS id), "
-      "b AS (INSERT INTO %%s.mltrainingbatches (id, batch_id, symbol, model_type, training_samples, validation_samples, "
+      "b AS (INSERT INTO %s.mltrainingbatches (id, batch_id, symbol, model_type, training_samples, validation_samples, "
       "rmse, mae, accuracy, model_path, is_production, forecast_horizon, baseline_rmse, hyperparameters, "
       "feature_set_version, duration_ms) "
-      "SELECT n.id, format('xgb-%%%%s-h%%%%s-%%%%s', $1::text, $2, n.id), "
-      "$1, 'xgboost', $3, $4, $5, $6, $7, NULL, false, $2, $8, $9::jsonb, %d, $10 FROM n RETURNING id, batch_id) "
+      "SELECT n.id, format('%s-%%s-h%%s-%%s', $1::text, $2, n.id), "
+      "$1, $11, $3, $4, $5, $6, $7, NULL, false, $2, $8, $9::jsonb, %d, $10 FROM n RETURNING id, batch_id) "
       "SELECT id, batch_id FROM b",
-      schema, cml::kFeatureSetVersion);
-  ins = psprintf(ins, schema);
-  Oid ti[10] = {TEXTOID, INT4OID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, INT8OID};
-  Datum vi[10] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(r.n_train), Int32GetDatum(r.n_val),
+      schema, schema, kTypePrefix[(int)type], cml::kFeatureSetVersion);
+  Oid ti[11] = {TEXTOID, INT4OID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID};
+  Datum vi[11] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(r.n_train), Int32GetDatum(r.n_val),
                   Float8GetDatum(r.rmse), Float8GetDatum(r.mae), Float8GetDatum(r.accuracy), Float8GetDatum(r.baseline_rmse),
-                  CStringGetTextDatum(r.hyperparameters), Int64GetDatum(duration_ms)};
-  if (SPI_execute_with_args(ins, 10, ti, vi, nullptr, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+                  CStringGetTextDatum(r.hyperparameters), Int64GetDatum(duration_ms), CStringGetTextDatum(kTypeName[(int)type])};
+  if (SPI_execute_with_args(ins, 11, ti, vi, nullptr, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
     elog(ERROR, "cryptoml: registering the model failed");
   char* batch_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
   bytea* bytes = (bytea*)palloc(VARHDRSZ + r.model_len);
@@ -347,12 +642,20 @@ Datum ml_train(PG_FUNCTION_ARGS) {
       cml::kFeatureSetVersion, schema);
   if (SPI_execute_with_args(ins_model, 5, tm, vm, nullptr, false, 0) != SPI_OK_UPDATE)
     elog(ERROR, "cryptoml: storing the model failed");
+  for (int m = 0; m < r.n_members; m++) {
+    Oid te[4] = {TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
+    Datum ve[4] = {CStringGetTextDatum(batch_id), CStringGetTextDatum(r.member_ids[m]),
+                   CStringGetTextDatum(kTypeName[r.member_types[m]]), Float8GetDatum(r.member_weights[m])};
+    if (SPI_execute_with_args("INSERT INTO cryptoml_internal.ensemble_members (ensemble_batch_id, member_batch_id, model_type, weight) "
+                              "VALUES ($1, $2, $3, $4)", 4, te, ve, nullptr, false, 0) != SPI_OK_INSERT)
+      elog(ERROR, "cryptoml: storing the ensemble members failed");
+  }
   StringInfoData ctx;
   initStringInfo(&ctx);
-  appendStringInfo(&ctx, "{\"batch_id\": \"%s\", \"rmse\": %.6f, \"baseline_rmse\": %.6f, \"production_rmse\": %s, "
-                         "\"rounds\": %d, \"training_samples\": %d, \"validation_samples\": %d}",
-                   batch_id, r.rmse, r.baseline_rmse, std::isnan(r.prod_rmse) ? "null" : psprintf("%.6f", r.prod_rmse),
-                   r.rounds, r.n_train, r.n_val);
+  appendStringInfo(&ctx, "{\"batch_id\": \"%s\", \"model_type\": \"%s\", \"rmse\": %.6f, \"baseline_rmse\": %.6f, \"production_rmse\": %s, "
+                         "\"training_samples\": %d, \"validation_samples\": %d}",
+                   batch_id, kTypeName[(int)type], r.rmse, r.baseline_rmse,
+                   std::isnan(r.prod_rmse) ? "null" : psprintf("%.6f", r.prod_rmse), r.n_train, r.n_val);
   if (beats) {
     char* deploy = psprintf("SELECT %s.ml_deploy($1)", schema);
     Oid td[1] = {TEXTOID};
@@ -361,10 +664,48 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   }
   cml::pg::log_write(cml::LogLevel::info, "ml_training", beats ? "promoted" : "not_promoted",
                      psprintf("%s h%d: %s trained (rmse %.6f, %s %.6f)%s", symbol, horizon, batch_id, r.rmse,
-                              std::isnan(r.prod_rmse) ? "zero-change baseline" : "production", 
+                              std::isnan(r.prod_rmse) ? "zero-change baseline" : "production",
                               std::isnan(r.prod_rmse) ? r.baseline_rmse : r.prod_rmse,
                               beats ? ": now production" : ": production unchanged"),
                      ctx.data, symbol, nullptr);
+  *promoted = beats;
+  return batch_id;
+}
+
+}  // namespace
+
+namespace cml {
+namespace pg {
+void train_init() {
+  DefineCustomIntVariable("cryptoml.test_lstm_diverge_at_epoch",
+                          "Test hook: LSTM training sees a non-finite loss at this epoch (0 = off).", nullptr,
+                          &g_test_diverge_epoch, 0, 0, 100000, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr,
+                          nullptr);
+}
+}  // namespace pg
+}  // namespace cml
+
+Datum ml_train(PG_FUNCTION_ARGS) {
+  const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  int horizon = PG_GETARG_INT32(1);
+  const char* model_type = text_to_cstring(PG_GETARG_TEXT_PP(2));
+  Jsonb* opt = PG_GETARG_JSONB_P(3);
+  const char* options = JsonbToCString(nullptr, &opt->root, VARSIZE(opt));
+  int type = 0;
+  cml::pg::guarded("ml_train", [&] { type = (int)cml::parse_model_type(model_type); });
+  int horizons[64];
+  int nh = cml::pg::config_training_horizons(horizons, 64);
+  bool configured = false;
+  for (int i = 0; i < nh; i++) configured |= horizons[i] == horizon;
+  if (!configured)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon %d is not a training horizon", horizon),
+                    errdetail("rule: horizon must be one of training.forecastHorizons")));
+  char* config = cml::pg::config_json_text();
+
+  SPI_connect();
+  bool promoted = false;
+  char* batch_id = train_and_register(symbol, horizon, (ModelType)type, config, options, &promoted);
+  const char* schema = cml::pg::extension_schema();
   char* ret = psprintf("SELECT * FROM %s.mltrainingbatches WHERE batch_id = $1", schema);
   Oid tr[1] = {TEXTOID};
   Datum vr[1] = {CStringGetTextDatum(batch_id)};

@@ -55,9 +55,10 @@ SELECT ok((SELECT count(*) >= 2 FROM systemLogs WHERE category = 'ml_training' A
 
 -- bad input
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'svm')$$, 'unknown model_type "svm"', 'unknown model type');
-SELECT throws_ok($$SELECT ml_train('BTCUSDT', 15, 'lstm')$$, '0A000', NULL, 'lstm: clearly not available yet');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"max_depth": 3}')$$, 'unknown option "max_depth" for model_type lstm',
+                   'an option of another model type is refused, naming the type');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 7)$$, 'horizon 7 is not a training horizon', 'horizon not in config');
-SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowsize": 600}')$$, 'unknown option "windowsize"', 'unknown option key');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowsize": 600}')$$, 'unknown option "windowsize" for model_type xgboost', 'unknown option key');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"eta": 0}')$$, '%eta%', 'eta out of range');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowSize": 30}')$$, 'too few samples for BTCUSDT horizon 15: % needed',
                    'too few samples: says how many exist and are needed');
