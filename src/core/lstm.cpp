@@ -147,18 +147,20 @@ class Net {
  public:
   using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
   using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  using Arr = Eigen::Array<S, Eigen::Dynamic, 1>;
   using MapM = Eigen::Map<Mat>;
   using CMapM = Eigen::Map<const Mat>;
   using MapV = Eigen::Map<Vec>;
   using CMapV = Eigen::Map<const Vec>;
+  using MapA = Eigen::Map<Arr>;
+  using CMapA = Eigen::Map<const Arr>;
 
-  // Scalars of workspace per sequence: input, G (4H), Hs, C, TC per layer and step, dIn, and the
-  // per-sequence step buffers.
+  // Scalars of workspace per sequence: per step Z (In + H), G (4H), C and TC (2H) per layer, dIn
+  // (H) with two layers; per sequence h(L-1) and the four step buffers, dZ (2H) and the prediction.
   static std::size_t scalars_per_sequence(const Shape& s, std::size_t L) {
     const std::size_t H = static_cast<std::size_t>(s.hidden);
-    const std::size_t per_step =
-        static_cast<std::size_t>(s.features) + static_cast<std::size_t>(s.layers) * 7 * H + (s.layers > 1 ? H : 0);
-    return per_step * L + 4 * H + 1;
+    const std::size_t per_step = static_cast<std::size_t>(s.features) + 7 * H + (s.layers > 1 ? 9 * H : 0);
+    return per_step * L + 7 * H + 1;
   }
   // Sequences per pass that fit the workspace budget (at least 1, at most want).
   static std::size_t capacity_for(const Shape& s, std::size_t L, std::size_t want) {
@@ -167,20 +169,23 @@ class Net {
   }
 
   Net(const Shape& s, std::size_t L, std::size_t cap) : lay_(s), L_(L), cap_(cap) {
-    const std::size_t H = static_cast<std::size_t>(s.hidden), F = static_cast<std::size_t>(s.features);
+    const std::size_t H = static_cast<std::size_t>(s.hidden);
     const std::size_t cols = L * cap;
-    X_.resize(F * cols);
+    Z_.resize(s.layers);
     G_.resize(s.layers);
-    Hs_.resize(s.layers);
     C_.resize(s.layers);
     TC_.resize(s.layers);
     for (int l = 0; l < s.layers; ++l) {
+      Z_[l].resize((lay_.layers[l].in + H) * cols);
       G_[l].resize(4 * H * cols);
-      Hs_[l].resize(H * cols);
       C_[l].resize(H * cols);
       TC_[l].resize(H * cols);
     }
-    if (s.layers > 1) dIn_.resize(H * cols);
+    if (s.layers > 1) {
+      dIn_.resize(H * cols);
+      dZ_.resize(2 * H * cap);
+    }
+    hlast_.resize(H * cap);
     dh_.resize(H * cap);
     dc_.resize(H * cap);
     dhrec_.resize(H * cap);
@@ -189,49 +194,68 @@ class Net {
   }
 
   std::size_t capacity() const { return cap_; }
-  // Input buffer for b sequences: F x (L*b), column t*b + k = step t of sequence k.
-  S* input() { return X_.data(); }
+  // Input of b sequences: column t*b + k (step t of sequence k) starts at input() + col *
+  // input_stride() and holds the F features; the rest of the column belongs to the network.
+  S* input() { return Z_[0].data(); }
+  std::size_t input_stride() const { return static_cast<std::size_t>(lay_.F + lay_.H); }
   const S* pred() const { return pred_.data(); }
 
   // Forward pass for b <= capacity() sequences already in input(); predictions in pred().
   void forward(const S* theta, std::size_t b) {
     const Eigen::Index H = lay_.H, Lb = static_cast<Eigen::Index>(L_ * b), B = static_cast<Eigen::Index>(b);
+    const int top = lay_.NL - 1;
     for (int l = 0; l < lay_.NL; ++l) {
       const LayerOffsets& o = lay_.layers[l];
-      const Eigen::Index In = static_cast<Eigen::Index>(o.in);
-      CMapM Win(theta + o.w_in, 4 * H, In), Wrec(theta + o.w_rec, 4 * H, H);
-      CMapV bias(theta + o.bias, 4 * H);
-      CMapM in(l == 0 ? X_.data() : Hs_[l - 1].data(), In, Lb);
-      MapM G(G_[l].data(), 4 * H, Lb), Hs(Hs_[l].data(), H, Lb), C(C_[l].data(), H, Lb), TC(TC_[l].data(), H, Lb);
-      G.noalias() = Win * in;
+      const Eigen::Index In = static_cast<Eigen::Index>(o.in), K = In + H;
+      // [W_in | W_rec] is one column-major 4H x (In + H) matrix in theta.
+      CMapM W(theta + o.w_in, 4 * H, K);
+      const S* bias = theta + o.bias;
+      MapM Z(Z_[l].data(), K, Lb), G(G_[l].data(), 4 * H, Lb);
+      S* const C = C_[l].data();
+      S* const TC = TC_[l].data();
+      S* const Zup = l < top ? Z_[l + 1].data() : nullptr;
+      const Eigen::Index Kup = 2 * H;
+      CMapA b_if(bias, 2 * H), b_g(bias + 2 * H, H), b_o(bias + 3 * H, H);
+      Z.block(In, 0, H, B).setZero();  // h(-1) = 0
       for (std::size_t t = 0; t < L_; ++t) {
         const Eigen::Index c0 = static_cast<Eigen::Index>(t * b);
-        auto Gt = G.middleCols(c0, B);
-        if (t > 0) Gt.noalias() += Wrec * Hs.middleCols(c0 - B, B);
-        auto gi = Gt.topRows(H).array();
-        auto gf = Gt.middleRows(H, H).array();
-        auto gg = Gt.middleRows(2 * H, H).array();
-        auto go = Gt.bottomRows(H).array();
-        gi = (gi.colwise() + bias.segment(0, H).array()).logistic();
-        gf = (gf.colwise() + bias.segment(H, H).array()).logistic();
-        gg = (gg.colwise() + bias.segment(2 * H, H).array()).tanh();
-        go = (go.colwise() + bias.segment(3 * H, H).array()).logistic();
-        auto Ct = C.middleCols(c0, B).array();
-        if (t > 0) {
-          Ct = gf * C.middleCols(c0 - B, B).array() + gi * gg;
+        if (t == 0) {
+          G.middleCols(c0, B).noalias() = W.leftCols(In) * Z.block(0, c0, In, B);
         } else {
-          Ct = gi * gg;
+          G.middleCols(c0, B).noalias() = W * Z.middleCols(c0, B);
         }
-        auto TCt = TC.middleCols(c0, B).array();
-        TCt = Ct.tanh();
-        Hs.middleCols(c0, B).array() = go * TCt;
+        // Gate activations, cell and hidden state, one sequence (column) at a time.
+        for (Eigen::Index k = 0; k < B; ++k) {
+          const Eigen::Index col = c0 + k;
+          S* g = G.data() + col * 4 * H;
+          MapA gif(g, 2 * H), gg(g + 2 * H, H), go(g + 3 * H, H);
+          gif = (gif + b_if).logistic();
+          gg = (gg + b_g).tanh();
+          go = (go + b_o).logistic();
+          MapA c(C + col * H, H), tc(TC + col * H, H);
+          if (t > 0) {
+            c = gif.segment(H, H) * CMapA(C + (col - B) * H, H) + gif.head(H) * gg;
+          } else {
+            c = gif.head(H) * gg;
+          }
+          tc = c.tanh();
+          S* h = t + 1 < L_ ? Z.data() + (col + B) * K + In : (l == top ? hlast_.data() + k * H : nullptr);
+          if (h != nullptr) MapA(h, H) = go * tc;
+          if (Zup != nullptr) {
+            MapA up(Zup + col * Kup, H);
+            if (h != nullptr) {
+              up = CMapA(h, H);
+            } else {
+              up = go * tc;
+            }
+          }
+        }
       }
     }
-    const int top = lay_.NL - 1;
-    CMapM Hs(Hs_[top].data(), H, Lb);
+    CMapM hl(hlast_.data(), H, B);
     CMapV hw(theta + lay_.head_w, H);
     MapV pred(pred_.data(), B);
-    pred.noalias() = Hs.rightCols(B).transpose() * hw;
+    pred.noalias() = hl.transpose() * hw;
     pred.array() += theta[lay_.head_b];
   }
 
@@ -241,75 +265,82 @@ class Net {
     const Eigen::Index H = lay_.H, Lb = static_cast<Eigen::Index>(L_ * b), B = static_cast<Eigen::Index>(b);
     const int top = lay_.NL - 1;
     CMapV dpred(dpred_ptr, B);
+    CMapV hw(theta + lay_.head_w, H);
     {
-      CMapM Hs(Hs_[top].data(), H, Lb);
+      CMapM hl(hlast_.data(), H, B);
       MapV ghw(grad + lay_.head_w, H);
-      ghw.noalias() += Hs.rightCols(B) * dpred;
+      ghw.noalias() += hl * dpred;
       grad[lay_.head_b] += dpred.sum();
     }
-    MapM dh(dh_.data(), H, B), dc(dc_.data(), H, B), dhrec(dhrec_.data(), H, B), tmp(tmp_.data(), H, B);
-    MapM dIn(dIn_.empty() ? nullptr : dIn_.data(), H, dIn_.empty() ? 0 : Lb);
+    MapM dh(dh_.data(), H, B), dhrec(dhrec_.data(), H, B);
+    S* const dc = dc_.data();
+    S* const tmp = tmp_.data();
     for (int l = top; l >= 0; --l) {
       const LayerOffsets& o = lay_.layers[l];
-      const Eigen::Index In = static_cast<Eigen::Index>(o.in);
-      CMapM Win(theta + o.w_in, 4 * H, In), Wrec(theta + o.w_rec, 4 * H, H);
-      CMapV hw(theta + lay_.head_w, H);
-      CMapM in(l == 0 ? X_.data() : Hs_[l - 1].data(), In, Lb);
-      MapM G(G_[l].data(), 4 * H, Lb);
-      CMapM Hs(Hs_[l].data(), H, Lb), C(C_[l].data(), H, Lb), TC(TC_[l].data(), H, Lb);
-      dc.setZero();
+      const Eigen::Index In = static_cast<Eigen::Index>(o.in), K = In + H;
+      CMapM W(theta + o.w_in, 4 * H, K);
+      MapM Z(Z_[l].data(), K, Lb), G(G_[l].data(), 4 * H, Lb);
+      const S* const C = C_[l].data();
+      const S* const TC = TC_[l].data();
+      std::fill(dc, dc + H * B, S(0));
       for (std::size_t tt = L_; tt-- > 0;) {
         const Eigen::Index c0 = static_cast<Eigen::Index>(tt * b);
         // dh = gradient reaching h(t): from the head (top layer, last step), from the layer
         // above (dIn) and from step t+1 (dhrec).
-        if (tt + 1 == L_) {
-          if (l == top) {
-            dh.noalias() = hw * dpred.transpose();
+        const bool last = tt + 1 == L_;
+        if (l == top) {
+          if (last) dh.noalias() = hw * dpred.transpose();
+        } else {
+          if (last) {
+            dh = MapM(dIn_.data(), H, Lb).middleCols(c0, B);
           } else {
-            dh = dIn.middleCols(c0, B);
+            dh = dhrec + MapM(dIn_.data(), H, Lb).middleCols(c0, B);
           }
-        } else if (l == top) {
-          dh = dhrec;
-        } else {
-          dh = dhrec + dIn.middleCols(c0, B);
         }
-        auto Gt = G.middleCols(c0, B);
-        auto gi = Gt.topRows(H).array();
-        auto gf = Gt.middleRows(H, H).array();
-        auto gg = Gt.middleRows(2 * H, H).array();
-        auto go = Gt.bottomRows(H).array();
-        auto tc = TC.middleCols(c0, B).array();
-        auto dha = dh.array();
-        auto dca = dc.array();
-        auto tm = tmp.array();
-        dca += dha * go * (S(1) - tc.square());
-        go = dha * tc * go * (S(1) - go);    // d pre-activation of o
-        tm = dca * gi;                        // dc * i, for g
-        gi = dca * gg * gi * (S(1) - gi);     // d pre-activation of i
-        gg = tm * (S(1) - gg.square());       // d pre-activation of g
-        if (tt > 0) {
-          tm = gf;
-          gf = dca * C.middleCols(c0 - B, B).array() * gf * (S(1) - gf);  // d pre-activation of f
-          dca *= tm;                                                      // dc(t-1)
-          dhrec.noalias() = Wrec.transpose() * Gt;
-        } else {
-          gf.setZero();
+        const S* dhp = (l == top && !last) ? dhrec.data() : dh.data();
+        for (Eigen::Index k = 0; k < B; ++k) {
+          const Eigen::Index col = c0 + k;
+          S* g = G.data() + col * 4 * H;
+          MapA gi(g, H), gf(g + H, H), gg(g + 2 * H, H), go(g + 3 * H, H);
+          CMapA tc(TC + col * H, H), dhk(dhp + k * H, H);
+          MapA dck(dc + k * H, H), tk(tmp + k * H, H);
+          dck += dhk * go * (S(1) - tc.square());
+          go = dhk * tc * go * (S(1) - go);    // d pre-activation of o
+          tk = dck * gi;                        // dc * i, for g
+          gi = dck * gg * gi * (S(1) - gi);     // d pre-activation of i
+          gg = tk * (S(1) - gg.square());       // d pre-activation of g
+          if (tt > 0) {
+            tk = gf;
+            gf = dck * CMapA(C + (col - B) * H, H) * gf * (S(1) - gf);  // d pre-activation of f
+            dck *= tk;                                                    // dc(t-1)
+          } else {
+            gf.setZero();
+          }
+        }
+        auto dGt = G.middleCols(c0, B);
+        if (l > 0) {
+          // One GEMM for the gradients of both parts of this step's input: the layer below's
+          // h(t) (rows 0..In) and this layer's h(t-1) (rows In..).
+          MapM dZ(dZ_.data(), K, B);
+          dZ.noalias() = W.transpose() * dGt;
+          MapM(dIn_.data(), H, Lb).middleCols(c0, B) = dZ.topRows(In);
+          if (tt > 0) dhrec = dZ.bottomRows(H);
+        } else if (tt > 0) {
+          dhrec.noalias() = W.rightCols(H).transpose() * dGt;
         }
       }
-      MapM gWin(grad + o.w_in, 4 * H, In), gWrec(grad + o.w_rec, 4 * H, H);
+      MapM gW(grad + o.w_in, 4 * H, K);
       MapV gb(grad + o.bias, 4 * H);
-      gWin.noalias() += G * in.transpose();
-      if (L_ > 1) gWrec.noalias() += G.rightCols(Lb - B) * Hs.leftCols(Lb - B).transpose();
+      gW.noalias() += G * Z.transpose();
       gb.noalias() += G.rowwise().sum();
-      if (l > 0) dIn.noalias() = Win.transpose() * G;
     }
   }
 
  private:
   Layout lay_;
   std::size_t L_, cap_;
-  std::vector<S> X_, dIn_, dh_, dc_, dhrec_, tmp_, pred_;
-  std::vector<std::vector<S>> G_, Hs_, C_, TC_;
+  std::vector<S> dIn_, dZ_, hlast_, dh_, dc_, dhrec_, tmp_, pred_;
+  std::vector<std::vector<S>> Z_, G_, C_, TC_;
 };
 
 // --- data checks and standardization -----------------------------------------------------------
@@ -422,11 +453,14 @@ struct Standardizer {
       : mean(xm), inv_std(xs.size()), y_mean(ym), y_std(ys) {
     for (std::size_t c = 0; c < xs.size(); ++c) inv_std[c] = 1.0 / xs[c];
   }
+  // Standardized, clamped feature; NaN (missing) -> 0. Branch-free so that the row loop vectorizes.
   template <typename S>
   S feature(double v, std::size_t c) const {
-    if (std::isnan(v)) return S(0);
-    const double z = (v - mean[c]) * inv_std[c];
-    return static_cast<S>(std::max(-kInputClamp, std::min(kInputClamp, z)));
+    double z = (v - mean[c]) * inv_std[c];  // NaN exactly when v is NaN
+    z = z > kInputClamp ? kInputClamp : z;
+    z = z < -kInputClamp ? -kInputClamp : z;
+    z = z == z ? z : 0.0;
+    return static_cast<S>(z);
   }
 };
 
@@ -434,13 +468,13 @@ struct Standardizer {
 // t*b + k = step t of sequence k).
 template <typename S>
 void gather(const SequenceSet& s, const Standardizer& st, std::size_t L, const std::size_t* idx, std::size_t b,
-            S* dst) {
+            S* dst, std::size_t stride) {
   const std::size_t F = s.cols;
   for (std::size_t k = 0; k < b; ++k) {
     const std::size_t first = s.ends[idx[k]] + 1 - L;
     for (std::size_t t = 0; t < L; ++t) {
       const double* row = s.X + (first + t) * F;
-      S* out = dst + (t * b + k) * F;
+      S* out = dst + (t * b + k) * stride;
       for (std::size_t c = 0; c < F; ++c) out[c] = st.feature<S>(row[c], c);
     }
   }
@@ -479,7 +513,7 @@ void predict_std(const Shape& shape, std::size_t L, const float* theta, const Se
     if (should_stop != nullptr && *should_stop && (*should_stop)()) on_stop();
     const std::size_t b = std::min(cap, n - s0);
     for (std::size_t k = 0; k < b; ++k) idx[k] = s0 + k;
-    gather(s, st, L, idx.data(), b, net.input());
+    gather(s, st, L, idx.data(), b, net.input(), net.input_stride());
     net.forward(theta, b);
     std::copy(net.pred(), net.pred() + b, out->begin() + static_cast<std::ptrdiff_t>(s0));
   }
@@ -550,7 +584,7 @@ class Trainer {
       for (std::size_t m0 = 0; m0 < b; m0 += cap) {
         const std::size_t mb = std::min(cap, b - m0);
         const std::size_t* idx = order_.data() + s0 + m0;
-        gather(train_, *st_, L_, idx, mb, net_->input());
+        gather(train_, *st_, L_, idx, mb, net_->input(), net_->input_stride());
         net_->forward(theta_.data(), mb);
         const float* pred = net_->pred();
         for (std::size_t k = 0; k < mb; ++k) {
@@ -974,9 +1008,10 @@ double loss_and_gradient(const Shape& s, const std::vector<double>& theta, const
   if (theta.size() != s.num_params()) throw InvalidParameter("lstm: theta has the wrong size");
   Net<double> net(s, L, B);
   double* in = net.input();
+  const std::size_t stride = net.input_stride();
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t t = 0; t < L; ++t) {
-      std::copy(seqs + (b * L + t) * F, seqs + (b * L + t + 1) * F, in + (t * B + b) * F);
+      std::copy(seqs + (b * L + t) * F, seqs + (b * L + t + 1) * F, in + (t * B + b) * stride);
     }
   }
   net.forward(theta.data(), B);
