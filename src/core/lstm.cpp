@@ -499,15 +499,17 @@ bool all_finite(const float* v, std::size_t n) {
                   "lower learning_rate (or weight_decay), or check the targets and features for extreme values");
 }
 
-// Predictions (standardized units, as float) for all sequences of s, in chunks.
+// Predictions (standardized units, as float) for all sequences of s, in chunks of a size that
+// depends only on the shape and the number of sequences. net is reused when it has that capacity.
 void predict_std(const Shape& shape, std::size_t L, const float* theta, const SequenceSet& s,
                  const Standardizer& st, const std::function<bool()>* should_stop, const std::function<void()>& on_stop,
-                 std::vector<float>* out) {
+                 std::unique_ptr<Net<float>>* net_cache, std::vector<float>* out) {
   const std::size_t n = s.ends.size();
   out->assign(n, 0.0f);
   if (n == 0) return;
   const std::size_t cap = Net<float>::capacity_for(shape, L, std::min(n, kPredictChunk));
-  Net<float> net(shape, L, cap);
+  if (!*net_cache || (*net_cache)->capacity() != cap) net_cache->reset(new Net<float>(shape, L, cap));
+  Net<float>& net = **net_cache;
   std::vector<std::size_t> idx(cap);
   for (std::size_t s0 = 0; s0 < n; s0 += cap) {
     if (should_stop != nullptr && *should_stop && (*should_stop)()) on_stop();
@@ -619,7 +621,8 @@ class Trainer {
   double valid_mse(const SequenceSet& valid, const std::function<bool()>& should_stop, int epoch) {
     std::vector<float> pred;
     predict_std(shape_, L_, theta_.data(), valid, *st_, &should_stop,
-                [epoch] { throw Cancelled("lstm: training cancelled at epoch " + std::to_string(epoch)); }, &pred);
+                [epoch] { throw Cancelled("lstm: training cancelled at epoch " + std::to_string(epoch)); },
+                &infer_net_, &pred);
     double s = 0;
     for (std::size_t k = 0; k < pred.size(); ++k) {
       const double d = static_cast<double>(pred[k]) * st_->y_std + st_->y_mean - valid.y[valid.ends[k]];
@@ -662,7 +665,7 @@ class Trainer {
   std::unique_ptr<Standardizer> st_;
   std::vector<float> ys_, theta_, grad_, m_, v_, dpred_;
   std::vector<std::size_t> order_;
-  std::unique_ptr<Net<float>> net_;
+  std::unique_ptr<Net<float>> net_, infer_net_;
   long step_ = 0;
 };
 
@@ -863,7 +866,8 @@ std::vector<double> LstmModel::predict(const SequenceSet& s) const {
   const Shape shape{static_cast<int>(nfeat_), p_.hidden_size, p_.num_layers};
   const Standardizer st(x_mean_, x_std_, y_mean_, y_std_);
   std::vector<float> pred;
-  predict_std(shape, L, weights_.data(), s, st, nullptr, [] {}, &pred);
+  std::unique_ptr<Net<float>> net;
+  predict_std(shape, L, weights_.data(), s, st, nullptr, [] {}, &net, &pred);
   std::vector<double> out(pred.size());
   for (std::size_t k = 0; k < pred.size(); ++k) out[k] = static_cast<double>(pred[k]) * y_std_ + y_mean_;
   return out;
