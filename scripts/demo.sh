@@ -19,7 +19,7 @@ psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'cryptoml'" | g
 psql -q -v ON_ERROR_STOP=1 <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE;
-ALTER EXTENSION cryptoml UPDATE;
+ALTER EXTENSION cryptoml UPDATE;  -- a demo database made by an earlier version is upgraded in place
 SQL
 
 echo "== candles (../shared/data when present, else generated)"
@@ -49,30 +49,59 @@ SELECT (ml_rsi(s.c))[cardinality(s.c)] AS rsi_full_precision, r.rsi AS rsi_store
        (m.macd)[cardinality(s.c)] AS macd_full_precision, r.macd AS macd_stored
   FROM s, ml_macd(s.c) AS m,
        (SELECT rsi, macd FROM rollingChartData WHERE symbol = 'BTCUSDT' ORDER BY timestamp DESC LIMIT 1) AS r;
-\echo == training samples and XGBoost models for BTCUSDT (docs/features.md, docs/training.md)
-SELECT ml_build_samples('BTCUSDT') AS samples_added;
+\echo == training samples for the six symbols (docs/features.md)
+SELECT ml_build_samples() AS samples_added;
+\echo == XGBoost models, every symbol and horizon (docs/training.md)
 \echo   windowSize 20000 minutes: a validation set of about 4000 samples. The default 600 gives 120
 \echo   overlapping samples, too few to tell skill from luck. Read rmse next to baseline_rmse
 \echo   (always predicting no change): a model is promoted only when it beats it, or the current
 \echo   production model, on the same rows.
-SELECT h AS horizon, b.batch_id, b.training_samples AS train, b.validation_samples AS valid,
+SELECT b.symbol, h AS horizon, b.batch_id, b.training_samples AS train, b.validation_samples AS valid,
        b.rmse, b.baseline_rmse, round(b.rmse / nullif(b.baseline_rmse, 0), 3) AS rmse_vs_baseline,
        b.accuracy AS direction_accuracy, b.is_production AS promoted
-  FROM unnest(ARRAY[5, 15, 30, 60]) AS h, LATERAL ml_train('BTCUSDT', h, options => '{"windowSize": 20000}') AS b;
-\echo == forecasts for BTCUSDT (docs/forecasting.md)
-\echo   For the demo the latest model of each horizon is deployed even when it did not beat the
-\echo   baseline, so that a forecast can be shown. Its confidence says how much to trust it.
+  FROM (SELECT DISTINCT symbol FROM rollingChartData) s, unnest(ARRAY[5, 15, 30, 60]) AS h,
+       LATERAL ml_train(s.symbol, h, options => '{"windowSize": 20000}') AS b
+ ORDER BY 1, 2;
+\echo == LSTM and ensemble at horizon 15, beside XGBoost and the zero-change baseline (docs/lstm.md)
+\echo   The LSTM reads the last 30 minutes of feature vectors; the ensemble weights the xgboost and
+\echo   lstm models by inverse validation MSE, fitted on the first half of the validation rows and
+\echo   measured on the second half (so its baseline is on those 2000 rows).
+SELECT s.symbol, l.batch_id AS lstm, l.hyperparameters->>'epochs_trained' AS epochs
+  FROM (SELECT DISTINCT symbol FROM rollingChartData) s,
+       LATERAL ml_train(s.symbol, 15, 'lstm', '{"windowSize": 20000}') AS l ORDER BY 1;
+SELECT s.symbol, e.batch_id AS ensemble,
+       (SELECT string_agg(m.model_type || ' ' || round(m.weight::numeric, 2), ', ' ORDER BY m.model_type DESC)
+          FROM cryptoml_internal.ensemble_members m WHERE m.ensemble_batch_id = e.batch_id) AS weights
+  FROM (SELECT DISTINCT symbol FROM rollingChartData) s,
+       LATERAL ml_train(s.symbol, 15, 'ensemble', '{"windowSize": 20000}') AS e ORDER BY 1;
+SELECT symbol,
+       max(rmse) FILTER (WHERE model_type = 'xgboost') AS xgboost_rmse,
+       max(rmse) FILTER (WHERE model_type = 'lstm') AS lstm_rmse,
+       max(baseline_rmse) FILTER (WHERE model_type = 'lstm') AS baseline_rmse,
+       max(rmse) FILTER (WHERE model_type = 'ensemble') AS ensemble_rmse,
+       max(baseline_rmse) FILTER (WHERE model_type = 'ensemble') AS ensemble_baseline_rmse,
+       max(accuracy) FILTER (WHERE model_type = 'xgboost') AS xgboost_dir,
+       max(accuracy) FILTER (WHERE model_type = 'lstm') AS lstm_dir,
+       max(accuracy) FILTER (WHERE model_type = 'ensemble') AS ensemble_dir
+  FROM (SELECT DISTINCT ON (symbol, model_type) * FROM mlTrainingBatches WHERE forecast_horizon = 15
+         ORDER BY symbol, model_type, id DESC) latest
+ GROUP BY symbol ORDER BY symbol;
+\echo == forecasts (docs/forecasting.md)
+\echo   For the demo the latest xgboost model of each symbol and horizon, and the latest ensemble at
+\echo   horizon 15, are deployed even when they did not beat the baseline, so that a forecast can be
+\echo   shown; ml_forecast prefers a production ensemble. Confidence says how much to trust it.
 SELECT count(ml_deploy(b.batch_id)) AS deployed
-  FROM (SELECT DISTINCT ON (forecast_horizon) batch_id FROM mlTrainingBatches
-         WHERE symbol = 'BTCUSDT' ORDER BY forecast_horizon, id DESC) b;
+  FROM (SELECT DISTINCT ON (symbol, forecast_horizon, model_type) batch_id FROM mlTrainingBatches
+         WHERE model_type IN ('xgboost', 'ensemble') ORDER BY symbol, forecast_horizon, model_type, id DESC) b;
 \echo   confidence = the validation hit rate of the model for predictions of this size, 0-100.
 \echo   LONG or SHORT from 60 up, else WAIT. Below 50 the model guessed the direction worse than
 \echo   a coin on its validation rows. stale = the latest bar is older than 5 minutes (historical candles).
 \set QUIET on
 SET client_min_messages = error;
-SELECT horizon, forecast_at, round(predicted_change::numeric, 4) AS predicted_change_pct,
-       round(predicted_price::numeric, 2) AS predicted_price, confidence, signal, model_version, stale
-  FROM unnest(ARRAY[5, 15, 30, 60]) AS h, LATERAL ml_forecast('BTCUSDT', h);
+SELECT f.symbol, f.horizon, f.forecast_at, round(f.predicted_change::numeric, 4) AS predicted_change_pct,
+       round(f.predicted_price::numeric, 4) AS predicted_price, f.confidence, f.signal, f.model_version, f.stale
+  FROM (SELECT DISTINCT symbol FROM rollingChartData) s, unnest(ARRAY[5, 15, 30, 60]) AS h, LATERAL ml_forecast(s.symbol, h) AS f
+ ORDER BY 1, 2;
 RESET client_min_messages;
 \set QUIET off
 \echo == a log entry that survives the rollback of its transaction

@@ -37,6 +37,7 @@ using cml::json;
 // (no static destructor may free XGBoost handles at backend exit).
 struct LoadedModel {
   std::unique_ptr<cml::Model> model;
+  std::string version;  // model_version as returned: the batch id, and an ensemble's weighted members
   std::vector<std::pair<double, double>> buckets;  // (min |prediction|, validation hit rate), ascending
 };
 std::unordered_map<std::string, LoadedModel>* g_models = nullptr;
@@ -53,6 +54,26 @@ struct CachedFeatures {
 };
 std::unordered_map<std::string, CachedFeatures>* g_features = nullptr;
 
+// The prediction cache's last hit or store per (symbol, horizon) in this backend, so that a repeated
+// call needs no lookup in persistentForecasts. It names the bar, the model and the forecast's
+// creation time, so it is used exactly when the lookup would find that row (a row deleted by hand
+// within maxPredictionAge is still returned). Never destroyed.
+struct Memo {
+  Timestamp bar_ts;
+  std::string batch_id;
+  TimestampTz made_at;
+  double predicted, confidence;
+};
+std::unordered_map<std::string, Memo>* g_memo = nullptr;
+
+// A rolled back (sub)transaction may have stored the forecast a memo names: forget them all.
+void memo_xact_callback(XactEvent event, void*) {
+  if (event == XACT_EVENT_ABORT && g_memo != nullptr) g_memo->clear();
+}
+void memo_subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+  if (event == SUBXACT_EVENT_ABORT_SUB && g_memo != nullptr) g_memo->clear();
+}
+
 constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 
 // Statements kept across calls (SPI_prepare + SPI_keepplan), prepared for one extension schema.
@@ -60,7 +81,8 @@ constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 // (the extension dropped and created elsewhere) prepares them again.
 struct Plans {
   char* schema;
-  SPIPlanPtr state;       // latest bar + production model + cached forecast, one statement
+  SPIPlanPtr state;       // latest bar + the production models of the horizon, one statement
+  SPIPlanPtr lookup;      // the prediction cache: a young forecast of a bar by a model
   SPIPlanPtr model;       // calibration of a batch
   SPIPlanPtr checkpoint;  // indicator checkpoint at least 60 bars back
   SPIPlanPtr bars;        // bars since a timestamp
@@ -80,25 +102,24 @@ const Plans& plans() {
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension cryptoml is not installed in this database")));
   if (g_plans.schema != nullptr && strcmp(g_plans.schema, schema) == 0) return g_plans;
-  SPIPlanPtr* all[5] = {&g_plans.state, &g_plans.model, &g_plans.checkpoint, &g_plans.bars, &g_plans.insert};
+  SPIPlanPtr* all[6] = {&g_plans.state, &g_plans.lookup, &g_plans.model, &g_plans.checkpoint, &g_plans.bars, &g_plans.insert};
   for (SPIPlanPtr* p : all)
     if (*p != nullptr) {
       SPI_freeplan(*p);
       *p = nullptr;
     }
   g_plans.schema = nullptr;
-  Oid t4[4] = {TEXTOID, INT4OID, BOOLOID, INT4OID};
+  Oid t2[2] = {TEXTOID, INT4OID};
   g_plans.state = keep_plan(psprintf(
-      "SELECT r.timestamp, r.close::float8, r.xmin, r.ctid, b.batch_id, f.predicted_value::float8, f.confidence::float8, "
-      "b.model_type, (SELECT string_agg(e.member_batch_id || ' x ' || round(e.weight::numeric, 3), ' + ' ORDER BY e.model_type DESC) "
-      "  FROM cryptoml_internal.ensemble_members e WHERE e.ensemble_batch_id = b.batch_id) "
+      "SELECT r.timestamp, r.close::float8, r.xmin, r.ctid, b.batch_id, b.model_type "
       "FROM (SELECT timestamp, close, xmin, ctid FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp DESC LIMIT 1) r "
-      "LEFT JOIN LATERAL (SELECT batch_id, model_type FROM %s.mltrainingbatches WHERE symbol = $1 AND forecast_horizon = $2 "
-      "  AND is_production ORDER BY CASE model_type WHEN 'ensemble' THEN 0 WHEN 'xgboost' THEN 1 ELSE 2 END LIMIT 1) b ON true "
-      "LEFT JOIN LATERAL (SELECT predicted_value, confidence FROM %s.persistentforecasts WHERE $3 AND symbol = $1 "
-      "  AND forecast_horizon = $2 AND bar_timestamp = r.timestamp AND model_version = b.batch_id "
-      "  AND forecast_type = 'price_direction' AND created_at >= now()::timestamp - make_interval(secs => $4) "
-      "  ORDER BY id DESC LIMIT 1) f ON true", schema, schema, schema), 4, t4);
+      "LEFT JOIN %s.mltrainingbatches b ON b.symbol = $1 AND b.forecast_horizon = $2 AND b.is_production", schema, schema), 2, t2);
+  Oid t5[5] = {TEXTOID, INT4OID, TIMESTAMPOID, TEXTOID, INT4OID};
+  g_plans.lookup = keep_plan(psprintf(
+      "SELECT predicted_value::float8, confidence::float8, extract(epoch FROM now()::timestamp - created_at)::float8 "
+      "FROM %s.persistentforecasts WHERE symbol = $1 AND forecast_horizon = $2 AND bar_timestamp = $3 AND model_version = $4 "
+      "AND forecast_type = 'price_direction' AND created_at >= now()::timestamp - make_interval(secs => $5) "
+      "ORDER BY id DESC LIMIT 1", schema), 5, t5);
   Oid t1[1] = {TEXTOID};
   g_plans.model = keep_plan("SELECT calibration::text FROM cryptoml_internal.models WHERE batch_id = $1", 1, t1);
   Oid tk[2] = {TEXTOID, INT8OID};
@@ -125,6 +146,13 @@ bool model_cached(const char* batch_id) {
     found = g_models->count(batch_id) > 0;
   });
   return found;
+}
+
+// The model_version text of a loaded model (palloc'd copy).
+const char* g_models_version(const char* batch_id) {
+  char* out = nullptr;
+  cml::pg::guarded("ml_forecast", [&] { out = cml::pg::pstrdup_nothrow(g_models->at(batch_id).version); });
+  return out;
 }
 
 Datum spi_value(int row, int col, bool* isnull) { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull); }
@@ -193,6 +221,15 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params, 
 
 }  // namespace
 
+namespace cml {
+namespace pg {
+void forecast_init() {
+  RegisterXactCallback(memo_xact_callback, nullptr);
+  RegisterSubXactCallback(memo_subxact_callback, nullptr);
+}
+}  // namespace pg
+}  // namespace cml
+
 Datum ml_forecast(PG_FUNCTION_ARGS) {
   const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
   int horizon = PG_GETARG_INT32(1);
@@ -203,12 +240,12 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
 
   SPI_connect();
   const Plans& pl = plans();
-  Datum vs[4] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), BoolGetDatum(cfg.prediction_cache),
-                 Int32GetDatum(cfg.max_prediction_age)};
+  Datum vs[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
   bool isnull;
 
-  // The latest bar, the production model and (cache on) a young forecast of both: one statement.
-  if (SPI_execute_plan(pl.state, vs, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the latest bar failed");
+  // The latest bar and the production models of the horizon (one row per model, at most one per
+  // type): one statement.
+  if (SPI_execute_plan(pl.state, vs, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the latest bar failed");
   if (SPI_processed == 0)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\": it has no bars", symbol),
                     errhint("Load its candles into rollingChartData first.")));
@@ -219,31 +256,63 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   char row_version[96];
   snprintf(row_version, sizeof row_version, INT64_FORMAT "/%u/%u/%u", (int64)bar_ts, xmin,
            ItemPointerGetBlockNumberNoCheck(tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(tid));
-  Datum bd = spi_value(0, 5, &isnull);
-  if (isnull)
+  // The model forecasts use: the production ensemble, else xgboost, else lstm.
+  char* batch_id = nullptr;
+  int best_rank = 99;
+  for (uint64 i = 0; i < SPI_processed; i++) {
+    Datum bd = spi_value((int)i, 5, &isnull);
+    if (isnull) continue;
+    char* type = TextDatumGetCString(spi_value((int)i, 6, &isnull));
+    int rank = strcmp(type, "ensemble") == 0 ? 0 : strcmp(type, "xgboost") == 0 ? 1 : 2;
+    if (rank < best_rank) {
+      best_rank = rank;
+      batch_id = TextDatumGetCString(bd);
+    }
+  }
+  if (batch_id == nullptr)
     ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("no production model for %s horizon %d", symbol, horizon),
                     errhint("Run SELECT ml_build_samples('%s'); SELECT ml_train('%s', %d); or deploy one with ml_deploy.",
                             symbol, symbol, horizon)));
-  char* batch_id = TextDatumGetCString(bd);
-  // model_version as returned: the batch id, and an ensemble's members with their weights.
-  Datum md = spi_value(0, 9, &isnull);
-  const char* model_version = isnull ? batch_id : psprintf("%s = %s", batch_id, TextDatumGetCString(md));
+  bool is_ensemble = best_rank == 0;
 
   int64 age_us = GetCurrentTimestamp() - bar_ts;  // timestamps are UTC
   bool stale = age_us > (int64)cfg.stale_seconds * USECS_PER_SEC;
 
-  // The prediction cache: the same model's forecast of the same bar, young enough.
+  // The prediction cache: the same model's forecast of the same bar, young enough. This backend's
+  // memo first, then persistentForecasts.
   double predicted = 0, confidence = 0;
   bool cached = false;
-  Datum cp = spi_value(0, 6, &isnull);
-  if (!isnull) {
-    cached = true;
-    predicted = DatumGetFloat8(cp);
-    confidence = DatumGetFloat8(spi_value(0, 7, &isnull));
+  char memo_key[128];
+  snprintf(memo_key, sizeof memo_key, "%s/%d", symbol, horizon);
+  TimestampTz now = GetCurrentTransactionStartTimestamp();  // what now() and created_at's default read
+  if (cfg.prediction_cache) {
+    TimestampTz young = now - (int64)cfg.max_prediction_age * USECS_PER_SEC;
+    cml::pg::guarded("ml_forecast", [&] {
+      if (g_memo == nullptr) g_memo = new std::unordered_map<std::string, Memo>();
+      auto it = g_memo->find(memo_key);
+      if (it != g_memo->end() && it->second.bar_ts == bar_ts && it->second.batch_id == batch_id && it->second.made_at >= young) {
+        cached = true;
+        predicted = it->second.predicted;
+        confidence = it->second.confidence;
+      }
+    });
+    if (!cached) {
+      Datum vl[5] = {vs[0], vs[1], TimestampGetDatum(bar_ts), CStringGetTextDatum(batch_id), Int32GetDatum(cfg.max_prediction_age)};
+      if (SPI_execute_plan(pl.lookup, vl, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: the prediction cache lookup failed");
+      if (SPI_processed == 1) {
+        cached = true;
+        predicted = DatumGetFloat8(spi_value(0, 1, &isnull));
+        confidence = DatumGetFloat8(spi_value(0, 2, &isnull));
+        TimestampTz made_at = now - (int64)(DatumGetFloat8(spi_value(0, 3, &isnull)) * USECS_PER_SEC);
+        cml::pg::guarded("ml_forecast", [&] { (*g_memo)[memo_key] = Memo{bar_ts, batch_id, made_at, predicted, confidence}; });
+      }
+    }
   }
 
-  if (!cached) {
-    // The model (with its members) only when this backend has not loaded it yet.
+  // The model (with its members) when it is needed and this backend has not loaded it yet: to
+  // predict, or to name an ensemble's members.
+  const char* model_version = batch_id;
+  if (!cached || is_ensemble) {
     cml::pg::BlobSet blobs;
     const char* calibration = nullptr;
     bool load = !model_cached(batch_id);
@@ -254,8 +323,6 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
       if (SPI_execute_plan(pl.model, vb, nullptr, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
         calibration = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     }
-    int need = 1;  // rows of history the model needs
-    bool have = false;
     cml::pg::guarded("ml_forecast", [&] {
       if (load) {  // insert only a model that loaded: a failed load leaves no entry
         LoadedModel m;
@@ -265,8 +332,22 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
           throw cml::DataError("the calibration of model " + std::string(batch_id) + " has no buckets array");
         for (const json& b : cal.at("buckets"))
           m.buckets.emplace_back(b.at("min_abs_pred").get<double>(), b.at("hit_rate").get<double>());
+        m.version = batch_id;
+        for (int i = 1; i < blobs.n; i++) {
+          char w[32];
+          snprintf(w, sizeof w, "%.3f", blobs.items[i].weight);
+          m.version += std::string(i == 1 ? " = " : " + ") + blobs.items[i].batch_id + " x " + w;
+        }
         (*g_models)[batch_id] = std::move(m);
       }
+    });
+    model_version = g_models_version(batch_id);
+  }
+
+  if (!cached) {
+    int need = 1;  // rows of history the model needs
+    bool have = false;
+    cml::pg::guarded("ml_forecast", [&] {
       need = g_models->at(batch_id).model->sequence_length();
       if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
       auto it = g_features->find(symbol);
@@ -316,6 +397,10 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
     Datum vi[7] = {vs[0], Float8GetDatum(confidence), Float8GetDatum(predicted), Int32GetDatum(horizon),
                    CStringGetTextDatum(batch_id), TimestampGetDatum(expires), TimestampGetDatum(bar_ts)};
     if (SPI_execute_plan(pl.insert, vi, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing the forecast failed");
+    cml::pg::guarded("ml_forecast", [&] {
+      if (g_memo == nullptr) g_memo = new std::unordered_map<std::string, Memo>();
+      (*g_memo)[memo_key] = Memo{bar_ts, batch_id, now, predicted, confidence};
+    });
   }
 
   TupleDesc desc;

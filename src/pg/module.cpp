@@ -17,6 +17,7 @@ namespace cml {
 namespace pg {
 void chart_init();
 void train_init();
+void forecast_init();
 }
 }  // namespace cml
 
@@ -25,6 +26,7 @@ void _PG_init(void) {
   cml::pg::chart_init();
   cml::pg::config_init();
   cml::pg::train_init();
+  cml::pg::forecast_init();
   MarkGUCPrefixReserved("cryptoml");
 }
 

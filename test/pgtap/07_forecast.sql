@@ -2,7 +2,7 @@
 -- signal, the prediction cache, persistence, stale flag, and clear errors.
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(20);
+SELECT plan(24);
 
 SELECT setseed(0.31);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -45,13 +45,27 @@ INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
   SELECT symbol, timestamp + interval '1 minute', close, high, low, close, volume FROM rollingChartData
    WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:00';
 SELECT ok((SELECT NOT cached AND forecast_at = '2021-01-02 20:01' FROM ml_forecast('BTCUSDT', 15)), 'a newer bar: a new forecast');
+-- the backend's memo is forgotten when a (sub)transaction aborts; the stored row is then found by lookup
+SELECT throws_ok($$SELECT 1 / 0$$, '22012', NULL, 'a failing statement (its subtransaction aborts)');
+SELECT ok((SELECT cached AND forecast_at = '2021-01-02 20:01' FROM ml_forecast('BTCUSDT', 15)),
+          'the stored forecast is found in persistentForecasts');
+-- a forecast rolled back with its savepoint is never served from the cache
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+  SELECT symbol, timestamp + interval '1 minute', close, high, low, close, volume FROM rollingChartData
+   WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:01';
+SAVEPOINT before_forecast;
+SELECT * FROM ml_forecast('BTCUSDT', 15);
+ROLLBACK TO SAVEPOINT before_forecast;
+SELECT ok((SELECT NOT cached AND forecast_at = '2021-01-02 20:02' FROM ml_forecast('BTCUSDT', 15)),
+          'after the savepoint rollback the forecast is made again');
+SELECT is((SELECT count(*) FROM persistentForecasts WHERE bar_timestamp = '2021-01-02 20:02'), 1::bigint, '... and stored once');
 
 -- the per-backend feature cache follows the latest row's version: a corrected price is seen
 SELECT is(ml_config_set('inference.predictionCache', 'false'), 'false'::jsonb, 'prediction cache off');
 CREATE TEMP TABLE fa AS SELECT * FROM ml_forecast('BTCUSDT', 15);
 SELECT is((SELECT predicted_change FROM ml_forecast('BTCUSDT', 15)), (SELECT predicted_change FROM fa), 'same bar, same features: same prediction');
 UPDATE rollingChartData SET close = round(close * 0.96, 8), low = round(low * 0.96, 8), open = round(open * 0.96, 8)
- WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:01';
+ WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:02';
 SELECT isnt((SELECT predicted_change FROM ml_forecast('BTCUSDT', 15)), (SELECT predicted_change FROM fa),
             'after a price correction of the latest bar the forecast is recomputed from the new features');
 SELECT is(ml_config_reset('inference.predictionCache'), 'true'::jsonb, 'prediction cache back on');
