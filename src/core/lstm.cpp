@@ -282,6 +282,8 @@ class Net {
       MapM Z(Z_[l].data(), K, Lb), G(G_[l].data(), 4 * H, Lb);
       const S* const C = C_[l].data();
       const S* const TC = TC_[l].data();
+      MapM gW(grad + o.w_in, 4 * H, K);
+      MapV gb(grad + o.bias, 4 * H);
       std::fill(dc, dc + H * B, S(0));
       for (std::size_t tt = L_; tt-- > 0;) {
         const Eigen::Index c0 = static_cast<Eigen::Index>(tt * b);
@@ -328,11 +330,14 @@ class Net {
         } else if (tt > 0) {
           dhrec.noalias() = W.rightCols(H).transpose() * dGt;
         }
+        // Weight gradient of this step while dG(t) is still in cache (h(-1) = 0 at t = 0).
+        if (tt > 0) {
+          gW.noalias() += dGt * Z.middleCols(c0, B).transpose();
+        } else {
+          gW.leftCols(In).noalias() += dGt * Z.block(0, c0, In, B).transpose();
+        }
+        gb.noalias() += dGt.rowwise().sum();
       }
-      MapM gW(grad + o.w_in, 4 * H, K);
-      MapV gb(grad + o.bias, 4 * H);
-      gW.noalias() += G * Z.transpose();
-      gb.noalias() += G.rowwise().sum();
     }
   }
 
@@ -446,6 +451,14 @@ MeanStd mean_std(std::size_t n, Get get) {
   return r;
 }
 
+// Standardized, clamped feature; NaN (missing) -> 0. Branch-free so that the row loop vectorizes.
+template <typename S>
+inline S standardize(double v, double mean, double inv_std) {
+  v = v == v ? v : mean;  // NaN -> exactly 0 below
+  const double z = (v - mean) * inv_std;
+  return static_cast<S>(std::min(std::max(z, -kInputClamp), kInputClamp));
+}
+
 struct Standardizer {
   std::vector<double> mean, inv_std;
   double y_mean = 0, y_std = 1;
@@ -453,29 +466,21 @@ struct Standardizer {
       : mean(xm), inv_std(xs.size()), y_mean(ym), y_std(ys) {
     for (std::size_t c = 0; c < xs.size(); ++c) inv_std[c] = 1.0 / xs[c];
   }
-  // Standardized, clamped feature; NaN (missing) -> 0. Branch-free so that the row loop vectorizes.
-  template <typename S>
-  S feature(double v, std::size_t c) const {
-    double z = (v - mean[c]) * inv_std[c];  // NaN exactly when v is NaN
-    z = z > kInputClamp ? kInputClamp : z;
-    z = z < -kInputClamp ? -kInputClamp : z;
-    z = z == z ? z : 0.0;
-    return static_cast<S>(z);
-  }
 };
 
-// Copies sequences idx[0..b) of s, standardized, into a network input buffer (F x L*b, column
-// t*b + k = step t of sequence k).
+// Copies sequences idx[0..b) of s, standardized, into a network input buffer (column t*b + k =
+// step t of sequence k, `stride` scalars apart). Step-major, so that the writes are sequential.
 template <typename S>
 void gather(const SequenceSet& s, const Standardizer& st, std::size_t L, const std::size_t* idx, std::size_t b,
             S* dst, std::size_t stride) {
   const std::size_t F = s.cols;
-  for (std::size_t k = 0; k < b; ++k) {
-    const std::size_t first = s.ends[idx[k]] + 1 - L;
-    for (std::size_t t = 0; t < L; ++t) {
-      const double* row = s.X + (first + t) * F;
+  const double* const mean = st.mean.data();
+  const double* const inv = st.inv_std.data();
+  for (std::size_t t = 0; t < L; ++t) {
+    for (std::size_t k = 0; k < b; ++k) {
+      const double* row = s.X + (s.ends[idx[k]] + 1 - L + t) * F;
       S* out = dst + (t * b + k) * stride;
-      for (std::size_t c = 0; c < F; ++c) out[c] = st.feature<S>(row[c], c);
+      for (std::size_t c = 0; c < F; ++c) out[c] = standardize<S>(row[c], mean[c], inv[c]);
     }
   }
 }
