@@ -214,8 +214,17 @@ void parse_settings(ModelType type, const json& config, const json& options, Set
     for (int m = 0; m < 2; m++) {
       json mo = options.contains(kTypeName[m]) ? options.at(kTypeName[m]) : json::object();
       if (!mo.is_object()) throw cml::InvalidParameter(std::string("option ") + kTypeName[m] + " must be an object of member options");
-      for (const char* k : kCommonKeys)
-        if (options.contains(k) && !mo.contains(k)) mo[k] = options.at(k);
+      // A member trained here uses the ensemble's window and split, so its training rows end
+      // before the ensemble's validation rows.
+      for (const char* k : kCommonKeys) {
+        const json mine = training.at(k);
+        if (mo.contains(k) && mo.at(k) != mine)
+          throw cml::InvalidParameter(std::string("option ") + kTypeName[m] + "." + k + " = " + mo.at(k).dump() +
+                                          " differs from the ensemble's " + k + " (" + mine.dump() + ")",
+                                      "rule: members trained for an ensemble use its windowSize and validationSplit, so "
+                                      "their training rows precede its validation rows");
+        mo[k] = mine;
+      }
       Settings check;
       parse_settings(m == 0 ? ModelType::xgboost : ModelType::lstm, config, mo, &check);  // bad member options fail now
       st->member_options[m] = copy_out(mo.dump());

@@ -2,7 +2,7 @@
 -- divergence, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(46);
+SELECT plan(47);
 
 -- 3000 minutes of a noisy random walk with a weak momentum signal
 SELECT setseed(0.29);
@@ -81,6 +81,8 @@ SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'ensemble', '{"weights": {"x
                    'negative weights are refused');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'ensemble', '{"weights": {"xgboost": 0, "lstm": 0}}')$$, '%ensembleWeights%',
                    'weights summing to 0 are refused');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'ensemble', '{"lstm": {"windowSize": 2000}}')$$,
+                   'option lstm.windowSize = 2000 differs from the ensemble''s windowSize (600)', 'a member window other than the ensemble''s is refused');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'ensemble', '{"eta": 0.1}')$$, 'unknown option "eta" for model_type ensemble',
                    'member options belong in the member''s object');
 
