@@ -52,7 +52,7 @@ constexpr double kInputClamp = 1e6;
 // sequences as fit in this many bytes (at least one), and the pieces' gradients are summed (the
 // same mathematics up to float rounding; deterministic, as the piece size depends only on the
 // shapes). This bounds memory for any batch_size, and a piece that stays in the caches is faster:
-// with the benchmark shapes (L 30, F 29, H 32) a 4 MiB piece is ~137 sequences and an epoch took
+// with the benchmark shapes (L 30, F 29, H 32) a 4 MiB piece is 134 sequences and an epoch took
 // ~5% less time than with whole 1000-sequence batches (docs/lstm.md).
 constexpr std::size_t kWorkspaceBytes = std::size_t(4) << 20;
 // Sequences per forward pass when predicting (and when computing the validation MSE).
