@@ -144,6 +144,7 @@ LstmModel train_with_hooks(const SequenceSet& train, const SequenceSet& valid, c
 
 // Benchmark hook: the training state train() builds (standardized data, initial weights, Adam)
 // and one epoch of it (shuffled mini-batches: forward, backward, clipping, Adam; no validation).
+// The runner keeps a reference to `train`, which must outlive it.
 class EpochRunner {
  public:
   EpochRunner(const SequenceSet& train, const LstmParams& p);
