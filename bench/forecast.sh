@@ -325,10 +325,10 @@ if [ "$PROFILE" = 1 ]; then
   echo "   a backend running ml_forecast (cache off) under pgbench:"
   breakdown "$WORK/fc.perf" \
     "ml_forecast (all of it)=^ml_forecast$" \
-    "  SPI_execute (extension schema lookup, planned every call)=^SPI_execute$" \
-    "  SPI_execute_with_args (latest bar, model, INSERT)=^SPI_execute_with_args$" \
-    "  planner (all SPI statements)=^standard_planner$" \
-    "  parse + analyze (all SPI statements)=^(raw_parser|parse_analyze_fixedparams)$" \
+    "  SPI_execute_plan (kept statements: state, INSERT)=^SPI_execute_plan$" \
+    "    of which executor start (plan initialization)=^standard_ExecutorStart$" \
+    "  planner (should be 0: plans are kept)=^standard_planner$" \
+    "  parse + analyze (should be 0)=^(raw_parser|parse_analyze_fixedparams)$" \
     "  XGBoosterPredictFromDense=^XGBoosterPredictFromDense$" \
     "    of which xgboost::common::GetCfsCPUCount (cgroup files)=GetCfsCPUCount" \
     "  calibration JSON parse (nlohmann)=nlohmann.*parse" \
@@ -341,28 +341,30 @@ if [ "$PROFILE" = 1 ]; then
   perf script -i "$WORK/fc.perf" -F ip,sym,symoff 2>/dev/null | awk '
     /^[[:space:]]*$/ { if (ins) { tot++; if (m != "") c[m]++ }; m = ""; ins = 0; next }
     { ins = 1; if (m == "" && $2 ~ /^ml_forecast\+0x/) { sub(/^ml_forecast\+/, "", $2); m = $2 } }
-    END { for (k in c) printf "%.1f %s\n", 100 * c[k] / tot, k }' | sort -rn | awk 'NR <= 7' | while read -r share off; do
+    END { for (k in c) printf "%.1f %s\n", 100 * c[k] / tot, k }' | sort -rn | head -7 | while read -r share off; do
     line=$(addr2line -e "$so" "$(printf '%x' $((0x$base + off - 1)))" | sed 's|.*/||')
     ln=$(sed -n 's/^forecast\.cpp:\([0-9]*\).*/\1/p' <<<"$line")
     text=$([ -n "$ln" ] && sed -n "${ln}p" src/pg/forecast.cpp | sed 's/^ *//' | cut -c1-90)
     printf "     %5.1f %%  %-24s %s\n" "$share" "$line" "$text"
-  done
+  done || true
   echo "   top self time:"
   perf report -i "$WORK/fc.perf" --no-children --sort symbol -g none --stdio 2>/dev/null | awk '/^ +[0-9]/ && n++ < 12 { printf "     %s %s\n", $1, $3 }'
   echo "   a backend running ml_forecast (cache on, every call a repeated call) under pgbench:"
   breakdown "$WORK/fc_on.perf" \
     "ml_forecast (all of it)=^ml_forecast$" \
-    "  SPI_execute (extension schema lookup)=^SPI_execute$" \
-    "  SPI_execute_with_args (latest bar, model, cache lookup)=^SPI_execute_with_args$" \
-    "  planner (all SPI statements)=^standard_planner$" \
-    "  parse + analyze (all SPI statements)=^(raw_parser|parse_analyze_fixedparams)$" \
+    "  SPI_execute_plan (the state statement; the memo answers the cache)=^SPI_execute_plan$" \
+    "    of which executor start (plan initialization)=^standard_ExecutorStart$" \
+    "    of which index scans (latest bar, production models)=^index_getnext_slot$" \
+    "  planner (should be 0: plans are kept)=^standard_planner$" \
     "commit (CommitTransactionCommand)=^CommitTransactionCommand$" \
     "client socket read/write (secure_read, secure_write)=^(secure_read|secure_write)$"
   echo "   a backend running ml_train:"
   breakdown "$WORK/train.perf" \
     "ml_train=^ml_train$" \
-    "  sample SELECT (SPI_execute_with_args: scan, sort, jsonb -> text)=^SPI_execute_with_args$" \
-    "  JSON parse of the features text (nlohmann)=nlohmann.*parse" \
+    "  sample SELECT (SPI_execute_with_args: scan of feature_vector, no sort)=^SPI_execute_with_args$" \
+    "  sort by time (qsort)=^pg_qsort$" \
+    "  feature_vector -> matrix (vector_values)=vector_values" \
+    "  jsonb fallback (features_to_vector; should be 0)=^cml_features_to_vector$" \
     "  XgbModel::train (XGBoost)=XgbModel::train" \
     "  XgbModel::predict (validation, production model)=XgbModel::predict" \
     "  XgbModel::load (production model)=XgbModel::load" \

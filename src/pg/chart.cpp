@@ -727,6 +727,12 @@ void flush_statement(Relation rel) {
 
 }  // namespace
 
+namespace cml {
+namespace pg {
+double numeric_value(Datum d) { return numeric_to_double(d); }
+}  // namespace pg
+}  // namespace cml
+
 void cml::pg::chart_init() {
   RegisterXactCallback(xact_callback, nullptr);
   RegisterSubXactCallback(subxact_callback, nullptr);

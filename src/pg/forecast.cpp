@@ -19,7 +19,16 @@
 #include "registry.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "storage/itemptr.h"
 #include "funcapi.h"
 #include "utils/json.h"
@@ -81,7 +90,10 @@ constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 // (the extension dropped and created elsewhere) prepares them again.
 struct Plans {
   char* schema;
-  SPIPlanPtr state;       // latest bar + the production models of the horizon, one statement
+  Oid registry;           // mltrainingbatches' relation id when prepared: a re-created extension prepares again
+  // Relations, indexes and columns read directly (see read_latest_bar, read_production).
+  Oid bars_rel, bars_idx, batches_rel, batches_idx;
+  AttrNumber a_ts, a_close, a_batch_id, a_type, a_prod;
   SPIPlanPtr lookup;      // the prediction cache: a young forecast of a bar by a model
   SPIPlanPtr model;       // calibration of a batch
   SPIPlanPtr checkpoint;  // indicator checkpoint at least 60 bars back
@@ -89,6 +101,12 @@ struct Plans {
   SPIPlanPtr insert;      // the forecast row
 };
 Plans g_plans;
+
+Oid relation_in(Oid nsp, const char* name) {
+  Oid id = get_relname_relid(name, nsp);
+  if (!OidIsValid(id)) ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("cryptoml: relation %s is missing", name)));
+  return id;
+}
 
 SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
   SPIPlanPtr p = SPI_prepare(sql, nargs, types);
@@ -101,19 +119,15 @@ SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
 const Plans& plans() {
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension cryptoml is not installed in this database")));
-  if (g_plans.schema != nullptr && strcmp(g_plans.schema, schema) == 0) return g_plans;
-  SPIPlanPtr* all[6] = {&g_plans.state, &g_plans.lookup, &g_plans.model, &g_plans.checkpoint, &g_plans.bars, &g_plans.insert};
+  Oid registry = cml::pg::extension_registry_relid();
+  if (g_plans.schema != nullptr && strcmp(g_plans.schema, schema) == 0 && g_plans.registry == registry) return g_plans;
+  SPIPlanPtr* all[5] = {&g_plans.lookup, &g_plans.model, &g_plans.checkpoint, &g_plans.bars, &g_plans.insert};
   for (SPIPlanPtr* p : all)
     if (*p != nullptr) {
       SPI_freeplan(*p);
       *p = nullptr;
     }
   g_plans.schema = nullptr;
-  Oid t2[2] = {TEXTOID, INT4OID};
-  g_plans.state = keep_plan(psprintf(
-      "SELECT r.timestamp, r.close::float8, r.xmin, r.ctid, b.batch_id, b.model_type "
-      "FROM (SELECT timestamp, close, xmin, ctid FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp DESC LIMIT 1) r "
-      "LEFT JOIN %s.mltrainingbatches b ON b.symbol = $1 AND b.forecast_horizon = $2 AND b.is_production", schema, schema), 2, t2);
   Oid t5[5] = {TEXTOID, INT4OID, TIMESTAMPOID, TEXTOID, INT4OID};
   g_plans.lookup = keep_plan(psprintf(
       "SELECT predicted_value::float8, confidence::float8, extract(epoch FROM now()::timestamp - created_at)::float8 "
@@ -135,6 +149,17 @@ const Plans& plans() {
   g_plans.insert = keep_plan(psprintf("INSERT INTO %s.persistentforecasts (symbol, forecast_type, confidence, "
                                       "predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp) "
                                       "VALUES ($1, 'price_direction', $2, $3, $4, $5, $6, $7)", schema), 7, ti);
+  Oid nsp = cml::pg::extension_namespace();
+  g_plans.bars_rel = relation_in(nsp, "rollingchartdata");
+  g_plans.bars_idx = relation_in(nsp, "rollingchartdata_symbol_timestamp_key");
+  g_plans.batches_rel = relation_in(nsp, "mltrainingbatches");
+  g_plans.batches_idx = relation_in(nsp, "mltrainingbatches_one_production_idx");
+  g_plans.a_ts = get_attnum(g_plans.bars_rel, "timestamp");
+  g_plans.a_close = get_attnum(g_plans.bars_rel, "close");
+  g_plans.a_batch_id = get_attnum(g_plans.batches_rel, "batch_id");
+  g_plans.a_type = get_attnum(g_plans.batches_rel, "model_type");
+  g_plans.a_prod = get_attnum(g_plans.batches_rel, "is_production");
+  g_plans.registry = registry;
   g_plans.schema = MemoryContextStrdup(TopMemoryContext, schema);
   return g_plans;
 }
@@ -146,6 +171,81 @@ bool model_cached(const char* batch_id) {
     found = g_models->count(batch_id) > 0;
   });
   return found;
+}
+
+// ---- the state of a call, read straight from the indexes ------------------------------------
+// A repeated call is mostly this read, so it bypasses SPI and the executor: one backward probe of
+// rollingChartData's (symbol, timestamp) index, one probe of the partial unique index of production
+// models, both under the active snapshot. Relations and indexes are looked up by name on every
+// call (syscache), so a re-created table or index is simply found again.
+
+struct Production {
+  int n;
+  char batch_id[3][64];
+  char model_type[3][32];
+};
+
+void text_key(ScanKey key, Relation idx, AttrNumber att, const char* value) {
+  ScanKeyEntryInitialize(key, 0, att, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[att - 1], F_TEXTEQ,
+                         CStringGetTextDatum(value));
+}
+
+// The symbol's latest bar: false when it has none.
+bool read_latest_bar(const Plans& pl, const char* symbol, Timestamp* ts, double* close, TransactionId* xmin, ItemPointerData* tid) {
+  Relation rel = table_open(pl.bars_rel, AccessShareLock);
+  Relation idx = index_open(pl.bars_idx, AccessShareLock);
+  AttrNumber a_ts = pl.a_ts, a_close = pl.a_close;
+  ScanKeyData key;
+  text_key(&key, idx, 1, symbol);
+  IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+  index_rescan(scan, &key, 1, nullptr, 0);
+  TupleTableSlot* slot = table_slot_create(rel, nullptr);
+  bool found = index_getnext_slot(scan, BackwardScanDirection, slot);
+  if (found) {
+    bool isnull, should_free;
+    *ts = DatumGetTimestamp(slot_getattr(slot, a_ts, &isnull));
+    Datum c = slot_getattr(slot, a_close, &isnull);
+    *close = isnull ? NAN : cml::pg::numeric_value(c);
+    HeapTuple tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+    *xmin = HeapTupleHeaderGetXmin(tup->t_data);
+    *tid = tup->t_self;
+    if (should_free) heap_freetuple(tup);
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(idx, AccessShareLock);
+  table_close(rel, AccessShareLock);
+  return found;
+}
+
+// The production models of a symbol and horizon (at most one per model type).
+void read_production(const Plans& pl, const char* symbol, int horizon, Production* out) {
+  Relation rel = table_open(pl.batches_rel, AccessShareLock);
+  Relation idx = index_open(pl.batches_idx, AccessShareLock);
+  AttrNumber a_id = pl.a_batch_id, a_type = pl.a_type, a_prod = pl.a_prod;
+  ScanKeyData keys[2];
+  text_key(&keys[0], idx, 1, symbol);
+  ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(horizon));
+  IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 2, 0);
+  index_rescan(scan, keys, 2, nullptr, 0);
+  TupleTableSlot* slot = table_slot_create(rel, nullptr);
+  out->n = 0;
+  while (out->n < 3 && index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    bool isnull;
+    Datum prod = slot_getattr(slot, a_prod, &isnull);
+    if (isnull || !DatumGetBool(prod)) continue;  // the partial index's predicate, rechecked
+    Datum id = slot_getattr(slot, a_id, &isnull);
+    if (isnull) continue;
+    Datum type = slot_getattr(slot, a_type, &isnull);
+    text_to_cstring_buffer(DatumGetTextPP(id), out->batch_id[out->n], sizeof out->batch_id[0]);
+    if (isnull) out->model_type[out->n][0] = '\0';
+    else text_to_cstring_buffer(DatumGetTextPP(type), out->model_type[out->n], sizeof out->model_type[0]);
+    out->n++;
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(idx, AccessShareLock);
+  table_close(rel, AccessShareLock);
 }
 
 // The model_version text of a loaded model (palloc'd copy).
@@ -243,30 +343,28 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   Datum vs[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
   bool isnull;
 
-  // The latest bar and the production models of the horizon (one row per model, at most one per
-  // type): one statement.
-  if (SPI_execute_plan(pl.state, vs, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the latest bar failed");
-  if (SPI_processed == 0)
+  // The latest bar and the production models of the horizon, read from the indexes.
+  Timestamp bar_ts;
+  double close;
+  TransactionId xmin;
+  ItemPointerData tid;
+  if (!read_latest_bar(pl, symbol, &bar_ts, &close, &xmin, &tid))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\": it has no bars", symbol),
                     errhint("Load its candles into rollingChartData first.")));
-  Timestamp bar_ts = DatumGetTimestamp(spi_value(0, 1, &isnull));
-  double close = DatumGetFloat8(spi_value(0, 2, &isnull));
-  TransactionId xmin = DatumGetTransactionId(spi_value(0, 3, &isnull));
-  ItemPointer tid = (ItemPointer)DatumGetPointer(spi_value(0, 4, &isnull));
   char row_version[96];
   snprintf(row_version, sizeof row_version, INT64_FORMAT "/%u/%u/%u", (int64)bar_ts, xmin,
-           ItemPointerGetBlockNumberNoCheck(tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(tid));
+           ItemPointerGetBlockNumberNoCheck(&tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(&tid));
   // The model forecasts use: the production ensemble, else xgboost, else lstm.
+  Production prod;
+  read_production(pl, symbol, horizon, &prod);
   char* batch_id = nullptr;
   int best_rank = 99;
-  for (uint64 i = 0; i < SPI_processed; i++) {
-    Datum bd = spi_value((int)i, 5, &isnull);
-    if (isnull) continue;
-    char* type = TextDatumGetCString(spi_value((int)i, 6, &isnull));
+  for (int i = 0; i < prod.n; i++) {
+    const char* type = prod.model_type[i];
     int rank = strcmp(type, "ensemble") == 0 ? 0 : strcmp(type, "xgboost") == 0 ? 1 : 2;
     if (rank < best_rank) {
       best_rank = rank;
-      batch_id = TextDatumGetCString(bd);
+      batch_id = prod.batch_id[i];
     }
   }
   if (batch_id == nullptr)
@@ -403,9 +501,17 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
     });
   }
 
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "cryptoml: expected a record result");
-  desc = BlessTupleDesc(desc);
+  // The result's descriptor, built once per call site (get_call_result_type rebuilds it from the
+  // OUT parameters every time).
+  TupleDesc desc = (TupleDesc)fcinfo->flinfo->fn_extra;
+  if (desc == nullptr) {
+    TupleDesc built;
+    if (get_call_result_type(fcinfo, nullptr, &built) != TYPEFUNC_COMPOSITE) elog(ERROR, "cryptoml: expected a record result");
+    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    desc = BlessTupleDesc(CreateTupleDescCopy(built));
+    MemoryContextSwitchTo(old);
+    fcinfo->flinfo->fn_extra = desc;
+  }
   Datum values[11] = {vs[0], Int32GetDatum(horizon), TimestampGetDatum(bar_ts),
                       Float8GetDatum(predicted), Float8GetDatum(close * (1 + predicted / 100.0)),
                       Float8GetDatum(std::round(confidence * 100) / 100), CStringGetTextDatum(signal),

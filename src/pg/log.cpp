@@ -501,6 +501,7 @@ bool drain_once(int idx, MemoryContext batch_cxt) {
 // cached string is replaced only when the name changes, so a pointer returned earlier stays valid.
 namespace {
 char* g_schema = nullptr;
+Oid g_schema_nsp = InvalidOid;
 Oid g_schema_relid = InvalidOid;
 bool g_schema_valid = false;
 
@@ -528,8 +529,20 @@ const char* extension_schema() {
   if (!OidIsValid(relid)) return quoted;
   if (g_schema == nullptr || strcmp(g_schema, quoted) != 0) g_schema = MemoryContextStrdup(TopMemoryContext, quoted);
   g_schema_relid = relid;
+  g_schema_nsp = nsp;
   g_schema_valid = true;
   return g_schema;
+}
+
+Oid extension_registry_relid() {
+  if (extension_schema() == nullptr || !g_schema_valid) return InvalidOid;
+  return g_schema_relid;
+}
+
+Oid extension_namespace() {
+  if (extension_schema() == nullptr) return InvalidOid;
+  if (!g_schema_valid) ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension cryptoml is being installed")));
+  return g_schema_nsp;
 }
 
 void log_init() {

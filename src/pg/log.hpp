@@ -36,6 +36,12 @@ void checkpoint_write(const char* service_name, const char* operation_id,
 // The extension's schema, quoted for SQL text, or NULL when the extension is not installed in this
 // database. Caller is connected to SPI; the string lives until SPI_finish.
 const char* extension_schema();
+// The extension's namespace (cached like extension_schema()); InvalidOid when not installed.
+Oid extension_namespace();
+// The relation id of mltrainingbatches the cache is keyed by (changes when the extension is re-created).
+Oid extension_registry_relid();
+// numeric -> double: exact for the plain values bars hold, numeric_float8 otherwise (chart.cpp).
+double numeric_value(Datum d);
 
 // Waits until every entry this backend queued is committed; false on timeout.
 bool log_flush(int timeout_ms);
