@@ -31,3 +31,10 @@ CREATE TABLE cryptoml_internal.ensemble_members (
 CREATE INDEX ensemble_members_member_idx ON cryptoml_internal.ensemble_members (member_batch_id);
 COMMENT ON TABLE cryptoml_internal.ensemble_members IS 'Members of each ensemble and their weights (sum 1). A member batch cannot be deleted while an ensemble uses it.';
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.ensemble_members', '');
+
+-- Per-session caches of the production models (ml_forecast) follow every change of the registry.
+CREATE FUNCTION cryptoml_internal.registry_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_registry_changed' LANGUAGE C;
+REVOKE ALL ON FUNCTION cryptoml_internal.registry_changed() FROM PUBLIC;
+CREATE TRIGGER zz_cryptoml_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlTrainingBatches
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.registry_changed();

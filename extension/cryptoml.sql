@@ -543,6 +543,13 @@ CREATE TABLE cryptoml_internal.models (
 );
 COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list and confidence calibration. Deleted with their batch.';
 
+-- Per-session caches of the production models (ml_forecast) follow every change of the registry.
+CREATE FUNCTION cryptoml_internal.registry_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_registry_changed' LANGUAGE C;
+REVOKE ALL ON FUNCTION cryptoml_internal.registry_changed() FROM PUBLIC;
+CREATE TRIGGER zz_cryptoml_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlTrainingBatches
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.registry_changed();
+
 CREATE TABLE cryptoml_internal.ensemble_members (
   ensemble_batch_id VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE CASCADE,
   member_batch_id   VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE RESTRICT,

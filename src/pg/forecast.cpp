@@ -29,11 +29,15 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "commands/trigger.h"
+#include "storage/sinval.h"
+#include "utils/inval.h"
 #include "storage/itemptr.h"
 #include "funcapi.h"
 #include "utils/json.h"
 
 PG_FUNCTION_INFO_V1(ml_forecast);
+PG_FUNCTION_INFO_V1(cml_registry_changed);
 PG_FUNCTION_INFO_V1(cml_latest_features);
 }
 
@@ -173,6 +177,13 @@ bool model_cached(const char* batch_id) {
   return found;
 }
 
+// The production models per (symbol, horizon), valid while no relcache invalidation of
+// mltrainingbatches arrives: its statement trigger (cml_registry_changed) sends one for every
+// change, and a rolled back change is invalidated again at abort. Never destroyed.
+struct ProductionEntry;
+uint64 g_registry_generation = 1;
+void registry_inval_callback(Datum, Oid relid);
+
 // ---- the state of a call, read straight from the indexes ------------------------------------
 // A repeated call is mostly this read, so it bypasses SPI and the executor: one backward probe of
 // rollingChartData's (symbol, timestamp) index, one probe of the partial unique index of production
@@ -184,6 +195,15 @@ struct Production {
   char batch_id[3][64];
   char model_type[3][32];
 };
+struct ProductionEntry {
+  uint64 generation;
+  Production p;
+};
+std::unordered_map<std::string, ProductionEntry>* g_production = nullptr;
+
+void registry_inval_callback(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == g_plans.batches_rel) g_registry_generation++;
+}
 
 void text_key(ScanKey key, Relation idx, AttrNumber att, const char* value) {
   ScanKeyEntryInitialize(key, 0, att, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[att - 1], F_TEXTEQ,
@@ -324,6 +344,7 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params, 
 namespace cml {
 namespace pg {
 void forecast_init() {
+  CacheRegisterRelcacheCallback(registry_inval_callback, (Datum)0);
   RegisterXactCallback(memo_xact_callback, nullptr);
   RegisterSubXactCallback(memo_subxact_callback, nullptr);
 }
@@ -338,6 +359,9 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   const cml::pg::InferenceSettings& cfg = cml::pg::config_inference();
   const cml::IndicatorParams& params = cml::pg::config_indicator_params();
 
+  // Registry changes committed by other sessions since this transaction's last lock: a long
+  // transaction sees a deploy at its next call, as a plain query would.
+  AcceptInvalidationMessages();
   SPI_connect();
   const Plans& pl = plans();
   Datum vs[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
@@ -356,7 +380,22 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
            ItemPointerGetBlockNumberNoCheck(&tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(&tid));
   // The model forecasts use: the production ensemble, else xgboost, else lstm.
   Production prod;
-  read_production(pl, symbol, horizon, &prod);
+  bool prod_cached = false;
+  cml::pg::guarded("ml_forecast", [&] {
+    if (g_production == nullptr) g_production = new std::unordered_map<std::string, ProductionEntry>();
+    auto it = g_production->find(std::string(symbol) + "/" + std::to_string(horizon));
+    if (it != g_production->end() && it->second.generation == g_registry_generation) {
+      prod = it->second.p;
+      prod_cached = true;
+    }
+  });
+  if (!prod_cached) {
+    uint64 generation = g_registry_generation;
+    read_production(pl, symbol, horizon, &prod);
+    cml::pg::guarded("ml_forecast", [&] {
+      (*g_production)[std::string(symbol) + "/" + std::to_string(horizon)] = ProductionEntry{generation, prod};
+    });
+  }
   char* batch_id = nullptr;
   int best_rank = 99;
   for (int i = 0; i < prod.n; i++) {
@@ -546,4 +585,13 @@ Datum cml_latest_features(PG_FUNCTION_ARGS) {
   appendStringInfoChar(&j, '}');
   SPI_finish();
   PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data)));
+}
+
+// Statement trigger on mltrainingbatches: every change invalidates the per-session production
+// caches of all sessions (a relcache invalidation of the table, sent at commit).
+Datum cml_registry_changed(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "cryptoml: registry_changed must be called as a trigger");
+  TriggerData* td = (TriggerData*)fcinfo->context;
+  CacheInvalidateRelcache(td->tg_relation);
+  return PointerGetDatum(nullptr);
 }
