@@ -69,11 +69,15 @@ SELECT b.symbol, h AS horizon, b.batch_id, b.training_samples AS train, b.valida
 SELECT s.symbol, l.batch_id AS lstm, l.hyperparameters->>'epochs_trained' AS epochs
   FROM (SELECT DISTINCT symbol FROM rollingChartData) s,
        LATERAL ml_train(s.symbol, 15, 'lstm', '{"windowSize": 20000}') AS l ORDER BY 1;
-SELECT s.symbol, e.batch_id AS ensemble,
-       (SELECT string_agg(m.model_type || ' ' || round(m.weight::numeric, 2), ', ' ORDER BY m.model_type DESC)
-          FROM cryptoml_internal.ensemble_members m WHERE m.ensemble_batch_id = e.batch_id) AS weights
+SELECT s.symbol, e.batch_id AS ensemble
   FROM (SELECT DISTINCT symbol FROM rollingChartData) s,
        LATERAL ml_train(s.symbol, 15, 'ensemble', '{"windowSize": 20000}') AS e ORDER BY 1;
+SELECT b.symbol, b.batch_id AS ensemble,
+       string_agg(m.member_batch_id || ' x ' || round(m.weight::numeric, 3), ' + ' ORDER BY m.model_type DESC) AS members
+  FROM (SELECT DISTINCT ON (symbol) symbol, batch_id FROM mlTrainingBatches
+         WHERE model_type = 'ensemble' AND forecast_horizon = 15 ORDER BY symbol, id DESC) b
+  JOIN cryptoml_internal.ensemble_members m ON m.ensemble_batch_id = b.batch_id
+ GROUP BY b.symbol, b.batch_id ORDER BY 1;
 SELECT symbol,
        max(rmse) FILTER (WHERE model_type = 'xgboost') AS xgboost_rmse,
        max(rmse) FILTER (WHERE model_type = 'lstm') AS lstm_rmse,
