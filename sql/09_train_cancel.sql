@@ -12,6 +12,17 @@ SELECT batch_id FROM ml_train('BTCUSDT', 15,
   options => '{"windowSize": 3000, "eta": 0.001, "num_rounds": 100000, "earlyStoppingPatience": 100000}');
 RESET statement_timeout;
 SELECT count(*) AS registered FROM mlTrainingBatches;
+-- the same for the LSTM: between mini-batches
+SET statement_timeout = '300ms';
+SELECT batch_id FROM ml_train('BTCUSDT', 15, 'lstm',
+  '{"windowSize": 3000, "hiddenSize": 64, "maxEpochs": 100000, "earlyStoppingPatience": 100000}');
+RESET statement_timeout;
+-- and for an ensemble, whose members are trained first
+SET statement_timeout = '300ms';
+SELECT batch_id FROM ml_train('BTCUSDT', 15, 'ensemble',
+  '{"windowSize": 3000, "lstm": {"hiddenSize": 64, "maxEpochs": 100000, "earlyStoppingPatience": 100000}}');
+RESET statement_timeout;
+SELECT count(*) AS registered FROM mlTrainingBatches;
 SELECT pg_backend_pid() = :pid AS same_backend;
 DELETE FROM mlTrainingSamples;
 TRUNCATE rollingChartData;
