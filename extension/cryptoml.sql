@@ -402,7 +402,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     EXECUTE format('GRANT SELECT ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, '
                    '%s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
     EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
-    EXECUTE format('GRANT SELECT ON %s.ml_indicator_status TO %s', s, r);
+    EXECUTE format('GRANT SELECT ON %s.ml_indicator_status, %s.ml_forecasts_live TO %s', s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
@@ -427,6 +427,9 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) TO %s', s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
                      '%s.ml_rollback(text, integer, text) TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                     '%s.ml_schedule(), %s.ml_unschedule() TO %s', s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
     END IF;
   END
   $$;
@@ -445,7 +448,10 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
                    '%s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, s, s, s, s, r);
     EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
-    EXECUTE format('REVOKE ALL ON %s.ml_indicator_status FROM %s', s, r);
+    EXECUTE format('REVOKE ALL ON %s.ml_indicator_status, %s.ml_forecasts_live FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                   '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast(text, integer) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
@@ -649,6 +655,164 @@ CREATE FUNCTION ml_forecast(symbol text, horizon integer,
                             OUT expires_at timestamp, OUT cached boolean, OUT stale boolean)
   AS 'MODULE_PATHNAME', 'ml_forecast' LANGUAGE C VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_forecast(text, integer) IS 'Forecast of the percentage change of close over horizon minutes from the latest bar, by the production model, with its calibrated confidence and signal; stored in persistentForecasts; repeated calls within inference.maxPredictionAge return the stored forecast (cached).';
+
+-- ===========================================================================================
+-- Upkeep: live confidence, outcomes, drift, retraining, pg_cron schedule
+-- ===========================================================================================
+CREATE VIEW ml_forecasts_live AS
+SELECT f.id, f.symbol, f.forecast_type, f.forecast_horizon, f.bar_timestamp, f.predicted_value, f.actual_value,
+       f.model_version, f.created_at, f.expires_at,
+       f.confidence AS stored_confidence,
+       round((f.confidence * power(d.decay, a.age_minutes))::numeric, 2) AS confidence,
+       round(a.age_minutes::numeric, 2) AS age_minutes,
+       now()::timestamp < f.expires_at AS active
+  FROM persistentForecasts f,
+       LATERAL (SELECT greatest(extract(epoch FROM now()::timestamp - f.created_at)::float8, 0) / 60 AS age_minutes) a,
+       (SELECT ml_config_get('forecasting.confidenceDecay')::float8 AS decay) d;
+COMMENT ON VIEW ml_forecasts_live IS 'persistentForecasts with the confidence decayed by forecasting.confidenceDecay per minute of age (the stored value is stored_confidence).';
+
+CREATE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETURNS bigint
+  LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH v AS (
+    SELECT f.id, 100 * (b1.close / b0.close - 1) AS actual
+      FROM @extschema@.persistentforecasts f
+      JOIN @extschema@.rollingchartdata b0 ON b0.symbol = f.symbol AND b0.timestamp = f.bar_timestamp
+      JOIN @extschema@.rollingchartdata b1 ON b1.symbol = f.symbol
+                                          AND b1.timestamp = f.bar_timestamp + make_interval(mins => f.forecast_horizon)
+     WHERE f.actual_value IS NULL AND f.forecast_type = 'price_direction' AND b0.close > 0
+     ORDER BY f.expires_at
+     LIMIT greatest(max_rows, 0)),
+  u AS (UPDATE @extschema@.persistentforecasts f SET actual_value = round(v.actual, 8) FROM v WHERE f.id = v.id RETURNING 1)
+  SELECT count(*) FROM u;
+  $$;
+COMMENT ON FUNCTION ml_fill_actuals(integer) IS 'Fills actual_value (percentage change of close over the horizon) of price_direction forecasts whose future bar exists, oldest first, at most max_rows; returns how many.';
+
+CREATE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEFAULT 100, threshold float8 DEFAULT 0.05)
+  RETURNS TABLE (symbol text, horizon integer, model_version text, live_forecasts bigint, live_accuracy float8,
+                 validation_accuracy float8, drifted boolean)
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r record;
+  BEGIN
+    IF days <= 0 OR min_forecasts <= 0 OR threshold < 0 OR threshold > 1 OR threshold = 'NaN'::float8 THEN
+      RAISE EXCEPTION 'invalid drift check arguments: days %, min_forecasts %, threshold %', days, min_forecasts, threshold
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: days > 0, min_forecasts > 0, 0 <= threshold <= 1';
+    END IF;
+    FOR r IN
+      SELECT f.symbol::text AS symbol, f.forecast_horizon AS horizon, f.model_version::text AS model_version,
+             count(*) AS n, avg(((f.predicted_value > 0) = (f.actual_value > 0))::int)::float8 AS live,
+             b.accuracy::float8 AS validation
+        FROM @extschema@.persistentforecasts f
+        JOIN @extschema@.mltrainingbatches b ON b.batch_id = f.model_version AND b.is_production
+       WHERE f.forecast_type = 'price_direction' AND f.actual_value IS NOT NULL AND f.actual_value <> 0
+         AND f.created_at >= now()::timestamp - make_interval(days => days)
+       GROUP BY 1, 2, 3, b.accuracy
+       ORDER BY 1, 2
+    LOOP
+      symbol := r.symbol; horizon := r.horizon; model_version := r.model_version; live_forecasts := r.n;
+      live_accuracy := r.live; validation_accuracy := r.validation;
+      drifted := r.n >= min_forecasts AND r.live < r.validation - threshold;
+      IF drifted THEN
+        PERFORM @extschema@.ml_log('warning', 'monitoring', 'drift',
+          format('%s h%s: live directional accuracy %s over %s forecasts is below the validation accuracy %s of %s by more than %s',
+                 r.symbol, r.horizon, round(r.live::numeric, 4), r.n, round(r.validation::numeric, 4), r.model_version, threshold),
+          jsonb_build_object('model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation,
+                             'forecasts', r.n, 'days', days), r.symbol);
+        PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', 'model_drift', 'symbol', r.symbol, 'horizon', r.horizon,
+                          'model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation)::text);
+      END IF;
+      RETURN NEXT;
+    END LOOP;
+  END
+  $$;
+COMMENT ON FUNCTION ml_check_drift(integer, integer, float8) IS 'Live directional accuracy of each production model (forecasts with an outcome, last days) against its validation accuracy; a drop beyond threshold over at least min_forecasts forecasts is logged and sent on NOTIFY cryptoml_alerts.';
+
+-- A procedure (it commits after each symbol): SECURITY INVOKER, every name qualified.
+CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    s text;
+    h integer;
+    b @extschema@.mltrainingbatches;
+    trained integer := 0;
+    failed integer := 0;
+  BEGIN
+    IF model_type IS NULL OR options IS NULL THEN
+      RAISE EXCEPTION '% must not be NULL', CASE WHEN model_type IS NULL THEN 'model_type' ELSE 'options' END
+        USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'unknown model_type "%"', model_type
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
+    END IF;
+    FOR s IN SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(symbol)
+              WHERE EXISTS (SELECT 1 FROM @extschema@.mltrainingsamples m WHERE m.symbol = c.symbol) ORDER BY 1 LOOP
+      FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('training.forecastHorizons')) AS x LOOP
+        BEGIN
+          b := @extschema@.ml_train(s, h, model_type, options);
+          trained := trained + 1;
+        EXCEPTION WHEN OTHERS THEN
+          failed := failed + 1;
+          PERFORM @extschema@.ml_log('error', 'ml_training', 'retrain', format('%s h%s %s: %s', s, h, model_type, SQLERRM),
+                                     jsonb_build_object('sqlstate', SQLSTATE, 'model_type', model_type), s);
+        END;
+      END LOOP;
+      COMMIT;  -- one symbol's models at a time: a later failure or a kill keeps them
+    END LOOP;
+    PERFORM @extschema@.ml_log('info', 'ml_training', 'retrain',
+      format('retrain sweep (%s): %s models trained, %s failed', model_type, trained, failed),
+      jsonb_build_object('trained', trained, 'failed', failed, 'model_type', model_type), NULL);
+  END
+  $$;
+COMMENT ON PROCEDURE ml_retrain_all(text, jsonb) IS 'Trains every configured symbol with samples at every training horizon (promotion by the registry rules), committing after each symbol; failures are logged and do not stop the sweep.';
+
+CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, command text)
+  LANGUAGE plpgsql VOLATILE
+  AS $$
+  DECLARE
+    s text := quote_ident('@extschema@');
+  BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+      RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
+    END IF;
+    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('SELECT %s.ml_build_samples()', s));
+    PERFORM cron.schedule('cryptoml-fill-actuals', '* * * * *', format('SELECT %s.ml_fill_actuals()', s));
+    PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *', format('SELECT count(*) FROM %s.ml_check_drift()', s));
+    PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all()', s));
+    PERFORM cron.schedule('cryptoml-trim-cron-history', '37 4 * * *',
+                          'DELETE FROM cron.job_run_details WHERE end_time < now() - interval ''7 days''');
+    RETURN QUERY SELECT j.jobname::text, j.schedule::text, j.command::text FROM cron.job j
+                  WHERE j.jobname LIKE 'cryptoml-%' ORDER BY 1;
+  END
+  $$;
+COMMENT ON FUNCTION ml_schedule() IS 'Installs (or updates) the named pg_cron jobs cryptoml-*: samples, outcomes, drift check, nightly retrain, job history trim. Idempotent. Jobs run as the calling role.';
+
+CREATE FUNCTION ml_unschedule() RETURNS integer
+  LANGUAGE plpgsql VOLATILE
+  AS $$
+  DECLARE
+    n integer := 0;
+    j record;
+  BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+      RETURN 0;
+    END IF;
+    FOR j IN SELECT c.jobid FROM cron.job c WHERE c.jobname LIKE 'cryptoml-%' LOOP
+      PERFORM cron.unschedule(j.jobid);
+      n := n + 1;
+    END LOOP;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION ml_unschedule() IS 'Removes the pg_cron jobs ml_schedule installed; returns how many.';
+
+REVOKE ALL ON ml_forecasts_live FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_fill_actuals(integer), ml_check_drift(integer, integer, float8), ml_schedule(), ml_unschedule() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE ml_retrain_all(text, jsonb) FROM PUBLIC;
 
 -- ===========================================================================================
 -- pg_dump: extension member tables are skipped unless registered. Every table holding user data

@@ -1,0 +1,70 @@
+-- Upkeep: the pg_cron schedule, outcomes of forecasts, decayed confidence, drift alerts.
+BEGIN;
+SET client_min_messages = warning;
+SELECT plan(22);
+
+-- the schedule: named jobs, idempotent, removable
+SELECT is((SELECT count(*) FROM ml_schedule()), 5::bigint, 'ml_schedule installs five jobs');
+CREATE TEMP TABLE jobs1 AS SELECT jobid, jobname FROM cron.job WHERE jobname LIKE 'cryptoml-%';
+SELECT is((SELECT count(*) FROM ml_schedule()), 5::bigint, 'a second ml_schedule still has five');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 5::bigint, '... and adds no job');
+SELECT set_eq($$SELECT jobname::text FROM cron.job WHERE jobname LIKE 'cryptoml-%'$$,
+              ARRAY['cryptoml-build-samples', 'cryptoml-fill-actuals', 'cryptoml-drift-check', 'cryptoml-retrain',
+                    'cryptoml-trim-cron-history'], 'the named jobs');
+SELECT is((SELECT command FROM cron.job WHERE jobname = 'cryptoml-retrain'),
+          format('CALL %s.ml_retrain_all()', quote_ident((SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                                                            WHERE e.extname = 'cryptoml'))),
+          'job commands name the extension''s schema');
+SELECT is(ml_unschedule(), 5, 'ml_unschedule removes them');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 0::bigint, 'no cryptoml job is left');
+SELECT is(ml_unschedule(), 0, 'a second ml_unschedule removes nothing');
+
+-- outcomes: the percentage change of close over the horizon, once the future bar exists
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'BTCUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 100 + i, 101 + i, 99 + i, 100 + i, 1
+  FROM generate_series(0, 29) i WHERE i <> 12;   -- 00:12 is missing
+INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp)
+VALUES ('BTCUSDT', 'price_direction', 70, 1, 5, 'm', '2021-01-01 00:12', '2021-01-01 00:07'),   -- future bar in the gap
+       ('BTCUSDT', 'price_direction', 70, 1, 5, 'm', '2021-01-01 00:15', '2021-01-01 00:10'),
+       ('BTCUSDT', 'price_direction', 70, 1, 5, 'm', '2021-01-01 00:35', '2021-01-01 00:30'),   -- future bar not there yet
+       ('BTCUSDT', 'trend', 70, 1, 5, 'm', '2021-01-01 00:15', '2021-01-01 00:10');
+SELECT is(ml_fill_actuals(1), 1::bigint, 'one outcome filled (a forecast whose future bar is in a gap does not block it)');
+SELECT is((SELECT actual_value FROM persistentForecasts WHERE bar_timestamp = '2021-01-01 00:10' AND forecast_type = 'price_direction'),
+          round(100 * (115.0 / 110.0 - 1), 8), 'actual_value = 100 * (close at t + horizon / close at t - 1)');
+SELECT is(ml_fill_actuals(), 0::bigint, 'nothing else can be filled: the rest wait for their bar');
+SELECT ok((SELECT bool_and(actual_value IS NULL) FROM persistentForecasts WHERE forecast_type = 'trend' OR bar_timestamp <> '2021-01-01 00:10'),
+          'the gap, the future and the trend rows stay NULL');
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+  VALUES ('BTCUSDT', '2021-01-01 00:12', 112, 113, 111, 112, 1);
+SELECT is(ml_fill_actuals(), 1::bigint, 'a late bar fills its forecast');
+
+-- decayed confidence
+INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp, created_at)
+VALUES ('ETHUSDT', 'price_direction', 80, 1, 60, 'decay-test', now()::timestamp + interval '50 minutes', '2021-01-01', now()::timestamp - interval '10 minutes');
+SELECT is((SELECT confidence FROM ml_forecasts_live WHERE model_version = 'decay-test'), round((80 * 0.95 ^ 10)::numeric, 2),
+          'confidence decays by confidenceDecay per minute of age');
+SELECT is((SELECT stored_confidence FROM ml_forecasts_live WHERE model_version = 'decay-test'), 80.00::numeric(5,2), 'the stored value is unchanged');
+SELECT lives_ok($$SELECT ml_config_set('forecasting.confidenceDecay', '0.5')$$, 'another decay');
+SELECT is((SELECT confidence FROM ml_forecasts_live WHERE model_version = 'decay-test'), round((80 * 0.5 ^ 10)::numeric, 2), 'follows the configuration');
+
+-- drift: live directional accuracy against the production model's validation accuracy
+INSERT INTO mlTrainingBatches (batch_id, symbol, model_type, training_samples, validation_samples, accuracy, is_production, forecast_horizon)
+  VALUES ('xgb-drift-test', 'SOLUSDT', 'xgboost', 100, 20, 0.6, true, 15);
+INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, actual_value, forecast_horizon, model_version, expires_at, bar_timestamp)
+SELECT 'SOLUSDT', 'price_direction', 60, 0.1, CASE WHEN i % 10 < 4 THEN 0.2 ELSE -0.2 END, 15, 'xgb-drift-test',
+       '2021-01-01'::timestamp + make_interval(mins => i + 15), '2021-01-01'::timestamp + make_interval(mins => i)
+  FROM generate_series(1, 120) i;
+SELECT ml_log_flush();
+CREATE TEMP TABLE mark AS SELECT coalesce(max(id), 0) AS id FROM systemLogs;
+CREATE TEMP TABLE d AS SELECT * FROM ml_check_drift();
+SELECT ok((SELECT drifted AND live_forecasts = 120 AND abs(live_accuracy - 0.4) < 1e-9 AND validation_accuracy = 0.6 FROM d
+            WHERE model_version = 'xgb-drift-test'), 'live 0.40 against validation 0.60 over 120 forecasts: drifted');
+SELECT ok(ml_log_flush(), 'flushed');
+SELECT is((SELECT count(*) FROM systemLogs WHERE id > (SELECT id FROM mark) AND category = 'monitoring' AND subcategory = 'drift'
+             AND level = 'warning' AND symbol = 'SOLUSDT'), 1::bigint, 'the drift is logged');
+SELECT ok((SELECT NOT drifted FROM ml_check_drift(min_forecasts => 500) WHERE model_version = 'xgb-drift-test'),
+          'too few forecasts for the minimum: no alert');
+SELECT throws_like($$SELECT * FROM ml_check_drift(days => 0)$$, 'invalid drift check arguments%', 'bad arguments are refused');
+
+SELECT * FROM finish();
+ROLLBACK;
