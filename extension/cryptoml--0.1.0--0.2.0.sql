@@ -197,6 +197,21 @@ REVOKE ALL ON ml_forecasts_live FROM PUBLIC;
 REVOKE ALL ON FUNCTION ml_fill_actuals(integer), ml_check_drift(integer, integer, float8), ml_schedule(), ml_unschedule() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_retrain_all(text, jsonb) FROM PUBLIC;
 
+
+-- ===========================================================================================
+-- Background workers (with cryptoml in shared_preload_libraries; see docs/workers.md)
+-- ===========================================================================================
+CREATE FUNCTION ml_workers(OUT worker text, OUT state text, OUT pid integer, OUT started_at timestamptz,
+                           OUT last_run timestamptz, OUT next_run timestamptz, OUT cycles bigint, OUT errors bigint,
+                           OUT last_error text)
+  RETURNS SETOF record AS 'MODULE_PATHNAME', 'ml_workers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_workers() IS 'The cryptoml background workers: state, pid, last and next run, cycles, errors, last error ("not loaded" without shared_preload_libraries).';
+CREATE FUNCTION ml_start_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_start_workers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_start_workers() IS 'Enables the background workers (until the next reload of cryptoml.workers_enabled); true when they were disabled.';
+CREATE FUNCTION ml_stop_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_stop_workers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_stop_workers() IS 'Disables (stops) the background workers (until the next reload of cryptoml.workers_enabled); true when they were enabled.';
+REVOKE ALL ON FUNCTION ml_workers(), ml_start_workers(), ml_stop_workers() FROM PUBLIC;
+
 -- Access levels cover the new objects.
 CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
   LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
@@ -215,6 +230,7 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
                    '%s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
     EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
     EXECUTE format('GRANT SELECT ON %s.ml_indicator_status, %s.ml_forecasts_live TO %s', s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers() TO %s', s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
@@ -242,6 +258,7 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
                      '%s.ml_schedule(), %s.ml_unschedule() TO %s', s, s, s, s, r);
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
     END IF;
   END
   $$;
@@ -262,6 +279,7 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
                    '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_start_workers(), %s.ml_stop_workers() FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast(text, integer) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);

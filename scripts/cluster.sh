@@ -22,6 +22,10 @@ esac
 
 PRELOAD='pg_cron,cryptoml'
 [ "${CRYPTOML_PRELOAD:-1}" = 0 ] && PRELOAD='pg_cron'   # the no-preload test cluster
+# The background workers run in the demo cluster; elsewhere (tests, benchmarks) they start with
+# ml_start_workers() only, so they never write into a measurement or a test's tables by surprise.
+WORKERS=off
+[ "$name" = demo ] && WORKERS=on
 
 as_pg() {  # initdb/pg_ctl refuse root: run them as the postgres OS user then
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- env OMP_WAIT_POLICY=passive "$@"; else env OMP_WAIT_POLICY=passive "$@"; fi
@@ -46,6 +50,8 @@ unix_socket_directories = '$SOCK'
 shared_preload_libraries = '$PRELOAD'
 cron.database_name = '$DB'
 cron.host = '$SOCK'
+cryptoml.database_name = '$DB'
+cryptoml.workers_enabled = $WORKERS
 max_worker_processes = 32
 fsync = on
 log_line_prefix = '%m [%p] %b '
@@ -55,6 +61,9 @@ CONF
 case "$cmd" in
   start)
     init
+    # a cluster made before the workers existed gets their settings
+    grep -q "^cryptoml.database_name" "$DATA/postgresql.conf" ||
+      as_pg sh -c "printf '%s\n' \"cryptoml.database_name = '$DB'\" 'cryptoml.workers_enabled = $WORKERS' >> '$DATA/postgresql.conf'"
     if running; then echo "cluster $name already running (port $PORT, socket $SOCK)"; exit 0; fi
     as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
     echo "cluster $name started (port $PORT, socket $SOCK, log $LOG)"

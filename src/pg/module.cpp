@@ -18,6 +18,7 @@ namespace pg {
 void chart_init();
 void train_init();
 void forecast_init();
+void workers_init();
 }
 }  // namespace cml
 
@@ -27,6 +28,7 @@ void _PG_init(void) {
   cml::pg::config_init();
   cml::pg::train_init();
   cml::pg::forecast_init();
+  cml::pg::workers_init();
   MarkGUCPrefixReserved("cryptoml");
 }
 
