@@ -432,6 +432,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
                      '%s.ml_schedule(), %s.ml_unschedule() TO %s', s, s, s, s, r);
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast_all(text) TO %s', s, r);
     END IF;
   END
   $$;
@@ -455,6 +456,7 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_start_workers(), %s.ml_stop_workers() FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast_all(text) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast(text, integer) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
@@ -677,19 +679,38 @@ COMMENT ON VIEW ml_forecasts_live IS 'persistentForecasts with the confidence de
 CREATE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETURNS bigint
   LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH v AS (
-    SELECT f.id, 100 * (b1.close / b0.close - 1) AS actual
+  WITH due AS (
+    SELECT f.id, f.symbol, f.forecast_type, f.bar_timestamp, f.forecast_horizon, b0.close::float8 AS c0, b1.close::float8 AS c1
       FROM @extschema@.persistentforecasts f
       JOIN @extschema@.rollingchartdata b0 ON b0.symbol = f.symbol AND b0.timestamp = f.bar_timestamp
       JOIN @extschema@.rollingchartdata b1 ON b1.symbol = f.symbol
                                           AND b1.timestamp = f.bar_timestamp + make_interval(mins => f.forecast_horizon)
-     WHERE f.actual_value IS NULL AND f.forecast_type = 'price_direction' AND b0.close > 0
+     WHERE f.actual_value IS NULL AND b0.close > 0
      ORDER BY f.expires_at
      LIMIT greatest(max_rows, 0)),
-  u AS (UPDATE @extschema@.persistentforecasts f SET actual_value = round(v.actual, 8) FROM v WHERE f.id = v.id RETURNING 1)
+  v AS (
+    SELECT d.id,
+           CASE d.forecast_type
+             WHEN 'price_direction' THEN 100 * (d.c1 / d.c0 - 1)
+             -- realized volatility over the horizon: sqrt of the sum of squared returns (%) between stored bars
+             WHEN 'volatility' THEN (SELECT sqrt(sum(q.x * q.x)) FROM (
+                 SELECT 100 * (r.close::float8 / lag(r.close::float8) OVER (ORDER BY r.timestamp) - 1) AS x
+                   FROM @extschema@.rollingchartdata r
+                  WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp
+                        AND d.bar_timestamp + make_interval(mins => d.forecast_horizon)) q)
+             -- realized efficiency ratio over the horizon
+             WHEN 'trend' THEN (SELECT CASE WHEN sum(q.step) > 0 THEN abs(d.c1 - d.c0) / sum(q.step) END FROM (
+                 SELECT abs(r.close::float8 - lag(r.close::float8) OVER (ORDER BY r.timestamp)) AS step
+                   FROM @extschema@.rollingchartdata r
+                  WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp
+                        AND d.bar_timestamp + make_interval(mins => d.forecast_horizon)) q)
+           END AS actual
+      FROM due d),
+  u AS (UPDATE @extschema@.persistentforecasts f SET actual_value = round(v.actual::numeric, 8) FROM v
+         WHERE f.id = v.id AND v.actual IS NOT NULL RETURNING 1)
   SELECT count(*) FROM u;
   $$;
-COMMENT ON FUNCTION ml_fill_actuals(integer) IS 'Fills actual_value (percentage change of close over the horizon) of price_direction forecasts whose future bar exists, oldest first, at most max_rows; returns how many.';
+COMMENT ON FUNCTION ml_fill_actuals(integer) IS 'Fills actual_value of forecasts whose future bar exists (price_direction: percentage change of close; volatility: realized volatility; trend: realized efficiency ratio), oldest first, at most max_rows; returns how many.';
 
 CREATE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEFAULT 100, threshold float8 DEFAULT 0.05)
   RETURNS TABLE (symbol text, horizon integer, model_version text, live_forecasts bigint, live_accuracy float8,
@@ -817,6 +838,85 @@ REVOKE ALL ON ml_forecasts_live FROM PUBLIC;
 REVOKE ALL ON FUNCTION ml_fill_actuals(integer), ml_check_drift(integer, integer, float8), ml_schedule(), ml_unschedule() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_retrain_all(text, jsonb) FROM PUBLIC;
 
+
+-- All forecasts of one symbol's latest bar: the three seed types at every forecasting horizon
+-- (what the forecaster worker runs each cycle). See docs/workers.md for the rules.
+CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    bar timestamp;
+    h integer;
+    written integer := 0;
+    sigma float8;        -- std of the last 60 one-minute returns, in %
+    er float8;           -- efficiency ratio over the trend window
+    vol_pct float8;      -- percentile of sigma among the last day's 60-minute sigmas
+    regime text;
+    n integer;
+  BEGIN
+    SELECT max(r.timestamp) INTO bar FROM @extschema@.rollingchartdata r WHERE r.symbol = ml_forecast_all.symbol;
+    IF bar IS NULL THEN
+      RAISE EXCEPTION 'unknown symbol "%": it has no bars', symbol USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- volatility statistics of the last day (returns between consecutive stored bars)
+    WITH b AS (SELECT r.timestamp, r.close::float8 AS c FROM @extschema@.rollingchartdata r
+                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp > bar - interval '1500 minutes'),
+         ret AS (SELECT timestamp, 100 * (c / lag(c) OVER (ORDER BY timestamp) - 1) AS x FROM b),
+         roll AS (SELECT timestamp, stddev_samp(x) OVER (ORDER BY timestamp ROWS 59 PRECEDING) AS s FROM ret)
+    SELECT (SELECT s FROM roll ORDER BY timestamp DESC LIMIT 1),
+           (SELECT avg((r2.s <= r1.s)::int)::float8 FROM roll r2, (SELECT s FROM roll ORDER BY timestamp DESC LIMIT 1) r1
+             WHERE r2.timestamp > bar - interval '1440 minutes' AND r2.s IS NOT NULL)
+      INTO sigma, vol_pct;
+    FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons')) AS x LOOP
+      -- price_direction: the production model, else the zero-change baseline
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'price_direction' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        IF EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_forecast_all.symbol
+                     AND m.forecast_horizon = h AND m.is_production) THEN
+          PERFORM @extschema@.ml_forecast(symbol, h);
+        ELSE
+          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                       model_version, expires_at, bar_timestamp)
+            VALUES (symbol, 'price_direction', NULL, 0, h, 'stat:zero-change', bar + make_interval(mins => h), bar);
+        END IF;
+        written := written + 1;
+      END IF;
+      -- volatility: the realized volatility expected over the horizon, sigma * sqrt(h)
+      IF sigma IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'volatility' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                     model_version, expires_at, bar_timestamp)
+          VALUES (symbol, 'volatility', NULL, round((sigma * sqrt(h))::numeric, 8), h, 'stat:sigma60-sqrt-h',
+                  bar + make_interval(mins => h), bar);
+        written := written + 1;
+      END IF;
+      -- trend: the market regime, from the efficiency ratio over min(max(h, 10), 240) bars and
+      -- the volatility percentile
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'trend' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        n := least(greatest(h, 10), 240);
+        WITH b AS (SELECT r.close::float8 AS c, r.timestamp FROM @extschema@.rollingchartdata r
+                    WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp <= bar ORDER BY r.timestamp DESC LIMIT n + 1),
+             d AS (SELECT c, abs(c - lag(c) OVER (ORDER BY timestamp)) AS step, timestamp FROM b)
+        SELECT CASE WHEN sum(step) > 0
+                    THEN abs((SELECT c FROM d ORDER BY timestamp DESC LIMIT 1) - (SELECT c FROM d ORDER BY timestamp LIMIT 1)) / sum(step)
+               END
+          INTO er FROM d;
+        regime := CASE WHEN vol_pct >= 0.9 THEN 'volatile' WHEN er >= 0.3 THEN 'trending' ELSE 'ranging' END;
+        IF er IS NOT NULL THEN
+          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                       model_version, expires_at, bar_timestamp)
+            VALUES (symbol, 'trend', NULL, round(er::numeric, 8), h, 'stat:regime-' || regime,
+                    bar + make_interval(mins => h), bar);
+          written := written + 1;
+        END IF;
+      END IF;
+    END LOOP;
+    RETURN written;
+  END
+  $$;
+COMMENT ON FUNCTION ml_forecast_all(text) IS 'Writes the forecasts of the symbol''s latest bar that are missing: price_direction (production model, else the zero-change baseline), volatility and trend (statistical) at every forecasting.horizons horizon; returns how many.';
+REVOKE ALL ON FUNCTION ml_forecast_all(text) FROM PUBLIC;
 
 -- ===========================================================================================
 -- Background workers (with cryptoml in shared_preload_libraries; see docs/workers.md)

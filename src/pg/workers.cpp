@@ -8,9 +8,9 @@
 // back after 5 s and starts the forecaster again.
 //
 // The forecaster runs a cycle every forecasting.updateFrequency seconds: for each configured
-// symbol with bars, one transaction that calls ml_forecast for every horizon of
-// forecasting.horizons with a production model (an error is recorded and logged, and the other
-// symbols go on), then one transaction for ml_fill_actuals(). It sleeps with no transaction
+// symbol with bars, one transaction that runs ml_forecast_all (the three forecast types at every
+// forecasting horizon; an error is recorded and logged, and the other symbols go on), then one
+// transaction for ml_fill_actuals(). It sleeps with no transaction
 // open. Status (pid, last run, next run, cycles, last error) is in shared memory: ml_workers().
 //
 // Plain C style: the worker loops use PG_TRY and transactions, so no C++ object with a destructor
@@ -213,7 +213,6 @@ int forecaster_cycle() {
   int frequency = 60;
   int nsymbols = 0;
   char** symbols = nullptr;
-  char** horizons = nullptr;  // per symbol: int4[] text of the horizons with a production model
   const char* schema = nullptr;
   MemoryContext cycle = CurrentMemoryContext;
   SetCurrentStatementStartTimestamp();
@@ -224,20 +223,15 @@ int forecaster_cycle() {
   if (schema != nullptr) {
     schema = MemoryContextStrdup(cycle, schema);
     char* sql = psprintf(
-        "SELECT s.symbol, (SELECT coalesce(array_agg(DISTINCT b.forecast_horizon ORDER BY b.forecast_horizon), '{}')::text "
-        "  FROM %s.mltrainingbatches b WHERE b.symbol = s.symbol AND b.is_production AND b.forecast_horizon IN "
-        "  (SELECT h::int FROM jsonb_array_elements_text(%s.ml_config_get('forecasting.horizons')) h)), "
-        "  (%s.ml_config_get('forecasting.updateFrequency'))::int "
+        "SELECT s.symbol, '', (%s.ml_config_get('forecasting.updateFrequency'))::int "
         "FROM jsonb_array_elements_text(%s.ml_config_get('symbols')) AS s(symbol) "
         "WHERE EXISTS (SELECT 1 FROM %s.rollingchartdata r WHERE r.symbol = s.symbol) ORDER BY 1",
-        schema, schema, schema, schema, schema);
+        schema, schema, schema);
     if (SPI_execute(sql, true, 0) == SPI_OK_SELECT) {
       nsymbols = (int)SPI_processed;
       symbols = (char**)MemoryContextAllocZero(cycle, sizeof(char*) * Max(nsymbols, 1));
-      horizons = (char**)MemoryContextAllocZero(cycle, sizeof(char*) * Max(nsymbols, 1));
       for (int i = 0; i < nsymbols; i++) {
         symbols[i] = MemoryContextStrdup(cycle, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-        horizons[i] = MemoryContextStrdup(cycle, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
         frequency = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
       }
     }
@@ -256,13 +250,12 @@ int forecaster_cycle() {
     return 10;
   }
   set_state(kForecaster, "forecasting");
-  char* sql = psprintf("SELECT count(*) FROM unnest($2::int4[]) AS h, LATERAL %s.ml_forecast($1, h)", schema);
+  char* sql = psprintf("SELECT %s.ml_forecast_all($1)", schema);
   for (int i = 0; i < nsymbols; i++) {
     CHECK_FOR_INTERRUPTS();
-    if (strcmp(horizons[i], "{}") == 0) continue;  // no production model for any forecasting horizon
-    Oid t[2] = {TEXTOID, TEXTOID};
-    Datum v[2] = {CStringGetTextDatum(symbols[i]), CStringGetTextDatum(horizons[i])};
-    (void)run_in_transaction(sql, 2, t, v, symbols[i], nullptr);
+    Oid t[1] = {TEXTOID};
+    Datum v[1] = {CStringGetTextDatum(symbols[i])};
+    (void)run_in_transaction(sql, 1, t, v, symbols[i], nullptr);
   }
   (void)run_in_transaction(psprintf("SELECT %s.ml_fill_actuals()", schema), 0, nullptr, nullptr, nullptr, nullptr);
   return Max(frequency, 1);
