@@ -848,9 +848,11 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
     bar timestamp;
     h integer;
     written integer := 0;
-    sigma float8;        -- std of the last 60 one-minute returns, in %
+    sigma float8;        -- std of the last hour's returns between stored bars, in %
+    vol_pct float8;      -- share of the last 24 hours' hourly sigmas at or below it
+    closes float8[];     -- the last 241 closes, newest first
+    steps float8[];      -- cumulative absolute moves from the newest bar back
     er float8;           -- efficiency ratio over the trend window
-    vol_pct float8;      -- percentile of sigma among the last day's 60-minute sigmas
     regime text;
     n integer;
   BEGIN
@@ -858,15 +860,21 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
     IF bar IS NULL THEN
       RAISE EXCEPTION 'unknown symbol "%": it has no bars', symbol USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- volatility statistics of the last day (returns between consecutive stored bars)
+    -- volatility of the last hour and of each of the last 24 hours (returns between stored bars)
     WITH b AS (SELECT r.timestamp, r.close::float8 AS c FROM @extschema@.rollingchartdata r
-                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp > bar - interval '1500 minutes'),
+                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp > bar - interval '1441 minutes'),
          ret AS (SELECT timestamp, 100 * (c / lag(c) OVER (ORDER BY timestamp) - 1) AS x FROM b),
-         roll AS (SELECT timestamp, stddev_samp(x) OVER (ORDER BY timestamp ROWS 59 PRECEDING) AS s FROM ret)
-    SELECT (SELECT s FROM roll ORDER BY timestamp DESC LIMIT 1),
-           (SELECT avg((r2.s <= r1.s)::int)::float8 FROM roll r2, (SELECT s FROM roll ORDER BY timestamp DESC LIMIT 1) r1
-             WHERE r2.timestamp > bar - interval '1440 minutes' AND r2.s IS NOT NULL)
+         hourly AS (SELECT floor(extract(epoch FROM bar - timestamp) / 3600)::int AS k, stddev_samp(x) AS s
+                      FROM ret WHERE x IS NOT NULL GROUP BY 1)
+    SELECT (SELECT hr.s FROM hourly hr WHERE hr.k = 0),
+           (SELECT avg((hr.s <= cur.s)::int)::float8 FROM hourly hr, hourly cur WHERE cur.k = 0 AND hr.s IS NOT NULL)
       INTO sigma, vol_pct;
+    -- the last 241 closes and the cumulative absolute moves, for the efficiency ratios
+    WITH b AS (SELECT r.close::float8 AS c, r.timestamp FROM @extschema@.rollingchartdata r
+                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp <= bar ORDER BY r.timestamp DESC LIMIT 241),
+         d AS (SELECT c, timestamp, abs(c - lead(c) OVER (ORDER BY timestamp DESC)) AS step FROM b),
+         e AS (SELECT c, timestamp, sum(step) OVER (ORDER BY timestamp DESC) AS cum FROM d)
+    SELECT array_agg(c ORDER BY timestamp DESC), array_agg(cum ORDER BY timestamp DESC) INTO closes, steps FROM e;
     FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons')) AS x LOOP
       -- price_direction: the production model, else the zero-change baseline
       IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
@@ -894,14 +902,9 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
       -- the volatility percentile
       IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
                        AND f.forecast_type = 'trend' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
-        n := least(greatest(h, 10), 240);
-        WITH b AS (SELECT r.close::float8 AS c, r.timestamp FROM @extschema@.rollingchartdata r
-                    WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp <= bar ORDER BY r.timestamp DESC LIMIT n + 1),
-             d AS (SELECT c, abs(c - lag(c) OVER (ORDER BY timestamp)) AS step, timestamp FROM b)
-        SELECT CASE WHEN sum(step) > 0
-                    THEN abs((SELECT c FROM d ORDER BY timestamp DESC LIMIT 1) - (SELECT c FROM d ORDER BY timestamp LIMIT 1)) / sum(step)
-               END
-          INTO er FROM d;
+        n := least(greatest(h, 10), 240, coalesce(array_length(closes, 1), 1) - 1);
+        -- ER over the last n moves; a flat window (no move at all) is 0: no trend
+        er := CASE WHEN n < 1 THEN NULL WHEN steps[n] > 0 THEN abs(closes[1] - closes[n + 1]) / steps[n] ELSE 0 END;
         regime := CASE WHEN vol_pct >= 0.9 THEN 'volatile' WHEN er >= 0.3 THEN 'trending' ELSE 'ranging' END;
         IF er IS NOT NULL THEN
           INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
