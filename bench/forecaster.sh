@@ -7,8 +7,8 @@
 #      the zero-change fallback at 240 and 1440), after one new bar per symbol; REPS cycles, psql
 #      \timing of the whole cycle, median and max. Target: <= 100 ms.
 #   2. memory: the forecaster worker itself with forecasting.updateFrequency = 1 for CYCLES
-#      cycles, a new bar per symbol every second; its RSS (VmRSS) after the first 10 cycles and
-#      at the end.
+#      cycles, a new bar per symbol every second; its private memory (RssAnon) after the first 10
+#      cycles and at the end.
 #
 # Own cluster CLUSTER=bench6 (PORT=54460, database cryptoml, workers off except during part 2):
 # loads the shared bars (generated ones when ../shared/data is absent), builds samples and trains
@@ -28,7 +28,7 @@ eval "$(bash scripts/cluster.sh env "$CLUSTER")"
 P=(psql -X -q -v ON_ERROR_STOP=1)
 cleanup() {
   "${P[@]}" -c "SELECT ml_stop_workers()" -c "SELECT ml_config_reset('forecasting.updateFrequency')" >/dev/null 2>&1 || true
-  [ "$was_running" = 0 ] && bash scripts/cluster.sh stop "$CLUSTER" >/dev/null
+  if [ "$was_running" = 0 ]; then bash scripts/cluster.sh stop "$CLUSTER" >/dev/null; fi
 }
 trap cleanup EXIT
 if [ -z "$("${P[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'cryptoml'")" ]; then
@@ -72,7 +72,9 @@ for _ in $(seq 1 30); do
   sleep 0.5
 done
 [ -n "$pid" ] || { echo "forecaster did not start" >&2; exit 1; }
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# private memory (RssAnon): VmRSS also counts the shared buffers the worker has touched, which
+# grows with every new page of bars and forecasts it reads
+rss() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status"; }
 c0=$("${P[@]}" -Atc "SELECT cycles FROM ml_workers() WHERE worker = 'forecaster'")
 rss_early=""
 while :; do
@@ -84,5 +86,5 @@ while :; do
 done
 rss_end=$(rss "$pid")
 errors=$("${P[@]}" -Atc "SELECT errors FROM ml_workers() WHERE worker = 'forecaster'")
-echo "2. forecaster worker (pid $pid), $CYCLES cycles at forecasting.updateFrequency 1 with new bars: VmRSS after 10 cycles ${rss_early} kB, at the end ${rss_end} kB ($(awk -v a="$rss_early" -v b="$rss_end" 'BEGIN { printf "%+.1f %%", 100 * (b - a) / a }')); errors $errors"
+echo "2. forecaster worker (pid $pid), $CYCLES cycles at forecasting.updateFrequency 1 with new bars: private memory (RssAnon) after 10 cycles ${rss_early} kB, at the end ${rss_end} kB ($(awk -v a="$rss_early" -v b="$rss_end" 'BEGIN { printf "%+.1f %%", 100 * (b - a) / a }')); errors $errors"
 echo "reproduce: cd $ROOT && REPS=$REPS CYCLES=$CYCLES bash bench/forecaster.sh"

@@ -115,6 +115,32 @@ ROLLBACK;
 SELECT ml_log_flush() AS flushed;
 SELECT id, timestamp, level, category, message FROM systemLogs WHERE category = 'demo' ORDER BY id DESC LIMIT 3;
 SQL
+
+echo
+echo "== the forecaster worker (docs/workers.md): all forecast types of every symbol's latest bar"
+echo "   waiting for its next cycle (forecasting.updateFrequency is 60 s) ..."
+for _ in $(seq 1 90); do
+  n=$(psql -Atc "SELECT count(*) FROM persistentForecasts f
+                  JOIN (SELECT symbol, max(timestamp) AS ts FROM rollingChartData GROUP BY symbol) l
+                    ON l.symbol = f.symbol AND l.ts = f.bar_timestamp")
+  [ "$n" -ge 108 ] && break
+  sleep 2
+done
+psql -q <<'SQL'
+SELECT worker, state, pid, last_run, next_run, cycles, errors, last_error FROM ml_workers();
+SELECT f.symbol, count(*) FILTER (WHERE forecast_type = 'price_direction') AS price_direction,
+       count(*) FILTER (WHERE forecast_type = 'volatility') AS volatility, count(*) FILTER (WHERE forecast_type = 'trend') AS trend,
+       string_agg(DISTINCT f.model_version, ', ') FILTER (WHERE forecast_type = 'trend') AS regime
+  FROM persistentForecasts f JOIN (SELECT symbol, max(timestamp) AS ts FROM rollingChartData GROUP BY symbol) l
+    ON l.symbol = f.symbol AND l.ts = f.bar_timestamp
+ GROUP BY 1 ORDER BY 1;
+\echo   BTCUSDT's forecasts of its latest bar, confidence decayed per minute of age (ml_forecasts_live):
+SELECT forecast_type, forecast_horizon AS horizon, round(predicted_value, 4) AS predicted, stored_confidence, confidence,
+       age_minutes, model_version
+  FROM ml_forecasts_live
+ WHERE symbol = 'BTCUSDT' AND bar_timestamp = (SELECT max(timestamp) FROM rollingChartData WHERE symbol = 'BTCUSDT')
+ ORDER BY forecast_type, forecast_horizon;
+SQL
 cat <<TXT
 
 The cluster keeps running (data in .pg/demo, port $PGPORT, socket $PGHOST).
