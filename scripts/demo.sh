@@ -20,6 +20,8 @@ psql -q -v ON_ERROR_STOP=1 <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE;
 ALTER EXTENSION cryptoml UPDATE;  -- a demo database made by an earlier version is upgraded in place
+-- the forecaster waits until models are trained and deployed (it starts again below)
+SELECT ml_stop_workers() AS forecaster_paused;
 SQL
 
 echo "== candles (../shared/data when present, else generated)"
@@ -97,6 +99,7 @@ SELECT symbol,
 SELECT count(ml_deploy(b.batch_id)) AS deployed
   FROM (SELECT DISTINCT ON (symbol, forecast_horizon, model_type) batch_id FROM mlTrainingBatches
          WHERE model_type IN ('xgboost', 'ensemble') ORDER BY symbol, forecast_horizon, model_type, id DESC) b;
+SELECT ml_start_workers() AS forecaster_started;
 \echo   confidence = the validation hit rate of the model for predictions of this size, 0-100.
 \echo   LONG or SHORT from 60 up, else WAIT. Below 50 the model guessed the direction worse than
 \echo   a coin on its validation rows. stale = the latest bar is older than 5 minutes (historical candles).
@@ -134,7 +137,7 @@ SELECT f.symbol, count(*) FILTER (WHERE forecast_type = 'price_direction') AS pr
   FROM persistentForecasts f JOIN (SELECT symbol, max(timestamp) AS ts FROM rollingChartData GROUP BY symbol) l
     ON l.symbol = f.symbol AND l.ts = f.bar_timestamp
  GROUP BY 1 ORDER BY 1;
-\echo   BTCUSDT's forecasts of its latest bar, confidence decayed per minute of age (ml_forecasts_live):
+\echo   the forecasts of the latest BTCUSDT bar, confidence decayed per minute of age (ml_forecasts_live):
 SELECT forecast_type, forecast_horizon AS horizon, round(predicted_value, 4) AS predicted, stored_confidence, confidence,
        age_minutes, model_version
   FROM ml_forecasts_live

@@ -223,7 +223,7 @@ int forecaster_cycle() {
   if (schema != nullptr) {
     schema = MemoryContextStrdup(cycle, schema);
     char* sql = psprintf(
-        "SELECT s.symbol, '', (%s.ml_config_get('forecasting.updateFrequency'))::int "
+        "SELECT s.symbol, (%s.ml_config_get('forecasting.updateFrequency'))::int "
         "FROM jsonb_array_elements_text(%s.ml_config_get('symbols')) AS s(symbol) "
         "WHERE EXISTS (SELECT 1 FROM %s.rollingchartdata r WHERE r.symbol = s.symbol) ORDER BY 1",
         schema, schema, schema);
@@ -232,7 +232,7 @@ int forecaster_cycle() {
       symbols = (char**)MemoryContextAllocZero(cycle, sizeof(char*) * Max(nsymbols, 1));
       for (int i = 0; i < nsymbols; i++) {
         symbols[i] = MemoryContextStrdup(cycle, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-        frequency = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+        frequency = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
       }
     }
     if (nsymbols == 0) {  // still read the frequency
