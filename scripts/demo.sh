@@ -125,7 +125,8 @@ echo "   waiting for its next cycle (forecasting.updateFrequency is 60 s) ..."
 for _ in $(seq 1 90); do
   n=$(psql -Atc "SELECT count(*) FROM persistentForecasts f
                   JOIN (SELECT symbol, max(timestamp) AS ts FROM rollingChartData GROUP BY symbol) l
-                    ON l.symbol = f.symbol AND l.ts = f.bar_timestamp")
+                    ON l.symbol = f.symbol AND l.ts = f.bar_timestamp
+                 WHERE f.created_at >= (SELECT max(created_at) FROM mlTrainingBatches)")
   [ "$n" -ge 108 ] && break
   sleep 2
 done
@@ -136,12 +137,14 @@ SELECT f.symbol, count(*) FILTER (WHERE forecast_type = 'price_direction') AS pr
        string_agg(DISTINCT f.model_version, ', ') FILTER (WHERE forecast_type = 'trend') AS regime
   FROM persistentForecasts f JOIN (SELECT symbol, max(timestamp) AS ts FROM rollingChartData GROUP BY symbol) l
     ON l.symbol = f.symbol AND l.ts = f.bar_timestamp
+ WHERE f.created_at >= (SELECT max(created_at) FROM mlTrainingBatches)   -- this run's (a rerun keeps earlier ones)
  GROUP BY 1 ORDER BY 1;
 \echo   the forecasts of the latest BTCUSDT bar, confidence decayed per minute of age (ml_forecasts_live):
 SELECT forecast_type, forecast_horizon AS horizon, round(predicted_value, 4) AS predicted, stored_confidence, confidence,
        age_minutes, model_version
   FROM ml_forecasts_live
  WHERE symbol = 'BTCUSDT' AND bar_timestamp = (SELECT max(timestamp) FROM rollingChartData WHERE symbol = 'BTCUSDT')
+   AND created_at >= (SELECT max(created_at) FROM mlTrainingBatches)
  ORDER BY forecast_type, forecast_horizon;
 SQL
 cat <<TXT
