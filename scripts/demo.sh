@@ -123,29 +123,27 @@ echo
 echo "== the forecaster worker (docs/workers.md): all forecast types of every symbol's latest bar"
 echo "   waiting for its next cycle (forecasting.updateFrequency is 60 s) ..."
 for _ in $(seq 1 90); do
-  n=$(psql -Atc "SELECT count(*) FROM persistentForecasts f
+  n=$(psql -Atc "SELECT count(DISTINCT (f.symbol, f.forecast_type, f.forecast_horizon)) FROM persistentForecasts f
                   JOIN (SELECT symbol, max(timestamp) AS ts FROM rollingChartData GROUP BY symbol) l
-                    ON l.symbol = f.symbol AND l.ts = f.bar_timestamp
-                 WHERE f.created_at >= (SELECT max(created_at) FROM mlTrainingBatches)")
+                    ON l.symbol = f.symbol AND l.ts = f.bar_timestamp")
   [ "$n" -ge 108 ] && break
   sleep 2
 done
 psql -q <<'SQL'
 SELECT worker, state, pid, last_run, next_run, cycles, errors, last_error FROM ml_workers();
-SELECT f.symbol, count(*) FILTER (WHERE forecast_type = 'price_direction') AS price_direction,
-       count(*) FILTER (WHERE forecast_type = 'volatility') AS volatility, count(*) FILTER (WHERE forecast_type = 'trend') AS trend,
+SELECT f.symbol, count(DISTINCT forecast_horizon) FILTER (WHERE forecast_type = 'price_direction') AS price_direction_horizons,
+       count(DISTINCT forecast_horizon) FILTER (WHERE forecast_type = 'volatility') AS volatility_horizons,
+       count(DISTINCT forecast_horizon) FILTER (WHERE forecast_type = 'trend') AS trend_horizons,
        string_agg(DISTINCT f.model_version, ', ') FILTER (WHERE forecast_type = 'trend') AS regime
   FROM persistentForecasts f JOIN (SELECT symbol, max(timestamp) AS ts FROM rollingChartData GROUP BY symbol) l
     ON l.symbol = f.symbol AND l.ts = f.bar_timestamp
- WHERE f.created_at >= (SELECT max(created_at) FROM mlTrainingBatches)   -- this run's (a rerun keeps earlier ones)
  GROUP BY 1 ORDER BY 1;
 \echo   the forecasts of the latest BTCUSDT bar, confidence decayed per minute of age (ml_forecasts_live):
-SELECT forecast_type, forecast_horizon AS horizon, round(predicted_value, 4) AS predicted, stored_confidence, confidence,
-       age_minutes, model_version
+SELECT DISTINCT ON (forecast_type, forecast_horizon) forecast_type, forecast_horizon AS horizon,
+       round(predicted_value, 4) AS predicted, stored_confidence, confidence, age_minutes, model_version
   FROM ml_forecasts_live
  WHERE symbol = 'BTCUSDT' AND bar_timestamp = (SELECT max(timestamp) FROM rollingChartData WHERE symbol = 'BTCUSDT')
-   AND created_at >= (SELECT max(created_at) FROM mlTrainingBatches)
- ORDER BY forecast_type, forecast_horizon;
+ ORDER BY forecast_type, forecast_horizon, id DESC;   -- the newest of each (a rerun of the demo keeps earlier ones)
 SQL
 cat <<TXT
 
