@@ -377,10 +377,14 @@ void evaluate_into(const cml::Model& model, const cml::Model* prod, const TrainD
   }
   r->calibration = copy_out(cml::calibration_json(pred, yv));
   r->features = copy_out(json(cml::feature_names()).dump());
-  hp["train_first_bar"] = timestamp_text(d.ts[0]);
-  hp["train_last_bar"] = timestamp_text(d.ts[std::max(sp.n_train - 1, 0)]);
-  hp["valid_first_bar"] = timestamp_text(d.ts[sp.v0]);
-  hp["valid_last_bar"] = timestamp_text(d.ts[d.n - 1]);
+  // timestamp_out is a PostgreSQL call: under PG_TRY (pg_call), since C++ objects are live here
+  const Timestamp bounds[4] = {d.ts[0], d.ts[std::max(sp.n_train - 1, 0)], d.ts[sp.v0], d.ts[d.n - 1]};
+  const char* const names[4] = {"train_first_bar", "train_last_bar", "valid_first_bar", "valid_last_bar"};
+  for (int i = 0; i < 4; i++) {
+    char* text = nullptr;
+    cml::pg::pg_call([&] { text = timestamp_text(bounds[i]); });
+    hp[names[i]] = text;
+  }
   r->hyperparameters = copy_out(hp.dump());
 }
 
