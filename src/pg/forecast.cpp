@@ -378,12 +378,15 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   char row_version[96];
   snprintf(row_version, sizeof row_version, INT64_FORMAT "/%u/%u/%u", (int64)bar_ts, xmin,
            ItemPointerGetBlockNumberNoCheck(&tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(&tid));
+  // The key of this (symbol, horizon) in the per-session caches (production models, memo).
+  char memo_key[128];
+  snprintf(memo_key, sizeof memo_key, "%s/%d", symbol, horizon);
   // The model forecasts use: the production ensemble, else xgboost, else lstm.
   Production prod;
   bool prod_cached = false;
   cml::pg::guarded("ml_forecast", [&] {
     if (g_production == nullptr) g_production = new std::unordered_map<std::string, ProductionEntry>();
-    auto it = g_production->find(std::string(symbol) + "/" + std::to_string(horizon));
+    auto it = g_production->find(memo_key);
     if (it != g_production->end() && it->second.generation == g_registry_generation) {
       prod = it->second.p;
       prod_cached = true;
@@ -393,7 +396,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
     uint64 generation = g_registry_generation;
     read_production(pl, symbol, horizon, &prod);
     cml::pg::guarded("ml_forecast", [&] {
-      (*g_production)[std::string(symbol) + "/" + std::to_string(horizon)] = ProductionEntry{generation, prod};
+      (*g_production)[memo_key] = ProductionEntry{generation, prod};
     });
   }
   char* batch_id = nullptr;
@@ -419,8 +422,6 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   // memo first, then persistentForecasts.
   double predicted = 0, confidence = 0;
   bool cached = false;
-  char memo_key[128];
-  snprintf(memo_key, sizeof memo_key, "%s/%d", symbol, horizon);
   TimestampTz now = GetCurrentTransactionStartTimestamp();  // what now() and created_at's default read
   if (cfg.prediction_cache) {
     TimestampTz young = now - (int64)cfg.max_prediction_age * USECS_PER_SEC;

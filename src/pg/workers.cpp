@@ -317,14 +317,15 @@ void cml_launcher_main(Datum) {
     pid_t pid = 0;
     BgwHandleStatus status = forecaster ? GetBackgroundWorkerPid(forecaster, &pid) : BGWH_STOPPED;
     if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) forecaster = nullptr;
+    const char* state = enabled ? "running" : "running: workers disabled";
     if (enabled && forecaster == nullptr && GetCurrentTimestamp() >= retry_at) {
       forecaster = start_forecaster();
       retry_at = GetCurrentTimestamp() + 5 * USECS_PER_SEC;  // at most one start per 5 s (a crash loop stays slow)
-      set_state(kLauncher, forecaster ? "running" : "running: could not register the forecaster");
+      if (forecaster == nullptr) state = "running: could not register the forecaster";
     } else if (!enabled && forecaster != nullptr) {
       TerminateBackgroundWorker(forecaster);
     }
-    set_state(kLauncher, enabled ? "running" : "running: workers disabled");
+    set_state(kLauncher, state);
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
