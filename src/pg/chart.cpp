@@ -48,6 +48,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(cml_chart_row_trigger);
 PG_FUNCTION_INFO_V1(cml_chart_statement_trigger);
 PG_FUNCTION_INFO_V1(ml_recompute_indicators);
+PG_FUNCTION_INFO_V1(cml_delete_history);
 PG_FUNCTION_INFO_V1(cml_numeric_to_double_mismatches);
 }
 
@@ -956,4 +957,57 @@ Datum cml_numeric_to_double_mismatches(PG_FUNCTION_ARGS) {
   }
   Datum out[2] = {Int64GetDatum(mismatches), Int64GetDatum(fast)};
   PG_RETURN_ARRAYTYPE_P(construct_array(out, 2, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+// ---- cryptoml_internal.delete_history(symbol, before, max_rows): retention's delete path ----
+//
+// Deletes up to max_rows of the symbol's oldest bars before `before` without the recompute a
+// DELETE would trigger: the bars that stay keep the indicators computed with the deleted ones as
+// warm-up (a recompute from the new first bar would change them). Indicator checkpoints before
+// the cutoff go too, except the newest one, from which a late bar older than the cutoff is still
+// computed as before. Runs as the table owner under the symbol's lock.
+Datum cml_delete_history(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_INT64(0);
+  require_read_committed();
+  text* sym = PG_GETARG_TEXT_PP(0);
+  Timestamp before = PG_GETARG_TIMESTAMP(1);
+  int32 max_rows = PG_GETARG_INT32(2);
+  if (max_rows < 1)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_rows must be at least 1, not %d", max_rows)));
+  char* symbol = text_to_cstring(sym);
+  lock_symbol(symbol);
+  SPI_connect();
+  spi_run("SELECT c.oid FROM pg_class c JOIN pg_extension e ON e.extnamespace = c.relnamespace "
+          "WHERE e.extname = 'cryptoml' AND c.relname = 'rollingchartdata'", 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+  if (SPI_processed != 1) elog(ERROR, "cryptoml: rollingChartData not found");
+  bool isnull;
+  Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  Relation rel = table_open(relid, AccessShareLock);
+  const char* rel_name = qualified_name(rel);
+  Oid owner = rel->rd_rel->relowner;
+  table_close(rel, AccessShareLock);
+  Oid types[3] = {TEXTOID, TIMESTAMPOID, INT4OID};
+  Datum values[3] = {PointerGetDatum(sym), TimestampGetDatum(before), Int32GetDatum(max_rows)};
+  int64 deleted = 0;
+  OwnerScope scope;
+  enter_owner(owner, &scope);
+  g_recompute_depth++;
+  PG_TRY();
+  {
+    spi_run(psprintf("DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE symbol = $1 AND timestamp < $2 "
+                     "ORDER BY timestamp LIMIT $3)", rel_name, rel_name),
+            3, types, values, nullptr, SPI_OK_DELETE);
+    deleted = (int64)SPI_processed;
+    spi_run("DELETE FROM cryptoml_internal.indicator_checkpoint WHERE symbol = $1 AND bar_ts < $2 AND bar_ts < "
+            "(SELECT max(k.bar_ts) FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 AND k.bar_ts < $2)",
+            2, types, values, nullptr, SPI_OK_DELETE);
+  }
+  PG_FINALLY();
+  {
+    g_recompute_depth--;
+  }
+  PG_END_TRY();
+  leave_owner(&scope);
+  SPI_finish();
+  PG_RETURN_INT64(deleted);
 }

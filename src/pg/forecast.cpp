@@ -18,6 +18,8 @@
 #include "log.hpp"
 #include "registry.hpp"
 
+#include "workers.hpp"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -352,6 +354,7 @@ void forecast_init() {
 }  // namespace cml
 
 Datum ml_forecast(PG_FUNCTION_ARGS) {
+  const TimestampTz started = GetCurrentTimestamp();  // the latency ml_health() reports
   const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
   int horizon = PG_GETARG_INT32(1);
   if (horizon <= 0)
@@ -559,6 +562,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   bool nulls[11] = {false};
   HeapTupleHeader result = SPI_returntuple(heap_form_tuple(desc, values, nulls), desc);  // copied out of SPI memory
   SPI_finish();
+  cml::pg::record_prediction_latency(GetCurrentTimestamp() - started);
   PG_RETURN_HEAPTUPLEHEADER(result);
 }
 

@@ -4,6 +4,7 @@
 #include "config_access.hpp"
 #include "log.hpp"
 #include "pg.hpp"
+#include "workers.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -18,7 +19,6 @@ namespace pg {
 void chart_init();
 void train_init();
 void forecast_init();
-void workers_init();
 }
 }  // namespace cml
 

@@ -1,17 +1,20 @@
-// Background workers (issue 6, first part): the launcher and the forecaster.
+// Background workers (issue 6): the launcher, and per database a forecaster and a chart monitor.
 //
 // With cryptoml in shared_preload_libraries, the postmaster starts one "cryptoml launcher" (a
 // static background worker, restarted 5 s after it dies). The launcher uses no database: every
-// second it starts the "cryptoml forecaster" (a dynamic worker) for cryptoml.database_name when
-// workers are enabled and the forecaster is not running, and stops it when they are disabled.
+// second, for each database named in cryptoml.database_name (a comma-separated list), it starts
+// the "cryptoml forecaster" and the "cryptoml monitor" (dynamic workers) when workers are enabled,
+// the database exists and the worker is not running, and stops them when workers are disabled.
 // After a crash (kill -9 of any backend makes the postmaster reinitialize), the launcher comes
-// back after 5 s and starts the forecaster again.
+// back after 5 s and starts them again.
 //
 // The forecaster runs a cycle every forecasting.updateFrequency seconds: for each configured
-// symbol with bars, one transaction that runs ml_forecast_all (the three forecast types at every
-// forecasting horizon; an error is recorded and logged, and the other symbols go on), then one
-// transaction for ml_fill_actuals(). It sleeps with no transaction
-// open. Status (pid, last run, next run, cycles, last error) is in shared memory: ml_workers().
+// symbol with bars, one transaction that runs ml_forecast_all, then one for ml_fill_actuals(). The
+// monitor runs one every monitoring.checkInterval seconds: for each configured symbol, one
+// transaction that runs ml_monitor_check(symbol), then one that closes the alerts of symbols no
+// longer configured. An error is recorded and logged, and the other symbols go on. Workers sleep
+// with no transaction open. Status (pid, last run, next run, cycles, last error) is in shared
+// memory: ml_workers().
 //
 // Plain C style: the worker loops use PG_TRY and transactions, so no C++ object with a destructor
 // lives in these frames.
@@ -19,9 +22,12 @@
 #include "guard.hpp"
 #include "log.hpp"
 #include "pg.hpp"
+#include "workers.hpp"
 
 extern "C" {
 #include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -31,27 +37,32 @@ extern "C" {
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 #include "utils/wait_event.h"
 
 PGDLLEXPORT void cml_launcher_main(Datum arg);
-PGDLLEXPORT void cml_forecaster_main(Datum arg);
+PGDLLEXPORT void cml_db_worker_main(Datum arg);
 PG_FUNCTION_INFO_V1(ml_workers);
 PG_FUNCTION_INFO_V1(ml_start_workers);
 PG_FUNCTION_INFO_V1(ml_stop_workers);
+PG_FUNCTION_INFO_V1(cml_prediction_stats);
 }
 
 namespace {
 
-enum { kLauncher = 0, kForecaster = 1, kWorkers = 2 };
-const char* const kWorkerNames[kWorkers] = {"launcher", "forecaster"};
+constexpr int kMaxDatabases = 8;
+enum { kForecaster = 0, kMonitor = 1, kKinds = 2 };
+const char* const kKindNames[kKinds] = {"forecaster", "monitor"};
+constexpr int kLatencyRing = 1024;
 
 struct WorkerStatus {
   pid_t pid;
   TimestampTz started_at, last_run, next_run, last_error_at;
   int64 cycles, errors;
-  char state[64];
+  char state[96];
   char last_error[256];
 };
 
@@ -59,7 +70,13 @@ struct WorkersShared {
   slock_t mutex;
   bool enabled;
   Latch* launcher_latch;
-  WorkerStatus w[kWorkers];
+  WorkerStatus launcher;
+  int ndatabases;
+  char database[kMaxDatabases][NAMEDATALEN];
+  WorkerStatus w[kMaxDatabases][kKinds];
+  // ml_forecast latencies (microseconds): calls since start and the last kLatencyRing values
+  int64 prediction_calls;
+  int32 latency_us[kLatencyRing];
 };
 
 WorkersShared* g_workers = nullptr;
@@ -73,6 +90,36 @@ void workers_shmem_request() {
   RequestAddinShmemSpace(MAXALIGN(sizeof(WorkersShared)));
 }
 
+// The database names of cryptoml.database_name (comma-separated, at most kMaxDatabases).
+int parse_databases(const char* value, char out[kMaxDatabases][NAMEDATALEN]) {
+  char* copy = pstrdup(value ? value : "");
+  List* names = NIL;
+  if (!SplitIdentifierString(copy, ',', &names)) return -1;
+  int n = 0;
+  ListCell* lc;
+  foreach (lc, names) {
+    if (n == kMaxDatabases) return -1;
+    strlcpy(out[n++], (const char*)lfirst(lc), NAMEDATALEN);
+  }
+  return n;
+}
+
+bool check_database_name(char** newval, void**, GucSource) {
+  char names[kMaxDatabases][NAMEDATALEN];
+  int n = parse_databases(*newval, names);
+  if (n < 1) {
+    GUC_check_errdetail("cryptoml.database_name must be a comma-separated list of 1 to %d database names.", kMaxDatabases);
+    return false;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(names[i], names[j]) == 0) {
+        GUC_check_errdetail("Database \"%s\" is listed twice.", names[i]);
+        return false;
+      }
+  return true;
+}
+
 void workers_shmem_startup() {
   if (prev_startup) prev_startup();
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
@@ -82,73 +129,84 @@ void workers_shmem_startup() {
     memset(g_workers, 0, sizeof(WorkersShared));
     SpinLockInit(&g_workers->mutex);
     g_workers->enabled = g_enabled_guc;
-    for (int i = 0; i < kWorkers; i++) strlcpy(g_workers->w[i].state, "not started", sizeof g_workers->w[i].state);
+    g_workers->ndatabases = Max(parse_databases(g_database, g_workers->database), 0);
+    strlcpy(g_workers->launcher.state, "not started", sizeof g_workers->launcher.state);
+    for (int d = 0; d < kMaxDatabases; d++)
+      for (int k = 0; k < kKinds; k++) strlcpy(g_workers->w[d][k].state, "not started", sizeof g_workers->w[d][k].state);
   }
   LWLockRelease(AddinShmemInitLock);
 }
 
-void set_state(int k, const char* state) {
+// A worker's status slot: the launcher for slot -1, else database slot / kKinds, kind slot % kKinds.
+WorkerStatus& status_of(int slot) { return slot < 0 ? g_workers->launcher : g_workers->w[slot / kKinds][slot % kKinds]; }
+
+void set_state(int slot, const char* state) {
   SpinLockAcquire(&g_workers->mutex);
-  strlcpy(g_workers->w[k].state, state, sizeof g_workers->w[k].state);
+  strlcpy(status_of(slot).state, state, sizeof status_of(slot).state);
   SpinLockRelease(&g_workers->mutex);
 }
 
-// Claims a worker's slot; false when another live process holds it (a second launcher or forecaster).
-bool claim(int k) {
+// Claims a worker's slot; false when another live process holds it (a second launcher or worker).
+bool claim(int slot) {
   SpinLockAcquire(&g_workers->mutex);
-  pid_t other = g_workers->w[k].pid;
+  WorkerStatus& s = status_of(slot);
+  pid_t other = s.pid;
   bool free_slot = other == 0 || other == MyProcPid || kill(other, 0) != 0;
   if (free_slot) {
-    WorkerStatus& s = g_workers->w[k];
     s.pid = MyProcPid;
     s.started_at = GetCurrentTimestamp();
     s.next_run = 0;
     strlcpy(s.state, "starting", sizeof s.state);
-    if (k == kLauncher) g_workers->launcher_latch = MyLatch;
+    if (slot < 0) g_workers->launcher_latch = MyLatch;
   }
   SpinLockRelease(&g_workers->mutex);
   return free_slot;
 }
 
 void release(int, Datum arg) {
-  int k = DatumGetInt32(arg);
+  int slot = DatumGetInt32(arg);
   SpinLockAcquire(&g_workers->mutex);
-  if (g_workers->w[k].pid == MyProcPid) {
-    g_workers->w[k].pid = 0;
-    strlcpy(g_workers->w[k].state, "stopped", sizeof g_workers->w[k].state);
-    if (k == kLauncher) g_workers->launcher_latch = nullptr;
+  WorkerStatus& s = status_of(slot);
+  if (s.pid == MyProcPid) {
+    s.pid = 0;
+    strlcpy(s.state, "stopped", sizeof s.state);
+    if (slot < 0) g_workers->launcher_latch = nullptr;
   }
   SpinLockRelease(&g_workers->mutex);
 }
 
-void record_error(int k, const char* message) {
+void record_error(int slot, const char* message) {
   SpinLockAcquire(&g_workers->mutex);
-  WorkerStatus& s = g_workers->w[k];
+  WorkerStatus& s = status_of(slot);
   s.errors++;
   s.last_error_at = GetCurrentTimestamp();
   strlcpy(s.last_error, message, sizeof s.last_error);
   SpinLockRelease(&g_workers->mutex);
 }
 
-BackgroundWorkerHandle* start_forecaster() {
+BackgroundWorkerHandle* start_db_worker(int slot) {
+  const char* database = g_workers->database[slot / kKinds];
+  const char* kind = kKindNames[slot % kKinds];
   BackgroundWorker w;
   memset(&w, 0, sizeof w);
   w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
   w.bgw_start_time = BgWorkerStart_RecoveryFinished;
   w.bgw_restart_time = BGW_NEVER_RESTART;  // the launcher restarts it
   snprintf(w.bgw_library_name, BGW_MAXLEN, "cryptoml");
-  snprintf(w.bgw_function_name, BGW_MAXLEN, "cml_forecaster_main");
-  snprintf(w.bgw_name, BGW_MAXLEN, "cryptoml forecaster for database %s", g_database);
-  snprintf(w.bgw_type, BGW_MAXLEN, "cryptoml forecaster");
-  strlcpy(w.bgw_extra, g_database, BGW_EXTRALEN);
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "cml_db_worker_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "cryptoml %s for database %s", kind, database);
+  snprintf(w.bgw_type, BGW_MAXLEN, "cryptoml %s", kind);
+  strlcpy(w.bgw_extra, database, BGW_EXTRALEN);
+  w.bgw_main_arg = Int32GetDatum(slot);
   w.bgw_notify_pid = MyProcPid;
   BackgroundWorkerHandle* handle = nullptr;
   if (!RegisterDynamicBackgroundWorker(&w, &handle)) return nullptr;
   return handle;
 }
 
-// Runs one SQL text in its own transaction; on error records and logs it and returns false.
-bool run_in_transaction(const char* sql, int nargs, Oid* types, Datum* values, const char* symbol, int64* rows) {
+// Runs one SQL text in its own transaction; on error records and logs it (category worker,
+// subcategory the worker's kind) and returns false.
+bool run_in_transaction(int slot, const char* sql, int nargs, Oid* types, Datum* values, const char* symbol) {
   MemoryContext cxt = CurrentMemoryContext;
   bool ok = true;
   PG_TRY();
@@ -159,8 +217,7 @@ bool run_in_transaction(const char* sql, int nargs, Oid* types, Datum* values, c
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, sql);
     int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
-    if (rc < 0) elog(ERROR, "cryptoml forecaster: SPI error %d", rc);
-    if (rows != nullptr) *rows = (int64)SPI_processed;
+    if (rc < 0) elog(ERROR, "cryptoml %s: SPI error %d", kKindNames[slot % kKinds], rc);
     SPI_finish();
     PopActiveSnapshot();
     CommitTransactionCommand();
@@ -174,7 +231,7 @@ bool run_in_transaction(const char* sql, int nargs, Oid* types, Datum* values, c
     ok = false;
     char msg[256];
     snprintf(msg, sizeof msg, "%s%s%s", symbol ? symbol : "", symbol ? ": " : "", e->message);
-    record_error(kForecaster, msg);
+    record_error(slot, msg);
     FreeErrorData(e);
     // Logged in a transaction of its own (the failed one is gone).
     PG_TRY();
@@ -184,11 +241,11 @@ bool run_in_transaction(const char* sql, int nargs, Oid* types, Datum* values, c
       PushActiveSnapshot(GetTransactionSnapshot());
       const char* schema = cml::pg::extension_schema();
       if (schema != nullptr) {
-        Oid t[3] = {TEXTOID, TEXTOID, TEXTOID};
-        Datum v[3] = {CStringGetTextDatum(msg), CStringGetTextDatum("{}"), symbol ? CStringGetTextDatum(symbol) : (Datum)0};
-        char n[3] = {' ', ' ', symbol ? ' ' : 'n'};
-        SPI_execute_with_args(psprintf("SELECT %s.ml_log('error', 'worker', 'forecaster', $1, $2::jsonb, $3)", schema), 3, t, v,
-                              n, false, 0);
+        Oid t[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+        Datum v[4] = {CStringGetTextDatum(kKindNames[slot % kKinds]), CStringGetTextDatum(msg), CStringGetTextDatum("{}"),
+                      symbol ? CStringGetTextDatum(symbol) : (Datum)0};
+        char n[4] = {' ', ' ', ' ', symbol ? ' ' : 'n'};
+        SPI_execute_with_args(psprintf("SELECT %s.ml_log('error', 'worker', $1, $2, $3::jsonb, $4)", schema), 4, t, v, n, false, 0);
       }
       SPI_finish();
       PopActiveSnapshot();
@@ -207,14 +264,13 @@ bool run_in_transaction(const char* sql, int nargs, Oid* types, Datum* values, c
   return ok;
 }
 
-// One forecaster cycle; returns the seconds until the next one (forecasting.updateFrequency).
-int forecaster_cycle() {
-  // What to do: symbols with bars and, per symbol, the horizons with a production model.
-  int frequency = 60;
-  int nsymbols = 0;
-  char** symbols = nullptr;
-  const char* schema = nullptr;
+// The configured symbols (only those with bars when with_bars) and one integer setting, read in
+// a short transaction. Returns the extension's schema (NULL when it is not installed).
+const char* read_cycle_plan(const char* setting, bool with_bars, int* every, int* nsymbols, char*** symbols) {
   MemoryContext cycle = CurrentMemoryContext;
+  const char* schema = nullptr;
+  *nsymbols = 0;
+  *symbols = nullptr;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
   SPI_connect();
@@ -222,43 +278,61 @@ int forecaster_cycle() {
   schema = cml::pg::extension_schema();
   if (schema != nullptr) {
     schema = MemoryContextStrdup(cycle, schema);
-    char* sql = psprintf(
-        "SELECT s.symbol, (%s.ml_config_get('forecasting.updateFrequency'))::int "
-        "FROM jsonb_array_elements_text(%s.ml_config_get('symbols')) AS s(symbol) "
-        "WHERE EXISTS (SELECT 1 FROM %s.rollingchartdata r WHERE r.symbol = s.symbol) ORDER BY 1",
-        schema, schema, schema);
+    if (SPI_execute(psprintf("SELECT (%s.ml_config_get('%s'))::int", schema, setting), true, 1) == SPI_OK_SELECT &&
+        SPI_processed == 1)
+      *every = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+    char* sql = psprintf("SELECT s.symbol FROM jsonb_array_elements_text(%s.ml_config_get('symbols')) AS s(symbol) %s ORDER BY 1",
+                         schema,
+                         with_bars ? psprintf("WHERE EXISTS (SELECT 1 FROM %s.rollingchartdata r WHERE r.symbol = s.symbol)", schema) : "");
     if (SPI_execute(sql, true, 0) == SPI_OK_SELECT) {
-      nsymbols = (int)SPI_processed;
-      symbols = (char**)MemoryContextAllocZero(cycle, sizeof(char*) * Max(nsymbols, 1));
-      for (int i = 0; i < nsymbols; i++) {
-        symbols[i] = MemoryContextStrdup(cycle, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-        frequency = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-      }
-    }
-    if (nsymbols == 0) {  // still read the frequency
-      if (SPI_execute(psprintf("SELECT (%s.ml_config_get('forecasting.updateFrequency'))::int", schema), true, 1) == SPI_OK_SELECT &&
-          SPI_processed == 1)
-        frequency = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+      *nsymbols = (int)SPI_processed;
+      *symbols = (char**)MemoryContextAllocZero(cycle, sizeof(char*) * Max(*nsymbols, 1));
+      for (int i = 0; i < *nsymbols; i++)
+        (*symbols)[i] = MemoryContextStrdup(cycle, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
     }
   }
   SPI_finish();
   PopActiveSnapshot();
   CommitTransactionCommand();
   MemoryContextSwitchTo(cycle);
+  return schema;
+}
+
+// One cycle of a database worker; returns the seconds until the next one.
+int worker_cycle(int slot) {
+  const bool forecaster = slot % kKinds == kForecaster;
+  int every = 60, nsymbols = 0;
+  char** symbols = nullptr;
+  const char* schema = forecaster ? read_cycle_plan("forecasting.updateFrequency", true, &every, &nsymbols, &symbols)
+                                  : read_cycle_plan("monitoring.checkInterval", false, &every, &nsymbols, &symbols);
   if (schema == nullptr) {
-    set_state(kForecaster, "waiting: extension not installed");
+    set_state(slot, "waiting: extension not installed");
     return 10;
   }
-  set_state(kForecaster, "forecasting");
-  char* sql = psprintf("SELECT %s.ml_forecast_all($1)", schema);
+  set_state(slot, forecaster ? "forecasting" : "checking");
+  char* sql = forecaster ? psprintf("SELECT %s.ml_forecast_all($1)", schema)
+                         : psprintf("SELECT count(*) FROM %s.ml_monitor_check($1)", schema);
   for (int i = 0; i < nsymbols; i++) {
     CHECK_FOR_INTERRUPTS();
     Oid t[1] = {TEXTOID};
     Datum v[1] = {CStringGetTextDatum(symbols[i])};
-    (void)run_in_transaction(sql, 1, t, v, symbols[i], nullptr);
+    (void)run_in_transaction(slot, sql, 1, t, v, symbols[i]);
   }
-  (void)run_in_transaction(psprintf("SELECT %s.ml_fill_actuals()", schema), 0, nullptr, nullptr, nullptr, nullptr);
-  return Max(frequency, 1);
+  if (forecaster)
+    (void)run_in_transaction(slot, psprintf("SELECT %s.ml_fill_actuals()", schema), 0, nullptr, nullptr, nullptr);
+  else
+    (void)run_in_transaction(slot, "SELECT cryptoml_internal.monitor_forget_unconfigured()", 0, nullptr, nullptr, nullptr);
+  return Max(every, 1);
+}
+
+// Whether a database exists (the launcher reads the shared catalog pg_database).
+bool database_exists(const char* name) {
+  bool exists = false;
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  exists = OidIsValid(get_database_oid(name, true));
+  CommitTransactionCommand();
+  return exists;
 }
 
 }  // namespace
@@ -268,8 +342,9 @@ namespace pg {
 
 void workers_init() {
   if (!process_shared_preload_libraries_in_progress) return;
-  DefineCustomStringVariable("cryptoml.database_name", "Database the cryptoml background workers run in.", nullptr,
-                             &g_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("cryptoml.database_name",
+                             "Databases the cryptoml background workers run in (a comma-separated list of at most 8).", nullptr,
+                             &g_database, "postgres", PGC_POSTMASTER, GUC_LIST_INPUT, check_database_name, nullptr, nullptr);
   DefineCustomBoolVariable("cryptoml.workers_enabled",
                            "Whether the cryptoml workers run (at server start and on reload; ml_start_workers/ml_stop_workers switch it until then).",
                            nullptr, &g_enabled_guc, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
@@ -289,6 +364,15 @@ void workers_init() {
   RegisterBackgroundWorker(&w);
 }
 
+void record_prediction_latency(int64 microseconds) {
+  if (g_workers == nullptr) return;
+  int32 us = (int32)Min(microseconds, (int64)PG_INT32_MAX);
+  SpinLockAcquire(&g_workers->mutex);
+  g_workers->latency_us[g_workers->prediction_calls % kLatencyRing] = us;
+  g_workers->prediction_calls++;
+  SpinLockRelease(&g_workers->mutex);
+}
+
 }  // namespace pg
 }  // namespace cml
 
@@ -296,13 +380,14 @@ void cml_launcher_main(Datum) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
-  if (g_workers == nullptr || !claim(kLauncher)) proc_exit(0);  // a second launcher refuses
-  before_shmem_exit(release, Int32GetDatum(kLauncher));
-  // Connected to no database (shared catalogs only): it just shows in pg_stat_activity.
+  if (g_workers == nullptr || !claim(-1)) proc_exit(0);  // a second launcher refuses
+  before_shmem_exit(release, Int32GetDatum(-1));
+  // Connected to no database: it reads only the shared catalog pg_database.
   BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
-  set_state(kLauncher, "running");
-  BackgroundWorkerHandle* forecaster = nullptr;
-  TimestampTz retry_at = 0;
+  set_state(-1, "running");
+  const int nslots = g_workers->ndatabases * kKinds;
+  BackgroundWorkerHandle* handle[kMaxDatabases * kKinds] = {nullptr};
+  TimestampTz retry_at[kMaxDatabases * kKinds] = {0};
   for (;;) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
@@ -314,40 +399,48 @@ void cml_launcher_main(Datum) {
     SpinLockAcquire(&g_workers->mutex);
     bool enabled = g_workers->enabled;
     SpinLockRelease(&g_workers->mutex);
-    pid_t pid = 0;
-    BgwHandleStatus status = forecaster ? GetBackgroundWorkerPid(forecaster, &pid) : BGWH_STOPPED;
-    if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) forecaster = nullptr;
     const char* state = enabled ? "running" : "running: workers disabled";
-    if (enabled && forecaster == nullptr && GetCurrentTimestamp() >= retry_at) {
-      forecaster = start_forecaster();
-      retry_at = GetCurrentTimestamp() + 5 * USECS_PER_SEC;  // at most one start per 5 s (a crash loop stays slow)
-      if (forecaster == nullptr) state = "running: could not register the forecaster";
-    } else if (!enabled && forecaster != nullptr) {
-      TerminateBackgroundWorker(forecaster);
+    for (int slot = 0; slot < nslots; slot++) {
+      pid_t pid = 0;
+      BgwHandleStatus status = handle[slot] ? GetBackgroundWorkerPid(handle[slot], &pid) : BGWH_STOPPED;
+      if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) handle[slot] = nullptr;
+      if (enabled && handle[slot] == nullptr && GetCurrentTimestamp() >= retry_at[slot]) {
+        retry_at[slot] = GetCurrentTimestamp() + 5 * USECS_PER_SEC;  // at most one start per 5 s (a crash loop stays slow)
+        const char* database = g_workers->database[slot / kKinds];
+        if (!database_exists(database)) {
+          set_state(slot, psprintf("waiting: database \"%s\" does not exist", database));
+          continue;
+        }
+        handle[slot] = start_db_worker(slot);
+        if (handle[slot] == nullptr) state = "running: could not register a worker (max_worker_processes)";
+      } else if (!enabled && handle[slot] != nullptr) {
+        TerminateBackgroundWorker(handle[slot]);
+      }
     }
-    set_state(kLauncher, state);
+    set_state(-1, state);
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
   }
 }
 
-void cml_forecaster_main(Datum) {
+void cml_db_worker_main(Datum arg) {
+  const int slot = DatumGetInt32(arg);
   char database[BGW_EXTRALEN];
   strlcpy(database, MyBgworkerEntry->bgw_extra, sizeof database);
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
-  if (g_workers == nullptr || !claim(kForecaster)) proc_exit(0);
-  before_shmem_exit(release, Int32GetDatum(kForecaster));
+  if (g_workers == nullptr || slot < 0 || slot >= kMaxDatabases * kKinds || !claim(slot)) proc_exit(0);
+  before_shmem_exit(release, Int32GetDatum(slot));
   BackgroundWorkerInitializeConnection(database, nullptr, 0);
   // Forecasts of historical bars warn that the bar is stale on every call: keep those out of the log.
   SetConfigOption("log_min_messages", "error", PGC_SUSET, PGC_S_OVERRIDE);
   // No JIT: the cycle's queries are small and repeated, so compiling costs more than it saves, and
-  // the code LLVM emits is not freed in a long-lived backend (measured: the worker's private
+  // the code LLVM emits is not freed in a long-lived backend (measured: the forecaster's private
   // memory grew about 180 kB per cycle with jit on, and stays flat with it off).
   SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-  MemoryContext cycle_cxt = AllocSetContextCreate(TopMemoryContext, "cryptoml forecaster cycle", ALLOCSET_DEFAULT_SIZES);
+  MemoryContext cycle_cxt = AllocSetContextCreate(TopMemoryContext, "cryptoml worker cycle", ALLOCSET_DEFAULT_SIZES);
   for (;;) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
@@ -356,15 +449,15 @@ void cml_forecaster_main(Datum) {
     MemoryContextReset(cycle_cxt);
     MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
     TimestampTz start = GetCurrentTimestamp();
-    int every = forecaster_cycle();
+    int every = worker_cycle(slot);
     MemoryContextSwitchTo(old);
     TimestampTz next = start + (int64)every * USECS_PER_SEC;
     SpinLockAcquire(&g_workers->mutex);
-    WorkerStatus& s = g_workers->w[kForecaster];
+    WorkerStatus& s = status_of(slot);
     s.cycles++;
     s.last_run = start;
     s.next_run = next;
-    if (strcmp(s.state, "forecasting") == 0) strlcpy(s.state, "sleeping", sizeof s.state);
+    if (strcmp(s.state, "forecasting") == 0 || strcmp(s.state, "checking") == 0) strlcpy(s.state, "sleeping", sizeof s.state);
     SpinLockRelease(&g_workers->mutex);
     long wait_ms = (long)((next - GetCurrentTimestamp()) / 1000);
     if (wait_ms > 0)
@@ -374,41 +467,62 @@ void cml_forecaster_main(Datum) {
   }
 }
 
-// ml_workers(): one row per worker.
+namespace {
+
+void put_status(ReturnSetInfo* rsinfo, const char* worker, const char* database, const WorkerStatus& s) {
+  Datum v[10];
+  bool n[10] = {false};
+  v[0] = CStringGetTextDatum(worker);
+  v[1] = database ? CStringGetTextDatum(database) : (Datum)0;
+  n[1] = database == nullptr;
+  v[2] = CStringGetTextDatum(s.state);
+  v[3] = Int32GetDatum(s.pid);
+  n[3] = s.pid == 0;
+  TimestampTz ts[3] = {s.started_at, s.last_run, s.next_run};
+  for (int i = 0; i < 3; i++) {
+    v[4 + i] = TimestampTzGetDatum(ts[i]);
+    n[4 + i] = ts[i] == 0;
+  }
+  v[7] = Int64GetDatum(s.cycles);
+  v[8] = Int64GetDatum(s.errors);
+  v[9] = CStringGetTextDatum(s.last_error);
+  n[9] = s.last_error[0] == '\0';
+  tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+}
+
+}  // namespace
+
+// ml_workers(): the launcher, then per database its forecaster and monitor.
 Datum ml_workers(PG_FUNCTION_ARGS) {
   ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
   InitMaterializedSRF(fcinfo, 0);
-  for (int k = 0; k < kWorkers; k++) {
-    Datum v[9];
-    bool n[9] = {false};
-    v[0] = CStringGetTextDatum(kWorkerNames[k]);
-    if (g_workers == nullptr) {
-      v[1] = CStringGetTextDatum("not loaded");
-      for (int i = 2; i < 8; i++) n[i] = true;
-      v[8] = CStringGetTextDatum("cryptoml is not in shared_preload_libraries: add it and restart the server to run the workers");
-    } else {
+  if (g_workers == nullptr) {
+    const char* names[3] = {"launcher", "forecaster", "monitor"};
+    for (int k = 0; k < 3; k++) {
       WorkerStatus s;
-      bool enabled;
-      SpinLockAcquire(&g_workers->mutex);
-      s = g_workers->w[k];
-      enabled = g_workers->enabled;
-      SpinLockRelease(&g_workers->mutex);
-      if (k == kForecaster && s.pid == 0 && !enabled) strlcpy(s.state, "disabled", sizeof s.state);
-      v[1] = CStringGetTextDatum(s.state);
-      v[2] = Int32GetDatum(s.pid);
-      n[2] = s.pid == 0;
-      TimestampTz ts[4] = {s.started_at, s.last_run, s.next_run, s.last_error_at};
-      for (int i = 0; i < 3; i++) {
-        v[3 + i] = TimestampTzGetDatum(ts[i]);
-        n[3 + i] = ts[i] == 0;
-      }
-      v[6] = Int64GetDatum(s.cycles);
-      v[7] = Int64GetDatum(s.errors);
-      v[8] = CStringGetTextDatum(s.last_error);
-      n[8] = s.last_error[0] == '\0';
+      memset(&s, 0, sizeof s);
+      strlcpy(s.state, "not loaded", sizeof s.state);
+      strlcpy(s.last_error, "cryptoml is not in shared_preload_libraries: add it and restart the server to run the workers",
+              sizeof s.last_error);
+      put_status(rsinfo, names[k], nullptr, s);
     }
-    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+    return (Datum)0;
   }
+  WorkersShared copy;
+  SpinLockAcquire(&g_workers->mutex);
+  copy.enabled = g_workers->enabled;
+  copy.launcher = g_workers->launcher;
+  copy.ndatabases = g_workers->ndatabases;
+  memcpy(copy.database, g_workers->database, sizeof copy.database);
+  memcpy(copy.w, g_workers->w, sizeof copy.w);
+  SpinLockRelease(&g_workers->mutex);
+  put_status(rsinfo, "launcher", nullptr, copy.launcher);
+  for (int d = 0; d < copy.ndatabases; d++)
+    for (int k = 0; k < kKinds; k++) {
+      WorkerStatus& s = copy.w[d][k];
+      if (s.pid == 0 && !copy.enabled) strlcpy(s.state, "disabled", sizeof s.state);
+      put_status(rsinfo, kKindNames[k], copy.database[d], s);
+    }
   return (Datum)0;
 }
 
@@ -427,3 +541,36 @@ static bool switch_workers(bool on) {
 
 Datum ml_start_workers(PG_FUNCTION_ARGS) { PG_RETURN_BOOL(!switch_workers(true)); }
 Datum ml_stop_workers(PG_FUNCTION_ARGS) { PG_RETURN_BOOL(switch_workers(false)); }
+
+static int cmp_int32(const void* a, const void* b) {
+  int32 x = *(const int32*)a, y = *(const int32*)b;
+  return (x > y) - (x < y);
+}
+
+// cryptoml_internal.prediction_stats(): ml_forecast calls since server start, and the median and
+// 95th percentile latency of the last (at most 1024) calls; NULLs without preload or before any call.
+Datum cml_prediction_stats(PG_FUNCTION_ARGS) {
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "cryptoml: expected a record result");
+  desc = BlessTupleDesc(desc);
+  Datum v[4] = {0, 0, 0, 0};
+  bool n[4] = {true, true, true, true};
+  if (g_workers != nullptr) {
+    int32* values = (int32*)palloc(sizeof(int32) * kLatencyRing);
+    SpinLockAcquire(&g_workers->mutex);
+    int64 calls = g_workers->prediction_calls;
+    int m = (int)Min(calls, (int64)kLatencyRing);
+    memcpy(values, g_workers->latency_us, sizeof(int32) * m);
+    SpinLockRelease(&g_workers->mutex);
+    v[0] = Int64GetDatum(calls);
+    v[1] = Int32GetDatum(m);
+    n[0] = n[1] = false;
+    if (m > 0) {
+      qsort(values, m, sizeof(int32), cmp_int32);
+      v[2] = Float8GetDatum(values[(m - 1) / 2] / 1000.0);
+      v[3] = Float8GetDatum(values[Min(m - 1, (int)(0.95 * m))] / 1000.0);
+      n[2] = n[3] = false;
+    }
+  }
+  PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
+}

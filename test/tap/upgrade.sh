@@ -51,7 +51,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..5"
+echo "1..7"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -83,5 +83,22 @@ r=$(q -At -c "SELECT count(*) || '/' || (SELECT count(*) FROM mlTrainingSamples)
 r=$(q -At -c "SELECT string_agg(coalesce((feature_vector = cryptoml_internal.features_to_vector(features))::text, 'null'), ',' ORDER BY bar_timestamp) FROM mlTrainingSamples")
 [ "$r" = "true,null" ] && echo "ok 5 - the upgrade fills feature_vector for feature set 1 samples and leaves other versions NULL" ||
   echo "not ok 5 - feature_vector after the upgrade: $r (expected true,null)"
+
+# From the previous release: 0.2.0 -> current.
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.2.0' CASCADE"
+q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+      SELECT 'ETHUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 50 + i * 0.01, 50.5 + i * 0.01, 49.5 + i * 0.01, 50 + i * 0.01, 5
+        FROM generate_series(0, 99) i"
+q -c "ALTER EXTENSION cryptoml UPDATE"
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded2"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded2" >"$tmp/diff2"; then
+  echo "ok 6 - 0.2.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 6 - 0.2.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff2" | head -60
+fi
+r=$(q -At -c "SELECT count(*) FROM rollingChartData WHERE symbol = 'ETHUSDT' AND rsi IS NOT NULL")
+[ "$r" -gt 0 ] && echo "ok 7 - bars stored under 0.2.0 are kept with their indicators" || echo "not ok 7 - bars after the 0.2.0 update: $r"
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"

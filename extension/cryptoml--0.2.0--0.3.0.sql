@@ -1,0 +1,666 @@
+-- cryptoml 0.2.0 -> 0.3.0 (issue 6): the chart monitor and ml_health, workers per database,
+-- retention and compression, a resumable retrain sweep.
+\echo Use "ALTER EXTENSION cryptoml UPDATE TO '0.3.0'" to load this file. \quit
+
+-- ===========================================================================================
+-- Chart monitor and health (issue 6; see docs/monitoring.md)
+-- ===========================================================================================
+-- Open alerts: one row per (symbol, alert) while its condition lasts, so an alert is raised once
+-- when the condition starts and cleared once when it ends.
+CREATE TABLE cryptoml_internal.monitor_alerts (
+  symbol       varchar(20) NOT NULL,
+  alert        text NOT NULL,
+  level        text NOT NULL,
+  value        float8,
+  threshold    float8 NOT NULL,
+  started_at   timestamptz NOT NULL,
+  last_seen_at timestamptz NOT NULL,
+  PRIMARY KEY (symbol, alert),
+  CONSTRAINT monitor_alerts_alert_check CHECK (alert IN ('stale_data', 'completeness', 'missing_data', 'invalid_values')),
+  CONSTRAINT monitor_alerts_level_check CHECK (level IN ('warning', 'error'))
+);
+COMMENT ON TABLE cryptoml_internal.monitor_alerts IS 'Open chart monitor alerts (raised, not yet recovered); one row per symbol and alert.';
+
+-- The data-quality figures of one symbol over the window_minutes closed minutes before `at`.
+CREATE FUNCTION cryptoml_internal.chart_quality(symbol text, at timestamp, window_minutes integer,
+    OUT latest_bar timestamp, OUT staleness_seconds float8, OUT expected integer, OUT present integer,
+    OUT complete integer, OUT invalid integer)
+  LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH w AS (SELECT date_trunc('minute', at) AS e),
+  latest AS (SELECT max(r.timestamp) AS ts FROM @extschema@.rollingchartdata r, w
+              WHERE r.symbol = chart_quality.symbol AND r.timestamp <= w.e),
+  bars AS (
+    SELECT count(*) AS present, count(*) FILTER (WHERE r.is_complete) AS complete,
+           count(*) FILTER (WHERE NOT coalesce(
+               r.open > 0 AND r.high > 0 AND r.low > 0 AND r.close > 0 AND coalesce(r.volume >= 0, true)
+               AND r.high >= greatest(r.open, r.close, r.low) AND r.low <= least(r.open, r.close)
+               AND coalesce(r.rsi BETWEEN 0 AND 100, true) AND coalesce(r.stochastic_k BETWEEN 0 AND 100, true)
+               AND coalesce(r.stochastic_d BETWEEN 0 AND 100, true) AND coalesce(r.volatility >= 0, true)
+               AND coalesce(r.bollinger_lower <= r.bollinger_middle AND r.bollinger_middle <= r.bollinger_upper, true),
+             false)) AS invalid
+      FROM @extschema@.rollingchartdata r, w
+     WHERE r.symbol = chart_quality.symbol AND r.timestamp >= w.e - make_interval(mins => window_minutes) AND r.timestamp < w.e)
+  SELECT l.ts,
+         CASE WHEN l.ts IS NOT NULL THEN greatest(0, extract(epoch FROM at - (l.ts + interval '1 minute')))::float8 END,
+         window_minutes, b.present::integer, b.complete::integer, b.invalid::integer
+    FROM latest l, bars b
+  $$;
+
+-- Closes (without a notification) the open alerts of symbols no longer in the symbols setting.
+CREATE FUNCTION cryptoml_internal.monitor_forget_unconfigured() RETURNS integer
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    a record;
+    n integer := 0;
+  BEGIN
+    FOR a IN DELETE FROM cryptoml_internal.monitor_alerts m
+              WHERE m.symbol NOT IN (SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s))
+              RETURNING m.symbol, m.alert LOOP
+      PERFORM @extschema@.ml_log('info', 'monitoring', 'recovered', format('%s: %s closed: the symbol is no longer configured', a.symbol, a.alert),
+                                 jsonb_build_object('alert', a.alert), a.symbol);
+      n := n + 1;
+    END LOOP;
+    RETURN n;
+  END
+  $$;
+
+CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DEFAULT now(), window_minutes integer DEFAULT 60)
+  RETURNS TABLE (symbol text, latest_bar timestamp, staleness_seconds float8, completeness float8, missing_ratio float8,
+                 invalid_ratio float8, open_alerts text[], raised text[], recovered text[])
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    sym text;
+    q record;
+    a record;
+    utc timestamp;
+    cfg jsonb := @extschema@.ml_config_get('monitoring');
+    started timestamptz;
+    was_open boolean;
+  BEGIN
+    IF at IS NULL OR window_minutes IS NULL OR window_minutes < 1 OR window_minutes > 10080 THEN
+      RAISE EXCEPTION 'invalid monitor check arguments: at %, window_minutes %', coalesce(at::text, 'NULL'), coalesce(window_minutes::text, 'NULL')
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: at is not NULL and 1 <= window_minutes <= 10080';
+    END IF;
+    IF for_symbol IS NOT NULL AND for_symbol !~ '^[A-Z0-9]{2,20}$' THEN
+      RAISE EXCEPTION 'invalid symbol "%"', for_symbol
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a symbol matches ^[A-Z0-9]{2,20}$';
+    END IF;
+    utc := at AT TIME ZONE 'UTC';
+    FOR sym IN
+      SELECT for_symbol WHERE for_symbol IS NOT NULL
+      UNION ALL
+      SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s) WHERE for_symbol IS NULL
+    LOOP
+      q := cryptoml_internal.chart_quality(sym, utc, window_minutes);
+      symbol := sym;
+      latest_bar := q.latest_bar;
+      staleness_seconds := q.staleness_seconds;
+      completeness := q.complete::float8 / q.expected;
+      missing_ratio := greatest(q.expected - q.present, 0)::float8 / q.expected;
+      invalid_ratio := CASE WHEN q.present > 0 THEN q.invalid::float8 / q.present ELSE 0 END;
+      raised := '{}';
+      recovered := '{}';
+      FOR a IN
+        SELECT * FROM (VALUES
+          ('stale_data', 'error', staleness_seconds, (cfg #>> '{alertThresholds,staleData}')::float8,
+           staleness_seconds IS NULL OR staleness_seconds > (cfg #>> '{alertThresholds,staleData}')::float8,
+           CASE WHEN latest_bar IS NULL THEN 'no bars' ELSE format('the latest bar (%s) closed %s s ago', latest_bar, round(staleness_seconds::numeric)) END),
+          ('completeness', 'warning', completeness, (cfg ->> 'completenessThreshold')::float8,
+           completeness < (cfg ->> 'completenessThreshold')::float8,
+           format('%s of %s minutes have a complete bar', q.complete, q.expected)),
+          ('missing_data', 'warning', missing_ratio, (cfg #>> '{alertThresholds,missingData}')::float8,
+           missing_ratio > (cfg #>> '{alertThresholds,missingData}')::float8,
+           format('%s of %s minutes have no bar', greatest(q.expected - q.present, 0), q.expected)),
+          ('invalid_values', 'error', invalid_ratio, (cfg #>> '{alertThresholds,invalidValues}')::float8,
+           invalid_ratio > (cfg #>> '{alertThresholds,invalidValues}')::float8,
+           format('%s of %s bars have inconsistent prices or out-of-range indicators', q.invalid, q.present))
+        ) AS v(alert, level, value, threshold, bad, detail)
+      LOOP
+        IF a.bad THEN
+          UPDATE cryptoml_internal.monitor_alerts m SET value = a.value, last_seen_at = at
+           WHERE m.symbol = sym AND m.alert = a.alert;
+          was_open := FOUND;
+          IF NOT was_open THEN
+            INSERT INTO cryptoml_internal.monitor_alerts (symbol, alert, level, value, threshold, started_at, last_seen_at)
+              VALUES (sym, a.alert, a.level, a.value, a.threshold, at, at) ON CONFLICT DO NOTHING;
+            IF FOUND THEN  -- raised here (a concurrent check that raised it first wins the conflict)
+              raised := raised || a.alert;
+              PERFORM @extschema@.ml_log(a.level, 'monitoring', a.alert, format('%s: %s alert raised: %s (threshold %s)', sym, a.alert, a.detail, a.threshold),
+                jsonb_build_object('value', a.value, 'threshold', a.threshold, 'window_minutes', window_minutes, 'at', at), sym);
+              PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', a.alert, 'state', 'raised', 'level', a.level,
+                'symbol', sym, 'value', a.value, 'threshold', a.threshold, 'detail', a.detail, 'at', at)::text);
+            END IF;
+          END IF;
+        ELSE
+          DELETE FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym AND m.alert = a.alert RETURNING m.started_at INTO started;
+          IF FOUND THEN
+            recovered := recovered || a.alert;
+            PERFORM @extschema@.ml_log('info', 'monitoring', 'recovered', format('%s: %s recovered after %s s: %s', sym, a.alert,
+                round(extract(epoch FROM at - started)::numeric), a.detail),
+              jsonb_build_object('alert', a.alert, 'value', a.value, 'threshold', a.threshold, 'started_at', started,
+                                 'duration_seconds', extract(epoch FROM at - started)::float8), sym);
+            PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', a.alert, 'state', 'recovered', 'symbol', sym,
+              'value', a.value, 'threshold', a.threshold, 'duration_seconds', extract(epoch FROM at - started)::float8, 'at', at)::text);
+          END IF;
+        END IF;
+      END LOOP;
+      SELECT coalesce(array_agg(m.alert ORDER BY m.alert), '{}') INTO open_alerts FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym;
+      RETURN NEXT;
+    END LOOP;
+    IF for_symbol IS NULL THEN
+      PERFORM cryptoml_internal.monitor_forget_unconfigured();
+    END IF;
+  END
+  $$;
+COMMENT ON FUNCTION ml_monitor_check(text, timestamptz, integer) IS 'Data-quality check of one or every configured symbol over the window_minutes closed minutes before at: completeness, missing ratio, staleness, invalid ratio; raises each alert once (systemLogs + NOTIFY cryptoml_alerts) and clears it once.';
+
+CREATE FUNCTION ml_health()
+  RETURNS TABLE (scope text, metric text, value float8, unit text, threshold float8, ok boolean, detail text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cfg jsonb := @extschema@.ml_config_get('monitoring');
+    sym text;
+    q record;
+    s record;
+    utc timestamp := now() AT TIME ZONE 'UTC';
+    total float8 := 0;
+    n integer := 0;
+  BEGIN
+    FOR sym IN SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s) LOOP
+      q := cryptoml_internal.chart_quality(sym, utc, 60);
+      scope := sym;
+      metric := 'staleness'; value := q.staleness_seconds; unit := 's'; threshold := (cfg #>> '{alertThresholds,staleData}')::float8;
+      ok := value IS NOT NULL AND value <= threshold;
+      detail := CASE WHEN q.latest_bar IS NULL THEN 'no bars' ELSE 'latest bar ' || q.latest_bar END;
+      RETURN NEXT;
+      metric := 'completeness'; value := q.complete::float8 / q.expected; unit := 'ratio'; threshold := (cfg ->> 'completenessThreshold')::float8;
+      ok := value >= threshold; detail := format('%s of the last %s minutes have a complete bar', q.complete, q.expected);
+      total := total + value; n := n + 1;
+      RETURN NEXT;
+      metric := 'missing_data'; value := greatest(q.expected - q.present, 0)::float8 / q.expected;
+      threshold := (cfg #>> '{alertThresholds,missingData}')::float8; ok := value <= threshold;
+      detail := format('%s of the last %s minutes have no bar', greatest(q.expected - q.present, 0), q.expected);
+      RETURN NEXT;
+      metric := 'invalid_values'; value := CASE WHEN q.present > 0 THEN q.invalid::float8 / q.present ELSE 0 END;
+      threshold := (cfg #>> '{alertThresholds,invalidValues}')::float8; ok := value <= threshold;
+      detail := format('%s of %s bars', q.invalid, q.present);
+      RETURN NEXT;
+      metric := 'open_alerts'; unit := 'alerts'; threshold := 0;
+      SELECT count(*), string_agg(m.alert || ' since ' || m.started_at, ', ' ORDER BY m.alert) INTO value, detail
+        FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym;
+      ok := value = 0;
+      RETURN NEXT;
+    END LOOP;
+    scope := 'system';
+    SELECT * INTO s FROM cryptoml_internal.prediction_stats();
+    metric := 'prediction_latency_p50'; value := s.p50_ms; unit := 'ms'; threshold := NULL; ok := NULL;
+    detail := CASE WHEN s.calls IS NULL THEN 'not measured: cryptoml is not in shared_preload_libraries'
+                   ELSE format('ml_forecast calls since server start: %s (the last %s measured)', s.calls, s.sampled) END;
+    RETURN NEXT;
+    metric := 'prediction_latency_p95'; value := s.p95_ms;
+    RETURN NEXT;
+    metric := 'predictions_per_second'; unit := 'forecasts/s';
+    SELECT count(*) / 300.0 INTO value FROM @extschema@.persistentforecasts f WHERE f.created_at > utc - interval '5 minutes';
+    detail := 'persistentForecasts rows written in the last 5 minutes / 300 s';
+    RETURN NEXT;
+    metric := 'data_completeness'; value := CASE WHEN n > 0 THEN total / n END; unit := 'ratio';
+    threshold := (cfg ->> 'completenessThreshold')::float8; ok := value >= threshold;
+    detail := format('mean completeness of the last 60 minutes over %s configured symbols', n);
+    RETURN NEXT;
+    metric := 'error_rate'; unit := 'ratio'; threshold := NULL; ok := NULL;
+    SELECT CASE WHEN count(*) > 0 THEN (count(*) FILTER (WHERE l.level = 'error'))::float8 / count(*) END,
+           format('%s errors among %s systemLogs entries of the last hour', count(*) FILTER (WHERE l.level = 'error'), count(*))
+      INTO value, detail FROM @extschema@.systemlogs l WHERE l.timestamp > utc - interval '1 hour';
+    RETURN NEXT;
+    metric := 'recovery_time'; unit := 's';
+    SELECT avg((l.context ->> 'duration_seconds')::float8), format('mean duration of the %s alerts that recovered in the last 24 hours', count(*))
+      INTO value, detail FROM @extschema@.systemlogs l
+     WHERE l.category = 'monitoring' AND l.subcategory = 'recovered' AND l.context ? 'duration_seconds' AND l.timestamp > utc - interval '24 hours';
+    RETURN NEXT;
+    metric := 'open_alerts'; unit := 'alerts'; threshold := 0;
+    SELECT count(*), string_agg(DISTINCT m.alert, ', ') INTO value, detail FROM cryptoml_internal.monitor_alerts m;
+    ok := value = 0;
+    RETURN NEXT;
+  END
+  $$;
+COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts.';
+
+CREATE FUNCTION cryptoml_internal.prediction_stats(OUT calls bigint, OUT sampled integer, OUT p50_ms float8, OUT p95_ms float8)
+  AS 'MODULE_PATHNAME', 'cml_prediction_stats' LANGUAGE C VOLATILE;
+
+-- ===========================================================================================
+-- Retention and compression (data.retentionDays, data.compressionThreshold; docs/upkeep.md)
+-- ===========================================================================================
+CREATE FUNCTION cryptoml_internal.delete_history(symbol text, before timestamp, max_rows integer) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'cml_delete_history' LANGUAGE C VOLATILE;
+
+-- Bars older than data.compressionThreshold days (before each symbol's latest bar), one row per
+-- symbol and UTC day, every column of rollingChartData kept as an array (TOAST-compressed).
+CREATE TABLE cryptoml_internal.chart_archive (
+  symbol           varchar(20) NOT NULL,
+  day              date NOT NULL,
+  bars             integer NOT NULL,
+  id               integer[] NOT NULL,
+  "timestamp"      timestamp[] NOT NULL,
+  open             numeric[] NOT NULL,
+  high             numeric[] NOT NULL,
+  low              numeric[] NOT NULL,
+  close            numeric[] NOT NULL,
+  volume           numeric[] NOT NULL,
+  rsi              numeric[] NOT NULL,
+  macd             numeric[] NOT NULL,
+  bollinger_upper  numeric[] NOT NULL,
+  bollinger_lower  numeric[] NOT NULL,
+  stochastic_k     numeric[] NOT NULL,
+  stochastic_d     numeric[] NOT NULL,
+  volatility       numeric[] NOT NULL,
+  is_complete      boolean[] NOT NULL,
+  created_at       timestamp[] NOT NULL,
+  macd_signal      numeric[] NOT NULL,
+  macd_hist        numeric[] NOT NULL,
+  bollinger_middle numeric[] NOT NULL,
+  archived_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (symbol, day)
+);
+COMMENT ON TABLE cryptoml_internal.chart_archive IS 'rollingChartData bars older than data.compressionThreshold, one row of arrays per symbol and day; read through ml_chart_history.';
+
+CREATE VIEW ml_chart_history AS
+  SELECT r.id, r.symbol, r.timestamp, r.open, r.high, r.low, r.close, r.volume, r.rsi, r.macd, r.bollinger_upper,
+         r.bollinger_lower, r.stochastic_k, r.stochastic_d, r.volatility, r.is_complete, r.created_at, r.macd_signal,
+         r.macd_hist, r.bollinger_middle, false AS archived
+    FROM @extschema@.rollingchartdata r
+  UNION ALL
+  SELECT u.id, a.symbol, u.ts, u.open, u.high, u.low, u.close, u.volume, u.rsi, u.macd, u.bollinger_upper,
+         u.bollinger_lower, u.stochastic_k, u.stochastic_d, u.volatility, u.is_complete, u.created_at, u.macd_signal,
+         u.macd_hist, u.bollinger_middle, true
+    FROM cryptoml_internal.chart_archive a,
+         unnest(a.id, a."timestamp", a.open, a.high, a.low, a.close, a.volume, a.rsi, a.macd, a.bollinger_upper,
+                a.bollinger_lower, a.stochastic_k, a.stochastic_d, a.volatility, a.is_complete, a.created_at,
+                a.macd_signal, a.macd_hist, a.bollinger_middle)
+           AS u(id, ts, open, high, low, close, volume, rsi, macd, bollinger_upper, bollinger_lower, stochastic_k,
+                stochastic_d, volatility, is_complete, created_at, macd_signal, macd_hist, bollinger_middle);
+COMMENT ON VIEW ml_chart_history IS 'Every stored bar: rollingChartData and the compressed archive (archived = true).';
+
+-- The symbols with bars, by skipping through the (symbol, timestamp) index: one probe per symbol.
+CREATE FUNCTION cryptoml_internal.chart_symbols() RETURNS SETOF text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH RECURSIVE s(symbol) AS (
+    SELECT min(r.symbol)::text FROM @extschema@.rollingchartdata r
+    UNION ALL
+    SELECT (SELECT min(r.symbol)::text FROM @extschema@.rollingchartdata r WHERE r.symbol > s.symbol) FROM s WHERE s.symbol IS NOT NULL)
+  SELECT s.symbol FROM s WHERE s.symbol IS NOT NULL
+  $$;
+
+-- One step of retention (at most max_rows rows of one kind); returns how many rows went.
+CREATE FUNCTION cryptoml_internal.retention_step(kind text, max_rows integer) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    keep interval := make_interval(days => (@extschema@.ml_config_get('data.retentionDays'))::int);
+    n bigint := 0;
+    k bigint;
+    r record;
+  BEGIN
+    CASE kind
+    WHEN 'bars' THEN  -- per symbol, before its latest bar minus retentionDays, without the indicator recompute
+      FOR r IN SELECT c.symbol, (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) - keep AS cutoff
+                 FROM cryptoml_internal.chart_symbols() AS c(symbol) LOOP
+        EXIT WHEN n >= max_rows;
+        n := n + cryptoml_internal.delete_history(r.symbol, r.cutoff, (max_rows - n)::int);
+      END LOOP;
+    WHEN 'archive' THEN
+      WITH l AS (SELECT a.symbol, max(a.day) AS last_day FROM cryptoml_internal.chart_archive a GROUP BY a.symbol),
+           t AS (SELECT c.symbol, (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS ts
+                   FROM cryptoml_internal.chart_symbols() AS c(symbol)),
+           d AS (DELETE FROM cryptoml_internal.chart_archive a
+                  WHERE (a.symbol, a.day) IN (
+                    SELECT a2.symbol, a2.day FROM cryptoml_internal.chart_archive a2 JOIN l ON l.symbol = a2.symbol
+                      LEFT JOIN t ON t.symbol = a2.symbol
+                     WHERE a2.day + 1 <= coalesce(t.ts, l.last_day + 1) - keep
+                     ORDER BY a2.day LIMIT greatest(max_rows / 1440, 1))
+                 RETURNING a.bars)
+      SELECT coalesce(sum(d.bars), 0) INTO n FROM d;
+    WHEN 'samples' THEN
+      WITH t AS (SELECT c.symbol, (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS ts
+                   FROM cryptoml_internal.chart_symbols() AS c(symbol)),
+           d AS (DELETE FROM @extschema@.mltrainingsamples m WHERE m.id IN (
+                   SELECT m2.id FROM @extschema@.mltrainingsamples m2 JOIN t ON t.symbol = m2.symbol
+                    WHERE m2.bar_timestamp < t.ts - keep ORDER BY m2.bar_timestamp LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    WHEN 'forecasts' THEN
+      WITH d AS (DELETE FROM @extschema@.persistentforecasts f WHERE f.id IN (
+                   SELECT f2.id FROM @extschema@.persistentforecasts f2 WHERE f2.created_at < now()::timestamp - keep
+                    ORDER BY f2.created_at LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    WHEN 'logs' THEN
+      WITH d AS (DELETE FROM @extschema@.systemlogs l WHERE l.id IN (
+                   SELECT l2.id FROM @extschema@.systemlogs l2 WHERE l2.timestamp < now()::timestamp - keep
+                    ORDER BY l2.timestamp LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    WHEN 'recovery' THEN
+      WITH d AS (DELETE FROM @extschema@.recoverystate c WHERE c.id IN (
+                   SELECT c2.id FROM @extschema@.recoverystate c2 WHERE c2.created_at < now()::timestamp - keep
+                    ORDER BY c2.created_at LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    ELSE
+      RAISE EXCEPTION 'unknown retention kind "%"', kind USING ERRCODE = 'invalid_parameter_value';
+    END CASE;
+    RETURN n;
+  END
+  $$;
+
+-- Archives up to max_days (symbol, day) pairs of bars older than data.compressionThreshold days
+-- before the symbol's latest bar; returns how many bars moved.
+CREATE FUNCTION cryptoml_internal.compress_step(max_days integer) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    after interval := make_interval(days => (@extschema@.ml_config_get('data.compressionThreshold'))::int);
+    r record;
+    n bigint := 0;
+    moved integer;
+  BEGIN
+    FOR r IN
+      -- each symbol's oldest day, when it ends before (latest bar - compressionThreshold)
+      SELECT t.symbol, t.first_ts::date AS day
+        FROM (SELECT c.symbol,
+                     (SELECT min(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS first_ts,
+                     (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS last_ts
+                FROM cryptoml_internal.chart_symbols() AS c(symbol)) t
+       WHERE t.first_ts::date + 1 <= t.last_ts - after
+       ORDER BY 2, 1 LIMIT max_days
+    LOOP
+      IF EXISTS (SELECT 1 FROM cryptoml_internal.chart_archive a WHERE a.symbol = r.symbol AND a.day = r.day) THEN
+        RAISE EXCEPTION 'bars of % on % arrived after that day was archived', r.symbol, r.day
+          USING ERRCODE = 'unique_violation',
+                HINT = 'Merge them by hand: move the archived day back into rollingChartData, or delete the late bars.';
+      END IF;
+      INSERT INTO cryptoml_internal.chart_archive (symbol, day, bars, id, "timestamp", open, high, low, close, volume, rsi, macd,
+                                                   bollinger_upper, bollinger_lower, stochastic_k, stochastic_d, volatility,
+                                                   is_complete, created_at, macd_signal, macd_hist, bollinger_middle)
+      SELECT r.symbol, r.day, count(*), array_agg(c.id ORDER BY c.timestamp), array_agg(c.timestamp ORDER BY c.timestamp),
+             array_agg(c.open ORDER BY c.timestamp), array_agg(c.high ORDER BY c.timestamp), array_agg(c.low ORDER BY c.timestamp),
+             array_agg(c.close ORDER BY c.timestamp), array_agg(c.volume ORDER BY c.timestamp), array_agg(c.rsi ORDER BY c.timestamp),
+             array_agg(c.macd ORDER BY c.timestamp), array_agg(c.bollinger_upper ORDER BY c.timestamp),
+             array_agg(c.bollinger_lower ORDER BY c.timestamp), array_agg(c.stochastic_k ORDER BY c.timestamp),
+             array_agg(c.stochastic_d ORDER BY c.timestamp), array_agg(c.volatility ORDER BY c.timestamp),
+             array_agg(c.is_complete ORDER BY c.timestamp), array_agg(c.created_at ORDER BY c.timestamp),
+             array_agg(c.macd_signal ORDER BY c.timestamp), array_agg(c.macd_hist ORDER BY c.timestamp),
+             array_agg(c.bollinger_middle ORDER BY c.timestamp)
+        FROM @extschema@.rollingchartdata c
+       WHERE c.symbol = r.symbol AND c.timestamp >= r.day AND c.timestamp < r.day + 1
+      RETURNING bars INTO moved;
+      -- the same rows go, without the indicator recompute (they are older than every bar that stays)
+      IF cryptoml_internal.delete_history(r.symbol, (r.day + 1)::timestamp, moved) <> moved THEN
+        RAISE EXCEPTION 'archiving % on %: the day changed while it was archived', r.symbol, r.day USING ERRCODE = 'serialization_failure';
+      END IF;
+      n := n + moved;
+    END LOOP;
+    RETURN n;
+  END
+  $$;
+
+-- Procedures commit after each batch: SECURITY INVOKER, every name qualified.
+CREATE PROCEDURE ml_compress_history(INOUT bars bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    k bigint;
+  BEGIN
+    bars := 0;
+    LOOP
+      k := cryptoml_internal.compress_step(1);
+      bars := bars + k;
+      COMMIT;
+      EXIT WHEN k = 0;
+    END LOOP;
+    IF bars > 0 THEN
+      PERFORM @extschema@.ml_log('info', 'data', 'compression', format('archived %s bars older than data.compressionThreshold', bars),
+                                 jsonb_build_object('bars', bars), NULL);
+    END IF;
+  END
+  $$;
+COMMENT ON PROCEDURE ml_compress_history(bigint) IS 'Moves bars older than data.compressionThreshold days (before each symbol''s latest bar) into the compressed archive, one symbol-day per transaction; returns how many bars moved. ml_chart_history reads both.';
+
+CREATE PROCEDURE ml_apply_retention(INOUT deleted bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    batch integer := (@extschema@.ml_config_get('data.backfillBatchSize'))::int;
+    kind text;
+    k bigint;
+    per jsonb := '{}';
+  BEGIN
+    deleted := 0;
+    FOREACH kind IN ARRAY ARRAY['bars', 'archive', 'samples', 'forecasts', 'recovery', 'logs'] LOOP
+      LOOP
+        k := cryptoml_internal.retention_step(kind, batch);
+        deleted := deleted + k;
+        per := jsonb_set(per, ARRAY[kind], to_jsonb(coalesce((per ->> kind)::bigint, 0) + k));
+        COMMIT;
+        EXIT WHEN (kind = 'archive' AND k = 0) OR (kind <> 'archive' AND k < batch);
+      END LOOP;
+    END LOOP;
+    PERFORM @extschema@.ml_log('info', 'data', 'retention', format('retention (data.retentionDays): %s rows deleted', deleted), per, NULL);
+  END
+  $$;
+COMMENT ON PROCEDURE ml_apply_retention(bigint) IS 'Deletes bars and samples older than data.retentionDays before each symbol''s latest bar (bars without the indicator recompute), the archive''s days past it, and forecasts, checkpoints and logs older than data.retentionDays, in committed batches of data.backfillBatchSize; returns how many rows.';
+
+REVOKE ALL ON FUNCTION ml_monitor_check(text, timestamptz, integer), ml_health(),
+  cryptoml_internal.chart_quality(text, timestamp, integer), cryptoml_internal.prediction_stats(),
+  cryptoml_internal.delete_history(text, timestamp, integer), cryptoml_internal.retention_step(text, integer),
+  cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols(),
+  cryptoml_internal.monitor_forget_unconfigured() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE ml_compress_history(bigint), ml_apply_retention(bigint) FROM PUBLIC;
+REVOKE ALL ON ml_chart_history FROM PUBLIC;
+
+-- ml_retrain_all (replaced)
+CREATE OR REPLACE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    s text;
+    h integer;
+    b @extschema@.mltrainingbatches;
+    trained integer := 0;
+    failed integer := 0;
+    op text;             -- this sweep's recoveryState operation: model_type and a digest of options
+    done jsonb := '[]';  -- symbols finished (committed) by this sweep or the interrupted one it resumes
+    last record;
+  BEGIN
+    IF model_type IS NULL OR options IS NULL THEN
+      RAISE EXCEPTION '% must not be NULL', CASE WHEN model_type IS NULL THEN 'model_type' ELSE 'options' END
+        USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'unknown model_type "%"', model_type
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
+    END IF;
+    op := 'retrain_all ' || model_type || ' ' || md5(options::text);
+    SELECT r.checkpoint_type, r.state_data INTO last FROM @extschema@.recoverystate r
+     WHERE r.service_name = 'ml_training' AND r.operation_id = op ORDER BY r.created_at DESC, r.id DESC LIMIT 1;
+    IF FOUND AND last.checkpoint_type = 'intermediate' THEN
+      done := coalesce(last.state_data -> 'done', '[]');
+      trained := coalesce((last.state_data ->> 'trained')::integer, 0);
+      failed := coalesce((last.state_data ->> 'failed')::integer, 0);
+      RAISE NOTICE 'ml_retrain_all: resuming an interrupted sweep (%): % already done', op, done;
+    END IF;
+    FOR s IN SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(symbol)
+              WHERE EXISTS (SELECT 1 FROM @extschema@.mltrainingsamples m WHERE m.symbol = c.symbol)
+                AND NOT done ? c.symbol ORDER BY 1 LOOP
+      FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('training.forecastHorizons')) AS x LOOP
+        BEGIN
+          b := @extschema@.ml_train(s, h, model_type, options);
+          trained := trained + 1;
+        EXCEPTION WHEN OTHERS THEN
+          failed := failed + 1;
+          PERFORM @extschema@.ml_log('error', 'ml_training', 'retrain', format('%s h%s %s: %s', s, h, model_type, SQLERRM),
+                                     jsonb_build_object('sqlstate', SQLSTATE, 'model_type', model_type), s);
+        END;
+      END LOOP;
+      -- the symbol's models and its checkpoint commit together: a kill after this resumes after s
+      done := done || to_jsonb(s);
+      INSERT INTO @extschema@.recoverystate (service_name, operation_id, state_data, checkpoint_type)
+        VALUES ('ml_training', op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'intermediate');
+      COMMIT;
+    END LOOP;
+    INSERT INTO @extschema@.recoverystate (service_name, operation_id, state_data, checkpoint_type)
+      VALUES ('ml_training', op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'success');
+    PERFORM @extschema@.ml_log('info', 'ml_training', 'retrain',
+      format('retrain sweep (%s): %s models trained, %s failed', model_type, trained, failed),
+      jsonb_build_object('trained', trained, 'failed', failed, 'model_type', model_type), NULL);
+  END
+  $$;
+COMMENT ON PROCEDURE ml_retrain_all(text, jsonb) IS 'Trains every configured symbol with samples at every training horizon (promotion by the registry rules), committing after each symbol with a recoveryState checkpoint; an interrupted sweep with the same arguments resumes after the last symbol it committed; failures are logged and do not stop the sweep.';
+
+-- ml_schedule (replaced)
+CREATE OR REPLACE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, command text)
+  LANGUAGE plpgsql VOLATILE
+  AS $$
+  DECLARE
+    s text := quote_ident('@extschema@');
+  BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+      RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
+    END IF;
+    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('SELECT %s.ml_build_samples()', s));
+    PERFORM cron.schedule('cryptoml-fill-actuals', '* * * * *', format('SELECT %s.ml_fill_actuals()', s));
+    PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *', format('SELECT count(*) FROM %s.ml_check_drift()', s));
+    PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all()', s));
+    PERFORM cron.schedule('cryptoml-compress', '27 4 * * *', format('CALL %s.ml_compress_history()', s));
+    PERFORM cron.schedule('cryptoml-retention', '47 4 * * *', format('CALL %s.ml_apply_retention()', s));
+    PERFORM cron.schedule('cryptoml-trim-cron-history', '37 4 * * *',
+                          'DELETE FROM cron.job_run_details WHERE end_time < now() - interval ''7 days''');
+    RETURN QUERY SELECT j.jobname::text, j.schedule::text, j.command::text FROM cron.job j
+                  WHERE j.jobname LIKE 'cryptoml-%' ORDER BY 1;
+  END
+  $$;
+COMMENT ON FUNCTION ml_schedule() IS 'Installs (or updates) the named pg_cron jobs cryptoml-*: samples, outcomes, drift check, nightly retrain, compression, retention, job history trim. Idempotent. Jobs run as the calling role.';
+
+-- ml_grant_access (replaced)
+CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
+  LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r text := quote_ident((SELECT rolname FROM pg_roles WHERE oid = role));
+    s text := quote_ident('@extschema@');
+  BEGIN
+    IF access NOT IN ('reader', 'writer', 'admin') THEN
+      RAISE EXCEPTION 'invalid access level "%"', access
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: access must be one of reader, writer, admin';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO %s', s, r);
+    -- reader: chart data, forecasts, simulations, the registry's metrics, logs without context.
+    EXECUTE format('GRANT SELECT ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, '
+                   '%s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
+    EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
+    EXECUTE format('GRANT SELECT ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history TO %s', s, s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_health() TO %s', s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
+    IF access IN ('writer', 'admin') THEN
+      EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s.rollingchartdata_id_seq TO %s', s, r);
+      EXECUTE format('GRANT INSERT ON %s.systemlogs, %s.recoverystate TO %s', s, s, r);
+      EXECUTE format('GRANT SELECT ON %s.recoverystate TO %s', s, r);
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
+                     '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
+                     '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
+    END IF;
+    IF access = 'admin' THEN
+      -- exactly the extension's tables: never other tables that share its schema
+      EXECUTE format('GRANT ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
+                     '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate TO %s', s, s, s, s, s, s, s, r);
+      EXECUTE format('GRANT ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                     '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                     '%s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, s, s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), '
+                     '%s.ml_config_reset_all() TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                     '%s.ml_rollback(text, integer, text) TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                     '%s.ml_schedule(), %s.ml_unschedule() TO %s', s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast_all(text), %s.ml_monitor_check(text, timestamptz, integer) TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint) TO %s', s, s, r);
+      -- the procedures' steps (SECURITY DEFINER functions) live in cryptoml_internal
+      EXECUTE format('GRANT USAGE ON SCHEMA cryptoml_internal TO %s', r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
+                     'cryptoml_internal.compress_step(integer) TO %s', r);
+    END IF;
+  END
+  $$;
+COMMENT ON FUNCTION ml_grant_access(regrole, text) IS 'Grants a role the reader, writer or admin privilege set (see docs/roles.md). Owner only.';
+
+-- ml_revoke_access (replaced)
+CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
+  LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r text := quote_ident((SELECT rolname FROM pg_roles WHERE oid = role));
+    s text := quote_ident('@extschema@');
+  BEGIN
+    EXECUTE format('REVOKE ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
+                   '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate FROM %s', s, s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                   '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                   '%s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
+    EXECUTE format('REVOKE ALL ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_health(), %s.ml_monitor_check(text, timestamptz, integer) FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint) FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
+                   'cryptoml_internal.compress_step(integer) FROM %s', r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                   '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_start_workers(), %s.ml_stop_workers() FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast_all(text) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast(text, integer) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                   '%s.ml_rollback(text, integer, text) FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
+                   '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
+                   '%s.ml_log_queue(), %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), %s.ml_config_reset_all() FROM %s',
+                   s, s, s, s, s, s, s, s, s, r);
+  END
+  $$;
+COMMENT ON FUNCTION ml_revoke_access(regrole) IS 'Revokes everything ml_grant_access granted to a role. Owner only.';
+
+-- ml_workers gains a database column: dropped and created again, keeping the grants roles had.
+CREATE TEMP TABLE cryptoml_upgrade_workers_acl AS
+  SELECT a.grantee::regrole::text AS grantee FROM pg_proc p, aclexplode(p.proacl) a
+   WHERE p.oid = '@extschema@.ml_workers()'::regprocedure AND a.privilege_type = 'EXECUTE'
+     AND a.grantee <> 0 AND a.grantee <> p.proowner;
+ALTER EXTENSION cryptoml DROP FUNCTION ml_workers();
+DROP FUNCTION ml_workers();
+CREATE FUNCTION ml_workers(OUT worker text, OUT database text, OUT state text, OUT pid integer, OUT started_at timestamptz,
+                           OUT last_run timestamptz, OUT next_run timestamptz, OUT cycles bigint, OUT errors bigint,
+                           OUT last_error text)
+  RETURNS SETOF record AS 'MODULE_PATHNAME', 'ml_workers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_workers() IS 'The cryptoml background workers (the launcher, and a forecaster and a monitor per database of cryptoml.database_name): state, pid, last and next run, cycles, errors, last error ("not loaded" without shared_preload_libraries).';
+REVOKE ALL ON FUNCTION ml_workers() FROM PUBLIC;
+DO $$
+DECLARE
+  g text;
+BEGIN
+  FOR g IN SELECT grantee FROM cryptoml_upgrade_workers_acl LOOP
+    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ml_workers() TO %s', g);
+  END LOOP;
+END
+$$;
+DROP TABLE cryptoml_upgrade_workers_acl;
+
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.chart_archive', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.monitor_alerts', '');

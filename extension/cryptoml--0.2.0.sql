@@ -1,0 +1,978 @@
+-- cryptoml install script (source). The Makefile copies it to cryptoml--<version>.sql.
+\echo Use "CREATE EXTENSION cryptoml CASCADE" to load this file. \quit
+
+-- ===========================================================================================
+-- Internal schema: configuration overrides and test hooks. Not granted to PUBLIC.
+-- ===========================================================================================
+CREATE SCHEMA cryptoml_internal;
+REVOKE ALL ON SCHEMA cryptoml_internal FROM PUBLIC;
+COMMENT ON SCHEMA cryptoml_internal IS 'cryptoml internals: configuration overrides, model bytes, test hooks. Not for direct use.';
+
+CREATE TABLE cryptoml_internal.config (
+  path       text PRIMARY KEY,
+  value      jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  updated_by name NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE cryptoml_internal.config IS 'Overrides of the configuration defaults, one row per dotted key. Change through ml_config_set/ml_config_reset only.';
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.config', '');
+
+-- One row every configuration change updates first: writers queue on its row lock, and a
+-- REPEATABLE READ/SERIALIZABLE writer whose snapshot predates another committed change gets a
+-- serialization failure instead of validating against stale overrides.
+CREATE TABLE cryptoml_internal.config_version (
+  id      integer PRIMARY KEY CHECK (id = 1),
+  version bigint NOT NULL
+);
+INSERT INTO cryptoml_internal.config_version VALUES (1, 0);
+COMMENT ON TABLE cryptoml_internal.config_version IS 'Serializes configuration changes (one row, bumped by every change).';
+
+-- ===========================================================================================
+-- Seed tables (names unquoted, so rollingChartData and rollingchartdata both work)
+-- ===========================================================================================
+CREATE TABLE rollingChartData (
+  id              SERIAL PRIMARY KEY,
+  symbol          VARCHAR(20) NOT NULL,
+  timestamp       TIMESTAMP NOT NULL,
+  open            DECIMAL(20,8),
+  high            DECIMAL(20,8),
+  low             DECIMAL(20,8),
+  close           DECIMAL(20,8),
+  volume          DECIMAL(20,8),
+  rsi             DECIMAL(10,4),
+  macd            DECIMAL(15,8),
+  bollinger_upper DECIMAL(20,8),
+  bollinger_lower DECIMAL(20,8),
+  stochastic_k    DECIMAL(10,4),
+  stochastic_d    DECIMAL(10,4),
+  volatility      DECIMAL(10,6),
+  is_complete     BOOLEAN,
+  created_at      TIMESTAMP DEFAULT NOW(),
+  macd_signal     DECIMAL(15,8),
+  macd_hist       DECIMAL(15,8),
+  bollinger_middle DECIMAL(20,8),
+  CONSTRAINT rollingchartdata_symbol_timestamp_key UNIQUE (symbol, timestamp),
+  CONSTRAINT rollingchartdata_rsi_range CHECK (rsi BETWEEN 0 AND 100),
+  CONSTRAINT rollingchartdata_stochastic_k_range CHECK (stochastic_k BETWEEN 0 AND 100),
+  CONSTRAINT rollingchartdata_stochastic_d_range CHECK (stochastic_d BETWEEN 0 AND 100),
+  -- The seed describes volatility as 0-1, but a one-bar move over 100 % (a tiny-cap listing, a
+  -- corrected bad print) gives more: rejecting a real bar over a derived value would lose data.
+  CONSTRAINT rollingchartdata_volatility_range CHECK (volatility >= 0)
+);
+COMMENT ON TABLE rollingChartData IS 'Minute bars (OHLCV) per symbol with their technical indicators; one row per (symbol, timestamp).';
+COMMENT ON COLUMN rollingChartData.id IS 'Surrogate key.';
+COMMENT ON COLUMN rollingChartData.symbol IS 'Trading pair, e.g. BTCUSDT.';
+COMMENT ON COLUMN rollingChartData.timestamp IS 'Bar open time (UTC, whole minute).';
+COMMENT ON COLUMN rollingChartData.open IS 'Opening price.';
+COMMENT ON COLUMN rollingChartData.high IS 'Highest price.';
+COMMENT ON COLUMN rollingChartData.low IS 'Lowest price.';
+COMMENT ON COLUMN rollingChartData.close IS 'Closing price.';
+COMMENT ON COLUMN rollingChartData.volume IS 'Base-asset volume.';
+COMMENT ON COLUMN rollingChartData.rsi IS 'Relative Strength Index (Wilder), 0-100.';
+COMMENT ON COLUMN rollingChartData.macd IS 'MACD line: EMA(fast) - EMA(slow).';
+COMMENT ON COLUMN rollingChartData.bollinger_upper IS 'Upper Bollinger band: SMA + k * population stddev.';
+COMMENT ON COLUMN rollingChartData.bollinger_lower IS 'Lower Bollinger band: SMA - k * population stddev.';
+COMMENT ON COLUMN rollingChartData.stochastic_k IS 'Fast stochastic %K, 0-100.';
+COMMENT ON COLUMN rollingChartData.stochastic_d IS 'Stochastic %D (SMA of %K), 0-100.';
+COMMENT ON COLUMN rollingChartData.volatility IS 'Population stddev of recent one-bar returns (>= 0; below 1 unless a bar moves over 100 %).';
+COMMENT ON COLUMN rollingChartData.is_complete IS 'True when every indicator of the bar is calculated.';
+COMMENT ON COLUMN rollingChartData.created_at IS 'When the row was stored.';
+COMMENT ON COLUMN rollingChartData.macd_signal IS 'MACD signal line: EMA(signal) of the MACD line (added).';
+COMMENT ON COLUMN rollingChartData.macd_hist IS 'MACD histogram: MACD - signal (added).';
+COMMENT ON COLUMN rollingChartData.bollinger_middle IS 'Middle Bollinger band: SMA(period) of close (added).';
+
+-- Full-precision indicator state of a symbol after one of its bars: written at the end of every
+-- statement that changes the symbol (its latest bar) and every 1000 bars, so a new session, a
+-- restart or a late bar resumes from here instead of re-reading the whole series.
+CREATE TABLE cryptoml_internal.indicator_checkpoint (
+  symbol  VARCHAR(20) NOT NULL,
+  bar_ts  TIMESTAMP NOT NULL,
+  bars    BIGINT NOT NULL,
+  state   BYTEA NOT NULL,
+  PRIMARY KEY (symbol, bar_ts)
+);
+COMMENT ON TABLE cryptoml_internal.indicator_checkpoint IS 'Indicator state after a bar (latest bar of each symbol, and every 1000th bar). Maintained by the rollingChartData triggers.';
+
+CREATE TABLE mlTrainingSamples (
+  id               SERIAL PRIMARY KEY,
+  symbol           VARCHAR(20) NOT NULL,
+  features         JSONB NOT NULL,
+  target           DECIMAL(10,6),
+  forecast_horizon INTEGER NOT NULL,
+  created_at       TIMESTAMP DEFAULT NOW(),
+  metadata         JSONB,
+  bar_timestamp    TIMESTAMP,
+  feature_vector   DOUBLE PRECISION[],
+  CONSTRAINT mltrainingsamples_horizon_positive CHECK (forecast_horizon > 0)
+);
+CREATE UNIQUE INDEX mltrainingsamples_symbol_horizon_bar_idx ON mlTrainingSamples (symbol, forecast_horizon, bar_timestamp);
+COMMENT ON TABLE mlTrainingSamples IS 'Training samples: features of one bar and the price change over the following horizon.';
+COMMENT ON COLUMN mlTrainingSamples.id IS 'Surrogate key.';
+COMMENT ON COLUMN mlTrainingSamples.symbol IS 'Trading pair.';
+COMMENT ON COLUMN mlTrainingSamples.features IS 'Feature vector (indicators, returns, volume, range, time of day) as jsonb.';
+COMMENT ON COLUMN mlTrainingSamples.target IS 'Percentage change of close from the bar to the bar forecast_horizon minutes later.';
+COMMENT ON COLUMN mlTrainingSamples.forecast_horizon IS 'Minutes ahead (5, 15, 30, 60 by default).';
+COMMENT ON COLUMN mlTrainingSamples.created_at IS 'When the sample was built.';
+COMMENT ON COLUMN mlTrainingSamples.metadata IS 'Additional context (feature set version, source).';
+COMMENT ON COLUMN mlTrainingSamples.feature_vector IS 'The same features as a vector in feature-set order, NaN for null (added; what training reads).';
+COMMENT ON COLUMN mlTrainingSamples.bar_timestamp IS 'Timestamp of the bar the features describe (added: orders samples in time, makes builds idempotent).';
+
+CREATE TABLE mlTrainingBatches (
+  id                  SERIAL PRIMARY KEY,
+  batch_id            VARCHAR(50) UNIQUE NOT NULL,
+  symbol              VARCHAR(20) NOT NULL,
+  model_type          VARCHAR(30),
+  training_samples    INTEGER NOT NULL,
+  validation_samples  INTEGER NOT NULL,
+  rmse                DECIMAL(10,6),
+  mae                 DECIMAL(10,6),
+  accuracy            DECIMAL(5,4),
+  model_path          VARCHAR(255),
+  is_production       BOOLEAN DEFAULT FALSE,
+  created_at          TIMESTAMP DEFAULT NOW(),
+  forecast_horizon    INTEGER,
+  baseline_rmse       DECIMAL(10,6),
+  hyperparameters     JSONB,
+  feature_set_version INTEGER,
+  duration_ms         BIGINT,
+  CONSTRAINT mltrainingbatches_model_type_check CHECK (model_type IN ('xgboost', 'lstm', 'ensemble')),
+  CONSTRAINT mltrainingbatches_accuracy_range CHECK (accuracy BETWEEN 0 AND 1),
+  CONSTRAINT mltrainingbatches_samples_nonnegative CHECK (training_samples >= 0 AND validation_samples >= 0),
+  CONSTRAINT mltrainingbatches_horizon_positive CHECK (forecast_horizon > 0)
+);
+CREATE UNIQUE INDEX mltrainingbatches_one_production_idx ON mlTrainingBatches (symbol, forecast_horizon, model_type) NULLS NOT DISTINCT WHERE is_production;
+CREATE INDEX mltrainingbatches_lookup_idx ON mlTrainingBatches (symbol, forecast_horizon, model_type, created_at);
+COMMENT ON TABLE mlTrainingBatches IS 'Model registry: one row per training run with its validation metrics.';
+COMMENT ON COLUMN mlTrainingBatches.id IS 'Surrogate key.';
+COMMENT ON COLUMN mlTrainingBatches.batch_id IS 'Unique model identifier.';
+COMMENT ON COLUMN mlTrainingBatches.symbol IS 'Trading pair.';
+COMMENT ON COLUMN mlTrainingBatches.model_type IS 'xgboost, lstm or ensemble.';
+COMMENT ON COLUMN mlTrainingBatches.training_samples IS 'Samples in the training split.';
+COMMENT ON COLUMN mlTrainingBatches.validation_samples IS 'Samples in the (later, time-ordered) validation split.';
+COMMENT ON COLUMN mlTrainingBatches.rmse IS 'Root mean square error on validation.';
+COMMENT ON COLUMN mlTrainingBatches.mae IS 'Mean absolute error on validation.';
+COMMENT ON COLUMN mlTrainingBatches.accuracy IS 'Directional accuracy on validation, 0-1.';
+COMMENT ON COLUMN mlTrainingBatches.model_path IS 'Where the model bytes are stored (db://models/<batch_id>).';
+COMMENT ON COLUMN mlTrainingBatches.is_production IS 'The model forecasts use; at most one per (symbol, forecast_horizon, model_type).';
+COMMENT ON COLUMN mlTrainingBatches.created_at IS 'When the model was trained.';
+COMMENT ON COLUMN mlTrainingBatches.forecast_horizon IS 'Minutes ahead the model predicts (added: the registry is per horizon).';
+COMMENT ON COLUMN mlTrainingBatches.baseline_rmse IS 'RMSE of the zero-change baseline on the same validation rows (added).';
+COMMENT ON COLUMN mlTrainingBatches.hyperparameters IS 'Training options actually used (added).';
+COMMENT ON COLUMN mlTrainingBatches.feature_set_version IS 'Version of the feature set the model was trained on (added).';
+COMMENT ON COLUMN mlTrainingBatches.duration_ms IS 'Training wall time in milliseconds (added).';
+
+CREATE TABLE persistentForecasts (
+  id               SERIAL PRIMARY KEY,
+  symbol           VARCHAR(20) NOT NULL,
+  forecast_type    VARCHAR(30),
+  confidence       DECIMAL(5,2),
+  predicted_value  DECIMAL(15,8),
+  actual_value     DECIMAL(15,8),
+  forecast_horizon INTEGER,
+  model_version    VARCHAR(50),
+  created_at       TIMESTAMP DEFAULT NOW(),
+  expires_at       TIMESTAMP,
+  bar_timestamp    TIMESTAMP,
+  CONSTRAINT persistentforecasts_type_check CHECK (forecast_type IN ('price_direction', 'volatility', 'trend')),
+  CONSTRAINT persistentforecasts_confidence_range CHECK (confidence BETWEEN 0 AND 100),
+  CONSTRAINT persistentforecasts_horizon_positive CHECK (forecast_horizon > 0)
+);
+CREATE INDEX persistentforecasts_lookup_idx ON persistentForecasts (symbol, forecast_horizon, created_at);
+CREATE INDEX persistentforecasts_bar_idx ON persistentForecasts (symbol, forecast_horizon, bar_timestamp);
+CREATE INDEX persistentforecasts_pending_actual_idx ON persistentForecasts (expires_at) WHERE actual_value IS NULL;
+COMMENT ON TABLE persistentForecasts IS 'Forecasts made by the models, with the actual outcome once known.';
+COMMENT ON COLUMN persistentForecasts.id IS 'Surrogate key.';
+COMMENT ON COLUMN persistentForecasts.symbol IS 'Trading pair.';
+COMMENT ON COLUMN persistentForecasts.forecast_type IS 'price_direction, volatility or trend.';
+COMMENT ON COLUMN persistentForecasts.confidence IS 'Calibrated confidence, 0-100 (as stored, before decay).';
+COMMENT ON COLUMN persistentForecasts.predicted_value IS 'Predicted percentage change (price_direction) or value of the forecast type.';
+COMMENT ON COLUMN persistentForecasts.actual_value IS 'Actual outcome, filled once the horizon has passed.';
+COMMENT ON COLUMN persistentForecasts.forecast_horizon IS 'Minutes ahead.';
+COMMENT ON COLUMN persistentForecasts.model_version IS 'batch_id of the model (or the fallback rule) that made it.';
+COMMENT ON COLUMN persistentForecasts.created_at IS 'When the forecast was made.';
+COMMENT ON COLUMN persistentForecasts.expires_at IS 'Forecast time + horizon.';
+COMMENT ON COLUMN persistentForecasts.bar_timestamp IS 'Timestamp of the bar the forecast was made from (added).';
+
+CREATE TABLE tradeSimulations (
+  id                 SERIAL PRIMARY KEY,
+  symbol             VARCHAR(20) NOT NULL,
+  signal_type        VARCHAR(10),
+  entry_price        DECIMAL(20,8) NOT NULL,
+  tp_price           DECIMAL(20,8),
+  sl_price           DECIMAL(20,8),
+  current_price      DECIMAL(20,8),
+  confidence         INTEGER,
+  profit_likelihood  INTEGER,
+  real_time_pnl      DECIMAL(10,4),
+  highest_profit     DECIMAL(10,4),
+  lowest_loss        DECIMAL(10,4),
+  profitable_minutes INTEGER,
+  total_minutes      INTEGER,
+  is_active          BOOLEAN DEFAULT TRUE,
+  created_at         TIMESTAMP DEFAULT NOW(),
+  completed_at       TIMESTAMP,
+  CONSTRAINT tradesimulations_signal_type_check CHECK (signal_type IN ('LONG', 'SHORT', 'WAIT')),
+  CONSTRAINT tradesimulations_confidence_range CHECK (confidence BETWEEN 0 AND 100),
+  CONSTRAINT tradesimulations_profit_likelihood_range CHECK (profit_likelihood BETWEEN 0 AND 100),
+  CONSTRAINT tradesimulations_minutes_nonnegative CHECK (profitable_minutes >= 0 AND total_minutes >= 0)
+);
+CREATE INDEX tradesimulations_active_idx ON tradeSimulations (symbol) WHERE is_active;
+CREATE INDEX tradesimulations_symbol_time_idx ON tradeSimulations (symbol, created_at);
+COMMENT ON TABLE tradeSimulations IS 'Simulated trades opened from forecasts and followed bar by bar.';
+COMMENT ON COLUMN tradeSimulations.id IS 'Surrogate key.';
+COMMENT ON COLUMN tradeSimulations.symbol IS 'Trading pair.';
+COMMENT ON COLUMN tradeSimulations.signal_type IS 'LONG, SHORT or WAIT.';
+COMMENT ON COLUMN tradeSimulations.entry_price IS 'Entry price.';
+COMMENT ON COLUMN tradeSimulations.tp_price IS 'Take-profit target.';
+COMMENT ON COLUMN tradeSimulations.sl_price IS 'Stop-loss level.';
+COMMENT ON COLUMN tradeSimulations.current_price IS 'Latest market price seen by the trade.';
+COMMENT ON COLUMN tradeSimulations.confidence IS 'Model confidence, 0-100.';
+COMMENT ON COLUMN tradeSimulations.profit_likelihood IS 'Probability of profit, 0-100.';
+COMMENT ON COLUMN tradeSimulations.real_time_pnl IS 'Current P&L in percent, after costs.';
+COMMENT ON COLUMN tradeSimulations.highest_profit IS 'Peak P&L in percent.';
+COMMENT ON COLUMN tradeSimulations.lowest_loss IS 'Lowest P&L in percent (maximum drawdown of the trade).';
+COMMENT ON COLUMN tradeSimulations.profitable_minutes IS 'Minutes spent in profit.';
+COMMENT ON COLUMN tradeSimulations.total_minutes IS 'Minutes since entry.';
+COMMENT ON COLUMN tradeSimulations.is_active IS 'True while the trade is open.';
+COMMENT ON COLUMN tradeSimulations.created_at IS 'Entry time.';
+COMMENT ON COLUMN tradeSimulations.completed_at IS 'Exit time.';
+
+CREATE TABLE systemLogs (
+  id          SERIAL PRIMARY KEY,
+  category    VARCHAR(50),
+  subcategory VARCHAR(50),
+  level       VARCHAR(10),
+  message     TEXT,
+  context     JSONB,
+  symbol      VARCHAR(20),
+  timestamp   TIMESTAMP DEFAULT NOW(),
+  stack_trace TEXT,
+  CONSTRAINT systemlogs_level_check CHECK (level IN ('info', 'warning', 'error', 'debug'))
+);
+CREATE INDEX systemlogs_timestamp_idx ON systemLogs (timestamp);
+CREATE INDEX systemlogs_level_timestamp_idx ON systemLogs (level, timestamp);
+CREATE INDEX systemlogs_category_timestamp_idx ON systemLogs (category, timestamp);
+COMMENT ON TABLE systemLogs IS 'System event log. Written through ml_log(); entries survive the rollback of the transaction that wrote them.';
+COMMENT ON COLUMN systemLogs.id IS 'Surrogate key.';
+COMMENT ON COLUMN systemLogs.category IS 'Area: feature_calculation, ml_training, config, ...';
+COMMENT ON COLUMN systemLogs.subcategory IS 'Specific operation.';
+COMMENT ON COLUMN systemLogs.level IS 'info, warning, error or debug.';
+COMMENT ON COLUMN systemLogs.message IS 'Log message.';
+COMMENT ON COLUMN systemLogs.context IS 'Structured context (may hold operational detail: not granted to readers).';
+COMMENT ON COLUMN systemLogs.symbol IS 'Associated trading pair, if any.';
+COMMENT ON COLUMN systemLogs.timestamp IS 'When ml_log() was called (caller''s local time, like DEFAULT NOW()).';
+COMMENT ON COLUMN systemLogs.stack_trace IS 'PostgreSQL error context at the time of a warning or error.';
+
+CREATE TABLE recoveryState (
+  id              SERIAL PRIMARY KEY,
+  service_name    VARCHAR(50),
+  operation_id    VARCHAR(100),
+  state_data      JSONB,
+  checkpoint_type VARCHAR(30),
+  created_at      TIMESTAMP DEFAULT NOW(),
+  CONSTRAINT recoverystate_checkpoint_type_check CHECK (checkpoint_type IN ('success', 'error', 'intermediate'))
+);
+CREATE INDEX recoverystate_operation_idx ON recoveryState (service_name, operation_id, created_at);
+COMMENT ON TABLE recoveryState IS 'Checkpoints of long operations, so an interrupted run can resume.';
+COMMENT ON COLUMN recoveryState.id IS 'Surrogate key.';
+COMMENT ON COLUMN recoveryState.service_name IS 'Service: chart_building, ml_training, ...';
+COMMENT ON COLUMN recoveryState.operation_id IS 'Identifier of one operation of the service.';
+COMMENT ON COLUMN recoveryState.state_data IS 'Serialized state needed to resume.';
+COMMENT ON COLUMN recoveryState.checkpoint_type IS 'success, error or intermediate.';
+COMMENT ON COLUMN recoveryState.created_at IS 'When the checkpoint was written.';
+
+-- ===========================================================================================
+-- Functions
+-- ===========================================================================================
+CREATE FUNCTION ml_version() RETURNS text
+  AS 'MODULE_PATHNAME', 'ml_version' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_version() IS 'Version of the cryptoml library.';
+
+-- Configuration ------------------------------------------------------------------------------
+CREATE FUNCTION ml_config() RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'ml_config' LANGUAGE C STABLE PARALLEL RESTRICTED
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_config() IS 'The whole effective configuration (defaults + overrides), with the seed''s camelCase keys.';
+
+CREATE FUNCTION ml_config_get(path text) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'ml_config_get' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_config_get(text) IS 'One configuration key or section by dotted path, e.g. ''features.rsiPeriod'' or ''features''.';
+
+CREATE FUNCTION ml_config_set(path text, value jsonb) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'ml_config_set' LANGUAGE C VOLATILE STRICT
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_config_set(text, jsonb) IS 'Validates and sets one configuration key; returns the stored value. Rejected values leave the config unchanged.';
+
+CREATE FUNCTION ml_config_reset(path text) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'ml_config_reset' LANGUAGE C VOLATILE STRICT
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_config_reset(text) IS 'Restores one configuration key to its default; returns the default.';
+
+CREATE FUNCTION ml_config_reset_all() RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'ml_config_reset' LANGUAGE C VOLATILE
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_config_reset_all() IS 'Restores every configuration key to its default; returns the default configuration.';
+
+CREATE FUNCTION cryptoml_internal.config_key_table() RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_config_key_table' LANGUAGE C STABLE
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ml_config_keys()
+  RETURNS TABLE (path text, value jsonb, default_value jsonb, is_default boolean, rule text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT k->>'path', k->'value', k->'default', (k->'value') = (k->'default'), k->>'rule'
+    FROM jsonb_array_elements(cryptoml_internal.config_key_table()) AS k
+    ORDER BY 1
+  $$;
+COMMENT ON FUNCTION ml_config_keys() IS 'Every settable configuration key with its value, default and validation rule.';
+
+-- Logging ------------------------------------------------------------------------------------
+CREATE FUNCTION ml_log(level text, category text, subcategory text, message text,
+                       context jsonb DEFAULT NULL, symbol text DEFAULT NULL) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'ml_log' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_log(text, text, text, text, jsonb, text) IS 'Writes a systemLogs entry that survives a rollback of the calling transaction; false when below system.logLevel.';
+
+CREATE FUNCTION ml_log_flush(timeout_ms integer DEFAULT 10000) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'ml_log_flush' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ml_log_flush(integer) IS 'Waits until every entry this session queued is committed to systemLogs/recoveryState; false on timeout.';
+
+CREATE FUNCTION cryptoml_internal.log_queue_state() RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_log_queue_state' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION ml_log_queue(OUT mode text, OUT queued bigint, OUT queued_bytes bigint, OUT capacity_bytes bigint,
+                             OUT written bigint, OUT failed bigint, OUT worker_pid integer)
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT s->>'mode', (s->>'queued')::bigint, (s->>'queued_bytes')::bigint, (s->>'capacity_bytes')::bigint,
+           (s->>'written')::bigint, (s->>'failed')::bigint, nullif((s->>'worker_pid')::integer, 0)
+    FROM cryptoml_internal.log_queue_state() AS s
+  $$;
+COMMENT ON FUNCTION ml_log_queue() IS 'State of this database''s autonomous log queue: mode (autonomous or direct), backlog, totals, logger pid.';
+
+-- Recovery -----------------------------------------------------------------------------------
+CREATE FUNCTION ml_checkpoint(service_name text, operation_id text, checkpoint_type text,
+                              state jsonb DEFAULT '{}') RETURNS void
+  AS 'MODULE_PATHNAME', 'ml_checkpoint' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_checkpoint(text, text, text, jsonb) IS 'Writes a recoveryState checkpoint (success, error or intermediate) in its own committed step.';
+
+CREATE FUNCTION ml_recovery_last(service_name text, operation_id text) RETURNS SETOF recoveryState
+  LANGUAGE sql STABLE STRICT ROWS 1
+  AS $$
+    SELECT r.* FROM @extschema@.recoverystate AS r
+    WHERE r.service_name = $1 AND r.operation_id = $2
+    ORDER BY r.created_at DESC, r.id DESC LIMIT 1
+  $$;
+COMMENT ON FUNCTION ml_recovery_last(text, text) IS 'The latest checkpoint of one operation (no row when it never ran): where to resume.';
+
+CREATE FUNCTION ml_recovery_status()
+  RETURNS TABLE (service_name varchar, operation_id varchar, last_checkpoint_at timestamp,
+                 started_at timestamp, checkpoints bigint, state_data jsonb)
+  LANGUAGE sql STABLE
+  AS $$
+    SELECT o.service_name, o.operation_id, o.last_at, o.first_at, o.n, o.state_data
+    FROM (
+      SELECT DISTINCT ON (r.service_name, r.operation_id)
+             r.service_name, r.operation_id, r.checkpoint_type, r.state_data, r.created_at AS last_at,
+             min(r.created_at) OVER w AS first_at, count(*) OVER w AS n
+      FROM @extschema@.recoverystate AS r
+      WINDOW w AS (PARTITION BY r.service_name, r.operation_id)
+      ORDER BY r.service_name, r.operation_id, r.created_at DESC, r.id DESC
+    ) AS o
+    WHERE o.checkpoint_type = 'intermediate'
+    ORDER BY o.last_at
+  $$;
+COMMENT ON FUNCTION ml_recovery_status() IS 'Operations whose latest checkpoint is intermediate: started and never finished.';
+
+-- Access control -----------------------------------------------------------------------------
+CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
+  LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r text := quote_ident((SELECT rolname FROM pg_roles WHERE oid = role));
+    s text := quote_ident('@extschema@');
+  BEGIN
+    IF access NOT IN ('reader', 'writer', 'admin') THEN
+      RAISE EXCEPTION 'invalid access level "%"', access
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: access must be one of reader, writer, admin';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO %s', s, r);
+    -- reader: chart data, forecasts, simulations, the registry's metrics, logs without context.
+    EXECUTE format('GRANT SELECT ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, '
+                   '%s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
+    EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
+    EXECUTE format('GRANT SELECT ON %s.ml_indicator_status, %s.ml_forecasts_live TO %s', s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers() TO %s', s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
+    IF access IN ('writer', 'admin') THEN
+      EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s.rollingchartdata_id_seq TO %s', s, r);
+      EXECUTE format('GRANT INSERT ON %s.systemlogs, %s.recoverystate TO %s', s, s, r);
+      EXECUTE format('GRANT SELECT ON %s.recoverystate TO %s', s, r);
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
+                     '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
+                     '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
+    END IF;
+    IF access = 'admin' THEN
+      -- exactly the extension's tables: never other tables that share its schema
+      EXECUTE format('GRANT ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
+                     '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate TO %s', s, s, s, s, s, s, s, r);
+      EXECUTE format('GRANT ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                     '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                     '%s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, s, s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), '
+                     '%s.ml_config_reset_all() TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                     '%s.ml_rollback(text, integer, text) TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                     '%s.ml_schedule(), %s.ml_unschedule() TO %s', s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast_all(text) TO %s', s, r);
+    END IF;
+  END
+  $$;
+COMMENT ON FUNCTION ml_grant_access(regrole, text) IS 'Grants a role the reader, writer or admin privilege set (see docs/roles.md). Owner only.';
+
+CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
+  LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r text := quote_ident((SELECT rolname FROM pg_roles WHERE oid = role));
+    s text := quote_ident('@extschema@');
+  BEGIN
+    EXECUTE format('REVOKE ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
+                   '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate FROM %s', s, s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                   '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                   '%s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
+    EXECUTE format('REVOKE ALL ON %s.ml_indicator_status, %s.ml_forecasts_live FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                   '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_start_workers(), %s.ml_stop_workers() FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast_all(text) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast(text, integer) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                   '%s.ml_rollback(text, integer, text) FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
+                   '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
+                   '%s.ml_log_queue(), %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), %s.ml_config_reset_all() FROM %s',
+                   s, s, s, s, s, s, s, s, s, r);
+  END
+  $$;
+COMMENT ON FUNCTION ml_revoke_access(regrole) IS 'Revokes everything ml_grant_access granted to a role. Owner only.';
+
+-- Guard test hooks ---------------------------------------------------------------------------
+CREATE FUNCTION cryptoml_internal.raise_cpp(kind text) RETURNS integer
+  AS 'MODULE_PATHNAME', 'cml_raise_cpp' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION cryptoml_internal.cpp_live_objects() RETURNS integer
+  AS 'MODULE_PATHNAME', 'cml_cpp_live_objects' LANGUAGE C VOLATILE;
+-- the features ml_forecast builds for a symbol's latest bar (to compare with the training samples')
+CREATE FUNCTION cryptoml_internal.latest_features(symbol text) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_latest_features' LANGUAGE C STABLE STRICT;
+-- a samples' features object as a vector in feature-set order (mlTrainingSamples.feature_vector)
+CREATE FUNCTION cryptoml_internal.features_to_vector(features jsonb) RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'cml_features_to_vector' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+-- {mismatches, fast-path conversions}: the trigger's numeric -> double shortcut against numeric_float8
+CREATE FUNCTION cryptoml_internal.numeric_to_double_mismatches(numeric[]) RETURNS bigint[]
+  AS 'MODULE_PATHNAME', 'cml_numeric_to_double_mismatches' LANGUAGE C IMMUTABLE STRICT;
+
+-- ===========================================================================================
+-- Indicators: array functions, triggers on rollingChartData, recompute
+-- ===========================================================================================
+CREATE FUNCTION ml_rsi(close float8[], period integer DEFAULT 14) RETURNS float8[]
+  AS 'MODULE_PATHNAME', 'ml_rsi' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_rsi(float8[], integer) IS 'Wilder RSI (TA-Lib convention) of a close series; NULL where no value exists yet.';
+
+CREATE FUNCTION ml_macd(close float8[], fast integer DEFAULT 12, slow integer DEFAULT 26, signal integer DEFAULT 9,
+                        OUT macd float8[], OUT signal float8[], OUT hist float8[])
+  AS 'MODULE_PATHNAME', 'ml_macd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_macd(float8[], integer, integer, integer) IS 'MACD line, signal and histogram (TA-Lib seeding); NULL before row slow+signal-2.';
+
+CREATE FUNCTION ml_bollinger(close float8[], period integer DEFAULT 20, k float8 DEFAULT 2,
+                             OUT upper float8[], OUT middle float8[], OUT lower float8[])
+  AS 'MODULE_PATHNAME', 'ml_bollinger' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_bollinger(float8[], integer, float8) IS 'Bollinger bands: SMA(period) +/- k * population standard deviation.';
+
+CREATE FUNCTION ml_stochastic(high float8[], low float8[], close float8[], k integer DEFAULT 14, d integer DEFAULT 3,
+                              OUT k float8[], OUT d float8[])
+  AS 'MODULE_PATHNAME', 'ml_stochastic' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_stochastic(float8[], float8[], float8[], integer, integer) IS 'Fast stochastic %K over k bars and %D = SMA(d) of %K.';
+
+CREATE FUNCTION ml_volatility(close float8[], "window" integer DEFAULT 5) RETURNS float8[]
+  AS 'MODULE_PATHNAME', 'ml_volatility' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_volatility(float8[], integer) IS 'Population standard deviation of the last window one-bar simple returns.';
+
+CREATE FUNCTION cryptoml_internal.chart_row_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_chart_row_trigger' LANGUAGE C;
+CREATE FUNCTION cryptoml_internal.chart_statement_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_chart_statement_trigger' LANGUAGE C;
+-- Named to fire after any user BEFORE trigger (triggers fire in name order).
+CREATE TRIGGER zz_cryptoml_indicators_row BEFORE INSERT OR UPDATE OR DELETE ON rollingChartData
+  FOR EACH ROW EXECUTE FUNCTION cryptoml_internal.chart_row_trigger();
+CREATE TRIGGER zz_cryptoml_indicators_statement AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rollingChartData
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.chart_statement_trigger();
+
+CREATE PROCEDURE ml_recompute_indicators(symbol text DEFAULT NULL, since timestamp DEFAULT NULL, INOUT bars bigint DEFAULT NULL)
+  AS 'MODULE_PATHNAME', 'ml_recompute_indicators' LANGUAGE C;
+COMMENT ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) IS 'Rebuilds the indicators of one or all symbols (from since, or from the first bar) in committed batches of data.backfillBatchSize; resumes an interrupted run; returns the number of bars rewritten.';
+
+CREATE VIEW ml_indicator_status AS
+  SELECT s.symbol, s.bars, s.first_bar, s.latest_bar, c.bar_ts AS checkpoint_bar, c.bars AS checkpoint_bars,
+         (c.bar_ts IS NOT DISTINCT FROM s.latest_bar) AS up_to_date
+  FROM (SELECT r.symbol, count(*) AS bars, min(r.timestamp) AS first_bar, max(r.timestamp) AS latest_bar
+          FROM @extschema@.rollingchartdata r GROUP BY r.symbol) s
+  LEFT JOIN LATERAL (SELECT k.bar_ts, k.bars FROM cryptoml_internal.indicator_checkpoint k
+                      WHERE k.symbol = s.symbol ORDER BY k.bar_ts DESC LIMIT 1) c ON true;
+COMMENT ON VIEW ml_indicator_status IS 'Per symbol: bars, first and latest bar, and the latest indicator checkpoint.';
+
+-- ===========================================================================================
+-- Training samples
+-- ===========================================================================================
+CREATE FUNCTION ml_build_samples(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS bigint AS 'MODULE_PATHNAME', 'ml_build_samples' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_build_samples(text, integer, timestamp) IS 'Writes one mlTrainingSamples row per (symbol, bar, horizon) with a bar exactly horizon minutes later (feature set version 1, see docs/features.md). Idempotent and incremental; NULL symbol/horizon mean every symbol / every training horizon; returns the rows added.';
+
+-- ===========================================================================================
+-- Model registry and training (XGBoost)
+-- ===========================================================================================
+CREATE TABLE cryptoml_internal.models (
+  batch_id            VARCHAR(50) PRIMARY KEY REFERENCES mlTrainingBatches (batch_id) ON DELETE CASCADE,
+  model               BYTEA NOT NULL,
+  feature_names       JSONB NOT NULL,
+  feature_set_version INTEGER NOT NULL,
+  calibration         JSONB,
+  created_at          TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list and confidence calibration. Deleted with their batch.';
+
+-- Per-session caches of the production models (ml_forecast) follow every change of the registry.
+CREATE FUNCTION cryptoml_internal.registry_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_registry_changed' LANGUAGE C;
+REVOKE ALL ON FUNCTION cryptoml_internal.registry_changed() FROM PUBLIC;
+CREATE TRIGGER zz_cryptoml_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlTrainingBatches
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.registry_changed();
+
+CREATE TABLE cryptoml_internal.ensemble_members (
+  ensemble_batch_id VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE CASCADE,
+  member_batch_id   VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE RESTRICT,
+  model_type        VARCHAR(30) NOT NULL,
+  weight            DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (ensemble_batch_id, member_batch_id),
+  CONSTRAINT ensemble_members_weight_range CHECK (weight >= 0 AND weight <= 1)
+);
+CREATE INDEX ensemble_members_member_idx ON cryptoml_internal.ensemble_members (member_batch_id);
+COMMENT ON TABLE cryptoml_internal.ensemble_members IS 'Members of each ensemble and their weights (sum 1). A member batch cannot be deleted while an ensemble uses it.';
+
+CREATE TABLE cryptoml_internal.deployments (
+  id               BIGSERIAL PRIMARY KEY,
+  symbol           VARCHAR(20) NOT NULL,
+  forecast_horizon INTEGER NOT NULL,
+  model_type       VARCHAR(30) NOT NULL,
+  batch_id         VARCHAR(50) NOT NULL,
+  action           TEXT NOT NULL CHECK (action IN ('deploy', 'rollback')),
+  deployed_at      TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+  deployed_by      NAME NOT NULL DEFAULT session_user
+);
+CREATE INDEX deployments_key_idx ON cryptoml_internal.deployments (symbol, forecast_horizon, model_type, id);
+COMMENT ON TABLE cryptoml_internal.deployments IS 'History of production switches, for ml_rollback.';
+
+CREATE FUNCTION ml_train(symbol text, horizon integer, model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
+  RETURNS mlTrainingBatches AS 'MODULE_PATHNAME', 'ml_train' LANGUAGE C VOLATILE STRICT
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_train(text, integer, text, jsonb) IS 'Trains a model on the last training.windowSize minutes of samples (time-ordered split, embargo, early stopping), stores it, and promotes it when it beats the production model or the zero-change baseline on the same validation rows.';
+
+CREATE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    b @extschema@.mltrainingbatches;
+  BEGIN
+    SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.batch_id = ml_deploy.batch_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'unknown batch_id "%"', batch_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.models m WHERE m.batch_id = b.batch_id) THEN
+      RAISE EXCEPTION 'the model bytes of "%" are missing', batch_id USING ERRCODE = 'data_exception';
+    END IF;
+    -- one switch at a time per (symbol, horizon, model type)
+    PERFORM pg_advisory_xact_lock(hashtext('cryptoml deploy'), hashtext(b.symbol || '/' || b.forecast_horizon || '/' || b.model_type));
+    UPDATE @extschema@.mltrainingbatches t SET is_production = false
+     WHERE t.symbol = b.symbol AND t.forecast_horizon = b.forecast_horizon AND t.model_type = b.model_type
+       AND t.is_production AND t.id <> b.id;
+    UPDATE @extschema@.mltrainingbatches t SET is_production = true WHERE t.id = b.id;
+    INSERT INTO cryptoml_internal.deployments (symbol, forecast_horizon, model_type, batch_id, action)
+      VALUES (b.symbol, b.forecast_horizon, b.model_type, b.batch_id, 'deploy');
+    PERFORM @extschema@.ml_log('info', 'ml_training', 'deploy',
+      format('%s is now the production %s model of %s h%s', b.batch_id, b.model_type, b.symbol, b.forecast_horizon),
+      jsonb_build_object('batch_id', b.batch_id, 'by', session_user), b.symbol);
+    SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.id = b.id;
+    RETURN b;
+  END
+  $$;
+COMMENT ON FUNCTION ml_deploy(text) IS 'Makes a trained model the production model of its symbol, horizon and type (the previous one is demoted); logged.';
+
+CREATE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAULT 'xgboost') RETURNS mlTrainingBatches
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    current_id text;
+    previous_id text;
+    result @extschema@.mltrainingbatches;
+  BEGIN
+    SELECT t.batch_id INTO current_id FROM @extschema@.mltrainingbatches t
+     WHERE t.symbol = ml_rollback.symbol AND t.forecast_horizon = horizon AND t.model_type = ml_rollback.model_type AND t.is_production;
+    IF current_id IS NULL THEN
+      RAISE EXCEPTION 'no production % model for % horizon %', model_type, symbol, horizon USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT d.batch_id INTO previous_id FROM cryptoml_internal.deployments d
+      JOIN cryptoml_internal.models m ON m.batch_id = d.batch_id
+     WHERE d.symbol = ml_rollback.symbol AND d.forecast_horizon = horizon AND d.model_type = ml_rollback.model_type
+       AND d.batch_id <> current_id
+       AND d.id < (SELECT max(d2.id) FROM cryptoml_internal.deployments d2 WHERE d2.batch_id = current_id)
+     ORDER BY d.id DESC LIMIT 1;
+    IF previous_id IS NULL THEN
+      RAISE EXCEPTION 'no earlier production model of % horizon % to roll back to', symbol, horizon
+        USING ERRCODE = 'no_data_found', DETAIL = format('%s is the only one deployed so far', current_id);
+    END IF;
+    result := @extschema@.ml_deploy(previous_id);
+    UPDATE cryptoml_internal.deployments SET action = 'rollback'
+     WHERE id = (SELECT max(d.id) FROM cryptoml_internal.deployments d WHERE d.batch_id = previous_id);
+    RETURN result;
+  END
+  $$;
+COMMENT ON FUNCTION ml_rollback(text, integer, text) IS 'Puts back the production model that preceded the current one; logged.';
+
+-- ===========================================================================================
+-- Forecasting
+-- ===========================================================================================
+CREATE FUNCTION ml_forecast(symbol text, horizon integer,
+                            OUT symbol text, OUT horizon integer, OUT forecast_at timestamp, OUT predicted_change float8,
+                            OUT predicted_price float8, OUT confidence float8, OUT signal text, OUT model_version text,
+                            OUT expires_at timestamp, OUT cached boolean, OUT stale boolean)
+  AS 'MODULE_PATHNAME', 'ml_forecast' LANGUAGE C VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_forecast(text, integer) IS 'Forecast of the percentage change of close over horizon minutes from the latest bar, by the production model, with its calibrated confidence and signal; stored in persistentForecasts; repeated calls within inference.maxPredictionAge return the stored forecast (cached).';
+
+-- ===========================================================================================
+-- Upkeep: live confidence, outcomes, drift, retraining, pg_cron schedule
+-- ===========================================================================================
+CREATE VIEW ml_forecasts_live AS
+SELECT f.id, f.symbol, f.forecast_type, f.forecast_horizon, f.bar_timestamp, f.predicted_value, f.actual_value,
+       f.model_version, f.created_at, f.expires_at,
+       f.confidence AS stored_confidence,
+       round((f.confidence * power(d.decay, a.age_minutes))::numeric, 2) AS confidence,
+       round(a.age_minutes::numeric, 2) AS age_minutes,
+       now()::timestamp < f.expires_at AS active
+  FROM persistentForecasts f,
+       LATERAL (SELECT greatest(extract(epoch FROM now()::timestamp - f.created_at)::float8, 0) / 60 AS age_minutes) a,
+       (SELECT ml_config_get('forecasting.confidenceDecay')::float8 AS decay) d;
+COMMENT ON VIEW ml_forecasts_live IS 'persistentForecasts with the confidence decayed by forecasting.confidenceDecay per minute of age (the stored value is stored_confidence).';
+
+CREATE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETURNS bigint
+  LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH due AS (
+    SELECT f.id, f.symbol, f.forecast_type, f.bar_timestamp, f.forecast_horizon, b0.close::float8 AS c0, b1.close::float8 AS c1
+      FROM @extschema@.persistentforecasts f
+      JOIN @extschema@.rollingchartdata b0 ON b0.symbol = f.symbol AND b0.timestamp = f.bar_timestamp
+      JOIN @extschema@.rollingchartdata b1 ON b1.symbol = f.symbol
+                                          AND b1.timestamp = f.bar_timestamp + make_interval(mins => f.forecast_horizon)
+     WHERE f.actual_value IS NULL AND b0.close > 0
+     ORDER BY f.expires_at
+     LIMIT greatest(max_rows, 0)),
+  v AS (
+    SELECT d.id,
+           CASE d.forecast_type
+             WHEN 'price_direction' THEN 100 * (d.c1 / d.c0 - 1)
+             -- realized volatility over the horizon: sqrt of the sum of squared returns (%) between stored bars
+             WHEN 'volatility' THEN (SELECT sqrt(sum(q.x * q.x)) FROM (
+                 SELECT 100 * (r.close::float8 / lag(r.close::float8) OVER (ORDER BY r.timestamp) - 1) AS x
+                   FROM @extschema@.rollingchartdata r
+                  WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp
+                        AND d.bar_timestamp + make_interval(mins => d.forecast_horizon)) q)
+             -- realized efficiency ratio over the horizon
+             WHEN 'trend' THEN (SELECT CASE WHEN sum(q.step) > 0 THEN abs(d.c1 - d.c0) / sum(q.step) END FROM (
+                 SELECT abs(r.close::float8 - lag(r.close::float8) OVER (ORDER BY r.timestamp)) AS step
+                   FROM @extschema@.rollingchartdata r
+                  WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp
+                        AND d.bar_timestamp + make_interval(mins => d.forecast_horizon)) q)
+           END AS actual
+      FROM due d),
+  u AS (UPDATE @extschema@.persistentforecasts f SET actual_value = round(v.actual::numeric, 8) FROM v
+         WHERE f.id = v.id AND v.actual IS NOT NULL RETURNING 1)
+  SELECT count(*) FROM u;
+  $$;
+COMMENT ON FUNCTION ml_fill_actuals(integer) IS 'Fills actual_value of forecasts whose future bar exists (price_direction: percentage change of close; volatility: realized volatility; trend: realized efficiency ratio), oldest first, at most max_rows; returns how many.';
+
+CREATE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEFAULT 100, threshold float8 DEFAULT 0.05)
+  RETURNS TABLE (symbol text, horizon integer, model_version text, live_forecasts bigint, live_accuracy float8,
+                 validation_accuracy float8, drifted boolean)
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r record;
+  BEGIN
+    IF days <= 0 OR min_forecasts <= 0 OR threshold < 0 OR threshold > 1 OR threshold = 'NaN'::float8 THEN
+      RAISE EXCEPTION 'invalid drift check arguments: days %, min_forecasts %, threshold %', days, min_forecasts, threshold
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: days > 0, min_forecasts > 0, 0 <= threshold <= 1';
+    END IF;
+    FOR r IN
+      SELECT f.symbol::text AS symbol, f.forecast_horizon AS horizon, f.model_version::text AS model_version,
+             count(*) AS n, avg(((f.predicted_value > 0) = (f.actual_value > 0))::int)::float8 AS live,
+             b.accuracy::float8 AS validation
+        FROM @extschema@.persistentforecasts f
+        JOIN @extschema@.mltrainingbatches b ON b.batch_id = f.model_version AND b.is_production
+       WHERE f.forecast_type = 'price_direction' AND f.actual_value IS NOT NULL AND f.actual_value <> 0
+         AND f.created_at >= now()::timestamp - make_interval(days => days)
+       GROUP BY 1, 2, 3, b.accuracy
+       ORDER BY 1, 2
+    LOOP
+      symbol := r.symbol; horizon := r.horizon; model_version := r.model_version; live_forecasts := r.n;
+      live_accuracy := r.live; validation_accuracy := r.validation;
+      drifted := r.n >= min_forecasts AND r.live < r.validation - threshold;
+      IF drifted THEN
+        PERFORM @extschema@.ml_log('warning', 'monitoring', 'drift',
+          format('%s h%s: live directional accuracy %s over %s forecasts is below the validation accuracy %s of %s by more than %s',
+                 r.symbol, r.horizon, round(r.live::numeric, 4), r.n, round(r.validation::numeric, 4), r.model_version, threshold),
+          jsonb_build_object('model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation,
+                             'forecasts', r.n, 'days', days), r.symbol);
+        PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', 'model_drift', 'symbol', r.symbol, 'horizon', r.horizon,
+                          'model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation)::text);
+      END IF;
+      RETURN NEXT;
+    END LOOP;
+  END
+  $$;
+COMMENT ON FUNCTION ml_check_drift(integer, integer, float8) IS 'Live directional accuracy of each production model (forecasts with an outcome, last days) against its validation accuracy; a drop beyond threshold over at least min_forecasts forecasts is logged and sent on NOTIFY cryptoml_alerts.';
+
+-- A procedure (it commits after each symbol): SECURITY INVOKER, every name qualified.
+CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    s text;
+    h integer;
+    b @extschema@.mltrainingbatches;
+    trained integer := 0;
+    failed integer := 0;
+  BEGIN
+    IF model_type IS NULL OR options IS NULL THEN
+      RAISE EXCEPTION '% must not be NULL', CASE WHEN model_type IS NULL THEN 'model_type' ELSE 'options' END
+        USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'unknown model_type "%"', model_type
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
+    END IF;
+    FOR s IN SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(symbol)
+              WHERE EXISTS (SELECT 1 FROM @extschema@.mltrainingsamples m WHERE m.symbol = c.symbol) ORDER BY 1 LOOP
+      FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('training.forecastHorizons')) AS x LOOP
+        BEGIN
+          b := @extschema@.ml_train(s, h, model_type, options);
+          trained := trained + 1;
+        EXCEPTION WHEN OTHERS THEN
+          failed := failed + 1;
+          PERFORM @extschema@.ml_log('error', 'ml_training', 'retrain', format('%s h%s %s: %s', s, h, model_type, SQLERRM),
+                                     jsonb_build_object('sqlstate', SQLSTATE, 'model_type', model_type), s);
+        END;
+      END LOOP;
+      COMMIT;  -- one symbol's models at a time: a later failure or a kill keeps them
+    END LOOP;
+    PERFORM @extschema@.ml_log('info', 'ml_training', 'retrain',
+      format('retrain sweep (%s): %s models trained, %s failed', model_type, trained, failed),
+      jsonb_build_object('trained', trained, 'failed', failed, 'model_type', model_type), NULL);
+  END
+  $$;
+COMMENT ON PROCEDURE ml_retrain_all(text, jsonb) IS 'Trains every configured symbol with samples at every training horizon (promotion by the registry rules), committing after each symbol; failures are logged and do not stop the sweep.';
+
+CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, command text)
+  LANGUAGE plpgsql VOLATILE
+  AS $$
+  DECLARE
+    s text := quote_ident('@extschema@');
+  BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+      RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
+    END IF;
+    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('SELECT %s.ml_build_samples()', s));
+    PERFORM cron.schedule('cryptoml-fill-actuals', '* * * * *', format('SELECT %s.ml_fill_actuals()', s));
+    PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *', format('SELECT count(*) FROM %s.ml_check_drift()', s));
+    PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all()', s));
+    PERFORM cron.schedule('cryptoml-trim-cron-history', '37 4 * * *',
+                          'DELETE FROM cron.job_run_details WHERE end_time < now() - interval ''7 days''');
+    RETURN QUERY SELECT j.jobname::text, j.schedule::text, j.command::text FROM cron.job j
+                  WHERE j.jobname LIKE 'cryptoml-%' ORDER BY 1;
+  END
+  $$;
+COMMENT ON FUNCTION ml_schedule() IS 'Installs (or updates) the named pg_cron jobs cryptoml-*: samples, outcomes, drift check, nightly retrain, job history trim. Idempotent. Jobs run as the calling role.';
+
+CREATE FUNCTION ml_unschedule() RETURNS integer
+  LANGUAGE plpgsql VOLATILE
+  AS $$
+  DECLARE
+    n integer := 0;
+    j record;
+  BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+      RETURN 0;
+    END IF;
+    FOR j IN SELECT c.jobid FROM cron.job c WHERE c.jobname LIKE 'cryptoml-%' LOOP
+      PERFORM cron.unschedule(j.jobid);
+      n := n + 1;
+    END LOOP;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION ml_unschedule() IS 'Removes the pg_cron jobs ml_schedule installed; returns how many.';
+
+REVOKE ALL ON ml_forecasts_live FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_fill_actuals(integer), ml_check_drift(integer, integer, float8), ml_schedule(), ml_unschedule() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE ml_retrain_all(text, jsonb) FROM PUBLIC;
+
+
+-- All forecasts of one symbol's latest bar: the three seed types at every forecasting horizon
+-- (what the forecaster worker runs each cycle). See docs/workers.md for the rules.
+CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    bar timestamp;
+    h integer;
+    written integer := 0;
+    sigma float8;        -- std of the last hour's returns between stored bars, in %
+    vol_pct float8;      -- share of the last 24 hours' hourly sigmas at or below it
+    closes float8[];     -- the last 241 closes, newest first
+    steps float8[];      -- cumulative absolute moves from the newest bar back
+    er float8;           -- efficiency ratio over the trend window
+    regime text;
+    n integer;
+  BEGIN
+    SELECT max(r.timestamp) INTO bar FROM @extschema@.rollingchartdata r WHERE r.symbol = ml_forecast_all.symbol;
+    IF bar IS NULL THEN
+      RAISE EXCEPTION 'unknown symbol "%": it has no bars', symbol USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- volatility of the last hour and of each of the last 24 hours (returns between stored bars)
+    WITH b AS (SELECT r.timestamp, r.close::float8 AS c FROM @extschema@.rollingchartdata r
+                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp > bar - interval '1441 minutes'),
+         ret AS (SELECT timestamp, 100 * (c / lag(c) OVER (ORDER BY timestamp) - 1) AS x FROM b),
+         hourly AS (SELECT floor(extract(epoch FROM bar - timestamp) / 3600)::int AS k, stddev_samp(x) AS s
+                      FROM ret WHERE x IS NOT NULL GROUP BY 1)
+    SELECT (SELECT hr.s FROM hourly hr WHERE hr.k = 0),
+           (SELECT avg((hr.s <= cur.s)::int)::float8 FROM hourly hr, hourly cur WHERE cur.k = 0 AND hr.s IS NOT NULL)
+      INTO sigma, vol_pct;
+    -- the last 241 closes and the cumulative absolute moves, for the efficiency ratios
+    WITH b AS (SELECT r.close::float8 AS c, r.timestamp FROM @extschema@.rollingchartdata r
+                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp <= bar ORDER BY r.timestamp DESC LIMIT 241),
+         d AS (SELECT c, timestamp, abs(c - lead(c) OVER (ORDER BY timestamp DESC)) AS step FROM b),
+         e AS (SELECT c, timestamp, sum(step) OVER (ORDER BY timestamp DESC) AS cum FROM d)
+    SELECT array_agg(c ORDER BY timestamp DESC), array_agg(cum ORDER BY timestamp DESC) INTO closes, steps FROM e;
+    FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons')) AS x LOOP
+      -- price_direction: the production model, else the zero-change baseline
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'price_direction' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        IF EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_forecast_all.symbol
+                     AND m.forecast_horizon = h AND m.is_production) THEN
+          PERFORM @extschema@.ml_forecast(symbol, h);
+        ELSE
+          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                       model_version, expires_at, bar_timestamp)
+            VALUES (symbol, 'price_direction', NULL, 0, h, 'stat:zero-change', bar + make_interval(mins => h), bar);
+        END IF;
+        written := written + 1;
+      END IF;
+      -- volatility: the realized volatility expected over the horizon, sigma * sqrt(h)
+      IF sigma IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'volatility' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                     model_version, expires_at, bar_timestamp)
+          VALUES (symbol, 'volatility', NULL, round((sigma * sqrt(h))::numeric, 8), h, 'stat:sigma60-sqrt-h',
+                  bar + make_interval(mins => h), bar);
+        written := written + 1;
+      END IF;
+      -- trend: the market regime, from the efficiency ratio over min(max(h, 10), 240) bars and
+      -- the volatility percentile
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'trend' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        n := least(greatest(h, 10), 240, coalesce(array_length(closes, 1), 1) - 1);
+        -- ER over the last n moves; a flat window (no move at all) is 0: no trend
+        er := CASE WHEN n < 1 THEN NULL WHEN steps[n] > 0 THEN abs(closes[1] - closes[n + 1]) / steps[n] ELSE 0 END;
+        regime := CASE WHEN vol_pct >= 0.9 THEN 'volatile' WHEN er >= 0.3 THEN 'trending' ELSE 'ranging' END;
+        IF er IS NOT NULL THEN
+          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                       model_version, expires_at, bar_timestamp)
+            VALUES (symbol, 'trend', NULL, round(er::numeric, 8), h, 'stat:regime-' || regime,
+                    bar + make_interval(mins => h), bar);
+          written := written + 1;
+        END IF;
+      END IF;
+    END LOOP;
+    RETURN written;
+  END
+  $$;
+COMMENT ON FUNCTION ml_forecast_all(text) IS 'Writes the forecasts of the symbol''s latest bar that are missing: price_direction (production model, else the zero-change baseline), volatility and trend (statistical) at every forecasting.horizons horizon; returns how many.';
+REVOKE ALL ON FUNCTION ml_forecast_all(text) FROM PUBLIC;
+
+-- ===========================================================================================
+-- Background workers (with cryptoml in shared_preload_libraries; see docs/workers.md)
+-- ===========================================================================================
+CREATE FUNCTION ml_workers(OUT worker text, OUT state text, OUT pid integer, OUT started_at timestamptz,
+                           OUT last_run timestamptz, OUT next_run timestamptz, OUT cycles bigint, OUT errors bigint,
+                           OUT last_error text)
+  RETURNS SETOF record AS 'MODULE_PATHNAME', 'ml_workers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_workers() IS 'The cryptoml background workers: state, pid, last and next run, cycles, errors, last error ("not loaded" without shared_preload_libraries).';
+CREATE FUNCTION ml_start_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_start_workers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_start_workers() IS 'Enables the background workers (until the next reload of cryptoml.workers_enabled); true when they were disabled.';
+CREATE FUNCTION ml_stop_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_stop_workers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ml_stop_workers() IS 'Disables (stops) the background workers (until the next reload of cryptoml.workers_enabled); true when they were enabled.';
+REVOKE ALL ON FUNCTION ml_workers(), ml_start_workers(), ml_stop_workers() FROM PUBLIC;
+
+-- ===========================================================================================
+-- pg_dump: extension member tables are skipped unless registered. Every table holding user data
+-- is dumped with its sequence. indicator_checkpoint is not: restoring rollingChartData through
+-- its trigger rebuilds it.
+-- ===========================================================================================
+SELECT pg_catalog.pg_extension_config_dump('rollingchartdata', '');
+SELECT pg_catalog.pg_extension_config_dump('rollingchartdata_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingsamples', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingsamples_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingbatches', '');
+SELECT pg_catalog.pg_extension_config_dump('mltrainingbatches_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('persistentforecasts', '');
+SELECT pg_catalog.pg_extension_config_dump('persistentforecasts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tradesimulations', '');
+SELECT pg_catalog.pg_extension_config_dump('tradesimulations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('systemlogs', '');
+SELECT pg_catalog.pg_extension_config_dump('systemlogs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('recoverystate', '');
+SELECT pg_catalog.pg_extension_config_dump('recoverystate_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.models', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.ensemble_members', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.deployments_id_seq', '');
+
+-- ===========================================================================================
+-- Privileges: nothing but read-only helpers is executable by PUBLIC.
+-- ===========================================================================================
+REVOKE ALL ON FUNCTION ml_config_set(text, jsonb), ml_config_reset(text), ml_config_reset_all(),
+  ml_log(text, text, text, text, jsonb, text), ml_log_flush(integer), ml_log_queue(),
+  ml_checkpoint(text, text, text, jsonb), ml_recovery_last(text, text), ml_recovery_status(),
+  ml_grant_access(regrole, text), ml_revoke_access(regrole),
+  cryptoml_internal.config_key_table(), cryptoml_internal.log_queue_state(),
+  cryptoml_internal.raise_cpp(text), cryptoml_internal.cpp_live_objects(),
+  cryptoml_internal.numeric_to_double_mismatches(numeric[]), cryptoml_internal.latest_features(text),
+  cryptoml_internal.features_to_vector(jsonb),
+  cryptoml_internal.chart_row_trigger(), cryptoml_internal.chart_statement_trigger() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE ml_recompute_indicators(text, timestamp, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_build_samples(text, integer, timestamp) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_train(text, integer, text, jsonb), ml_deploy(text), ml_rollback(text, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml_forecast(text, integer) FROM PUBLIC;
+REVOKE ALL ON ml_indicator_status FROM PUBLIC;
