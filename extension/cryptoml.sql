@@ -1102,11 +1102,11 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
           IF FOUND THEN
             recovered := recovered || a.alert;
             PERFORM @extschema@.ml_log('info', 'monitoring', 'recovered', format('%s: %s recovered after %s s: %s', sym, a.alert,
-                round(extract(epoch FROM at - started)::numeric), a.detail),
+                round(greatest(extract(epoch FROM at - started), 0)::numeric), a.detail),
               jsonb_build_object('alert', a.alert, 'value', a.value, 'threshold', a.threshold, 'started_at', started,
-                                 'duration_seconds', extract(epoch FROM at - started)::float8), sym);
+                                 'duration_seconds', greatest(extract(epoch FROM at - started), 0)::float8), sym);
             PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', a.alert, 'state', 'recovered', 'symbol', sym,
-              'value', a.value, 'threshold', a.threshold, 'duration_seconds', extract(epoch FROM at - started)::float8, 'at', at)::text);
+              'value', a.value, 'threshold', a.threshold, 'duration_seconds', greatest(extract(epoch FROM at - started), 0)::float8, 'at', at)::text);
           END IF;
         END IF;
       END LOOP;
@@ -1421,6 +1421,11 @@ REVOKE ALL ON FUNCTION ml_monitor_check(text, timestamptz, integer), ml_health()
   cryptoml_internal.monitor_forget_unconfigured() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_compress_history(bigint), ml_apply_retention(bigint) FROM PUBLIC;
 REVOKE ALL ON ml_chart_history FROM PUBLIC;
+
+CREATE FUNCTION cryptoml_internal.test_second_launcher() RETURNS boolean
+  AS 'MODULE_PATHNAME', 'cml_test_second_launcher' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION cryptoml_internal.test_second_launcher() IS 'Tests only: starts a second launcher; true when it refused to run and the first one stayed.';
+REVOKE ALL ON FUNCTION cryptoml_internal.test_second_launcher() FROM PUBLIC;
 
 -- ===========================================================================================
 -- pg_dump: extension member tables are skipped unless registered. Every table holding user data

@@ -26,6 +26,10 @@ PRELOAD='pg_cron,cryptoml'
 # ml_start_workers() only, so they never write into a measurement or a test's tables by surprise.
 WORKERS=off
 [ "$name" = demo ] && WORKERS=on
+# The test cluster's workers also serve a second database (created and dropped by
+# test/tap/monitor.sh): a list like cron.database_name's single name.
+WORKER_DBS=$DB
+[ "$name" = test ] && WORKER_DBS="$DB, cryptoml_second"
 
 as_pg() {  # initdb/pg_ctl refuse root: run them as the postgres OS user then
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- env OMP_WAIT_POLICY=passive "$@"; else env OMP_WAIT_POLICY=passive "$@"; fi
@@ -50,7 +54,7 @@ unix_socket_directories = '$SOCK'
 shared_preload_libraries = '$PRELOAD'
 cron.database_name = '$DB'
 cron.host = '$SOCK'
-cryptoml.database_name = '$DB'
+cryptoml.database_name = '$WORKER_DBS'
 cryptoml.workers_enabled = $WORKERS
 max_worker_processes = 32
 fsync = on
@@ -63,7 +67,7 @@ case "$cmd" in
     init
     # a cluster made before the workers existed gets their settings
     grep -q "^cryptoml.database_name" "$DATA/postgresql.conf" ||
-      as_pg sh -c "printf '%s\n' \"cryptoml.database_name = '$DB'\" 'cryptoml.workers_enabled = $WORKERS' >> '$DATA/postgresql.conf'"
+      as_pg sh -c "printf '%s\n' \"cryptoml.database_name = '$WORKER_DBS'\" 'cryptoml.workers_enabled = $WORKERS' >> '$DATA/postgresql.conf'"
     if running; then echo "cluster $name already running (port $PORT, socket $SOCK)"; exit 0; fi
     as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
     echo "cluster $name started (port $PORT, socket $SOCK, log $LOG)"

@@ -739,6 +739,28 @@ void cml::pg::chart_init() {
   RegisterSubXactCallback(subxact_callback, nullptr);
 }
 
+// A bar on a day that compression moved to cryptoml_internal.chart_archive is refused: merging it
+// would need the archived day back (see docs/upkeep.md). Only late bars reach this check.
+void refuse_if_archived(Oid owner, const char* symbol, Timestamp ts) {
+  OwnerScope scope;
+  enter_owner(owner, &scope);
+  SPI_connect();
+  Oid types[2] = {TEXTOID, TIMESTAMPOID};
+  Datum values[2] = {CStringGetTextDatum(symbol), TimestampGetDatum(ts)};
+  spi_run("SELECT 1 FROM cryptoml_internal.chart_archive WHERE symbol = $1 AND day = $2::date", 2, types, values, nullptr,
+          SPI_OK_SELECT);
+  bool archived = SPI_processed > 0;
+  SPI_finish();
+  leave_owner(&scope);
+  if (archived)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("rollingChartData bar %s %s rejected: its day is archived", symbol,
+                           DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(ts)))),
+                    errdetail("rule: bars older than data.compressionThreshold are moved, one day per symbol, to the archive "
+                              "that ml_chart_history reads; a late bar cannot be merged into an archived day"),
+                    errhint("Read the archived bars with ml_chart_history.")));
+}
+
 // BEFORE INSERT OR UPDATE OR DELETE, FOR EACH ROW.
 Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
   if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "cml_chart_row_trigger: not called as a trigger");
@@ -775,6 +797,7 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
       return PointerGetDatum(result);  // indicators do not depend on what changed
     }
     validate_bar(b);
+    if (moved) refuse_if_archived(rel->rd_rel->relowner, b.symbol, b.ts);
     if (has_old) mark_dirty(acquire(rel, old.symbol), old.ts);
     mark_dirty(acquire(rel, b.symbol), b.ts);
     return PointerGetDatum(set_indicators(rel, c, result, row, nullptr));  // rewritten at statement end
@@ -803,6 +826,7 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
   }
   // Late or duplicate (ON CONFLICT) bar, or one after an unusable state: the statement trigger
   // recomputes the symbol from here.
+  if (b.ts < e->last_ts || !e->valid) refuse_if_archived(rel->rd_rel->relowner, b.symbol, b.ts);
   mark_dirty(e, b.ts);
   return PointerGetDatum(set_indicators(rel, c, result, row, nullptr));
 }

@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(ml_workers);
 PG_FUNCTION_INFO_V1(ml_start_workers);
 PG_FUNCTION_INFO_V1(ml_stop_workers);
 PG_FUNCTION_INFO_V1(cml_prediction_stats);
+PG_FUNCTION_INFO_V1(cml_test_second_launcher);
 }
 
 namespace {
@@ -573,4 +574,43 @@ Datum cml_prediction_stats(PG_FUNCTION_ARGS) {
     }
   }
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
+}
+
+// cryptoml_internal.test_second_launcher(): starts a second launcher and reports whether it
+// refused to run (it exits at once when the launcher's slot is held) and left the first one in
+// place. For the tests; superuser only.
+Datum cml_test_second_launcher(PG_FUNCTION_ARGS) {
+  if (g_workers == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("the cryptoml workers are not loaded")));
+  SpinLockAcquire(&g_workers->mutex);
+  pid_t first = g_workers->launcher.pid;
+  SpinLockRelease(&g_workers->mutex);
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  w.bgw_restart_time = BGW_NEVER_RESTART;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "cryptoml");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "cml_launcher_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "cryptoml launcher (second, test)");
+  snprintf(w.bgw_type, BGW_MAXLEN, "cryptoml launcher");
+  w.bgw_notify_pid = MyProcPid;
+  BackgroundWorkerHandle* handle = nullptr;
+  if (!RegisterDynamicBackgroundWorker(&w, &handle))
+    ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED), errmsg("could not register a background worker")));
+  bool stopped = false;
+  for (int i = 0; i < 100 && !stopped; i++) {  // 10 s at most
+    pid_t pid;
+    stopped = GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED;
+    if (!stopped) {
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L, PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+      CHECK_FOR_INTERRUPTS();
+    }
+  }
+  if (!stopped) TerminateBackgroundWorker(handle);
+  SpinLockAcquire(&g_workers->mutex);
+  pid_t now = g_workers->launcher.pid;
+  SpinLockRelease(&g_workers->mutex);
+  PG_RETURN_BOOL(stopped && now == first && first != 0);
 }

@@ -4,18 +4,18 @@ SET client_min_messages = warning;
 SELECT plan(35);
 
 -- the schedule: named jobs, idempotent, removable
-SELECT is((SELECT count(*) FROM ml_schedule()), 5::bigint, 'ml_schedule installs five jobs');
+SELECT is((SELECT count(*) FROM ml_schedule()), 7::bigint, 'ml_schedule installs seven jobs');
 CREATE TEMP TABLE jobs1 AS SELECT jobid, jobname FROM cron.job WHERE jobname LIKE 'cryptoml-%';
-SELECT is((SELECT count(*) FROM ml_schedule()), 5::bigint, 'a second ml_schedule still has five');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 5::bigint, '... and adds no job');
+SELECT is((SELECT count(*) FROM ml_schedule()), 7::bigint, 'a second ml_schedule still has seven');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 7::bigint, '... and adds no job');
 SELECT set_eq($$SELECT jobname::text FROM cron.job WHERE jobname LIKE 'cryptoml-%'$$,
               ARRAY['cryptoml-build-samples', 'cryptoml-fill-actuals', 'cryptoml-drift-check', 'cryptoml-retrain',
-                    'cryptoml-trim-cron-history'], 'the named jobs');
+                    'cryptoml-compress', 'cryptoml-retention', 'cryptoml-trim-cron-history'], 'the named jobs');
 SELECT is((SELECT command FROM cron.job WHERE jobname = 'cryptoml-retrain'),
           format('CALL %s.ml_retrain_all()', quote_ident((SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
                                                             WHERE e.extname = 'cryptoml'))),
           'job commands name the extension''s schema');
-SELECT is(ml_unschedule(), 5, 'ml_unschedule removes them');
+SELECT is(ml_unschedule(), 7, 'ml_unschedule removes them');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 0::bigint, 'no cryptoml job is left');
 SELECT is(ml_unschedule(), 0, 'a second ml_unschedule removes nothing');
 
