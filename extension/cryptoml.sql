@@ -433,11 +433,12 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast_all(text), %s.ml_monitor_check(text, timestamptz, integer) TO %s', s, s, r);
-      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint) TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
+                     '%s.ml_build_samples_all(bigint) TO %s', s, s, s, r);
       -- the procedures' steps (SECURITY DEFINER functions) live in cryptoml_internal
       EXECUTE format('GRANT USAGE ON SCHEMA cryptoml_internal TO %s', r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
-                     'cryptoml_internal.compress_step(integer) TO %s', r);
+                     'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols() TO %s', r);
     END IF;
   END
   $$;
@@ -458,9 +459,10 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
     EXECUTE format('REVOKE ALL ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_health(), %s.ml_monitor_check(text, timestamptz, integer) FROM %s', s, s, r);
-    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint) FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
+                   '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
-                   'cryptoml_internal.compress_step(integer) FROM %s', r);
+                   'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols() FROM %s', r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
                    '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
@@ -831,7 +833,7 @@ CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, comman
       RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
         HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
     END IF;
-    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('SELECT %s.ml_build_samples()', s));
+    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('CALL %s.ml_build_samples_all()', s));
     PERFORM cron.schedule('cryptoml-fill-actuals', '* * * * *', format('SELECT %s.ml_fill_actuals()', s));
     PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *', format('SELECT count(*) FROM %s.ml_check_drift()', s));
     PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all()', s));
@@ -1420,6 +1422,24 @@ REVOKE ALL ON FUNCTION ml_monitor_check(text, timestamptz, integer), ml_health()
   cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols(),
   cryptoml_internal.monitor_forget_unconfigured() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE ml_compress_history(bigint), ml_apply_retention(bigint) FROM PUBLIC;
+
+-- The scheduled sample build: one committed transaction per symbol with bars, so a killed run keeps
+-- the symbols it finished and the next run (incremental) goes on from there.
+CREATE PROCEDURE ml_build_samples_all(INOUT samples bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    s text;
+  BEGIN
+    samples := 0;
+    FOR s IN SELECT c.symbol FROM cryptoml_internal.chart_symbols() AS c(symbol) LOOP
+      samples := samples + @extschema@.ml_build_samples(s);
+      COMMIT;
+    END LOOP;
+  END
+  $$;
+COMMENT ON PROCEDURE ml_build_samples_all(bigint) IS 'ml_build_samples for every symbol with bars, committing after each symbol (what the cryptoml-build-samples job runs); returns the rows added.';
+REVOKE ALL ON PROCEDURE ml_build_samples_all(bigint) FROM PUBLIC;
 REVOKE ALL ON ml_chart_history FROM PUBLIC;
 
 CREATE FUNCTION cryptoml_internal.test_second_launcher() RETURNS boolean
