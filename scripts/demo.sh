@@ -145,6 +145,55 @@ SELECT DISTINCT ON (forecast_type, forecast_horizon) forecast_type, forecast_hor
  WHERE symbol = 'BTCUSDT' AND bar_timestamp = (SELECT max(timestamp) FROM rollingChartData WHERE symbol = 'BTCUSDT')
  ORDER BY forecast_type, forecast_horizon, id DESC;   -- the newest of each (a rerun of the demo keeps earlier ones)
 SQL
+echo
+echo "== the chart monitor and ml_health() (docs/monitoring.md)"
+psql -q <<'SQL'
+\echo   The shared candles are historical: measured against now, every symbol is stale and its last
+\echo   hour is empty, and the monitor says so (each alert raised once, on NOTIFY cryptoml_alerts).
+SELECT scope AS symbol,
+       round(max(value) FILTER (WHERE metric = 'staleness')::numeric / 86400, 1) AS stale_days,
+       round(max(value) FILTER (WHERE metric = 'completeness')::numeric, 3) AS completeness,
+       round(max(value) FILTER (WHERE metric = 'missing_data')::numeric, 3) AS missing,
+       round(max(value) FILTER (WHERE metric = 'invalid_values')::numeric, 3) AS invalid,
+       max(detail) FILTER (WHERE metric = 'open_alerts') AS open_alerts
+  FROM ml_health() WHERE scope <> 'system' GROUP BY scope ORDER BY scope;
+\echo   system metrics (latency: ml_forecast calls since the server started, incl. the forecaster's):
+SELECT metric, round(value::numeric, 4) AS value, unit, detail FROM ml_health() WHERE scope = 'system';
+SQL
+echo
+echo "== a live feed that stops: a stale alert on LISTEN cryptoml_alerts"
+echo "   DEMOUSDT (a generated random walk, added to the symbols for this part only) gets bars up to"
+echo "   the current minute; monitoring.checkInterval 5 s, staleData 10 s. Then nothing more is inserted."
+symbols=$(psql -Atc "SELECT ml_config_get('symbols')")
+restore_monitor() {
+  psql -q -c "SELECT ml_config_set('symbols', '$symbols'), ml_config_reset('monitoring.checkInterval'),
+                     ml_config_reset('monitoring.alertThresholds.staleData')" \
+          -c "DELETE FROM persistentForecasts WHERE symbol = 'DEMOUSDT'" -c "DELETE FROM cryptoml_internal.monitor_alerts WHERE symbol = 'DEMOUSDT'" \
+          -c "DELETE FROM rollingChartData WHERE symbol = 'DEMOUSDT'" -c "SELECT ml_stop_workers(), pg_sleep(1), ml_start_workers()" >/dev/null
+}
+trap restore_monitor EXIT
+psql -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SELECT ml_config_set('symbols', ('$symbols'::jsonb || '["DEMOUSDT"]')::text);
+SELECT ml_config_set('monitoring.checkInterval', '5'), ml_config_set('monitoring.alertThresholds.staleData', '10');
+DELETE FROM rollingChartData WHERE symbol = 'DEMOUSDT';
+SELECT setseed(0.7);
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'DEMOUSDT', t, c, c * 1.001, c * 0.999, c, 5
+  FROM (SELECT t, round((10 * exp(sum(r) OVER (ORDER BY t)))::numeric, 6) AS c
+          FROM (SELECT date_trunc('minute', now() AT TIME ZONE 'UTC') - make_interval(mins => i) AS t, (random() - 0.5) * 0.002 AS r
+                  FROM generate_series(0, 119) i) x) y;
+SELECT ml_stop_workers(), pg_sleep(1), ml_start_workers();   -- the monitor starts again with the 5 s interval
+SQL
+psql -q -c "SELECT symbol, latest_bar, staleness_seconds, completeness, raised FROM ml_monitor_check('DEMOUSDT')"
+echo "   listening (the latest bar closes at the end of this minute; stale 10 s after that) ..."
+start=$SECONDS
+got=$({ echo "LISTEN cryptoml_alerts;"; for _ in $(seq 1 240); do echo "SELECT pg_sleep(0.5);"; done; } |
+      psql -X -q -At 2>&1 | grep -m1 '"symbol": "DEMOUSDT"' || true)
+if [ -n "$got" ]; then echo "   after $((SECONDS - start)) s: $got"; else echo "   no alert within 120 s (see ml_workers())"; fi
+psql -q -c "SELECT symbol, alert, level, round(value::numeric) AS value, threshold, started_at FROM cryptoml_internal.monitor_alerts WHERE symbol = 'DEMOUSDT'"
+restore_monitor
+trap - EXIT
+
 cat <<TXT
 
 The cluster keeps running (data in .pg/demo, port $PGPORT, socket $PGHOST).
