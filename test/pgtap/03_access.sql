@@ -1,7 +1,7 @@
 -- Least privilege: reader, writer and admin sets from ml_grant_access().
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(45);
+SELECT plan(55);
 
 CREATE TABLE public.cml_tap_unrelated (secret text);  -- a user table sharing the extension's schema
 CREATE ROLE cml_tap_reader;
@@ -45,6 +45,10 @@ SELECT throws_ok($$SELECT ml_config_reset_all()$$, '42501', NULL, 'reader cannot
 SELECT throws_ok($$INSERT INTO rollingChartData (symbol, timestamp, close) VALUES ('ETHUSDT', '2021-04-02', 1)$$,
                  '42501', NULL, 'reader cannot insert candles');
 SELECT throws_ok($$SELECT ml_log('info', 'tap', 'reader', 'x')$$, '42501', NULL, 'reader cannot write logs');
+SELECT lives_ok('SELECT count(*) FROM ml_health()', 'reader reads ml_health()');
+SELECT lives_ok('SELECT count(*) FROM ml_chart_history', 'reader reads ml_chart_history');
+SELECT throws_ok('SELECT count(*) FROM ml_monitor_check()', '42501', NULL, 'reader cannot run the monitor check (it writes alerts)');
+SELECT throws_ok('SELECT count(*) FROM cryptoml_internal.chart_archive', '42501', NULL, 'reader cannot read the archive table directly');
 RESET ROLE;
 
 -- writer: inserts candles, writes logs and checkpoints, cannot change config
@@ -68,6 +72,16 @@ SELECT lives_ok('DELETE FROM rollingChartData WHERE symbol = ''ETHUSDT''', 'admi
 SELECT throws_ok($$SELECT ml_grant_access('cml_tap_nobody', 'admin')$$, '42501', NULL, 'admin cannot grant (owner only)');
 SELECT throws_ok('SELECT * FROM cml_tap_unrelated', '42501', NULL, 'admin gets no privilege on other tables of the schema');
 SELECT throws_ok('SELECT count(*) FROM cryptoml_internal.config', '42501', NULL, 'admin cannot read internals directly');
+SELECT throws_ok('SELECT count(*) FROM cryptoml_internal.monitor_alerts', '42501', NULL, '... nor the open alerts');
+SELECT throws_ok('DELETE FROM cryptoml_internal.chart_archive', '42501', NULL, '... nor the archive');
+SELECT lives_ok('SELECT count(*) FROM ml_monitor_check()', 'admin runs the monitor check');
+SELECT ok(has_function_privilege('cml_tap_admin', 'cryptoml_internal.retention_step(text, integer)', 'EXECUTE')
+          AND has_function_privilege('cml_tap_admin', 'cryptoml_internal.compress_step(integer)', 'EXECUTE'),
+          'admin may run the steps of the retention and compression procedures');
+SELECT ok(NOT has_function_privilege('cml_tap_admin', 'cryptoml_internal.delete_history(text, timestamp, integer)', 'EXECUTE'),
+          'but not the raw delete path under them');
+SELECT ok(NOT has_function_privilege('cml_tap_writer', 'cryptoml_internal.retention_step(text, integer)', 'EXECUTE'),
+          'a writer may not run retention');
 SELECT lives_ok($$INSERT INTO persistentForecasts (symbol, forecast_type, forecast_horizon) VALUES ('BTCUSDT', 'trend', 5)$$,
                 'admin writes forecasts (sequence granted)');
 RESET ROLE;
