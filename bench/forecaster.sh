@@ -34,7 +34,7 @@ trap cleanup EXIT
 if [ -z "$("${P[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'cryptoml'")" ]; then
   "${P[@]}" -d postgres -c "CREATE DATABASE cryptoml"
 fi
-"${P[@]}" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE"
+"${P[@]}" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE" -c "ALTER EXTENSION cryptoml UPDATE"
 [ "$("${P[@]}" -Atc "SELECT count(*) FROM rollingChartData")" -gt 0 ] || bash scripts/load.sh "$CLUSTER" >&2
 export PGOPTIONS='-c client_min_messages=error'
 "${P[@]}" -c "SELECT ml_build_samples()" >/dev/null
@@ -75,16 +75,27 @@ done
 # private memory (RssAnon): VmRSS also counts the shared buffers the worker has touched, which
 # grows with every new page of bars and forecasts it reads
 rss() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status"; }
+mpid=$("${P[@]}" -Atc "SELECT pid FROM ml_workers() WHERE worker = 'monitor' AND pid IS NOT NULL")
 c0=$("${P[@]}" -Atc "SELECT cycles FROM ml_workers() WHERE worker = 'forecaster'")
 rss_early=""
+series=""
+next_mark=$((CYCLES / 4))
 while :; do
   new_bars
   c=$("${P[@]}" -Atc "SELECT cycles FROM ml_workers() WHERE worker = 'forecaster'")
-  [ -z "$rss_early" ] && [ $((c - c0)) -ge 10 ] && rss_early=$(rss "$pid")
+  [ -z "$rss_early" ] && [ $((c - c0)) -ge 10 ] && { rss_early=$(rss "$pid"); series="10:${rss_early}"; }
+  if [ $((c - c0)) -ge "$next_mark" ] && [ "$next_mark" -lt "$CYCLES" ]; then
+    series+=" $((c - c0)):$(rss "$pid")"
+    next_mark=$((next_mark + CYCLES / 4))
+  fi
   [ $((c - c0)) -ge "$CYCLES" ] && break
   sleep 1
 done
 rss_end=$(rss "$pid")
+series+=" $((c - c0)):${rss_end}"
 errors=$("${P[@]}" -Atc "SELECT errors FROM ml_workers() WHERE worker = 'forecaster'")
 echo "2. forecaster worker (pid $pid), $CYCLES cycles at forecasting.updateFrequency 1 with new bars: private memory (RssAnon) after 10 cycles ${rss_early} kB, at the end ${rss_end} kB ($(awk -v a="$rss_early" -v b="$rss_end" 'BEGIN { printf "%+.1f %%", 100 * (b - a) / a }')); errors $errors"
+echo "   RssAnon (kB) by cycle: $series"
+[ -n "$mpid" ] && [ -r "/proc/$mpid/status" ] &&
+  echo "   the monitor worker (pid $mpid, a check every monitoring.checkInterval = 60 s) at the end: $(rss "$mpid") kB"
 echo "reproduce: cd $ROOT && REPS=$REPS CYCLES=$CYCLES bash bench/forecaster.sh"

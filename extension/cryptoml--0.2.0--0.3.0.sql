@@ -213,8 +213,9 @@ CREATE FUNCTION ml_health()
     RETURN NEXT;
     metric := 'error_rate'; unit := 'ratio'; threshold := NULL; ok := NULL;
     SELECT CASE WHEN count(*) > 0 THEN (count(*) FILTER (WHERE l.level = 'error'))::float8 / count(*) END,
-           format('%s errors among %s systemLogs entries of the last hour', count(*) FILTER (WHERE l.level = 'error'), count(*))
-      INTO value, detail FROM @extschema@.systemlogs l WHERE l.timestamp > utc - interval '1 hour';
+           format('%s errors among %s systemLogs entries of the last hour (monitoring alerts excluded)', count(*) FILTER (WHERE l.level = 'error'), count(*))
+      INTO value, detail FROM @extschema@.systemlogs l
+     WHERE l.timestamp > utc - interval '1 hour' AND l.category IS DISTINCT FROM 'monitoring';
     RETURN NEXT;
     metric := 'recovery_time'; unit := 's';
     SELECT avg((l.context ->> 'duration_seconds')::float8), format('mean duration of the %s alerts that recovered in the last 24 hours', count(*))

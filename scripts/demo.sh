@@ -155,9 +155,9 @@ SELECT scope AS symbol,
        round(max(value) FILTER (WHERE metric = 'completeness')::numeric, 3) AS completeness,
        round(max(value) FILTER (WHERE metric = 'missing_data')::numeric, 3) AS missing,
        round(max(value) FILTER (WHERE metric = 'invalid_values')::numeric, 3) AS invalid,
-       max(detail) FILTER (WHERE metric = 'open_alerts') AS open_alerts
+       regexp_replace(max(detail) FILTER (WHERE metric = 'open_alerts'), ' since [^,]*', '', 'g') AS open_alerts
   FROM ml_health() WHERE scope <> 'system' GROUP BY scope ORDER BY scope;
-\echo   system metrics (latency: ml_forecast calls since the server started, incl. the forecaster's):
+\echo   system metrics (latency: every ml_forecast call since the server started, the forecaster included):
 SELECT metric, round(value::numeric, 4) AS value, unit, detail FROM ml_health() WHERE scope = 'system';
 SQL
 echo
@@ -173,7 +173,7 @@ restore_monitor() {
 }
 trap restore_monitor EXIT
 psql -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
-SELECT ml_config_set('symbols', ('$symbols'::jsonb || '["DEMOUSDT"]')::text);
+SELECT ml_config_set('symbols', '$symbols'::jsonb || '["DEMOUSDT"]');
 SELECT ml_config_set('monitoring.checkInterval', '5'), ml_config_set('monitoring.alertThresholds.staleData', '10');
 DELETE FROM rollingChartData WHERE symbol = 'DEMOUSDT';
 SELECT setseed(0.7);
