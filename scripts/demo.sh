@@ -130,7 +130,7 @@ for _ in $(seq 1 90); do
   sleep 2
 done
 psql -q <<'SQL'
-SELECT worker, state, pid, last_run, next_run, cycles, errors, last_error FROM ml_workers();
+SELECT worker, database, state, pid, last_run, next_run, cycles, errors, last_error FROM ml_workers();
 SELECT f.symbol, count(DISTINCT forecast_horizon) FILTER (WHERE forecast_type = 'price_direction') AS price_direction_horizons,
        count(DISTINCT forecast_horizon) FILTER (WHERE forecast_type = 'volatility') AS volatility_horizons,
        count(DISTINCT forecast_horizon) FILTER (WHERE forecast_type = 'trend') AS trend_horizons,

@@ -409,7 +409,9 @@ void cml_launcher_main(Datum) {
         retry_at[slot] = GetCurrentTimestamp() + 5 * USECS_PER_SEC;  // at most one start per 5 s (a crash loop stays slow)
         const char* database = g_workers->database[slot / kKinds];
         if (!database_exists(database)) {
-          set_state(slot, psprintf("waiting: database \"%s\" does not exist", database));
+          char state_text[96];  // no palloc: the launcher's loop runs in a long-lived context
+          snprintf(state_text, sizeof state_text, "waiting: database \"%s\" does not exist", database);
+          set_state(slot, state_text);
           continue;
         }
         handle[slot] = start_db_worker(slot);

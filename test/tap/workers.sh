@@ -23,7 +23,7 @@ q -c "TRUNCATE rollingChartData; DELETE FROM persistentForecasts; DELETE FROM cr
 
 wait_for 15 "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'cryptoml launcher')"
 ok $? "the launcher runs and is named in pg_stat_activity.backend_type"
-[ "$(q -c "SELECT state FROM ml_workers() WHERE worker = 'forecaster'")" = disabled ]
+[ "$(q -c "SELECT state FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()")" = disabled ]
 ok $? "ml_workers() shows the forecaster disabled"
 
 # two symbols with a production model each; ETHUSDT's model bytes are then corrupted
@@ -45,10 +45,10 @@ ok $? "ml_start_workers() enables them"
 wait_for 20 "SELECT EXISTS (SELECT 1 FROM persistentForecasts WHERE symbol = 'BTCUSDT' AND forecast_horizon = 5
                              AND model_version LIKE 'xgb-BTCUSDT-h5-%')"
 ok $? "the forecaster writes BTCUSDT's forecast with its production model"
-wait_for 10 "SELECT errors > 0 AND last_error LIKE 'ETHUSDT: %xgboost model%' FROM ml_workers() WHERE worker = 'forecaster'"
+wait_for 10 "SELECT errors > 0 AND last_error LIKE 'ETHUSDT: %xgboost model%' FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()"
 ok $? "ETHUSDT's corrupted model is recorded as the forecaster's last error"
-c1=$(q -c "SELECT cycles FROM ml_workers() WHERE worker = 'forecaster'")
-wait_for 10 "SELECT cycles > $c1 FROM ml_workers() WHERE worker = 'forecaster'"
+c1=$(q -c "SELECT cycles FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()")
+wait_for 10 "SELECT cycles > $c1 FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()"
 ok $? "the failing symbol does not stop the cycles (one transaction per symbol)"
 q -c "SELECT ml_log_flush()" >/dev/null
 [ "$(q -c "SELECT count(*) > 0 FROM systemLogs WHERE category = 'worker' AND subcategory = 'forecaster' AND symbol = 'ETHUSDT' AND level = 'error'")" = t ]
@@ -65,11 +65,11 @@ ok $idle "between cycles the forecaster has no transaction open"
 q -c "ALTER SYSTEM SET cryptoml.workers_enabled = on" >/dev/null
 q -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
-pid=$(q -c "SELECT pid FROM ml_workers() WHERE worker = 'forecaster'")
+pid=$(q -c "SELECT pid FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()")
 mkdir -p "$ROOT/.pg" && echo "$pid" >> "$ROOT/.pg/expected_kills"   # the test command's log check skips it
 kill -9 "$pid" 2>/dev/null || runuser -u postgres -- kill -9 "$pid"
 sleep 2   # the postmaster reinitializes after a killed backend
-wait_for 60 "SELECT pid IS NOT NULL AND pid <> $pid AND cycles > 0 FROM ml_workers() WHERE worker = 'forecaster'"
+wait_for 60 "SELECT pid IS NOT NULL AND pid <> $pid AND cycles > 0 FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()"
 ok $? "after kill -9 of the forecaster (pid $pid) the launcher starts a new one that runs"
 
 [ "$(q -c "SELECT ml_stop_workers()")" = t ]
