@@ -664,6 +664,53 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
   $$;
 COMMENT ON FUNCTION ml_revoke_access(regrole) IS 'Revokes everything ml_grant_access granted to a role. Owner only.';
 
+-- ml_fill_actuals (replaced): only forecasts expired by their symbol's latest bar are looked at
+CREATE OR REPLACE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETURNS bigint
+  LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  -- each symbol's latest bar (one index probe per symbol): only forecasts that expired by then can
+  -- have their future bar, and the partial index on expires_at finds just those
+  WITH RECURSIVE syms(symbol) AS (
+    SELECT min(r.symbol) FROM @extschema@.rollingchartdata r
+    UNION ALL
+    SELECT (SELECT min(r.symbol) FROM @extschema@.rollingchartdata r WHERE r.symbol > syms.symbol) FROM syms WHERE syms.symbol IS NOT NULL),
+  latest AS (
+    SELECT syms.symbol, (SELECT max(r.timestamp) FROM @extschema@.rollingchartdata r WHERE r.symbol = syms.symbol) AS ts
+      FROM syms WHERE syms.symbol IS NOT NULL),
+  due AS (
+    SELECT f.id, f.symbol, f.forecast_type, f.bar_timestamp, f.forecast_horizon, b0.close::float8 AS c0, b1.close::float8 AS c1
+      FROM latest l
+      JOIN @extschema@.persistentforecasts f ON f.symbol = l.symbol AND f.actual_value IS NULL AND f.expires_at <= l.ts
+      JOIN @extschema@.rollingchartdata b0 ON b0.symbol = f.symbol AND b0.timestamp = f.bar_timestamp
+      JOIN @extschema@.rollingchartdata b1 ON b1.symbol = f.symbol
+                                          AND b1.timestamp = f.bar_timestamp + make_interval(mins => f.forecast_horizon)
+     WHERE b0.close > 0
+     ORDER BY f.expires_at
+     LIMIT greatest(max_rows, 0)),
+  v AS (
+    SELECT d.id,
+           CASE d.forecast_type
+             WHEN 'price_direction' THEN 100 * (d.c1 / d.c0 - 1)
+             -- realized volatility over the horizon: sqrt of the sum of squared returns (%) between stored bars
+             WHEN 'volatility' THEN (SELECT sqrt(sum(q.x * q.x)) FROM (
+                 SELECT 100 * (r.close::float8 / lag(r.close::float8) OVER (ORDER BY r.timestamp) - 1) AS x
+                   FROM @extschema@.rollingchartdata r
+                  WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp
+                        AND d.bar_timestamp + make_interval(mins => d.forecast_horizon)) q)
+             -- realized efficiency ratio over the horizon; 0 for a flat window (no move: no trend), as forecast
+             WHEN 'trend' THEN (SELECT CASE WHEN sum(q.step) > 0 THEN abs(d.c1 - d.c0) / sum(q.step) ELSE 0 END FROM (
+                 SELECT abs(r.close::float8 - lag(r.close::float8) OVER (ORDER BY r.timestamp)) AS step
+                   FROM @extschema@.rollingchartdata r
+                  WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp
+                        AND d.bar_timestamp + make_interval(mins => d.forecast_horizon)) q)
+           END AS actual
+      FROM due d),
+  u AS (UPDATE @extschema@.persistentforecasts f SET actual_value = round(v.actual::numeric, 8) FROM v
+         WHERE f.id = v.id AND v.actual IS NOT NULL RETURNING 1)
+  SELECT count(*) FROM u;
+  $$;
+COMMENT ON FUNCTION ml_fill_actuals(integer) IS 'Fills actual_value of forecasts whose future bar exists (price_direction: percentage change of close; volatility: realized volatility; trend: realized efficiency ratio), oldest first, at most max_rows; returns how many.';
+
 -- ml_workers gains a database column: dropped and created again, keeping the grants roles had.
 CREATE TEMP TABLE cryptoml_upgrade_workers_acl AS
   SELECT a.grantee::regrole::text AS grantee FROM pg_proc p, aclexplode(p.proacl) a

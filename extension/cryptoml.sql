@@ -690,13 +690,23 @@ COMMENT ON VIEW ml_forecasts_live IS 'persistentForecasts with the confidence de
 CREATE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETURNS bigint
   LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH due AS (
+  -- each symbol's latest bar (one index probe per symbol): only forecasts that expired by then can
+  -- have their future bar, and the partial index on expires_at finds just those
+  WITH RECURSIVE syms(symbol) AS (
+    SELECT min(r.symbol) FROM @extschema@.rollingchartdata r
+    UNION ALL
+    SELECT (SELECT min(r.symbol) FROM @extschema@.rollingchartdata r WHERE r.symbol > syms.symbol) FROM syms WHERE syms.symbol IS NOT NULL),
+  latest AS (
+    SELECT syms.symbol, (SELECT max(r.timestamp) FROM @extschema@.rollingchartdata r WHERE r.symbol = syms.symbol) AS ts
+      FROM syms WHERE syms.symbol IS NOT NULL),
+  due AS (
     SELECT f.id, f.symbol, f.forecast_type, f.bar_timestamp, f.forecast_horizon, b0.close::float8 AS c0, b1.close::float8 AS c1
-      FROM @extschema@.persistentforecasts f
+      FROM latest l
+      JOIN @extschema@.persistentforecasts f ON f.symbol = l.symbol AND f.actual_value IS NULL AND f.expires_at <= l.ts
       JOIN @extschema@.rollingchartdata b0 ON b0.symbol = f.symbol AND b0.timestamp = f.bar_timestamp
       JOIN @extschema@.rollingchartdata b1 ON b1.symbol = f.symbol
                                           AND b1.timestamp = f.bar_timestamp + make_interval(mins => f.forecast_horizon)
-     WHERE f.actual_value IS NULL AND b0.close > 0
+     WHERE b0.close > 0
      ORDER BY f.expires_at
      LIMIT greatest(max_rows, 0)),
   v AS (
@@ -709,8 +719,8 @@ CREATE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETURNS bigint
                    FROM @extschema@.rollingchartdata r
                   WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp
                         AND d.bar_timestamp + make_interval(mins => d.forecast_horizon)) q)
-             -- realized efficiency ratio over the horizon
-             WHEN 'trend' THEN (SELECT CASE WHEN sum(q.step) > 0 THEN abs(d.c1 - d.c0) / sum(q.step) END FROM (
+             -- realized efficiency ratio over the horizon; 0 for a flat window (no move: no trend), as forecast
+             WHEN 'trend' THEN (SELECT CASE WHEN sum(q.step) > 0 THEN abs(d.c1 - d.c0) / sum(q.step) ELSE 0 END FROM (
                  SELECT abs(r.close::float8 - lag(r.close::float8) OVER (ORDER BY r.timestamp)) AS step
                    FROM @extschema@.rollingchartdata r
                   WHERE r.symbol = d.symbol AND r.timestamp BETWEEN d.bar_timestamp

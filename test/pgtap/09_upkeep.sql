@@ -1,7 +1,7 @@
 -- Upkeep: the pg_cron schedule, outcomes of forecasts, decayed confidence, drift alerts.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(35);
+SELECT plan(37);
 
 -- the schedule: named jobs, idempotent, removable
 SELECT is((SELECT count(*) FROM ml_schedule()), 7::bigint, 'ml_schedule installs seven jobs');
@@ -100,6 +100,18 @@ SELECT is(ml_forecast_all('XRPUSDT'), 18, 'a new bar: eighteen new forecasts');
 SELECT alike((SELECT model_version FROM persistentForecasts WHERE symbol = 'XRPUSDT' AND forecast_type = 'price_direction'
                AND forecast_horizon = 5 ORDER BY id DESC LIMIT 1), 'xgb-XRPUSDT-h5-%', 'horizon 5 uses the production model');
 SELECT throws_like($$SELECT ml_forecast_all('ADAUSDT')$$, 'unknown symbol "ADAUSDT": it has no bars', 'a symbol without bars');
+
+-- a flat window has a realized efficiency ratio of 0 (the forecast's own rule), so it is filled
+-- instead of staying pending and being looked at again by every call
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'HBARUSDT', '2021-03-01'::timestamp + make_interval(mins => i), 1, 1, 1, 1, 1 FROM generate_series(0, 9) i;
+INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp)
+VALUES ('HBARUSDT', 'trend', NULL, 0.2, 5, 'flat', '2021-03-01 00:07', '2021-03-01 00:02'),
+       ('HBARUSDT', 'trend', NULL, 0.2, 5, 'flat-later', '2021-03-01 00:12', '2021-03-01 00:07');
+SELECT ml_fill_actuals();
+SELECT is((SELECT actual_value FROM persistentForecasts WHERE model_version = 'flat'), 0::numeric, 'trend over a flat window: 0');
+SELECT is((SELECT actual_value FROM persistentForecasts WHERE model_version = 'flat-later'), NULL::numeric,
+          'a forecast not expired by its symbol''s latest bar is left for later');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libcryptoml_core.a"
+)
