@@ -118,7 +118,8 @@ struct TradeState {
   int horizon_minutes;       // the trade expires horizon_minutes after opened_at
   double entry, tp, sl;      // entry price, take-profit and stop-loss levels
   double current_price;      // latest close seen (exit price once completed); entry before any bar
-  double pnl_pct;            // latest mark, net of round-trip costs (exit P&L once completed); NaN before any bar
+  double pnl_pct;            // latest mark net of round-trip costs (exit P&L once completed);
+                             // NaN before any bar
   double highest_profit_pct; // max of the marks seen; NaN before any bar
   double lowest_loss_pct;    // min of the marks seen; NaN before any bar
   int profitable_minutes;    // minutes credited to bars whose mark was > 0
@@ -182,9 +183,12 @@ struct Performance {
   int trades;               // number of trades
   double win_rate;          // fraction of trades with pnl > 0; NaN with no trades
   double avg_pnl;           // mean net pnl, percent; NaN with no trades
-  double median_pnl;        // median net pnl, percent (mean of the middle two for even n); NaN with no trades
-  double profit_factor;     // gross profit / |gross loss|; +Infinity with no losses; NaN with no trades
-  double sharpe;            // annualized per-trade Sharpe (risk-free 0); NaN with < 2 trades or zero spread
+  double median_pnl;        // median net pnl, percent (mean of the middle two for even n);
+                            // NaN with no trades
+  double profit_factor;     // gross profit / |gross loss|; +Infinity with wins and no losses;
+                            // NaN with no trades or all trades exactly 0
+  double sharpe;            // annualized per-trade Sharpe (risk-free 0); NaN with < 2 trades or
+                            // zero spread
   double sortino;           // annualized per-trade Sortino; NaN with no trades
   double max_drawdown_pct;  // largest peak-to-trough fall of the compounded equity, percent
   double exposure;          // fraction of the period's minutes with at least one open trade
@@ -253,7 +257,7 @@ double mae(const std::vector<double>& preds, const std::vector<double>& actuals)
 
 // One bucket of a reliability (calibration) table.
 struct ReliabilityBucket {
-  double lower, upper;     // confidence range [lower, upper); the last bucket [90, 100] includes 100
+  double lower, upper;     // confidence range [lower, upper); the last one, [90, 100], has 100
   int count;               // forecasts whose stated confidence falls in the range
   double mean_confidence;  // mean stated confidence, 0-100; NaN when count == 0
   double hit_rate;         // observed fraction of hits, 0-1; NaN when count == 0

@@ -115,7 +115,8 @@ TEST(Trading, OpenTradeRejectsBadInputs) {
   const TradeRule r;
   expect_invalid([&] { cml::open_trade(Side::Long, 0, 0.0, 0.5, 4, r); }, {"entry_close = 0"});
   expect_invalid([&] { cml::open_trade(Side::Long, 0, -5.0, 0.5, 4, r); }, {"entry_close = -5"});
-  expect_invalid([&] { cml::open_trade(Side::Long, 0, 100.0, 0.0, 4, r); }, {"sigma_pct = 0", "> 0"});
+  expect_invalid([&] { cml::open_trade(Side::Long, 0, 100.0, 0.0, 4, r); },
+                 {"sigma_pct = 0", "> 0"});
   expect_invalid([&] { cml::open_trade(Side::Long, 0, 100.0, -1.0, 4, r); }, {"sigma_pct = -1"});
   expect_invalid([&] { cml::open_trade(Side::Long, 0, 100.0, std::nan(""), 4, r); },
                  {"sigma_pct = NaN"});
@@ -127,8 +128,8 @@ TEST(Trading, OpenTradeRejectsBadInputs) {
                  {"tp_sigma = 0", "> 0"});
   expect_invalid([&] { cml::open_trade(Side::Short, 0, 100.0, 0.5, 4, TradeRule{2.0, -1.0}); },
                  {"sl_sigma = -1"});
-  // sigma 60 %, horizon 4: d = 0.6 * 2 = 1.2, so a long SL would be 100 * (1 - 1.2) = -20.
-  expect_invalid([&] { cml::open_trade(Side::Long, 0, 100.0, 60.0, 4, r); }, {"sl = -20"});
+  // sigma 50 %, horizon 4: d = 0.5 * 2 = 1, so a long SL would be 100 * (1 - 1) = 0.
+  expect_invalid([&] { cml::open_trade(Side::Long, 0, 100.0, 50.0, 4, r); }, {"sl = 0", "> 0"});
 }
 
 TEST(Trading, ValidateLevelsWrongSideThrowsNamingTheValue) {

@@ -1,2 +1,0 @@
-# Empty dependencies file for cryptoml_unit.
-# This may be replaced when dependencies are built.

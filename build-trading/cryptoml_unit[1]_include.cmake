@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build-trading/cryptoml_unit[1]_tests.cmake")
-  include("/work/main/build-trading/cryptoml_unit[1]_tests.cmake")
-else()
-  add_test(cryptoml_unit_NOT_BUILT cryptoml_unit_NOT_BUILT)
-endif()
