@@ -586,6 +586,8 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
     EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
     EXECUTE format('GRANT SELECT ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_health() TO %s', s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
+                   '%s.ml_calibration(text, integer, timestamp) TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
@@ -615,6 +617,7 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast_all(text), %s.ml_monitor_check(text, timestamptz, integer) TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_simulate(text, integer, float8, float8, float8, float8) TO %s', s, r);
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                      '%s.ml_build_samples_all(bigint) TO %s', s, s, s, r);
       -- the procedures' steps (SECURITY DEFINER functions) live in cryptoml_internal
@@ -642,6 +645,9 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
     EXECUTE format('REVOKE ALL ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_health(), %s.ml_monitor_check(text, timestamptz, integer) FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
+                   '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8) FROM %s',
+                   s, s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
@@ -710,6 +716,307 @@ CREATE OR REPLACE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETU
   SELECT count(*) FROM u;
   $$;
 COMMENT ON FUNCTION ml_fill_actuals(integer) IS 'Fills actual_value of forecasts whose future bar exists (price_direction: percentage change of close; volatility: realized volatility; trend: realized efficiency ratio), oldest first, at most max_rows; returns how many.';
+
+-- ===========================================================================================
+-- Simulated trading and performance analytics (issue 7; see docs/trading.md)
+-- ===========================================================================================
+ALTER TABLE tradeSimulations
+  ADD COLUMN forecast_horizon INTEGER,
+  ADD COLUMN entry_bar        TIMESTAMP,
+  ADD COLUMN model_version    VARCHAR(50),
+  ADD COLUMN predicted_change DECIMAL(15,8),
+  ADD COLUMN fee_pct          DECIMAL(8,4) NOT NULL DEFAULT 0.1,
+  ADD COLUMN slippage_pct     DECIMAL(8,4) NOT NULL DEFAULT 0.05,
+  ADD COLUMN exit_reason      VARCHAR(10),
+  ADD COLUMN exit_price       DECIMAL(20,8),
+  ADD CONSTRAINT tradesimulations_costs_nonnegative CHECK (fee_pct >= 0 AND slippage_pct >= 0),
+  ADD CONSTRAINT tradesimulations_exit_reason_check CHECK (exit_reason IN ('tp', 'sl', 'expiry')),
+  ADD CONSTRAINT tradesimulations_horizon_positive CHECK (forecast_horizon > 0);
+COMMENT ON COLUMN tradeSimulations.forecast_horizon IS 'Horizon of the forecast the trade follows, minutes: the trade expires after it.';
+COMMENT ON COLUMN tradeSimulations.entry_bar IS 'Open time of the bar whose close is the entry; the trade follows the bars after it.';
+COMMENT ON COLUMN tradeSimulations.model_version IS 'The model (batch_id) whose forecast opened the trade.';
+COMMENT ON COLUMN tradeSimulations.predicted_change IS 'The forecast percentage change of close over the horizon.';
+COMMENT ON COLUMN tradeSimulations.fee_pct IS 'Fee per side, percent of the entry; charged twice (round trip) in real_time_pnl.';
+COMMENT ON COLUMN tradeSimulations.slippage_pct IS 'Slippage per side, percent of the entry; charged twice in real_time_pnl.';
+COMMENT ON COLUMN tradeSimulations.exit_reason IS 'tp, sl or expiry once completed.';
+COMMENT ON COLUMN tradeSimulations.exit_price IS 'The exit price: the TP or SL level, or the close of the expiry bar.';
+CREATE INDEX tradesimulations_window_idx ON tradeSimulations (symbol, entry_bar);
+
+-- Re-evaluates one trade from its entry over the stored bars: TP/SL hits on high/low (both in one
+-- bar: SL), expiry at the first bar at or after entry_bar + horizon. Late and corrected bars are
+-- therefore taken into account by construction.
+CREATE FUNCTION cryptoml_internal.trade_levels(side text, entry float8, sigma_pct float8, horizon integer,
+    tp_sigma float8, sl_sigma float8, OUT tp float8, OUT sl float8)
+  AS 'MODULE_PATHNAME', 'cml_trade_levels' LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION cryptoml_internal.trade_evaluate(side text, entry float8, tp float8, sl float8, opened_at timestamp,
+    horizon integer, fee_pct float8, slippage_pct float8, ts timestamp[], high float8[], low float8[], close float8[],
+    OUT current_price float8, OUT pnl_pct float8, OUT highest_profit float8, OUT lowest_loss float8,
+    OUT profitable_minutes integer, OUT total_minutes integer, OUT active boolean, OUT completed_at timestamp,
+    OUT exit_reason text, OUT exit_price float8)
+  AS 'MODULE_PATHNAME', 'cml_trade_evaluate' LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION cryptoml_internal.performance_of(opened_at timestamp[], closed_at timestamp[], pnl_pct float8[],
+    period_start timestamp, period_end timestamp,
+    OUT trades integer, OUT win_rate float8, OUT avg_pnl float8, OUT median_pnl float8, OUT profit_factor float8,
+    OUT sharpe float8, OUT sortino float8, OUT max_drawdown_pct float8, OUT exposure float8, OUT total_return_pct float8,
+    OUT trades_per_year float8)
+  AS 'MODULE_PATHNAME', 'cml_performance_of' LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION cryptoml_internal.random_entry_trades(ts timestamp[], close float8[], n_trades integer, horizon integer,
+    seed bigint, fee_pct float8, slippage_pct float8, OUT opened_at timestamp[], OUT closed_at timestamp[], OUT pnl_pct float8[])
+  AS 'MODULE_PATHNAME', 'cml_random_entry_trades' LANGUAGE C IMMUTABLE STRICT;
+
+CREATE FUNCTION cryptoml_internal.follow_trade(trade_id integer) RETURNS boolean
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    t @extschema@.tradesimulations;
+    e record;
+  BEGIN
+    SELECT * INTO t FROM @extschema@.tradesimulations s WHERE s.id = trade_id FOR UPDATE;
+    IF NOT FOUND OR t.signal_type NOT IN ('LONG', 'SHORT') OR t.entry_bar IS NULL OR t.forecast_horizon IS NULL THEN
+      RETURN false;
+    END IF;
+    SELECT r.* INTO e FROM (
+      SELECT coalesce(array_agg(b.timestamp ORDER BY b.timestamp), '{}') AS ts, coalesce(array_agg(b.high::float8 ORDER BY b.timestamp), '{}') AS hi,
+             coalesce(array_agg(b.low::float8 ORDER BY b.timestamp), '{}') AS lo, coalesce(array_agg(b.close::float8 ORDER BY b.timestamp), '{}') AS cl
+        FROM (SELECT c.timestamp, c.high, c.low, c.close FROM @extschema@.rollingchartdata c
+               WHERE c.symbol = t.symbol AND c.timestamp > t.entry_bar
+                 AND c.timestamp <= t.entry_bar + make_interval(mins => t.forecast_horizon)
+              UNION ALL   -- after a gap over the expiry, the first bar after it closes the trade
+              (SELECT c.timestamp, c.high, c.low, c.close FROM @extschema@.rollingchartdata c
+                WHERE c.symbol = t.symbol AND c.timestamp > t.entry_bar + make_interval(mins => t.forecast_horizon)
+                ORDER BY c.timestamp LIMIT 1)) b) a,
+      LATERAL cryptoml_internal.trade_evaluate(t.signal_type, t.entry_price::float8, t.tp_price::float8, t.sl_price::float8,
+        t.entry_bar, t.forecast_horizon, t.fee_pct::float8, t.slippage_pct::float8, a.ts, a.hi, a.lo, a.cl) r;
+    UPDATE @extschema@.tradesimulations s
+       SET current_price = round(e.current_price::numeric, 8), real_time_pnl = round(e.pnl_pct::numeric, 4),
+           highest_profit = round(e.highest_profit::numeric, 4), lowest_loss = round(e.lowest_loss::numeric, 4),
+           profitable_minutes = e.profitable_minutes, total_minutes = e.total_minutes, is_active = e.active,
+           completed_at = e.completed_at, exit_reason = e.exit_reason, exit_price = round(e.exit_price::numeric, 8)
+     WHERE s.id = trade_id;
+    RETURN true;
+  END
+  $$;
+
+-- New and corrected bars re-evaluate the trades they concern: every active trade of the symbol,
+-- and completed trades whose window (entry_bar, completed_at] holds a changed bar.
+CREATE FUNCTION cryptoml_internal.trades_follow_bars() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    t record;
+  BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.tradesimulations s WHERE s.signal_type IN ('LONG', 'SHORT')) THEN
+      RETURN NULL;
+    END IF;
+    FOR t IN
+      SELECT DISTINCT s.id FROM @extschema@.tradesimulations s
+        JOIN (SELECT n.symbol, min(n.timestamp) AS since, max(n.timestamp) AS until FROM changed_bars n GROUP BY n.symbol) c
+          ON c.symbol = s.symbol
+       WHERE s.signal_type IN ('LONG', 'SHORT')
+         AND ((s.is_active AND c.until > s.entry_bar) OR (NOT s.is_active AND c.until > s.entry_bar AND c.since <= s.completed_at))
+       ORDER BY 1
+    LOOP
+      PERFORM cryptoml_internal.follow_trade(t.id);
+    END LOOP;
+    RETURN NULL;
+  END
+  $$;
+CREATE TRIGGER zz_trades_follow_inserted AFTER INSERT ON rollingChartData REFERENCING NEW TABLE AS changed_bars
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.trades_follow_bars();
+CREATE TRIGGER zz_trades_follow_updated AFTER UPDATE ON rollingChartData REFERENCING NEW TABLE AS changed_bars
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.trades_follow_bars();
+
+CREATE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma float8 DEFAULT 2, sl_sigma float8 DEFAULT 1,
+                            fee_pct float8 DEFAULT 0.1, slippage_pct float8 DEFAULT 0.05)
+  RETURNS tradeSimulations
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    f record;
+    bar record;
+    sigma float8;
+    lv record;
+    trade @extschema@.tradesimulations;
+  BEGIN
+    IF fee_pct < 0 OR slippage_pct < 0 OR fee_pct = 'NaN'::float8 OR slippage_pct = 'NaN'::float8 OR fee_pct > 10 OR slippage_pct > 10 THEN
+      RAISE EXCEPTION 'invalid trading costs: fee_pct %, slippage_pct %', fee_pct, slippage_pct
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 0 <= fee_pct <= 10 and 0 <= slippage_pct <= 10 (percent per side)';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_simulate.symbol
+                     AND m.forecast_horizon = ml_simulate.horizon AND m.is_production) THEN
+      RAISE EXCEPTION 'no production model for % at horizon %', symbol, horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Train one with ml_train and promote it (or ml_deploy it) first.';
+    END IF;
+    SELECT * INTO f FROM @extschema@.ml_forecast(symbol, horizon);
+    SELECT r.timestamp, r.close::float8 AS close INTO bar FROM @extschema@.rollingchartdata r
+     WHERE r.symbol = ml_simulate.symbol AND r.timestamp = f.forecast_at;
+    -- the standard deviation of the last hour's one-bar returns, in %
+    SELECT stddev_samp(x) INTO sigma FROM (
+      SELECT 100 * (c / lag(c) OVER (ORDER BY ts) - 1) AS x FROM (
+        SELECT r.timestamp AS ts, r.close::float8 AS c FROM @extschema@.rollingchartdata r
+         WHERE r.symbol = ml_simulate.symbol AND r.timestamp <= bar.timestamp ORDER BY r.timestamp DESC LIMIT 61) w) q;
+    IF f.signal = 'WAIT' THEN
+      INSERT INTO @extschema@.tradesimulations (symbol, signal_type, entry_price, current_price, confidence, profit_likelihood,
+                                                 is_active, completed_at, forecast_horizon, entry_bar, model_version,
+                                                 predicted_change, fee_pct, slippage_pct, total_minutes, profitable_minutes)
+        VALUES (symbol, 'WAIT', bar.close, bar.close, round(f.confidence), round(f.confidence), false, bar.timestamp, horizon,
+                bar.timestamp, f.model_version, round(f.predicted_change::numeric, 8), fee_pct, slippage_pct, 0, 0)
+        RETURNING * INTO trade;
+      RETURN trade;
+    END IF;
+    IF sigma IS NULL OR sigma <= 0 THEN
+      RAISE EXCEPTION 'cannot set TP and SL for %: no price movement in the last hour before %', symbol, bar.timestamp
+        USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = 'rule: TP/SL are multiples of the last hour''s return volatility, which must be > 0';
+    END IF;
+    SELECT * INTO lv FROM cryptoml_internal.trade_levels(f.signal, bar.close, sigma, horizon, tp_sigma, sl_sigma);
+    INSERT INTO @extschema@.tradesimulations (symbol, signal_type, entry_price, tp_price, sl_price, current_price, confidence,
+                                               profit_likelihood, real_time_pnl, highest_profit, lowest_loss,
+                                               profitable_minutes, total_minutes, is_active, forecast_horizon, entry_bar,
+                                               model_version, predicted_change, fee_pct, slippage_pct)
+      VALUES (symbol, f.signal, bar.close, round(lv.tp::numeric, 8), round(lv.sl::numeric, 8), bar.close, round(f.confidence),
+              round(f.confidence), round((-2 * (fee_pct + slippage_pct))::numeric, 4), NULL, NULL, 0, 0, true, horizon,
+              bar.timestamp, f.model_version, round(f.predicted_change::numeric, 8), fee_pct, slippage_pct)
+      RETURNING * INTO trade;
+    PERFORM cryptoml_internal.follow_trade(trade.id);   -- bars already after the entry (none for a live bar)
+    SELECT * INTO trade FROM @extschema@.tradesimulations s WHERE s.id = trade.id;
+    RETURN trade;
+  END
+  $$;
+COMMENT ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8) IS 'Opens a simulated trade from the production model''s current forecast: LONG or SHORT at the latest close with TP/SL at tp_sigma/sl_sigma times the last hour''s return volatility scaled to the horizon, followed bar by bar by the insert trigger; a WAIT signal is recorded as an inactive row.';
+
+CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS TABLE (strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8, profit_factor float8,
+                 sharpe float8, sortino float8, max_drawdown_pct float8, exposure float8, total_return_pct float8,
+                 period_start timestamp, period_end timestamp)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    s record;
+    p record;
+    b record;
+    rnd_o timestamp[];
+    rnd_c timestamp[];
+    rnd_p float8[];
+  BEGIN
+    SELECT array_agg(t.entry_bar ORDER BY t.entry_bar, t.id) AS o, array_agg(t.completed_at ORDER BY t.entry_bar, t.id) AS c,
+           array_agg(t.real_time_pnl::float8 ORDER BY t.entry_bar, t.id) AS pnl, count(*) AS n,
+           min(t.entry_bar) AS first, max(t.completed_at) AS last, avg(t.fee_pct)::float8 AS fee, avg(t.slippage_pct)::float8 AS slip,
+           mode() WITHIN GROUP (ORDER BY t.forecast_horizon) AS horizon
+      INTO s FROM @extschema@.tradesimulations t
+     WHERE t.signal_type IN ('LONG', 'SHORT') AND NOT t.is_active AND t.completed_at IS NOT NULL AND t.real_time_pnl IS NOT NULL
+       AND (ml_performance.symbol IS NULL OR t.symbol = ml_performance.symbol)
+       AND (ml_performance.since IS NULL OR t.entry_bar >= ml_performance.since);
+    period_start := s.first;
+    period_end := s.last;
+    IF s.n = 0 OR s.last <= s.first THEN
+      strategy := 'simulations'; trades := s.n;
+      RETURN NEXT;
+      RETURN;
+    END IF;
+    SELECT * INTO p FROM cryptoml_internal.performance_of(s.o, s.c, s.pnl, s.first, s.last);
+    strategy := 'simulations';
+    trades := p.trades; win_rate := p.win_rate; avg_pnl := p.avg_pnl; median_pnl := p.median_pnl; profit_factor := p.profit_factor;
+    sharpe := p.sharpe; sortino := p.sortino; max_drawdown_pct := p.max_drawdown_pct; exposure := p.exposure;
+    total_return_pct := p.total_return_pct;
+    RETURN NEXT;
+    IF ml_performance.symbol IS NULL THEN
+      RETURN;   -- the baselines need one symbol's bars
+    END IF;
+    SELECT array_agg(r.timestamp ORDER BY r.timestamp) AS ts, array_agg(r.close::float8 ORDER BY r.timestamp) AS cl
+      INTO b FROM @extschema@.rollingchartdata r
+     WHERE r.symbol = ml_performance.symbol AND r.timestamp BETWEEN s.first AND s.last;
+    -- buy and hold: one long trade from the first to the last bar of the period, same costs
+    SELECT * INTO p FROM cryptoml_internal.performance_of(ARRAY[b.ts[1]], ARRAY[b.ts[array_length(b.ts, 1)]],
+      ARRAY[100 * (b.cl[array_length(b.cl, 1)] / b.cl[1] - 1) - 2 * (s.fee + s.slip)], s.first, s.last);
+    strategy := 'buy_and_hold';
+    trades := p.trades; win_rate := p.win_rate; avg_pnl := p.avg_pnl; median_pnl := p.median_pnl; profit_factor := p.profit_factor;
+    sharpe := p.sharpe; sortino := p.sortino; max_drawdown_pct := p.max_drawdown_pct; exposure := p.exposure;
+    total_return_pct := p.total_return_pct;
+    RETURN NEXT;
+    -- random entry: as many trades, random side, exit at the horizon, seed 42
+    -- (none when the period's bars do not span one horizon)
+    IF b.ts[array_length(b.ts, 1)] >= b.ts[1] + make_interval(mins => s.horizon) THEN
+      SELECT r.opened_at, r.closed_at, r.pnl_pct INTO rnd_o, rnd_c, rnd_p
+        FROM cryptoml_internal.random_entry_trades(b.ts, b.cl, s.n::integer, s.horizon, 42, s.fee, s.slip) r;
+    END IF;
+    strategy := 'random_entry';
+    IF coalesce(array_length(rnd_p, 1), 0) = 0 THEN
+      trades := 0; win_rate := NULL; avg_pnl := NULL; median_pnl := NULL; profit_factor := NULL; sharpe := NULL; sortino := NULL;
+      max_drawdown_pct := NULL; exposure := NULL; total_return_pct := NULL;
+    ELSE
+      SELECT * INTO p FROM cryptoml_internal.performance_of(rnd_o, rnd_c, rnd_p, s.first, s.last);
+      trades := p.trades; win_rate := p.win_rate; avg_pnl := p.avg_pnl; median_pnl := p.median_pnl; profit_factor := p.profit_factor;
+      sharpe := p.sharpe; sortino := p.sortino; max_drawdown_pct := p.max_drawdown_pct; exposure := p.exposure;
+      total_return_pct := p.total_return_pct;
+    END IF;
+    RETURN NEXT;
+  END
+  $$;
+COMMENT ON FUNCTION ml_performance(text, timestamp) IS 'Completed simulated trades (one symbol or all, entered since): trades, win rate, mean and median P&L, profit factor, Sharpe and Sortino (per-trade returns, annualized by trades per year, risk-free 0), maximum drawdown, exposure, total return; for one symbol also buy-and-hold and random entry (same count, seed 42) over the same bars.';
+
+CREATE FUNCTION cryptoml_internal.wilson(successes integer, n integer, OUT lo float8, OUT hi float8)
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT CASE WHEN n > 0 THEN (p + z * z / (2 * n) - z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n))) / (1 + z * z / n) END,
+         CASE WHEN n > 0 THEN (p + z * z / (2 * n) + z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n))) / (1 + z * z / n) END
+    FROM (SELECT CASE WHEN n > 0 THEN successes::float8 / n END AS p, 1.959963984540054::float8 AS z) c
+  $$;
+
+-- Forecast quality from persistentForecasts with outcomes: error, direction with a 95 % interval,
+-- beside the zero-change baseline; and the reliability table of stated confidence.
+CREATE FUNCTION ml_forecast_quality(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS TABLE (symbol text, horizon integer, model text, forecasts bigint, rmse float8, mae float8, baseline_rmse float8,
+                 directional_accuracy float8, accuracy_low95 float8, accuracy_high95 float8)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH f AS (
+    SELECT p.symbol::text AS symbol, p.forecast_horizon AS horizon,
+           CASE WHEN p.model_version LIKE 'stat:%' THEN p.model_version::text ELSE 'model' END AS model,
+           p.predicted_value::float8 AS pred, p.actual_value::float8 AS actual
+      FROM @extschema@.persistentforecasts p
+     WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL
+       AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)),
+  g AS (
+    SELECT f.symbol, f.horizon, f.model, count(*) AS n, sqrt(avg((f.pred - f.actual) ^ 2)) AS rmse, avg(abs(f.pred - f.actual)) AS mae,
+           sqrt(avg(f.actual ^ 2)) AS base, count(*) FILTER (WHERE f.actual <> 0) AS d,
+           count(*) FILTER (WHERE f.actual <> 0 AND sign(f.pred) = sign(f.actual)) AS hits
+      FROM f GROUP BY 1, 2, 3)
+  SELECT g.symbol, g.horizon, g.model, g.n, g.rmse, g.mae, g.base,
+         CASE WHEN g.d > 0 THEN g.hits::float8 / g.d END,
+         w.lo, w.hi
+    FROM g, LATERAL cryptoml_internal.wilson(g.hits::integer, g.d::integer) w
+   ORDER BY 1, 2, 3
+  $$;
+COMMENT ON FUNCTION ml_forecast_quality(text, integer, timestamp) IS 'price_direction forecasts with an outcome, per symbol, horizon and model: RMSE, MAE and the zero-change baseline RMSE; directional accuracy (outcomes of 0 left out) with its 95 % Wilson interval.';
+
+
+CREATE FUNCTION ml_calibration(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH f AS (
+    SELECT p.confidence::float8 AS conf, sign(p.predicted_value) = sign(p.actual_value) AS hit
+      FROM @extschema@.persistentforecasts p
+     WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL AND p.actual_value <> 0 AND p.confidence IS NOT NULL
+       AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)),
+  b AS (
+    SELECT CASE WHEN f.conf < 50 THEN 0 WHEN f.conf >= 90 THEN 90 ELSE floor(f.conf / 10) * 10 END AS lo, f.conf, f.hit FROM f),
+  g AS (
+    SELECT b.lo, count(*) AS n, avg(b.conf) AS conf, count(*) FILTER (WHERE b.hit) AS hits FROM b GROUP BY b.lo)
+  SELECT CASE g.lo WHEN 0 THEN '0-50' WHEN 90 THEN '90-100' ELSE g.lo || '-' || (g.lo + 10) END,
+         g.n, g.conf, g.hits::float8 / g.n, w.lo, w.hi
+    FROM g, LATERAL cryptoml_internal.wilson(g.hits::integer, g.n::integer) w
+   ORDER BY g.lo
+  $$;
+COMMENT ON FUNCTION ml_calibration(text, integer, timestamp) IS 'Reliability table of price_direction forecasts with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed hit rate with its 95 % Wilson interval.';
+
+REVOKE ALL ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8), ml_performance(text, timestamp),
+  ml_forecast_quality(text, integer, timestamp), ml_calibration(text, integer, timestamp),
+  cryptoml_internal.trade_levels(text, float8, float8, integer, float8, float8),
+  cryptoml_internal.trade_evaluate(text, float8, float8, float8, timestamp, integer, float8, float8, timestamp[], float8[], float8[], float8[]),
+  cryptoml_internal.performance_of(timestamp[], timestamp[], float8[], timestamp, timestamp),
+  cryptoml_internal.random_entry_trades(timestamp[], float8[], integer, integer, bigint, float8, float8),
+  cryptoml_internal.follow_trade(integer), cryptoml_internal.trades_follow_bars(), cryptoml_internal.wilson(integer, integer) FROM PUBLIC;
 
 -- ml_workers gains a database column: dropped and created again, keeping the grants roles had.
 CREATE TEMP TABLE cryptoml_upgrade_workers_acl AS
