@@ -326,7 +326,7 @@ SELECT has_table('tradesimulations', 'tradeSimulations exists');
 SELECT has_pk('tradesimulations', 'tradeSimulations has a primary key');
 SELECT col_is_pk('tradesimulations', 'id', 'tradeSimulations.id is the primary key');
 SELECT has_sequence('tradesimulations_id_seq', 'tradeSimulations.id is SERIAL (sequence tradesimulations_id_seq)');
-SELECT columns_are('tradesimulations', ARRAY['id', 'symbol', 'signal_type', 'entry_price', 'tp_price', 'sl_price', 'current_price', 'confidence', 'profit_likelihood', 'real_time_pnl', 'highest_profit', 'lowest_loss', 'profitable_minutes', 'total_minutes', 'is_active', 'created_at', 'completed_at'], 'tradeSimulations has exactly the seed columns plus the documented additions');
+SELECT columns_are('tradesimulations', ARRAY['id', 'symbol', 'signal_type', 'entry_price', 'tp_price', 'sl_price', 'current_price', 'confidence', 'profit_likelihood', 'real_time_pnl', 'highest_profit', 'lowest_loss', 'profitable_minutes', 'total_minutes', 'is_active', 'created_at', 'completed_at', 'forecast_horizon', 'entry_bar', 'model_version', 'predicted_change', 'fee_pct', 'slippage_pct', 'exit_reason', 'exit_price'], 'tradeSimulations has exactly the seed columns plus the documented additions');
 -- id
 SELECT has_column('tradesimulations', 'id', 'tradeSimulations.id exists');
 SELECT col_type_is('tradesimulations', 'id', 'integer', 'tradeSimulations.id is integer');
