@@ -1,7 +1,7 @@
 -- Least privilege: reader, writer and admin sets from ml_grant_access().
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(55);
+SELECT plan(57);
 
 CREATE TABLE public.cml_tap_unrelated (secret text);  -- a user table sharing the extension's schema
 CREATE ROLE cml_tap_reader;
@@ -46,6 +46,9 @@ SELECT throws_ok($$INSERT INTO rollingChartData (symbol, timestamp, close) VALUE
                  '42501', NULL, 'reader cannot insert candles');
 SELECT throws_ok($$SELECT ml_log('info', 'tap', 'reader', 'x')$$, '42501', NULL, 'reader cannot write logs');
 SELECT lives_ok('SELECT count(*) FROM ml_health()', 'reader reads ml_health()');
+SELECT lives_ok('SELECT count(*) FROM ml_performance()', 'reader reads ml_performance()');
+SELECT ok(NOT has_function_privilege('cml_tap_reader', 'ml_simulate(text, integer, float8, float8, float8, float8)', 'EXECUTE'),
+          'reader may not open simulated trades');
 SELECT lives_ok('SELECT count(*) FROM ml_chart_history', 'reader reads ml_chart_history');
 SELECT throws_ok('SELECT count(*) FROM ml_monitor_check()', '42501', NULL, 'reader cannot run the monitor check (it writes alerts)');
 SELECT throws_ok('SELECT count(*) FROM cryptoml_internal.chart_archive', '42501', NULL, 'reader cannot read the archive table directly');
