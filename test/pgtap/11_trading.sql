@@ -2,7 +2,7 @@
 -- performance against values computed by hand, forecast quality and calibration, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(37);
+SELECT plan(41);
 
 -- flat bars 00:00-00:09 at 100, then trades entered at the 00:09 close (100)
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -84,6 +84,28 @@ SELECT is((SELECT round(accuracy_low95::numeric, 4) FROM ml_forecast_quality('SO
 SELECT is((SELECT observed_hit_rate FROM ml_calibration('SOLUSDT') WHERE bucket = '50-60'), 0.5::float8,
           'calibration: forecasts stated at 55 hit half the time');
 SELECT is((SELECT observed_hit_rate FROM ml_calibration('SOLUSDT') WHERE bucket = '70-80'), 1::float8, '... those at 75 every time');
+
+-- ml_simulate end to end: a production model, a trade from its forecast, closed by the bars after it
+SELECT setseed(0.3);
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'XRPUSDT', '2021-02-01'::timestamp + make_interval(mins => i), round((c * 0.9995)::numeric, 8), round((c * 1.002)::numeric, 8),
+       round((c * 0.998)::numeric, 8), round(c::numeric, 8), 10
+  FROM (SELECT i, 0.6 * exp(sum(r) OVER (ORDER BY i)) AS c FROM (SELECT i, (random() - 0.5) * 0.004 AS r FROM generate_series(0, 1499) i) x) y;
+SELECT ml_build_samples('XRPUSDT', 5);
+SELECT ml_deploy(batch_id) FROM ml_train('XRPUSDT', 5);
+SELECT ml_config_set('inference.confidenceThreshold', '0');   -- a LONG or SHORT whatever the confidence
+CREATE TEMP TABLE sim AS SELECT * FROM ml_simulate('XRPUSDT', 5, 2, 1, 0.1, 0.05);
+SELECT ok((SELECT CASE signal_type WHEN 'LONG' THEN tp_price > entry_price AND entry_price > sl_price
+                                   WHEN 'SHORT' THEN tp_price < entry_price AND entry_price < sl_price
+                                   ELSE NOT is_active END FROM sim), 'the levels are on the right sides of the entry (or WAIT is inactive)');
+SELECT is((SELECT entry_price FROM sim), (SELECT close FROM rollingChartData WHERE symbol = 'XRPUSDT' ORDER BY timestamp DESC LIMIT 1),
+          'entry at the latest close');
+SELECT is((SELECT model_version FROM sim)::text, (SELECT batch_id FROM mlTrainingBatches WHERE symbol = 'XRPUSDT' AND is_production)::text,
+          'the production model is recorded');
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'XRPUSDT', '2021-02-01'::timestamp + make_interval(mins => 1500 + i), 0.6, 0.601, 0.599, 0.6, 1 FROM generate_series(0, 5) i;
+SELECT ok((SELECT NOT is_active AND (signal_type = 'WAIT' OR exit_reason IN ('tp', 'sl', 'expiry')) FROM tradeSimulations WHERE id = (SELECT id FROM sim)),
+          'six bars later the trade is completed');
 
 -- bad input
 SELECT throws_ok($$SELECT * FROM ml_simulate('ADAUSDT', 15)$$, '55000', 'no production model for ADAUSDT at horizon 15', 'simulate without a production model');
