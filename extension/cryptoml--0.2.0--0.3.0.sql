@@ -798,7 +798,11 @@ CREATE FUNCTION cryptoml_internal.follow_trade(trade_id integer) RETURNS boolean
   $$;
 
 -- New and corrected bars re-evaluate the trades they concern: every active trade of the symbol,
--- and completed trades whose window (entry_bar, completed_at] holds a changed bar.
+-- and completed trades whose window ends at or after the first changed bar. The changed symbols
+-- come from the indicators' statement trigger (it fires first), so the insert path pays no
+-- transition table.
+CREATE FUNCTION cryptoml_internal.statement_bar_changes(OUT symbol text, OUT since timestamp) RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'cml_statement_bar_changes' LANGUAGE C VOLATILE;
 CREATE FUNCTION cryptoml_internal.trades_follow_bars() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
@@ -809,11 +813,9 @@ CREATE FUNCTION cryptoml_internal.trades_follow_bars() RETURNS trigger
       RETURN NULL;
     END IF;
     FOR t IN
-      SELECT DISTINCT s.id FROM @extschema@.tradesimulations s
-        JOIN (SELECT n.symbol, min(n.timestamp) AS since, max(n.timestamp) AS until FROM changed_bars n GROUP BY n.symbol) c
-          ON c.symbol = s.symbol
-       WHERE s.signal_type IN ('LONG', 'SHORT')
-         AND ((s.is_active AND c.until > s.entry_bar) OR (NOT s.is_active AND c.until > s.entry_bar AND c.since <= s.completed_at))
+      SELECT DISTINCT s.id FROM cryptoml_internal.statement_bar_changes() c
+        JOIN @extschema@.tradesimulations s ON s.symbol = c.symbol
+       WHERE s.signal_type IN ('LONG', 'SHORT') AND (s.is_active OR c.since IS NULL OR c.since <= s.completed_at)
        ORDER BY 1
     LOOP
       PERFORM cryptoml_internal.follow_trade(t.id);
@@ -821,9 +823,7 @@ CREATE FUNCTION cryptoml_internal.trades_follow_bars() RETURNS trigger
     RETURN NULL;
   END
   $$;
-CREATE TRIGGER zz_trades_follow_inserted AFTER INSERT ON rollingChartData REFERENCING NEW TABLE AS changed_bars
-  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.trades_follow_bars();
-CREATE TRIGGER zz_trades_follow_updated AFTER UPDATE ON rollingChartData REFERENCING NEW TABLE AS changed_bars
+CREATE TRIGGER zz_trades_follow_bars AFTER INSERT OR UPDATE ON rollingChartData
   FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.trades_follow_bars();
 
 CREATE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma float8 DEFAULT 2, sl_sigma float8 DEFAULT 1,
@@ -1016,7 +1016,8 @@ REVOKE ALL ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8
   cryptoml_internal.trade_evaluate(text, float8, float8, float8, timestamp, integer, float8, float8, timestamp[], float8[], float8[], float8[]),
   cryptoml_internal.performance_of(timestamp[], timestamp[], float8[], timestamp, timestamp),
   cryptoml_internal.random_entry_trades(timestamp[], float8[], integer, integer, bigint, float8, float8),
-  cryptoml_internal.follow_trade(integer), cryptoml_internal.trades_follow_bars(), cryptoml_internal.wilson(integer, integer) FROM PUBLIC;
+  cryptoml_internal.follow_trade(integer), cryptoml_internal.trades_follow_bars(), cryptoml_internal.wilson(integer, integer),
+  cryptoml_internal.statement_bar_changes() FROM PUBLIC;
 
 -- ml_workers gains a database column: dropped and created again, keeping the grants roles had.
 CREATE TEMP TABLE cryptoml_upgrade_workers_acl AS

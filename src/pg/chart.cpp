@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(cml_chart_row_trigger);
 PG_FUNCTION_INFO_V1(cml_chart_statement_trigger);
 PG_FUNCTION_INFO_V1(ml_recompute_indicators);
 PG_FUNCTION_INFO_V1(cml_delete_history);
+PG_FUNCTION_INFO_V1(cml_statement_bar_changes);
 PG_FUNCTION_INFO_V1(cml_numeric_to_double_mismatches);
 }
 
@@ -98,6 +99,15 @@ SymbolEntry* g_last_entry = nullptr;
 char g_last_symbol[32];
 int g_recompute_depth = 0;  // > 0 while our own UPDATEs run: the triggers stand aside
 
+// What the last statement changed, per symbol: bars from `since` on (DT_NOBEGIN: possibly any).
+// Read by the trade-following statement trigger (cryptoml_internal.statement_bar_changes), which
+// fires after the indicators' one. Never destroyed.
+struct BarChange {
+  std::string symbol;
+  Timestamp since;
+};
+std::vector<BarChange>* g_changes = nullptr;
+
 // Column numbers of rollingChartData, looked up once per relation.
 struct Columns {
   Oid relid = InvalidOid;
@@ -124,6 +134,7 @@ void xact_callback(XactEvent event, void*) {
     try {
       if (g_entries) g_entries->clear();
       if (g_touched) g_touched->clear();
+      if (g_changes) g_changes->clear();
     } catch (...) {
     }
   } else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE) {
@@ -706,6 +717,12 @@ void flush_statement(Relation rel) {
     const char* symbol = (*g_touched)[i].c_str();
     SymbolEntry* e = entry_for(symbol);
     e->touched = false;
+    Timestamp since = e->touch_ts == DT_NOBEGIN ? DT_NOBEGIN : e->touch_ts + 1;
+    if (e->dirty && e->dirty_from < since) since = e->dirty_from;
+    guarded("indicators", [&] {
+      if (g_changes == nullptr) g_changes = new std::vector<BarChange>();
+      g_changes->push_back(BarChange{symbol, since});
+    });
     if (e->dirty) {
       (void)recompute(c, rel_name, symbol, e, e->dirty_from, batch, nullptr, nullptr);
       continue;
@@ -836,6 +853,7 @@ Datum cml_chart_statement_trigger(PG_FUNCTION_ARGS) {
   if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "cml_chart_statement_trigger: not called as a trigger");
   TriggerData* td = (TriggerData*)fcinfo->context;
   if (g_recompute_depth > 0) return PointerGetDatum(nullptr);
+  if (g_changes != nullptr) g_changes->clear();
   if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event)) {
     OwnerScope scope;
     enter_owner(td->tg_relation->rd_rel->relowner, &scope);
@@ -1034,4 +1052,24 @@ Datum cml_delete_history(PG_FUNCTION_ARGS) {
   leave_owner(&scope);
   SPI_finish();
   PG_RETURN_INT64(deleted);
+}
+
+// cryptoml_internal.statement_bar_changes(): (symbol, since) for each symbol whose bars the current
+// statement changed, as the indicators' statement trigger recorded them; since is NULL when any
+// bar may have changed.
+Datum cml_statement_bar_changes(PG_FUNCTION_ARGS) {
+  ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
+  InitMaterializedSRF(fcinfo, 0);
+  // nothing while our own recompute UPDATEs run (the outer statement reports its changes after)
+  size_t n = g_changes && g_recompute_depth == 0 ? g_changes->size() : 0;
+  for (size_t i = 0; i < n; i++) {
+    Datum v[2];
+    bool nulls[2] = {false, false};
+    v[0] = CStringGetTextDatum((*g_changes)[i].symbol.c_str());
+    Timestamp since = (*g_changes)[i].since;
+    nulls[1] = since == DT_NOBEGIN;
+    v[1] = TimestampGetDatum(since);
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+  }
+  return (Datum)0;
 }
