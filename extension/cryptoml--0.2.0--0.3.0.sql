@@ -676,13 +676,9 @@ CREATE OR REPLACE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETU
   AS $$
   -- each symbol's latest bar (one index probe per symbol): only forecasts that expired by then can
   -- have their future bar, and the partial index on expires_at finds just those
-  WITH RECURSIVE syms(symbol) AS (
-    SELECT min(r.symbol) FROM @extschema@.rollingchartdata r
-    UNION ALL
-    SELECT (SELECT min(r.symbol) FROM @extschema@.rollingchartdata r WHERE r.symbol > syms.symbol) FROM syms WHERE syms.symbol IS NOT NULL),
-  latest AS (
-    SELECT syms.symbol, (SELECT max(r.timestamp) FROM @extschema@.rollingchartdata r WHERE r.symbol = syms.symbol) AS ts
-      FROM syms WHERE syms.symbol IS NOT NULL),
+  WITH latest AS (
+    SELECT c.symbol, (SELECT max(r.timestamp) FROM @extschema@.rollingchartdata r WHERE r.symbol = c.symbol) AS ts
+      FROM cryptoml_internal.chart_symbols() AS c(symbol)),
   due AS (
     SELECT f.id, f.symbol, f.forecast_type, f.bar_timestamp, f.forecast_horizon, b0.close::float8 AS c0, b1.close::float8 AS c1
       FROM latest l
@@ -772,7 +768,10 @@ CREATE FUNCTION cryptoml_internal.follow_trade(trade_id integer) RETURNS boolean
     e record;
   BEGIN
     SELECT * INTO t FROM @extschema@.tradesimulations s WHERE s.id = trade_id FOR UPDATE;
-    IF NOT FOUND OR t.signal_type NOT IN ('LONG', 'SHORT') OR t.entry_bar IS NULL OR t.forecast_horizon IS NULL THEN
+    -- only trades opened with everything they are followed by (ml_simulate's): a row written by
+    -- hand without levels is left as it is
+    IF NOT FOUND OR t.signal_type NOT IN ('LONG', 'SHORT') OR t.entry_bar IS NULL OR t.forecast_horizon IS NULL
+       OR t.tp_price IS NULL OR t.sl_price IS NULL THEN
       RETURN false;
     END IF;
     SELECT r.* INTO e FROM (
@@ -887,12 +886,11 @@ COMMENT ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8) I
 CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT NULL)
   RETURNS TABLE (strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8, profit_factor float8,
                  sharpe float8, sortino float8, max_drawdown_pct float8, exposure float8, total_return_pct float8,
-                 period_start timestamp, period_end timestamp)
+                 trades_per_year float8, period_start timestamp, period_end timestamp)
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
     s record;
-    p record;
     b record;
     rnd_o timestamp[];
     rnd_c timestamp[];
@@ -906,50 +904,39 @@ CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT
      WHERE t.signal_type IN ('LONG', 'SHORT') AND NOT t.is_active AND t.completed_at IS NOT NULL AND t.real_time_pnl IS NOT NULL
        AND (ml_performance.symbol IS NULL OR t.symbol = ml_performance.symbol)
        AND (ml_performance.since IS NULL OR t.entry_bar >= ml_performance.since);
-    period_start := s.first;
-    period_end := s.last;
     IF s.n = 0 OR s.last <= s.first THEN
-      strategy := 'simulations'; trades := s.n;
+      strategy := 'simulations'; trades := s.n; period_start := s.first; period_end := s.last;
       RETURN NEXT;
       RETURN;
     END IF;
-    SELECT * INTO p FROM cryptoml_internal.performance_of(s.o, s.c, s.pnl, s.first, s.last);
-    strategy := 'simulations';
-    trades := p.trades; win_rate := p.win_rate; avg_pnl := p.avg_pnl; median_pnl := p.median_pnl; profit_factor := p.profit_factor;
-    sharpe := p.sharpe; sortino := p.sortino; max_drawdown_pct := p.max_drawdown_pct; exposure := p.exposure;
-    total_return_pct := p.total_return_pct;
-    RETURN NEXT;
+    RETURN QUERY SELECT 'simulations'::text, p.*, s.first, s.last
+      FROM cryptoml_internal.performance_of(s.o, s.c, s.pnl, s.first, s.last) p;
     IF ml_performance.symbol IS NULL THEN
       RETURN;   -- the baselines need one symbol's bars
     END IF;
     SELECT array_agg(r.timestamp ORDER BY r.timestamp) AS ts, array_agg(r.close::float8 ORDER BY r.timestamp) AS cl
       INTO b FROM @extschema@.rollingchartdata r
      WHERE r.symbol = ml_performance.symbol AND r.timestamp BETWEEN s.first AND s.last;
+    IF coalesce(array_length(b.ts, 1), 0) < 2 THEN
+      RETURN;   -- no bars of the period left (retention, compression): no baseline
+    END IF;
     -- buy and hold: one long trade from the first to the last bar of the period, same costs
-    SELECT * INTO p FROM cryptoml_internal.performance_of(ARRAY[b.ts[1]], ARRAY[b.ts[array_length(b.ts, 1)]],
-      ARRAY[100 * (b.cl[array_length(b.cl, 1)] / b.cl[1] - 1) - 2 * (s.fee + s.slip)], s.first, s.last);
-    strategy := 'buy_and_hold';
-    trades := p.trades; win_rate := p.win_rate; avg_pnl := p.avg_pnl; median_pnl := p.median_pnl; profit_factor := p.profit_factor;
-    sharpe := p.sharpe; sortino := p.sortino; max_drawdown_pct := p.max_drawdown_pct; exposure := p.exposure;
-    total_return_pct := p.total_return_pct;
-    RETURN NEXT;
-    -- random entry: as many trades, random side, exit at the horizon, seed 42
-    -- (none when the period's bars do not span one horizon)
+    RETURN QUERY SELECT 'buy_and_hold'::text, p.*, s.first, s.last
+      FROM cryptoml_internal.performance_of(ARRAY[b.ts[1]], ARRAY[b.ts[array_length(b.ts, 1)]],
+             ARRAY[100 * (b.cl[array_length(b.cl, 1)] / b.cl[1] - 1) - 2 * (s.fee + s.slip)], s.first, s.last) p;
+    -- random entry: as many trades, random side, exit at the horizon, seed 42 (none when the
+    -- period's bars do not span one horizon)
     IF b.ts[array_length(b.ts, 1)] >= b.ts[1] + make_interval(mins => s.horizon) THEN
       SELECT r.opened_at, r.closed_at, r.pnl_pct INTO rnd_o, rnd_c, rnd_p
         FROM cryptoml_internal.random_entry_trades(b.ts, b.cl, s.n::integer, s.horizon, 42, s.fee, s.slip) r;
     END IF;
-    strategy := 'random_entry';
     IF coalesce(array_length(rnd_p, 1), 0) = 0 THEN
-      trades := 0; win_rate := NULL; avg_pnl := NULL; median_pnl := NULL; profit_factor := NULL; sharpe := NULL; sortino := NULL;
-      max_drawdown_pct := NULL; exposure := NULL; total_return_pct := NULL;
+      RETURN QUERY SELECT 'random_entry'::text, 0, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8,
+                          NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8, s.first, s.last;
     ELSE
-      SELECT * INTO p FROM cryptoml_internal.performance_of(rnd_o, rnd_c, rnd_p, s.first, s.last);
-      trades := p.trades; win_rate := p.win_rate; avg_pnl := p.avg_pnl; median_pnl := p.median_pnl; profit_factor := p.profit_factor;
-      sharpe := p.sharpe; sortino := p.sortino; max_drawdown_pct := p.max_drawdown_pct; exposure := p.exposure;
-      total_return_pct := p.total_return_pct;
+      RETURN QUERY SELECT 'random_entry'::text, p.*, s.first, s.last
+        FROM cryptoml_internal.performance_of(rnd_o, rnd_c, rnd_p, s.first, s.last) p;
     END IF;
-    RETURN NEXT;
   END
   $$;
 COMMENT ON FUNCTION ml_performance(text, timestamp) IS 'Completed simulated trades (one symbol or all, entered since): trades, win rate, mean and median P&L, profit factor, Sharpe and Sortino (per-trade returns, annualized by trades per year, risk-free 0), maximum drawdown, exposure, total return; for one symbol also buy-and-hold and random entry (same count, seed 42) over the same bars.';

@@ -2,7 +2,7 @@
 -- performance against values computed by hand, forecast quality and calibration, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(41);
+SELECT plan(45);
 
 -- flat bars 00:00-00:09 at 100, then trades entered at the 00:09 close (100)
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -74,6 +74,17 @@ SELECT is((SELECT round(total_return_pct::numeric, 6) FROM perf), 1.929212, 'com
 SELECT is((SELECT round(sharpe::numeric, 6) FROM perf),
           round((0.005 / sqrt(((0.02 - 0.005) ^ 2 + (-0.01 - 0.005) ^ 2 + (0.03 - 0.005) ^ 2 + (-0.02 - 0.005) ^ 2) / 3) * sqrt(480))::numeric, 6),
           'Sharpe: per-trade mean / std * sqrt(trades per year)');
+
+SELECT is((SELECT count(*) FROM ml_performance('ETHUSDT')), 1::bigint, 'no bars of the period: no baseline rows');
+-- baselines on the same bars: a straight rise from 100 by 0.01 a minute
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'ETHUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 100 + i * 0.01, 100.5 + i * 0.01, 99.5 + i * 0.01, 100 + i * 0.01, 1
+  FROM generate_series(0, 4380) i;
+SELECT is((SELECT round(total_return_pct::numeric, 6) FROM ml_performance('ETHUSDT') WHERE strategy = 'buy_and_hold'),
+          round(100 * (143.8 / 100.0 - 1) - 2 * (0.1 + 0.05), 6), 'buy and hold: 100 to 143.8, minus one round trip');
+SELECT is((SELECT trades FROM ml_performance('ETHUSDT') WHERE strategy = 'random_entry'), 4, 'random entry: as many trades');
+SELECT results_eq($$SELECT * FROM ml_performance('ETHUSDT') WHERE strategy = 'random_entry'$$,
+                  $$SELECT * FROM ml_performance('ETHUSDT') WHERE strategy = 'random_entry'$$, '... the same on every call (seed 42)');
 
 -- forecast quality and calibration
 INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, actual_value, forecast_horizon, model_version, expires_at, bar_timestamp)
