@@ -406,6 +406,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_health() TO %s', s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
                    '%s.ml_calibration(text, integer, timestamp) TO %s', s, s, s, r);
+    EXECUTE format('GRANT SELECT ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
@@ -435,7 +436,8 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast_all(text), %s.ml_monitor_check(text, timestamptz, integer) TO %s', s, s, r);
-      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_simulate(text, integer, float8, float8, float8, float8) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_simulate(text, integer, float8, float8, float8, float8), '
+                     '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb) TO %s', s, s, r);
       EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                      '%s.ml_build_samples_all(bigint) TO %s', s, s, s, r);
       -- the procedures' steps (SECURITY DEFINER functions) live in cryptoml_internal
@@ -463,8 +465,9 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE ALL ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_health(), %s.ml_monitor_check(text, timestamptz, integer) FROM %s', s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
-                   '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8) FROM %s',
-                   s, s, s, s, r);
+                   '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8), '
+                   '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb) FROM %s', s, s, s, s, s, r);
+    EXECUTE format('REVOKE ALL ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
@@ -1639,10 +1642,6 @@ CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT
   AS $$
   DECLARE
     s record;
-    b record;
-    rnd_o timestamp[];
-    rnd_c timestamp[];
-    rnd_p float8[];
   BEGIN
     SELECT array_agg(t.entry_bar ORDER BY t.entry_bar, t.id) AS o, array_agg(t.completed_at ORDER BY t.entry_bar, t.id) AS c,
            array_agg(t.real_time_pnl::float8 ORDER BY t.entry_bar, t.id) AS pnl, count(*) AS n,
@@ -1662,29 +1661,8 @@ CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT
     IF ml_performance.symbol IS NULL THEN
       RETURN;   -- the baselines need one symbol's bars
     END IF;
-    SELECT array_agg(r.timestamp ORDER BY r.timestamp) AS ts, array_agg(r.close::float8 ORDER BY r.timestamp) AS cl
-      INTO b FROM @extschema@.rollingchartdata r
-     WHERE r.symbol = ml_performance.symbol AND r.timestamp BETWEEN s.first AND s.last;
-    IF coalesce(array_length(b.ts, 1), 0) < 2 THEN
-      RETURN;   -- no bars of the period left (retention, compression): no baseline
-    END IF;
-    -- buy and hold: one long trade from the first to the last bar of the period, same costs
-    RETURN QUERY SELECT 'buy_and_hold'::text, p.*, s.first, s.last
-      FROM cryptoml_internal.performance_of(ARRAY[b.ts[1]], ARRAY[b.ts[array_length(b.ts, 1)]],
-             ARRAY[100 * (b.cl[array_length(b.cl, 1)] / b.cl[1] - 1) - 2 * (s.fee + s.slip)], s.first, s.last) p;
-    -- random entry: as many trades, random side, exit at the horizon, seed 42 (none when the
-    -- period's bars do not span one horizon)
-    IF b.ts[array_length(b.ts, 1)] >= b.ts[1] + make_interval(mins => s.horizon) THEN
-      SELECT r.opened_at, r.closed_at, r.pnl_pct INTO rnd_o, rnd_c, rnd_p
-        FROM cryptoml_internal.random_entry_trades(b.ts, b.cl, s.n::integer, s.horizon, 42, s.fee, s.slip) r;
-    END IF;
-    IF coalesce(array_length(rnd_p, 1), 0) = 0 THEN
-      RETURN QUERY SELECT 'random_entry'::text, 0, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8,
-                          NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8, s.first, s.last;
-    ELSE
-      RETURN QUERY SELECT 'random_entry'::text, p.*, s.first, s.last
-        FROM cryptoml_internal.performance_of(rnd_o, rnd_c, rnd_p, s.first, s.last) p;
-    END IF;
+    RETURN QUERY SELECT b.*, s.first, s.last
+      FROM cryptoml_internal.baselines(ml_performance.symbol, s.first, s.last, s.n::integer, s.horizon, s.fee, s.slip) b;
   END
   $$;
 COMMENT ON FUNCTION ml_performance(text, timestamp) IS 'Completed simulated trades (one symbol or all, entered since): trades, win rate, mean and median P&L, profit factor, Sharpe and Sortino (per-trade returns, annualized by trades per year, risk-free 0), maximum drawdown, exposure, total return; for one symbol also buy-and-hold and random entry (same count, seed 42) over the same bars.';
@@ -1755,6 +1733,216 @@ REVOKE ALL ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8
   cryptoml_internal.statement_bar_changes() FROM PUBLIC;
 
 -- ===========================================================================================
+-- Walk-forward backtests (issue 7; see docs/trading.md)
+-- ===========================================================================================
+CREATE TABLE mlBacktestRuns (
+  run_id           VARCHAR(40) PRIMARY KEY,
+  symbol           VARCHAR(20) NOT NULL,
+  forecast_horizon INTEGER NOT NULL,
+  model_type       VARCHAR(30) NOT NULL,
+  from_ts          TIMESTAMP NOT NULL,
+  to_ts            TIMESTAMP NOT NULL,
+  options          JSONB NOT NULL,
+  predictions      INTEGER,
+  trades           INTEGER,
+  created_at       TIMESTAMP DEFAULT NOW()
+);
+COMMENT ON TABLE mlBacktestRuns IS 'Walk-forward backtest runs of ml_backtest; the run id is a digest of the arguments.';
+CREATE TABLE mlBacktestPredictions (
+  run_id           VARCHAR(40) NOT NULL REFERENCES mlBacktestRuns (run_id) ON DELETE CASCADE,
+  bar_timestamp    TIMESTAMP NOT NULL,
+  predicted_change FLOAT8 NOT NULL,
+  actual_change    FLOAT8 NOT NULL,
+  segment          INTEGER NOT NULL,
+  PRIMARY KEY (run_id, bar_timestamp)
+);
+COMMENT ON TABLE mlBacktestPredictions IS 'Out-of-sample predictions of a backtest: each by the model of its segment, trained only on samples whose target was known at the segment start.';
+CREATE TABLE mlBacktestTrades (
+  run_id           VARCHAR(40) NOT NULL REFERENCES mlBacktestRuns (run_id) ON DELETE CASCADE,
+  trade_no         INTEGER NOT NULL,
+  signal_type      VARCHAR(10) NOT NULL CHECK (signal_type IN ('LONG', 'SHORT')),
+  opened_at        TIMESTAMP NOT NULL,
+  closed_at        TIMESTAMP NOT NULL,
+  entry_price      FLOAT8 NOT NULL,
+  tp_price         FLOAT8 NOT NULL,
+  sl_price         FLOAT8 NOT NULL,
+  exit_price       FLOAT8 NOT NULL,
+  pnl_pct          FLOAT8 NOT NULL,
+  predicted_change FLOAT8 NOT NULL,
+  exit_reason      VARCHAR(10) NOT NULL CHECK (exit_reason IN ('tp', 'sl', 'expiry')),
+  PRIMARY KEY (run_id, trade_no)
+);
+COMMENT ON TABLE mlBacktestTrades IS 'Trades of a backtest, with the rules and costs of live simulations (net P&L in %).';
+COMMENT ON COLUMN mlBacktestRuns.run_id IS 'bt- and a digest of the arguments: the same arguments give the same run.';
+COMMENT ON COLUMN mlBacktestRuns.symbol IS 'Trading pair.';
+COMMENT ON COLUMN mlBacktestRuns.forecast_horizon IS 'Horizon of the predictions and of the trades, minutes.';
+COMMENT ON COLUMN mlBacktestRuns.model_type IS 'Model type retrained at every segment (xgboost).';
+COMMENT ON COLUMN mlBacktestRuns.from_ts IS 'Start of the period (first segment).';
+COMMENT ON COLUMN mlBacktestRuns.to_ts IS 'End of the period (exclusive).';
+COMMENT ON COLUMN mlBacktestRuns.options IS 'The options given to ml_backtest.';
+COMMENT ON COLUMN mlBacktestRuns.predictions IS 'Out-of-sample predictions made.';
+COMMENT ON COLUMN mlBacktestRuns.trades IS 'Trades completed.';
+COMMENT ON COLUMN mlBacktestRuns.created_at IS 'When the run was made.';
+COMMENT ON COLUMN mlBacktestPredictions.run_id IS 'The run.';
+COMMENT ON COLUMN mlBacktestPredictions.bar_timestamp IS 'The bar the prediction is made at.';
+COMMENT ON COLUMN mlBacktestPredictions.predicted_change IS 'Predicted % change of close over the horizon.';
+COMMENT ON COLUMN mlBacktestPredictions.actual_change IS 'The sample''s target: the % change that happened.';
+COMMENT ON COLUMN mlBacktestPredictions.segment IS 'Index of the segment (and of its model) from 0.';
+COMMENT ON COLUMN mlBacktestTrades.run_id IS 'The run.';
+COMMENT ON COLUMN mlBacktestTrades.trade_no IS 'Trade number in time order, from 1.';
+COMMENT ON COLUMN mlBacktestTrades.signal_type IS 'LONG or SHORT.';
+COMMENT ON COLUMN mlBacktestTrades.opened_at IS 'Entry bar.';
+COMMENT ON COLUMN mlBacktestTrades.closed_at IS 'Exit bar.';
+COMMENT ON COLUMN mlBacktestTrades.entry_price IS 'Close of the entry bar.';
+COMMENT ON COLUMN mlBacktestTrades.tp_price IS 'Take-profit level.';
+COMMENT ON COLUMN mlBacktestTrades.sl_price IS 'Stop-loss level.';
+COMMENT ON COLUMN mlBacktestTrades.exit_price IS 'TP or SL level, or the close of the expiry bar.';
+COMMENT ON COLUMN mlBacktestTrades.pnl_pct IS 'Net P&L in %, after one round trip of fee and slippage.';
+COMMENT ON COLUMN mlBacktestTrades.predicted_change IS 'The prediction that opened the trade.';
+COMMENT ON COLUMN mlBacktestTrades.exit_reason IS 'tp, sl or expiry.';
+
+CREATE FUNCTION cryptoml_internal.backtest_run(run_id text, symbol text, horizon integer, from_ts timestamp, to_ts timestamp,
+    retrain_every integer, window_size integer, validation_split float8, max_depth integer, eta float8, num_rounds integer,
+    tp_sigma float8, sl_sigma float8, fee_pct float8, slippage_pct float8, min_edge_pct float8) RETURNS integer
+  AS 'MODULE_PATHNAME', 'cml_backtest_run' LANGUAGE C VOLATILE;
+
+-- The baselines on one symbol's bars of a period: buy and hold (one long trade, first to last
+-- bar) and random entry (n_trades trades, random side, exit one horizon later, seed 42), with the
+-- given costs. No row when the period has fewer than 2 bars.
+CREATE FUNCTION cryptoml_internal.baselines(symbol text, period_start timestamp, period_end timestamp, n_trades integer,
+    horizon integer, fee_pct float8, slippage_pct float8)
+  RETURNS TABLE (strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8, profit_factor float8,
+                 sharpe float8, sortino float8, max_drawdown_pct float8, exposure float8, total_return_pct float8,
+                 trades_per_year float8)
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    b record;
+    rnd_o timestamp[];
+    rnd_c timestamp[];
+    rnd_p float8[];
+  BEGIN
+    SELECT array_agg(r.timestamp ORDER BY r.timestamp) AS ts, array_agg(r.close::float8 ORDER BY r.timestamp) AS cl
+      INTO b FROM @extschema@.rollingchartdata r
+     WHERE r.symbol = baselines.symbol AND r.timestamp BETWEEN period_start AND period_end;
+    IF coalesce(array_length(b.ts, 1), 0) < 2 THEN
+      RETURN;
+    END IF;
+    RETURN QUERY SELECT 'buy_and_hold'::text, p.*
+      FROM cryptoml_internal.performance_of(ARRAY[b.ts[1]], ARRAY[b.ts[array_length(b.ts, 1)]],
+             ARRAY[100 * (b.cl[array_length(b.cl, 1)] / b.cl[1] - 1) - 2 * (fee_pct + slippage_pct)], period_start, period_end) p;
+    IF n_trades > 0 AND b.ts[array_length(b.ts, 1)] >= b.ts[1] + make_interval(mins => horizon) THEN
+      SELECT r.opened_at, r.closed_at, r.pnl_pct INTO rnd_o, rnd_c, rnd_p
+        FROM cryptoml_internal.random_entry_trades(b.ts, b.cl, n_trades, horizon, 42, fee_pct, slippage_pct) r;
+    END IF;
+    IF coalesce(array_length(rnd_p, 1), 0) = 0 THEN
+      RETURN QUERY SELECT 'random_entry'::text, 0, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8,
+                          NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8;
+    ELSE
+      RETURN QUERY SELECT 'random_entry'::text, p.* FROM cryptoml_internal.performance_of(rnd_o, rnd_c, rnd_p, period_start, period_end) p;
+    END IF;
+  END
+  $$;
+
+CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAULT 'xgboost', "from" timestamp DEFAULT NULL,
+                            "to" timestamp DEFAULT NULL, options jsonb DEFAULT '{}')
+  RETURNS TABLE (run_id text, strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8,
+                 profit_factor float8, sharpe float8, sortino float8, max_drawdown_pct float8, exposure float8,
+                 total_return_pct float8, trades_per_year float8, predictions bigint, rmse float8, baseline_rmse float8,
+                 directional_accuracy float8)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    o jsonb := coalesce(options, '{}');
+    bad text;
+    win integer;
+    retrain integer;
+    split float8;
+    fee float8;
+    slip float8;
+    smin timestamp;
+    smax timestamp;
+    f timestamp;
+    t timestamp;
+    id text;
+    n integer;
+    q record;
+  BEGIN
+    IF symbol IS NULL OR horizon IS NULL OR model_type IS NULL THEN
+      RAISE EXCEPTION 'symbol, horizon and model_type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF model_type <> 'xgboost' THEN
+      RAISE EXCEPTION 'backtests of model_type "%" are not implemented', model_type
+        USING ERRCODE = 'feature_not_supported', DETAIL = 'rule: model_type xgboost';
+    END IF;
+    IF jsonb_typeof(o) <> 'object' THEN
+      RAISE EXCEPTION 'options must be a JSON object, not %', o USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(o) k
+     WHERE k NOT IN ('retrainEvery', 'windowSize', 'validationSplit', 'maxDepth', 'learningRate', 'numRounds', 'tpSigma',
+                     'slSigma', 'feePct', 'slippagePct', 'minEdgePct');
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'unknown backtest option(s): %', bad USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct';
+    END IF;
+    win := coalesce((o ->> 'windowSize')::integer, (@extschema@.ml_config_get('training.windowSize'))::integer);
+    retrain := coalesce((o ->> 'retrainEvery')::integer, 1440);
+    split := coalesce((o ->> 'validationSplit')::float8, (@extschema@.ml_config_get('training.validationSplit'))::float8);
+    fee := coalesce((o ->> 'feePct')::float8, 0.1);
+    slip := coalesce((o ->> 'slippagePct')::float8, 0.05);
+    IF horizon <= 0 OR retrain <= 0 THEN
+      RAISE EXCEPTION 'invalid backtest: horizon %, retrainEvery %', horizon, retrain
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: horizon > 0 and retrainEvery > 0 minutes';
+    END IF;
+    SELECT min(s.bar_timestamp), max(s.bar_timestamp) INTO smin, smax FROM @extschema@.mltrainingsamples s
+     WHERE s.symbol = ml_backtest.symbol AND s.forecast_horizon = ml_backtest.horizon AND s.target IS NOT NULL;
+    IF smin IS NULL THEN
+      RAISE EXCEPTION 'no training samples for % at horizon %', symbol, horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = format('SELECT ml_build_samples(%L, %s);', symbol, horizon);
+    END IF;
+    f := coalesce(ml_backtest."from", smin + make_interval(mins => win + horizon));
+    t := coalesce(ml_backtest."to", smax + interval '1 minute');
+    IF f >= t THEN
+      RAISE EXCEPTION 'invalid backtest period: from % is not before to %', f, t USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: from < to (the default from leaves windowSize + horizon minutes of samples to train the first model)';
+    END IF;
+    id := 'bt-' || left(md5(concat_ws('|', symbol, horizon, model_type, f, t, o::text)), 24);
+    DELETE FROM @extschema@.mlbacktestruns r WHERE r.run_id = id;   -- the same arguments: the same run, made again
+    INSERT INTO @extschema@.mlbacktestruns (run_id, symbol, forecast_horizon, model_type, from_ts, to_ts, options)
+      VALUES (id, symbol, horizon, model_type, f, t, o);
+    n := cryptoml_internal.backtest_run(id, symbol, horizon, f, t, retrain, win, split,
+           coalesce((o ->> 'maxDepth')::integer, 6), coalesce((o ->> 'learningRate')::float8, 0.1),
+           coalesce((o ->> 'numRounds')::integer, 300), coalesce((o ->> 'tpSigma')::float8, 2),
+           coalesce((o ->> 'slSigma')::float8, 1), fee, slip, coalesce((o ->> 'minEdgePct')::float8, -1));
+    IF n = 0 THEN
+      RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', symbol, f, t
+        USING ERRCODE = 'data_exception', DETAIL = 'rule: a model needs at least 50 samples whose target is known at its segment start',
+              HINT = 'Start later, or build samples over a longer history.';
+    END IF;
+    UPDATE @extschema@.mlbacktestruns r SET predictions = n,
+           trades = (SELECT count(*) FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id) WHERE r.run_id = id;
+    SELECT count(*) AS n, sqrt(avg((p.predicted_change - p.actual_change) ^ 2)) AS rmse, sqrt(avg(p.actual_change ^ 2)) AS base,
+           avg((sign(p.predicted_change) = sign(p.actual_change))::int) FILTER (WHERE p.actual_change <> 0) AS dir
+      INTO q FROM @extschema@.mlbacktestpredictions p WHERE p.run_id = id;
+    RETURN QUERY
+      SELECT id, 'backtest'::text, p.*, q.n, q.rmse, q.base, q.dir::float8
+        FROM (SELECT array_agg(x.opened_at ORDER BY x.trade_no) AS o, array_agg(x.closed_at ORDER BY x.trade_no) AS c,
+                     array_agg(x.pnl_pct ORDER BY x.trade_no) AS pnl
+                FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id) a,
+             LATERAL cryptoml_internal.performance_of(coalesce(a.o, '{}'), coalesce(a.c, '{}'), coalesce(a.pnl, '{}'), f, t) p;
+    RETURN QUERY
+      SELECT id, b.*, NULL::bigint, NULL::float8, NULL::float8, NULL::float8
+        FROM cryptoml_internal.baselines(symbol, f, t, (SELECT count(*)::integer FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id),
+                                         horizon, fee, slip) b;
+  END
+  $$;
+COMMENT ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, jsonb) IS 'Walk-forward backtest: retrains every retrainEvery minutes on the samples whose target was known then, forecasts each bar of the period out of sample, trades with the live simulation''s rules and costs; stores predictions and trades under a run id; returns the backtest''s performance and prediction quality beside buy-and-hold and random entry.';
+REVOKE ALL ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, jsonb),
+  cryptoml_internal.backtest_run(text, text, integer, timestamp, timestamp, integer, integer, float8, integer, float8, integer, float8, float8, float8, float8, float8),
+  cryptoml_internal.baselines(text, timestamp, timestamp, integer, integer, float8, float8) FROM PUBLIC;
+REVOKE ALL ON mlBacktestRuns, mlBacktestPredictions, mlBacktestTrades FROM PUBLIC;
+
+-- ===========================================================================================
 -- pg_dump: extension member tables are skipped unless registered. Every table holding user data
 -- is dumped with its sequence. indicator_checkpoint is not: restoring rollingChartData through
 -- its trigger rebuilds it.
@@ -1779,6 +1967,9 @@ SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.ensemble_members',
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.deployments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.chart_archive', '');
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.monitor_alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('mlbacktestruns', '');
+SELECT pg_catalog.pg_extension_config_dump('mlbacktestpredictions', '');
+SELECT pg_catalog.pg_extension_config_dump('mlbacktesttrades', '');
 
 -- ===========================================================================================
 -- Privileges: nothing but read-only helpers is executable by PUBLIC.

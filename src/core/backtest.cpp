@@ -1,0 +1,220 @@
+// Walk-forward backtest; see backtest.hpp for the conventions.
+#include "backtest.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+namespace cml {
+
+namespace {
+
+std::string fmt(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void check_int(const char* name, long long v, long long lo, long long hi) {
+  if (v < lo || v > hi)
+    throw InvalidParameter(std::string("invalid ") + name + " = " + std::to_string(v) + ": must be between " +
+                               std::to_string(lo) + " and " + std::to_string(hi),
+                           std::string("rule: ") + std::to_string(lo) + " <= " + name + " <= " + std::to_string(hi));
+}
+
+void check_stop(const std::function<bool()>& should_stop) {
+  if (should_stop && should_stop()) throw Cancelled("cancelled", "walk_forward: should_stop returned true");
+}
+
+double edge_of(const BacktestConfig& cfg) {
+  return cfg.min_edge_pct < 0 ? 2.0 * (cfg.costs.fee_pct + cfg.costs.slippage_pct) : cfg.min_edge_pct;
+}
+
+}  // namespace
+
+void BacktestConfig::validate() const {
+  check_int("horizon", horizon, 1, 525600);
+  check_int("retrain_every", retrain_every, 1, 52560000);
+  check_int("window", window, 50, 100000000);
+  if (!std::isfinite(validation_split) || validation_split < 0.05 || validation_split > 0.5)
+    throw InvalidParameter("invalid validation_split = " + fmt(validation_split) +
+                               ": must be finite and between 0.05 and 0.5",
+                           "rule: 0.05 <= validation_split <= 0.5");
+  if (!std::isfinite(min_edge_pct))
+    throw InvalidParameter("invalid min_edge_pct = " + fmt(min_edge_pct) +
+                               ": must be finite (percent; < 0 means the round-trip cost)",
+                           "rule: finite number");
+  check_int("sigma_window", sigma_window, 2, 10000000);
+  xgb.validate();
+  rule.validate();
+  costs.validate();
+}
+
+int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, const BacktestConfig& cfg, int first_segment,
+                 const std::function<void(const SegmentResult&)>& on_segment, const std::function<bool()>& should_stop) {
+  cfg.validate();
+  if (first_segment < 0)
+    throw InvalidParameter("invalid first_segment = " + std::to_string(first_segment) + ": must be >= 0",
+                           "rule: first_segment >= 0");
+  const std::size_t n = samples.ts.size();
+  if (samples.cols < 1)
+    throw InvalidParameter("invalid cols = " + std::to_string(samples.cols) + ": must be >= 1", "rule: cols >= 1");
+  const std::size_t cols = static_cast<std::size_t>(samples.cols);
+  if (samples.X.size() != n * cols)
+    throw InvalidParameter("invalid X: has " + std::to_string(samples.X.size()) + " values, expected ts.size() * cols = " +
+                               std::to_string(n) + " * " + std::to_string(cols),
+                           "rule: X is row-major ts.size() x cols");
+  if (samples.y.size() != n)
+    throw InvalidParameter("invalid y: has " + std::to_string(samples.y.size()) + " values, expected ts.size() = " +
+                               std::to_string(n),
+                           "rule: one target per sample");
+  for (std::size_t i = 1; i < n; ++i)
+    if (samples.ts[i] <= samples.ts[i - 1])
+      throw InvalidParameter("invalid ts: sample " + std::to_string(i + 1) + " at " + std::to_string(samples.ts[i]) +
+                                 " is not after sample " + std::to_string(i) + " at " + std::to_string(samples.ts[i - 1]),
+                             "rule: ts strictly increasing");
+  for (std::size_t i = 0; i < samples.X.size(); ++i)
+    if (std::isinf(samples.X[i]))
+      throw InvalidParameter("invalid X: row " + std::to_string(i / cols + 1) + " column " + std::to_string(i % cols + 1) +
+                                 " = " + fmt(samples.X[i]) + ": must be finite or NaN (missing)",
+                             "rule: no infinite feature values");
+
+  if (to <= from) return 0;
+  const long double span = static_cast<long double>(to) - static_cast<long double>(from);
+  const long double nseg_ld = std::ceil(span / cfg.retrain_every);
+  if (nseg_ld > INT_MAX)
+    throw InvalidParameter("invalid range [" + std::to_string(from) + ", " + std::to_string(to) +
+                               "): more than 2147483647 segments of retrain_every = " + std::to_string(cfg.retrain_every),
+                           "rule: (to - from) / retrain_every <= 2147483647");
+  const int nseg = static_cast<int>(nseg_ld);
+  const std::int64_t step = cfg.retrain_every;
+
+  for (int k = first_segment; k < nseg; ++k) {
+    check_stop(should_stop);
+    SegmentResult seg;
+    seg.segment = k;
+    seg.start = from + static_cast<std::int64_t>(k) * step;
+    seg.end = (k + 1 == nseg) ? to : std::min<std::int64_t>(seg.start + step, to);
+    seg.train_samples = 0;
+
+    // Usable samples: ts <= start - horizon (a prefix of the sorted samples), with a finite y.
+    const std::int64_t known_until = seg.start - cfg.horizon;
+    const std::size_t prefix = static_cast<std::size_t>(
+        std::upper_bound(samples.ts.begin(), samples.ts.end(), known_until) - samples.ts.begin());
+    std::vector<std::size_t> usable;  // indices, most recent `window`, in time order
+    for (std::size_t i = prefix; i-- > 0 && usable.size() < static_cast<std::size_t>(cfg.window);)
+      if (std::isfinite(samples.y[i])) usable.push_back(i);
+    std::reverse(usable.begin(), usable.end());
+    seg.train_samples = static_cast<int>(usable.size());
+
+    const std::size_t p_lo = static_cast<std::size_t>(
+        std::lower_bound(samples.ts.begin(), samples.ts.end(), seg.start) - samples.ts.begin());
+    const std::size_t p_hi = static_cast<std::size_t>(
+        std::lower_bound(samples.ts.begin(), samples.ts.end(), seg.end) - samples.ts.begin());
+
+    const std::size_t nu = usable.size();
+    const std::size_t nv = static_cast<std::size_t>(std::ceil(static_cast<double>(nu) * cfg.validation_split));
+    const std::size_t embargo = static_cast<std::size_t>(cfg.horizon);
+    if (nu >= 50 && p_hi > p_lo && nu > nv + embargo) {
+      const std::size_t nt = nu - nv - embargo;
+      std::vector<float> Xt, yt, Xv, yv;
+      Xt.reserve(nt * cols); yt.reserve(nt); Xv.reserve(nv * cols); yv.reserve(nv);
+      for (std::size_t j = 0; j < nt; ++j) {
+        const std::size_t i = usable[j];
+        Xt.insert(Xt.end(), samples.X.begin() + i * cols, samples.X.begin() + (i + 1) * cols);
+        yt.push_back(samples.y[i]);
+      }
+      for (std::size_t j = nu - nv; j < nu; ++j) {
+        const std::size_t i = usable[j];
+        Xv.insert(Xv.end(), samples.X.begin() + i * cols, samples.X.begin() + (i + 1) * cols);
+        yv.push_back(samples.y[i]);
+      }
+      XgbModel model = XgbModel::train(DenseMatrix{Xt.data(), nt, cols}, yt, DenseMatrix{Xv.data(), nv, cols}, yv,
+                                       cfg.xgb, should_stop, nullptr);
+      const std::size_t np = p_hi - p_lo;
+      const std::vector<float> pred =
+          model.predict(DenseMatrix{samples.X.data() + p_lo * cols, np, cols});
+      seg.predictions.reserve(np);
+      for (std::size_t j = 0; j < np; ++j) {
+        const std::size_t i = p_lo + j;
+        seg.predictions.push_back(BacktestPrediction{samples.ts[i], static_cast<double>(pred[j]),
+                                                     static_cast<double>(samples.y[i]), k});
+      }
+    }
+    if (on_segment) on_segment(seg);
+  }
+  return nseg;
+}
+
+std::vector<BacktestTrade> simulate_signals(const std::vector<BacktestPrediction>& predictions, const std::vector<Bar>& bars,
+                                           const BacktestConfig& cfg) {
+  cfg.validate();
+  for (std::size_t i = 1; i < predictions.size(); ++i)
+    if (predictions[i].ts < predictions[i - 1].ts)
+      throw InvalidParameter("invalid predictions: prediction " + std::to_string(i + 1) + " at " +
+                                 std::to_string(predictions[i].ts) + " is before prediction " + std::to_string(i) +
+                                 " at " + std::to_string(predictions[i - 1].ts),
+                             "rule: predictions sorted by ts");
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    const Bar& b = bars[i];
+    const std::pair<const char*, double> prices[] = {{"open", b.open}, {"high", b.high}, {"low", b.low}, {"close", b.close}};
+    for (const auto& [name, v] : prices)
+      if (!std::isfinite(v) || !(v > 0))
+        throw InvalidParameter("invalid bar " + std::to_string(i + 1) + " " + name + " = " + fmt(v) +
+                                   ": must be finite and > 0",
+                               "rule: prices finite and > 0");
+    if (b.high < b.low)
+      throw InvalidParameter("invalid bar " + std::to_string(i + 1) + " high = " + fmt(b.high) + " is below low = " +
+                                 fmt(b.low),
+                             "rule: high >= low");
+    if (i > 0 && b.ts_minutes <= bars[i - 1].ts_minutes)
+      throw InvalidParameter("invalid bars: bar " + std::to_string(i + 1) + " at " + std::to_string(b.ts_minutes) +
+                                 " is not after bar " + std::to_string(i) + " at " +
+                                 std::to_string(bars[i - 1].ts_minutes),
+                             "rule: bars strictly increasing in time");
+  }
+
+  const double edge = edge_of(cfg);
+  std::vector<BacktestTrade> trades;
+  std::int64_t free_from = INT64_MIN;  // a new trade may open at ts >= the last trade's closed_at
+  std::size_t bi = 0;                  // bars[bi] is the first bar with ts >= the prediction's ts
+  for (const BacktestPrediction& p : predictions) {
+    while (bi < bars.size() && bars[bi].ts_minutes < p.ts) ++bi;
+    if (bi == bars.size()) break;
+    if (bars[bi].ts_minutes != p.ts) continue;  // no bar at this minute
+    if (p.ts < free_from) continue;             // a trade is open
+    if (!std::isfinite(p.predicted) || !(std::fabs(p.predicted) > edge)) continue;
+
+    // sigma: sample std of the last sigma_window returns ending at bar bi.
+    const std::size_t nret = std::min<std::size_t>(bi, static_cast<std::size_t>(cfg.sigma_window));
+    if (nret < 2) continue;
+    double mean = 0;
+    for (std::size_t j = bi + 1 - nret; j <= bi; ++j) mean += 100.0 * (bars[j].close / bars[j - 1].close - 1.0);
+    mean /= static_cast<double>(nret);
+    double ss = 0;
+    for (std::size_t j = bi + 1 - nret; j <= bi; ++j) {
+      const double d = 100.0 * (bars[j].close / bars[j - 1].close - 1.0) - mean;
+      ss += d * d;
+    }
+    const double sigma = std::sqrt(ss / static_cast<double>(nret - 1));
+    if (!std::isfinite(sigma) || !(sigma > 0)) continue;
+
+    const Side side = p.predicted > 0 ? Side::Long : Side::Short;
+    TradeState t;
+    try {
+      t = open_trade(side, p.ts, bars[bi].close, sigma, cfg.horizon, cfg.rule);
+    } catch (const InvalidParameter&) {
+      continue;  // levels not representable (e.g. a long SL at or below 0)
+    }
+    for (std::size_t j = bi + 1; j < bars.size() && t.active; ++j) apply_bar(t, bars[j], cfg.costs);
+    if (t.active) break;  // still open when the bars end: dropped, and nothing else can open
+    trades.push_back(BacktestTrade{t.side, t.opened_at, t.completed_at, t.entry, t.tp, t.sl, t.exit_price, t.pnl_pct,
+                                   p.predicted, t.exit_reason});
+    free_from = t.completed_at;
+  }
+  return trades;
+}
+
+}  // namespace cml

@@ -1,0 +1,114 @@
+// cryptoml walk-forward backtest: XGBoost models retrained at fixed intervals on the targets known
+// at each retrain point, and the trades their forecasts would have opened. Pure C++17: no
+// PostgreSQL header may be included here. Everything is deterministic (XgbParams::seed, nthread).
+//
+// Conventions.
+//
+//   Time. Timestamps are whole minutes since the epoch (int64), as in trading.hpp.
+//
+//   Segments. Segment k covers [from + k*retrain_every, min(from + (k+1)*retrain_every, to));
+//     there are ceil((to - from) / retrain_every) of them (0 when to <= from).
+//
+//   Usable training samples of a segment starting at s: samples with ts + horizon <= s (their
+//     target is known at s) and a finite y (a NaN target, e.g. at the end of the data, is not
+//     usable). The most recent `window` of them are used; train_samples is their count.
+//
+//   Split (time order). n usable samples: the last nv = ceil(n * validation_split) form the
+//     early-stopping validation set; the `horizon` samples just before them are dropped (embargo:
+//     their targets overlap the validation period); the first n - nv - horizon train the model.
+//     A segment with n < 50, or with no training row left after the embargo, or with no sample
+//     whose ts lies in the segment, yields no predictions (and trains no model).
+//
+//   Predictions. Every sample whose ts lies in the segment gets predicted = the model's output
+//     (float widened to double) and actual = its y (NaN when unknown).
+//
+//   Resume. Segments are independent of each other: segment k's model depends only on the samples
+//     and k, so walk_forward(..., first_segment = k0, ...) reports exactly the segments k >= k0 of a
+//     full run (no model is trained for the skipped ones).
+//
+//   Look-ahead. A segment starting at s reads no y of a sample with ts + horizon > s and no X of
+//     a sample with ts >= s + retrain_every (or >= to); changing later samples cannot change it.
+//
+//   Trades (simulate_signals). One trade at a time; a new trade may open at a prediction whose ts
+//     is >= the previous trade's closed_at (the previous trade exited during that bar, the new one
+//     enters at its close). The edge is min_edge_pct, or the round-trip cost
+//     2 * (fee_pct + slippage_pct) when min_edge_pct < 0; a signal needs |predicted| > edge
+//     (non-finite predictions never trade). sigma = sample std (n - 1) of the one-bar returns
+//     100 * (close_j / close_{j-1} - 1) between consecutive bars of the vector (a gap counts as one
+//     bar), the last sigma_window of them ending at the entry bar. Signals are skipped when there
+//     are fewer than 2 returns, sigma is not finite and > 0, or open_trade rejects the levels
+//     (e.g. a long SL at or below 0). The trade is followed with apply_bar on the bars after its
+//     entry until it completes; a trade still open when the bars end is dropped (and, since only
+//     one trade may be open, no later trade is opened).
+//
+// Errors: InvalidParameter (message names the field/argument, the value and the rule), Cancelled
+// when should_stop returns true, and whatever XgbModel::train / predict throw.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "trading.hpp"
+#include "xgb.hpp"
+
+namespace cml {
+
+struct BacktestConfig {
+  int horizon = 15;             // minutes; a sample at t has its target (return over the horizon) known at t + horizon
+  int retrain_every = 1440;     // minutes between retrain points (> 0)
+  int window = 20000;           // at most this many most recent usable samples train a model (>= 50)
+  double validation_split = 0.2;// time-ordered tail of the training window used for early stopping (0.05..0.5)
+  XgbParams xgb;                // nthread defaults to 1 there; keep deterministic
+  TradeRule rule;
+  TradeCosts costs;
+  double min_edge_pct = -1;     // trade only when |predicted| > min_edge_pct; < 0 means the round-trip cost 2*(fee+slippage)
+  int sigma_window = 60;        // returns used for the volatility that sets TP/SL
+  // Throws InvalidParameter naming the field, value and rule: horizon 1..525600, retrain_every
+  // 1..52560000, window 50..100000000, validation_split finite in [0.05, 0.5], min_edge_pct not
+  // NaN/infinite, sigma_window 2..10000000, and xgb / rule / costs valid.
+  void validate() const;
+};
+
+struct SampleSet {              // sorted by ts ascending, unique ts
+  std::vector<std::int64_t> ts; // minutes
+  std::vector<float> X;         // row-major ts.size() x cols, NaN allowed
+  int cols = 0;
+  std::vector<float> y;         // target: % change of close over the horizon
+};
+
+struct BacktestPrediction { std::int64_t ts; double predicted; double actual; int segment; };
+
+struct SegmentResult { int segment; std::int64_t start, end; int train_samples; std::vector<BacktestPrediction> predictions; };
+
+// Segment k covers [from + k*retrain_every, min(from + (k+1)*retrain_every, to)). Its model is trained on
+// the samples with ts + horizon <= segment start (targets known by then), the most recent `window` of them,
+// split in time order: the last validation_split share is the early-stopping validation set, with `horizon`
+// samples dropped between train and validation (embargo). It predicts every sample whose ts lies in the
+// segment. A segment with fewer than 50 usable training samples, or no sample to predict, yields no
+// predictions (train_samples records how many were usable). Calls on_segment for each segment k >= first_segment
+// in order, and returns the number of segments. should_stop is polled between segments (and passed to XGBoost);
+// when true, throws cml::Cancelled.
+//
+// Throws InvalidParameter for an invalid cfg, first_segment < 0, cols < 1, X / y sizes that do
+// not match ts, ts not strictly increasing, a +-infinite feature value, or more than 2^31-1
+// segments. Empty on_segment / should_stop are allowed (never called / never stops).
+int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, const BacktestConfig& cfg, int first_segment,
+                 const std::function<void(const SegmentResult&)>& on_segment, const std::function<bool()>& should_stop);
+
+struct BacktestTrade { Side side; std::int64_t opened_at, closed_at; double entry, tp, sl, exit_price, pnl_pct, predicted;
+                       std::string exit_reason; };
+
+// Turns predictions (sorted by ts) into trades on the bars (sorted, gaps allowed): one trade at a time. At a
+// prediction whose ts has a bar, with no trade open and |predicted| > edge: LONG if > 0 else SHORT, entry at
+// that bar's close, TP/SL by open_trade with sigma = sample std (n-1) of the last sigma_window one-bar returns
+// in % ending at that bar (skip the signal if fewer than 2 returns or sigma <= 0), then followed with apply_bar
+// on the bars after it until completed. A trade still open when the bars end is dropped. Deterministic.
+//
+// Throws InvalidParameter for an invalid cfg, predictions whose ts decrease, bars whose ts are not
+// strictly increasing, or a bar with a price not finite and > 0 or high < low (1-based index).
+std::vector<BacktestTrade> simulate_signals(const std::vector<BacktestPrediction>& predictions, const std::vector<Bar>& bars,
+                                           const BacktestConfig& cfg);
+
+}  // namespace cml

@@ -1,0 +1,222 @@
+// Walk-forward backtests (issue 7): cryptoml_internal.backtest_run reads a symbol's samples and bars,
+// runs src/core/backtest.* (retrain every retrain_every minutes on the samples whose target was
+// known at that point, predict the next segment, turn the predictions into trades with the live
+// simulation's rules) and stores predictions and trades under a run id. ml_backtest (SQL) wraps it.
+//
+// Frames that call PostgreSQL hold no C++ object with a destructor: inputs are copied into
+// palloc'd arrays, the C++ work runs inside guarded() and copies its results into palloc'd arrays
+// (allocated before, sized by an upper bound), which are written with SPI afterwards.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backtest.hpp"
+#include "features.hpp"
+
+#include "guard.hpp"
+#include "log.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(cml_backtest_run);
+}
+
+namespace {
+
+constexpr int64 kUsecPerMinute = INT64CONST(60000000);
+
+int64 minutes_of(Timestamp ts) { return ts / kUsecPerMinute; }  // bars and samples are whole minutes after 2000
+
+struct Row {
+  int64 ts;
+  int row;
+};
+int compare_rows(const void* a, const void* b) {
+  int64 x = ((const Row*)a)->ts, y = ((const Row*)b)->ts;
+  return (x > y) - (x < y);
+}
+
+}  // namespace
+
+// cryptoml_internal.backtest_run(run_id, symbol, horizon, from, to, retrain_every, window,
+//   validation_split, max_depth, eta, num_rounds, tp_sigma, sl_sigma, fee_pct, slippage_pct,
+//   min_edge_pct) -> number of trades; predictions and trades go to mlBacktestPredictions and
+//   mlBacktestTrades.
+Datum cml_backtest_run(PG_FUNCTION_ARGS) {
+  for (int i = 0; i < 16; i++)
+    if (PG_ARGISNULL(i)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("backtest argument %d is NULL", i + 1)));
+  text* run_id = PG_GETARG_TEXT_PP(0);
+  text* symbol = PG_GETARG_TEXT_PP(1);
+  int horizon = PG_GETARG_INT32(2);
+  Timestamp from = PG_GETARG_TIMESTAMP(3), to = PG_GETARG_TIMESTAMP(4);
+  int retrain_every = PG_GETARG_INT32(5), window = PG_GETARG_INT32(6);
+  double split = PG_GETARG_FLOAT8(7);
+  int max_depth = PG_GETARG_INT32(8);
+  double eta = PG_GETARG_FLOAT8(9);
+  int num_rounds = PG_GETARG_INT32(10);
+  double tp_sigma = PG_GETARG_FLOAT8(11), sl_sigma = PG_GETARG_FLOAT8(12);
+  double fee = PG_GETARG_FLOAT8(13), slip = PG_GETARG_FLOAT8(14), min_edge = PG_GETARG_FLOAT8(15);
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
+
+  SPI_connect();
+  // samples of the symbol and horizon with a target, up to `to`
+  Oid t3[3] = {TEXTOID, INT4OID, TIMESTAMPOID};
+  Datum v3[3] = {PointerGetDatum(symbol), Int32GetDatum(horizon), TimestampGetDatum(to)};
+  if (SPI_execute_with_args(psprintf("SELECT s.bar_timestamp, s.target::float8, coalesce(s.feature_vector, "
+                                     "cryptoml_internal.features_to_vector(s.features)) FROM %s.mltrainingsamples s "
+                                     "WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.target IS NOT NULL AND s.bar_timestamp < $3",
+                                     schema),
+                            3, t3, v3, nullptr, true, 0) != SPI_OK_SELECT)
+    elog(ERROR, "cryptoml: reading samples failed");
+  int n = (int)SPI_processed;
+  int nf = 0;
+  cml::pg::guarded("ml_backtest", [&] { nf = (int)cml::feature_names().size(); });
+  Row* order = (Row*)palloc(sizeof(Row) * Max(n, 1));
+  for (int i = 0; i < n; i++) {
+    bool isnull;
+    order[i].ts = minutes_of(DatumGetTimestamp(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+    order[i].row = i;
+  }
+  if (n > 1) qsort(order, n, sizeof(Row), compare_rows);
+  int64* sts = (int64*)palloc(sizeof(int64) * Max(n, 1));
+  float* sy = (float*)palloc(sizeof(float) * Max(n, 1));
+  float* sx = (float*)palloc(sizeof(float) * (size_t)Max(n, 1) * Max(nf, 1));
+  for (int i = 0; i < n; i++) {
+    bool isnull;
+    HeapTuple row = SPI_tuptable->vals[order[i].row];
+    sts[i] = order[i].ts;
+    sy[i] = (float)DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+    ArrayType* a = DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
+    Datum* elems;
+    bool* nulls;
+    int m;
+    deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &m);
+    if (m != nf) elog(ERROR, "cryptoml: a sample of %s has %d features, %d expected", text_to_cstring(symbol), m, nf);
+    for (int j = 0; j < nf; j++) sx[(size_t)i * nf + j] = nulls[j] ? NAN : (float)DatumGetFloat8(elems[j]);
+  }
+  SPI_freetuptable(SPI_tuptable);
+  // bars from before `from` (the volatility of the first signals) to the end
+  Oid t2[2] = {TEXTOID, TIMESTAMPOID};
+  Datum v2[2] = {PointerGetDatum(symbol), TimestampGetDatum(from - (int64)(24 * 60) * kUsecPerMinute)};
+  if (SPI_execute_with_args(psprintf("SELECT r.timestamp, r.high::float8, r.low::float8, r.close::float8 FROM %s.rollingchartdata r "
+                                     "WHERE r.symbol = $1 AND r.timestamp >= $2 ORDER BY r.timestamp",
+                                     schema),
+                            2, t2, v2, nullptr, true, 0) != SPI_OK_SELECT)
+    elog(ERROR, "cryptoml: reading bars failed");
+  int nb = (int)SPI_processed;
+  int64* bts = (int64*)palloc(sizeof(int64) * Max(nb, 1));
+  double* bh = (double*)palloc(sizeof(double) * Max(nb, 1));
+  double* bl = (double*)palloc(sizeof(double) * Max(nb, 1));
+  double* bc = (double*)palloc(sizeof(double) * Max(nb, 1));
+  for (int i = 0; i < nb; i++) {
+    bool isnull;
+    HeapTuple row = SPI_tuptable->vals[i];
+    bts[i] = minutes_of(DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)));
+    bh[i] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+    bl[i] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
+    bc[i] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
+  }
+  SPI_freetuptable(SPI_tuptable);
+
+  // results: at most one prediction per sample and one trade per prediction
+  int np = 0, nt = 0;
+  int64* p_ts = (int64*)palloc(sizeof(int64) * Max(n, 1));
+  double* p_pred = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* p_act = (double*)palloc(sizeof(double) * Max(n, 1));
+  int* p_seg = (int*)palloc(sizeof(int) * Max(n, 1));
+  struct TradeOut {
+    bool long_side;
+    int64 opened, closed;
+    double entry, tp, sl, exit_price, pnl, predicted;
+    char reason[12];
+  };
+  TradeOut* trades = (TradeOut*)palloc(sizeof(TradeOut) * Max(n, 1));
+  const int64 from_m = minutes_of(from), to_m = minutes_of(to);
+  cml::pg::guarded("ml_backtest", [&] {
+    cml::BacktestConfig cfg;
+    cfg.horizon = horizon;
+    cfg.retrain_every = retrain_every;
+    cfg.window = window;
+    cfg.validation_split = split;
+    cfg.xgb.max_depth = max_depth;
+    cfg.xgb.eta = eta;
+    cfg.xgb.num_rounds = num_rounds;
+    cfg.rule.tp_sigma = tp_sigma;
+    cfg.rule.sl_sigma = sl_sigma;
+    cfg.costs.fee_pct = fee;
+    cfg.costs.slippage_pct = slip;
+    cfg.min_edge_pct = min_edge;
+    cfg.validate();
+    cml::SampleSet s;
+    s.cols = nf;
+    s.ts.assign(sts, sts + n);
+    s.y.assign(sy, sy + n);
+    s.X.assign(sx, sx + (size_t)n * nf);
+    std::vector<cml::BacktestPrediction> preds;
+    cml::walk_forward(s, from_m, to_m, cfg, 0,
+                      [&](const cml::SegmentResult& seg) {
+                        preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
+                      },
+                      [] { return QueryCancelPending || ProcDiePending; });
+    std::vector<cml::Bar> bars;
+    bars.reserve(nb);
+    for (int i = 0; i < nb; i++) bars.push_back(cml::Bar{bts[i], bc[i], bh[i], bl[i], bc[i]});
+    std::vector<cml::BacktestTrade> tr = cml::simulate_signals(preds, bars, cfg);
+    np = (int)std::min<size_t>(preds.size(), (size_t)Max(n, 1));
+    for (int i = 0; i < np; i++) {
+      p_ts[i] = preds[i].ts;
+      p_pred[i] = preds[i].predicted;
+      p_act[i] = preds[i].actual;
+      p_seg[i] = preds[i].segment;
+    }
+    nt = (int)std::min<size_t>(tr.size(), (size_t)Max(n, 1));
+    for (int i = 0; i < nt; i++) {
+      TradeOut& t = trades[i];
+      t.long_side = tr[i].side == cml::Side::Long;
+      t.opened = tr[i].opened_at;
+      t.closed = tr[i].closed_at;
+      t.entry = tr[i].entry;
+      t.tp = tr[i].tp;
+      t.sl = tr[i].sl;
+      t.exit_price = tr[i].exit_price;
+      t.pnl = tr[i].pnl_pct;
+      t.predicted = tr[i].predicted;
+      strncpy(t.reason, tr[i].exit_reason.c_str(), sizeof t.reason - 1);
+      t.reason[sizeof t.reason - 1] = '\0';
+    }
+  });
+
+  // store them
+  char* ins_p = psprintf("INSERT INTO %s.mlbacktestpredictions (run_id, bar_timestamp, predicted_change, actual_change, segment) "
+                         "VALUES ($1, $2, $3, $4, $5)", schema);
+  SPIPlanPtr plan_p;
+  {
+    Oid tp[5] = {TEXTOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, INT4OID};
+    plan_p = SPI_prepare(ins_p, 5, tp);
+  }
+  for (int i = 0; i < np; i++) {
+    Datum v[5] = {PointerGetDatum(run_id), TimestampGetDatum(p_ts[i] * kUsecPerMinute), Float8GetDatum(p_pred[i]),
+                  Float8GetDatum(p_act[i]), Int32GetDatum(p_seg[i])};
+    if (SPI_execute_plan(plan_p, v, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing a prediction failed");
+  }
+  char* ins_t = psprintf("INSERT INTO %s.mlbacktesttrades (run_id, trade_no, signal_type, opened_at, closed_at, entry_price, "
+                         "tp_price, sl_price, exit_price, pnl_pct, predicted_change, exit_reason) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", schema);
+  Oid tt[12] = {TEXTOID, INT4OID, TEXTOID, TIMESTAMPOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
+  SPIPlanPtr plan_t = SPI_prepare(ins_t, 12, tt);
+  for (int i = 0; i < nt; i++) {
+    TradeOut& t = trades[i];
+    Datum v[12] = {PointerGetDatum(run_id), Int32GetDatum(i + 1), CStringGetTextDatum(t.long_side ? "LONG" : "SHORT"),
+                   TimestampGetDatum(t.opened * kUsecPerMinute), TimestampGetDatum(t.closed * kUsecPerMinute),
+                   Float8GetDatum(t.entry), Float8GetDatum(t.tp), Float8GetDatum(t.sl), Float8GetDatum(t.exit_price),
+                   Float8GetDatum(t.pnl), Float8GetDatum(t.predicted), CStringGetTextDatum(t.reason)};
+    if (SPI_execute_plan(plan_t, v, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing a trade failed");
+  }
+  SPI_finish();
+  PG_RETURN_INT32(np);
+}

@@ -1,0 +1,457 @@
+// Unit tests of the walk-forward backtest (src/core/backtest.hpp).
+#include "backtest.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using cml::BacktestConfig;
+using cml::BacktestPrediction;
+using cml::BacktestTrade;
+using cml::Bar;
+using cml::SampleSet;
+using cml::SegmentResult;
+using cml::Side;
+
+constexpr std::int64_t kT0 = 28000000;  // minutes; an arbitrary start
+
+// y = 0.5 * f0 - 0.2 * f1 + small noise; f2 is noise with some NaN.
+SampleSet make_samples(int n, std::uint64_t seed = 7) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  SampleSet s;
+  s.cols = 3;
+  for (int i = 0; i < n; ++i) {
+    const float f0 = nd(rng), f1 = nd(rng), f2 = nd(rng), e = nd(rng);
+    s.ts.push_back(kT0 + i);
+    s.X.push_back(f0);
+    s.X.push_back(f1);
+    s.X.push_back(i % 17 == 0 ? std::numeric_limits<float>::quiet_NaN() : f2);
+    s.y.push_back(0.5f * f0 - 0.2f * f1 + 0.01f * e);
+  }
+  return s;
+}
+
+BacktestConfig small_cfg() {
+  BacktestConfig c;
+  c.horizon = 15;
+  c.retrain_every = 500;
+  c.window = 1000;
+  c.xgb.num_rounds = 40;
+  c.xgb.max_depth = 3;
+  c.xgb.eta = 0.3;
+  return c;
+}
+
+std::vector<SegmentResult> run(const SampleSet& s, std::int64_t from, std::int64_t to, const BacktestConfig& c,
+                               int first = 0, int* nseg = nullptr) {
+  std::vector<SegmentResult> out;
+  const int n = cml::walk_forward(s, from, to, c, first, [&](const SegmentResult& r) { out.push_back(r); }, {});
+  if (nseg) *nseg = n;
+  return out;
+}
+
+void expect_same_segment(const SegmentResult& a, const SegmentResult& b) {
+  EXPECT_EQ(a.segment, b.segment);
+  EXPECT_EQ(a.start, b.start);
+  EXPECT_EQ(a.end, b.end);
+  EXPECT_EQ(a.train_samples, b.train_samples);
+  ASSERT_EQ(a.predictions.size(), b.predictions.size());
+  for (std::size_t i = 0; i < a.predictions.size(); ++i) {
+    EXPECT_EQ(a.predictions[i].ts, b.predictions[i].ts);
+    EXPECT_EQ(a.predictions[i].predicted, b.predictions[i].predicted);  // bit-identical
+    EXPECT_EQ(a.predictions[i].segment, b.predictions[i].segment);
+  }
+}
+
+TEST(BacktestWalkForward, SegmentsTrainSamplesAndRange) {
+  const SampleSet s = make_samples(3000);
+  const BacktestConfig c = small_cfg();
+  const std::int64_t from = kT0 + 1000, to = kT0 + 2800;  // 1800 minutes -> 4 segments, the last one short
+  int nseg = 0;
+  const auto segs = run(s, from, to, c, 0, &nseg);
+  ASSERT_EQ(nseg, 4);
+  ASSERT_EQ(segs.size(), 4u);
+  for (int k = 0; k < 4; ++k) {
+    const auto& g = segs[k];
+    EXPECT_EQ(g.segment, k);
+    EXPECT_EQ(g.start, from + 500 * k);
+    EXPECT_EQ(g.end, std::min<std::int64_t>(from + 500 * (k + 1), to));
+    // usable: ts <= start - 15, i.e. (start - 15 - kT0 + 1) samples, capped by the window
+    const std::int64_t known = g.start - c.horizon - kT0 + 1;
+    EXPECT_EQ(g.train_samples, std::min<std::int64_t>(known, c.window));
+    EXPECT_EQ(g.predictions.size(), static_cast<std::size_t>(g.end - g.start));
+    for (const auto& p : g.predictions) {
+      EXPECT_GE(p.ts, g.start);
+      EXPECT_LT(p.ts, g.end);
+      EXPECT_GE(p.ts, from);
+      EXPECT_LT(p.ts, to);
+      EXPECT_EQ(p.segment, k);
+      EXPECT_EQ(p.actual, static_cast<double>(s.y[p.ts - kT0]));
+    }
+  }
+  EXPECT_EQ(segs[0].train_samples, 986);
+  EXPECT_EQ(segs[3].end, to);
+  // the model learned something: RMSE well below the target's spread (~0.54)
+  double se = 0;
+  std::size_t m = 0;
+  for (const auto& g : segs)
+    for (const auto& p : g.predictions) { se += (p.predicted - p.actual) * (p.predicted - p.actual); ++m; }
+  EXPECT_LT(std::sqrt(se / m), 0.2);
+}
+
+TEST(BacktestWalkForward, TooFewSamplesAndEmptySegments) {
+  SampleSet s = make_samples(400);
+  BacktestConfig c = small_cfg();
+  c.retrain_every = 40;
+  // segment 0 starts at kT0+60: 46 usable (< 50) -> nothing; segment 1 at kT0+100: 86 usable -> predictions
+  const auto segs = run(s, kT0 + 60, kT0 + 140, c);
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs[0].train_samples, 46);
+  EXPECT_TRUE(segs[0].predictions.empty());
+  EXPECT_EQ(segs[1].train_samples, 86);
+  EXPECT_EQ(segs[1].predictions.size(), 40u);
+  // NaN targets are not usable
+  for (int i = 0; i < 10; ++i) s.y[i] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(run(s, kT0 + 100, kT0 + 140, c)[0].train_samples, 76);
+  // a range beyond the data: segments exist but have nothing to predict
+  const auto late = run(s, kT0 + 1000, kT0 + 1080, c);
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[0].train_samples, 390);
+  EXPECT_TRUE(late[0].predictions.empty());
+  // empty range
+  int nseg = -1;
+  EXPECT_TRUE(run(s, kT0 + 100, kT0 + 100, c, 0, &nseg).empty());
+  EXPECT_EQ(nseg, 0);
+}
+
+TEST(BacktestWalkForward, NoLookAheadWhenFutureSamplesChange) {
+  const SampleSet s = make_samples(3000);
+  const BacktestConfig c = small_cfg();
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  const std::int64_t T = from + 2 * c.retrain_every;  // a segment boundary
+  SampleSet p = s;
+  std::mt19937_64 rng(99);
+  std::uniform_real_distribution<float> ud(-5.0f, 5.0f);
+  for (std::size_t i = 0; i < p.ts.size(); ++i)
+    if (p.ts[i] >= T) {
+      for (int j = 0; j < p.cols; ++j) p.X[i * p.cols + j] = ud(rng);
+      p.y[i] = ud(rng);
+    }
+  const auto a = run(s, from, to, c), b = run(p, from, to, c);
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  std::size_t compared = 0;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    ASSERT_EQ(a[k].predictions.size(), b[k].predictions.size());
+    for (std::size_t i = 0; i < a[k].predictions.size(); ++i)
+      if (a[k].predictions[i].ts < T) {
+        EXPECT_EQ(a[k].predictions[i].predicted, b[k].predictions[i].predicted);
+        ++compared;
+      }
+  }
+  EXPECT_EQ(compared, 1000u);
+  // sanity: the perturbation does reach the later segments
+  bool differs = false;
+  for (std::size_t i = 0; i < a[3].predictions.size(); ++i)
+    differs |= a[3].predictions[i].predicted != b[3].predictions[i].predicted;
+  EXPECT_TRUE(differs);
+}
+
+TEST(BacktestWalkForward, TargetsNotYetKnownAreNotUsed) {
+  // Changing only the targets of samples with ts + horizon > s must not change any segment starting
+  // at or before s (an off-by-horizon leak would).
+  const SampleSet s = make_samples(3000);
+  const BacktestConfig c = small_cfg();
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  const std::int64_t S = from + 2 * c.retrain_every;
+  SampleSet p = s;
+  for (std::size_t i = 0; i < p.ts.size(); ++i)
+    if (p.ts[i] + c.horizon > S) p.y[i] = 100.0f + static_cast<float>(i % 7);
+  const auto a = run(s, from, to, c), b = run(p, from, to, c);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t k = 0; k < 3; ++k) {  // segments starting at from, from+500, S
+    ASSERT_EQ(a[k].predictions.size(), b[k].predictions.size());
+    for (std::size_t i = 0; i < a[k].predictions.size(); ++i)
+      EXPECT_EQ(a[k].predictions[i].predicted, b[k].predictions[i].predicted);
+  }
+  bool differs = false;
+  for (std::size_t i = 0; i < a[3].predictions.size(); ++i)
+    differs |= a[3].predictions[i].predicted != b[3].predictions[i].predicted;
+  EXPECT_TRUE(differs);
+}
+
+TEST(BacktestWalkForward, DeterministicAndResumable) {
+  const SampleSet s = make_samples(3000);
+  const BacktestConfig c = small_cfg();
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  const auto a = run(s, from, to, c), b = run(s, from, to, c);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) expect_same_segment(a[k], b[k]);
+
+  int nseg = 0;
+  const auto r = run(s, from, to, c, 2, &nseg);
+  EXPECT_EQ(nseg, 4);
+  ASSERT_EQ(r.size(), 2u);
+  expect_same_segment(r[0], a[2]);
+  expect_same_segment(r[1], a[3]);
+  EXPECT_TRUE(run(s, from, to, c, 9, &nseg).empty());
+  EXPECT_EQ(nseg, 4);
+}
+
+TEST(BacktestWalkForward, CancelAndInputErrors) {
+  const SampleSet s = make_samples(1200);
+  const BacktestConfig c = small_cfg();
+  int calls = 0, segs = 0;
+  EXPECT_THROW(cml::walk_forward(s, kT0 + 100, kT0 + 1100, c, 0, [&](const SegmentResult&) { ++segs; },
+                                 [&] { return ++calls > 3; }),
+               cml::Cancelled);
+  EXPECT_LT(segs, 2);
+  EXPECT_THROW(cml::walk_forward(s, kT0, kT0 + 100, c, -1, {}, {}), cml::InvalidParameter);
+  SampleSet bad = s;
+  bad.ts[5] = bad.ts[4];
+  EXPECT_THROW(cml::walk_forward(bad, kT0, kT0 + 100, c, 0, {}, {}), cml::InvalidParameter);
+  bad = s;
+  bad.y.pop_back();
+  EXPECT_THROW(cml::walk_forward(bad, kT0, kT0 + 100, c, 0, {}, {}), cml::InvalidParameter);
+  bad = s;
+  bad.X[7] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(cml::walk_forward(bad, kT0, kT0 + 100, c, 0, {}, {}), cml::InvalidParameter);
+  bad = s;
+  bad.cols = 0;
+  EXPECT_THROW(cml::walk_forward(bad, kT0, kT0 + 100, c, 0, {}, {}), cml::InvalidParameter);
+}
+
+void expect_invalid(const BacktestConfig& c, const std::string& field) {
+  try {
+    c.validate();
+    ADD_FAILURE() << "no exception for " << field;
+  } catch (const cml::InvalidParameter& e) {
+    EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+  }
+}
+
+TEST(BacktestConfig, Validate) {
+  BacktestConfig ok;
+  EXPECT_NO_THROW(ok.validate());
+  BacktestConfig c;
+  c.horizon = 0; expect_invalid(c, "horizon");
+  c = ok; c.retrain_every = 0; expect_invalid(c, "retrain_every");
+  c = ok; c.window = 49; expect_invalid(c, "window");
+  c = ok; c.validation_split = 0.04; expect_invalid(c, "validation_split");
+  c = ok; c.validation_split = 0.51; expect_invalid(c, "validation_split");
+  c = ok; c.validation_split = std::nan(""); expect_invalid(c, "validation_split");
+  c = ok; c.min_edge_pct = std::nan(""); expect_invalid(c, "min_edge_pct");
+  c = ok; c.sigma_window = 1; expect_invalid(c, "sigma_window");
+  c = ok; c.xgb.eta = 0; expect_invalid(c, "eta");
+  c = ok; c.rule.tp_sigma = -1; expect_invalid(c, "tp_sigma");
+  c = ok; c.costs.fee_pct = -0.1; expect_invalid(c, "fee_pct");
+  c = ok; c.validation_split = 0.05; EXPECT_NO_THROW(c.validate());
+  c = ok; c.validation_split = 0.5; c.window = 50; EXPECT_NO_THROW(c.validate());
+}
+
+// ---- simulate_signals --------------------------------------------------------------------------
+
+// Bars at minutes 0..n-1 with closes alternating 100 / 100.5 and a narrow range.
+std::vector<Bar> base_bars(int n) {
+  std::vector<Bar> b;
+  double prev = 100.0;
+  for (int i = 0; i < n; ++i) {
+    const double c = (i % 2 == 0) ? 100.0 : 100.5;
+    b.push_back(Bar{i, prev, std::max(prev, c) * 1.0005, std::min(prev, c) * 0.9995, c});
+    prev = c;
+  }
+  return b;
+}
+
+// Independent sigma: sample std of the last w one-bar returns (%) ending at bars[i].
+double sigma_at(const std::vector<Bar>& b, std::size_t i, int w) {
+  std::vector<double> r;
+  for (std::size_t j = i; j >= 1 && r.size() < static_cast<std::size_t>(w); --j)
+    r.push_back(100.0 * (b[j].close / b[j - 1].close - 1.0));
+  double m = 0;
+  for (double x : r) m += x;
+  m /= r.size();
+  double ss = 0;
+  for (double x : r) ss += (x - m) * (x - m);
+  return std::sqrt(ss / (r.size() - 1));
+}
+
+BacktestPrediction pred(std::int64_t ts, double v) { return BacktestPrediction{ts, v, 0.0, 0}; }
+
+std::size_t index_of(const std::vector<Bar>& b, std::int64_t ts) {
+  for (std::size_t i = 0; i < b.size(); ++i)
+    if (b[i].ts_minutes == ts) return i;
+  return b.size();
+}
+
+TEST(BacktestSimulate, KnownTradesEdgeOverlapAndDrop) {
+  std::vector<Bar> bars = base_bars(40);
+  bars.erase(bars.begin() + 15);  // a gap at minute 15
+  bars[index_of(bars, 12)].high = 110;  // long TP
+  bars[index_of(bars, 22)].high = 110;  // short SL
+  BacktestConfig c;
+  c.horizon = 9;
+  c.sigma_window = 4;
+  c.rule.tp_sigma = 1.0;
+  c.rule.sl_sigma = 1.0;
+  const std::vector<BacktestPrediction> preds = {
+      pred(1, 5.0),    // only 1 return -> skipped
+      pred(10, 1.0),   // long, TP at bar 12
+      pred(11, 1.0),   // trade open -> ignored
+      pred(15, -1.0),  // no bar at 15 -> skipped
+      pred(20, -1.0),  // short, SL at bar 22
+      pred(25, 0.3),   // |0.3| is not > 0.3 (round trip) -> skipped
+      pred(26, 0.31),  // long, expires at 35
+      pred(30, -2.0),  // trade open -> ignored
+      pred(36, 1.0),   // long, still open when the bars end at 39 -> dropped
+  };
+  const auto t = cml::simulate_signals(preds, bars, c);
+  ASSERT_EQ(t.size(), 3u);
+
+  struct Want { Side side; std::int64_t open, close; const char* reason; double predicted; };
+  const Want want[] = {{Side::Long, 10, 12, "tp", 1.0}, {Side::Short, 20, 22, "sl", -1.0},
+                       {Side::Long, 26, 35, "expiry", 0.31}};
+  for (int k = 0; k < 3; ++k) {
+    SCOPED_TRACE(k);
+    const auto& w = want[k];
+    const std::size_t bi = index_of(bars, w.open);
+    const auto ref = cml::open_trade(w.side, w.open, bars[bi].close, sigma_at(bars, bi, 4), 9, c.rule);
+    EXPECT_EQ(t[k].side, w.side);
+    EXPECT_EQ(t[k].opened_at, w.open);
+    EXPECT_EQ(t[k].closed_at, w.close);
+    EXPECT_EQ(t[k].exit_reason, w.reason);
+    EXPECT_EQ(t[k].predicted, w.predicted);
+    EXPECT_DOUBLE_EQ(t[k].entry, bars[bi].close);
+    EXPECT_DOUBLE_EQ(t[k].tp, ref.tp);
+    EXPECT_DOUBLE_EQ(t[k].sl, ref.sl);
+    const double exit = std::string(w.reason) == "tp" ? ref.tp
+                        : std::string(w.reason) == "sl" ? ref.sl
+                                                        : bars[index_of(bars, w.close)].close;
+    EXPECT_DOUBLE_EQ(t[k].exit_price, exit);
+    EXPECT_DOUBLE_EQ(t[k].pnl_pct, cml::net_pnl_pct(w.side, t[k].entry, exit, c.costs));
+  }
+  EXPECT_GT(t[0].pnl_pct, 0);
+  EXPECT_LT(t[1].pnl_pct, 0);
+
+  // An explicit edge: only |predicted| > 1 trades. 1.0 and 0.31 do not; the 5.0 at minute 1 has too
+  // few returns; the -2.0 at 30, no longer inside a trade, opens a short that expires at 39.
+  c.min_edge_pct = 1.0;
+  const auto t1 = cml::simulate_signals(preds, bars, c);
+  ASSERT_EQ(t1.size(), 1u);
+  EXPECT_EQ(t1[0].side, Side::Short);
+  EXPECT_EQ(t1[0].opened_at, 30);
+  EXPECT_EQ(t1[0].closed_at, 39);
+  EXPECT_EQ(t1[0].exit_reason, "expiry");
+  // 0.99: the long at 10, the short at 20, then the short at 30 (0.31 at 26 is below the edge).
+  c.min_edge_pct = 0.99;
+  const auto t2 = cml::simulate_signals(preds, bars, c);
+  ASSERT_EQ(t2.size(), 3u);
+  EXPECT_EQ(t2[0].opened_at, 10);
+  EXPECT_EQ(t2[1].opened_at, 20);
+  EXPECT_EQ(t2[2].opened_at, 30);
+
+  // Deterministic
+  c.min_edge_pct = -1;
+  const auto t3 = cml::simulate_signals(preds, bars, c);
+  ASSERT_EQ(t3.size(), t.size());
+  for (std::size_t k = 0; k < t.size(); ++k) {
+    EXPECT_EQ(t3[k].opened_at, t[k].opened_at);
+    EXPECT_EQ(t3[k].pnl_pct, t[k].pnl_pct);
+  }
+}
+
+TEST(BacktestSimulate, NoOverlapOnRandomWalk) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> nd(0.0, 0.1);
+  std::vector<Bar> bars;
+  double prev = 100.0;
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 97 == 5) continue;  // gaps
+    const double c = prev * (1.0 + nd(rng) / 100.0);
+    bars.push_back(Bar{i, prev, std::max(prev, c) * (1.0 + std::fabs(nd(rng)) / 100.0),
+                       std::min(prev, c) * (1.0 - std::fabs(nd(rng)) / 100.0), c});
+    prev = c;
+  }
+  std::vector<BacktestPrediction> preds;
+  for (int i = 0; i < 3000; ++i) preds.push_back(pred(i, (i % 3 == 0 ? -1.0 : 1.0) * (0.1 + (i % 5) * 0.1)));
+  BacktestConfig c;
+  c.horizon = 15;
+  c.min_edge_pct = 0.25;
+  const auto t = cml::simulate_signals(preds, bars, c);
+  ASSERT_GT(t.size(), 20u);
+  for (std::size_t k = 0; k < t.size(); ++k) {
+    EXPECT_GT(std::fabs(t[k].predicted), 0.25);
+    EXPECT_GT(t[k].closed_at, t[k].opened_at);
+    EXPECT_LE(t[k].closed_at, t[k].opened_at + 15 + 1);  // expiry (a gap may push it one minute)
+    EXPECT_EQ(t[k].side, t[k].predicted > 0 ? Side::Long : Side::Short);
+    if (k > 0) {
+      EXPECT_GE(t[k].opened_at, t[k - 1].closed_at);
+    }
+  }
+}
+
+TEST(BacktestSimulate, InputErrors) {
+  const std::vector<Bar> bars = base_bars(10);
+  BacktestConfig c;
+  EXPECT_THROW(cml::simulate_signals({pred(5, 1), pred(4, 1)}, bars, c), cml::InvalidParameter);
+  std::vector<Bar> bad = bars;
+  bad[3].ts_minutes = 2;
+  EXPECT_THROW(cml::simulate_signals({}, bad, c), cml::InvalidParameter);
+  bad = bars;
+  bad[3].low = bad[3].high + 1;
+  EXPECT_THROW(cml::simulate_signals({}, bad, c), cml::InvalidParameter);
+  bad = bars;
+  bad[3].close = 0;
+  EXPECT_THROW(cml::simulate_signals({}, bad, c), cml::InvalidParameter);
+  c.sigma_window = 0;
+  EXPECT_THROW(cml::simulate_signals({}, bars, c), cml::InvalidParameter);
+  EXPECT_TRUE(cml::simulate_signals({}, {}, BacktestConfig{}).empty());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(BacktestSimulate, NoLookAheadWhenLaterBarsChange) {
+  // Trades that closed before T do not depend on bars or predictions at or after T.
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> nd(0.0, 0.1);
+  std::vector<Bar> bars;
+  double prev = 100.0;
+  for (int i = 0; i < 2000; ++i) {
+    const double c = prev * (1.0 + nd(rng) / 100.0);
+    bars.push_back(Bar{i, prev, std::max(prev, c) * 1.0004, std::min(prev, c) * 0.9996, c});
+    prev = c;
+  }
+  std::vector<BacktestPrediction> preds;
+  for (int i = 0; i < 2000; ++i) preds.push_back(pred(i, (i % 2 ? 0.5 : -0.5)));
+  const std::int64_t T = 1000;
+  std::vector<Bar> bars2 = bars;
+  std::vector<BacktestPrediction> preds2 = preds;
+  for (auto& b : bars2)
+    if (b.ts_minutes >= T) { b.close *= 1.05; b.high = std::max(b.high, b.close) * 1.01; b.open *= 1.05; }
+  for (auto& p : preds2)
+    if (p.ts >= T) p.predicted = -p.predicted;
+  BacktestConfig c;
+  const auto a = cml::simulate_signals(preds, bars, c), b = cml::simulate_signals(preds2, bars2, c);
+  std::size_t n = 0;
+  while (n < a.size() && a[n].closed_at < T) ++n;
+  ASSERT_GT(n, 10u);
+  ASSERT_GE(b.size(), n);
+  for (std::size_t k = 0; k < n; ++k) {
+    EXPECT_EQ(a[k].opened_at, b[k].opened_at);
+    EXPECT_EQ(a[k].closed_at, b[k].closed_at);
+    EXPECT_EQ(a[k].pnl_pct, b[k].pnl_pct);
+    EXPECT_EQ(a[k].side, b[k].side);
+  }
+}
+
+}  // namespace
