@@ -146,6 +146,34 @@ SELECT DISTINCT ON (forecast_type, forecast_horizon) forecast_type, forecast_hor
  ORDER BY forecast_type, forecast_horizon, id DESC;   -- the newest of each (a rerun of the demo keeps earlier ones)
 SQL
 echo
+echo "== a walk-forward backtest of BTCUSDT at horizon 15 (docs/trading.md)"
+echo "   one XGBoost model per day, trained on the 20000 samples before that day whose outcome was"
+echo "   known; trades with the live rules (TP 2 sigma, SL 1 sigma, fee 0.1 % + slippage 0.05 % per side);"
+echo "   beside buy-and-hold and random entry on the same bars and costs."
+psql -q <<'SQL'
+SET client_min_messages = warning;
+CREATE TEMP TABLE demo_bt AS SELECT * FROM ml_backtest('BTCUSDT', 15, options => '{"windowSize": 20000, "retrainEvery": 1440}');
+SELECT strategy, trades, round(win_rate::numeric, 3) AS win_rate, round(avg_pnl::numeric, 4) AS avg_pnl_pct,
+       round(profit_factor::numeric, 3) AS profit_factor, round(sharpe::numeric, 2) AS sharpe, round(sortino::numeric, 2) AS sortino,
+       round(max_drawdown_pct::numeric, 2) AS max_drawdown_pct, round(exposure::numeric, 3) AS exposure,
+       round(total_return_pct::numeric, 2) AS total_return_pct
+  FROM demo_bt ORDER BY strategy;
+\echo   its out-of-sample predictions against the zero-change baseline:
+SELECT predictions, round(rmse::numeric, 4) AS rmse, round(baseline_rmse::numeric, 4) AS zero_change_rmse,
+       round(directional_accuracy::numeric, 4) AS direction FROM demo_bt WHERE strategy = 'backtest';
+\echo   reliability: are the larger predictions right more often? (hit rate by fifth of |predicted change|, 95 % interval)
+WITH x AS (SELECT p.predicted_change, p.actual_change, ntile(5) OVER (ORDER BY abs(p.predicted_change)) AS q
+             FROM mlBacktestPredictions p WHERE p.run_id = (SELECT run_id FROM demo_bt LIMIT 1) AND p.actual_change <> 0),
+     g AS (SELECT q, count(*) AS n, min(abs(predicted_change)) AS lo_abs,
+                  count(*) FILTER (WHERE sign(predicted_change) = sign(actual_change)) AS hits FROM x GROUP BY q)
+SELECT g.q AS fifth, g.n AS predictions, round(g.lo_abs::numeric, 4) AS from_abs_pct, round((g.hits::float8 / g.n)::numeric, 4) AS hit_rate,
+       round(w.lo::numeric, 4) AS low95, round(w.hi::numeric, 4) AS high95
+  FROM g, LATERAL cryptoml_internal.wilson(g.hits::integer, g.n::integer) w ORDER BY g.q;
+\echo   the live calibration table (ml_calibration) fills as the forecaster's forecasts get outcomes:
+SELECT * FROM ml_calibration('BTCUSDT');
+SQL
+
+echo
 echo "== the chart monitor and ml_health() (docs/monitoring.md)"
 psql -q <<'SQL'
 \echo   The shared candles are historical: measured against now, every symbol is stale and its last
