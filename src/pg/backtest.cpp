@@ -8,6 +8,7 @@
 // (allocated before, sized by an upper bound), which are written with SPI afterwards.
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "backtest.hpp"
@@ -62,6 +63,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   double fee = PG_GETARG_FLOAT8(13), slip = PG_GETARG_FLOAT8(14), min_edge = PG_GETARG_FLOAT8(15);
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
+  char* rid = text_to_cstring(run_id);  // before SPI_connect: used after SPI_finish
 
   SPI_connect();
   // samples of the symbol and horizon with a target, up to `to`
@@ -123,6 +125,54 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   }
   SPI_freetuptable(SPI_tuptable);
 
+  // An interrupted run of the same arguments (run_id) left one checkpoint per finished segment,
+  // written autonomously: its predictions are taken back and the walk goes on after them.
+  Oid t1[1] = {TEXTOID};
+  Datum v1[1] = {PointerGetDatum(run_id)};
+  if (SPI_execute_with_args(
+          psprintf("SELECT (c.state_data->>'segment')::int, "
+                   "ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(c.state_data->'ts') x), "
+                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'pred') x), "
+                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'act') x) "
+                   "FROM %s.recoverystate c WHERE c.service_name = 'backtest' AND c.operation_id = $1 "
+                   "AND c.checkpoint_type = 'intermediate' AND c.id > coalesce((SELECT max(d.id) FROM %s.recoverystate d "
+                   "WHERE d.service_name = 'backtest' AND d.operation_id = $1 AND d.checkpoint_type <> 'intermediate'), 0) "
+                   "ORDER BY 1",
+                   schema, schema),
+          1, t1, v1, nullptr, true, 0) != SPI_OK_SELECT)
+    elog(ERROR, "cryptoml: reading backtest checkpoints failed");
+  int done_segments = 0, nres = 0;
+  int64* r_ts = (int64*)palloc(sizeof(int64) * Max(n, 1));
+  double* r_pred = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* r_act = (double*)palloc(sizeof(double) * Max(n, 1));
+  int* r_seg = (int*)palloc(sizeof(int) * Max(n, 1));
+  for (uint64 i = 0; i < SPI_processed; i++) {
+    bool isnull;
+    HeapTuple row = SPI_tuptable->vals[i];
+    int seg = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+    if (seg != done_segments) break;  // only an unbroken run of segments from the first
+    Datum *a, *b, *c;
+    bool* nulls;
+    int na, nb2, nc;
+    deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)), INT8OID, 8, FLOAT8PASSBYVAL,
+                      TYPALIGN_DOUBLE, &a, &nulls, &na);
+    deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+                      TYPALIGN_DOUBLE, &b, &nulls, &nb2);
+    deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+                      TYPALIGN_DOUBLE, &c, &nulls, &nc);
+    if (na != nb2 || na != nc || nres + na > n) break;
+    for (int j = 0; j < na; j++, nres++) {
+      r_ts[nres] = DatumGetInt64(a[j]);
+      r_pred[nres] = DatumGetFloat8(b[j]);
+      r_act[nres] = DatumGetFloat8(c[j]);
+      r_seg[nres] = seg;
+    }
+    done_segments++;
+  }
+  SPI_freetuptable(SPI_tuptable);
+  if (done_segments > 0)
+    ereport(NOTICE, (errmsg("ml_backtest: resuming run %s after segment %d (%d predictions checkpointed)", rid, done_segments - 1, nres)));
+
   // results: at most one prediction per sample and one trade per prediction
   int np = 0, nt = 0;
   int64* p_ts = (int64*)palloc(sizeof(int64) * Max(n, 1));
@@ -158,9 +208,25 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     s.y.assign(sy, sy + n);
     s.X.assign(sx, sx + (size_t)n * nf);
     std::vector<cml::BacktestPrediction> preds;
-    cml::walk_forward(s, from_m, to_m, cfg, 0,
+    for (int i = 0; i < nres; i++) preds.push_back(cml::BacktestPrediction{r_ts[i], r_pred[i], r_act[i], r_seg[i]});
+    cml::walk_forward(s, from_m, to_m, cfg, done_segments,
                       [&](const cml::SegmentResult& seg) {
                         preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
+                        // checkpoint: the segment's predictions, exact (17 significant digits)
+                        std::string json = "{\"segment\": " + std::to_string(seg.segment) + ", \"ts\": [";
+                        std::string pj = "], \"pred\": [", aj = "], \"act\": [";
+                        char buf[40];
+                        for (size_t i = 0; i < seg.predictions.size(); i++) {
+                          const char* sep = i ? ", " : "";
+                          json += sep + std::to_string(seg.predictions[i].ts);
+                          snprintf(buf, sizeof buf, "%s%.17g", sep, seg.predictions[i].predicted);
+                          pj += buf;
+                          snprintf(buf, sizeof buf, "%s%.17g", sep, seg.predictions[i].actual);
+                          aj += buf;
+                        }
+                        json += pj + aj + "]}";
+                        const char* state = json.c_str();
+                        cml::pg::pg_call([&] { cml::pg::checkpoint_write("backtest", rid, "intermediate", state); });
                       },
                       [] { return QueryCancelPending || ProcDiePending; });
     std::vector<cml::Bar> bars;
@@ -218,5 +284,6 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     if (SPI_execute_plan(plan_t, v, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing a trade failed");
   }
   SPI_finish();
+  cml::pg::checkpoint_write("backtest", rid, "success", psprintf("{\"predictions\": %d, \"trades\": %d}", np, nt));
   PG_RETURN_INT32(np);
 }

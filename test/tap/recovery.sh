@@ -37,7 +37,7 @@ models_digest() {
   q -c "SELECT string_agg(symbol || ':' || forecast_horizon || ':' || round(rmse::numeric, 10) || ':' || round(accuracy::numeric, 10) || ':' || training_samples, ' ' ORDER BY symbol, forecast_horizon) FROM mlTrainingBatches"
 }
 reset_models() { q -c "DELETE FROM cryptoml_internal.deployments; DELETE FROM cryptoml_internal.ensemble_members; DELETE FROM mlTrainingBatches" >/dev/null; }
-echo "1..8"
+echo "1..11"
 q -c "SELECT ml_stop_workers()" >/dev/null 2>&1
 q -c "TRUNCATE rollingChartData; DELETE FROM mlTrainingSamples; DELETE FROM persistentForecasts" >/dev/null
 reset_models
@@ -87,6 +87,30 @@ ok $? "each symbol and horizon is trained exactly once (12 models)"
 [ "$(models_digest)" = "$ref_models" ]
 ok $? "with the metrics of an uninterrupted sweep"
 
+# --- a walk-forward backtest (a checkpoint per segment, written autonomously) ---
+BT="SELECT count(*) FROM ml_backtest('BTCUSDT', 5, options => '{\"windowSize\": 600, \"retrainEvery\": 150, \"learningRate\": 0.01, \"numRounds\": 400}')"
+bt_digest() {
+  q -c "SELECT md5(string_agg(bar_timestamp || ':' || predicted_change, ',' ORDER BY bar_timestamp)) || ' ' || count(*) FROM mlBacktestPredictions" &&
+  q -c "SELECT md5(string_agg(trade_no || signal_type || opened_at || closed_at || pnl_pct, ',' ORDER BY trade_no)) FROM mlBacktestTrades"
+}
+q -c "DELETE FROM mlBacktestRuns" >/dev/null
+q -c "$BT" >/dev/null
+ref_bt=$(bt_digest)
+q -c "DELETE FROM mlBacktestRuns" >/dev/null
+q -c "$BT" >/dev/null 2>&1 &
+kill_when "SELECT count(*) FROM ml_backtest" "SELECT count(*) >= 2 FROM recoveryState WHERE service_name = 'backtest' AND checkpoint_type = 'intermediate'
+                                              AND id > (SELECT max(id) FROM recoveryState WHERE service_name = 'backtest' AND checkpoint_type = 'success')"
+ok $? "a backtest is killed (kill -9) after two segments were checkpointed"
+wait
+out=$(q -c "$BT" 2>&1)
+grep -q "resuming run bt-" <<<"$out"
+ok $? "the next call with the same arguments resumes it"
+got_bt=$(bt_digest)
+[ "$got_bt" = "$ref_bt" ]
+ok $? "with exactly the predictions and trades of an uninterrupted run"
+[ "$got_bt" = "$ref_bt" ] || { echo "# uninterrupted: $ref_bt"; echo "# resumed: $got_bt"; }
+
 reset_models
+q -c "DELETE FROM mlBacktestRuns" >/dev/null
 q -c "SELECT ml_config_reset('training.forecastHorizons')" >/dev/null
 q -c "TRUNCATE rollingChartData; DELETE FROM mlTrainingSamples" >/dev/null
