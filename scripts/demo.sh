@@ -169,7 +169,7 @@ WITH x AS (SELECT p.predicted_change, p.actual_change, ntile(5) OVER (ORDER BY a
 SELECT g.q AS fifth, g.n AS predictions, round(g.lo_abs::numeric, 4) AS from_abs_pct, round((g.hits::float8 / g.n)::numeric, 4) AS hit_rate,
        round(w.lo::numeric, 4) AS low95, round(w.hi::numeric, 4) AS high95
   FROM g, LATERAL cryptoml_internal.wilson(g.hits::integer, g.n::integer) w ORDER BY g.q;
-\echo   the live calibration table (ml_calibration) fills as the forecaster's forecasts get outcomes:
+\echo   the live calibration table (ml_calibration): it fills as the forecasts of the forecaster get outcomes:
 SELECT * FROM ml_calibration('BTCUSDT');
 SQL
 

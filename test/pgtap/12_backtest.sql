@@ -2,7 +2,7 @@
 -- leaves the past untouched), determinism, stored trades with the live rules, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT setseed(0.21);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -55,5 +55,9 @@ SELECT ok((SELECT count(*) FROM p1 JOIN mlBacktestPredictions p USING (bar_times
 SELECT throws_ok($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm')$$, '0A000', 'backtests of model_type "lstm" are not implemented', 'an lstm backtest');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => '2021-03-02', "to" => '2021-03-01')$$,
                    'invalid backtest period: from % is not before to %', 'from after to');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => '2021-03-01 00:30', "to" => '2021-03-01 01:30')$$,
+                   '%no segment had enough samples to train a model', 'a window with too few samples');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"feePct": -0.1}')$$, '%fee_pct = -0.1%', 'a negative fee');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"retrain": 60}')$$, 'unknown backtest option(s): retrain', 'an unknown option');
 SELECT * FROM finish();
 ROLLBACK;
