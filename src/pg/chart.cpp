@@ -872,6 +872,15 @@ Datum cml_chart_statement_trigger(PG_FUNCTION_ARGS) {
 
 namespace {
 
+// rollingChartData of the extension, wherever it was installed. Caller is connected to SPI.
+Oid chart_relid() {
+  spi_run("SELECT c.oid FROM pg_class c JOIN pg_extension e ON e.extnamespace = c.relnamespace "
+          "WHERE e.extname = 'cryptoml' AND c.relname = 'rollingchartdata'", 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+  if (SPI_processed != 1) elog(ERROR, "cryptoml: rollingChartData not found");
+  bool isnull;
+  return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 struct RecomputeRun {
   const char* schema;  // the extension's schema, quoted
   const char* op_id;
@@ -931,11 +940,7 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
   MemoryContext caller = MemoryContextSwitchTo(work);
   SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
 
-  spi_run("SELECT c.oid FROM pg_class c JOIN pg_extension e ON e.extnamespace = c.relnamespace "
-          "WHERE e.extname = 'cryptoml' AND c.relname = 'rollingchartdata'", 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
-  if (SPI_processed != 1) elog(ERROR, "cryptoml: rollingChartData not found");
-  bool isnull;
-  Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  Oid relid = chart_relid();
   Relation rel = table_open(relid, AccessShareLock);
   Columns c = columns_of(rel);
   const char* rel_name = qualified_name(rel);
@@ -1019,11 +1024,7 @@ Datum cml_delete_history(PG_FUNCTION_ARGS) {
   char* symbol = text_to_cstring(sym);
   lock_symbol(symbol);
   SPI_connect();
-  spi_run("SELECT c.oid FROM pg_class c JOIN pg_extension e ON e.extnamespace = c.relnamespace "
-          "WHERE e.extname = 'cryptoml' AND c.relname = 'rollingchartdata'", 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
-  if (SPI_processed != 1) elog(ERROR, "cryptoml: rollingChartData not found");
-  bool isnull;
-  Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  Oid relid = chart_relid();
   Relation rel = table_open(relid, AccessShareLock);
   const char* rel_name = qualified_name(rel);
   Oid owner = rel->rd_rel->relowner;
