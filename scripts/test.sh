@@ -55,7 +55,7 @@ env $NP_ENV bash scripts/cluster.sh stop nopreload
 trap - EXIT
 
 echo "== server log check"
-# test/tap/workers.sh kills its forecaster on purpose and lists the pid in .pg/expected_kills
+# test/tap/workers.sh and recovery.sh kill backends on purpose and list their pids in .pg/expected_kills
 kills=$(cat "$ROOT/.pg/expected_kills" 2>/dev/null | sed 's/.*/(PID &)/' | paste -sd'|' -)
 for log in "$TEST_LOG" "$CRYPTOML_SERVER_LOG"; do
   if grep -E "terminated by signal|server process .* was terminated|PANIC" "$log" |

@@ -5,18 +5,7 @@
 # once; ml_health shows it; a second database that does not exist, then exists without the
 # extension, then is dropped while its workers run; a second launcher refuses. TAP output.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-wait_for() {  # up to $1 seconds for the SQL $2 to return t
-  local deadline=$((SECONDS + $1))
-  while [ $SECONDS -lt $deadline ]; do
-    [ "$(q -c "$2" 2>/dev/null)" = t ] && return 0
-    sleep 0.5
-  done
-  return 1
-}
+source "$(dirname "$0")/lib/tap.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # LISTEN for $1 seconds in the background; notifications go to $2

@@ -7,10 +7,7 @@
 #     next call with the same arguments skips those symbols.
 # (ml_recompute_indicators' resume is tested in sql/04_recovery.sql and test/pgtap.) TAP output.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+source "$(dirname "$0")/lib/tap.bash"
 wait_up() {  # the server accepts connections again (after the reinitialization)
   for _ in $(seq 1 120); do q -c "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.5; done
   return 1
@@ -24,8 +21,7 @@ kill_when() {
     sleep 0.05
   done
   [ -n "$pid" ] || return 1
-  mkdir -p "$ROOT/.pg" && echo "$pid" >>"$ROOT/.pg/expected_kills"   # the test command's log check skips it
-  kill -9 "$pid" 2>/dev/null || runuser -u postgres -- kill -9 "$pid"
+  kill9 "$pid"
   sleep 1
   wait_up
 }

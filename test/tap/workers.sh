@@ -4,19 +4,7 @@
 # written by the forecaster, one failing symbol not stopping the others, no transaction held
 # while sleeping, and a restart after kill -9. TAP output.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-# waits up to $1 seconds for the SQL $2 to return t
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  while [ $SECONDS -lt $deadline ]; do
-    [ "$(q -c "$2" 2>/dev/null)" = t ] && return 0
-    sleep 0.5
-  done
-  return 1
-}
+source "$(dirname "$0")/lib/tap.bash"
 echo "1..11"
 q -c "SELECT ml_stop_workers()" >/dev/null
 q -c "TRUNCATE rollingChartData; DELETE FROM persistentForecasts; DELETE FROM cryptoml_internal.deployments; DELETE FROM mlTrainingBatches; DELETE FROM mlTrainingSamples"
@@ -66,8 +54,7 @@ q -c "ALTER SYSTEM SET cryptoml.workers_enabled = on" >/dev/null
 q -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
 pid=$(q -c "SELECT pid FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()")
-mkdir -p "$ROOT/.pg" && echo "$pid" >> "$ROOT/.pg/expected_kills"   # the test command's log check skips it
-kill -9 "$pid" 2>/dev/null || runuser -u postgres -- kill -9 "$pid"
+kill9 "$pid"
 sleep 2   # the postmaster reinitializes after a killed backend
 wait_for 60 "SELECT pid IS NOT NULL AND pid <> $pid AND cycles > 0 FROM ml_workers() WHERE worker = 'forecaster' AND database = current_database()"
 ok $? "after kill -9 of the forecaster (pid $pid) the launcher starts a new one that runs"
