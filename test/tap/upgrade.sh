@@ -51,7 +51,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..7"
+echo "1..9"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -100,5 +100,24 @@ else
 fi
 r=$(q -At -c "SELECT count(*) FROM rollingChartData WHERE symbol = 'ETHUSDT' AND rsi IS NOT NULL")
 [ "$r" -gt 0 ] && echo "ok 7 - bars stored under 0.2.0 are kept with their indicators" || echo "not ok 7 - bars after the 0.2.0 update: $r"
+
+# From the previous release: 0.3.0 -> current, with a trade stored.
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.3.0' CASCADE"
+q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+      SELECT 'SOLUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 20 + i * 0.01, 20.5 + i * 0.01, 19.5 + i * 0.01, 20 + i * 0.01, 5
+        FROM generate_series(0, 99) i"
+q -c "INSERT INTO tradeSimulations (symbol, signal, entry_price, tp_price, sl_price, confidence, is_active, forecast_horizon, entry_bar)
+      VALUES ('SOLUSDT', 'LONG', 20.5, 21, 20, 70, false, 15, '2021-01-01 00:50')"
+q -c "ALTER EXTENSION cryptoml UPDATE"
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded3"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded3" >"$tmp/diff3"; then
+  echo "ok 8 - 0.3.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 8 - 0.3.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff3" | head -60
+fi
+r=$(q -At -c "SELECT (SELECT count(*) FROM rollingChartData WHERE symbol = 'SOLUSDT') || '/' || (SELECT count(*) FROM tradeSimulations)")
+[ "$r" = "100/1" ] && echo "ok 9 - bars and trades stored under 0.3.0 are kept" || echo "not ok 9 - bars/trades after the 0.3.0 update: $r"
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"
