@@ -405,7 +405,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     EXECUTE format('GRANT SELECT ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_health() TO %s', s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
-                   '%s.ml_calibration(text, integer, timestamp) TO %s', s, s, s, r);
+                   '%s.ml_calibration(text, integer, timestamp), %s.ml_backtest_calibration(text) TO %s', s, s, s, s, r);
     EXECUTE format('GRANT SELECT ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
@@ -466,7 +466,8 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_health(), %s.ml_monitor_check(text, timestamptz, integer) FROM %s', s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
                    '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8), '
-                   '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb) FROM %s', s, s, s, s, s, r);
+                   '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb), %s.ml_backtest_calibration(text) FROM %s',
+                   s, s, s, s, s, s, r);
     EXECUTE format('REVOKE ALL ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
@@ -1634,6 +1635,46 @@ CREATE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma fl
   $$;
 COMMENT ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8) IS 'Opens a simulated trade from the production model''s current forecast: LONG or SHORT at the latest close with TP/SL at tp_sigma/sl_sigma times the last hour''s return volatility scaled to the horizon, followed bar by bar by the insert trigger; a WAIT signal is recorded as an inactive row.';
 
+-- Run by the forecaster worker after each cycle (issue 7): when trading.autoSimulate is on, opens a
+-- simulated trade (ml_simulate with its default rule and costs) at trading.horizon for each
+-- configured symbol with a production model, no active trade and a LONG or SHORT signal. A WAIT
+-- is not recorded here (it would add a row per cycle). A symbol that fails (stale or incomplete
+-- bars, no volatility) is logged (category trading) and the others go on. Returns the trades opened.
+CREATE FUNCTION cryptoml_internal.auto_simulate() RETURNS integer
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    h integer;
+    sym text;
+    sig text;
+    opened integer := 0;
+  BEGIN
+    IF NOT (@extschema@.ml_config_get('trading.autoSimulate'))::boolean THEN
+      RETURN 0;
+    END IF;
+    h := (@extschema@.ml_config_get('trading.horizon'))::integer;
+    FOR sym IN
+      SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) c(symbol)
+       WHERE EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = c.symbol AND m.forecast_horizon = h AND m.is_production)
+         AND NOT EXISTS (SELECT 1 FROM @extschema@.tradesimulations t WHERE t.symbol = c.symbol AND t.is_active)
+       ORDER BY 1
+    LOOP
+      BEGIN
+        SELECT f.signal INTO sig FROM @extschema@.ml_forecast(sym, h) f;
+        IF sig IN ('LONG', 'SHORT') THEN
+          PERFORM @extschema@.ml_simulate(sym, h);
+          opened := opened + 1;
+        END IF;
+      EXCEPTION WHEN OTHERS THEN
+        PERFORM @extschema@.ml_log('warning', 'trading', 'auto_simulate', format('no trade opened for %s: %s', sym, SQLERRM),
+                                   jsonb_build_object('horizon', h, 'sqlstate', SQLSTATE), sym);
+      END;
+    END LOOP;
+    RETURN opened;
+  END
+  $$;
+REVOKE ALL ON FUNCTION cryptoml_internal.auto_simulate() FROM PUBLIC;
+
 CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT NULL)
   RETURNS TABLE (strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8, profit_factor float8,
                  sharpe float8, sortino float8, max_drawdown_pct float8, exposure float8, total_return_pct float8,
@@ -1703,23 +1744,33 @@ CREATE FUNCTION ml_forecast_quality(symbol text DEFAULT NULL, horizon integer DE
 COMMENT ON FUNCTION ml_forecast_quality(text, integer, timestamp) IS 'price_direction forecasts with an outcome, per symbol, horizon and model: RMSE, MAE and the zero-change baseline RMSE; directional accuracy (outcomes of 0 left out) with its 95 % Wilson interval.';
 
 
-CREATE FUNCTION ml_calibration(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
+-- The reliability table of stated confidences (%) and hits: per confidence bucket (0-50, 50-60, ...,
+-- 90-100) the count, the mean stated confidence, the observed hit rate and its 95 % Wilson interval.
+CREATE FUNCTION cryptoml_internal.reliability_table(conf float8[], hit boolean[])
   RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH f AS (
-    SELECT p.confidence::float8 AS conf, sign(p.predicted_value) = sign(p.actual_value) AS hit
-      FROM @extschema@.persistentforecasts p
-     WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL AND p.actual_value <> 0 AND p.confidence IS NOT NULL
-       AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)),
-  b AS (
-    SELECT CASE WHEN f.conf < 50 THEN 0 WHEN f.conf >= 90 THEN 90 ELSE floor(f.conf / 10) * 10 END AS lo, f.conf, f.hit FROM f),
+  WITH b AS (
+    SELECT CASE WHEN f.conf < 50 THEN 0 WHEN f.conf >= 90 THEN 90 ELSE floor(f.conf / 10) * 10 END AS lo, f.conf, f.hit
+      FROM unnest($1, $2) f(conf, hit) WHERE f.conf IS NOT NULL AND f.hit IS NOT NULL),
   g AS (
     SELECT b.lo, count(*) AS n, avg(b.conf) AS conf, count(*) FILTER (WHERE b.hit) AS hits FROM b GROUP BY b.lo)
   SELECT CASE g.lo WHEN 0 THEN '0-50' WHEN 90 THEN '90-100' ELSE g.lo || '-' || (g.lo + 10) END,
          g.n, g.conf, g.hits::float8 / g.n, w.lo, w.hi
     FROM g, LATERAL cryptoml_internal.wilson(g.hits::integer, g.n::integer) w
    ORDER BY g.lo
+  $$;
+
+CREATE FUNCTION ml_calibration(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT r.* FROM (
+    SELECT array_agg(p.confidence::float8) AS conf, array_agg(sign(p.predicted_value) = sign(p.actual_value)) AS hit
+      FROM @extschema@.persistentforecasts p
+     WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL AND p.actual_value <> 0 AND p.confidence IS NOT NULL
+       AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)) f,
+    LATERAL cryptoml_internal.reliability_table(f.conf, f.hit) r
   $$;
 COMMENT ON FUNCTION ml_calibration(text, integer, timestamp) IS 'Reliability table of price_direction forecasts with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed hit rate with its 95 % Wilson interval.';
 
@@ -1756,6 +1807,7 @@ CREATE TABLE mlBacktestPredictions (
   segment          INTEGER NOT NULL,
   PRIMARY KEY (run_id, bar_timestamp)
 );
+ALTER TABLE mlBacktestPredictions ADD COLUMN confidence FLOAT8;
 COMMENT ON TABLE mlBacktestPredictions IS 'Out-of-sample predictions of a backtest: each by the model of its segment, trained only on samples whose target was known at the segment start.';
 CREATE TABLE mlBacktestTrades (
   run_id           VARCHAR(40) NOT NULL REFERENCES mlBacktestRuns (run_id) ON DELETE CASCADE,
@@ -1776,7 +1828,7 @@ COMMENT ON TABLE mlBacktestTrades IS 'Trades of a backtest, with the rules and c
 COMMENT ON COLUMN mlBacktestRuns.run_id IS 'bt- and a digest of the arguments: the same arguments give the same run.';
 COMMENT ON COLUMN mlBacktestRuns.symbol IS 'Trading pair.';
 COMMENT ON COLUMN mlBacktestRuns.forecast_horizon IS 'Horizon of the predictions and of the trades, minutes.';
-COMMENT ON COLUMN mlBacktestRuns.model_type IS 'Model type retrained at every segment (xgboost).';
+COMMENT ON COLUMN mlBacktestRuns.model_type IS 'Model type retrained at every segment: xgboost, lstm or ensemble.';
 COMMENT ON COLUMN mlBacktestRuns.from_ts IS 'Start of the period (first segment).';
 COMMENT ON COLUMN mlBacktestRuns.to_ts IS 'End of the period (exclusive).';
 COMMENT ON COLUMN mlBacktestRuns.options IS 'The options given to ml_backtest.';
@@ -1788,6 +1840,7 @@ COMMENT ON COLUMN mlBacktestPredictions.bar_timestamp IS 'The bar the prediction
 COMMENT ON COLUMN mlBacktestPredictions.predicted_change IS 'Predicted % change of close over the horizon.';
 COMMENT ON COLUMN mlBacktestPredictions.actual_change IS 'The sample''s target: the % change that happened.';
 COMMENT ON COLUMN mlBacktestPredictions.segment IS 'Index of the segment (and of its model) from 0.';
+COMMENT ON COLUMN mlBacktestPredictions.confidence IS 'Stated confidence in %, as a live forecast states it: the hit rate of the prediction''s |prediction| bucket on its segment''s validation rows (NULL for runs made before 0.4.0).';
 COMMENT ON COLUMN mlBacktestTrades.run_id IS 'The run.';
 COMMENT ON COLUMN mlBacktestTrades.trade_no IS 'Trade number in time order, from 1.';
 COMMENT ON COLUMN mlBacktestTrades.signal_type IS 'LONG or SHORT.';
@@ -1802,8 +1855,7 @@ COMMENT ON COLUMN mlBacktestTrades.predicted_change IS 'The prediction that open
 COMMENT ON COLUMN mlBacktestTrades.exit_reason IS 'tp, sl or expiry.';
 
 CREATE FUNCTION cryptoml_internal.backtest_run(run_id text, symbol text, horizon integer, from_ts timestamp, to_ts timestamp,
-    retrain_every integer, window_size integer, validation_split float8, max_depth integer, eta float8, num_rounds integer,
-    tp_sigma float8, sl_sigma float8, fee_pct float8, slippage_pct float8, min_edge_pct float8) RETURNS integer
+    model_type text, params jsonb) RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_backtest_run' LANGUAGE C VOLATILE;
 
 -- The baselines on one symbol's bars of a period: buy and hold (one long trade, first to last
@@ -1855,9 +1907,7 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
   DECLARE
     o jsonb := coalesce(options, '{}');
     bad text;
-    win integer;
-    retrain integer;
-    split float8;
+    p jsonb;
     fee float8;
     slip float8;
     smin timestamp;
@@ -1871,27 +1921,45 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
     IF symbol IS NULL OR horizon IS NULL OR model_type IS NULL THEN
       RAISE EXCEPTION 'symbol, horizon and model_type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF model_type <> 'xgboost' THEN
-      RAISE EXCEPTION 'backtests of model_type "%" are not implemented', model_type
-        USING ERRCODE = 'feature_not_supported', DETAIL = 'rule: model_type xgboost';
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'invalid model_type "%"', model_type
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type is xgboost, lstm or ensemble';
     END IF;
     IF jsonb_typeof(o) <> 'object' THEN
       RAISE EXCEPTION 'options must be a JSON object, not %', o USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(o) k
      WHERE k NOT IN ('retrainEvery', 'windowSize', 'validationSplit', 'maxDepth', 'learningRate', 'numRounds', 'tpSigma',
-                     'slSigma', 'feePct', 'slippagePct', 'minEdgePct');
+                     'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
+                     'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'unknown backtest option(s): %', bad USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct';
+        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize';
     END IF;
-    win := coalesce((o ->> 'windowSize')::integer, (@extschema@.ml_config_get('training.windowSize'))::integer);
-    retrain := coalesce((o ->> 'retrainEvery')::integer, 1440);
-    split := coalesce((o ->> 'validationSplit')::float8, (@extschema@.ml_config_get('training.validationSplit'))::float8);
-    fee := coalesce((o ->> 'feePct')::float8, 0.1);
-    slip := coalesce((o ->> 'slippagePct')::float8, 0.05);
-    IF horizon <= 0 OR retrain <= 0 THEN
-      RAISE EXCEPTION 'invalid backtest: horizon %, retrainEvery %', horizon, retrain
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number';
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', bad USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize)';
+    END IF;
+    -- Every parameter, resolved: options first, then the configuration (training.*, inference.*), then fixed defaults.
+    p := jsonb_build_object(
+      'retrainEvery', 1440, 'windowSize', @extschema@.ml_config_get('training.windowSize'),
+      'validationSplit', @extschema@.ml_config_get('training.validationSplit'), 'maxDepth', 6, 'learningRate', 0.1,
+      'numRounds', 300, 'tpSigma', 2, 'slSigma', 1, 'feePct', 0.1, 'slippagePct', 0.05, 'minEdgePct', 0,
+      'confidenceThreshold', @extschema@.ml_config_get('inference.confidenceThreshold'),
+      'earlyStoppingPatience', @extschema@.ml_config_get('training.earlyStoppingPatience'), 'sequenceLength', 30,
+      'hiddenSize', 32, 'numLayers', 1, 'lstmLearningRate', 0.001, 'maxEpochs', @extschema@.ml_config_get('training.maxEpochs'),
+      'batchSize', @extschema@.ml_config_get('training.batchSize')) || o;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(p) e(k, v)
+     WHERE k IN ('retrainEvery', 'windowSize', 'maxDepth', 'numRounds', 'earlyStoppingPatience', 'sequenceLength', 'hiddenSize',
+                 'numLayers', 'maxEpochs', 'batchSize') AND (v::numeric <> trunc(v::numeric) OR abs(v::numeric) > 2147483647);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'backtest option(s) % must be integers', bad USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    fee := (p ->> 'feePct')::float8;
+    slip := (p ->> 'slippagePct')::float8;
+    IF horizon <= 0 OR (p ->> 'retrainEvery')::integer <= 0 THEN
+      RAISE EXCEPTION 'invalid backtest: horizon %, retrainEvery %', horizon, p ->> 'retrainEvery'
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: horizon > 0 and retrainEvery > 0 minutes';
     END IF;
     SELECT min(s.bar_timestamp), max(s.bar_timestamp) INTO smin, smax FROM @extschema@.mltrainingsamples s
@@ -1900,20 +1968,17 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
       RAISE EXCEPTION 'no training samples for % at horizon %', symbol, horizon USING ERRCODE = 'object_not_in_prerequisite_state',
         HINT = format('SELECT ml_build_samples(%L, %s);', symbol, horizon);
     END IF;
-    f := coalesce(ml_backtest."from", smin + make_interval(mins => win + horizon));
+    f := coalesce(ml_backtest."from", smin + make_interval(mins => (p ->> 'windowSize')::integer + horizon));
     t := coalesce(ml_backtest."to", smax + interval '1 minute');
     IF f >= t THEN
       RAISE EXCEPTION 'invalid backtest period: from % is not before to %', f, t USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: from < to (the default from leaves windowSize + horizon minutes of samples to train the first model)';
     END IF;
-    id := 'bt-' || left(md5(concat_ws('|', symbol, horizon, model_type, f, t, o::text)), 24);
+    id := 'bt-' || left(md5(concat_ws('|', symbol, horizon, model_type, f, t, p::text)), 24);
     DELETE FROM @extschema@.mlbacktestruns r WHERE r.run_id = id;   -- the same arguments: the same run, made again
     INSERT INTO @extschema@.mlbacktestruns (run_id, symbol, forecast_horizon, model_type, from_ts, to_ts, options)
       VALUES (id, symbol, horizon, model_type, f, t, o);
-    n := cryptoml_internal.backtest_run(id, symbol, horizon, f, t, retrain, win, split,
-           coalesce((o ->> 'maxDepth')::integer, 6), coalesce((o ->> 'learningRate')::float8, 0.1),
-           coalesce((o ->> 'numRounds')::integer, 300), coalesce((o ->> 'tpSigma')::float8, 2),
-           coalesce((o ->> 'slSigma')::float8, 1), fee, slip, coalesce((o ->> 'minEdgePct')::float8, -1));
+    n := cryptoml_internal.backtest_run(id, symbol, horizon, f, t, model_type, p);
     IF n = 0 THEN
       RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', symbol, f, t
         USING ERRCODE = 'data_exception', DETAIL = 'rule: a model needs at least 50 samples whose target is known at its segment start',
@@ -1937,8 +2002,27 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
   END
   $$;
 COMMENT ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, jsonb) IS 'Walk-forward backtest: retrains every retrainEvery minutes on the samples whose target was known then, forecasts each bar of the period out of sample, trades with the live simulation''s rules and costs; stores predictions and trades under a run id; returns the backtest''s performance and prediction quality beside buy-and-hold and random entry.';
-REVOKE ALL ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, jsonb),
-  cryptoml_internal.backtest_run(text, text, integer, timestamp, timestamp, integer, integer, float8, integer, float8, integer, float8, float8, float8, float8, float8),
+
+CREATE FUNCTION ml_backtest_calibration(run_id text)
+  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8)
+  LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.mlbacktestruns r WHERE r.run_id = ml_backtest_calibration.run_id) THEN
+      RAISE EXCEPTION 'no backtest run "%"', run_id USING ERRCODE = 'no_data_found',
+        HINT = 'SELECT run_id FROM mlBacktestRuns lists the runs.';
+    END IF;
+    RETURN QUERY SELECT r.* FROM (
+      SELECT array_agg(p.confidence) AS conf, array_agg(sign(p.predicted_change) = sign(p.actual_change)) AS hit
+        FROM @extschema@.mlbacktestpredictions p
+       WHERE p.run_id = ml_backtest_calibration.run_id AND p.actual_change <> 0 AND p.confidence IS NOT NULL) f,
+      LATERAL cryptoml_internal.reliability_table(f.conf, f.hit) r;
+  END
+  $$;
+COMMENT ON FUNCTION ml_backtest_calibration(text) IS 'Reliability table of a backtest''s out-of-sample predictions with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed hit rate with its 95 % Wilson interval.';
+REVOKE ALL ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, jsonb), ml_backtest_calibration(text),
+  cryptoml_internal.reliability_table(float8[], boolean[]),
+  cryptoml_internal.backtest_run(text, text, integer, timestamp, timestamp, text, jsonb),
   cryptoml_internal.baselines(text, timestamp, timestamp, integer, integer, float8, float8) FROM PUBLIC;
 REVOKE ALL ON mlBacktestRuns, mlBacktestPredictions, mlBacktestTrades FROM PUBLIC;
 

@@ -32,6 +32,106 @@ double edge_of(const BacktestConfig& cfg) {
   return cfg.min_edge_pct < 0 ? 2.0 * (cfg.costs.fee_pct + cfg.costs.slippage_pct) : cfg.min_edge_pct;
 }
 
+
+// What the sequence models need, computed once per run: features and targets as double, and for
+// each sample the number of consecutive minutes of samples ending at it.
+struct Lanes {
+  std::vector<double> X, y;
+  std::vector<int> run;
+};
+
+Lanes make_lanes(const SampleSet& s, const BacktestConfig& cfg) {
+  Lanes l;
+  if (cfg.model == ModelType::xgboost) return l;
+  l.X.assign(s.X.begin(), s.X.end());
+  l.y.assign(s.y.begin(), s.y.end());
+  l.run = contiguous_runs(std::vector<long long>(s.ts.begin(), s.ts.end()));
+  return l;
+}
+
+struct SegmentModel {
+  bool trained = false;
+  std::vector<std::size_t> pred_rows;  // sample indices predicted
+  std::vector<double> pred;
+  std::vector<CalibrationBucket> buckets;
+};
+
+std::vector<float> gather(const SampleSet& s, const std::vector<std::size_t>& rows) {
+  const std::size_t cols = static_cast<std::size_t>(s.cols);
+  std::vector<float> out;
+  out.reserve(rows.size() * cols);
+  for (std::size_t i : rows) out.insert(out.end(), s.X.begin() + i * cols, s.X.begin() + (i + 1) * cols);
+  return out;
+}
+
+std::vector<double> xgb_predict(const XgbModel& m, const SampleSet& s, const std::vector<std::size_t>& rows) {
+  const std::vector<float> X = gather(s, rows);
+  const std::vector<float> p = m.predict(DenseMatrix{X.data(), rows.size(), static_cast<std::size_t>(s.cols)});
+  return std::vector<double>(p.begin(), p.end());
+}
+
+std::vector<std::size_t> with_history(const std::vector<std::size_t>& rows, const Lanes& l, int L) {
+  std::vector<std::size_t> out;
+  for (std::size_t i : rows)
+    if (l.run[i] >= L) out.push_back(i);
+  return out;
+}
+
+// Trains the segment's model on train_rows (early stopping on valid_rows) and predicts pred_rows;
+// for lstm and ensemble, only the rows with L consecutive minutes of samples take part.
+SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
+                           std::vector<std::size_t> train_rows, std::vector<std::size_t> valid_rows,
+                           std::vector<std::size_t> pred_rows, const std::function<bool()>& should_stop) {
+  SegmentModel out;
+  const std::size_t cols = static_cast<std::size_t>(s.cols);
+  if (cfg.model != ModelType::xgboost) {
+    const int L = cfg.lstm.sequence_length;
+    train_rows = with_history(train_rows, lanes, L);
+    valid_rows = with_history(valid_rows, lanes, L);
+    pred_rows = with_history(pred_rows, lanes, L);
+  }
+  if (train_rows.empty() || valid_rows.empty() || pred_rows.empty()) return out;
+  std::vector<double> yv;
+  for (std::size_t i : valid_rows) yv.push_back(static_cast<double>(s.y[i]));
+
+  std::vector<double> xgb_valid, xgb_pred, lstm_valid, lstm_pred;
+  if (cfg.model != ModelType::lstm) {
+    const std::vector<float> Xt = gather(s, train_rows), Xv = gather(s, valid_rows);
+    std::vector<float> yt;
+    for (std::size_t i : train_rows) yt.push_back(s.y[i]);
+    std::vector<float> yvf(yv.begin(), yv.end());
+    const XgbModel m = XgbModel::train(DenseMatrix{Xt.data(), train_rows.size(), cols}, yt,
+                                       DenseMatrix{Xv.data(), valid_rows.size(), cols}, yvf, cfg.xgb, should_stop, nullptr);
+    xgb_valid = xgb_predict(m, s, valid_rows);
+    xgb_pred = xgb_predict(m, s, pred_rows);
+  }
+  if (cfg.model != ModelType::xgboost) {
+    const std::size_t n = s.ts.size();
+    SequenceSet tr{lanes.X.data(), n, cols, lanes.y.data(), train_rows};
+    SequenceSet va{lanes.X.data(), n, cols, lanes.y.data(), valid_rows};
+    const LstmModel m = LstmModel::train(tr, va, cfg.lstm, should_stop, nullptr);
+    lstm_valid = m.predict(va);
+    lstm_pred = m.predict(SequenceSet{lanes.X.data(), n, cols, nullptr, pred_rows});
+  }
+
+  std::vector<double> valid;
+  if (cfg.model == ModelType::xgboost) {
+    valid = std::move(xgb_valid);
+    out.pred = std::move(xgb_pred);
+  } else if (cfg.model == ModelType::lstm) {
+    valid = std::move(lstm_valid);
+    out.pred = std::move(lstm_pred);
+  } else {
+    const std::vector<double> w = inverse_mse_weights({xgb_valid, lstm_valid}, yv);
+    for (std::size_t j = 0; j < yv.size(); ++j) valid.push_back(w[0] * xgb_valid[j] + w[1] * lstm_valid[j]);
+    for (std::size_t j = 0; j < pred_rows.size(); ++j) out.pred.push_back(w[0] * xgb_pred[j] + w[1] * lstm_pred[j]);
+  }
+  out.buckets = calibration_buckets(valid, yv);
+  out.pred_rows = std::move(pred_rows);
+  out.trained = true;
+  return out;
+}
+
 }  // namespace
 
 void BacktestConfig::validate() const {
@@ -46,8 +146,12 @@ void BacktestConfig::validate() const {
     throw InvalidParameter("invalid min_edge_pct = " + fmt(min_edge_pct) +
                                ": must be finite (percent; < 0 means the round-trip cost)",
                            "rule: finite number");
+  if (!std::isfinite(min_confidence) || min_confidence < 0 || min_confidence > 100)
+    throw InvalidParameter("invalid min_confidence = " + fmt(min_confidence) + ": must be between 0 and 100 (percent)",
+                           "rule: 0 <= min_confidence <= 100");
   check_int("sigma_window", sigma_window, 2, 10000000);
   xgb.validate();
+  if (model != ModelType::xgboost) lstm.validate();
   rule.validate();
   costs.validate();
 }
@@ -90,6 +194,7 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
                            "rule: (to - from) / retrain_every <= 2147483647");
   const int nseg = static_cast<int>(nseg_ld);
   const std::int64_t step = cfg.retrain_every;
+  const Lanes lanes = make_lanes(samples, cfg);
 
   for (int k = first_segment; k < nseg; ++k) {
     check_stop(should_stop);
@@ -119,28 +224,18 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
     const std::size_t embargo = static_cast<std::size_t>(cfg.horizon);
     if (nu >= 50 && p_hi > p_lo && nu > nv + embargo) {
       const std::size_t nt = nu - nv - embargo;
-      std::vector<float> Xt, yt, Xv, yv;
-      Xt.reserve(nt * cols); yt.reserve(nt); Xv.reserve(nv * cols); yv.reserve(nv);
-      for (std::size_t j = 0; j < nt; ++j) {
-        const std::size_t i = usable[j];
-        Xt.insert(Xt.end(), samples.X.begin() + i * cols, samples.X.begin() + (i + 1) * cols);
-        yt.push_back(samples.y[i]);
-      }
-      for (std::size_t j = nu - nv; j < nu; ++j) {
-        const std::size_t i = usable[j];
-        Xv.insert(Xv.end(), samples.X.begin() + i * cols, samples.X.begin() + (i + 1) * cols);
-        yv.push_back(samples.y[i]);
-      }
-      XgbModel model = XgbModel::train(DenseMatrix{Xt.data(), nt, cols}, yt, DenseMatrix{Xv.data(), nv, cols}, yv,
-                                       cfg.xgb, should_stop, nullptr);
-      const std::size_t np = p_hi - p_lo;
-      const std::vector<float> pred =
-          model.predict(DenseMatrix{samples.X.data() + p_lo * cols, np, cols});
-      seg.predictions.reserve(np);
-      for (std::size_t j = 0; j < np; ++j) {
-        const std::size_t i = p_lo + j;
-        seg.predictions.push_back(BacktestPrediction{samples.ts[i], static_cast<double>(pred[j]),
-                                                     static_cast<double>(samples.y[i]), k});
+      std::vector<std::size_t> train_rows(usable.begin(), usable.begin() + static_cast<std::ptrdiff_t>(nt));
+      std::vector<std::size_t> valid_rows(usable.end() - static_cast<std::ptrdiff_t>(nv), usable.end());
+      std::vector<std::size_t> pred_rows;
+      for (std::size_t i = p_lo; i < p_hi; ++i) pred_rows.push_back(i);
+      SegmentModel m = train_segment(samples, lanes, cfg, train_rows, valid_rows, pred_rows, should_stop);
+      if (m.trained) {
+        seg.predictions.reserve(m.pred_rows.size());
+        for (std::size_t j = 0; j < m.pred_rows.size(); ++j) {
+          const std::size_t i = m.pred_rows[j];
+          seg.predictions.push_back(BacktestPrediction{samples.ts[i], m.pred[j], static_cast<double>(samples.y[i]), k,
+                                                       confidence_of(m.buckets, m.pred[j])});
+        }
       }
     }
     if (on_segment) on_segment(seg);
@@ -186,6 +281,7 @@ std::vector<BacktestTrade> simulate_signals(const std::vector<BacktestPrediction
     if (bars[bi].ts_minutes != p.ts) continue;  // no bar at this minute
     if (p.ts < free_from) continue;             // a trade is open
     if (!std::isfinite(p.predicted) || !(std::fabs(p.predicted) > edge)) continue;
+    if (!(p.confidence >= cfg.min_confidence)) continue;
 
     // sigma: sample std of the last sigma_window returns ending at bar bi.
     const std::size_t nret = std::min<std::size_t>(bi, static_cast<std::size_t>(cfg.sigma_window));

@@ -1,5 +1,5 @@
-// cryptoml walk-forward backtest: XGBoost models retrained at fixed intervals on the targets known
-// at each retrain point, and the trades their forecasts would have opened. Pure C++17: no
+// cryptoml walk-forward backtest: models (xgboost, lstm or an ensemble of both) retrained at fixed
+// intervals on the targets known at each retrain point, and the trades their forecasts would have opened. Pure C++17: no
 // PostgreSQL header may be included here. Everything is deterministic (XgbParams::seed, nthread).
 //
 // Conventions.
@@ -19,8 +19,17 @@
 //     A segment with n < 50, or with no training row left after the embargo, or with no sample
 //     whose ts lies in the segment, yields no predictions (and trains no model).
 //
-//   Predictions. Every sample whose ts lies in the segment gets predicted = the model's output
-//     (float widened to double) and actual = its y (NaN when unknown).
+//   Models. xgboost: trained on the training rows, early-stopped on the validation rows. lstm: the
+//     same split, but a row is a training/validation/prediction row only when the L = sequence_length
+//     samples ending at it are consecutive minutes (the sequence reads the X of those L rows, all at
+//     or before it); rows after a gap wait for L rows. ensemble: both are trained on that split and
+//     combined with inverse-MSE weights on the validation rows both can predict (as ml_train does);
+//     it predicts the rows the lstm can.
+//
+//   Predictions. Every sample whose ts lies in the segment (and that the model can predict) gets
+//     predicted = the model's output and actual = its y (NaN when unknown), and a confidence: the
+//     validation hit rate of its |prediction| bucket (calibration_buckets on the segment's
+//     validation rows, as a live model's confidence), in %.
 //
 //   Resume. Segments are independent of each other: segment k's model depends only on the samples
 //     and k, so walk_forward(..., first_segment = k0, ...) reports exactly the segments k >= k0 of a
@@ -36,7 +45,8 @@
 //     (non-finite predictions never trade). sigma = sample std (n - 1) of the one-bar returns
 //     100 * (close_j / close_{j-1} - 1) between consecutive bars of the vector (a gap counts as one
 //     bar), the last sigma_window of them ending at the entry bar. Signals are skipped when there
-//     are fewer than 2 returns, sigma is not finite and > 0, or open_trade rejects the levels
+//     are fewer than 2 returns, the confidence is below min_confidence (as a live forecast's signal
+//     is WAIT below inference.confidenceThreshold), sigma is not finite and > 0, or open_trade rejects the levels
 //     (e.g. a long SL at or below 0). The trade is followed with apply_bar on the bars after its
 //     entry until it completes; a trade still open when the bars end is dropped (and, since only
 //     one trade may be open, no later trade is opened).
@@ -50,6 +60,8 @@
 #include <string>
 #include <vector>
 
+#include "lstm.hpp"
+#include "model.hpp"
 #include "trading.hpp"
 #include "xgb.hpp"
 
@@ -60,14 +72,17 @@ struct BacktestConfig {
   int retrain_every = 1440;     // minutes between retrain points (> 0)
   int window = 20000;           // at most this many most recent usable samples train a model (>= 50)
   double validation_split = 0.2;// time-ordered tail of the training window used for early stopping (0.05..0.5)
+  ModelType model = ModelType::xgboost;
   XgbParams xgb;                // nthread defaults to 1 there; keep deterministic
+  LstmParams lstm;              // lstm and ensemble (seeded: deterministic)
   TradeRule rule;
   TradeCosts costs;
   double min_edge_pct = -1;     // trade only when |predicted| > min_edge_pct; < 0 means the round-trip cost 2*(fee+slippage)
+  double min_confidence = 0;    // percent: a signal needs confidence >= min_confidence (live: inference.confidenceThreshold)
   int sigma_window = 60;        // returns used for the volatility that sets TP/SL
   // Throws InvalidParameter naming the field, value and rule: horizon 1..525600, retrain_every
   // 1..52560000, window 50..100000000, validation_split finite in [0.05, 0.5], min_edge_pct not
-  // NaN/infinite, sigma_window 2..10000000, and xgb / rule / costs valid.
+  // NaN/infinite, min_confidence in [0, 100], sigma_window 2..10000000, and xgb / lstm / rule / costs valid.
   void validate() const;
 };
 
@@ -78,7 +93,7 @@ struct SampleSet {              // sorted by ts ascending, unique ts
   std::vector<float> y;         // target: % change of close over the horizon
 };
 
-struct BacktestPrediction { std::int64_t ts; double predicted; double actual; int segment; };
+struct BacktestPrediction { std::int64_t ts; double predicted; double actual; int segment; double confidence = 50; };
 
 struct SegmentResult { int segment; std::int64_t start, end; int train_samples; std::vector<BacktestPrediction> predictions; };
 
@@ -86,7 +101,7 @@ struct SegmentResult { int segment; std::int64_t start, end; int train_samples; 
 // the samples with ts + horizon <= segment start (targets known by then), the most recent `window` of them,
 // split in time order: the last validation_split share is the early-stopping validation set, with `horizon`
 // samples dropped between train and validation (embargo). It predicts every sample whose ts lies in the
-// segment. A segment with fewer than 50 usable training samples, or no sample to predict, yields no
+// segment (see "Models" above for lstm and ensemble). A segment with fewer than 50 usable training samples, or no sample to predict, yields no
 // predictions (train_samples records how many were usable). Calls on_segment for each segment k >= first_segment
 // in order, and returns the number of segments. should_stop is polled between segments (and passed to XGBoost);
 // when true, throws cml::Cancelled.
@@ -101,7 +116,7 @@ struct BacktestTrade { Side side; std::int64_t opened_at, closed_at; double entr
                        std::string exit_reason; };
 
 // Turns predictions (sorted by ts) into trades on the bars (sorted, gaps allowed): one trade at a time. At a
-// prediction whose ts has a bar, with no trade open and |predicted| > edge: LONG if > 0 else SHORT, entry at
+// prediction whose ts has a bar, with no trade open, confidence >= min_confidence and |predicted| > edge: LONG if > 0 else SHORT, entry at
 // that bar's close, TP/SL by open_trade with sigma = sample std (n-1) of the last sigma_window one-bar returns
 // in % ending at that bar (skip the signal if fewer than 2 returns or sigma <= 0), then followed with apply_bar
 // on the bars after it until completed. A trade still open when the bars end is dropped. Deterministic.

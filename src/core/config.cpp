@@ -2,11 +2,13 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <map>
 #include <set>
 #include <sstream>
+#include <cstring>
 #include <utility>
 
 namespace cml {
@@ -35,10 +37,18 @@ const char* const kDefaultsText = R"json({
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05},
                  "checkInterval": 60},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
-  "exchanges": ["binance-us", "coinbase", "bybit"]
+  "exchanges": ["binance-us", "coinbase", "bybit"],
+  "trading": {"autoSimulate": false, "horizon": 15},
+  "ingest": {"enabled": false, "pollInterval": 60, "initialBackfillMinutes": 1440, "primaryExchange": {},
+             "failoverAfter": 3, "timeoutMs": 10000, "backoffBaseMs": 1000, "backoffMaxMs": 60000,
+             "maxPayloadBytes": 4194304,
+             "baseUrls": {"binance-us": "https://api.binance.us", "coinbase": "https://api.exchange.coinbase.com",
+                          "bybit": "https://api.bybit.com"},
+             "rateLimits": {"binance-us": 5, "coinbase": 3, "bybit": 10},
+             "symbolMap": {"binance-us": {}, "coinbase": {}, "bybit": {}}}
 })json";
 
-enum class Kind { Int, Number, Bool, Enum, IntArray, EnumArray, SymbolArray, Weights };
+enum class Kind { Int, Number, Bool, Enum, IntArray, EnumArray, SymbolArray, Weights, Url, SymbolMap };
 
 struct Spec {
   std::string path;
@@ -46,7 +56,7 @@ struct Spec {
   std::int64_t imin = 0, imax = 0;  // Int, IntArray (inclusive)
   double dmin = 0, dmax = 0;        // Number
   bool min_open = false, max_open = false;
-  std::vector<std::string> choices;  // Enum, EnumArray, Weights (allowed keys)
+  std::vector<std::string> choices;  // Enum, EnumArray, Weights (allowed keys), SymbolMap (allowed values; empty: product ids)
   std::size_t max_items = 0;         // SymbolArray
   std::string rule;                  // human-readable rule
 };
@@ -168,6 +178,28 @@ Spec weights_spec(std::string path, std::vector<std::string> models) {
   return s;
 }
 
+Spec url_spec(std::string path) {
+  Spec s;
+  s.path = std::move(path);
+  s.kind = Kind::Url;
+  s.rule = "http:// or https:// URL of a host (letters, digits, dots, hyphens), an optional :port and path, "
+           "no query, no credentials, at most 200 characters";
+  return s;
+}
+
+// An object mapping our symbols to a value: one of `choices`, or (choices empty) an exchange
+// product id matching ^[A-Za-z0-9-]{2,30}$.
+Spec symbol_map_spec(std::string path, std::vector<std::string> choices) {
+  Spec s;
+  s.path = std::move(path);
+  s.kind = Kind::SymbolMap;
+  s.choices = std::move(choices);
+  s.max_items = 100;
+  s.rule = "object of at most 100 entries mapping symbols (^[A-Z0-9]{2,20}$) to " +
+           (s.choices.empty() ? std::string("product ids (^[A-Za-z0-9-]{2,30}$)") : "one of " + quoted_list(s.choices));
+  return s;
+}
+
 struct Schema {
   json defaults;
   std::map<std::string, Spec> specs;                        // leaf path -> rule
@@ -222,6 +254,26 @@ Schema build_schema() {
       int_spec("monitoring.checkInterval", 1, 86400, "seconds"),
       symbols_spec("symbols"),
       enum_array_spec("exchanges", {"binance-us", "coinbase", "bybit"}),
+      bool_spec("trading.autoSimulate"),
+      int_spec("trading.horizon", 1, 10080, "minutes"),
+      bool_spec("ingest.enabled"),
+      int_spec("ingest.pollInterval", 1, 86400, "seconds"),
+      int_spec("ingest.initialBackfillMinutes", 0, 525600, "minutes"),
+      symbol_map_spec("ingest.primaryExchange", {"binance-us", "coinbase", "bybit"}),
+      int_spec("ingest.failoverAfter", 1, 1000, "consecutive failed polls"),
+      int_spec("ingest.timeoutMs", 100, 120000, "milliseconds"),
+      int_spec("ingest.backoffBaseMs", 1, 3600000, "milliseconds"),
+      int_spec("ingest.backoffMaxMs", 1, 3600000, "milliseconds"),
+      int_spec("ingest.maxPayloadBytes", 1024, 67108864, "bytes"),
+      url_spec("ingest.baseUrls.binance-us"),
+      url_spec("ingest.baseUrls.coinbase"),
+      url_spec("ingest.baseUrls.bybit"),
+      num_spec("ingest.rateLimits.binance-us", 0, true, 100, false),
+      num_spec("ingest.rateLimits.coinbase", 0, true, 100, false),
+      num_spec("ingest.rateLimits.bybit", 0, true, 100, false),
+      symbol_map_spec("ingest.symbolMap.binance-us", {}),
+      symbol_map_spec("ingest.symbolMap.coinbase", {}),
+      symbol_map_spec("ingest.symbolMap.bybit", {}),
   };
 
   std::set<std::string> top;
@@ -398,6 +450,46 @@ void validate_weights(const Spec& s, const json& value) {
     reject(s, value, "non-empty weights must have a finite sum > 0 (sum is " + fmt_double(sum) + ")");
 }
 
+bool is_url(const std::string& u) {
+  if (u.size() > 200) return false;
+  std::size_t i;
+  if (u.rfind("http://", 0) == 0) i = 7;
+  else if (u.rfind("https://", 0) == 0) i = 8;
+  else return false;
+  const std::size_t host = i;
+  while (i < u.size() && (std::isalnum(static_cast<unsigned char>(u[i])) || u[i] == '.' || u[i] == '-')) ++i;
+  if (i == host) return false;
+  if (i < u.size() && u[i] == ':') {
+    const std::size_t port = ++i;
+    while (i < u.size() && std::isdigit(static_cast<unsigned char>(u[i]))) ++i;
+    if (i == port || i - port > 5) return false;
+  }
+  for (; i < u.size(); ++i)
+    if (!(std::isalnum(static_cast<unsigned char>(u[i])) || std::strchr("/._~-", u[i]))) return false;
+  return true;
+}
+
+bool is_product(const std::string& p) {
+  if (p.size() < 2 || p.size() > 30) return false;
+  for (char c : p)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
+  return true;
+}
+
+void validate_symbol_map(const Spec& s, const json& value) {
+  if (!value.is_object()) reject(s, value, s.rule);
+  if (value.size() > s.max_items) reject(s, value, s.rule + " (got " + std::to_string(value.size()) + " entries)");
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    if (!is_symbol(it.key()))
+      reject(s, value, "each key must be a symbol matching ^[A-Z0-9]{2,20}$ (key " + show_key(it.key()) + " is not)");
+    const json& v = it.value();
+    const bool ok = v.is_string() && (s.choices.empty() ? is_product(v.get_ref<const std::string&>())
+                                                        : std::find(s.choices.begin(), s.choices.end(),
+                                                                    v.get_ref<const std::string&>()) != s.choices.end());
+    if (!ok) reject(s, value, s.rule + " (key " + show_key(it.key()) + " has " + show(v) + ")");
+  }
+}
+
 void validate_spec(const Spec& s, const json& value) {
   switch (s.kind) {
     case Kind::Int:
@@ -421,6 +513,12 @@ void validate_spec(const Spec& s, const json& value) {
       return;
     case Kind::Weights:
       validate_weights(s, value);
+      return;
+    case Kind::Url:
+      if (!value.is_string() || !is_url(value.get_ref<const std::string&>())) reject(s, value, s.rule);
+      return;
+    case Kind::SymbolMap:
+      validate_symbol_map(s, value);
       return;
   }
 }
@@ -492,6 +590,13 @@ json Config::effective(const json& overrides) {
                                ") must be less than or equal to data.retentionDays (" +
                                std::to_string(keep) + ")",
                            "rule: data.compressionThreshold <= data.retentionDays",
+                           "change the other key first when both must move");
+  const std::int64_t base = int_at(tree, "ingest.backoffBaseMs");
+  const std::int64_t cap = int_at(tree, "ingest.backoffMaxMs");
+  if (!(base <= cap))
+    throw InvalidParameter("invalid config: ingest.backoffBaseMs (" + std::to_string(base) +
+                               ") must be less than or equal to ingest.backoffMaxMs (" + std::to_string(cap) + ")",
+                           "rule: ingest.backoffBaseMs <= ingest.backoffMaxMs",
                            "change the other key first when both must move");
   return tree;
 }

@@ -202,24 +202,37 @@ Metrics evaluate(const std::vector<double>& pred, const std::vector<double>& y) 
   return m;
 }
 
-std::string calibration_json(const std::vector<double>& pred, const std::vector<double>& y) {
+std::vector<CalibrationBucket> calibration_buckets(const std::vector<double>& pred, const std::vector<double>& y) {
   if (pred.size() != y.size()) throw InvalidParameter("calibration: predictions and targets differ in size");
   std::vector<std::pair<double, bool>> scored;
   for (std::size_t i = 0; i < y.size(); ++i)
     if (y[i] != 0) scored.push_back({std::fabs(pred[i]), (pred[i] > 0) == (y[i] > 0)});
   std::sort(scored.begin(), scored.end());
-  json buckets = json::array();
+  std::vector<CalibrationBucket> buckets;
   const std::size_t nb = std::min<std::size_t>(5, std::max<std::size_t>(1, scored.size() / 10));
   for (std::size_t b = 0; b < nb; ++b) {
     const std::size_t lo = scored.size() * b / nb, hi = scored.size() * (b + 1) / nb;
     if (hi <= lo) continue;
     std::size_t ok = 0;
     for (std::size_t i = lo; i < hi; ++i) ok += scored[i].second;
-    buckets.push_back({{"min_abs_pred", b == 0 ? 0.0 : scored[lo].first},
-                       {"hit_rate", static_cast<double>(ok) / static_cast<double>(hi - lo)},
-                       {"n", hi - lo}});
+    buckets.push_back({b == 0 ? 0.0 : scored[lo].first, static_cast<double>(ok) / static_cast<double>(hi - lo), hi - lo});
   }
+  return buckets;
+}
+
+std::string calibration_json(const std::vector<double>& pred, const std::vector<double>& y) {
+  json buckets = json::array();
+  for (const CalibrationBucket& b : calibration_buckets(pred, y))
+    buckets.push_back({{"min_abs_pred", b.min_abs_pred}, {"hit_rate", b.hit_rate}, {"n", b.n}});
   return json{{"method", "validation hit rate by |prediction| quintile"}, {"buckets", buckets}}.dump();
+}
+
+double confidence_of(const std::vector<CalibrationBucket>& buckets, double predicted) {
+  double hit_rate = 0.5;
+  if (std::isfinite(predicted))
+    for (const CalibrationBucket& b : buckets)
+      if (std::fabs(predicted) >= b.min_abs_pred) hit_rate = b.hit_rate;
+  return std::min(100.0, std::max(0.0, 100.0 * hit_rate));
 }
 
 }  // namespace cml

@@ -81,4 +81,11 @@ Metrics evaluate(const std::vector<double>& pred, const std::vector<double>& y);
 // {"method": "...", "buckets": [{"min_abs_pred": 0, "hit_rate": 0.52, "n": 800}, ...]}.
 std::string calibration_json(const std::vector<double>& pred, const std::vector<double>& y);
 
+// The same buckets as values: min_abs_pred ascending (the first is 0).
+struct CalibrationBucket { double min_abs_pred; double hit_rate; std::size_t n; };
+std::vector<CalibrationBucket> calibration_buckets(const std::vector<double>& pred, const std::vector<double>& y);
+// A prediction's confidence in %: 100 x the hit rate of the last bucket whose min_abs_pred <= |predicted|,
+// clamped to [0, 100]; 50 when there is no bucket (or the prediction is not finite).
+double confidence_of(const std::vector<CalibrationBucket>& buckets, double predicted);
+
 }  // namespace cml

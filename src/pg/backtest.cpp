@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "backtest.hpp"
 #include "features.hpp"
 
@@ -43,24 +45,18 @@ int compare_rows(const void* a, const void* b) {
 
 }  // namespace
 
-// cryptoml_internal.backtest_run(run_id, symbol, horizon, from, to, retrain_every, window,
-//   validation_split, max_depth, eta, num_rounds, tp_sigma, sl_sigma, fee_pct, slippage_pct,
-//   min_edge_pct) -> number of trades; predictions and trades go to mlBacktestPredictions and
-//   mlBacktestTrades.
+// cryptoml_internal.backtest_run(run_id, symbol, horizon, from, to, model_type, params) -> number of
+//   predictions; predictions and trades go to mlBacktestPredictions and mlBacktestTrades. params is
+//   the JSON object ml_backtest resolved, holding every key read below.
 Datum cml_backtest_run(PG_FUNCTION_ARGS) {
-  for (int i = 0; i < 16; i++)
+  for (int i = 0; i < 7; i++)
     if (PG_ARGISNULL(i)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("backtest argument %d is NULL", i + 1)));
   text* run_id = PG_GETARG_TEXT_PP(0);
   text* symbol = PG_GETARG_TEXT_PP(1);
   int horizon = PG_GETARG_INT32(2);
   Timestamp from = PG_GETARG_TIMESTAMP(3), to = PG_GETARG_TIMESTAMP(4);
-  int retrain_every = PG_GETARG_INT32(5), window = PG_GETARG_INT32(6);
-  double split = PG_GETARG_FLOAT8(7);
-  int max_depth = PG_GETARG_INT32(8);
-  double eta = PG_GETARG_FLOAT8(9);
-  int num_rounds = PG_GETARG_INT32(10);
-  double tp_sigma = PG_GETARG_FLOAT8(11), sl_sigma = PG_GETARG_FLOAT8(12);
-  double fee = PG_GETARG_FLOAT8(13), slip = PG_GETARG_FLOAT8(14), min_edge = PG_GETARG_FLOAT8(15);
+  char* model_type = text_to_cstring(PG_GETARG_TEXT_PP(5));
+  char* params = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(6)));
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
   char* rid = text_to_cstring(run_id);  // before SPI_connect: used after SPI_finish
@@ -133,7 +129,8 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
           psprintf("SELECT (c.state_data->>'segment')::int, "
                    "ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(c.state_data->'ts') x), "
                    "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'pred') x), "
-                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'act') x) "
+                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'act') x), "
+                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'conf', '[]')) x) "
                    "FROM %s.recoverystate c WHERE c.service_name = 'backtest' AND c.operation_id = $1 "
                    "AND c.checkpoint_type = 'intermediate' AND c.id > coalesce((SELECT max(d.id) FROM %s.recoverystate d "
                    "WHERE d.service_name = 'backtest' AND d.operation_id = $1 AND d.checkpoint_type <> 'intermediate'), 0) "
@@ -145,26 +142,30 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   int64* r_ts = (int64*)palloc(sizeof(int64) * Max(n, 1));
   double* r_pred = (double*)palloc(sizeof(double) * Max(n, 1));
   double* r_act = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* r_conf = (double*)palloc(sizeof(double) * Max(n, 1));
   int* r_seg = (int*)palloc(sizeof(int) * Max(n, 1));
   for (uint64 i = 0; i < SPI_processed; i++) {
     bool isnull;
     HeapTuple row = SPI_tuptable->vals[i];
     int seg = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
     if (seg != done_segments) break;  // only an unbroken run of segments from the first
-    Datum *a, *b, *c;
+    Datum *a, *b, *c, *d;
     bool* nulls;
-    int na, nb2, nc;
+    int na, nb2, nc, nd;
     deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)), INT8OID, 8, FLOAT8PASSBYVAL,
                       TYPALIGN_DOUBLE, &a, &nulls, &na);
     deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
                       TYPALIGN_DOUBLE, &b, &nulls, &nb2);
     deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
                       TYPALIGN_DOUBLE, &c, &nulls, &nc);
-    if (na != nb2 || na != nc || nres + na > n) break;
+    deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 5, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+                      TYPALIGN_DOUBLE, &d, &nulls, &nd);
+    if (na != nb2 || na != nc || na != nd || nres + na > n) break;
     for (int j = 0; j < na; j++, nres++) {
       r_ts[nres] = DatumGetInt64(a[j]);
       r_pred[nres] = DatumGetFloat8(b[j]);
       r_act[nres] = DatumGetFloat8(c[j]);
+      r_conf[nres] = DatumGetFloat8(d[j]);
       r_seg[nres] = seg;
     }
     done_segments++;
@@ -178,6 +179,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   int64* p_ts = (int64*)palloc(sizeof(int64) * Max(n, 1));
   double* p_pred = (double*)palloc(sizeof(double) * Max(n, 1));
   double* p_act = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* p_conf = (double*)palloc(sizeof(double) * Max(n, 1));
   int* p_seg = (int*)palloc(sizeof(int) * Max(n, 1));
   struct TradeOut {
     bool long_side;
@@ -188,19 +190,30 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   TradeOut* trades = (TradeOut*)palloc(sizeof(TradeOut) * Max(n, 1));
   const int64 from_m = minutes_of(from), to_m = minutes_of(to);
   cml::pg::guarded("ml_backtest", [&] {
+    const nlohmann::json p = nlohmann::json::parse(params);
     cml::BacktestConfig cfg;
     cfg.horizon = horizon;
-    cfg.retrain_every = retrain_every;
-    cfg.window = window;
-    cfg.validation_split = split;
-    cfg.xgb.max_depth = max_depth;
-    cfg.xgb.eta = eta;
-    cfg.xgb.num_rounds = num_rounds;
-    cfg.rule.tp_sigma = tp_sigma;
-    cfg.rule.sl_sigma = sl_sigma;
-    cfg.costs.fee_pct = fee;
-    cfg.costs.slippage_pct = slip;
-    cfg.min_edge_pct = min_edge;
+    cfg.model = cml::parse_model_type(model_type);
+    cfg.retrain_every = p.at("retrainEvery").get<int>();
+    cfg.window = p.at("windowSize").get<int>();
+    cfg.validation_split = p.at("validationSplit").get<double>();
+    cfg.xgb.max_depth = p.at("maxDepth").get<int>();
+    cfg.xgb.eta = p.at("learningRate").get<double>();
+    cfg.xgb.num_rounds = p.at("numRounds").get<int>();
+    cfg.xgb.early_stopping_rounds = p.at("earlyStoppingPatience").get<int>();
+    cfg.lstm.sequence_length = p.at("sequenceLength").get<int>();
+    cfg.lstm.hidden_size = p.at("hiddenSize").get<int>();
+    cfg.lstm.num_layers = p.at("numLayers").get<int>();
+    cfg.lstm.learning_rate = p.at("lstmLearningRate").get<double>();
+    cfg.lstm.max_epochs = p.at("maxEpochs").get<int>();
+    cfg.lstm.patience = p.at("earlyStoppingPatience").get<int>();
+    cfg.lstm.batch_size = p.at("batchSize").get<int>();
+    cfg.rule.tp_sigma = p.at("tpSigma").get<double>();
+    cfg.rule.sl_sigma = p.at("slSigma").get<double>();
+    cfg.costs.fee_pct = p.at("feePct").get<double>();
+    cfg.costs.slippage_pct = p.at("slippagePct").get<double>();
+    cfg.min_edge_pct = p.at("minEdgePct").get<double>();
+    cfg.min_confidence = p.at("confidenceThreshold").get<double>();
     cfg.validate();
     cml::SampleSet s;
     s.cols = nf;
@@ -208,13 +221,14 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     s.y.assign(sy, sy + n);
     s.X.assign(sx, sx + (size_t)n * nf);
     std::vector<cml::BacktestPrediction> preds;
-    for (int i = 0; i < nres; i++) preds.push_back(cml::BacktestPrediction{r_ts[i], r_pred[i], r_act[i], r_seg[i]});
+    for (int i = 0; i < nres; i++)
+      preds.push_back(cml::BacktestPrediction{r_ts[i], r_pred[i], r_act[i], r_seg[i], r_conf[i]});
     cml::walk_forward(s, from_m, to_m, cfg, done_segments,
                       [&](const cml::SegmentResult& seg) {
                         preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
                         // checkpoint: the segment's predictions, exact (17 significant digits)
                         std::string json = "{\"segment\": " + std::to_string(seg.segment) + ", \"ts\": [";
-                        std::string pj = "], \"pred\": [", aj = "], \"act\": [";
+                        std::string pj = "], \"pred\": [", aj = "], \"act\": [", cj = "], \"conf\": [";
                         char buf[40];
                         for (size_t i = 0; i < seg.predictions.size(); i++) {
                           const char* sep = i ? ", " : "";
@@ -223,8 +237,10 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                           pj += buf;
                           snprintf(buf, sizeof buf, "%s%.17g", sep, seg.predictions[i].actual);
                           aj += buf;
+                          snprintf(buf, sizeof buf, "%s%.17g", sep, seg.predictions[i].confidence);
+                          cj += buf;
                         }
-                        json += pj + aj + "]}";
+                        json += pj + aj + cj + "]}";
                         const char* state = json.c_str();
                         cml::pg::pg_call([&] { cml::pg::checkpoint_write("backtest", rid, "intermediate", state); });
                       },
@@ -238,6 +254,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
       p_ts[i] = preds[i].ts;
       p_pred[i] = preds[i].predicted;
       p_act[i] = preds[i].actual;
+      p_conf[i] = preds[i].confidence;
       p_seg[i] = preds[i].segment;
     }
     nt = (int)std::min<size_t>(tr.size(), (size_t)Max(n, 1));
@@ -258,16 +275,16 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   });
 
   // store them
-  char* ins_p = psprintf("INSERT INTO %s.mlbacktestpredictions (run_id, bar_timestamp, predicted_change, actual_change, segment) "
-                         "VALUES ($1, $2, $3, $4, $5)", schema);
+  char* ins_p = psprintf("INSERT INTO %s.mlbacktestpredictions (run_id, bar_timestamp, predicted_change, actual_change, segment, "
+                         "confidence) VALUES ($1, $2, $3, $4, $5, $6)", schema);
   SPIPlanPtr plan_p;
   {
-    Oid tp[5] = {TEXTOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, INT4OID};
-    plan_p = SPI_prepare(ins_p, 5, tp);
+    Oid tp[6] = {TEXTOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, INT4OID, FLOAT8OID};
+    plan_p = SPI_prepare(ins_p, 6, tp);
   }
   for (int i = 0; i < np; i++) {
-    Datum v[5] = {PointerGetDatum(run_id), TimestampGetDatum(p_ts[i] * kUsecPerMinute), Float8GetDatum(p_pred[i]),
-                  Float8GetDatum(p_act[i]), Int32GetDatum(p_seg[i])};
+    Datum v[6] = {PointerGetDatum(run_id), TimestampGetDatum(p_ts[i] * kUsecPerMinute), Float8GetDatum(p_pred[i]),
+                  Float8GetDatum(p_act[i]), Int32GetDatum(p_seg[i]), Float8GetDatum(p_conf[i])};
     if (SPI_execute_plan(plan_p, v, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing a prediction failed");
   }
   char* ins_t = psprintf("INSERT INTO %s.mlbacktesttrades (run_id, trade_no, signal_type, opened_at, closed_at, entry_price, "

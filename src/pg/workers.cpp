@@ -9,7 +9,8 @@
 // back after 5 s and starts them again.
 //
 // The forecaster runs a cycle every forecasting.updateFrequency seconds: for each configured
-// symbol with bars, one transaction that runs ml_forecast_all, then one for ml_fill_actuals(). The
+// symbol with bars, one transaction that runs ml_forecast_all, then one for ml_fill_actuals() and
+// one for cryptoml_internal.auto_simulate() (trades opened when trading.autoSimulate is on). The
 // monitor runs one every monitoring.checkInterval seconds: for each configured symbol, one
 // transaction that runs ml_monitor_check(symbol), then one that closes the alerts of symbols no
 // longer configured. An error is recorded and logged, and the other symbols go on. Workers sleep
@@ -319,9 +320,10 @@ int worker_cycle(int slot) {
     Datum v[1] = {CStringGetTextDatum(symbols[i])};
     (void)run_in_transaction(slot, sql, 1, t, v, symbols[i]);
   }
-  if (forecaster)
+  if (forecaster) {
     (void)run_in_transaction(slot, psprintf("SELECT %s.ml_fill_actuals()", schema), 0, nullptr, nullptr, nullptr);
-  else
+    (void)run_in_transaction(slot, "SELECT cryptoml_internal.auto_simulate()", 0, nullptr, nullptr, nullptr);
+  } else
     (void)run_in_transaction(slot, "SELECT cryptoml_internal.monitor_forget_unconfigured()", 0, nullptr, nullptr, nullptr);
   return Max(every, 1);
 }

@@ -73,8 +73,8 @@ SELECT is(ml_config_get('monitoring.checkInterval'), '60'::jsonb, 'monitoring.ch
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'symbols defaults to ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]');
 SELECT is(ml_config_get('exchanges'), '["binance-us", "coinbase", "bybit"]'::jsonb, 'exchanges defaults to ["binance-us", "coinbase", "bybit"]');
 SELECT is(ARRAY(SELECT jsonb_object_keys(ml_config()) ORDER BY 1),
-          ARRAY['data', 'exchanges', 'features', 'forecasting', 'inference', 'monitoring', 'symbols', 'system', 'training'],
-          'ml_config() has exactly the top-level keys system, data, features, training, inference, forecasting, monitoring, symbols, exchanges');
+          ARRAY['data', 'exchanges', 'features', 'forecasting', 'inference', 'ingest', 'monitoring', 'symbols', 'system', 'trading', 'training'],
+          'ml_config() has exactly the top-level keys of the seed (system, data, features, training, inference, forecasting, monitoring, symbols, exchanges) and of cryptoml (trading, ingest)');
 SELECT is(ml_config(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
   "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
@@ -90,13 +90,20 @@ SELECT is(ml_config(), '{
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05},
                  "checkInterval": 60},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
-  "exchanges": ["binance-us", "coinbase", "bybit"]
+  "exchanges": ["binance-us", "coinbase", "bybit"],
+  "trading": {"autoSimulate": false, "horizon": 15},
+  "ingest": {"enabled": false, "pollInterval": 60, "initialBackfillMinutes": 1440, "primaryExchange": {},
+             "failoverAfter": 3, "timeoutMs": 10000, "backoffBaseMs": 1000, "backoffMaxMs": 60000, "maxPayloadBytes": 4194304,
+             "baseUrls": {"binance-us": "https://api.binance.us", "coinbase": "https://api.exchange.coinbase.com",
+                          "bybit": "https://api.bybit.com"},
+             "rateLimits": {"binance-us": 5, "coinbase": 3, "bybit": 10},
+             "symbolMap": {"binance-us": {}, "coinbase": {}, "bybit": {}}}
 }'::jsonb,
-          'ml_config() is exactly the seed configuration');
+          'ml_config() is exactly the seed configuration plus the trading and ingest sections');
 SELECT is(ml_config_get('features'), ml_config()->'features', 'ml_config_get of a section returns the whole section');
 SELECT is(ml_config_get('monitoring.alertThresholds'), '{"missingData": 0.1, "staleData": 300, "invalidValues": 0.05}'::jsonb,
           'ml_config_get of a nested section returns it');
-SELECT is((SELECT count(*) FROM ml_config_keys()), 40::bigint, 'ml_config_keys() returns 40 keys');
+SELECT is((SELECT count(*) FROM ml_config_keys()), 60::bigint, 'ml_config_keys() returns 60 keys');
 SELECT ok((SELECT bool_and(is_default) FROM ml_config_keys()), 'every key is_default at the start');
 SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
   $$VALUES
@@ -139,8 +146,28 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('monitoring.alertThresholds.invalidValues', '0.05'::jsonb, 'number between 0 and 1'),
     ('monitoring.checkInterval', '60'::jsonb, 'integer between 1 and 86400 (seconds)'),
     ('symbols', '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'non-empty array of at most 100 unique strings, each matching ^[A-Z0-9]{2,20}$'),
-    ('exchanges', '["binance-us", "coinbase", "bybit"]'::jsonb, 'non-empty array of unique strings, each one of "binance-us", "coinbase", "bybit"')$$,
-  'ml_config_keys() lists the 40 keys with their defaults and rules');
+    ('exchanges', '["binance-us", "coinbase", "bybit"]'::jsonb, 'non-empty array of unique strings, each one of "binance-us", "coinbase", "bybit"'),
+    ('ingest.backoffBaseMs', '1000'::jsonb, 'integer between 1 and 3600000 (milliseconds)'),
+    ('ingest.backoffMaxMs', '60000'::jsonb, 'integer between 1 and 3600000 (milliseconds)'),
+    ('ingest.baseUrls.binance-us', '"https://api.binance.us"'::jsonb, 'http:// or https:// URL of a host (letters, digits, dots, hyphens), an optional :port and path, no query, no credentials, at most 200 characters'),
+    ('ingest.baseUrls.bybit', '"https://api.bybit.com"'::jsonb, 'http:// or https:// URL of a host (letters, digits, dots, hyphens), an optional :port and path, no query, no credentials, at most 200 characters'),
+    ('ingest.baseUrls.coinbase', '"https://api.exchange.coinbase.com"'::jsonb, 'http:// or https:// URL of a host (letters, digits, dots, hyphens), an optional :port and path, no query, no credentials, at most 200 characters'),
+    ('ingest.enabled', 'false'::jsonb, 'boolean (true or false)'),
+    ('ingest.failoverAfter', '3'::jsonb, 'integer between 1 and 1000 (consecutive failed polls)'),
+    ('ingest.initialBackfillMinutes', '1440'::jsonb, 'integer between 0 and 525600 (minutes)'),
+    ('ingest.maxPayloadBytes', '4194304'::jsonb, 'integer between 1024 and 67108864 (bytes)'),
+    ('ingest.pollInterval', '60'::jsonb, 'integer between 1 and 86400 (seconds)'),
+    ('ingest.primaryExchange', '{}'::jsonb, 'object of at most 100 entries mapping symbols (^[A-Z0-9]{2,20}$) to one of "binance-us", "coinbase", "bybit"'),
+    ('ingest.rateLimits.binance-us', '5'::jsonb, 'number greater than 0 and at most 100'),
+    ('ingest.rateLimits.bybit', '10'::jsonb, 'number greater than 0 and at most 100'),
+    ('ingest.rateLimits.coinbase', '3'::jsonb, 'number greater than 0 and at most 100'),
+    ('ingest.symbolMap.binance-us', '{}'::jsonb, 'object of at most 100 entries mapping symbols (^[A-Z0-9]{2,20}$) to product ids (^[A-Za-z0-9-]{2,30}$)'),
+    ('ingest.symbolMap.bybit', '{}'::jsonb, 'object of at most 100 entries mapping symbols (^[A-Z0-9]{2,20}$) to product ids (^[A-Za-z0-9-]{2,30}$)'),
+    ('ingest.symbolMap.coinbase', '{}'::jsonb, 'object of at most 100 entries mapping symbols (^[A-Z0-9]{2,20}$) to product ids (^[A-Za-z0-9-]{2,30}$)'),
+    ('ingest.timeoutMs', '10000'::jsonb, 'integer between 100 and 120000 (milliseconds)'),
+    ('trading.autoSimulate', 'false'::jsonb, 'boolean (true or false)'),
+    ('trading.horizon', '15'::jsonb, 'integer between 1 and 10080 (minutes)')$$,
+  'ml_config_keys() lists the 60 keys with their defaults and rules');
 SELECT set_eq('SELECT path, value FROM ml_config_keys()', 'SELECT path, default_value FROM ml_config_keys()',
   'at the start every value equals its default');
 
@@ -195,7 +222,7 @@ SELECT is(pg_temp.error_hint('SELECT ml_config_set(''features.rsiPeriodd'', ''21
           'keys under "features": bollingerPeriod, bollingerStdDev, macdFast, macdSignal, macdSlow, rsiPeriod, stochasticD, stochasticK, volatilityWindow',
           'an unknown key under a section is answered with the keys of that section');
 SELECT is(pg_temp.error_hint('SELECT ml_config_set(''rsiPeriod'', ''21'')'),
-          'top-level sections: data, exchanges, features, forecasting, inference, monitoring, symbols, system, training',
+          'top-level sections: data, exchanges, features, forecasting, inference, ingest, monitoring, symbols, system, trading, training',
           'an unknown top-level key is answered with the top-level sections');
 SELECT throws_ok('SELECT ml_config_get(''features.nope'')', '22023', 'unknown config key "features.nope"', 'ml_config_get of an unknown key is rejected');
 SELECT throws_ok('SELECT ml_config_reset(''features.nope'')', '22023', 'unknown config key "features.nope"', 'ml_config_reset of an unknown key is rejected');
@@ -673,7 +700,14 @@ SELECT isnt(ml_config(), '{
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05},
                  "checkInterval": 60},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
-  "exchanges": ["binance-us", "coinbase", "bybit"]
+  "exchanges": ["binance-us", "coinbase", "bybit"],
+  "trading": {"autoSimulate": false, "horizon": 15},
+  "ingest": {"enabled": false, "pollInterval": 60, "initialBackfillMinutes": 1440, "primaryExchange": {},
+             "failoverAfter": 3, "timeoutMs": 10000, "backoffBaseMs": 1000, "backoffMaxMs": 60000, "maxPayloadBytes": 4194304,
+             "baseUrls": {"binance-us": "https://api.binance.us", "coinbase": "https://api.exchange.coinbase.com",
+                          "bybit": "https://api.bybit.com"},
+             "rateLimits": {"binance-us": 5, "coinbase": 3, "bybit": 10},
+             "symbolMap": {"binance-us": {}, "coinbase": {}, "bybit": {}}}
 }'::jsonb, 'before reset_all the configuration differs from the seed');
 SELECT is(ml_config_reset_all(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
@@ -690,7 +724,14 @@ SELECT is(ml_config_reset_all(), '{
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05},
                  "checkInterval": 60},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
-  "exchanges": ["binance-us", "coinbase", "bybit"]
+  "exchanges": ["binance-us", "coinbase", "bybit"],
+  "trading": {"autoSimulate": false, "horizon": 15},
+  "ingest": {"enabled": false, "pollInterval": 60, "initialBackfillMinutes": 1440, "primaryExchange": {},
+             "failoverAfter": 3, "timeoutMs": 10000, "backoffBaseMs": 1000, "backoffMaxMs": 60000, "maxPayloadBytes": 4194304,
+             "baseUrls": {"binance-us": "https://api.binance.us", "coinbase": "https://api.exchange.coinbase.com",
+                          "bybit": "https://api.bybit.com"},
+             "rateLimits": {"binance-us": 5, "coinbase": 3, "bybit": 10},
+             "symbolMap": {"binance-us": {}, "coinbase": {}, "bybit": {}}}
 }'::jsonb,
           'ml_config_reset_all returns the seed configuration');
 SELECT is(ml_config(), '{
@@ -708,12 +749,19 @@ SELECT is(ml_config(), '{
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05},
                  "checkInterval": 60},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
-  "exchanges": ["binance-us", "coinbase", "bybit"]
+  "exchanges": ["binance-us", "coinbase", "bybit"],
+  "trading": {"autoSimulate": false, "horizon": 15},
+  "ingest": {"enabled": false, "pollInterval": 60, "initialBackfillMinutes": 1440, "primaryExchange": {},
+             "failoverAfter": 3, "timeoutMs": 10000, "backoffBaseMs": 1000, "backoffMaxMs": 60000, "maxPayloadBytes": 4194304,
+             "baseUrls": {"binance-us": "https://api.binance.us", "coinbase": "https://api.exchange.coinbase.com",
+                          "bybit": "https://api.bybit.com"},
+             "rateLimits": {"binance-us": 5, "coinbase": 3, "bybit": 10},
+             "symbolMap": {"binance-us": {}, "coinbase": {}, "bybit": {}}}
 }'::jsonb,
           'after ml_config_reset_all ml_config() is the seed configuration');
 SELECT is(ml_config_get('system.logLevel'), '"info"'::jsonb, 'after ml_config_reset_all logLevel is info again');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'after ml_config_reset_all symbols are the six seed symbols');
-SELECT ok((SELECT bool_and(is_default) AND count(*) = 40 FROM ml_config_keys()), 'after ml_config_reset_all all 40 keys are default');
+SELECT ok((SELECT bool_and(is_default) AND count(*) = 60 FROM ml_config_keys()), 'after ml_config_reset_all all 60 keys are default');
 SELECT is_empty('SELECT path FROM cryptoml_internal.config', 'after ml_config_reset_all no override is stored');
 SELECT is(ml_config_reset_all(), ml_config(), 'ml_config_reset_all on a default configuration is harmless');
 

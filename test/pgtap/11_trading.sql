@@ -2,7 +2,7 @@
 -- performance against values computed by hand, forecast quality and calibration, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(45);
+SELECT plan(52);
 
 -- flat bars 00:00-00:09 at 100, then trades entered at the 00:09 close (100)
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -117,6 +117,22 @@ INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
 SELECT 'XRPUSDT', '2021-02-01'::timestamp + make_interval(mins => 1500 + i), 0.6, 0.601, 0.599, 0.6, 1 FROM generate_series(0, 5) i;
 SELECT ok((SELECT NOT is_active AND (signal_type = 'WAIT' OR exit_reason IN ('tp', 'sl', 'expiry')) FROM tradeSimulations WHERE id = (SELECT id FROM sim)),
           'six bars later the trade is completed');
+
+-- the forecaster's automatic trades (cryptoml_internal.auto_simulate, run after each cycle)
+SELECT is(cryptoml_internal.auto_simulate(), 0, 'trading.autoSimulate off (the default): no trade opened');
+SELECT ml_config_set('trading.autoSimulate', 'true');
+SELECT ml_config_set('trading.horizon', '5');
+SELECT is(cryptoml_internal.auto_simulate(), 1, 'on: a trade opened for the one symbol with a production model at the horizon');
+SELECT ok((SELECT is_active AND signal_type IN ('LONG', 'SHORT') AND forecast_horizon = 5 AND entry_bar = '2021-02-02 01:05'
+             FROM tradeSimulations WHERE symbol = 'XRPUSDT' ORDER BY id DESC LIMIT 1), '... active, from the latest bar');
+SELECT is(cryptoml_internal.auto_simulate(), 0, 'no second trade while one is active');
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT 'XRPUSDT', '2021-02-01'::timestamp + make_interval(mins => 1506 + i), 0.6, 0.601, 0.599, 0.6, 1 FROM generate_series(0, 69) i;
+SELECT is(cryptoml_internal.auto_simulate(), 0, 'after an hour of flat bars (no volatility for TP/SL) no trade is opened...');
+SELECT ml_log_flush(1000);
+SELECT ok((SELECT count(*) FROM systemLogs WHERE category = 'trading' AND subcategory = 'auto_simulate' AND symbol = 'XRPUSDT'
+             AND message LIKE 'no trade opened for XRPUSDT: cannot set TP and SL%') >= 1, '... and the reason is logged');
+SELECT is((SELECT count(*) FROM tradeSimulations WHERE symbol = 'XRPUSDT' AND is_active), 0::bigint, 'no trade left open by the failure');
 
 -- bad input
 SELECT throws_ok($$SELECT * FROM ml_simulate('ADAUSDT', 15)$$, '55000', 'no production model for ADAUSDT at horizon 15', 'simulate without a production model');

@@ -2,7 +2,7 @@
 -- leaves the past untouched), determinism, stored trades with the live rules, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(19);
+SELECT plan(34);
 
 SELECT setseed(0.21);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -26,21 +26,54 @@ SELECT ok((SELECT bool_and(CASE signal_type WHEN 'LONG' THEN tp_price > entry_pr
 SELECT is((SELECT trades FROM r1 WHERE strategy = 'random_entry'), (SELECT trades FROM r1 WHERE strategy = 'backtest'),
           'random entry makes as many trades');
 
+-- the live rule: a trade opens only at a prediction whose stated confidence reaches
+-- inference.confidenceThreshold (60), as a live forecast's signal is WAIT below it
+SELECT ok((SELECT bool_and(p.confidence BETWEEN 0 AND 100) AND count(*) = count(p.confidence) FROM mlBacktestPredictions p),
+          'every prediction states a confidence in [0, 100]');
+SELECT is((SELECT count(*) FROM mlBacktestTrades t JOIN mlBacktestPredictions p ON p.run_id = t.run_id AND p.bar_timestamp = t.opened_at
+            WHERE p.confidence < 60), 0::bigint, 'no trade opened below the confidence threshold');
+CREATE TEMP TABLE r0 AS SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"windowSize": 800, "retrainEvery": 400, "numRounds": 40, "confidenceThreshold": 0}');
+SELECT ok((SELECT trades FROM r0 WHERE strategy = 'backtest') >= (SELECT trades FROM r1 WHERE strategy = 'backtest')
+          AND (SELECT trades FROM r0 WHERE strategy = 'backtest') > 0, 'with threshold 0 at least as many trades, and some');
+-- the reliability table of the run: every prediction with a non-zero outcome, once
+SELECT is((SELECT sum(forecasts) FROM ml_backtest_calibration((SELECT run_id FROM r1 LIMIT 1))),
+          (SELECT count(*) FROM mlBacktestPredictions p WHERE p.run_id = (SELECT run_id FROM r1 LIMIT 1) AND p.actual_change <> 0)::numeric,
+          'ml_backtest_calibration counts every prediction with an outcome once');
+SELECT ok((SELECT bool_and(observed_hit_rate BETWEEN hit_low95 AND hit_high95 AND stated_confidence >= split_part(bucket, '-', 1)::float8)
+             FROM ml_backtest_calibration((SELECT run_id FROM r1 LIMIT 1))), 'each bucket: the hit rate inside its interval, the confidence inside its bucket');
+DELETE FROM mlBacktestRuns WHERE run_id = (SELECT run_id FROM r0 LIMIT 1);
+
+-- lstm and ensemble backtests (small networks: the tests time the machinery, not the model)
+CREATE TEMP TABLE l1 AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options =>
+  '{"windowSize": 800, "retrainEvery": 400, "sequenceLength": 10, "hiddenSize": 8, "maxEpochs": 3, "batchSize": 256}');
+SELECT ok((SELECT predictions > 1000 AND rmse > 0 FROM l1 WHERE strategy = 'backtest'), 'an lstm backtest predicts out of sample');
+CREATE TEMP TABLE lp1 AS SELECT p.bar_timestamp, p.predicted_change FROM mlBacktestPredictions p JOIN mlBacktestRuns r USING (run_id)
+  WHERE r.model_type = 'lstm';
+CREATE TEMP TABLE e1 AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'ensemble', options =>
+  '{"windowSize": 800, "retrainEvery": 400, "numRounds": 40, "sequenceLength": 10, "hiddenSize": 8, "maxEpochs": 3, "batchSize": 256}');
+SELECT is((SELECT predictions FROM e1 WHERE strategy = 'backtest'), (SELECT predictions FROM l1 WHERE strategy = 'backtest'),
+          'an ensemble backtest predicts the bars its lstm member can');
+CREATE TEMP TABLE e2 AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'ensemble', options =>
+  '{"windowSize": 800, "retrainEvery": 400, "numRounds": 40, "sequenceLength": 10, "hiddenSize": 8, "maxEpochs": 3, "batchSize": 256}');
+SELECT results_eq($$SELECT * FROM e1 ORDER BY strategy$$, $$SELECT * FROM e2 ORDER BY strategy$$, 'the ensemble backtest is deterministic');
+DELETE FROM mlBacktestRuns WHERE model_type = 'ensemble';
+
 -- determinism: the same arguments give the same run and the same numbers
-CREATE TEMP TABLE p1 AS SELECT bar_timestamp, predicted_change FROM mlBacktestPredictions;
+CREATE TEMP TABLE p1 AS SELECT bar_timestamp, predicted_change FROM mlBacktestPredictions JOIN mlBacktestRuns USING (run_id)
+  WHERE model_type = 'xgboost';
 CREATE TEMP TABLE r2 AS SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"windowSize": 800, "retrainEvery": 400, "numRounds": 40}');
 SELECT results_eq($$SELECT * FROM r1 ORDER BY strategy$$, $$SELECT * FROM r2 ORDER BY strategy$$, 'deterministic');
-SELECT is((SELECT count(*) FROM mlBacktestRuns), 1::bigint, 'the same run id, stored once');
+SELECT is((SELECT count(*) FROM mlBacktestRuns WHERE model_type = 'xgboost'), 1::bigint, 'the same run id, stored once');
 
 -- look-ahead proof: perturb every sample and bar from a segment boundary on; the predictions
 -- before it do not move
-CREATE TEMP TABLE cut AS SELECT from_ts + interval '800 minutes' AS ts FROM mlBacktestRuns;
+CREATE TEMP TABLE cut AS SELECT from_ts + interval '800 minutes' AS ts FROM mlBacktestRuns WHERE model_type = 'xgboost';
 UPDATE mlTrainingSamples SET target = -target * 3, feature_vector = (SELECT array_agg(-v * 2) FROM unnest(feature_vector) v)
  WHERE symbol = 'SOLUSDT' AND bar_timestamp >= (SELECT ts FROM cut);
 UPDATE rollingChartData SET close = close * 1.05, high = high * 1.05, low = low * 1.05, open = open * 1.05
  WHERE symbol = 'SOLUSDT' AND timestamp >= (SELECT ts FROM cut);
-CREATE TEMP TABLE r3 AS SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => (SELECT from_ts FROM mlBacktestRuns LIMIT 1),
-                                                  "to" => (SELECT to_ts FROM mlBacktestRuns LIMIT 1),
+CREATE TEMP TABLE r3 AS SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => (SELECT from_ts FROM mlBacktestRuns WHERE model_type = 'xgboost'),
+                                                  "to" => (SELECT to_ts FROM mlBacktestRuns WHERE model_type = 'xgboost'),
                                                   options => '{"windowSize": 800, "retrainEvery": 400, "numRounds": 40}');
 SELECT is((SELECT count(*) FROM p1 JOIN mlBacktestPredictions p USING (bar_timestamp)
             WHERE p.bar_timestamp < (SELECT ts FROM cut) AND p.run_id = (SELECT run_id FROM r3 LIMIT 1)
@@ -50,9 +83,30 @@ SELECT ok((SELECT count(*) FROM p1 WHERE bar_timestamp < (SELECT ts FROM cut)) >
 SELECT ok((SELECT count(*) FROM p1 JOIN mlBacktestPredictions p USING (bar_timestamp)
             WHERE p.bar_timestamp >= (SELECT ts FROM cut) AND p.predicted_change <> p1.predicted_change) > 0,
           'while predictions after it did change (the test can fail)');
+CREATE TEMP TABLE l3 AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options =>
+  '{"windowSize": 800, "retrainEvery": 400, "sequenceLength": 10, "hiddenSize": 8, "maxEpochs": 3, "batchSize": 256}');
+SELECT is((SELECT count(*) FROM lp1 JOIN mlBacktestPredictions p USING (bar_timestamp)
+            WHERE p.bar_timestamp < (SELECT ts FROM cut) AND p.run_id = (SELECT run_id FROM l3 LIMIT 1)
+              AND p.predicted_change IS DISTINCT FROM lp1.predicted_change), 0::bigint,
+          'lstm: no prediction before the perturbed future changed');
+SELECT ok((SELECT count(*) FROM lp1 JOIN mlBacktestPredictions p USING (bar_timestamp)
+            WHERE p.run_id = (SELECT run_id FROM l3 LIMIT 1) AND p.bar_timestamp < (SELECT ts FROM cut)) > 500
+          AND (SELECT count(*) FROM lp1 JOIN mlBacktestPredictions p USING (bar_timestamp)
+            WHERE p.run_id = (SELECT run_id FROM l3 LIMIT 1) AND p.bar_timestamp >= (SELECT ts FROM cut)
+              AND p.predicted_change <> lp1.predicted_change) > 0,
+          'lstm: over hundreds of predictions, while predictions after it did change');
 
 -- bad input
-SELECT throws_ok($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm')$$, '0A000', 'backtests of model_type "lstm" are not implemented', 'an lstm backtest');
+SELECT throws_ok($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'arima')$$, '22023', 'invalid model_type "arima"', 'an unknown model type');
+SELECT throws_ok($$SELECT * FROM ml_backtest_calibration('bt-nosuch')$$, 'P0002', 'no backtest run "bt-nosuch"', 'the calibration of an unknown run');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"maxDepth": "6"}')$$, 'backtest option(s) maxDepth must be JSON numbers',
+                   'an option that is not a number');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"numRounds": 2.5}')$$, 'backtest option(s) numRounds must be integers',
+                   'a fractional integer option');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"confidenceThreshold": 101}')$$, '%min_confidence = 101%',
+                   'a confidence threshold above 100');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => '{"sequenceLength": 0}')$$, '%sequence_length%',
+                   'an lstm sequence length of 0');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => '2021-03-02', "to" => '2021-03-01')$$,
                    'invalid backtest period: from % is not before to %', 'from after to');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => '2021-03-01 00:30', "to" => '2021-03-01 01:30')$$,

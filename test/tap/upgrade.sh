@@ -106,7 +106,7 @@ q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSI
 q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
       SELECT 'SOLUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 20 + i * 0.01, 20.5 + i * 0.01, 19.5 + i * 0.01, 20 + i * 0.01, 5
         FROM generate_series(0, 99) i"
-q -c "INSERT INTO tradeSimulations (symbol, signal, entry_price, tp_price, sl_price, confidence, is_active, forecast_horizon, entry_bar)
+q -c "INSERT INTO tradeSimulations (symbol, signal_type, entry_price, tp_price, sl_price, confidence, is_active, forecast_horizon, entry_bar)
       VALUES ('SOLUSDT', 'LONG', 20.5, 21, 20, 70, false, 15, '2021-01-01 00:50')"
 q -c "ALTER EXTENSION cryptoml UPDATE"
 v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")

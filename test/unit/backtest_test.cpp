@@ -455,3 +455,133 @@ TEST(BacktestSimulate, NoLookAheadWhenLaterBarsChange) {
 }
 
 }  // namespace
+
+namespace {
+
+// ---- lstm and ensemble backtests, confidence ------------------------------------------------------
+
+BacktestConfig sequence_cfg(cml::ModelType t) {
+  BacktestConfig c = small_cfg();
+  c.model = t;
+  c.lstm.sequence_length = 5;
+  c.lstm.hidden_size = 4;
+  c.lstm.max_epochs = 3;
+  c.lstm.patience = 2;
+  c.lstm.batch_size = 256;
+  return c;
+}
+
+// 2000 samples with a gap: minutes 1200..1219 are missing.
+SampleSet gapped_samples() {
+  SampleSet s = make_samples(2020);
+  SampleSet g;
+  g.cols = s.cols;
+  for (std::size_t i = 0; i < s.ts.size(); ++i) {
+    const std::int64_t m = s.ts[i] - kT0;
+    if (m >= 1200 && m < 1220) continue;
+    g.ts.push_back(s.ts[i]);
+    g.X.insert(g.X.end(), s.X.begin() + i * s.cols, s.X.begin() + (i + 1) * s.cols);
+    g.y.push_back(s.y[i]);
+  }
+  return g;
+}
+
+TEST(BacktestSequenceModels, LstmAndEnsembleSkipRowsWithoutHistoryAndDoNotLookAhead) {
+  const SampleSet s = gapped_samples();
+  const std::int64_t from = kT0 + 1000, to = kT0 + 2020;
+  for (cml::ModelType t : {cml::ModelType::lstm, cml::ModelType::ensemble}) {
+    SCOPED_TRACE(cml::model_type_name(t));
+    const BacktestConfig c = sequence_cfg(t);
+    const auto a = run(s, from, to, c);
+    ASSERT_EQ(a.size(), 3u);  // [1000,1500) [1500,2000) [2000,2020)
+    std::size_t n = 0;
+    for (const auto& seg : a)
+      for (const auto& p : seg.predictions) {
+        ++n;
+        const std::int64_t m = p.ts - kT0;
+        // after the gap, a sequence of 5 consecutive minutes first ends at minute 1224
+        EXPECT_FALSE(m >= 1220 && m < 1224) << "minute " << m << " has no 5-minute history";
+        EXPECT_TRUE(std::isfinite(p.predicted));
+        EXPECT_GE(p.confidence, 0.0);
+        EXPECT_LE(p.confidence, 100.0);
+      }
+    EXPECT_EQ(n, 1000u - 4u);  // 1000 sample minutes in the period, 4 without history
+
+    // Deterministic.
+    const auto again = run(s, from, to, c);
+    for (std::size_t k = 0; k < a.size(); ++k) expect_same_segment(a[k], again[k]);
+
+    // Perturbing every sample from the second segment's end on changes nothing before it.
+    const std::int64_t T = from + 2 * c.retrain_every;
+    SampleSet p = s;
+    for (std::size_t i = 0; i < p.ts.size(); ++i)
+      if (p.ts[i] >= T) {
+        for (int j = 0; j < p.cols; ++j) p.X[i * p.cols + j] = 3.0f;
+        p.y[i] = -7.0f;
+      }
+    const auto b = run(p, from, to, c);
+    for (std::size_t k = 0; k < 2; ++k) expect_same_segment(a[k], b[k]);
+    bool differs = false;
+    for (std::size_t i = 0; i < a[2].predictions.size(); ++i)
+      differs |= a[2].predictions[i].predicted != b[2].predictions[i].predicted;
+    EXPECT_TRUE(differs);
+  }
+}
+
+TEST(BacktestSequenceModels, EnsembleLiesBetweenOrOnItsMembers) {
+  // The window (1000) starts after the series' first 4 minutes, so every training row has a
+  // 5-minute history and the ensemble's members train on the same rows as the single models.
+  const SampleSet s = make_samples(1600);
+  const std::int64_t from = kT0 + 1100, to = kT0 + 1500;
+  const auto x = run(s, from, to, sequence_cfg(cml::ModelType::xgboost));
+  const auto l = run(s, from, to, sequence_cfg(cml::ModelType::lstm));
+  const auto e = run(s, from, to, sequence_cfg(cml::ModelType::ensemble));
+  ASSERT_EQ(e.size(), 1u);
+  ASSERT_EQ(e[0].predictions.size(), l[0].predictions.size());
+  ASSERT_EQ(e[0].predictions.size(), x[0].predictions.size());  // no gap: every row has history
+  for (std::size_t i = 0; i < e[0].predictions.size(); ++i) {
+    const double a = x[0].predictions[i].predicted, b = l[0].predictions[i].predicted, v = e[0].predictions[i].predicted;
+    EXPECT_GE(v, std::min(a, b) - 1e-9);
+    EXPECT_LE(v, std::max(a, b) + 1e-9);
+  }
+}
+
+TEST(BacktestConfidence, BucketsAndConfidenceOf) {
+  // 20 rows: |pred| 1..20; the 10 smallest are half right, the 10 largest all right -> 2 buckets.
+  std::vector<double> pred, y;
+  for (int i = 1; i <= 20; ++i) {
+    pred.push_back(i);
+    y.push_back(i <= 10 ? (i % 2 ? 1.0 : -1.0) : 1.0);
+  }
+  pred.push_back(5);
+  y.push_back(0.0);  // a zero outcome is left out
+  const auto b = cml::calibration_buckets(pred, y);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].min_abs_pred, 0.0);
+  EXPECT_DOUBLE_EQ(b[0].hit_rate, 0.5);
+  EXPECT_EQ(b[0].n, 10u);
+  EXPECT_EQ(b[1].min_abs_pred, 11.0);
+  EXPECT_DOUBLE_EQ(b[1].hit_rate, 1.0);
+  EXPECT_DOUBLE_EQ(cml::confidence_of(b, 3.0), 50.0);
+  EXPECT_DOUBLE_EQ(cml::confidence_of(b, -11.0), 100.0);
+  EXPECT_DOUBLE_EQ(cml::confidence_of(b, std::nan("")), 50.0);
+  EXPECT_DOUBLE_EQ(cml::confidence_of({}, 4.0), 50.0);
+}
+
+TEST(BacktestConfidence, SignalsBelowMinConfidenceDoNotTrade) {
+  std::vector<Bar> bars = base_bars(30);
+  BacktestConfig c;
+  c.horizon = 5;
+  c.sigma_window = 4;
+  c.min_confidence = 60;
+  BacktestPrediction low = pred(10, 1.0), high = pred(20, 1.0);
+  low.confidence = 59.9;
+  high.confidence = 60.0;
+  const auto t = cml::simulate_signals({low, high}, bars, c);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].opened_at, 20);
+  c.min_confidence = 101;
+  EXPECT_THROW(c.validate(), cml::InvalidParameter);
+}
+
+}  // namespace

@@ -82,6 +82,24 @@ const std::vector<std::string> kAllKeys = {
     "inference.ensembleWeights",
     "inference.maxPredictionAge",
     "inference.predictionCache",
+    "ingest.backoffBaseMs",
+    "ingest.backoffMaxMs",
+    "ingest.baseUrls.binance-us",
+    "ingest.baseUrls.bybit",
+    "ingest.baseUrls.coinbase",
+    "ingest.enabled",
+    "ingest.failoverAfter",
+    "ingest.initialBackfillMinutes",
+    "ingest.maxPayloadBytes",
+    "ingest.pollInterval",
+    "ingest.primaryExchange",
+    "ingest.rateLimits.binance-us",
+    "ingest.rateLimits.bybit",
+    "ingest.rateLimits.coinbase",
+    "ingest.symbolMap.binance-us",
+    "ingest.symbolMap.bybit",
+    "ingest.symbolMap.coinbase",
+    "ingest.timeoutMs",
     "monitoring.alertThresholds.invalidValues",
     "monitoring.alertThresholds.missingData",
     "monitoring.alertThresholds.staleData",
@@ -92,6 +110,8 @@ const std::vector<std::string> kAllKeys = {
     "system.environment",
     "system.logLevel",
     "system.maxConcurrentWorkers",
+    "trading.autoSimulate",
+    "trading.horizon",
     "training.batchSize",
     "training.earlyStoppingPatience",
     "training.forecastHorizons",
@@ -105,7 +125,8 @@ const std::vector<std::string> kAllKeys = {
 void collect_leaves(const json& node, const std::string& prefix, std::vector<std::string>& out) {
   for (auto it = node.begin(); it != node.end(); ++it) {
     std::string p = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it.value().is_object() && p != "inference.ensembleWeights")
+    if (it.value().is_object() && p != "inference.ensembleWeights" && p != "ingest.primaryExchange" &&
+        p.rfind("ingest.symbolMap.", 0) != 0)
       collect_leaves(it.value(), p, out);
     else
       out.push_back(p);
@@ -199,9 +220,9 @@ TEST(ConfigDefaults, SymbolsAndExchanges) {
 TEST(ConfigDefaults, TopLevelShape) {
   const json& d = Config::defaults();
   ASSERT_TRUE(d.is_object());
-  EXPECT_EQ(d.size(), 9u);
+  EXPECT_EQ(d.size(), 11u);
   for (const char* k : {"system", "data", "features", "training", "inference", "forecasting",
-                        "monitoring", "symbols", "exchanges"})
+                        "monitoring", "symbols", "exchanges", "trading", "ingest"})
     EXPECT_TRUE(d.contains(k)) << k;
   EXPECT_EQ(&Config::defaults(), &Config::defaults());  // built once
 }
@@ -216,7 +237,7 @@ TEST(ConfigDefaults, EffectiveOfNothingIsDefaults) {
 
 TEST(ConfigKeys, CountAndContents) {
   const auto& k = Config::keys();
-  EXPECT_EQ(k.size(), 40u);
+  EXPECT_EQ(k.size(), 60u);
   EXPECT_EQ(k, kAllKeys);
   EXPECT_TRUE(std::is_sorted(k.begin(), k.end()));
 }
@@ -740,8 +761,8 @@ TEST(ConfigUnknown, MessageAndHintOfNearestSection) {
 
 TEST(ConfigUnknown, TopLevelHintWhenNoSectionMatches) {
   const std::string top =
-      "top-level sections: data, exchanges, features, forecasting, inference, monitoring, "
-      "symbols, system, training";
+      "top-level sections: data, exchanges, features, forecasting, inference, ingest, monitoring, "
+      "symbols, system, trading, training";
   for (const char* k : {"nosuch", "", "Features.rsiPeriod", "symbols.0", "feature.rsiPeriod"}) {
     Caught e = bad_value(k, 1);
     ASSERT_TRUE(e.thrown) << k;
@@ -881,4 +902,46 @@ TEST(ConfigGet, UnknownOrAbsent) {
   EXPECT_EQ(e.message, "config key \"features.rsiPeriod\" is absent from the configuration");
   EXPECT_TRUE(capture([&] { Config::get(json(), "features"); }).thrown);
   EXPECT_TRUE(capture([&] { Config::get(json{{"features", 5}}, "features.rsiPeriod"); }).thrown);
+}
+
+// ---------------------------------------------------------------------------------------------
+// trading.* and ingest.* (0.4.0)
+
+TEST(ConfigIngest, Defaults) {
+  EXPECT_EQ(D("trading.autoSimulate"), json(false));
+  expect_int("trading.horizon", 15);
+  EXPECT_EQ(D("ingest.enabled"), json(false));  // nothing calls out without consent
+  expect_int("ingest.pollInterval", 60);
+  expect_int("ingest.maxPayloadBytes", 4194304);
+  EXPECT_EQ(D("ingest.baseUrls.coinbase"), json("https://api.exchange.coinbase.com"));
+  EXPECT_EQ(D("ingest.rateLimits.binance-us"), json(5));
+  EXPECT_EQ(D("ingest.primaryExchange"), json::object());
+  EXPECT_EQ(D("ingest.symbolMap.coinbase"), json::object());
+}
+
+TEST(ConfigIngest, UrlsMapsAndRatesAreValidated) {
+  for (const char* ok : {"http://127.0.0.1:8080", "https://api.binance.us", "http://localhost/mock/v1"})
+    EXPECT_NO_THROW(Config::validate_value("ingest.baseUrls.bybit", json(ok))) << ok;
+  for (const char* bad : {"ftp://x", "https://", "http://user:pw@host", "http://h?x=1", "http://h:123456", "api.bybit.com",
+                          "http://h/a b"}) {
+    Caught e = bad_value("ingest.baseUrls.bybit", json(bad));
+    ASSERT_TRUE(e.thrown) << bad;
+    EXPECT_NE(e.message.find(bad), std::string::npos) << e.message;
+  }
+  EXPECT_NO_THROW(Config::validate_value("ingest.primaryExchange", json::parse(R"({"BTCUSDT": "coinbase"})")));
+  EXPECT_TRUE(bad_value("ingest.primaryExchange", json::parse(R"({"BTCUSDT": "kraken"})")).thrown);
+  EXPECT_TRUE(bad_value("ingest.primaryExchange", json::parse(R"({"btc": "bybit"})")).thrown);
+  EXPECT_TRUE(bad_value("ingest.primaryExchange", json::parse(R"(["bybit"])")).thrown);
+  EXPECT_NO_THROW(Config::validate_value("ingest.symbolMap.coinbase", json::parse(R"({"BTCUSDT": "BTC-USDT"})")));
+  Caught e = bad_value("ingest.symbolMap.coinbase", json::parse(R"({"BTCUSDT": "BTC/USD"})"));
+  ASSERT_TRUE(e.thrown);
+  EXPECT_NE(e.detail.find("BTCUSDT"), std::string::npos) << e.detail;
+  EXPECT_TRUE(bad_value("ingest.rateLimits.coinbase", json(0)).thrown);
+  EXPECT_TRUE(bad_value("ingest.rateLimits.coinbase", json(101)).thrown);
+  EXPECT_NO_THROW(Config::validate_value("ingest.rateLimits.coinbase", json(0.5)));
+}
+
+TEST(ConfigIngest, BackoffBaseAtMostMax) {
+  EXPECT_THROW(Config::effective(json{{"ingest.backoffBaseMs", 70000}}), cml::InvalidParameter);
+  EXPECT_NO_THROW(Config::effective(json{{"ingest.backoffBaseMs", 70000}, {"ingest.backoffMaxMs", 80000}}));
 }
