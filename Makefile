@@ -19,7 +19,7 @@ EXTRA_CLEAN = build results regression.diffs regression.out output_iso
 PG_CONFIG  ?= pg_config
 PG_CPPFLAGS = -Isrc/core -Isrc/pg -I/usr/include/eigen3
 PG_CXXFLAGS = -std=c++17 -Wno-register -fvisibility-inlines-hidden
-SHLIB_LINK  = -lxgboost -lstdc++
+SHLIB_LINK  = -lxgboost -lcurl -lstdc++
 # clang would try to emit LLVM bitcode for the .cpp files
 override with_llvm = no
 

@@ -235,6 +235,7 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_health() TO %s', s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
                    '%s.ml_calibration(text, integer, timestamp), %s.ml_backtest_calibration(text) TO %s', s, s, s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_status() TO %s', s, r);
     EXECUTE format('GRANT SELECT ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
@@ -246,6 +247,7 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                      '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
                      '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb) TO %s', s, r);
     END IF;
     IF access = 'admin' THEN
       -- exactly the extension's tables: never other tables that share its schema
@@ -297,6 +299,7 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8), '
                    '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb), %s.ml_backtest_calibration(text) FROM %s',
                    s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_ingest_status(), %s.ml_ingest_klines(text, text, jsonb) FROM %s', s, s, r);
     EXECUTE format('REVOKE ALL ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
@@ -320,7 +323,213 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
   $$;
 COMMENT ON FUNCTION ml_revoke_access(regrole) IS 'Revokes everything ml_grant_access granted to a role. Owner only.';
 
--- Roles granted access under 0.3.0 can read the new reliability table as they can read ml_calibration.
+
+-- ===========================================================================================
+-- Exchange ingestion
+-- ===========================================================================================
+ALTER TABLE rollingChartData ADD COLUMN source VARCHAR(20);
+
+COMMENT ON COLUMN rollingChartData.source IS 'Exchange the bar was ingested from (binance-us, coinbase, bybit) by ml_ingest_klines or the ingest worker; NULL for bars inserted otherwise. Not kept when a day is archived.';
+
+CREATE TABLE cryptoml_internal.ingest_state (
+  symbol               VARCHAR(20) NOT NULL,
+  exchange             VARCHAR(20) NOT NULL,
+  is_active            BOOLEAN NOT NULL DEFAULT false,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  requests             BIGINT NOT NULL DEFAULT 0,
+  failures             BIGINT NOT NULL DEFAULT 0,
+  bars_stored          BIGINT NOT NULL DEFAULT 0,
+  last_attempt         TIMESTAMPTZ,
+  last_success         TIMESTAMPTZ,
+  last_bar             TIMESTAMP,
+  last_lag_seconds     FLOAT8,
+  last_error           TEXT,
+  holes_checked_at     TIMESTAMPTZ,
+  PRIMARY KEY (symbol, exchange)
+);
+
+COMMENT ON TABLE cryptoml_internal.ingest_state IS 'Per symbol and exchange: which exchange the ingest worker polls now (is_active), failures, requests, bars stored, the lag of the newest stored bar. Read it through ml_ingest_status().';
+
+CREATE FUNCTION cryptoml_internal.store_klines(exchange text, symbol text, open_ms bigint[], o text[], h text[], l text[],
+                                               c text[], v text[]) RETURNS integer
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    n integer;
+    newest bigint := (SELECT max(t) FROM unnest(open_ms) t);
+  BEGIN
+    WITH up AS (
+      INSERT INTO @extschema@.rollingchartdata AS r (symbol, timestamp, open, high, low, close, volume, source)
+      SELECT store_klines.symbol, to_timestamp(u.t / 1000.0) AT TIME ZONE 'UTC', u.o::numeric, u.h::numeric, u.l::numeric,
+             u.c::numeric, u.v::numeric, store_klines.exchange
+        FROM unnest(open_ms, o, h, l, c, v) u(t, o, h, l, c, v) ORDER BY u.t
+      ON CONFLICT ON CONSTRAINT rollingchartdata_symbol_timestamp_key DO UPDATE
+        SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+            volume = excluded.volume, source = excluded.source
+        WHERE (r.open, r.high, r.low, r.close, r.volume) IS DISTINCT FROM
+              (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume)
+      RETURNING 1)
+    SELECT count(*)::integer INTO n FROM up;
+    INSERT INTO cryptoml_internal.ingest_state AS s (symbol, exchange, bars_stored, last_success, last_bar, last_lag_seconds)
+      VALUES (store_klines.symbol, store_klines.exchange, n, now(),
+              CASE WHEN newest IS NOT NULL THEN to_timestamp(newest / 1000.0) AT TIME ZONE 'UTC' END,
+              CASE WHEN newest IS NOT NULL THEN extract(epoch FROM clock_timestamp() - to_timestamp((newest + 60000) / 1000.0)) END)
+      ON CONFLICT ON CONSTRAINT ingest_state_pkey DO UPDATE
+        SET bars_stored = s.bars_stored + excluded.bars_stored, last_success = excluded.last_success,
+            last_bar = greatest(s.last_bar, excluded.last_bar),
+            last_lag_seconds = CASE WHEN excluded.last_bar >= s.last_bar OR s.last_bar IS NULL THEN excluded.last_lag_seconds
+                                    ELSE s.last_lag_seconds END;
+    RETURN n;
+  END
+  $$;
+
+CREATE FUNCTION ml_ingest_klines(exchange text, symbol text, payload jsonb) RETURNS integer
+  AS 'MODULE_PATHNAME', 'cml_ingest_klines' LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ml_ingest_klines(text, text, jsonb) IS 'Stores the closed 1-minute candles of one exchange response body, exactly as the exchange returned it (binance-us GET /api/v3/klines, coinbase GET /products/{id}/candles, bybit GET /v5/market/kline), after strict validation: the whole payload or nothing. Upserts are idempotent; returns the bars inserted or changed.';
+
+CREATE FUNCTION cryptoml_internal.ingest_attempt(symbol text, exchange text, failed boolean, error text) RETURNS integer
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  INSERT INTO cryptoml_internal.ingest_state AS s (symbol, exchange, requests, failures, consecutive_failures, last_attempt, last_error)
+    VALUES ($1, $2, 1, $3::int, $3::int, now(), CASE WHEN $3 THEN $4 END)
+    ON CONFLICT ON CONSTRAINT ingest_state_pkey DO UPDATE
+      SET requests = s.requests + 1, failures = s.failures + $3::int,
+          consecutive_failures = CASE WHEN $3 THEN s.consecutive_failures + 1 ELSE 0 END,
+          last_attempt = now(), last_error = CASE WHEN $3 THEN $4 ELSE s.last_error END
+  RETURNING consecutive_failures
+  $$;
+
+CREATE FUNCTION cryptoml_internal.ingest_use(symbol text, exchange text) RETURNS void
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  UPDATE cryptoml_internal.ingest_state s SET is_active = false WHERE s.symbol = $1 AND s.exchange <> $2 AND s.is_active;
+  INSERT INTO cryptoml_internal.ingest_state AS s (symbol, exchange, is_active) VALUES ($1, $2, true)
+    ON CONFLICT ON CONSTRAINT ingest_state_pkey DO UPDATE SET is_active = true, consecutive_failures = 0;
+  $$;
+
+CREATE FUNCTION cryptoml_internal.chart_holes(symbol text, since timestamp)
+  RETURNS TABLE (gap_start timestamp, gap_end timestamp)
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT w.ts + interval '1 minute', w.next_ts - interval '1 minute'
+    FROM (SELECT r.timestamp AS ts, lead(r.timestamp) OVER (ORDER BY r.timestamp) AS next_ts
+            FROM @extschema@.rollingchartdata r WHERE r.symbol = $1 AND r.timestamp >= $2) w
+   WHERE w.next_ts > w.ts + interval '1 minute'
+   ORDER BY 1
+  $$;
+
+CREATE FUNCTION ml_ingest_status()
+  RETURNS TABLE (symbol text, exchange text, is_active boolean, consecutive_failures integer, requests bigint, failures bigint,
+                 bars_stored bigint, last_attempt timestamptz, last_success timestamptz, last_bar timestamp,
+                 lag_seconds float8, last_error text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT s.symbol, s.exchange, s.is_active, s.consecutive_failures, s.requests, s.failures, s.bars_stored, s.last_attempt,
+         s.last_success, s.last_bar, s.last_lag_seconds, s.last_error
+    FROM cryptoml_internal.ingest_state s ORDER BY s.symbol, s.is_active DESC, s.exchange
+  $$;
+COMMENT ON FUNCTION ml_ingest_status() IS 'Ingestion per symbol and exchange: the exchange polled now (is_active), requests, failures (consecutive and in all), bars stored, the last attempt, success and bar, the lag of the newest stored bar (seconds from its close to its storage) and the last error (no response body).';
+
+REVOKE ALL ON FUNCTION ml_ingest_klines(text, text, jsonb), ml_ingest_status(),
+  cryptoml_internal.store_klines(text, text, bigint[], text[], text[], text[], text[], text[]),
+  cryptoml_internal.ingest_attempt(text, text, boolean, text), cryptoml_internal.ingest_use(text, text),
+  cryptoml_internal.chart_holes(text, timestamp) FROM PUBLIC;
+
+REVOKE ALL ON cryptoml_internal.ingest_state FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.ingest_state', '');
+CREATE OR REPLACE FUNCTION ml_health()
+  RETURNS TABLE (scope text, metric text, value float8, unit text, threshold float8, ok boolean, detail text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cfg jsonb := @extschema@.ml_config_get('monitoring');
+    sym text;
+    q record;
+    s record;
+    utc timestamp := now() AT TIME ZONE 'UTC';
+    total float8 := 0;
+    n integer := 0;
+  BEGIN
+    FOR sym IN SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s) LOOP
+      q := cryptoml_internal.chart_quality(sym, utc, 60);
+      scope := sym;
+      metric := 'staleness'; value := q.staleness_seconds; unit := 's'; threshold := (cfg #>> '{alertThresholds,staleData}')::float8;
+      ok := value IS NOT NULL AND value <= threshold;
+      detail := CASE WHEN q.latest_bar IS NULL THEN 'no bars' ELSE 'latest bar ' || q.latest_bar END;
+      RETURN NEXT;
+      metric := 'completeness'; value := q.complete::float8 / q.expected; unit := 'ratio'; threshold := (cfg ->> 'completenessThreshold')::float8;
+      ok := value >= threshold; detail := format('%s of the last %s minutes have a complete bar', q.complete, q.expected);
+      total := total + value; n := n + 1;
+      RETURN NEXT;
+      metric := 'missing_data'; value := greatest(q.expected - q.present, 0)::float8 / q.expected;
+      threshold := (cfg #>> '{alertThresholds,missingData}')::float8; ok := value <= threshold;
+      detail := format('%s of the last %s minutes have no bar', greatest(q.expected - q.present, 0), q.expected);
+      RETURN NEXT;
+      metric := 'invalid_values'; value := CASE WHEN q.present > 0 THEN q.invalid::float8 / q.present ELSE 0 END;
+      threshold := (cfg #>> '{alertThresholds,invalidValues}')::float8; ok := value <= threshold;
+      detail := format('%s of %s bars', q.invalid, q.present);
+      RETURN NEXT;
+      metric := 'open_alerts'; unit := 'alerts'; threshold := 0;
+      SELECT count(*), string_agg(m.alert || ' since ' || m.started_at, ', ' ORDER BY m.alert) INTO value, detail
+        FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym;
+      ok := value = 0;
+      RETURN NEXT;
+      -- ingestion (issue 8), for symbols the ingest worker or ml_ingest_klines has stored
+      FOR q IN SELECT i.exchange, i.last_lag_seconds, i.last_bar, i.consecutive_failures, i.last_error
+                 FROM cryptoml_internal.ingest_state i WHERE i.symbol = sym
+                ORDER BY i.is_active DESC, i.last_success DESC NULLS LAST LIMIT 1 LOOP
+        metric := 'ingest_lag'; value := q.last_lag_seconds; unit := 's';
+        threshold := (@extschema@.ml_config_get('ingest.pollInterval'))::float8 + 60;
+        ok := value IS NOT NULL AND value <= threshold;
+        detail := format('from %s: the newest stored bar (%s) was stored %s s after it closed', q.exchange,
+                         coalesce(q.last_bar::text, 'none'), coalesce(round(q.last_lag_seconds::numeric, 1)::text, '?'));
+        RETURN NEXT;
+        metric := 'ingest_failures'; value := q.consecutive_failures; unit := 'requests';
+        threshold := (@extschema@.ml_config_get('ingest.failoverAfter'))::float8; ok := value < threshold;
+        detail := format('consecutive failed requests to %s%s', q.exchange, coalesce(': ' || q.last_error, ''));
+        RETURN NEXT;
+      END LOOP;
+    END LOOP;
+    scope := 'system';
+    SELECT * INTO s FROM cryptoml_internal.prediction_stats();
+    metric := 'prediction_latency_p50'; value := s.p50_ms; unit := 'ms'; threshold := NULL; ok := NULL;
+    detail := CASE WHEN s.calls IS NULL THEN 'not measured: cryptoml is not in shared_preload_libraries'
+                   ELSE format('ml_forecast calls since server start: %s (the last %s measured)', s.calls, s.sampled) END;
+    RETURN NEXT;
+    metric := 'prediction_latency_p95'; value := s.p95_ms;
+    RETURN NEXT;
+    metric := 'predictions_per_second'; unit := 'forecasts/s';
+    SELECT count(*) / 300.0 INTO value FROM @extschema@.persistentforecasts f WHERE f.created_at > utc - interval '5 minutes';
+    detail := 'persistentForecasts rows written in the last 5 minutes / 300 s';
+    RETURN NEXT;
+    metric := 'data_completeness'; value := CASE WHEN n > 0 THEN total / n END; unit := 'ratio';
+    threshold := (cfg ->> 'completenessThreshold')::float8; ok := value >= threshold;
+    detail := format('mean completeness of the last 60 minutes over %s configured symbols', n);
+    RETURN NEXT;
+    metric := 'error_rate'; unit := 'ratio'; threshold := NULL; ok := NULL;
+    SELECT CASE WHEN count(*) > 0 THEN (count(*) FILTER (WHERE l.level = 'error'))::float8 / count(*) END,
+           format('%s errors among %s systemLogs entries of the last hour (monitoring alerts excluded)', count(*) FILTER (WHERE l.level = 'error'), count(*))
+      INTO value, detail FROM @extschema@.systemlogs l
+     WHERE l.timestamp > utc - interval '1 hour' AND l.category IS DISTINCT FROM 'monitoring';
+    RETURN NEXT;
+    metric := 'recovery_time'; unit := 's';
+    SELECT avg((l.context ->> 'duration_seconds')::float8), format('mean duration of the %s alerts that recovered in the last 24 hours', count(*))
+      INTO value, detail FROM @extschema@.systemlogs l
+     WHERE l.category = 'monitoring' AND l.subcategory = 'recovered' AND l.context ? 'duration_seconds' AND l.timestamp > utc - interval '24 hours';
+    RETURN NEXT;
+    metric := 'open_alerts'; unit := 'alerts'; threshold := 0;
+    SELECT count(*), string_agg(DISTINCT m.alert, ', ') INTO value, detail FROM cryptoml_internal.monitor_alerts m;
+    ok := value = 0;
+    RETURN NEXT;
+  END
+  $$;
+COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts; and per ingested symbol the ingest lag and consecutive failed requests.';
+
+-- Roles granted access under 0.3.0 get the new functions of their level: readers (who can run
+-- ml_calibration) the backtest reliability table and ml_ingest_status, writers (who can run ml_log)
+-- ml_ingest_klines.
 DO $$
 DECLARE
   r text;
@@ -329,7 +538,13 @@ BEGIN
             WHERE p.oid = '@extschema@.ml_calibration(text, integer, timestamp)'::regprocedure AND a.privilege_type = 'EXECUTE'
               AND a.grantee <> 0 AND a.grantee <> p.proowner
   LOOP
-    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ml_backtest_calibration(text) TO %s', r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ml_backtest_calibration(text), @extschema@.ml_ingest_status() TO %s', r);
+  END LOOP;
+  FOR r IN SELECT a.grantee::regrole::text FROM pg_proc p, aclexplode(p.proacl) a
+            WHERE p.oid = '@extschema@.ml_log(text, text, text, text, jsonb, text)'::regprocedure AND a.privilege_type = 'EXECUTE'
+              AND a.grantee <> 0 AND a.grantee <> p.proowner
+  LOOP
+    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ml_ingest_klines(text, text, jsonb) TO %s', r);
   END LOOP;
 END
 $$;

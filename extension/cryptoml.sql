@@ -406,6 +406,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_health() TO %s', s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
                    '%s.ml_calibration(text, integer, timestamp), %s.ml_backtest_calibration(text) TO %s', s, s, s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_status() TO %s', s, r);
     EXECUTE format('GRANT SELECT ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
@@ -417,6 +418,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                      '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
                      '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb) TO %s', s, r);
     END IF;
     IF access = 'admin' THEN
       -- exactly the extension's tables: never other tables that share its schema
@@ -468,6 +470,7 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8), '
                    '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb), %s.ml_backtest_calibration(text) FROM %s',
                    s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_ingest_status(), %s.ml_ingest_klines(text, text, jsonb) FROM %s', s, s, r);
     EXECUTE format('REVOKE ALL ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
@@ -1186,6 +1189,21 @@ CREATE FUNCTION ml_health()
         FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym;
       ok := value = 0;
       RETURN NEXT;
+      -- ingestion (issue 8), for symbols the ingest worker or ml_ingest_klines has stored
+      FOR q IN SELECT i.exchange, i.last_lag_seconds, i.last_bar, i.consecutive_failures, i.last_error
+                 FROM cryptoml_internal.ingest_state i WHERE i.symbol = sym
+                ORDER BY i.is_active DESC, i.last_success DESC NULLS LAST LIMIT 1 LOOP
+        metric := 'ingest_lag'; value := q.last_lag_seconds; unit := 's';
+        threshold := (@extschema@.ml_config_get('ingest.pollInterval'))::float8 + 60;
+        ok := value IS NOT NULL AND value <= threshold;
+        detail := format('from %s: the newest stored bar (%s) was stored %s s after it closed', q.exchange,
+                         coalesce(q.last_bar::text, 'none'), coalesce(round(q.last_lag_seconds::numeric, 1)::text, '?'));
+        RETURN NEXT;
+        metric := 'ingest_failures'; value := q.consecutive_failures; unit := 'requests';
+        threshold := (@extschema@.ml_config_get('ingest.failoverAfter'))::float8; ok := value < threshold;
+        detail := format('consecutive failed requests to %s%s', q.exchange, coalesce(': ' || q.last_error, ''));
+        RETURN NEXT;
+      END LOOP;
     END LOOP;
     scope := 'system';
     SELECT * INTO s FROM cryptoml_internal.prediction_stats();
@@ -1220,7 +1238,7 @@ CREATE FUNCTION ml_health()
     RETURN NEXT;
   END
   $$;
-COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts.';
+COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts; and per ingested symbol the ingest lag and consecutive failed requests.';
 
 CREATE FUNCTION cryptoml_internal.prediction_stats(OUT calls bigint, OUT sampled integer, OUT p50_ms float8, OUT p95_ms float8)
   AS 'MODULE_PATHNAME', 'cml_prediction_stats' LANGUAGE C VOLATILE;
@@ -2027,6 +2045,126 @@ REVOKE ALL ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, js
 REVOKE ALL ON mlBacktestRuns, mlBacktestPredictions, mlBacktestTrades FROM PUBLIC;
 
 -- ===========================================================================================
+-- Exchange ingestion (issue 8; see docs/ingest.md): ml_ingest_klines and the ingest worker's
+-- bookkeeping. Bars are upserted through the indicator trigger; the exchange is recorded in
+-- rollingChartData.source.
+-- ===========================================================================================
+ALTER TABLE rollingChartData ADD COLUMN source VARCHAR(20);
+COMMENT ON COLUMN rollingChartData.source IS 'Exchange the bar was ingested from (binance-us, coinbase, bybit) by ml_ingest_klines or the ingest worker; NULL for bars inserted otherwise. Not kept when a day is archived.';
+
+CREATE TABLE cryptoml_internal.ingest_state (
+  symbol               VARCHAR(20) NOT NULL,
+  exchange             VARCHAR(20) NOT NULL,
+  is_active            BOOLEAN NOT NULL DEFAULT false,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  requests             BIGINT NOT NULL DEFAULT 0,
+  failures             BIGINT NOT NULL DEFAULT 0,
+  bars_stored          BIGINT NOT NULL DEFAULT 0,
+  last_attempt         TIMESTAMPTZ,
+  last_success         TIMESTAMPTZ,
+  last_bar             TIMESTAMP,
+  last_lag_seconds     FLOAT8,
+  last_error           TEXT,
+  holes_checked_at     TIMESTAMPTZ,
+  PRIMARY KEY (symbol, exchange)
+);
+COMMENT ON TABLE cryptoml_internal.ingest_state IS 'Per symbol and exchange: which exchange the ingest worker polls now (is_active), failures, requests, bars stored, the lag of the newest stored bar. Read it through ml_ingest_status().';
+
+-- Upserts closed candles (open times in ms, prices as decimal text) of one symbol; a bar whose
+-- prices are unchanged is left alone, so a repeated payload stores nothing. Returns the bars
+-- inserted or changed. Records the exchange's success in ingest_state.
+CREATE FUNCTION cryptoml_internal.store_klines(exchange text, symbol text, open_ms bigint[], o text[], h text[], l text[],
+                                               c text[], v text[]) RETURNS integer
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    n integer;
+    newest bigint := (SELECT max(t) FROM unnest(open_ms) t);
+  BEGIN
+    WITH up AS (
+      INSERT INTO @extschema@.rollingchartdata AS r (symbol, timestamp, open, high, low, close, volume, source)
+      SELECT store_klines.symbol, to_timestamp(u.t / 1000.0) AT TIME ZONE 'UTC', u.o::numeric, u.h::numeric, u.l::numeric,
+             u.c::numeric, u.v::numeric, store_klines.exchange
+        FROM unnest(open_ms, o, h, l, c, v) u(t, o, h, l, c, v) ORDER BY u.t
+      ON CONFLICT ON CONSTRAINT rollingchartdata_symbol_timestamp_key DO UPDATE
+        SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+            volume = excluded.volume, source = excluded.source
+        WHERE (r.open, r.high, r.low, r.close, r.volume) IS DISTINCT FROM
+              (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume)
+      RETURNING 1)
+    SELECT count(*)::integer INTO n FROM up;
+    INSERT INTO cryptoml_internal.ingest_state AS s (symbol, exchange, bars_stored, last_success, last_bar, last_lag_seconds)
+      VALUES (store_klines.symbol, store_klines.exchange, n, now(),
+              CASE WHEN newest IS NOT NULL THEN to_timestamp(newest / 1000.0) AT TIME ZONE 'UTC' END,
+              CASE WHEN newest IS NOT NULL THEN extract(epoch FROM clock_timestamp() - to_timestamp((newest + 60000) / 1000.0)) END)
+      ON CONFLICT ON CONSTRAINT ingest_state_pkey DO UPDATE
+        SET bars_stored = s.bars_stored + excluded.bars_stored, last_success = excluded.last_success,
+            last_bar = greatest(s.last_bar, excluded.last_bar),
+            last_lag_seconds = CASE WHEN excluded.last_bar >= s.last_bar OR s.last_bar IS NULL THEN excluded.last_lag_seconds
+                                    ELSE s.last_lag_seconds END;
+    RETURN n;
+  END
+  $$;
+
+CREATE FUNCTION ml_ingest_klines(exchange text, symbol text, payload jsonb) RETURNS integer
+  AS 'MODULE_PATHNAME', 'cml_ingest_klines' LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_ingest_klines(text, text, jsonb) IS 'Stores the closed 1-minute candles of one exchange response body, exactly as the exchange returned it (binance-us GET /api/v3/klines, coinbase GET /products/{id}/candles, bybit GET /v5/market/kline), after strict validation: the whole payload or nothing. Upserts are idempotent; returns the bars inserted or changed.';
+
+-- The ingest worker's bookkeeping of one request: counts it, records a failure (consecutive
+-- failures, the error) or a success (resets them). Returns the consecutive failures after it.
+CREATE FUNCTION cryptoml_internal.ingest_attempt(symbol text, exchange text, failed boolean, error text) RETURNS integer
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  INSERT INTO cryptoml_internal.ingest_state AS s (symbol, exchange, requests, failures, consecutive_failures, last_attempt, last_error)
+    VALUES ($1, $2, 1, $3::int, $3::int, now(), CASE WHEN $3 THEN $4 END)
+    ON CONFLICT ON CONSTRAINT ingest_state_pkey DO UPDATE
+      SET requests = s.requests + 1, failures = s.failures + $3::int,
+          consecutive_failures = CASE WHEN $3 THEN s.consecutive_failures + 1 ELSE 0 END,
+          last_attempt = now(), last_error = CASE WHEN $3 THEN $4 ELSE s.last_error END
+  RETURNING consecutive_failures
+  $$;
+
+-- Makes `exchange` the one the worker polls for `symbol` (the primary at first, the next one of
+-- `exchanges` after failoverAfter consecutive failures); the new one starts with no failures.
+CREATE FUNCTION cryptoml_internal.ingest_use(symbol text, exchange text) RETURNS void
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  UPDATE cryptoml_internal.ingest_state s SET is_active = false WHERE s.symbol = $1 AND s.exchange <> $2 AND s.is_active;
+  INSERT INTO cryptoml_internal.ingest_state AS s (symbol, exchange, is_active) VALUES ($1, $2, true)
+    ON CONFLICT ON CONSTRAINT ingest_state_pkey DO UPDATE SET is_active = true, consecutive_failures = 0;
+  $$;
+
+-- Minutes missing between stored bars of a symbol at or after `since`: [gap_start, gap_end] inclusive.
+CREATE FUNCTION cryptoml_internal.chart_holes(symbol text, since timestamp)
+  RETURNS TABLE (gap_start timestamp, gap_end timestamp)
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT w.ts + interval '1 minute', w.next_ts - interval '1 minute'
+    FROM (SELECT r.timestamp AS ts, lead(r.timestamp) OVER (ORDER BY r.timestamp) AS next_ts
+            FROM @extschema@.rollingchartdata r WHERE r.symbol = $1 AND r.timestamp >= $2) w
+   WHERE w.next_ts > w.ts + interval '1 minute'
+   ORDER BY 1
+  $$;
+
+CREATE FUNCTION ml_ingest_status()
+  RETURNS TABLE (symbol text, exchange text, is_active boolean, consecutive_failures integer, requests bigint, failures bigint,
+                 bars_stored bigint, last_attempt timestamptz, last_success timestamptz, last_bar timestamp,
+                 lag_seconds float8, last_error text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT s.symbol, s.exchange, s.is_active, s.consecutive_failures, s.requests, s.failures, s.bars_stored, s.last_attempt,
+         s.last_success, s.last_bar, s.last_lag_seconds, s.last_error
+    FROM cryptoml_internal.ingest_state s ORDER BY s.symbol, s.is_active DESC, s.exchange
+  $$;
+COMMENT ON FUNCTION ml_ingest_status() IS 'Ingestion per symbol and exchange: the exchange polled now (is_active), requests, failures (consecutive and in all), bars stored, the last attempt, success and bar, the lag of the newest stored bar (seconds from its close to its storage) and the last error (no response body).';
+
+REVOKE ALL ON FUNCTION ml_ingest_klines(text, text, jsonb), ml_ingest_status(),
+  cryptoml_internal.store_klines(text, text, bigint[], text[], text[], text[], text[], text[]),
+  cryptoml_internal.ingest_attempt(text, text, boolean, text), cryptoml_internal.ingest_use(text, text),
+  cryptoml_internal.chart_holes(text, timestamp) FROM PUBLIC;
+REVOKE ALL ON cryptoml_internal.ingest_state FROM PUBLIC;
+
+-- ===========================================================================================
 -- pg_dump: extension member tables are skipped unless registered. Every table holding user data
 -- is dumped with its sequence. indicator_checkpoint is not: restoring rollingChartData through
 -- its trigger rebuilds it.
@@ -2054,6 +2192,7 @@ SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.monitor_alerts', '
 SELECT pg_catalog.pg_extension_config_dump('mlbacktestruns', '');
 SELECT pg_catalog.pg_extension_config_dump('mlbacktestpredictions', '');
 SELECT pg_catalog.pg_extension_config_dump('mlbacktesttrades', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.ingest_state', '');
 
 -- ===========================================================================================
 -- Privileges: nothing but read-only helpers is executable by PUBLIC.

@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap pgtap
       libxgboost-dev libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
-      cmake g++ make pkg-config ca-certificates)
+      libcurl4-openssl-dev cmake g++ make pkg-config ca-certificates python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

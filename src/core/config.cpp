@@ -258,7 +258,7 @@ Schema build_schema() {
       int_spec("trading.horizon", 1, 10080, "minutes"),
       bool_spec("ingest.enabled"),
       int_spec("ingest.pollInterval", 1, 86400, "seconds"),
-      int_spec("ingest.initialBackfillMinutes", 0, 525600, "minutes"),
+      int_spec("ingest.initialBackfillMinutes", 1, 525600, "minutes"),
       symbol_map_spec("ingest.primaryExchange", {"binance-us", "coinbase", "bybit"}),
       int_spec("ingest.failoverAfter", 1, 1000, "consecutive failed polls"),
       int_spec("ingest.timeoutMs", 100, 120000, "milliseconds"),

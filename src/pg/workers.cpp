@@ -1,9 +1,11 @@
-// Background workers (issue 6): the launcher, and per database a forecaster and a chart monitor.
+// Background workers (issues 6 and 8): the launcher, and per database a forecaster, a chart monitor
+// and an exchange ingester (its cycle is in ingest.cpp).
 //
 // With cryptoml in shared_preload_libraries, the postmaster starts one "cryptoml launcher" (a
 // static background worker, restarted 5 s after it dies). The launcher uses no database: every
 // second, for each database named in cryptoml.database_name (a comma-separated list), it starts
-// the "cryptoml forecaster" and the "cryptoml monitor" (dynamic workers) when workers are enabled,
+// the "cryptoml forecaster", the "cryptoml monitor" and the "cryptoml ingest" worker (dynamic
+// workers) when workers are enabled,
 // the database exists and the worker is not running, and stops them when workers are disabled.
 // After a crash (kill -9 of any backend makes the postmaster reinitialize), the launcher comes
 // back after 5 s and starts them again.
@@ -56,8 +58,8 @@ PG_FUNCTION_INFO_V1(cml_test_second_launcher);
 namespace {
 
 constexpr int kMaxDatabases = 8;
-enum { kForecaster = 0, kMonitor = 1, kKinds = 2 };
-const char* const kKindNames[kKinds] = {"forecaster", "monitor"};
+enum { kForecaster = 0, kMonitor = 1, kIngest = 2, kKinds = 3 };
+const char* const kKindNames[kKinds] = {"forecaster", "monitor", "ingest"};
 constexpr int kLatencyRing = 1024;
 
 struct WorkerStatus {
@@ -302,6 +304,7 @@ const char* read_cycle_plan(const char* setting, bool with_bars, int* every, int
 
 // One cycle of a database worker; returns the seconds until the next one.
 int worker_cycle(int slot) {
+  if (slot % kKinds == kIngest) return cml::pg::ingest_cycle(slot);
   const bool forecaster = slot % kKinds == kForecaster;
   int every = 60, nsymbols = 0;
   char** symbols = nullptr;
@@ -366,6 +369,9 @@ void workers_init() {
   snprintf(w.bgw_type, BGW_MAXLEN, "cryptoml launcher");
   RegisterBackgroundWorker(&w);
 }
+
+void worker_set_state(int slot, const char* state) { set_state(slot, state); }
+void worker_record_error(int slot, const char* message) { record_error(slot, message); }
 
 void record_prediction_latency(int64 microseconds) {
   if (g_workers == nullptr) return;
@@ -462,7 +468,8 @@ void cml_db_worker_main(Datum arg) {
     s.cycles++;
     s.last_run = start;
     s.next_run = next;
-    if (strcmp(s.state, "forecasting") == 0 || strcmp(s.state, "checking") == 0) strlcpy(s.state, "sleeping", sizeof s.state);
+    if (strcmp(s.state, "forecasting") == 0 || strcmp(s.state, "checking") == 0 || strcmp(s.state, "ingesting") == 0)
+      strlcpy(s.state, "sleeping", sizeof s.state);
     SpinLockRelease(&g_workers->mutex);
     long wait_ms = (long)((next - GetCurrentTimestamp()) / 1000);
     if (wait_ms > 0)
@@ -502,8 +509,8 @@ Datum ml_workers(PG_FUNCTION_ARGS) {
   ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
   InitMaterializedSRF(fcinfo, 0);
   if (g_workers == nullptr) {
-    const char* names[3] = {"launcher", "forecaster", "monitor"};
-    for (int k = 0; k < 3; k++) {
+    const char* names[4] = {"launcher", "forecaster", "monitor", "ingest"};
+    for (int k = 0; k < 4; k++) {
       WorkerStatus s;
       memset(&s, 0, sizeof s);
       strlcpy(s.state, "not loaded", sizeof s.state);

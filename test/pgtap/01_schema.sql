@@ -12,7 +12,7 @@ SELECT has_table('rollingchartdata', 'rollingChartData exists');
 SELECT has_pk('rollingchartdata', 'rollingChartData has a primary key');
 SELECT col_is_pk('rollingchartdata', 'id', 'rollingChartData.id is the primary key');
 SELECT has_sequence('rollingchartdata_id_seq', 'rollingChartData.id is SERIAL (sequence rollingchartdata_id_seq)');
-SELECT columns_are('rollingchartdata', ARRAY['id', 'symbol', 'timestamp', 'open', 'high', 'low', 'close', 'volume', 'rsi', 'macd', 'bollinger_upper', 'bollinger_lower', 'stochastic_k', 'stochastic_d', 'volatility', 'is_complete', 'created_at', 'macd_signal', 'macd_hist', 'bollinger_middle'], 'rollingChartData has exactly the seed columns plus the documented additions');
+SELECT columns_are('rollingchartdata', ARRAY['id', 'symbol', 'timestamp', 'open', 'high', 'low', 'close', 'volume', 'rsi', 'macd', 'bollinger_upper', 'bollinger_lower', 'stochastic_k', 'stochastic_d', 'volatility', 'is_complete', 'created_at', 'macd_signal', 'macd_hist', 'bollinger_middle', 'source'], 'rollingChartData has exactly the seed columns plus the documented additions');
 -- id
 SELECT has_column('rollingchartdata', 'id', 'rollingChartData.id exists');
 SELECT col_type_is('rollingchartdata', 'id', 'integer', 'rollingChartData.id is integer');
