@@ -148,7 +148,7 @@ SQL
 echo
 echo "== a walk-forward backtest of BTCUSDT at horizon 15 (docs/trading.md)"
 echo "   one XGBoost model per day, trained on the 20000 samples before that day whose outcome was"
-echo "   known; trades with the live rules (TP 2 sigma, SL 1 sigma, fee 0.1 % + slippage 0.05 % per side);"
+echo "   known; trades with the live rules (confidence >= 60, TP 2 sigma, SL 1 sigma, fee 0.1 % + slippage 0.05 % per side);"
 echo "   beside buy-and-hold and random entry on the same bars and costs."
 psql -q <<'SQL'
 SET client_min_messages = warning;
@@ -161,14 +161,11 @@ SELECT strategy, trades, round(win_rate::numeric, 3) AS win_rate, round(avg_pnl:
 \echo   its out-of-sample predictions against the zero-change baseline:
 SELECT predictions, round(rmse::numeric, 4) AS rmse, round(baseline_rmse::numeric, 4) AS zero_change_rmse,
        round(directional_accuracy::numeric, 4) AS direction FROM demo_bt WHERE strategy = 'backtest';
-\echo   reliability: are the larger predictions right more often? (hit rate by fifth of |predicted change|, 95 % interval)
-WITH x AS (SELECT p.predicted_change, p.actual_change, ntile(5) OVER (ORDER BY abs(p.predicted_change)) AS q
-             FROM mlBacktestPredictions p WHERE p.run_id = (SELECT run_id FROM demo_bt LIMIT 1) AND p.actual_change <> 0),
-     g AS (SELECT q, count(*) AS n, min(abs(predicted_change)) AS lo_abs,
-                  count(*) FILTER (WHERE sign(predicted_change) = sign(actual_change)) AS hits FROM x GROUP BY q)
-SELECT g.q AS fifth, g.n AS predictions, round(g.lo_abs::numeric, 4) AS from_abs_pct, round((g.hits::float8 / g.n)::numeric, 4) AS hit_rate,
-       round(w.lo::numeric, 4) AS low95, round(w.hi::numeric, 4) AS high95
-  FROM g, LATERAL cryptoml_internal.wilson(g.hits::integer, g.n::integer) w ORDER BY g.q;
+\echo   the calibration table (ml_backtest_calibration): each prediction states a confidence as a live forecast does
+\echo   (the hit rate of its model on validation rows for predictions of that size); observed hit rate with its 95 % interval:
+SELECT bucket, forecasts, round(stated_confidence::numeric, 1) AS stated_pct, round((100 * observed_hit_rate)::numeric, 1) AS observed_pct,
+       round((100 * hit_low95)::numeric, 1) AS low95, round((100 * hit_high95)::numeric, 1) AS high95
+  FROM ml_backtest_calibration((SELECT run_id FROM demo_bt LIMIT 1));
 \echo   the live calibration table (ml_calibration): it fills as the forecasts of the forecaster get outcomes:
 SELECT * FROM ml_calibration('BTCUSDT');
 SQL

@@ -10,7 +10,7 @@ SELECT is((SELECT count(*)::int FROM systemLogs WHERE subcategory = 'direct'), 1
 SELECT is(ml_log_flush(), true, 'flush has nothing to wait for');
 SELECT lives_ok($$SELECT ml_checkpoint('tap', 'direct-op', 'intermediate')$$, 'checkpoints work without preload');
 SELECT is((SELECT count(*)::int FROM ml_recovery_status() WHERE operation_id = 'direct-op'), 1, 'checkpoint visible');
-SELECT is((SELECT string_agg(worker || ': ' || state, ', ' ORDER BY worker) FROM ml_workers()), 'forecaster: not loaded, launcher: not loaded, monitor: not loaded',
+SELECT is((SELECT string_agg(worker || ': ' || state, ', ' ORDER BY worker) FROM ml_workers()), 'forecaster: not loaded, ingest: not loaded, launcher: not loaded, monitor: not loaded',
           'ml_workers() says the workers are not loaded');
 SELECT ok((SELECT bool_and(last_error LIKE '%shared_preload_libraries%') FROM ml_workers()), '... and how to load them');
 SELECT throws_ok($$SELECT ml_start_workers()$$, '55000', 'the cryptoml workers are not loaded', 'ml_start_workers() refuses clearly');
