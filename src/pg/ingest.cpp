@@ -469,25 +469,19 @@ int plan_symbol_pages(bool have_latest, int64 latest, const int64* holes, int nh
   }
 }
 
-// Runs sql with SPI in a transaction of its own; returns false (and records the error) on
-// failure. When result is given, the first column of the first row (int4 or int8) goes there.
-bool run_tx(int slot, const char* sql, int nargs, Oid* types, Datum* values, const char* nulls, int64* result) {
+// Runs fn(arg) in a transaction of its own, connected to SPI and with a snapshot. Returns NULL
+// when it committed, else the error's message (palloc'd in the caller's context) after rolling
+// back. fn may keep results only in memory of the caller's context (or plain values).
+char* in_transaction(void (*fn)(void*), void* arg) {
   MemoryContext cxt = CurrentMemoryContext;
-  bool ok = true;
+  char* volatile error = nullptr;
   PG_TRY();
   {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     SPI_connect();
     PushActiveSnapshot(GetTransactionSnapshot());
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-    if (rc < 0) elog(ERROR, "cryptoml ingest: SPI error %d", rc);
-    if (result != nullptr && SPI_processed > 0) {
-      bool isnull;
-      Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-      Oid t = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-      *result = isnull ? 0 : (t == INT8OID ? DatumGetInt64(d) : DatumGetInt32(d));
-    }
+    fn(arg);
     SPI_finish();
     PopActiveSnapshot();
     CommitTransactionCommand();
@@ -498,13 +492,42 @@ bool run_tx(int slot, const char* sql, int nargs, Oid* types, Datum* values, con
     ErrorData* e = CopyErrorData();
     FlushErrorState();
     AbortCurrentTransaction();
-    cml::pg::worker_record_error(slot, e->message);
+    MemoryContextSwitchTo(cxt);
+    error = pstrdup(e->message);
     FreeErrorData(e);
-    ok = false;
   }
   PG_END_TRY();
   MemoryContextSwitchTo(cxt);
-  return ok;
+  return error;
+}
+
+struct Statement {
+  const char* sql;
+  int nargs;
+  Oid* types;
+  Datum* values;
+  const char* nulls;
+  int64* result;  // when set: the first column of the first row (int4 or int8)
+};
+
+void run_statement(void* arg) {
+  Statement* st = static_cast<Statement*>(arg);
+  int rc = SPI_execute_with_args(st->sql, st->nargs, st->types, st->values, st->nulls, false, 0);
+  if (rc < 0) elog(ERROR, "cryptoml ingest: SPI error %d", rc);
+  if (st->result != nullptr && SPI_processed > 0) {
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    Oid t = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+    *st->result = isnull ? 0 : (t == INT8OID ? DatumGetInt64(d) : DatumGetInt32(d));
+  }
+}
+
+// Runs sql in a transaction of its own; false (and the error recorded as the worker's) on failure.
+bool run_tx(int slot, const char* sql, int nargs, Oid* types, Datum* values, const char* nulls, int64* result) {
+  Statement st{sql, nargs, types, values, nulls, result};
+  char* error = in_transaction(run_statement, &st);
+  if (error != nullptr) cml::pg::worker_record_error(slot, error);
+  return error == nullptr;
 }
 
 // Records one failed request: counts it, logs it (no response body) and returns the consecutive failures.
@@ -540,6 +563,21 @@ int next_exchange(const IngestSettings& s, int i, int k) {
 }
 
 enum PageOutcome { kPageStored, kPageFailed, kFailedOver };
+
+// Stores a parsed page and records the successful request (in_transaction's body).
+struct StorePage {
+  const char* exchange;
+  const char* symbol;
+  const Packed* packed;
+};
+void store_page(void* arg) {
+  StorePage* sp = static_cast<StorePage*>(arg);
+  (void)store_packed(sp->exchange, sp->symbol, sp->packed);
+  Oid t[2] = {TEXTOID, TEXTOID};
+  Datum v[2] = {CStringGetTextDatum(sp->symbol), CStringGetTextDatum(sp->exchange)};
+  if (SPI_execute_with_args("SELECT cryptoml_internal.ingest_attempt($1, $2, false, NULL)", 2, t, v, nullptr, false, 0) < 0)
+    elog(ERROR, "cryptoml ingest: recording the request failed");
+}
 
 // Fetches and stores one page, retrying with backoff; at failover_after consecutive failures the
 // symbol moves to the next exchange.
@@ -583,39 +621,14 @@ PageOutcome ingest_page(int slot, const IngestSettings& s, int k, int i, int64 s
     strlcpy(retry_after, r.retry_after, sizeof retry_after);
     free(r.body);
     if (message == nullptr) {
-      Oid t[2] = {TEXTOID, TEXTOID};
-      Datum v[2] = {CStringGetTextDatum(symbol), CStringGetTextDatum(kNames[i])};
-      volatile bool stored = false;
-      MemoryContext cxt = CurrentMemoryContext;
-      PG_TRY();
-      {
-        SetCurrentStatementStartTimestamp();
-        StartTransactionCommand();
-        SPI_connect();
-        PushActiveSnapshot(GetTransactionSnapshot());
-        (void)store_packed(kNames[i], symbol, &p);
-        if (SPI_execute_with_args("SELECT cryptoml_internal.ingest_attempt($1, $2, false, NULL)", 2, t, v, nullptr, false, 0) < 0)
-          elog(ERROR, "cryptoml ingest: recording the request failed");
-        SPI_finish();
-        PopActiveSnapshot();
-        CommitTransactionCommand();
-        stored = true;
-      }
-      PG_CATCH();
-      {
-        MemoryContextSwitchTo(cxt);
-        ErrorData* e = CopyErrorData();
-        FlushErrorState();
-        AbortCurrentTransaction();
-        message = psprintf("storing the candles failed: %s", e->message);
-        FreeErrorData(e);
-        retriable = false;
-      }
-      PG_END_TRY();
-      if (stored) {
+      StorePage sp{kNames[i], symbol, &p};
+      char* error = in_transaction(store_page, &sp);
+      if (error == nullptr) {
         g_blocked_until[i] = 0;
         return kPageStored;
       }
+      message = psprintf("storing the candles failed: %s", error);
+      retriable = false;
     }
     const int64 failures = record_failure(slot, symbol, i, message, status, attempt, url);
     if (failures >= s.failover_after) {
@@ -638,73 +651,77 @@ PageOutcome ingest_page(int slot, const IngestSettings& s, int k, int i, int64 s
   }
 }
 
+// What a cycle reads of one symbol (in_transaction's body fills it).
+struct SymbolState {
+  const char* symbol;
+  const char* schema;
+  int64 hole_every_s;
+  int initial_minutes;
+  bool have_latest, holes_due;
+  int64 latest;   // open time (ms) of the newest stored bar
+  int active;     // exchange index, -1: none yet
+  int nholes;
+  int64* holes;   // [start, end] open times (ms), kMaxHoles pairs, allocated by the caller
+};
+
+void read_symbol_state(void* arg) {
+  SymbolState* st = static_cast<SymbolState*>(arg);
+  Oid t[2] = {TEXTOID, INT8OID};
+  Datum v[2] = {CStringGetTextDatum(st->symbol), Int64GetDatum(st->hole_every_s)};
+  if (SPI_execute_with_args(
+          psprintf("SELECT (extract(epoch FROM (SELECT max(r.timestamp) FROM %s.rollingchartdata r WHERE r.symbol = $1)) * 1000)::int8, "
+                   "(SELECT i.exchange FROM cryptoml_internal.ingest_state i WHERE i.symbol = $1 AND i.is_active), "
+                   "coalesce((SELECT i.holes_checked_at < now() - make_interval(secs => $2) OR i.holes_checked_at IS NULL "
+                   "FROM cryptoml_internal.ingest_state i WHERE i.symbol = $1 AND i.is_active), true)",
+                   st->schema),
+          2, t, v, nullptr, true, 1) != SPI_OK_SELECT ||
+      SPI_processed != 1)
+    elog(ERROR, "cryptoml ingest: reading the state of %s failed", st->symbol);
+  bool isnull;
+  Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+  st->have_latest = !isnull;
+  if (st->have_latest) st->latest = DatumGetInt64(d);
+  char* a = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+  st->active = a ? exchange_index(a) : -1;
+  d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+  st->holes_due = !isnull && DatumGetBool(d);
+  if (!st->have_latest || !st->holes_due) return;
+  Oid t2[2] = {TEXTOID, INT4OID};
+  Datum v2[2] = {CStringGetTextDatum(st->symbol), Int32GetDatum(st->initial_minutes)};
+  if (SPI_execute_with_args(
+          "SELECT (extract(epoch FROM h.gap_start) * 1000)::int8, (extract(epoch FROM h.gap_end) * 1000)::int8 "
+          "FROM cryptoml_internal.chart_holes($1, (now() AT TIME ZONE 'UTC')::timestamp - make_interval(mins => $2)) h",
+          2, t2, v2, nullptr, true, kMaxHoles) != SPI_OK_SELECT)
+    elog(ERROR, "cryptoml ingest: reading the holes of %s failed", st->symbol);
+  for (uint64 j = 0; j < SPI_processed && st->nholes < kMaxHoles; j++) {
+    bool n1, n2;
+    st->holes[2 * st->nholes] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &n1));
+    st->holes[2 * st->nholes + 1] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &n2));
+    st->nholes++;
+  }
+}
+
 // One symbol: its exchange, the pages to fetch, each fetched and stored.
 void ingest_symbol(int slot, const IngestSettings& s, int k, const char* schema) {
   const char* symbol = s.symbol[k];
-  int active = -1;
-  bool have_latest = false, holes_due = false;
-  int64 latest = 0;
-  int nholes = 0;
-  int64* holes = (int64*)palloc(sizeof(int64) * 2 * kMaxHoles);
-  MemoryContext cxt = CurrentMemoryContext;
-  const int64 hole_every_s = (int64)s.poll * 10;
-  PG_TRY();
-  {
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    SPI_connect();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    Oid t[2] = {TEXTOID, INT8OID};
-    Datum v[2] = {CStringGetTextDatum(symbol), Int64GetDatum(hole_every_s)};
-    if (SPI_execute_with_args(
-            psprintf("SELECT (extract(epoch FROM (SELECT max(r.timestamp) FROM %s.rollingchartdata r WHERE r.symbol = $1)) * 1000)::int8, "
-                     "(SELECT i.exchange FROM cryptoml_internal.ingest_state i WHERE i.symbol = $1 AND i.is_active), "
-                     "coalesce((SELECT i.holes_checked_at < now() - make_interval(secs => $2) OR i.holes_checked_at IS NULL "
-                     "FROM cryptoml_internal.ingest_state i WHERE i.symbol = $1 AND i.is_active), true)",
-                     schema),
-            2, t, v, nullptr, true, 1) == SPI_OK_SELECT &&
-        SPI_processed == 1) {
-      bool isnull;
-      Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-      have_latest = !isnull;
-      if (have_latest) latest = DatumGetInt64(d);
-      char* a = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-      active = a ? exchange_index(a) : -1;
-      d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-      holes_due = !isnull && DatumGetBool(d);
-    }
-    if (have_latest && holes_due && s.initial_minutes > 0) {
-      Oid t2[2] = {TEXTOID, INT4OID};
-      Datum v2[2] = {CStringGetTextDatum(symbol), Int32GetDatum(s.initial_minutes)};
-      if (SPI_execute_with_args(
-              "SELECT (extract(epoch FROM h.gap_start) * 1000)::int8, (extract(epoch FROM h.gap_end) * 1000)::int8 "
-              "FROM cryptoml_internal.chart_holes($1, (now() AT TIME ZONE 'UTC')::timestamp - make_interval(mins => $2)) h",
-              2, t2, v2, nullptr, true, kMaxHoles) == SPI_OK_SELECT) {
-        for (uint64 j = 0; j < SPI_processed; j++) {
-          bool n1, n2;
-          holes[2 * nholes] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &n1));
-          holes[2 * nholes + 1] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &n2));
-          nholes++;
-        }
-      }
-    }
-    SPI_finish();
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(cxt);
-    ErrorData* e = CopyErrorData();
-    FlushErrorState();
-    AbortCurrentTransaction();
-    cml::pg::worker_record_error(slot, psprintf("%s: %s", symbol, e->message));
-    FreeErrorData(e);
-    MemoryContextSwitchTo(cxt);
+  SymbolState st;
+  memset(&st, 0, sizeof st);
+  st.symbol = symbol;
+  st.schema = schema;
+  st.active = -1;
+  st.hole_every_s = (int64)s.poll * 10;
+  st.initial_minutes = s.initial_minutes;
+  st.holes = (int64*)palloc(sizeof(int64) * 2 * kMaxHoles);
+  char* error = in_transaction(read_symbol_state, &st);
+  if (error != nullptr) {
+    cml::pg::worker_record_error(slot, psprintf("%s: %s", symbol, error));
     return;
   }
-  PG_END_TRY();
-  MemoryContextSwitchTo(cxt);
+  bool have_latest = st.have_latest;
+  const bool holes_due = st.holes_due;
+  int64 latest = st.latest;
+  const int active = st.active, nholes = st.nholes;
+  const int64* holes = st.holes;
 
   // A symbol whose newest bar is older than the backfill window is backfilled from the window's
   // start: older history is for ml_ingest_klines or a bulk load.
