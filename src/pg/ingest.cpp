@@ -469,63 +469,10 @@ int plan_symbol_pages(bool have_latest, int64 latest, const int64* holes, int nh
   }
 }
 
-// Runs fn(arg) in a transaction of its own, connected to SPI and with a snapshot. Returns NULL
-// when it committed, else the error's message (palloc'd in the caller's context) after rolling
-// back. fn may keep results only in memory of the caller's context (or plain values).
-char* in_transaction(void (*fn)(void*), void* arg) {
-  MemoryContext cxt = CurrentMemoryContext;
-  char* volatile error = nullptr;
-  PG_TRY();
-  {
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    SPI_connect();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    fn(arg);
-    SPI_finish();
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(cxt);
-    ErrorData* e = CopyErrorData();
-    FlushErrorState();
-    AbortCurrentTransaction();
-    MemoryContextSwitchTo(cxt);
-    error = pstrdup(e->message);
-    FreeErrorData(e);
-  }
-  PG_END_TRY();
-  MemoryContextSwitchTo(cxt);
-  return error;
-}
-
-struct Statement {
-  const char* sql;
-  int nargs;
-  Oid* types;
-  Datum* values;
-  const char* nulls;
-  int64* result;  // when set: the first column of the first row (int4 or int8)
-};
-
-void run_statement(void* arg) {
-  Statement* st = static_cast<Statement*>(arg);
-  int rc = SPI_execute_with_args(st->sql, st->nargs, st->types, st->values, st->nulls, false, 0);
-  if (rc < 0) elog(ERROR, "cryptoml ingest: SPI error %d", rc);
-  if (st->result != nullptr && SPI_processed > 0) {
-    bool isnull;
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    Oid t = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-    *st->result = isnull ? 0 : (t == INT8OID ? DatumGetInt64(d) : DatumGetInt32(d));
-  }
-}
-
 // Runs sql in a transaction of its own; false (and the error recorded as the worker's) on failure.
 bool run_tx(int slot, const char* sql, int nargs, Oid* types, Datum* values, const char* nulls, int64* result) {
-  Statement st{sql, nargs, types, values, nulls, result};
-  char* error = in_transaction(run_statement, &st);
+  cml::pg::WorkerStatement st{sql, nargs, types, values, nulls, result};
+  char* error = cml::pg::worker_transaction(cml::pg::worker_statement, &st);
   if (error != nullptr) cml::pg::worker_record_error(slot, error);
   return error == nullptr;
 }
@@ -564,7 +511,7 @@ int next_exchange(const IngestSettings& s, int i, int k) {
 
 enum PageOutcome { kPageStored, kPageFailed, kFailedOver };
 
-// Stores a parsed page and records the successful request (in_transaction's body).
+// Stores a parsed page and records the successful request (worker_transaction's body).
 struct StorePage {
   const char* exchange;
   const char* symbol;
@@ -595,6 +542,9 @@ PageOutcome ingest_page(int slot, const IngestSettings& s, int k, int i, int64 s
     pgstat_report_activity(STATE_RUNNING, url);
     http_get(url, s.timeout_ms, (size_t)s.max_bytes, &r);
     pgstat_report_activity(STATE_IDLE, nullptr);
+    // The next request to this exchange starts at least 1/rate after this one ended, so the
+    // exchange sees them spaced by 1/rate even when their transit times differ.
+    g_blocked_until[i] = Max(g_blocked_until[i], now_ms() + (int64)std::ceil(1000.0 / s.ex[i].rate));
     CHECK_FOR_INTERRUPTS();
     char* message = nullptr;
     bool retriable = true;
@@ -622,11 +572,8 @@ PageOutcome ingest_page(int slot, const IngestSettings& s, int k, int i, int64 s
     free(r.body);
     if (message == nullptr) {
       StorePage sp{kNames[i], symbol, &p};
-      char* error = in_transaction(store_page, &sp);
-      if (error == nullptr) {
-        g_blocked_until[i] = 0;
-        return kPageStored;
-      }
+      char* error = cml::pg::worker_transaction(store_page, &sp);
+      if (error == nullptr) return kPageStored;
       message = psprintf("storing the candles failed: %s", error);
       retriable = false;
     }
@@ -647,11 +594,11 @@ PageOutcome ingest_page(int slot, const IngestSettings& s, int k, int i, int64 s
       return kPageFailed;  // no other exchange: try again next cycle
     }
     if (!retriable) return kPageFailed;
-    g_blocked_until[i] = now_ms() + backoff_for(attempt, s, retry_after, seed + (uint64)attempt);
+    g_blocked_until[i] = Max(g_blocked_until[i], now_ms() + backoff_for(attempt, s, retry_after, seed + (uint64)attempt));
   }
 }
 
-// What a cycle reads of one symbol (in_transaction's body fills it).
+// What a cycle reads of one symbol (worker_transaction's body fills it).
 struct SymbolState {
   const char* symbol;
   const char* schema;
@@ -712,7 +659,7 @@ void ingest_symbol(int slot, const IngestSettings& s, int k, const char* schema)
   st.hole_every_s = (int64)s.poll * 10;
   st.initial_minutes = s.initial_minutes;
   st.holes = (int64*)palloc(sizeof(int64) * 2 * kMaxHoles);
-  char* error = in_transaction(read_symbol_state, &st);
+  char* error = cml::pg::worker_transaction(read_symbol_state, &st);
   if (error != nullptr) {
     cml::pg::worker_record_error(slot, psprintf("%s: %s", symbol, error));
     return;

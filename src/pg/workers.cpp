@@ -208,64 +208,38 @@ BackgroundWorkerHandle* start_db_worker(int slot) {
   return handle;
 }
 
+// The error entry of a failed worker statement (worker_transaction's body).
+struct ErrorEntry {
+  const char* kind;
+  const char* message;
+  const char* symbol;
+};
+void log_error_entry(void* arg) {
+  ErrorEntry* e = static_cast<ErrorEntry*>(arg);
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) return;
+  Oid t[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+  Datum v[4] = {CStringGetTextDatum(e->kind), CStringGetTextDatum(e->message), CStringGetTextDatum("{}"),
+                e->symbol ? CStringGetTextDatum(e->symbol) : (Datum)0};
+  char n[4] = {' ', ' ', ' ', e->symbol ? ' ' : 'n'};
+  SPI_execute_with_args(psprintf("SELECT %s.ml_log('error', 'worker', $1, $2, $3::jsonb, $4)", schema), 4, t, v, n, false, 0);
+}
+
 // Runs one SQL text in its own transaction; on error records and logs it (category worker,
 // subcategory the worker's kind) and returns false.
 bool run_in_transaction(int slot, const char* sql, int nargs, Oid* types, Datum* values, const char* symbol) {
-  MemoryContext cxt = CurrentMemoryContext;
-  bool ok = true;
-  PG_TRY();
-  {
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    SPI_connect();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, sql);
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
-    if (rc < 0) elog(ERROR, "cryptoml %s: SPI error %d", kKindNames[slot % kKinds], rc);
-    SPI_finish();
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(cxt);
-    ErrorData* e = CopyErrorData();
-    FlushErrorState();
-    AbortCurrentTransaction();
-    ok = false;
+  pgstat_report_activity(STATE_RUNNING, sql);
+  cml::pg::WorkerStatement st{sql, nargs, types, values, nullptr, nullptr};
+  char* error = cml::pg::worker_transaction(cml::pg::worker_statement, &st);
+  if (error != nullptr) {
     char msg[256];
-    snprintf(msg, sizeof msg, "%s%s%s", symbol ? symbol : "", symbol ? ": " : "", e->message);
+    snprintf(msg, sizeof msg, "%s%s%s", symbol ? symbol : "", symbol ? ": " : "", error);
     record_error(slot, msg);
-    FreeErrorData(e);
-    // Logged in a transaction of its own (the failed one is gone).
-    PG_TRY();
-    {
-      StartTransactionCommand();
-      SPI_connect();
-      PushActiveSnapshot(GetTransactionSnapshot());
-      const char* schema = cml::pg::extension_schema();
-      if (schema != nullptr) {
-        Oid t[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-        Datum v[4] = {CStringGetTextDatum(kKindNames[slot % kKinds]), CStringGetTextDatum(msg), CStringGetTextDatum("{}"),
-                      symbol ? CStringGetTextDatum(symbol) : (Datum)0};
-        char n[4] = {' ', ' ', ' ', symbol ? ' ' : 'n'};
-        SPI_execute_with_args(psprintf("SELECT %s.ml_log('error', 'worker', $1, $2, $3::jsonb, $4)", schema), 4, t, v, n, false, 0);
-      }
-      SPI_finish();
-      PopActiveSnapshot();
-      CommitTransactionCommand();
-    }
-    PG_CATCH();
-    {
-      MemoryContextSwitchTo(cxt);
-      FlushErrorState();
-      AbortCurrentTransaction();
-    }
-    PG_END_TRY();
+    ErrorEntry e{kKindNames[slot % kKinds], msg, symbol};
+    (void)cml::pg::worker_transaction(log_error_entry, &e);  // logged in a transaction of its own (the failed one is gone)
   }
-  PG_END_TRY();
   pgstat_report_activity(STATE_IDLE, nullptr);
-  return ok;
+  return error == nullptr;
 }
 
 // The configured symbols (only those with bars when with_bars) and one integer setting, read in
@@ -371,6 +345,47 @@ void workers_init() {
 }
 
 void worker_set_state(int slot, const char* state) { set_state(slot, state); }
+
+char* worker_transaction(void (*fn)(void*), void* arg) {
+  MemoryContext cxt = CurrentMemoryContext;
+  char* volatile error = nullptr;
+  PG_TRY();
+  {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    SPI_connect();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    fn(arg);
+    SPI_finish();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(cxt);
+    ErrorData* e = CopyErrorData();
+    FlushErrorState();
+    AbortCurrentTransaction();
+    MemoryContextSwitchTo(cxt);
+    error = pstrdup(e->message);
+    FreeErrorData(e);
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(cxt);
+  return error;
+}
+
+void worker_statement(void* arg) {
+  WorkerStatement* st = static_cast<WorkerStatement*>(arg);
+  int rc = SPI_execute_with_args(st->sql, st->nargs, st->types, st->values, st->nulls, false, 0);
+  if (rc < 0) elog(ERROR, "cryptoml worker: SPI error %d", rc);
+  if (st->result != nullptr && SPI_processed > 0) {
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    Oid t = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+    *st->result = isnull ? 0 : (t == INT8OID ? DatumGetInt64(d) : DatumGetInt32(d));
+  }
+}
 void worker_record_error(int slot, const char* message) { record_error(slot, message); }
 
 void record_prediction_latency(int64 microseconds) {
