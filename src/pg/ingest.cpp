@@ -181,9 +181,10 @@ Datum cml_ingest_klines(PG_FUNCTION_ARGS) {
   }
   if (failed) {
     // Logged (without the payload) before the error: the entry survives the rollback.
-    cml::pg::log_write(cml::LogLevel::warning, "ingest", exchange,
-                       psprintf("ml_ingest_klines rejected a %s payload for %s: %s", exchange, symbol, failure.message),
-                       psprintf("{\"payload_bytes\": %zu}", strlen(body)), symbol, nullptr);
+    // The arguments are the caller's: clipped to what the log's columns hold.
+    cml::pg::log_write(cml::LogLevel::warning, "ingest", "ml_ingest_klines",
+                       psprintf("ml_ingest_klines rejected a %.40s payload for %.40s: %s", exchange, symbol, failure.message),
+                       psprintf("{\"payload_bytes\": %zu}", strlen(body)), strlen(symbol) <= 20 ? symbol : nullptr, nullptr);
     cml::pg::raise_failure("ml_ingest_klines", failure);
   }
   SPI_connect();
