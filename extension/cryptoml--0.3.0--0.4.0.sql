@@ -328,8 +328,75 @@ COMMENT ON FUNCTION ml_revoke_access(regrole) IS 'Revokes everything ml_grant_ac
 -- Exchange ingestion
 -- ===========================================================================================
 ALTER TABLE rollingChartData ADD COLUMN source VARCHAR(20);
+COMMENT ON COLUMN rollingChartData.source IS 'Exchange the bar was ingested from (binance-us, coinbase, bybit) by ml_ingest_klines or the ingest worker; NULL for bars inserted otherwise (added in 0.4.0).';
 
-COMMENT ON COLUMN rollingChartData.source IS 'Exchange the bar was ingested from (binance-us, coinbase, bybit) by ml_ingest_klines or the ingest worker; NULL for bars inserted otherwise. Not kept when a day is archived.';
+ALTER TABLE cryptoml_internal.chart_archive ADD COLUMN source varchar(20)[];
+COMMENT ON COLUMN cryptoml_internal.chart_archive.source IS 'rollingChartData.source of each bar (NULL for days archived before 0.4.0).';
+
+CREATE OR REPLACE VIEW ml_chart_history AS
+  SELECT r.id, r.symbol, r.timestamp, r.open, r.high, r.low, r.close, r.volume, r.rsi, r.macd, r.bollinger_upper,
+         r.bollinger_lower, r.stochastic_k, r.stochastic_d, r.volatility, r.is_complete, r.created_at, r.macd_signal,
+         r.macd_hist, r.bollinger_middle, false AS archived, r.source
+    FROM @extschema@.rollingchartdata r
+  UNION ALL
+  SELECT u.id, a.symbol, u.ts, u.open, u.high, u.low, u.close, u.volume, u.rsi, u.macd, u.bollinger_upper,
+         u.bollinger_lower, u.stochastic_k, u.stochastic_d, u.volatility, u.is_complete, u.created_at, u.macd_signal,
+         u.macd_hist, u.bollinger_middle, true, u.source
+    FROM cryptoml_internal.chart_archive a,
+         unnest(a.id, a."timestamp", a.open, a.high, a.low, a.close, a.volume, a.rsi, a.macd, a.bollinger_upper,
+                a.bollinger_lower, a.stochastic_k, a.stochastic_d, a.volatility, a.is_complete, a.created_at,
+                a.macd_signal, a.macd_hist, a.bollinger_middle, a.source)
+           AS u(id, ts, open, high, low, close, volume, rsi, macd, bollinger_upper, bollinger_lower, stochastic_k,
+                stochastic_d, volatility, is_complete, created_at, macd_signal, macd_hist, bollinger_middle, source);
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.compress_step(max_days integer) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    after interval := make_interval(days => (@extschema@.ml_config_get('data.compressionThreshold'))::int);
+    r record;
+    n bigint := 0;
+    moved integer;
+  BEGIN
+    FOR r IN
+      -- each symbol's oldest day, when it ends before (latest bar - compressionThreshold)
+      SELECT t.symbol, t.first_ts::date AS day
+        FROM (SELECT c.symbol,
+                     (SELECT min(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS first_ts,
+                     (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS last_ts
+                FROM cryptoml_internal.chart_symbols() AS c(symbol)) t
+       WHERE t.first_ts::date + 1 <= t.last_ts - after
+       ORDER BY 2, 1 LIMIT max_days
+    LOOP
+      IF EXISTS (SELECT 1 FROM cryptoml_internal.chart_archive a WHERE a.symbol = r.symbol AND a.day = r.day) THEN
+        RAISE EXCEPTION 'bars of % on % arrived after that day was archived', r.symbol, r.day
+          USING ERRCODE = 'unique_violation',
+                HINT = 'Merge them by hand: move the archived day back into rollingChartData, or delete the late bars.';
+      END IF;
+      INSERT INTO cryptoml_internal.chart_archive (symbol, day, bars, id, "timestamp", open, high, low, close, volume, rsi, macd,
+                                                   bollinger_upper, bollinger_lower, stochastic_k, stochastic_d, volatility,
+                                                   is_complete, created_at, macd_signal, macd_hist, bollinger_middle, source)
+      SELECT r.symbol, r.day, count(*), array_agg(c.id ORDER BY c.timestamp), array_agg(c.timestamp ORDER BY c.timestamp),
+             array_agg(c.open ORDER BY c.timestamp), array_agg(c.high ORDER BY c.timestamp), array_agg(c.low ORDER BY c.timestamp),
+             array_agg(c.close ORDER BY c.timestamp), array_agg(c.volume ORDER BY c.timestamp), array_agg(c.rsi ORDER BY c.timestamp),
+             array_agg(c.macd ORDER BY c.timestamp), array_agg(c.bollinger_upper ORDER BY c.timestamp),
+             array_agg(c.bollinger_lower ORDER BY c.timestamp), array_agg(c.stochastic_k ORDER BY c.timestamp),
+             array_agg(c.stochastic_d ORDER BY c.timestamp), array_agg(c.volatility ORDER BY c.timestamp),
+             array_agg(c.is_complete ORDER BY c.timestamp), array_agg(c.created_at ORDER BY c.timestamp),
+             array_agg(c.macd_signal ORDER BY c.timestamp), array_agg(c.macd_hist ORDER BY c.timestamp),
+             array_agg(c.bollinger_middle ORDER BY c.timestamp), array_agg(c.source ORDER BY c.timestamp)
+        FROM @extschema@.rollingchartdata c
+       WHERE c.symbol = r.symbol AND c.timestamp >= r.day AND c.timestamp < r.day + 1
+      RETURNING bars INTO moved;
+      -- the same rows go, without the indicator recompute (they are older than every bar that stays)
+      IF cryptoml_internal.delete_history(r.symbol, (r.day + 1)::timestamp, moved) <> moved THEN
+        RAISE EXCEPTION 'archiving % on %: the day changed while it was archived', r.symbol, r.day USING ERRCODE = 'serialization_failure';
+      END IF;
+      n := n + moved;
+    END LOOP;
+    RETURN n;
+  END
+  $$;
 
 CREATE TABLE cryptoml_internal.ingest_state (
   symbol               VARCHAR(20) NOT NULL,

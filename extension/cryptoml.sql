@@ -51,6 +51,7 @@ CREATE TABLE rollingChartData (
   macd_signal     DECIMAL(15,8),
   macd_hist       DECIMAL(15,8),
   bollinger_middle DECIMAL(20,8),
+  source          VARCHAR(20),
   CONSTRAINT rollingchartdata_symbol_timestamp_key UNIQUE (symbol, timestamp),
   CONSTRAINT rollingchartdata_rsi_range CHECK (rsi BETWEEN 0 AND 100),
   CONSTRAINT rollingchartdata_stochastic_k_range CHECK (stochastic_k BETWEEN 0 AND 100),
@@ -80,6 +81,7 @@ COMMENT ON COLUMN rollingChartData.created_at IS 'When the row was stored.';
 COMMENT ON COLUMN rollingChartData.macd_signal IS 'MACD signal line: EMA(signal) of the MACD line (added).';
 COMMENT ON COLUMN rollingChartData.macd_hist IS 'MACD histogram: MACD - signal (added).';
 COMMENT ON COLUMN rollingChartData.bollinger_middle IS 'Middle Bollinger band: SMA(period) of close (added).';
+COMMENT ON COLUMN rollingChartData.source IS 'Exchange the bar was ingested from (binance-us, coinbase, bybit) by ml_ingest_klines or the ingest worker; NULL for bars inserted otherwise (added in 0.4.0).';
 
 -- Full-precision indicator state of a symbol after one of its bars: written at the end of every
 -- statement that changes the symbol (its latest bar) and every 1000 bars, so a new session, a
@@ -1275,25 +1277,27 @@ CREATE TABLE cryptoml_internal.chart_archive (
   macd_hist        numeric[] NOT NULL,
   bollinger_middle numeric[] NOT NULL,
   archived_at      timestamptz NOT NULL DEFAULT now(),
+  source           varchar(20)[],
   PRIMARY KEY (symbol, day)
 );
 COMMENT ON TABLE cryptoml_internal.chart_archive IS 'rollingChartData bars older than data.compressionThreshold, one row of arrays per symbol and day; read through ml_chart_history.';
+COMMENT ON COLUMN cryptoml_internal.chart_archive.source IS 'rollingChartData.source of each bar (NULL for days archived before 0.4.0).';
 
 CREATE VIEW ml_chart_history AS
   SELECT r.id, r.symbol, r.timestamp, r.open, r.high, r.low, r.close, r.volume, r.rsi, r.macd, r.bollinger_upper,
          r.bollinger_lower, r.stochastic_k, r.stochastic_d, r.volatility, r.is_complete, r.created_at, r.macd_signal,
-         r.macd_hist, r.bollinger_middle, false AS archived
+         r.macd_hist, r.bollinger_middle, false AS archived, r.source
     FROM @extschema@.rollingchartdata r
   UNION ALL
   SELECT u.id, a.symbol, u.ts, u.open, u.high, u.low, u.close, u.volume, u.rsi, u.macd, u.bollinger_upper,
          u.bollinger_lower, u.stochastic_k, u.stochastic_d, u.volatility, u.is_complete, u.created_at, u.macd_signal,
-         u.macd_hist, u.bollinger_middle, true
+         u.macd_hist, u.bollinger_middle, true, u.source
     FROM cryptoml_internal.chart_archive a,
          unnest(a.id, a."timestamp", a.open, a.high, a.low, a.close, a.volume, a.rsi, a.macd, a.bollinger_upper,
                 a.bollinger_lower, a.stochastic_k, a.stochastic_d, a.volatility, a.is_complete, a.created_at,
-                a.macd_signal, a.macd_hist, a.bollinger_middle)
+                a.macd_signal, a.macd_hist, a.bollinger_middle, a.source)
            AS u(id, ts, open, high, low, close, volume, rsi, macd, bollinger_upper, bollinger_lower, stochastic_k,
-                stochastic_d, volatility, is_complete, created_at, macd_signal, macd_hist, bollinger_middle);
+                stochastic_d, volatility, is_complete, created_at, macd_signal, macd_hist, bollinger_middle, source);
 COMMENT ON VIEW ml_chart_history IS 'Every stored bar: rollingChartData and the compressed archive (archived = true).';
 
 
@@ -1383,7 +1387,7 @@ CREATE FUNCTION cryptoml_internal.compress_step(max_days integer) RETURNS bigint
       END IF;
       INSERT INTO cryptoml_internal.chart_archive (symbol, day, bars, id, "timestamp", open, high, low, close, volume, rsi, macd,
                                                    bollinger_upper, bollinger_lower, stochastic_k, stochastic_d, volatility,
-                                                   is_complete, created_at, macd_signal, macd_hist, bollinger_middle)
+                                                   is_complete, created_at, macd_signal, macd_hist, bollinger_middle, source)
       SELECT r.symbol, r.day, count(*), array_agg(c.id ORDER BY c.timestamp), array_agg(c.timestamp ORDER BY c.timestamp),
              array_agg(c.open ORDER BY c.timestamp), array_agg(c.high ORDER BY c.timestamp), array_agg(c.low ORDER BY c.timestamp),
              array_agg(c.close ORDER BY c.timestamp), array_agg(c.volume ORDER BY c.timestamp), array_agg(c.rsi ORDER BY c.timestamp),
@@ -1392,7 +1396,7 @@ CREATE FUNCTION cryptoml_internal.compress_step(max_days integer) RETURNS bigint
              array_agg(c.stochastic_d ORDER BY c.timestamp), array_agg(c.volatility ORDER BY c.timestamp),
              array_agg(c.is_complete ORDER BY c.timestamp), array_agg(c.created_at ORDER BY c.timestamp),
              array_agg(c.macd_signal ORDER BY c.timestamp), array_agg(c.macd_hist ORDER BY c.timestamp),
-             array_agg(c.bollinger_middle ORDER BY c.timestamp)
+             array_agg(c.bollinger_middle ORDER BY c.timestamp), array_agg(c.source ORDER BY c.timestamp)
         FROM @extschema@.rollingchartdata c
        WHERE c.symbol = r.symbol AND c.timestamp >= r.day AND c.timestamp < r.day + 1
       RETURNING bars INTO moved;
@@ -2049,8 +2053,6 @@ REVOKE ALL ON mlBacktestRuns, mlBacktestPredictions, mlBacktestTrades FROM PUBLI
 -- bookkeeping. Bars are upserted through the indicator trigger; the exchange is recorded in
 -- rollingChartData.source.
 -- ===========================================================================================
-ALTER TABLE rollingChartData ADD COLUMN source VARCHAR(20);
-COMMENT ON COLUMN rollingChartData.source IS 'Exchange the bar was ingested from (binance-us, coinbase, bybit) by ml_ingest_klines or the ingest worker; NULL for bars inserted otherwise. Not kept when a day is archived.';
 
 CREATE TABLE cryptoml_internal.ingest_state (
   symbol               VARCHAR(20) NOT NULL,

@@ -5,9 +5,9 @@ SELECT ml_config_set('data.compressionThreshold', '1');
 SELECT ml_config_set('data.retentionDays', '2');
 SELECT ml_config_set('data.backfillBatchSize', '500');
 -- four days of bars, 2021-05-01 00:00 to 2021-05-04 23:59
-INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume, source)
 SELECT 'SOLUSDT', '2021-05-01'::timestamp + make_interval(mins => i), 20 + sin(i / 50.0), 20.5 + sin(i / 50.0),
-       19.5 + sin(i / 50.0), 20.2 + sin(i / 50.0), 3
+       19.5 + sin(i / 50.0), 20.2 + sin(i / 50.0), 3, CASE WHEN i % 3 = 0 THEN 'bybit' END
   FROM generate_series(0, 4 * 1440 - 1) i;
 CREATE TABLE retention_before AS SELECT * FROM ml_chart_history WHERE symbol = 'SOLUSDT';
 
@@ -17,7 +17,8 @@ SELECT symbol, day, bars FROM cryptoml_internal.chart_archive ORDER BY day;
 SELECT min(timestamp), count(*) FROM rollingChartData WHERE symbol = 'SOLUSDT';
 ALTER TABLE retention_before DROP COLUMN archived;
 CREATE VIEW retention_now AS SELECT id, symbol, timestamp, open, high, low, close, volume, rsi, macd, bollinger_upper, bollinger_lower,
-  stochastic_k, stochastic_d, volatility, is_complete, created_at, macd_signal, macd_hist, bollinger_middle FROM ml_chart_history WHERE symbol = 'SOLUSDT';
+  stochastic_k, stochastic_d, volatility, is_complete, created_at, macd_signal, macd_hist, bollinger_middle, source
+  FROM ml_chart_history WHERE symbol = 'SOLUSDT';
 SELECT (SELECT count(*) FROM (SELECT * FROM retention_before EXCEPT SELECT * FROM retention_now) a) AS lost,
        (SELECT count(*) FROM (SELECT * FROM retention_now EXCEPT SELECT * FROM retention_before) b) AS changed_or_new,
        (SELECT count(*) FILTER (WHERE archived) FROM ml_chart_history) AS archived;
