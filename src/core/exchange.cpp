@@ -801,6 +801,11 @@ ParseResult parse_klines(Exchange ex, const std::string& body, const ParseOption
 
   ParseResult res;
   res.received = items.size();
+  if (ex == Exchange::Bybit) {
+    const auto result = doc.find("result");  // an object: candle_array checked it
+    const auto symbol = result->find("symbol");
+    if (symbol != result->end() && symbol->is_string()) res.product = symbol->get<std::string>();
+  }
 
   // Documented order: ascending for binance-us, newest first for coinbase and bybit. Equal open
   // times (duplicates) do not break either order.

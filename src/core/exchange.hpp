@@ -120,6 +120,7 @@ struct ParseResult {
   std::size_t not_closed = 0;   // dropped: open_time + 60 s > now_ms (still forming)
   std::size_t duplicates = 0;   // exact duplicates collapsed (same open time, same values)
   bool reordered = false;       // payload was not in the exchange's documented order
+  std::string product;          // the product the payload names (bybit's result.symbol), "" when it names none
 };
 
 // A well-formed error body sent by the exchange. what() is "<exchange> API error: <message>"

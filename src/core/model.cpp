@@ -229,9 +229,8 @@ std::string calibration_json(const std::vector<double>& pred, const std::vector<
 
 double confidence_of(const std::vector<CalibrationBucket>& buckets, double predicted) {
   double hit_rate = 0.5;
-  if (std::isfinite(predicted))
-    for (const CalibrationBucket& b : buckets)
-      if (std::fabs(predicted) >= b.min_abs_pred) hit_rate = b.hit_rate;
+  for (const CalibrationBucket& b : buckets)
+    if (std::fabs(predicted) >= b.min_abs_pred) hit_rate = b.hit_rate;  // never for NaN
   return std::min(100.0, std::max(0.0, 100.0 * hit_rate));
 }
 

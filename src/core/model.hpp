@@ -85,7 +85,8 @@ std::string calibration_json(const std::vector<double>& pred, const std::vector<
 struct CalibrationBucket { double min_abs_pred; double hit_rate; std::size_t n; };
 std::vector<CalibrationBucket> calibration_buckets(const std::vector<double>& pred, const std::vector<double>& y);
 // A prediction's confidence in %: 100 x the hit rate of the last bucket whose min_abs_pred <= |predicted|,
-// clamped to [0, 100]; 50 when there is no bucket (or the prediction is not finite).
+// clamped to [0, 100]; 50 when there is no bucket (or the prediction is NaN). ml_forecast and
+// the backtests both state confidence with it.
 double confidence_of(const std::vector<CalibrationBucket>& buckets, double predicted);
 
 }  // namespace cml

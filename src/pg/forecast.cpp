@@ -53,7 +53,7 @@ using cml::json;
 struct LoadedModel {
   std::unique_ptr<cml::Model> model;
   std::string version;  // model_version as returned: the batch id, and an ensemble's weighted members
-  std::vector<std::pair<double, double>> buckets;  // (min |prediction|, validation hit rate), ascending
+  std::vector<cml::CalibrationBucket> buckets;  // ascending min |prediction|, with the validation hit rate
 };
 std::unordered_map<std::string, LoadedModel>* g_models = nullptr;
 
@@ -472,7 +472,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
         if (!cal.contains("buckets") || !cal.at("buckets").is_array())
           throw cml::DataError("the calibration of model " + std::string(batch_id) + " has no buckets array");
         for (const json& b : cal.at("buckets"))
-          m.buckets.emplace_back(b.at("min_abs_pred").get<double>(), b.at("hit_rate").get<double>());
+          m.buckets.push_back({b.at("min_abs_pred").get<double>(), b.at("hit_rate").get<double>(), b.value("n", std::size_t{0})});
         m.version = batch_id;
         for (int i = 1; i < blobs.n; i++) {
           char w[32];
@@ -513,10 +513,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
       cml::FeatureRows fr{c.values.data(), (size_t)c.rows, nf, c.run.data()};
       predicted = model.model->predict(fr, {(size_t)c.rows - 1})[0];
       // Confidence: the validation hit rate of the |prediction| bucket this prediction falls in.
-      double hit_rate = 0.5;
-      for (const auto& b : model.buckets)
-        if (std::fabs(predicted) >= b.first) hit_rate = b.second;
-      confidence = std::min(100.0, std::max(0.0, 100.0 * hit_rate));
+      confidence = cml::confidence_of(model.buckets, predicted);
     });
     if (run_last < need)
       ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),

@@ -81,19 +81,13 @@ struct Packed {
 void parse_and_pack(ex::Exchange e, const std::string& body, const ex::ParseOptions& o, const std::string& product,
                     Packed* out) {
   ex::ParseResult r = ex::parse_klines(e, body, o);
-  if (e == ex::Exchange::Bybit) {
-    const json j = json::parse(body, nullptr, false);
-    if (j.is_object() && j.contains("result") && j["result"].is_object() && j["result"].contains("symbol") &&
-        j["result"]["symbol"].is_string() && j["result"]["symbol"].get<std::string>() != product)
-      throw cml::DataError("bybit payload is for symbol \"" + j["result"]["symbol"].get<std::string>().substr(0, 40) +
-                               "\", not \"" + product + "\"",
-                           "rule: the payload's result.symbol is the product the symbol maps to");
-  }
+  if (!r.product.empty() && r.product != product)
+    throw cml::DataError(ex::exchange_name(e) + " payload is for symbol \"" + r.product.substr(0, 40) + "\", not \"" +
+                             product + "\"",
+                         "rule: the payload's result.symbol is the product the symbol maps to");
   std::string buf;
   buf.reserve(r.candles.size() * 80);
   for (const ex::Candle& c : r.candles) {
-    for (const std::string* s : {&c.open_s, &c.high_s, &c.low_s, &c.close_s, &c.volume_s})
-      if (s->empty()) throw cml::DataError("internal: empty decimal text");
     buf += std::to_string(c.open_time_ms);
     buf.push_back('\0');
     for (const std::string* s : {&c.open_s, &c.high_s, &c.low_s, &c.close_s, &c.volume_s}) {

@@ -385,7 +385,7 @@ TEST(ExchangeParse, OutOfOrderSortedAndFlagged) {
       " [1795514460,95140,95210.5,95150.25,95200.75,8.5]]";
   const ParseResult c = parse(Exchange::Coinbase, coinbase);
   EXPECT_TRUE(c.reordered);
-  expect_sample_candles(ParseResult{c.candles, 3, 0, 0, false});
+  expect_sample_candles(ParseResult{c.candles, 3, 0, 0, false, ""});
 
   // Bybit shuffled.
   const std::string bybit = bybit_body(
@@ -394,7 +394,7 @@ TEST(ExchangeParse, OutOfOrderSortedAndFlagged) {
           ["1795514400000","95123.45","95180","95100.1","95150.25","12.3456","1"]])");
   const ParseResult y = parse(Exchange::Bybit, bybit);
   EXPECT_TRUE(y.reordered);
-  expect_sample_candles(ParseResult{y.candles, 3, 0, 0, false});
+  expect_sample_candles(ParseResult{y.candles, 3, 0, 0, false, ""});
 }
 
 // ============================ parsing: validation ===========================================
