@@ -51,7 +51,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..9"
+echo "1..12"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -119,5 +119,29 @@ else
 fi
 r=$(q -At -c "SELECT (SELECT count(*) FROM rollingChartData WHERE symbol = 'SOLUSDT') || '/' || (SELECT count(*) FROM tradeSimulations)")
 [ "$r" = "100/1" ] && echo "ok 9 - bars and trades stored under 0.3.0 are kept" || echo "not ok 9 - bars/trades after the 0.3.0 update: $r"
+
+# From the previous release: 0.4.0 -> current, with a model's bytes, a checkpoint and an admin
+# role granted under 0.4.0 (which gave it TRIGGER and TRUNCATE: the update takes them back).
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.4.0' CASCADE"
+q -c "DROP ROLE IF EXISTS upgrade_admin" -c "CREATE ROLE upgrade_admin" -c "SELECT ml_grant_access('upgrade_admin', 'admin')"
+q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+      SELECT 'XRPUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 1 + i * 0.001, 1.5 + i * 0.001, 0.5 + i * 0.001, 1 + i * 0.001, 5
+        FROM generate_series(0, 99) i"
+q -c "INSERT INTO mlTrainingBatches (batch_id, symbol, model_type, forecast_horizon, is_production) VALUES ('xgb-XRPUSDT-h15-1', 'XRPUSDT', 'xgboost', 15, false)" \
+  -c "INSERT INTO cryptoml_internal.models (batch_id, model, feature_names, feature_set_version) VALUES ('xgb-XRPUSDT-h15-1', '\\x0102', '[]', 1)"
+q -c "ALTER EXTENSION cryptoml UPDATE"
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded4"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded4" >"$tmp/diff4"; then
+  echo "ok 10 - 0.4.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 10 - 0.4.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff4" | head -60
+fi
+r=$(q -At -c "SELECT (SELECT count(*) FROM rollingChartData WHERE symbol = 'XRPUSDT') || '/' || (SELECT count(*) FROM cryptoml_internal.models WHERE model_sha256 = sha256(model))")
+[ "$r" = "100/1" ] && echo "ok 11 - bars and model bytes stored under 0.4.0 are kept, and the model bytes get their checksum" || echo "not ok 11 - bars/checksummed models after the 0.4.0 update: $r"
+r=$(q -At -c "SELECT count(*) FROM information_schema.table_privileges WHERE grantee = 'upgrade_admin' AND privilege_type IN ('TRIGGER', 'TRUNCATE', 'REFERENCES')")
+[ "$r" = "0" ] && echo "ok 12 - the update takes TRIGGER, TRUNCATE and REFERENCES back from roles granted admin under 0.4.0" || echo "not ok 12 - upgrade_admin still holds $r TRIGGER/TRUNCATE/REFERENCES privileges"
+q -c "SELECT ml_revoke_access('upgrade_admin')" -c "DROP OWNED BY upgrade_admin" -c "DROP ROLE upgrade_admin" >/dev/null
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"
