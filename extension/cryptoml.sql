@@ -576,9 +576,11 @@ CREATE TABLE cryptoml_internal.models (
   feature_names       JSONB NOT NULL,
   feature_set_version INTEGER NOT NULL,
   calibration         JSONB,
-  created_at          TIMESTAMPTZ NOT NULL DEFAULT now()
+  created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+  model_sha256        BYTEA NOT NULL
 );
 COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list and confidence calibration. Deleted with their batch.';
+COMMENT ON COLUMN cryptoml_internal.models.model_sha256 IS 'SHA-256 of model, recorded when the model was stored; every load checks the bytes against it (added in 0.5.0).';
 
 -- Per-session caches of the production models (ml_forecast) follow every change of the registry.
 CREATE FUNCTION cryptoml_internal.registry_changed() RETURNS trigger
@@ -629,7 +631,10 @@ CREATE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
     IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.models m WHERE m.batch_id = b.batch_id) THEN
       RAISE EXCEPTION 'the model bytes of "%" are missing', batch_id USING ERRCODE = 'data_exception';
     END IF;
-    -- one switch at a time per (symbol, horizon, model type)
+    -- one switch at a time per (symbol, horizon, model type), and none while ml_train of the same
+    -- (symbol, horizon) decides its promotion: the lock ml_train holds from its start (in C:
+    -- 'CMLT', hash of the symbol xor the horizon), so its comparison stays against what is committed
+    PERFORM pg_advisory_xact_lock(1129139284, hashtext(b.symbol) # b.forecast_horizon);
     PERFORM pg_advisory_xact_lock(hashtext('cryptoml deploy'), hashtext(b.symbol || '/' || b.forecast_horizon || '/' || b.model_type));
     UPDATE @extschema@.mltrainingbatches t SET is_production = false
      WHERE t.symbol = b.symbol AND t.forecast_horizon = b.forecast_horizon AND t.model_type = b.model_type
@@ -654,6 +659,10 @@ CREATE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAUL
     previous_id text;
     result @extschema@.mltrainingbatches;
   BEGIN
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'unknown model_type "%"', left(model_type, 40)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
+    END IF;
     SELECT t.batch_id INTO current_id FROM @extschema@.mltrainingbatches t
      WHERE t.symbol = ml_rollback.symbol AND t.forecast_horizon = horizon AND t.model_type = ml_rollback.model_type AND t.is_production;
     IF current_id IS NULL THEN

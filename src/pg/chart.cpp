@@ -40,6 +40,7 @@ extern "C" {
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -97,7 +98,25 @@ std::vector<std::string>* g_touched = nullptr;
 // The last symbol looked up: consecutive bars of one symbol skip the hash lookup.
 SymbolEntry* g_last_entry = nullptr;
 char g_last_symbol[32];
-int g_recompute_depth = 0;  // > 0 while our own UPDATEs run: the triggers stand aside
+// > 0 while our own UPDATEs run: the triggers stand aside. Each recompute records the
+// (sub)transaction nest level it began in, so an error caught by a SAVEPOINT or a PL/pgSQL
+// EXCEPTION block ends exactly the recomputes that began inside the aborted subtransaction (a bare
+// counter stayed raised until the next top-level abort, and the session then stored bars without
+// indicators or validation).
+constexpr int kMaxRecomputeDepth = 32;
+int g_recompute_level[kMaxRecomputeDepth];
+int g_recompute_depth = 0;
+
+void recompute_enter() {
+  if (g_recompute_depth >= kMaxRecomputeDepth)
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                    errmsg("cryptoml: indicator recomputes nested more than %d deep", kMaxRecomputeDepth)));
+  g_recompute_level[g_recompute_depth++] = GetCurrentTransactionNestLevel();
+}
+
+void recompute_leave() {
+  if (g_recompute_depth > 0) g_recompute_depth--;
+}
 
 // What the last statement changed, per symbol: bars from `since` on (DT_NOBEGIN: possibly any).
 // Read by the trade-following statement trigger (cryptoml_internal.statement_bar_changes), which
@@ -151,7 +170,11 @@ void xact_callback(XactEvent event, void*) {
 // are recomputed at statement end from the last flushed point; the others simply restore from
 // their checkpoint at their next bar.
 void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
-  if (event != SUBXACT_EVENT_ABORT_SUB || g_entries == nullptr) return;
+  if (event != SUBXACT_EVENT_ABORT_SUB) return;
+  const int level = GetCurrentTransactionNestLevel();  // the aborting subtransaction's
+  while (g_recompute_depth > 0 && g_recompute_level[g_recompute_depth - 1] >= level) g_recompute_depth--;
+  if (g_changes) g_changes->clear();
+  if (g_entries == nullptr) return;
   for (auto& kv : *g_entries) {
     SymbolEntry& e = kv.second;
     if (e.touched) {
@@ -333,7 +356,20 @@ void validate_bar(const Bar& b) {
                     errdetail("rule: symbol must be one of the configured symbols: %s", cml::pg::config_symbols_text()),
                     errhint("Add it with ml_config_set('symbols', ...), or accept any symbol with "
                             "ml_config_set('data.rejectUnknownSymbols', 'false').")));
-  if (TIMESTAMP_NOT_FINITE(b.ts) || b.ts % USECS_PER_MINUTE != 0)
+  if (TIMESTAMP_NOT_FINITE(b.ts))
+    ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                    errmsg("rollingChartData bar %s rejected: timestamp %s is not a finite time", b.symbol,
+                           TIMESTAMP_IS_NOBEGIN(b.ts) ? "-infinity" : "infinity"),
+                    errdetail("rule: timestamp is the bar's open time in UTC, a finite time after 1970-01-01 00:00")));
+  // One rule with ml_ingest_klines: exchanges count open times in ms after the Unix epoch (> 0).
+  const Timestamp unix_epoch = -(Timestamp)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+  if (b.ts <= unix_epoch)
+    ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                    errmsg("rollingChartData bar %s rejected: timestamp %s is not after 1970-01-01 00:00", b.symbol,
+                           DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts)))),
+                    errdetail("rule: timestamp is the bar's open time in UTC, after 1970-01-01 00:00 (the exchanges' "
+                              "epoch: ml_ingest_klines refuses open times <= 0 alike)")));
+  if (b.ts % USECS_PER_MINUTE != 0)
     ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
                     errmsg("rollingChartData bar %s rejected: timestamp %s is not on a whole minute", b.symbol,
                            DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts)))),
@@ -598,7 +634,7 @@ int64 recompute(const Columns& c, const char* rel_name, const char* symbol, Symb
   double* out = (double*)palloc(sizeof(double) * batch_size * 10);
   bool* complete = (bool*)palloc(sizeof(bool) * batch_size);
 
-  g_recompute_depth++;
+  recompute_enter();
   OwnerScope scope;
   enter_owner(c.owner, &scope);
   SPI_connect();
@@ -703,7 +739,7 @@ int64 recompute(const Columns& c, const char* rel_name, const char* symbol, Symb
   e->last_ts = cursor;
   e->dirty = e->need_latest = false;
   e->dirty_from = DT_NOEND;
-  g_recompute_depth--;
+  recompute_leave();
   return rewritten;
 }
 
@@ -778,6 +814,24 @@ void refuse_if_archived(Oid owner, const char* symbol, Timestamp ts) {
                     errhint("Read the archived bars with ml_chart_history.")));
 }
 
+// The new row of an UPDATE with the old row's indicator columns: an UPDATE cannot set them.
+HeapTuple keep_indicators(Relation rel, const Columns& c, HeapTuple newtup, HeapTuple oldtup) {
+  TupleDesc desc = RelationGetDescr(rel);
+  int cols[11];
+  Datum vals[11];
+  bool nulls[11];
+  bool changed = false;
+  for (int i = 0; i < 11; i++) {
+    Form_pg_attribute att = TupleDescAttr(desc, c.ind[i] - 1);
+    bool new_null;
+    Datum nv = heap_getattr(newtup, c.ind[i], desc, &new_null);
+    cols[i] = c.ind[i];
+    vals[i] = heap_getattr(oldtup, c.ind[i], desc, &nulls[i]);
+    if (new_null != nulls[i] || (!new_null && !datumIsEqual(nv, vals[i], att->attbyval, att->attlen))) changed = true;
+  }
+  return changed ? heap_modify_tuple_by_cols(newtup, desc, 11, cols, vals, nulls) : newtup;
+}
+
 // BEFORE INSERT OR UPDATE OR DELETE, FOR EACH ROW.
 Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
   if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "cml_chart_row_trigger: not called as a trigger");
@@ -811,7 +865,9 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
     bool revolumed = !has_old || old.volume != b.volume || old.volume_null != b.volume_null;
     if (!moved && !repriced) {
       if (revolumed) validate_bar(b);
-      return PointerGetDatum(result);  // indicators do not depend on what changed
+      // Indicators do not depend on what changed, and are computed, never accepted: values the
+      // statement wrote into them are replaced by the stored (computed) ones.
+      return PointerGetDatum(keep_indicators(rel, c, result, td->tg_trigtuple));
     }
     validate_bar(b);
     if (moved) refuse_if_archived(rel->rd_rel->relowner, b.symbol, b.ts);
@@ -1034,7 +1090,7 @@ Datum cml_delete_history(PG_FUNCTION_ARGS) {
   int64 deleted = 0;
   OwnerScope scope;
   enter_owner(owner, &scope);
-  g_recompute_depth++;
+  recompute_enter();
   PG_TRY();
   {
     spi_run(psprintf("DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE symbol = $1 AND timestamp < $2 "
@@ -1047,7 +1103,7 @@ Datum cml_delete_history(PG_FUNCTION_ARGS) {
   }
   PG_FINALLY();
   {
-    g_recompute_depth--;
+    recompute_leave();
   }
   PG_END_TRY();
   leave_owner(&scope);

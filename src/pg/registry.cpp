@@ -16,8 +16,10 @@ bool fetch_model(const char* batch_id, BlobSet* out) {
   Oid t1[1] = {TEXTOID};
   Datum v1[1] = {CStringGetTextDatum(batch_id)};
   const char* schema = cml::pg::extension_schema();
+  // The bytes are checked against the checksum recorded when they were stored, for every model type.
   char* sql = psprintf("SELECT b.model_type, m.model, coalesce(e.member_batch_id, ''), coalesce(e.weight, 0), "
-                       "coalesce(mb.model_type, ''), mm.model "
+                       "coalesce(mb.model_type, ''), mm.model, m.model_sha256 = pg_catalog.sha256(m.model), "
+                       "mm.model_sha256 IS NULL OR mm.model_sha256 = pg_catalog.sha256(mm.model) "
                        "FROM %s.mltrainingbatches b JOIN cryptoml_internal.models m USING (batch_id) "
                        "LEFT JOIN cryptoml_internal.ensemble_members e ON e.ensemble_batch_id = b.batch_id "
                        "LEFT JOIN %s.mltrainingbatches mb ON mb.batch_id = e.member_batch_id "
@@ -33,6 +35,14 @@ bool fetch_model(const char* batch_id, BlobSet* out) {
     return 0;
   };
   bool isnull;
+  for (uint64 r = 0; r < SPI_processed; r++)
+    for (int col = 7; col <= 8; col++)
+      if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, col, &isnull)))
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("the stored model bytes of %s do not match the checksum recorded when they were stored",
+                               col == 7 ? batch_id : SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3)),
+                        errdetail("rule: cryptoml_internal.models.model_sha256 = sha256(model); the model is not used"),
+                        errhint("Restore the model from a backup, or train a new one.")));
   out->n = 0;
   Blob& top = out->items[out->n++];
   top.batch_id = pstrdup(batch_id);

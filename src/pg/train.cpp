@@ -276,7 +276,9 @@ TrainData read_samples(const char* schema, const char* symbol, int horizon, int 
       schema, schema);
   Oid t3[3] = {TEXTOID, INT4OID, INT4OID};
   Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(window)};
-  if (SPI_execute_with_args(sql, 3, t3, v3, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading samples failed");
+  // read_only = false: a fresh snapshot, taken after lock_training() (a read-only SPI query would
+  // reuse the statement's snapshot, from before a wait for a concurrent training to commit).
+  if (SPI_execute_with_args(sql, 3, t3, v3, nullptr, false, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading samples failed");
   TrainData d;
   d.n = (int)SPI_processed;
   d.nf = 0;
@@ -588,12 +590,15 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
     }
   }
 
-  // The current production model of this type, to compare on the same validation rows.
+  // The current production model of this type as committed, to compare on the same validation
+  // rows: read with a fresh snapshot under the training lock, which ml_deploy and ml_rollback take
+  // too, so production cannot change between this read and the promotion below (a concurrent
+  // training that committed while this one waited for the lock is seen: it was not, in 0.4.0).
   char* prod_sql = psprintf("SELECT batch_id FROM %s.mltrainingbatches WHERE symbol = $1 AND forecast_horizon = $2 "
                             "AND model_type = $3 AND is_production", schema);
   Oid t3[3] = {TEXTOID, INT4OID, TEXTOID};
   Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), CStringGetTextDatum(kTypeName[(int)type])};
-  if (SPI_execute_with_args(prod_sql, 3, t3, v3, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: SPI failed");
+  if (SPI_execute_with_args(prod_sql, 3, t3, v3, nullptr, false, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: SPI failed");
   BlobSet prod;
   bool have_prod = false;
   if (SPI_processed == 1) {
@@ -649,8 +654,8 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
   Datum vm[5] = {CStringGetTextDatum(batch_id), PointerGetDatum(bytes), CStringGetTextDatum(r.features),
                  CStringGetTextDatum(r.calibration), CStringGetTextDatum(batch_id)};
   char* ins_model = psprintf(
-      "WITH m AS (INSERT INTO cryptoml_internal.models (batch_id, model, feature_names, feature_set_version, calibration) "
-      "VALUES ($1, $2, $3::jsonb, %d, $4::jsonb)) "
+      "WITH m AS (INSERT INTO cryptoml_internal.models (batch_id, model, feature_names, feature_set_version, calibration, "
+      "model_sha256) VALUES ($1, $2, $3::jsonb, %d, $4::jsonb, pg_catalog.sha256($2))) "
       "UPDATE %s.mltrainingbatches SET model_path = 'db://models/' || $5 WHERE batch_id = $5",
       cml::kFeatureSetVersion, schema);
   if (SPI_execute_with_args(ins_model, 5, tm, vm, nullptr, false, 0) != SPI_OK_UPDATE)
