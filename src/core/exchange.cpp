@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numeric>
 #include <system_error>
 #include <utility>
 
@@ -250,12 +251,13 @@ struct Layout {
   bool values_are_strings;             // true: decimal strings; false: JSON numbers
   int open, high, low, close, volume;  // element positions
   bool newest_first;                   // documented order of the payload
+  int close_time = -1;                 // element position of the candle's close time, -1: none
 };
 
 Layout layout_of(Exchange ex) {
   switch (ex) {
     case Exchange::BinanceUs:
-      return {TimeKind::JsonMs, true, 1, 2, 3, 4, 5, false};
+      return {TimeKind::JsonMs, true, 1, 2, 3, 4, 5, false, 6};
     case Exchange::Coinbase:
       return {TimeKind::JsonSeconds, false, 3, 2, 1, 4, 5, true};
     case Exchange::Bybit:
@@ -386,8 +388,62 @@ void read_value(const Layout& lay, const json& el, int pos, const char* name, co
   }
 }
 
-// Reads and validates one candle element (everything except duplicates).
-Candle read_candle(const Layout& lay, const json& el, Where& where, const ParseOptions& opt) {
+// A duration in ms in the largest whole unit that divides it: 604800000 -> "1w", 3600000 ->
+// "1h", 120000 -> "2m", 1500 -> "1500ms" (d > 0).
+std::string duration_name(std::int64_t d) {
+  static const std::pair<std::int64_t, const char*> kUnits[] = {
+      {7 * kDayMs, "w"}, {kDayMs, "d"}, {3600000, "h"}, {kMinuteMs, "m"}, {1000, "s"}};
+  for (const auto& [unit, suffix] : kUnits)
+    if (d % unit == 0) return std::to_string(d / unit) + suffix;
+  return std::to_string(d) + "ms";
+}
+
+// iso_utc with the milliseconds, "2021-04-02T00:59:59.999Z" (ms >= 0).
+std::string iso_utc_ms(std::int64_t ms) {
+  std::string s = iso_utc(ms);
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms % 1000));
+  s.insert(s.size() - 1, frac);
+  return s;
+}
+
+// The close time of a candle: its last millisecond, open + 59 999 for a 1-minute candle.
+// binance-us states it in every kline (element 6) and it is the authority on the candle's interval
+// (a body of hourly klines is otherwise indistinguishable from 1-minute ones and would be stored
+// as 1-minute bars): it must be present, an integer and exactly open + 59 999. The other exchanges
+// state no interval per candle; their close time is open + 59 999 (parse_klines checks their
+// spacing instead).
+std::int64_t read_close_time(const Layout& lay, const json& el, std::int64_t open_ms,
+                             const Where& where) {
+  const std::int64_t expected = sat_add(open_ms, kMinuteMs - 1);
+  if (lay.close_time < 0) return expected;
+  const auto pos = static_cast<std::size_t>(lay.close_time);
+  const std::string field = "closeTime (element " + std::to_string(pos) + ")";
+  const std::string rule = field +
+                           " is an integer equal to openTime + 59999 ms: cryptoml stores 1-minute "
+                           "candles only (interval=1m)";
+  if (el.size() <= pos)
+    where.fail(field + " is missing: the candle's interval cannot be checked", rule);
+  const auto close = json_int64(el[pos]);
+  if (!close) where.fail(field + " must be an integer, got " + describe(el[pos]), rule);
+  if (*close == expected) return expected;
+  const std::string at = "candle at " + iso_utc(open_ms) + " closes at " + std::to_string(*close);
+  if (*close <= open_ms) where.fail(at + ", not after it opens: not a 1-minute candle", rule);
+  const std::int64_t span = *close - open_ms + 1;  // close > open > 0: no overflow
+  std::string interval;
+  if (span % kDayMs == 0 && span >= 28 * kDayMs && span <= 31 * kDayMs)
+    interval = "a 1M (one month, " + std::to_string(span / kDayMs) + " days) candle";
+  else if (span % 1000 == 0)
+    interval = "a " + duration_name(span) + " candle";
+  else
+    interval = "a candle spanning " + std::to_string(span) + " ms";
+  where.fail(at + " (" + iso_utc_ms(*close) + "): " + interval + ", not a 1-minute one", rule);
+}
+
+// Reads and validates one candle element (everything except duplicates). *close_time_ms receives
+// the candle's close time (see read_close_time).
+Candle read_candle(const Layout& lay, const json& el, Where& where, const ParseOptions& opt,
+                   std::int64_t* close_time_ms) {
   if (!el.is_array() || el.size() < kMinFields)
     where.fail("expected an array of at least " + std::to_string(kMinFields) + " elements, got " +
                    (el.is_array() ? "an array of " + std::to_string(el.size()) : describe(el)),
@@ -399,6 +455,7 @@ Candle read_candle(const Layout& lay, const json& el, Where& where, const ParseO
   read_value(lay, el, lay.low, "low", where, &c.low_s, &c.low);
   read_value(lay, el, lay.close, "close", where, &c.close_s, &c.close);
   read_value(lay, el, lay.volume, "volume", where, &c.volume_s, &c.volume);
+  *close_time_ms = read_close_time(lay, el, c.open_time_ms, where);
 
   const std::pair<const char*, const std::string*> prices[] = {
       {"open", &c.open_s}, {"high", &c.high_s}, {"low", &c.low_s}, {"close", &c.close_s}};
@@ -489,6 +546,22 @@ const json& candle_array(Exchange ex, const json& doc) {
       if (!result.is_object()) throw shape_error("result to be an object", result);
       const json& list = field(result, "list");
       if (!list.is_array()) throw shape_error("result.list to be an array", list);
+      // cryptoml ingests spot candles (klines_url asks for category=spot). A v5 kline response
+      // always names its category; a linear, inverse or option body (perpetuals, futures,
+      // options) quotes another market's prices, and one without a category cannot be told apart.
+      const json& category = field(result, "category");
+      if (!category.is_string() || category.get_ref<const std::string&>() != "spot") {
+        std::string what;
+        if (!result.contains("category"))
+          what = "names no result.category, so its market is unknown";
+        else if (category.is_string())
+          what = "is for category " + quote(category.get<std::string>()) + ", not \"spot\"";
+        else
+          what = "has result.category " + describe(category) + ", not \"spot\"";
+        throw DataError(name + " response " + what + ": cryptoml ingests spot candles only",
+                        "rule: bybit result.category is \"spot\" (the request asks for "
+                        "category=spot)");
+      }
       return list;
     }
   }
@@ -791,12 +864,15 @@ ParseResult parse_klines(Exchange ex, const std::string& body, const ParseOption
   struct Item {
     std::size_t index;  // position in the payload
     Candle candle;
+    std::int64_t close_time_ms;  // last ms of the candle (read_close_time)
   };
   std::vector<Item> items;
   items.reserve(list.size());
   for (std::size_t i = 0; i < list.size(); ++i) {
     Where where{name, i, std::nullopt};
-    items.push_back({i, read_candle(lay, list[i], where, opt)});
+    std::int64_t close_time_ms = 0;
+    Candle c = read_candle(lay, list[i], where, opt, &close_time_ms);
+    items.push_back({i, std::move(c), close_time_ms});
   }
 
   ParseResult res;
@@ -822,6 +898,8 @@ ParseResult parse_klines(Exchange ex, const std::string& body, const ParseOption
   // 4. Duplicates, then the still-forming candles.
   res.candles.reserve(items.size());
   const Item* kept = nullptr;  // first candle of the current open time
+  std::size_t distinct = 0;    // distinct open times
+  std::int64_t spacing = 0;    // gcd of the spacings between consecutive distinct open times
   for (const Item& it : items) {
     if (kept != nullptr && kept->candle.open_time_ms == it.candle.open_time_ms) {
       if (const char* field = first_difference(kept->candle, it.candle)) {
@@ -837,13 +915,39 @@ ParseResult parse_klines(Exchange ex, const std::string& body, const ParseOption
       ++res.duplicates;
       continue;
     }
+    if (kept != nullptr)  // both open times are positive multiples of 60 000: no overflow
+      spacing = std::gcd(spacing, it.candle.open_time_ms - kept->candle.open_time_ms);
+    ++distinct;
     kept = &it;
-    if (sat_add(it.candle.open_time_ms, kMinuteMs) > opt.now_ms) {
+    // Still forming until its close time has passed: closed once close_time < now_ms, i.e.
+    // open_time + 60 000 <= now_ms. For binance-us the close time is the one the exchange sent
+    // (checked to be open + 59 999 by read_close_time), so the exchange's own statement decides.
+    if (it.close_time_ms >= opt.now_ms) {
       ++res.not_closed;
       continue;
     }
     res.candles.push_back(it.candle);
   }
+
+  // 5. The interval of coinbase and bybit bodies. They state none (binance-us does: closeTime,
+  // checked per candle), but candles of a larger granularity (5m, 1h, 1d, ...) open on multiples
+  // of it, so the spacings between their open times share a divisor above 60 s, while 1-minute
+  // candles are spaced 60 s apart except around gaps (minutes without trades, an outage). With at
+  // least 3 distinct open times, a gcd of the spacings above 60 s refuses the body. Two distinct
+  // open times give a single spacing, and one gap between two 1-minute candles is legitimate, so
+  // one or two candles are accepted whatever their spacing (a 1-candle or 2-candle body of
+  // larger candles cannot be told from 1-minute data). A 1-minute body whose every spacing is a
+  // multiple of 120 s or more (a very illiquid product on coinbase, which omits empty minutes) is
+  // refused too: loudly, never stored wrong.
+  if (ex != Exchange::BinanceUs && distinct >= 3 && spacing > kMinuteMs)
+    throw DataError(
+        name + " candles are spaced " + std::to_string(spacing / 1000) +
+            " s apart (gcd of the spacings between the " + std::to_string(distinct) +
+            " distinct open times, " + iso_utc(items.front().candle.open_time_ms) + " to " +
+            iso_utc(items.back().candle.open_time_ms) + "): not 1-minute candles (" +
+            duration_name(spacing) + " candles?)",
+        "rule: with 3 or more distinct open times, the gcd of the spacings between consecutive "
+        "open times is 60 s (1-minute candles; gaps allowed)");
   return res;
 }
 

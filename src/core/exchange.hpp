@@ -7,8 +7,11 @@
 // Conventions.
 //
 //   Time. Open times are milliseconds since the epoch (int64), UTC. A 1-minute candle is
-//     identified by its open time, a multiple of 60 000 ms, and is CLOSED once
-//     open_time + 60 000 <= now_ms; before that it is still forming and must not be stored.
+//     identified by its open time, a multiple of 60 000 ms; its close time is its last ms,
+//     open_time + 59 999 (binance-us states it, the others do not). It is CLOSED once
+//     close_time < now_ms (open_time + 60 000 <= now_ms); before that it is still forming and
+//     must not be stored. Only 1-minute candles are accepted: a body of larger candles (1h, 1d,
+//     ...) is refused, never stored as 1-minute bars (see parse_klines).
 //
 //   Exchanges. "binance-us", "coinbase" (Coinbase Exchange public API) and "bybit" (v5, spot).
 //     Each documents its own page size, request shape, field order and sort order; the
@@ -117,7 +120,8 @@ struct ParseOptions {
 struct ParseResult {
   std::vector<Candle> candles;  // closed candles only, ascending by open time, unique
   std::size_t received = 0;     // candles in the payload
-  std::size_t not_closed = 0;   // dropped: open_time + 60 s > now_ms (still forming)
+  std::size_t not_closed = 0;   // dropped: still forming, close_time >= now_ms (binance-us: the
+                                // closeTime it sent; others: open_time + 59 999)
   std::size_t duplicates = 0;   // exact duplicates collapsed (same open time, same values)
   bool reordered = false;       // payload was not in the exchange's documented order
   std::string product;          // the product the payload names (bybit's result.symbol), "" when it names none
@@ -135,14 +139,17 @@ class ApiError : public DataError {
 // Parses a kline response BODY exactly as the exchange returns it:
 //   binance-us: [[openTime(int ms), "open", "high", "low", "close", "volume", closeTime(int),
 //               "quoteVolume", trades(int), "takerBase", "takerQuote", "ignore"], ...]
-//               ascending. Twelve elements documented; at least six accepted, of which only the
-//               first six are read and type-checked.
+//               ascending. Twelve elements documented; the first seven are read and checked,
+//               extra ones are ignored. closeTime states the interval: it must be
+//               openTime + 59 999 (a 1-minute kline), else the payload is refused.
 //   coinbase:   [[time(int seconds), low, high, open, close, volume], ...] as JSON numbers,
 //               NEWEST FIRST. Note the field order: low and high come before open and close.
 //               At least six elements; extra ones are ignored.
 //   bybit:      {"retCode":0, "retMsg":"OK", "result":{"category":"spot", "symbol":"BTCUSDT",
 //               "list":[["startTime ms", "open", "high", "low", "close", "volume", "turnover"],
 //               ...]}, ...}, list NEWEST FIRST, every field a string. At least six elements.
+//               result.category must be "spot" (present, a string): linear, inverse and option
+//               bodies are other markets and are refused.
 //
 // Error bodies are thrown as ApiError (checked right after the JSON parse):
 //   binance-us: an object with "code" or "msg"   {"code":-1121,"msg":"Invalid symbol."}
@@ -152,20 +159,30 @@ class ApiError : public DataError {
 // Validation, in this order, each failure a DataError (message: exchange, candle index in the
 // payload, open time when known, the value; detail: the rule):
 //   1. body.size() <= max_bytes (before parsing; the message gives both sizes);
-//   2. valid JSON; the documented top-level shape;
+//   2. valid JSON; the documented top-level shape (bybit: result.category "spot");
 //   3. for every candle in payload order: element is an array of the documented arity and
 //      types; open time > 0 and a multiple of 60 000 ms (coinbase: of 60 s); each price and the
 //      volume a plain decimal (^-?[0-9]+(\.[0-9]+)?$, for string fields) that is finite as a
-//      double (a value too small for a double reads as 0, its text kept); open, high, low,
+//      double (a value too small for a double reads as 0, its text kept); binance-us: closeTime
+//      (element 6) present, an integer, equal to openTime + 59 999 (the message names the
+//      candle's open time as UTC and the interval its closeTime implies, "a 1h candle, not a
+//      1-minute one"); open, high, low,
 //      close > 0; volume >= 0; high >= max(open, close, low) and
 //      low <= min(open, close); open time <= now_ms + future_tolerance_ms (else clock skew, the
 //      message gives how many seconds ahead);
 //   4. candles sharing an open time must carry the same values (compared as decimals, so
 //      "1.50" equals "1.5"); a conflict rejects the payload, an exact duplicate is collapsed into
-//      its first occurrence in the payload and counted.
+//      its first occurrence in the payload and counted;
+//   5. coinbase and bybit (whose bodies state no interval): with 3 or more distinct open times,
+//      the gcd of the spacings between consecutive distinct open times must be 60 s; a larger
+//      gcd means candles of a larger granularity (1h candles are spaced by multiples of 3600 s).
+//      One or two distinct open times are accepted whatever their spacing: a gap between two
+//      1-minute candles is legitimate, so two candles 3600 s apart cannot be told from two
+//      1-minute candles around a gap.
 // Then the candles are sorted ascending (reordered is set when the payload broke the exchange's
 // documented order, ascending for binance-us, newest first for coinbase and bybit) and those
-// still forming (open_time + 60 000 > now_ms) are dropped and counted.
+// still forming (close time >= now_ms; binance-us: the closeTime it sent) are dropped and
+// counted.
 //
 // Throws InvalidParameter for options with future_tolerance_ms < 0.
 ParseResult parse_klines(Exchange ex, const std::string& body, const ParseOptions& options);

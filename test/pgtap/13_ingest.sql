@@ -44,28 +44,29 @@ SELECT is(ml_ingest_klines('binance-us', 'XRPUSDT', jsonb_build_array(
             , 1, 'of the last closed minute and the forming one, only the closed one is stored')
   FROM (SELECT (floor(extract(epoch FROM now()) / 60) * 60000)::int8 AS m) n;
 -- duplicates and order
-SELECT is(ml_ingest_klines('binance-us', 'ADAUSDT', '[[1704067260000, "1", "1.2", "0.9", "1.1", "5", 0, "0", 1, "0", "0", "0"],
-                                                      [1704067200000, "1", "1.2", "0.9", "1.0", "5", 0, "0", 1, "0", "0", "0"],
-                                                      [1704067260000, "1", "1.2", "0.9", "1.1", "5", 0, "0", 1, "0", "0", "0"]]'), 2,
+SELECT is(ml_ingest_klines('binance-us', 'ADAUSDT', '[[1704067260000, "1", "1.2", "0.9", "1.1", "5", 1704067319999, "0", 1, "0", "0", "0"],
+                                                      [1704067200000, "1", "1.2", "0.9", "1.0", "5", 1704067259999, "0", 1, "0", "0", "0"],
+                                                      [1704067260000, "1", "1.2", "0.9", "1.1", "5", 1704067319999, "0", 1, "0", "0", "0"]]'), 2,
           'out of order with an exact duplicate: each candle stored once');
 
 -- bad payloads: an error naming the value and the rule, and no row stored
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM rollingChartData;
-SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067200000, "1", "1.2", "0.9", "1.1", "5", 0, "0", 1, "0", "0", "0"],
-                                                                      [1704067260000, "1", "0.8", "0.9", "1.1", "5", 0, "0", 1, "0", "0", "0"]]')$$,
+SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067200000, "1", "1.2", "0.9", "1.1", "5", 1704067259999, "0", 1, "0", "0", "0"],
+                                                                      [1704067260000, "1", "0.8", "0.9", "1.1", "5", 1704067319999, "0", 1, "0", "0", "0"]]')$$,
                    '%high "0.8"%', 'a candle whose high is below its low, after a good one');
-SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067200000, "1", "1.2", "0.9", "1.1", "5", 0, "0", 1, "0", "0", "0"],
-                                                                      [1704067200000, "1", "1.2", "0.9", "1.2", "5", 0, "0", 1, "0", "0", "0"]]')$$,
+SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067200000, "1", "1.2", "0.9", "1.1", "5", 1704067259999, "0", 1, "0", "0", "0"],
+                                                                      [1704067200000, "1", "1.2", "0.9", "1.2", "5", 1704067259999, "0", 1, "0", "0", "0"]]')$$,
                    '%1704067200000%', 'two different candles for one minute');
 SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067230000, "1", "1.2", "0.9", "1.1", "5", 0, "0", 1, "0", "0", "0"]]')$$,
                    '%not on a minute boundary%', 'an open time not on a minute');
-SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067200000, "1", "1.2", "0.9", "abc", "5", 0, "0", 1, "0", "0", "0"]]')$$,
+SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067200000, "1", "1.2", "0.9", "abc", "5", 1704067259999, "0", 1, "0", "0", "0"]]')$$,
                    '%"abc"%', 'a price that is not a decimal');
 SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[1704067200000, "1", "1.2", "0.9", "1.1"]]')$$,
                    '%binance-us%', 'a candle with too few fields');
 SELECT throws_like($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '{"data": []}')$$, '%binance-us%', 'an object where binance-us returns an array');
-SELECT throws_like(format($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[%s, "1", "1.2", "0.9", "1.1", "5", 0, "0", 1, "0", "0", "0"]]')$$,
-                          (floor(extract(epoch FROM now()) / 60) * 60000 + 3600000)::int8),
+SELECT throws_like(format($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '[[%s, "1", "1.2", "0.9", "1.1", "5", %s, "0", 1, "0", "0", "0"]]')$$,
+                          (floor(extract(epoch FROM now()) / 60) * 60000 + 3600000)::int8,
+                          (floor(extract(epoch FROM now()) / 60) * 60000 + 3600000 + 59999)::int8),
                    '%clock skew%', 'a candle an hour in our future (clock skew)');
 SELECT throws_ok($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '{"code": -1121, "msg": "Invalid symbol."}')$$, '22000',
                  'binance-us API error: Invalid symbol.', 'binance-us''s error body is surfaced');

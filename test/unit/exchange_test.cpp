@@ -632,6 +632,296 @@ TEST(ExchangeValidation, OneBadCandleFailsTheWholePayload) {
   expect_data_error([&] { parse(Exchange::BinanceUs, body); }, {"candle [3]", "high \"1\""});
 }
 
+// ============================ Candle interval and market (issue 14) ==========================
+//
+// Only 1-minute spot candles may be stored. binance-us states each kline's interval through its
+// closeTime (element 6); coinbase and bybit bodies state none, so their spacing is checked; bybit
+// names its market in result.category.
+
+namespace {
+
+// A binance kline opening at t whose closeTime element is the JSON text `close`.
+std::string binance_kline(std::int64_t t, const std::string& close) {
+  return "[" + std::to_string(t) + R"(,"100.5","101","100","100.75","2.5",)" + close +
+         R"(,"250.0",7,"1.0","100.0","0"])";
+}
+
+constexpr std::int64_t kHourMs = 3600000;
+constexpr std::int64_t kDayMs = 86400000;
+constexpr std::int64_t kMidnight = kT0 - 10 * kHourMs;  // 2026-11-24T00:00:00Z, a Tuesday
+
+}  // namespace
+
+TEST(ExchangeInterval, BinanceOneMinuteKlineAccepted) {
+  const std::string close = std::to_string(kT0 + 59999);
+  const ParseResult r = parse(Exchange::BinanceUs, "[" + binance_kline(kT0, close) + "]");
+  ASSERT_EQ(r.candles.size(), 1u);
+  EXPECT_EQ(r.candles[0].open_time_ms, kT0);
+  EXPECT_EQ(r.candles[0].close_s, "100.75");
+  EXPECT_EQ(r.not_closed, 0u);
+}
+
+TEST(ExchangeInterval, BinanceHourDayWeekMonthKlinesRefused) {
+  struct Case {
+    std::int64_t open, span;
+    std::string interval, open_iso, close_iso;
+  };
+  const Case cases[] = {
+      {kT0, kHourMs, "a 1h candle", "2026-11-24T10:00:00Z", "2026-11-24T10:59:59.999Z"},
+      {kMidnight, kDayMs, "a 1d candle", "2026-11-24T00:00:00Z", "2026-11-24T23:59:59.999Z"},
+      // Binance weeks start on Monday: 2026-11-23.
+      {kMidnight - kDayMs, 7 * kDayMs, "a 1w candle", "2026-11-23T00:00:00Z",
+       "2026-11-29T23:59:59.999Z"},
+      {kMidnight - 23 * kDayMs, 30 * kDayMs, "a 1M (one month, 30 days) candle",
+       "2026-11-01T00:00:00Z", "2026-11-30T23:59:59.999Z"},
+      {kT0, 5 * kMin, "a 5m candle", "2026-11-24T10:00:00Z", "2026-11-24T10:04:59.999Z"},
+      {kT0, 1000, "a 1s candle", "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.999Z"},
+  };
+  for (const Case& c : cases) {
+    const std::int64_t close = c.open + c.span - 1;
+    SCOPED_TRACE(c.interval);
+    expect_data_error(
+        [&] {
+          parse(Exchange::BinanceUs, "[" + binance_kline(c.open, std::to_string(close)) + "]");
+        },
+        {"binance-us candle [0] (open time " + std::to_string(c.open) + ")",
+         "candle at " + c.open_iso + " closes at " + std::to_string(close) + " (" + c.close_iso +
+             ")",
+         c.interval + ", not a 1-minute one"});
+    // The detail states the rule.
+    try {
+      parse(Exchange::BinanceUs, "[" + binance_kline(c.open, std::to_string(close)) + "]");
+    } catch (const cml::DataError& e) {
+      EXPECT_NE(std::string(e.detail()).find("openTime + 59999 ms"), std::string::npos)
+          << e.detail();
+    }
+  }
+  // One hourly kline after good 1-minute ones refuses the whole payload.
+  std::string body = kBinanceBody;
+  body.insert(body.rfind(']'),
+              "," + binance_kline(kT0 + 3 * kMin, std::to_string(kT0 + 3 * kMin + kHourMs - 1)));
+  expect_data_error([&] { parse(Exchange::BinanceUs, body); },
+                    {"binance-us candle [3]", "a 1h candle, not a 1-minute one"});
+}
+
+TEST(ExchangeInterval, BinanceCloseTimeMissingNotAnIntegerOrInconsistentRefused) {
+  const std::string t = std::to_string(kT0);
+  // Missing: six elements (the minimum arity) leave the interval unknown.
+  expect_data_error(
+      [&] { parse(Exchange::BinanceUs, R"([[1795514400000,"1","1","1","1","1"]])"); },
+      {"binance-us candle [0] (open time " + t + ")", "closeTime (element 6) is missing"});
+  // Not an integer.
+  for (const std::string bad :
+       {R"("1795514459999")", "1795514459999.0", "1.795514459999e12", "null", "true", "[]",
+        "-1795514459999", "99999999999999999999"}) {
+    SCOPED_TRACE(bad);
+    const std::string body = "[" + binance_kline(kT0, bad) + "]";
+    if (bad == "-1795514459999") {
+      expect_data_error([&] { parse(Exchange::BinanceUs, body); },
+                        {"closes at -1795514459999, not after it opens"});
+    } else {
+      expect_data_error([&] { parse(Exchange::BinanceUs, body); },
+                        {"binance-us candle [0] (open time " + t + ")",
+                         "closeTime (element 6) must be an integer"});
+    }
+  }
+  // Inconsistent with a 1-minute kline: one ms off either way, the open time itself, before it.
+  for (const std::int64_t close : {kT0 + 59998, kT0 + 60000, kT0, kT0 - 1, kT0 + 30000}) {
+    SCOPED_TRACE(close);
+    expect_data_error(
+        [&] { parse(Exchange::BinanceUs, "[" + binance_kline(kT0, std::to_string(close)) + "]"); },
+        {"binance-us candle [0] (open time " + t + ")", "closes at " + std::to_string(close),
+         "1-minute"});
+  }
+  expect_data_error(
+      [&] {
+        parse(Exchange::BinanceUs, "[" + binance_kline(kT0, std::to_string(kT0 + 59998)) + "]");
+      },
+      {"a candle spanning 59999 ms, not a 1-minute one"});
+  expect_data_error(
+      [&] {
+        parse(Exchange::BinanceUs, "[" + binance_kline(kT0, std::to_string(kT0 + 60000)) + "]");
+      },
+      {"a candle spanning 60001 ms"});
+  // The type errors of the first six elements are still reported first.
+  expect_data_error(
+      [&] { parse(Exchange::BinanceUs, R"([[1795514400000,"1",95210.5,"1","1","1"]])"); },
+      {"high", "number 95210.5"});
+}
+
+TEST(ExchangeInterval, BinanceFutureCloseTimeIsNotClosed) {
+  // The 10:03 kline closes at 10:03:59.999, after now (10:03:05): still forming, not stored.
+  std::string body = kBinanceBody;
+  body.insert(body.rfind(']'),
+              "," + binance_kline(kT0 + 3 * kMin, std::to_string(kT0 + 3 * kMin + 59999)));
+  ParseResult r = parse(Exchange::BinanceUs, body);
+  EXPECT_EQ(r.received, 4u);
+  EXPECT_EQ(r.not_closed, 1u);
+  ASSERT_EQ(r.candles.size(), 3u);
+  EXPECT_EQ(r.candles.back().open_time_ms, kT0 + 2 * kMin);
+  // Closed once now is past its closeTime: at closeTime it is still forming, one ms later closed.
+  const std::int64_t close = kT0 + 3 * kMin + 59999;
+  r = parse(Exchange::BinanceUs, body, close);
+  EXPECT_EQ(r.not_closed, 1u);
+  EXPECT_EQ(r.candles.size(), 3u);
+  r = parse(Exchange::BinanceUs, body, close + 1);
+  EXPECT_EQ(r.not_closed, 0u);
+  EXPECT_EQ(r.candles.size(), 4u);
+  // A forming candle of a larger interval is not merely skipped: the payload is refused.
+  const std::string hourly = "[" + binance_kline(kT0, std::to_string(kT0 + kHourMs - 1)) + "]";
+  expect_data_error([&] { parse(Exchange::BinanceUs, hourly); }, {"a 1h candle"});
+}
+
+namespace {
+
+// A coinbase candle row at `secs` (all prices 100, volume 1).
+std::string coinbase_row(std::int64_t secs) {
+  return "[" + std::to_string(secs) + ",100,100,100,100,1]";
+}
+
+// A coinbase body of candles at kT0 - offsets (seconds), newest first as given.
+std::string coinbase_at(const std::vector<std::int64_t>& offsets_s) {
+  std::string body = "[";
+  for (std::size_t k = 0; k < offsets_s.size(); ++k)
+    body += (k ? "," : "") + coinbase_row(kT0 / 1000 - offsets_s[k]);
+  return body + "]";
+}
+
+}  // namespace
+
+TEST(ExchangeInterval, CoinbaseThreeHourlyCandlesRefused) {
+  expect_data_error(
+      [&] { parse(Exchange::Coinbase, coinbase_at({0, 3600, 7200})); },
+      {"coinbase candles are spaced 3600 s apart (gcd of the spacings between the 3 distinct "
+       "open times, 2026-11-24T08:00:00Z to 2026-11-24T10:00:00Z): not 1-minute candles (1h "
+       "candles?)"});
+  // Days, 5-minute candles, and an uneven hourly series with gaps (gcd still 3600 s).
+  expect_data_error([&] { parse(Exchange::Coinbase, coinbase_at({36000, 122400, 208800})); },
+                    {"spaced 86400 s apart", "(1d candles?)"});
+  expect_data_error([&] { parse(Exchange::Coinbase, coinbase_at({0, 300, 600, 900})); },
+                    {"spaced 300 s apart", "(5m candles?)"});
+  expect_data_error([&] { parse(Exchange::Coinbase, coinbase_at({0, 3600, 14400, 18000})); },
+                    {"spaced 3600 s apart", "4 distinct"});
+  // Every spacing a multiple of 120 s: refused too (the documented cost of the rule).
+  expect_data_error([&] { parse(Exchange::Coinbase, coinbase_at({0, 120, 360})); },
+                    {"spaced 120 s apart"});
+  // The detail states the rule.
+  try {
+    parse(Exchange::Coinbase, coinbase_at({0, 3600, 7200}));
+    ADD_FAILURE() << "no exception";
+  } catch (const cml::DataError& e) {
+    EXPECT_EQ(e.detail(),
+              "rule: with 3 or more distinct open times, the gcd of the spacings between "
+              "consecutive open times is 60 s (1-minute candles; gaps allowed)");
+  }
+}
+
+TEST(ExchangeInterval, CoinbaseTwoCandlesAnHourApartAccepted) {
+  // One spacing cannot tell a 1h body from two 1-minute candles around a 59-minute gap.
+  const ParseResult r = parse(Exchange::Coinbase, coinbase_at({0, 3600}));
+  ASSERT_EQ(r.candles.size(), 2u);
+  EXPECT_EQ(r.candles[0].open_time_ms, kT0 - kHourMs);
+  EXPECT_EQ(r.candles[1].open_time_ms, kT0);
+  // An exact duplicate does not make a third distinct open time.
+  const ParseResult d = parse(Exchange::Coinbase, coinbase_at({0, 3600, 3600}));
+  EXPECT_EQ(d.candles.size(), 2u);
+  EXPECT_EQ(d.duplicates, 1u);
+  // A single candle of any alignment is accepted.
+  EXPECT_EQ(parse(Exchange::Coinbase, coinbase_at({36000})).candles.size(), 1u);
+}
+
+TEST(ExchangeInterval, CoinbaseGapsInOneMinuteCandlesAccepted) {
+  // Spacings of 60 s and 120 s (one missing minute): gcd 60 s.
+  ParseResult r = parse(Exchange::Coinbase, coinbase_at({0, 60, 180}));
+  ASSERT_EQ(r.candles.size(), 3u);
+  EXPECT_EQ(r.candles[0].open_time_ms, kT0 - 3 * kMin);
+  // An hour-long gap next to consecutive minutes is fine too.
+  r = parse(Exchange::Coinbase, coinbase_at({0, 60, 3660, 3720}));
+  EXPECT_EQ(r.candles.size(), 4u);
+  // Spacings of 120 s and 180 s: gcd 60 s.
+  EXPECT_EQ(parse(Exchange::Coinbase, coinbase_at({0, 120, 300})).candles.size(), 3u);
+}
+
+TEST(ExchangeInterval, BybitSpotSpacingChecked) {
+  // Bybit bodies state no interval either: three spot candles an hour apart are refused.
+  const std::string hourly = bybit_body(
+      R"([["1795514400000","1","1","1","1","1","1"],["1795510800000","1","1","1","1","1","1"],
+          ["1795507200000","1","1","1","1","1","1"]])");
+  expect_data_error([&] { parse(Exchange::Bybit, hourly); },
+                    {"bybit candles are spaced 3600 s apart", "not 1-minute candles"});
+  // binance-us is judged by closeTime alone: 1-minute klines around a 59-minute gap are fine.
+  const std::string binance = "[" + binance_row(kT0 - 2 * kHourMs, "1", "1", "1", "1", "1") +
+                              "," + binance_row(kT0 - kHourMs, "1", "1", "1", "1", "1") + "," +
+                              binance_row(kT0, "1", "1", "1", "1", "1") + "]";
+  EXPECT_EQ(parse(Exchange::BinanceUs, binance).candles.size(), 3u);
+}
+
+namespace {
+
+// A bybit body with the sample candles and the given "category" member text ("" for none).
+std::string bybit_with_category(const std::string& member) {
+  return R"({"retCode":0,"retMsg":"OK","result":{)" + member +
+         R"("symbol":"BTCUSDT","list":[
+  ["1795514520000","95200.75","95222.22","95111.11","95120","0.00001","0.9512"],
+  ["1795514460000","95150.25","95210.5","95140","95200.75","8.5","809107.5"]
+]},"retExtInfo":{},"time":1795514585123})";
+}
+
+}  // namespace
+
+TEST(ExchangeBybitCategory, SpotAccepted) {
+  const ParseResult r = parse(Exchange::Bybit, bybit_with_category(R"("category":"spot",)"));
+  EXPECT_EQ(r.candles.size(), 2u);
+  EXPECT_EQ(r.product, "BTCUSDT");
+  // The request asks for category=spot.
+  const std::string url =
+      ex::klines_url(Exchange::Bybit, "https://api.bybit.com", "BTCUSDT", kT0, kT0, 1);
+  EXPECT_NE(url.find("?category=spot&"), std::string::npos) << url;
+}
+
+TEST(ExchangeBybitCategory, OtherCategoriesRefused) {
+  for (const std::string cat : {"linear", "inverse", "option", "Spot", "spot ", ""}) {
+    SCOPED_TRACE(cat);
+    expect_data_error(
+        [&] { parse(Exchange::Bybit, bybit_with_category("\"category\":\"" + cat + "\",")); },
+        {"bybit response is for category \"" + cat + "\", not \"spot\"",
+         "cryptoml ingests spot candles only"});
+  }
+  // A long category is clipped like any quoted value.
+  expect_data_error(
+      [&] {
+        parse(Exchange::Bybit,
+              bybit_with_category("\"category\":\"" + std::string(500, 'x') + "\","));
+      },
+      {"category \"" + std::string(40, 'x') + "...\""});
+  expect_data_error(
+      [&] { parse(Exchange::Bybit, bybit_with_category(R"("category":1,)")); },
+      {"bybit response has result.category number 1, not \"spot\""});
+  expect_data_error(
+      [&] { parse(Exchange::Bybit, bybit_with_category(R"("category":null,)")); },
+      {"bybit response has result.category null"});
+  // The detail states the rule.
+  try {
+    parse(Exchange::Bybit, bybit_with_category(R"("category":"linear",)"));
+    ADD_FAILURE() << "no exception";
+  } catch (const cml::DataError& e) {
+    EXPECT_EQ(e.detail(),
+              "rule: bybit result.category is \"spot\" (the request asks for category=spot)");
+  }
+}
+
+TEST(ExchangeBybitCategory, MissingCategoryRefused) {
+  expect_data_error([&] { parse(Exchange::Bybit, bybit_with_category("")); },
+                    {"bybit response names no result.category", "spot candles only"});
+  // Even with an empty list (a v5 success body always names its category).
+  expect_data_error(
+      [&] { parse(Exchange::Bybit, R"({"retCode":0,"retMsg":"OK","result":{"list":[]}})"); },
+      {"names no result.category"});
+  // An error body is still an ApiError, whatever its (empty) result.
+  EXPECT_THROW(parse(Exchange::Bybit, R"({"retCode":10001,"retMsg":"params error","result":{}})"),
+               ex::ApiError);
+}
+
 // ============================ API error bodies ==============================================
 
 TEST(ExchangeApiError, EachExchangesErrorBody) {
