@@ -272,7 +272,9 @@ CREATE TABLE recoveryState (
   state_data      JSONB,
   checkpoint_type VARCHAR(30),
   created_at      TIMESTAMP DEFAULT NOW(),
-  CONSTRAINT recoverystate_checkpoint_type_check CHECK (checkpoint_type IN ('success', 'error', 'intermediate'))
+  CONSTRAINT recoverystate_checkpoint_type_check CHECK (checkpoint_type IN ('success', 'error', 'intermediate')),
+  origin          TEXT NOT NULL DEFAULT 'user',
+  CONSTRAINT recoverystate_origin_check CHECK (origin IN ('user', 'cryptoml'))
 );
 CREATE INDEX recoverystate_operation_idx ON recoveryState (service_name, operation_id, created_at);
 COMMENT ON TABLE recoveryState IS 'Checkpoints of long operations, so an interrupted run can resume.';
@@ -282,6 +284,7 @@ COMMENT ON COLUMN recoveryState.operation_id IS 'Identifier of one operation of 
 COMMENT ON COLUMN recoveryState.state_data IS 'Serialized state needed to resume.';
 COMMENT ON COLUMN recoveryState.checkpoint_type IS 'success, error or intermediate.';
 COMMENT ON COLUMN recoveryState.created_at IS 'When the checkpoint was written.';
+COMMENT ON COLUMN recoveryState.origin IS 'Who wrote the checkpoint: cryptoml (its own operations, which resume only from these) or user (ml_checkpoint, INSERT: no role can write cryptoml). Added in 0.5.0.';
 
 -- ===========================================================================================
 -- Functions
@@ -333,15 +336,15 @@ COMMENT ON FUNCTION ml_config_keys() IS 'Every settable configuration key with i
 -- Logging ------------------------------------------------------------------------------------
 CREATE FUNCTION ml_log(level text, category text, subcategory text, message text,
                        context jsonb DEFAULT NULL, symbol text DEFAULT NULL) RETURNS boolean
-  AS 'MODULE_PATHNAME', 'ml_log' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'ml_log' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_log(text, text, text, text, jsonb, text) IS 'Writes a systemLogs entry that survives a rollback of the calling transaction; false when below system.logLevel.';
 
 CREATE FUNCTION ml_log_flush(timeout_ms integer DEFAULT 10000) RETURNS boolean
-  AS 'MODULE_PATHNAME', 'ml_log_flush' LANGUAGE C VOLATILE STRICT;
+  AS 'MODULE_PATHNAME', 'ml_log_flush' LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_log_flush(integer) IS 'Waits until every entry this session queued is committed to systemLogs/recoveryState; false on timeout.';
 
 CREATE FUNCTION cryptoml_internal.log_queue_state() RETURNS jsonb
-  AS 'MODULE_PATHNAME', 'cml_log_queue_state' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'cml_log_queue_state' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION ml_log_queue(OUT mode text, OUT queued bigint, OUT queued_bytes bigint, OUT capacity_bytes bigint,
                              OUT written bigint, OUT failed bigint, OUT worker_pid integer)
@@ -356,11 +359,11 @@ COMMENT ON FUNCTION ml_log_queue() IS 'State of this database''s autonomous log 
 -- Recovery -----------------------------------------------------------------------------------
 CREATE FUNCTION ml_checkpoint(service_name text, operation_id text, checkpoint_type text,
                               state jsonb DEFAULT '{}') RETURNS void
-  AS 'MODULE_PATHNAME', 'ml_checkpoint' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'ml_checkpoint' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_checkpoint(text, text, text, jsonb) IS 'Writes a recoveryState checkpoint (success, error or intermediate) in its own committed step.';
 
 CREATE FUNCTION ml_recovery_last(service_name text, operation_id text) RETURNS SETOF recoveryState
-  LANGUAGE sql STABLE STRICT ROWS 1
+  LANGUAGE sql STABLE STRICT ROWS 1 SET search_path = pg_catalog, pg_temp
   AS $$
     SELECT r.* FROM @extschema@.recoverystate AS r
     WHERE r.service_name = $1 AND r.operation_id = $2
@@ -371,7 +374,7 @@ COMMENT ON FUNCTION ml_recovery_last(text, text) IS 'The latest checkpoint of on
 CREATE FUNCTION ml_recovery_status()
   RETURNS TABLE (service_name varchar, operation_id varchar, last_checkpoint_at timestamp,
                  started_at timestamp, checkpoints bigint, state_data jsonb)
-  LANGUAGE sql STABLE
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
   AS $$
     SELECT o.service_name, o.operation_id, o.last_at, o.first_at, o.n, o.state_data
     FROM (
@@ -414,7 +417,10 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
       EXECUTE format('GRANT USAGE ON SEQUENCE %s.rollingchartdata_id_seq TO %s', s, r);
-      EXECUTE format('GRANT INSERT ON %s.systemlogs, %s.recoverystate TO %s', s, s, r);
+      EXECUTE format('GRANT INSERT ON %s.systemlogs TO %s', s, r);
+      -- every column but origin: a writer's checkpoint is never taken for one of cryptoml's own
+      EXECUTE format('GRANT INSERT (service_name, operation_id, state_data, checkpoint_type, created_at) '
+                     'ON %s.recoverystate TO %s', s, r);
       EXECUTE format('GRANT SELECT ON %s.recoverystate TO %s', s, r);
       EXECUTE format('GRANT USAGE ON SEQUENCE %s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
@@ -423,10 +429,14 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb) TO %s', s, r);
     END IF;
     IF access = 'admin' THEN
-      -- exactly the extension's tables: never other tables that share its schema
-      EXECUTE format('GRANT ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
-                     '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate TO %s', s, s, s, s, s, s, s, r);
-      EXECUTE format('GRANT ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+      -- Exactly the extension's tables, never other tables that share its schema, and only
+      -- the rights the level needs: TRIGGER, TRUNCATE and REFERENCES stay with the owner (a
+      -- trigger an admin could create would run inside the workers and the recompute, as their
+      -- role); logs and checkpoints are append-only (no UPDATE), and origin is the owner's.
+      EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s.rollingchartdata, %s.persistentforecasts, '
+                     '%s.tradesimulations, %s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
+      EXECUTE format('GRANT SELECT, DELETE ON %s.systemlogs, %s.recoverystate TO %s', s, s, r);
+      EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
                      '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
                      '%s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, s, s, s, s, s, r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), '
@@ -447,7 +457,8 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       -- the procedures' steps (SECURITY DEFINER functions) live in cryptoml_internal
       EXECUTE format('GRANT USAGE ON SCHEMA cryptoml_internal TO %s', r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
-                     'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols() TO %s', r);
+                     'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols(), '
+                     'cryptoml_internal.sweep_checkpoint(text, jsonb, text) TO %s', r);
     END IF;
   END
   $$;
@@ -477,7 +488,8 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
-                   'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols() FROM %s', r);
+                   'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols(), '
+                   'cryptoml_internal.sweep_checkpoint(text, jsonb, text) FROM %s', r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
                    '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
@@ -503,7 +515,7 @@ CREATE FUNCTION cryptoml_internal.cpp_live_objects() RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_cpp_live_objects' LANGUAGE C VOLATILE;
 -- the features ml_forecast builds for a symbol's latest bar (to compare with the training samples')
 CREATE FUNCTION cryptoml_internal.latest_features(symbol text) RETURNS jsonb
-  AS 'MODULE_PATHNAME', 'cml_latest_features' LANGUAGE C STABLE STRICT;
+  AS 'MODULE_PATHNAME', 'cml_latest_features' LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
 -- a samples' features object as a vector in feature-set order (mlTrainingSamples.feature_vector)
 CREATE FUNCTION cryptoml_internal.features_to_vector(features jsonb) RETURNS double precision[]
   AS 'MODULE_PATHNAME', 'cml_features_to_vector' LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -564,7 +576,7 @@ COMMENT ON VIEW ml_indicator_status IS 'Per symbol: bars, first and latest bar, 
 -- Training samples
 -- ===========================================================================================
 CREATE FUNCTION ml_build_samples(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
-  RETURNS bigint AS 'MODULE_PATHNAME', 'ml_build_samples' LANGUAGE C VOLATILE;
+  RETURNS bigint AS 'MODULE_PATHNAME', 'ml_build_samples' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_build_samples(text, integer, timestamp) IS 'Writes one mlTrainingSamples row per (symbol, bar, horizon) with a bar exactly horizon minutes later (feature set version 1, see docs/features.md). Idempotent and incremental; NULL symbol/horizon mean every symbol / every training horizon; returns the rows added.';
 
 -- ===========================================================================================
@@ -805,11 +817,22 @@ CREATE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEF
   $$;
 COMMENT ON FUNCTION ml_check_drift(integer, integer, float8) IS 'Live directional accuracy of each production model (forecasts with an outcome, last days) against its validation accuracy; a drop beyond threshold over at least min_forecasts forecasts is logged and sent on NOTIFY cryptoml_alerts.';
 
+-- The sweep's checkpoints, written in the sweep's transaction with origin cryptoml (a column no
+-- role but the owner can write): the admin level may execute it, writers may not.
+CREATE FUNCTION cryptoml_internal.sweep_checkpoint(operation_id text, state jsonb, checkpoint_type text) RETURNS void
+  LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    INSERT INTO @extschema@.recoverystate (service_name, operation_id, state_data, checkpoint_type, origin)
+    VALUES ('ml_training', $1, $2, $3, 'cryptoml')
+  $$;
+REVOKE ALL ON FUNCTION cryptoml_internal.sweep_checkpoint(text, jsonb, text) FROM PUBLIC;
+
 -- A procedure (it commits after each symbol): SECURITY INVOKER, every name qualified.
 CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
   LANGUAGE plpgsql
   AS $$
   DECLARE
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
     s text;
     h integer;
     b @extschema@.mltrainingbatches;
@@ -819,6 +842,10 @@ CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb
     done jsonb := '[]';  -- symbols finished (committed) by this sweep or the interrupted one it resumes
     last record;
   BEGIN
+    -- A procedure that commits cannot carry SET search_path: it pins it for each of its
+    -- transactions (here and after every COMMIT), so no name or operator it uses can be resolved
+    -- to an object a non-owner planted in a schema on the caller's search_path.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     IF model_type IS NULL OR options IS NULL THEN
       RAISE EXCEPTION '% must not be NULL', CASE WHEN model_type IS NULL THEN 'model_type' ELSE 'options' END
         USING ERRCODE = 'null_value_not_allowed';
@@ -828,8 +855,11 @@ CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
     END IF;
     op := 'retrain_all ' || model_type || ' ' || md5(options::text);
+    -- only a checkpoint this procedure wrote (origin cryptoml) is trusted: writers can insert
+    -- recoveryState rows, never with origin cryptoml
     SELECT r.checkpoint_type, r.state_data INTO last FROM @extschema@.recoverystate r
-     WHERE r.service_name = 'ml_training' AND r.operation_id = op ORDER BY r.created_at DESC, r.id DESC LIMIT 1;
+     WHERE r.service_name = 'ml_training' AND r.operation_id = op AND r.origin = 'cryptoml'
+     ORDER BY r.created_at DESC, r.id DESC LIMIT 1;
     IF FOUND AND last.checkpoint_type = 'intermediate' THEN
       done := coalesce(last.state_data -> 'done', '[]');
       trained := coalesce((last.state_data ->> 'trained')::integer, 0);
@@ -851,21 +881,21 @@ CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb
       END LOOP;
       -- the symbol's models and its checkpoint commit together: a kill after this resumes after s
       done := done || to_jsonb(s);
-      INSERT INTO @extschema@.recoverystate (service_name, operation_id, state_data, checkpoint_type)
-        VALUES ('ml_training', op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'intermediate');
+      PERFORM cryptoml_internal.sweep_checkpoint(op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'intermediate');
       COMMIT;
+      PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     END LOOP;
-    INSERT INTO @extschema@.recoverystate (service_name, operation_id, state_data, checkpoint_type)
-      VALUES ('ml_training', op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'success');
+    PERFORM cryptoml_internal.sweep_checkpoint(op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'success');
     PERFORM @extschema@.ml_log('info', 'ml_training', 'retrain',
       format('retrain sweep (%s): %s models trained, %s failed', model_type, trained, failed),
       jsonb_build_object('trained', trained, 'failed', failed, 'model_type', model_type), NULL);
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
   END
   $$;
 COMMENT ON PROCEDURE ml_retrain_all(text, jsonb) IS 'Trains every configured symbol with samples at every training horizon (promotion by the registry rules), committing after each symbol with a recoveryState checkpoint; an interrupted sweep with the same arguments resumes after the last symbol it committed; failures are logged and do not stop the sweep.';
 
 CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, command text)
-  LANGUAGE plpgsql VOLATILE
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
     s text := quote_ident('@extschema@');
@@ -889,7 +919,7 @@ CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, comman
 COMMENT ON FUNCTION ml_schedule() IS 'Installs (or updates) the named pg_cron jobs cryptoml-*: samples, outcomes, drift check, nightly retrain, compression, retention, job history trim. Idempotent. Jobs run as the calling role.';
 
 CREATE FUNCTION ml_unschedule() RETURNS integer
-  LANGUAGE plpgsql VOLATILE
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
     n integer := 0;
@@ -1000,11 +1030,11 @@ REVOKE ALL ON FUNCTION ml_forecast_all(text) FROM PUBLIC;
 CREATE FUNCTION ml_workers(OUT worker text, OUT database text, OUT state text, OUT pid integer, OUT started_at timestamptz,
                            OUT last_run timestamptz, OUT next_run timestamptz, OUT cycles bigint, OUT errors bigint,
                            OUT last_error text)
-  RETURNS SETOF record AS 'MODULE_PATHNAME', 'ml_workers' LANGUAGE C VOLATILE;
+  RETURNS SETOF record AS 'MODULE_PATHNAME', 'ml_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_workers() IS 'The cryptoml background workers (the launcher, and a forecaster and a monitor per database of cryptoml.database_name): state, pid, last and next run, cycles, errors, last error ("not loaded" without shared_preload_libraries).';
-CREATE FUNCTION ml_start_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_start_workers' LANGUAGE C VOLATILE;
+CREATE FUNCTION ml_start_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_start_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_start_workers() IS 'Enables the background workers (until the next reload of cryptoml.workers_enabled); true when they were disabled.';
-CREATE FUNCTION ml_stop_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_stop_workers' LANGUAGE C VOLATILE;
+CREATE FUNCTION ml_stop_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_stop_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ml_stop_workers() IS 'Disables (stops) the background workers (until the next reload of cryptoml.workers_enabled); true when they were enabled.';
 REVOKE ALL ON FUNCTION ml_workers(), ml_start_workers(), ml_stop_workers() FROM PUBLIC;
 
@@ -1252,13 +1282,13 @@ CREATE FUNCTION ml_health()
 COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts; and per ingested symbol the ingest lag and consecutive failed requests.';
 
 CREATE FUNCTION cryptoml_internal.prediction_stats(OUT calls bigint, OUT sampled integer, OUT p50_ms float8, OUT p95_ms float8)
-  AS 'MODULE_PATHNAME', 'cml_prediction_stats' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'cml_prediction_stats' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
 -- ===========================================================================================
 -- Retention and compression (data.retentionDays, data.compressionThreshold; docs/upkeep.md)
 -- ===========================================================================================
 CREATE FUNCTION cryptoml_internal.delete_history(symbol text, before timestamp, max_rows integer) RETURNS bigint
-  AS 'MODULE_PATHNAME', 'cml_delete_history' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'cml_delete_history' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
 -- Bars older than data.compressionThreshold days (before each symbol's latest bar), one row per
 -- symbol and UTC day, every column of rollingChartData kept as an array (TOAST-compressed).
@@ -1424,19 +1454,23 @@ CREATE PROCEDURE ml_compress_history(INOUT bars bigint DEFAULT NULL)
   LANGUAGE plpgsql
   AS $$
   DECLARE
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
     k bigint;
   BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- as in ml_retrain_all
     bars := 0;
     LOOP
       k := cryptoml_internal.compress_step(1);
       bars := bars + k;
       COMMIT;
+      PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
       EXIT WHEN k = 0;
     END LOOP;
     IF bars > 0 THEN
       PERFORM @extschema@.ml_log('info', 'data', 'compression', format('archived %s bars older than data.compressionThreshold', bars),
                                  jsonb_build_object('bars', bars), NULL);
     END IF;
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
   END
   $$;
 COMMENT ON PROCEDURE ml_compress_history(bigint) IS 'Moves bars older than data.compressionThreshold days (before each symbol''s latest bar) into the compressed archive, one symbol-day per transaction; returns how many bars moved. ml_chart_history reads both.';
@@ -1445,11 +1479,14 @@ CREATE PROCEDURE ml_apply_retention(INOUT deleted bigint DEFAULT NULL)
   LANGUAGE plpgsql
   AS $$
   DECLARE
-    batch integer := (@extschema@.ml_config_get('data.backfillBatchSize'))::int;
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
+    batch integer;
     kind text;
     k bigint;
     per jsonb := '{}';
   BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- as in ml_retrain_all
+    batch := (@extschema@.ml_config_get('data.backfillBatchSize'))::int;
     deleted := 0;
     FOREACH kind IN ARRAY ARRAY['bars', 'archive', 'samples', 'forecasts', 'recovery', 'logs'] LOOP
       LOOP
@@ -1457,10 +1494,12 @@ CREATE PROCEDURE ml_apply_retention(INOUT deleted bigint DEFAULT NULL)
         deleted := deleted + k;
         per := jsonb_set(per, ARRAY[kind], to_jsonb(coalesce((per ->> kind)::bigint, 0) + k));
         COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         EXIT WHEN (kind = 'archive' AND k = 0) OR (kind <> 'archive' AND k < batch);
       END LOOP;
     END LOOP;
     PERFORM @extschema@.ml_log('info', 'data', 'retention', format('retention (data.retentionDays): %s rows deleted', deleted), per, NULL);
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
   END
   $$;
 COMMENT ON PROCEDURE ml_apply_retention(bigint) IS 'Deletes bars and samples older than data.retentionDays before each symbol''s latest bar (bars without the indicator recompute), the archive''s days past it, and forecasts, checkpoints and logs older than data.retentionDays, in committed batches of data.backfillBatchSize; returns how many rows.';
@@ -1478,13 +1517,17 @@ CREATE PROCEDURE ml_build_samples_all(INOUT samples bigint DEFAULT NULL)
   LANGUAGE plpgsql
   AS $$
   DECLARE
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
     s text;
   BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- as in ml_retrain_all
     samples := 0;
     FOR s IN SELECT c.symbol FROM cryptoml_internal.chart_symbols() AS c(symbol) LOOP
       samples := samples + @extschema@.ml_build_samples(s);
       COMMIT;
+      PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     END LOOP;
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
   END
   $$;
 COMMENT ON PROCEDURE ml_build_samples_all(bigint) IS 'ml_build_samples for every symbol with bars, committing after each symbol (what the cryptoml-build-samples job runs); returns the rows added.';
@@ -1492,7 +1535,7 @@ REVOKE ALL ON PROCEDURE ml_build_samples_all(bigint) FROM PUBLIC;
 REVOKE ALL ON ml_chart_history FROM PUBLIC;
 
 CREATE FUNCTION cryptoml_internal.test_second_launcher() RETURNS boolean
-  AS 'MODULE_PATHNAME', 'cml_test_second_launcher' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'cml_test_second_launcher' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION cryptoml_internal.test_second_launcher() IS 'Tests only: starts a second launcher; true when it refused to run and the first one stayed.';
 REVOKE ALL ON FUNCTION cryptoml_internal.test_second_launcher() FROM PUBLIC;
 
@@ -1584,7 +1627,7 @@ CREATE FUNCTION cryptoml_internal.follow_trade(trade_id integer) RETURNS boolean
 -- come from the indicators' statement trigger (it fires first), so the insert path pays no
 -- transition table.
 CREATE FUNCTION cryptoml_internal.statement_bar_changes(OUT symbol text, OUT since timestamp) RETURNS SETOF record
-  AS 'MODULE_PATHNAME', 'cml_statement_bar_changes' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'cml_statement_bar_changes' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION cryptoml_internal.trades_follow_bars() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
@@ -1887,7 +1930,7 @@ COMMENT ON COLUMN mlBacktestTrades.exit_reason IS 'tp, sl or expiry.';
 
 CREATE FUNCTION cryptoml_internal.backtest_run(run_id text, symbol text, horizon integer, from_ts timestamp, to_ts timestamp,
     model_type text, params jsonb) RETURNS integer
-  AS 'MODULE_PATHNAME', 'cml_backtest_run' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'cml_backtest_run' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
 -- The baselines on one symbol's bars of a period: buy and hold (one long trade, first to last
 -- bar) and random entry (n_trades trades, random side, exit one horizon later, seed 42), with the

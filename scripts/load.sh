@@ -34,4 +34,5 @@ else
     seed=$((seed + 1))
   done
 fi
+psql -qc "ANALYZE rollingChartData"  # fresh statistics for the queries that follow a bulk load
 psql -qAtc "SELECT format('load: %s bars, %s symbols, %s complete, in %s s', sum(bars), count(*), (SELECT count(*) FROM rollingChartData WHERE is_complete), round(($(date +%s.%N) - $start)::numeric, 1)) FROM ml_indicator_status"

@@ -313,4 +313,24 @@ std::vector<BacktestTrade> simulate_signals(const std::vector<BacktestPrediction
   return trades;
 }
 
+std::string samples_digest(const std::int64_t* ts, const float* y, const float* X, int n, int cols, std::int64_t end) {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a 64
+  auto mix = [&h](const void* p, std::size_t len) {
+    const unsigned char* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < len; i++) {
+      h ^= b[i];
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(&cols, sizeof cols);
+  for (int i = 0; i < n && ts[i] < end; i++) {
+    mix(&ts[i], sizeof ts[i]);
+    mix(&y[i], sizeof y[i]);
+    mix(X + static_cast<std::size_t>(i) * cols, sizeof(float) * cols);
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 }  // namespace cml

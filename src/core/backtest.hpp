@@ -112,6 +112,12 @@ struct SegmentResult { int segment; std::int64_t start, end; int train_samples; 
 int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, const BacktestConfig& cfg, int first_segment,
                  const std::function<void(const SegmentResult&)>& on_segment, const std::function<bool()>& should_stop);
 
+// A digest (16 hex digits, FNV-1a 64 over the bytes of ts, y and X) of the samples with ts < end:
+// every input a segment ending at `end` reads (its training rows precede its start, its
+// predictions read their own rows). A resumed backtest takes a checkpointed segment back only when
+// the digest it recorded equals this one over the current samples. ts must be sorted ascending.
+std::string samples_digest(const std::int64_t* ts, const float* y, const float* X, int n, int cols, std::int64_t end);
+
 struct BacktestTrade { Side side; std::int64_t opened_at, closed_at; double entry, tp, sl, exit_price, pnl_pct, predicted;
                        std::string exit_reason; };
 

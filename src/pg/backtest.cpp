@@ -122,7 +122,10 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   SPI_freetuptable(SPI_tuptable);
 
   // An interrupted run of the same arguments (run_id) left one checkpoint per finished segment,
-  // written autonomously: its predictions are taken back and the walk goes on after them.
+  // written autonomously: its predictions are taken back and the walk goes on after them. Only
+  // checkpoints cryptoml wrote (origin, a column no role but the owner writes) are read, and one is
+  // taken back only while the digest of the samples it read is unchanged: from the first segment
+  // whose inputs changed, the walk runs again.
   Oid t1[1] = {TEXTOID};
   Datum v1[1] = {PointerGetDatum(run_id)};
   if (SPI_execute_with_args(
@@ -130,8 +133,9 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                    "ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(c.state_data->'ts') x), "
                    "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'pred') x), "
                    "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'act') x), "
-                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'conf', '[]')) x) "
-                   "FROM %s.recoverystate c WHERE c.service_name = 'backtest' AND c.operation_id = $1 "
+                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'conf', '[]')) x), "
+                   "(c.state_data->>'end')::bigint, c.state_data->>'inputs' "
+                   "FROM %s.recoverystate c WHERE c.service_name = 'backtest' AND c.operation_id = $1 AND c.origin = 'cryptoml' "
                    "AND c.checkpoint_type = 'intermediate' AND c.id > coalesce((SELECT max(d.id) FROM %s.recoverystate d "
                    "WHERE d.service_name = 'backtest' AND d.operation_id = $1 AND d.checkpoint_type <> 'intermediate'), 0) "
                    "ORDER BY 1",
@@ -149,6 +153,17 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     HeapTuple row = SPI_tuptable->vals[i];
     int seg = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
     if (seg != done_segments) break;  // only an unbroken run of segments from the first
+    Datum end_d = SPI_getbinval(row, SPI_tuptable->tupdesc, 6, &isnull);
+    char* recorded = SPI_getvalue(row, SPI_tuptable->tupdesc, 7);
+    if (isnull || recorded == nullptr) break;  // written before 0.5.0: no digest to check
+    int64 seg_end = DatumGetInt64(end_d);
+    char current[17] = "";
+    cml::pg::guarded("ml_backtest", [&] { snprintf(current, sizeof current, "%s", cml::samples_digest(sts, sy, sx, n, nf, seg_end).c_str()); });
+    if (strcmp(current, recorded) != 0) {
+      ereport(NOTICE, (errmsg("ml_backtest: the samples of segment %d changed since run %s checkpointed it; "
+                              "the walk runs again from there", seg, rid)));
+      break;
+    }
     Datum *a, *b, *c, *d;
     bool* nulls;
     int na, nb2, nc, nd;
@@ -227,7 +242,9 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                       [&](const cml::SegmentResult& seg) {
                         preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
                         // checkpoint: the segment's predictions, exact (17 significant digits)
-                        std::string json = "{\"segment\": " + std::to_string(seg.segment) + ", \"ts\": [";
+                        std::string json = "{\"segment\": " + std::to_string(seg.segment) + ", \"end\": " +
+                                           std::to_string(seg.end) + ", \"inputs\": \"" +
+                                           cml::samples_digest(sts, sy, sx, n, nf, seg.end) + "\", \"ts\": [";
                         std::string pj = "], \"pred\": [", aj = "], \"act\": [", cj = "], \"conf\": [";
                         char buf[40];
                         for (size_t i = 0; i < seg.predictions.size(); i++) {

@@ -941,6 +941,7 @@ struct RecomputeRun {
   const char* schema;  // the extension's schema, quoted
   const char* op_id;
   const char* since_json;  // the run's `since` as JSON, to recognise the same run when resuming
+  int* pin;                // the search_path pin of the current transaction (re-pinned after each commit)
 };
 
 char* timestamp_json(Timestamp ts) {
@@ -952,6 +953,7 @@ char* timestamp_json(Timestamp ts) {
 void commit_batch(const char* symbol, Timestamp cursor, int64 rewritten, void* arg) {
   RecomputeRun* run = (RecomputeRun*)arg;
   SPI_commit();
+  *run->pin = cml::pg::pin_search_path();  // the commit reset it
   char* state = psprintf("{\"since\": %s, \"cursor\": %s, \"rewritten\": " INT64_FORMAT "}", run->since_json,
                          timestamp_json(cursor), rewritten);
   cml::pg::checkpoint_write("indicators", run->op_id, "intermediate", state);
@@ -966,7 +968,7 @@ Timestamp resume_point(const RecomputeRun& run, Timestamp since) {
   Oid types[2] = {TEXTOID, TEXTOID};
   Datum values[2] = {CStringGetTextDatum("indicators"), CStringGetTextDatum(run.op_id)};
   char* sql = psprintf("SELECT checkpoint_type, state_data->>'cursor', (state_data->'since')::text FROM %s.recoverystate "
-                       "WHERE service_name = $1 AND operation_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+                       "WHERE service_name = $1 AND operation_id = $2 AND origin = 'cryptoml' ORDER BY created_at DESC, id DESC LIMIT 1",
                        run.schema);
   spi_run(sql, 2, types, values, nullptr, SPI_OK_SELECT);
   if (SPI_processed == 0) return since;
@@ -994,6 +996,8 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
   // Survives the commits between batches; freed at the end (an error leaves it to the backend).
   MemoryContext work = AllocSetContextCreate(TopMemoryContext, "cryptoml recompute", ALLOCSET_DEFAULT_SIZES);
   MemoryContext caller = MemoryContextSwitchTo(work);
+  // A procedure that commits cannot carry SET search_path: pinned here and after every commit.
+  int pin = cml::pg::pin_search_path();
   SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
 
   Oid relid = chart_relid();
@@ -1016,7 +1020,7 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
   int batch = cml::pg::config_backfill_batch_size();
   int64 total = 0;
   for (int i = 0; i < nsymbols; i++) {
-    RecomputeRun run{schema, psprintf("recompute %s", symbols[i]), timestamp_json(since)};
+    RecomputeRun run{schema, psprintf("recompute %s", symbols[i]), timestamp_json(since), &pin};
     Timestamp from = nonatomic ? resume_point(run, since) : since;
     lock_symbol(symbols[i]);
     SymbolEntry* e = entry_for(symbols[i]);
@@ -1030,6 +1034,7 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
     cml::pg::checkpoint_write("indicators", run.op_id, "success", state);
   }
   SPI_finish();
+  cml::pg::unpin_search_path(pin);
   MemoryContextSwitchTo(caller);
   MemoryContextDelete(work);
   // A procedure with an INOUT parameter returns a record holding it.

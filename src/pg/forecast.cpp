@@ -355,7 +355,7 @@ void forecast_init() {
 
 Datum ml_forecast(PG_FUNCTION_ARGS) {
   const TimestampTz started = GetCurrentTimestamp();  // the latency ml_health() reports
-  const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  const char* symbol = cml::pg::symbol_arg(PG_GETARG_TEXT_PP(0));
   int horizon = PG_GETARG_INT32(1);
   if (horizon <= 0)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon must be > 0 minutes, got %d", horizon)));

@@ -2,6 +2,10 @@
 
 #include <cstdio>
 
+extern "C" {
+#include "mb/pg_wchar.h"
+}
+
 namespace cml {
 namespace pg {
 
@@ -43,6 +47,18 @@ void raise_failure(const char* where, const GuardFailure& f) {
                   f.detail[0] ? errdetail("%s", f.detail) : 0, f.hint[0] ? errhint("%s", f.hint) : 0,
                   errcontext("cryptoml function %s", where)));
   pg_unreachable();
+}
+
+char* symbol_arg(text* t) {
+  char* s = text_to_cstring(t);
+  int chars = pg_mbstrlen(s);
+  if (chars > 20) {
+    int keep = pg_mbcharcliplen(s, (int)strlen(s), 20);
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("symbol \"%.*s...\" is %d characters long", keep, s, chars),
+                    errdetail("rule: a symbol has at most 20 characters (rollingChartData.symbol is VARCHAR(20))")));
+  }
+  return s;
 }
 
 char* pstrdup_nothrow(const std::string& s) {

@@ -71,6 +71,11 @@ void guarded(const char* where, F&& f) {
   if (failed) raise_failure(where, failure);
 }
 
+// A symbol argument as a C string; ERROR (invalid_parameter_value) when it is longer than a stored
+// symbol can be (20 characters), quoting only its first 20 characters: no entry point echoes a
+// hostile 10,000-character argument. Call outside C++ regions.
+char* symbol_arg(text* t);
+
 // palloc that throws std::bad_alloc instead of raising an ERROR: safe inside C++ regions.
 char* pstrdup_nothrow(const std::string& s);
 

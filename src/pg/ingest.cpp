@@ -139,7 +139,7 @@ Datum cml_ingest_klines(PG_FUNCTION_ARGS) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("exchange, symbol and payload must not be NULL")));
   char* exchange = text_to_cstring(PG_GETARG_TEXT_PP(0));
-  char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  char* symbol = cml::pg::symbol_arg(PG_GETARG_TEXT_PP(1));
   Jsonb* jb = PG_GETARG_JSONB_P(2);
   if (!cml::pg::config_symbol_allowed(symbol))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\"", symbol),
@@ -181,9 +181,39 @@ Datum cml_ingest_klines(PG_FUNCTION_ARGS) {
                        psprintf("{\"payload_bytes\": %zu}", strlen(body)), strlen(symbol) <= 20 ? symbol : nullptr, nullptr);
     cml::pg::raise_failure("ml_ingest_klines", failure);
   }
-  SPI_connect();
-  int n = store_packed(exchange, symbol, &p);
-  SPI_finish();
+  // Storing goes through the indicator trigger, which can still refuse a bar (an archived day, an
+  // indicator that does not fit its column: SQLSTATE 22003). Such a refusal is logged like the
+  // parser's, then raised unchanged; nothing of the payload is stored.
+  MemoryContext caller = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  ErrorData* volatile refused = nullptr;
+  volatile int n = 0;
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(caller);
+  PG_TRY();
+  {
+    SPI_connect();
+    n = store_packed(exchange, symbol, &p);
+    SPI_finish();
+    ReleaseCurrentSubTransaction();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(caller);
+    refused = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(caller);
+  CurrentResourceOwner = owner;
+  if (refused != nullptr) {
+    cml::pg::log_write(cml::LogLevel::warning, "ingest", "ml_ingest_klines",
+                       psprintf("ml_ingest_klines could not store a %.40s payload for %s (SQLSTATE %s): %s", exchange, symbol,
+                                unpack_sql_state(refused->sqlerrcode), refused->message),
+                       psprintf("{\"payload_bytes\": %zu}", strlen(body)), symbol, nullptr);
+    ReThrowError(refused);
+  }
   PG_RETURN_INT32(n);
 }
 

@@ -2,10 +2,13 @@
 // worker. Plain PostgreSQL-style code: no C++ object with a destructor lives in this file's
 // functions, so ereport may be called anywhere here.
 #include "log.hpp"
+#include "owner.hpp"
 
 #include "config_access.hpp"
 
 extern "C" {
+#include "utils/syscache.h"
+#include "catalog/pg_class.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -49,7 +52,7 @@ constexpr uint32 kNullLen = 0xFFFFFFFFu;
 constexpr uint8 kKindLog = 1;
 constexpr uint8 kKindCheckpoint = 2;
 constexpr int kLogFields = 7;         // level, category, subcategory, message, context, symbol, stack_trace
-constexpr int kCheckpointFields = 4;  // service_name, operation_id, state_data, checkpoint_type
+constexpr int kCheckpointFields = 5;  // service_name, operation_id, state_data, checkpoint_type, origin
 constexpr Size kBatchBytes = 256 * 1024;
 constexpr int kBatchEntries = 2000;
 
@@ -308,14 +311,14 @@ void insert_kind(const char* schema, Entry* entries, int n, uint8 kind) {
   } else {
     appendStringInfo(&sql,
                      "INSERT INTO %s.recoverystate (service_name, operation_id, state_data, checkpoint_type, "
-                     "created_at) SELECT u.s, u.o, u.d::jsonb, u.t, u.ts FROM unnest($1, $2, $3, $4, $5) "
-                     "AS u(s, o, d, t, ts)",
+                     "origin, created_at) SELECT u.s, u.o, u.d::jsonb, u.t, u.g, u.ts FROM unnest($1, $2, $3, $4, $5, $6) "
+                     "AS u(s, o, d, t, g, ts)",
                      schema);
-    Oid types[5] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPARRAYOID};
-    Datum values[5];
+    Oid types[6] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPARRAYOID};
+    Datum values[6];
     for (int f = 0; f < kCheckpointFields; f++) values[f] = text_array(entries, n, kind, f);
-    values[4] = ts_array(entries, n, kind);
-    if (SPI_execute_with_args(sql.data, 5, types, values, nullptr, false, 0) != SPI_OK_INSERT)
+    values[5] = ts_array(entries, n, kind);
+    if (SPI_execute_with_args(sql.data, 6, types, values, nullptr, false, 0) != SPI_OK_INSERT)
       elog(ERROR, "cryptoml: inserting into recoveryState failed");
   }
 }
@@ -388,7 +391,13 @@ void write_direct(uint8 kind, const char* const* fields, int nfields, bool warn 
   SPI_connect();
   const char* schema = extension_schema();
   if (schema == nullptr) ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension cryptoml is not installed in this database")));
+  // A checkpoint carries its origin, a column only the owner writes: the row goes in as the
+  // owner (as the logger worker, a superuser, writes queued ones).
+  OwnerScope scope;
+  bool as_owner = kind == kKindCheckpoint;
+  if (as_owner) enter_owner(extension_owner(), &scope);
   insert_kind(schema, &e, 1, kind);
+  if (as_owner) leave_owner(&scope);
   SPI_finish();
 }
 
@@ -545,6 +554,17 @@ Oid extension_namespace() {
   return g_schema_nsp;
 }
 
+Oid extension_owner() {
+  Oid nsp = extension_namespace();
+  Oid relid = OidIsValid(nsp) ? get_relname_relid("recoverystate", nsp) : InvalidOid;
+  HeapTuple tup = OidIsValid(relid) ? SearchSysCache1(RELOID, ObjectIdGetDatum(relid)) : nullptr;
+  if (!HeapTupleIsValid(tup))
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension cryptoml is not installed in this database")));
+  Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+  ReleaseSysCache(tup);
+  return owner;
+}
+
 void log_init() {
   CacheRegisterRelcacheCallback(schema_inval_callback, (Datum)0);
   // A PGC_POSTMASTER variable can only be defined while the postmaster loads the library;
@@ -610,9 +630,10 @@ void log_audit(const char* category, const char* subcategory, const char* messag
 }
 
 void checkpoint_write(const char* service_name, const char* operation_id, const char* checkpoint_type,
-                      const char* state_json) {
+                      const char* state_json, CheckpointOrigin origin) {
   if (!config_enable_recovery()) return;
-  const char* fields[kCheckpointFields] = {service_name, operation_id, state_json, checkpoint_type};
+  const char* fields[kCheckpointFields] = {service_name, operation_id, state_json, checkpoint_type,
+                                           origin == CheckpointOrigin::cryptoml ? "cryptoml" : "user"};
   if (!enqueue(kKindCheckpoint, fields, kCheckpointFields)) {
     write_direct(kKindCheckpoint, fields, kCheckpointFields);
     return;
@@ -672,6 +693,7 @@ void cml_logger_main(Datum arg) {
   before_shmem_exit(logger_detach, Int32GetDatum(idx));
 
   BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+  SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);  // as the other workers
   worker_connected = true;
   MemoryContext batch_cxt = AllocSetContextCreate(TopMemoryContext, "cryptoml logger batch", ALLOCSET_DEFAULT_SIZES);
 
@@ -773,7 +795,7 @@ Datum ml_checkpoint(PG_FUNCTION_ARGS) {
   check_length(service, 50, "recoveryState.service_name");
   check_length(op, 100, "recoveryState.operation_id");
   const char* state = jsonb_arg(fcinfo, 3);
-  checkpoint_write(service, op, type, state ? state : "{}");
+  checkpoint_write(service, op, type, state ? state : "{}", CheckpointOrigin::user);
   PG_RETURN_VOID();
 }
 

@@ -28,16 +28,22 @@ bool log_write(LogLevel level, const char* category, const char* subcategory, co
 // inside the caller's transaction: it commits exactly when the change does.
 void log_audit(const char* category, const char* subcategory, const char* message, const char* context_json);
 
+// Who writes a checkpoint: cryptoml's own operations (the only ones they resume from) or a user
+// (ml_checkpoint). Stored in recoveryState.origin, which no role but the owner can write.
+enum class CheckpointOrigin { cryptoml, user };
+
 // Writes a recoveryState row and waits until it is committed (autonomous path) so a crash
 // after it returns cannot lose it. checkpoint_type: success, error or intermediate.
-void checkpoint_write(const char* service_name, const char* operation_id,
-                      const char* checkpoint_type, const char* state_json);
+void checkpoint_write(const char* service_name, const char* operation_id, const char* checkpoint_type,
+                      const char* state_json, CheckpointOrigin origin = CheckpointOrigin::cryptoml);
 
 // The extension's schema, quoted for SQL text, or NULL when the extension is not installed in this
 // database. Caller is connected to SPI; the string lives until SPI_finish.
 const char* extension_schema();
 // The extension's namespace (cached like extension_schema()); InvalidOid when not installed.
 Oid extension_namespace();
+// The role owning the extension's tables (errors when it is not installed).
+Oid extension_owner();
 // The relation id of mltrainingbatches the cache is keyed by (changes when the extension is re-created).
 Oid extension_registry_relid();
 // numeric -> double: exact for the plain values bars hold, numeric_float8 otherwise (chart.cpp).

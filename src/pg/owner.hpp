@@ -28,6 +28,17 @@ inline void enter_owner(Oid owner, OwnerScope* s) {
                           false);
 }
 
+// Pins search_path to pg_catalog, pg_temp for code that cannot carry a SET clause (a procedure
+// that commits); returns the GUC nest level to give unpin_search_path. A commit pops it: pin again.
+inline int pin_search_path() {
+  int nest = NewGUCNestLevel();
+  (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                          false);
+  return nest;
+}
+
+inline void unpin_search_path(int nest) { AtEOXact_GUC(true, nest); }
+
 inline void leave_owner(const OwnerScope* s) {
   AtEOXact_GUC(true, s->nest);
   SetUserIdAndSecContext(s->save_user, s->save_sec);

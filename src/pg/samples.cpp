@@ -92,7 +92,7 @@ void append_number(StringInfo s, double x) {
 }  // namespace
 
 Datum ml_build_samples(PG_FUNCTION_ARGS) {
-  const char* only = PG_ARGISNULL(0) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(0));
+  const char* only = PG_ARGISNULL(0) ? nullptr : cml::pg::symbol_arg(PG_GETARG_TEXT_PP(0));
   Timestamp since = PG_ARGISNULL(2) ? DT_NOBEGIN : PG_GETARG_TIMESTAMP(2);
   int horizons[64];
   int nh = cml::pg::config_training_horizons(horizons, 64);

@@ -704,7 +704,7 @@ void train_init() {
 }  // namespace cml
 
 Datum ml_train(PG_FUNCTION_ARGS) {
-  const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  const char* symbol = cml::pg::symbol_arg(PG_GETARG_TEXT_PP(0));
   int horizon = PG_GETARG_INT32(1);
   const char* model_type = text_to_cstring(PG_GETARG_TEXT_PP(2));
   Jsonb* opt = PG_GETARG_JSONB_P(3);

@@ -28,6 +28,11 @@
 #include "workers.hpp"
 
 extern "C" {
+#include "utils/fmgroids.h"
+#include "catalog/pg_database.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/genam.h"
 #include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
@@ -310,7 +315,16 @@ bool database_exists(const char* name) {
   bool exists = false;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
-  exists = OidIsValid(get_database_oid(name, true));
+  // A heap scan of pg_database, not get_database_oid: its index lookup needs the shared relcache
+  // init file, which is rebuilt only once a backend connected to a database, so a launcher asking
+  // just after server start died with "cannot read pg_class without having selected a database".
+  Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_database_datname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum(name));
+  SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+  exists = HeapTupleIsValid(systable_getnext(scan));
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
   CommitTransactionCommand();
   return exists;
 }
@@ -460,6 +474,9 @@ void cml_db_worker_main(Datum arg) {
   if (g_workers == nullptr || slot < 0 || slot >= kMaxDatabases * kKinds || !claim(slot)) proc_exit(0);
   before_shmem_exit(release, Int32GetDatum(slot));
   BackgroundWorkerInitializeConnection(database, nullptr, 0);
+  // The workers run as a superuser: no name or operator in their SQL may resolve to an object a
+  // role with CREATE on some schema of the database's search_path planted (CVE-2018-1058 class).
+  SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
   // Forecasts of historical bars warn that the bar is stale on every call: keep those out of the log.
   SetConfigOption("log_min_messages", "error", PGC_SUSET, PGC_S_OVERRIDE);
   // No JIT: the cycle's queries are small and repeated, so compiling costs more than it saves, and
