@@ -1,2 +1,508 @@
--- cryptoml 0.4.0 -> 0.5.0 (issue 14): security and integrity.
-\echo Use "ALTER EXTENSION cryptoml UPDATE" to load this file. \quit
+-- cryptoml 0.4.0 -> 0.5.0 (issue 14): security and integrity. Every function that runs SQL pins its
+-- search_path; the admin level loses TRIGGER, TRUNCATE, REFERENCES and UPDATE of logs; checkpoints
+-- record their origin; model bytes carry a checksum; options and bars are checked more strictly.
+\echo Use "ALTER EXTENSION cryptoml UPDATE TO '0.5.0'" to load this file. \quit
+
+-- ===========================================================================================
+-- Tables
+-- ===========================================================================================
+-- Checkpoints written before 0.5.0 are origin 'user': an operation interrupted under 0.4.0
+-- starts afresh instead of resuming from a row any writer could have inserted.
+ALTER TABLE recoveryState ADD COLUMN origin TEXT NOT NULL DEFAULT 'user';
+ALTER TABLE recoveryState ADD CONSTRAINT recoverystate_origin_check CHECK (origin IN ('user', 'cryptoml'));
+COMMENT ON COLUMN recoveryState.origin IS 'Who wrote the checkpoint: cryptoml (its own operations, which resume only from these) or user (ml_checkpoint, INSERT: no role can write cryptoml). Added in 0.5.0.';
+
+-- The bytes stored so far are taken as they are: their checksum is recorded now.
+ALTER TABLE cryptoml_internal.models ADD COLUMN model_sha256 BYTEA;
+UPDATE cryptoml_internal.models SET model_sha256 = pg_catalog.sha256(model);
+ALTER TABLE cryptoml_internal.models ALTER COLUMN model_sha256 SET NOT NULL;
+COMMENT ON COLUMN cryptoml_internal.models.model_sha256 IS 'SHA-256 of model, recorded when the model was stored; every load checks the bytes against it (added in 0.5.0).';
+
+-- ===========================================================================================
+-- Functions (pinned search_path, new checks)
+-- ===========================================================================================
+CREATE OR REPLACE FUNCTION ml_log(level text, category text, subcategory text, message text,
+                       context jsonb DEFAULT NULL, symbol text DEFAULT NULL) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'ml_log' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION ml_log_flush(timeout_ms integer DEFAULT 10000) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'ml_log_flush' LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.log_queue_state() RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_log_queue_state' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION ml_checkpoint(service_name text, operation_id text, checkpoint_type text,
+                              state jsonb DEFAULT '{}') RETURNS void
+  AS 'MODULE_PATHNAME', 'ml_checkpoint' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION ml_recovery_last(service_name text, operation_id text) RETURNS SETOF recoveryState
+  LANGUAGE sql STABLE STRICT ROWS 1 SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT r.* FROM @extschema@.recoverystate AS r
+    WHERE r.service_name = $1 AND r.operation_id = $2
+    ORDER BY r.created_at DESC, r.id DESC LIMIT 1
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_recovery_status()
+  RETURNS TABLE (service_name varchar, operation_id varchar, last_checkpoint_at timestamp,
+                 started_at timestamp, checkpoints bigint, state_data jsonb)
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT o.service_name, o.operation_id, o.last_at, o.first_at, o.n, o.state_data
+    FROM (
+      SELECT DISTINCT ON (r.service_name, r.operation_id)
+             r.service_name, r.operation_id, r.checkpoint_type, r.state_data, r.created_at AS last_at,
+             min(r.created_at) OVER w AS first_at, count(*) OVER w AS n
+      FROM @extschema@.recoverystate AS r
+      WINDOW w AS (PARTITION BY r.service_name, r.operation_id)
+      ORDER BY r.service_name, r.operation_id, r.created_at DESC, r.id DESC
+    ) AS o
+    WHERE o.checkpoint_type = 'intermediate'
+    ORDER BY o.last_at
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
+  LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r text := quote_ident((SELECT rolname FROM pg_roles WHERE oid = role));
+    s text := quote_ident('@extschema@');
+  BEGIN
+    IF access NOT IN ('reader', 'writer', 'admin') THEN
+      RAISE EXCEPTION 'invalid access level "%"', access
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: access must be one of reader, writer, admin';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO %s', s, r);
+    -- reader: chart data, forecasts, simulations, the registry's metrics, logs without context.
+    EXECUTE format('GRANT SELECT ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, '
+                   '%s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
+    EXECUTE format('GRANT SELECT (id, category, subcategory, level, message, symbol, timestamp) ON %s.systemlogs TO %s', s, r);
+    EXECUTE format('GRANT SELECT ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history TO %s', s, s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_health() TO %s', s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
+                   '%s.ml_calibration(text, integer, timestamp), %s.ml_backtest_calibration(text) TO %s', s, s, s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_status() TO %s', s, r);
+    EXECUTE format('GRANT SELECT ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades TO %s', s, s, s, r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
+    IF access IN ('writer', 'admin') THEN
+      EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s.rollingchartdata_id_seq TO %s', s, r);
+      EXECUTE format('GRANT INSERT ON %s.systemlogs TO %s', s, r);
+      -- every column but origin: a writer's checkpoint is never taken for one of cryptoml's own
+      EXECUTE format('GRANT INSERT (service_name, operation_id, state_data, checkpoint_type, created_at) '
+                     'ON %s.recoverystate TO %s', s, r);
+      EXECUTE format('GRANT SELECT ON %s.recoverystate TO %s', s, r);
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
+                     '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
+                     '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb) TO %s', s, r);
+    END IF;
+    IF access = 'admin' THEN
+      -- Exactly the extension's tables, never other tables that share its schema, and only
+      -- the rights the level needs: TRIGGER, TRUNCATE and REFERENCES stay with the owner (a
+      -- trigger an admin could create would run inside the workers and the recompute, as their
+      -- role); logs and checkpoints are append-only (no UPDATE), and origin is the owner's.
+      EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s.rollingchartdata, %s.persistentforecasts, '
+                     '%s.tradesimulations, %s.mltrainingbatches, %s.mltrainingsamples TO %s', s, s, s, s, s, r);
+      EXECUTE format('GRANT SELECT, DELETE ON %s.systemlogs, %s.recoverystate TO %s', s, s, r);
+      EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                     '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                     '%s.systemlogs_id_seq, %s.recoverystate_id_seq TO %s', s, s, s, s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), '
+                     '%s.ml_config_reset_all() TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                     '%s.ml_rollback(text, integer, text) TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                     '%s.ml_schedule(), %s.ml_unschedule() TO %s', s, s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_start_workers(), %s.ml_stop_workers() TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast_all(text), %s.ml_monitor_check(text, timestamptz, integer) TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_simulate(text, integer, float8, float8, float8, float8), '
+                     '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb) TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
+                     '%s.ml_build_samples_all(bigint) TO %s', s, s, s, r);
+      -- the procedures' steps (SECURITY DEFINER functions) live in cryptoml_internal
+      EXECUTE format('GRANT USAGE ON SCHEMA cryptoml_internal TO %s', r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
+                     'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols(), '
+                     'cryptoml_internal.sweep_checkpoint(text, jsonb, text) TO %s', r);
+    END IF;
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
+  LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r text := quote_ident((SELECT rolname FROM pg_roles WHERE oid = role));
+    s text := quote_ident('@extschema@');
+  BEGIN
+    EXECUTE format('REVOKE ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
+                   '%s.mltrainingsamples, %s.systemlogs, %s.recoverystate FROM %s', s, s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE ALL ON SEQUENCE %s.rollingchartdata_id_seq, %s.persistentforecasts_id_seq, '
+                   '%s.tradesimulations_id_seq, %s.mltrainingbatches_id_seq, %s.mltrainingsamples_id_seq, '
+                   '%s.systemlogs_id_seq, %s.recoverystate_id_seq FROM %s', s, s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE ALL ON SCHEMA cryptoml_internal FROM %s', r);
+    EXECUTE format('REVOKE ALL ON %s.ml_indicator_status, %s.ml_forecasts_live, %s.ml_chart_history FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_health(), %s.ml_monitor_check(text, timestamptz, integer) FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_performance(text, timestamp), %s.ml_forecast_quality(text, integer, timestamp), '
+                   '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8), '
+                   '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb), %s.ml_backtest_calibration(text) FROM %s',
+                   s, s, s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_ingest_status(), %s.ml_ingest_klines(text, text, jsonb) FROM %s', s, s, r);
+    EXECUTE format('REVOKE ALL ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
+                   '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.retention_step(text, integer), '
+                   'cryptoml_internal.compress_step(integer), cryptoml_internal.chart_symbols(), '
+                   'cryptoml_internal.sweep_checkpoint(text, jsonb, text) FROM %s', r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_fill_actuals(integer), %s.ml_check_drift(integer, integer, float8), '
+                   '%s.ml_schedule(), %s.ml_unschedule() FROM %s', s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_retrain_all(text, jsonb) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_workers(), %s.ml_start_workers(), %s.ml_stop_workers() FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast_all(text) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_forecast(text, integer) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_recompute_indicators(text, timestamp, bigint) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_build_samples(text, integer, timestamp) FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_train(text, integer, text, jsonb), %s.ml_deploy(text), '
+                   '%s.ml_rollback(text, integer, text) FROM %s', s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
+                   '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
+                   '%s.ml_log_queue(), %s.ml_config_set(text, jsonb), %s.ml_config_reset(text), %s.ml_config_reset_all() FROM %s',
+                   s, s, s, s, s, s, s, s, s, r);
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.latest_features(symbol text) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_latest_features' LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION ml_build_samples(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS bigint AS 'MODULE_PATHNAME', 'ml_build_samples' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    b @extschema@.mltrainingbatches;
+  BEGIN
+    SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.batch_id = ml_deploy.batch_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'unknown batch_id "%"', batch_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.models m WHERE m.batch_id = b.batch_id) THEN
+      RAISE EXCEPTION 'the model bytes of "%" are missing', batch_id USING ERRCODE = 'data_exception';
+    END IF;
+    -- one switch at a time per (symbol, horizon, model type), and none while ml_train of the same
+    -- (symbol, horizon) decides its promotion: the lock ml_train holds from its start (in C:
+    -- 'CMLT', hash of the symbol xor the horizon), so its comparison stays against what is committed
+    PERFORM pg_advisory_xact_lock(1129139284, hashtext(b.symbol) # b.forecast_horizon);
+    PERFORM pg_advisory_xact_lock(hashtext('cryptoml deploy'), hashtext(b.symbol || '/' || b.forecast_horizon || '/' || b.model_type));
+    UPDATE @extschema@.mltrainingbatches t SET is_production = false
+     WHERE t.symbol = b.symbol AND t.forecast_horizon = b.forecast_horizon AND t.model_type = b.model_type
+       AND t.is_production AND t.id <> b.id;
+    UPDATE @extschema@.mltrainingbatches t SET is_production = true WHERE t.id = b.id;
+    INSERT INTO cryptoml_internal.deployments (symbol, forecast_horizon, model_type, batch_id, action)
+      VALUES (b.symbol, b.forecast_horizon, b.model_type, b.batch_id, 'deploy');
+    PERFORM @extschema@.ml_log('info', 'ml_training', 'deploy',
+      format('%s is now the production %s model of %s h%s', b.batch_id, b.model_type, b.symbol, b.forecast_horizon),
+      jsonb_build_object('batch_id', b.batch_id, 'by', session_user), b.symbol);
+    SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.id = b.id;
+    RETURN b;
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAULT 'xgboost') RETURNS mlTrainingBatches
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    current_id text;
+    previous_id text;
+    result @extschema@.mltrainingbatches;
+  BEGIN
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'unknown model_type "%"', left(model_type, 40)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
+    END IF;
+    SELECT t.batch_id INTO current_id FROM @extschema@.mltrainingbatches t
+     WHERE t.symbol = ml_rollback.symbol AND t.forecast_horizon = horizon AND t.model_type = ml_rollback.model_type AND t.is_production;
+    IF current_id IS NULL THEN
+      RAISE EXCEPTION 'no production % model for % horizon %', model_type, symbol, horizon USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT d.batch_id INTO previous_id FROM cryptoml_internal.deployments d
+      JOIN cryptoml_internal.models m ON m.batch_id = d.batch_id
+     WHERE d.symbol = ml_rollback.symbol AND d.forecast_horizon = horizon AND d.model_type = ml_rollback.model_type
+       AND d.batch_id <> current_id
+       AND d.id < (SELECT max(d2.id) FROM cryptoml_internal.deployments d2 WHERE d2.batch_id = current_id)
+     ORDER BY d.id DESC LIMIT 1;
+    IF previous_id IS NULL THEN
+      RAISE EXCEPTION 'no earlier production model of % horizon % to roll back to', symbol, horizon
+        USING ERRCODE = 'no_data_found', DETAIL = format('%s is the only one deployed so far', current_id);
+    END IF;
+    result := @extschema@.ml_deploy(previous_id);
+    UPDATE cryptoml_internal.deployments SET action = 'rollback'
+     WHERE id = (SELECT max(d.id) FROM cryptoml_internal.deployments d WHERE d.batch_id = previous_id);
+    RETURN result;
+  END
+  $$;
+
+CREATE FUNCTION cryptoml_internal.sweep_checkpoint(operation_id text, state jsonb, checkpoint_type text) RETURNS void
+  LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    INSERT INTO @extschema@.recoverystate (service_name, operation_id, state_data, checkpoint_type, origin)
+    VALUES ('ml_training', $1, $2, $3, 'cryptoml')
+  $$;
+
+REVOKE ALL ON FUNCTION cryptoml_internal.sweep_checkpoint(text, jsonb, text) FROM PUBLIC;
+
+CREATE OR REPLACE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
+    s text;
+    h integer;
+    b @extschema@.mltrainingbatches;
+    trained integer := 0;
+    failed integer := 0;
+    op text;             -- this sweep's recoveryState operation: model_type and a digest of options
+    done jsonb := '[]';  -- symbols finished (committed) by this sweep or the interrupted one it resumes
+    last record;
+  BEGIN
+    -- A procedure that commits cannot carry SET search_path: it pins it for each of its
+    -- transactions (here and after every COMMIT), so no name or operator it uses can be resolved
+    -- to an object a non-owner planted in a schema on the caller's search_path.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    IF model_type IS NULL OR options IS NULL THEN
+      RAISE EXCEPTION '% must not be NULL', CASE WHEN model_type IS NULL THEN 'model_type' ELSE 'options' END
+        USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'unknown model_type "%"', model_type
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
+    END IF;
+    op := 'retrain_all ' || model_type || ' ' || md5(options::text);
+    -- only a checkpoint this procedure wrote (origin cryptoml) is trusted: writers can insert
+    -- recoveryState rows, never with origin cryptoml
+    SELECT r.checkpoint_type, r.state_data INTO last FROM @extschema@.recoverystate r
+     WHERE r.service_name = 'ml_training' AND r.operation_id = op AND r.origin = 'cryptoml'
+     ORDER BY r.created_at DESC, r.id DESC LIMIT 1;
+    IF FOUND AND last.checkpoint_type = 'intermediate' THEN
+      done := coalesce(last.state_data -> 'done', '[]');
+      trained := coalesce((last.state_data ->> 'trained')::integer, 0);
+      failed := coalesce((last.state_data ->> 'failed')::integer, 0);
+      RAISE NOTICE 'ml_retrain_all: resuming an interrupted sweep (%): % already done', op, done;
+    END IF;
+    FOR s IN SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(symbol)
+              WHERE EXISTS (SELECT 1 FROM @extschema@.mltrainingsamples m WHERE m.symbol = c.symbol)
+                AND NOT done ? c.symbol ORDER BY 1 LOOP
+      FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('training.forecastHorizons')) AS x LOOP
+        BEGIN
+          b := @extschema@.ml_train(s, h, model_type, options);
+          trained := trained + 1;
+        EXCEPTION WHEN OTHERS THEN
+          failed := failed + 1;
+          PERFORM @extschema@.ml_log('error', 'ml_training', 'retrain', format('%s h%s %s: %s', s, h, model_type, SQLERRM),
+                                     jsonb_build_object('sqlstate', SQLSTATE, 'model_type', model_type), s);
+        END;
+      END LOOP;
+      -- the symbol's models and its checkpoint commit together: a kill after this resumes after s
+      done := done || to_jsonb(s);
+      PERFORM cryptoml_internal.sweep_checkpoint(op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'intermediate');
+      COMMIT;
+      PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    END LOOP;
+    PERFORM cryptoml_internal.sweep_checkpoint(op, jsonb_build_object('done', done, 'trained', trained, 'failed', failed), 'success');
+    PERFORM @extschema@.ml_log('info', 'ml_training', 'retrain',
+      format('retrain sweep (%s): %s models trained, %s failed', model_type, trained, failed),
+      jsonb_build_object('trained', trained, 'failed', failed, 'model_type', model_type), NULL);
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, command text)
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    s text := quote_ident('@extschema@');
+  BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+      RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
+    END IF;
+    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('CALL %s.ml_build_samples_all()', s));
+    PERFORM cron.schedule('cryptoml-fill-actuals', '* * * * *', format('SELECT %s.ml_fill_actuals()', s));
+    PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *', format('SELECT count(*) FROM %s.ml_check_drift()', s));
+    PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all()', s));
+    PERFORM cron.schedule('cryptoml-compress', '27 4 * * *', format('CALL %s.ml_compress_history()', s));
+    PERFORM cron.schedule('cryptoml-retention', '47 4 * * *', format('CALL %s.ml_apply_retention()', s));
+    PERFORM cron.schedule('cryptoml-trim-cron-history', '37 4 * * *',
+                          'DELETE FROM cron.job_run_details WHERE end_time < now() - interval ''7 days''');
+    RETURN QUERY SELECT j.jobname::text, j.schedule::text, j.command::text FROM cron.job j
+                  WHERE j.jobname LIKE 'cryptoml-%' ORDER BY 1;
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_unschedule() RETURNS integer
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    n integer := 0;
+    j record;
+  BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+      RETURN 0;
+    END IF;
+    FOR j IN SELECT c.jobid FROM cron.job c WHERE c.jobname LIKE 'cryptoml-%' LOOP
+      PERFORM cron.unschedule(j.jobid);
+      n := n + 1;
+    END LOOP;
+    RETURN n;
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_workers(OUT worker text, OUT database text, OUT state text, OUT pid integer, OUT started_at timestamptz,
+                           OUT last_run timestamptz, OUT next_run timestamptz, OUT cycles bigint, OUT errors bigint,
+                           OUT last_error text)
+  RETURNS SETOF record AS 'MODULE_PATHNAME', 'ml_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION ml_start_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_start_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION ml_stop_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_stop_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.prediction_stats(OUT calls bigint, OUT sampled integer, OUT p50_ms float8, OUT p95_ms float8)
+  AS 'MODULE_PATHNAME', 'cml_prediction_stats' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.delete_history(symbol text, before timestamp, max_rows integer) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'cml_delete_history' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE PROCEDURE ml_compress_history(INOUT bars bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
+    k bigint;
+  BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- as in ml_retrain_all
+    bars := 0;
+    LOOP
+      k := cryptoml_internal.compress_step(1);
+      bars := bars + k;
+      COMMIT;
+      PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+      EXIT WHEN k = 0;
+    END LOOP;
+    IF bars > 0 THEN
+      PERFORM @extschema@.ml_log('info', 'data', 'compression', format('archived %s bars older than data.compressionThreshold', bars),
+                                 jsonb_build_object('bars', bars), NULL);
+    END IF;
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
+  END
+  $$;
+
+CREATE OR REPLACE PROCEDURE ml_apply_retention(INOUT deleted bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
+    batch integer;
+    kind text;
+    k bigint;
+    per jsonb := '{}';
+  BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- as in ml_retrain_all
+    batch := (@extschema@.ml_config_get('data.backfillBatchSize'))::int;
+    deleted := 0;
+    FOREACH kind IN ARRAY ARRAY['bars', 'archive', 'samples', 'forecasts', 'recovery', 'logs'] LOOP
+      LOOP
+        k := cryptoml_internal.retention_step(kind, batch);
+        deleted := deleted + k;
+        per := jsonb_set(per, ARRAY[kind], to_jsonb(coalesce((per ->> kind)::bigint, 0) + k));
+        COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        EXIT WHEN (kind = 'archive' AND k = 0) OR (kind <> 'archive' AND k < batch);
+      END LOOP;
+    END LOOP;
+    PERFORM @extschema@.ml_log('info', 'data', 'retention', format('retention (data.retentionDays): %s rows deleted', deleted), per, NULL);
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
+  END
+  $$;
+
+CREATE OR REPLACE PROCEDURE ml_build_samples_all(INOUT samples bigint DEFAULT NULL)
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    saved_path text := pg_catalog.current_setting('search_path');  -- the caller's, restored at the end
+    s text;
+  BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- as in ml_retrain_all
+    samples := 0;
+    FOR s IN SELECT c.symbol FROM cryptoml_internal.chart_symbols() AS c(symbol) LOOP
+      samples := samples + @extschema@.ml_build_samples(s);
+      COMMIT;
+      PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    END LOOP;
+    PERFORM pg_catalog.set_config('search_path', saved_path, true);
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.test_second_launcher() RETURNS boolean
+  AS 'MODULE_PATHNAME', 'cml_test_second_launcher' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.statement_bar_changes(OUT symbol text, OUT since timestamp) RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'cml_statement_bar_changes' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.backtest_run(run_id text, symbol text, horizon integer, from_ts timestamp, to_ts timestamp,
+    model_type text, params jsonb) RETURNS integer
+  AS 'MODULE_PATHNAME', 'cml_backtest_run' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+-- ===========================================================================================
+-- Privileges re-derived: every role granted a level under 0.4.0 gets exactly what the level
+-- grants now (0.4.0's admin held TRIGGER, TRUNCATE and REFERENCES on the tables, UPDATE of the
+-- logs, and writers INSERT on recoveryState.origin).
+-- ===========================================================================================
+DO $$
+DECLARE
+  r record;
+  level text;
+BEGIN
+  FOR r IN
+    SELECT a.grantee AS role,
+           bool_or(a.privilege_type IN ('DELETE', 'TRUNCATE', 'TRIGGER')) AS admin,
+           bool_or(a.privilege_type = 'INSERT') AS writer
+      FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+     WHERE c.oid = '@extschema@.rollingchartdata'::pg_catalog.regclass
+       AND a.grantee OPERATOR(pg_catalog.<>) 0 AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+     GROUP BY a.grantee
+  LOOP
+    level := CASE WHEN r.admin THEN 'admin' WHEN r.writer THEN 'writer' ELSE 'reader' END;
+    PERFORM @extschema@.ml_revoke_access(r.role::pg_catalog.regrole);
+    PERFORM @extschema@.ml_grant_access(r.role::pg_catalog.regrole, level);
+    RAISE NOTICE 'cryptoml 0.5.0: privileges of role % re-derived from its level (%)', r.role::pg_catalog.regrole, level;
+  END LOOP;
+END
+$$;
+
+-- Triggers on the extension's tables that the extension did not create (an admin could create
+-- them under 0.4.0) would run inside the workers and the recompute: named here, for the owner to drop.
+DO $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN
+    SELECT g.tgname, g.tgrelid::pg_catalog.regclass AS rel, pg_catalog.pg_get_userbyid(c.relowner) AS owner
+      FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) g.tgrelid
+      JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+           AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'cryptoml')
+     WHERE NOT g.tgisinternal
+       AND g.tgname OPERATOR(pg_catalog.<>) ALL (ARRAY['zz_cryptoml_indicators_row', 'zz_cryptoml_indicators_statement',
+                                                      'zz_cryptoml_registry_changed', 'zz_trades_follow_bars']::pg_catalog.name[])
+  LOOP
+    RAISE WARNING 'cryptoml 0.5.0: trigger % on % was not created by cryptoml', t.tgname, t.rel
+      USING HINT = 'Such a trigger runs inside cryptoml''s workers and recomputes; drop it unless you trust its owner: DROP TRIGGER ' || pg_catalog.quote_ident(t.tgname) || ' ON ' || t.rel::text || ';';
+  END LOOP;
+END
+$$;
