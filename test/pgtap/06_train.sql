@@ -1,7 +1,7 @@
 -- ml_train (XGBoost), the model registry, ml_deploy and ml_rollback.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(31);
+SELECT plan(32);
 
 -- 3000 minutes of a noisy random walk with a weak momentum signal
 SELECT setseed(0.17);
@@ -62,7 +62,14 @@ SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowsize": 6
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"eta": 0}')$$, '%eta%', 'eta out of range');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowSize": 30}')$$, 'too few samples for BTCUSDT horizon 15: % needed',
                    'too few samples: says how many exist and are needed');
-UPDATE cryptoml_internal.models SET model = '\x7b00'::bytea WHERE batch_id = (SELECT batch_id FROM m1);
+-- 64 bytes changed inside the model (the issue's D9: the forecast changed silently under the same version)
+UPDATE cryptoml_internal.models SET model = overlay(model PLACING decode(repeat('3f', 64), 'hex') FROM length(model) / 2 FOR 64)
+ WHERE batch_id = (SELECT batch_id FROM m1);
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15)$$,
+                   'the stored model bytes of % do not match the checksum recorded when they were stored',
+                   'model bytes changed after training are refused at load (checksum recorded at training)');
+-- bytes that match their checksum but are no model still give the loader's clear error
+UPDATE cryptoml_internal.models SET model = '\x7b00'::bytea, model_sha256 = sha256('\x7b00'::bytea) WHERE batch_id = (SELECT batch_id FROM m1);
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15)$$, 'xgboost model:%', 'a corrupted production model is a clear error, not a crash');
 UPDATE mlTrainingSamples SET feature_vector = feature_vector[1:3]
  WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15 AND bar_timestamp = (SELECT max(bar_timestamp) - interval '20 minutes' FROM mlTrainingSamples WHERE symbol = 'BTCUSDT');

@@ -2,7 +2,7 @@
 -- leaves the past untouched), determinism, stored trades with the live rules, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(34);
+SELECT plan(37);
 
 SELECT setseed(0.21);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -113,5 +113,32 @@ SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => '2021-03-
                    '%no segment had enough samples to train a model', 'a window with too few samples');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"feePct": -0.1}')$$, '%fee_pct = -0.1%', 'a negative fee');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"retrain": 60}')$$, 'unknown backtest option(s): retrain', 'an unknown option');
+
+-- Resuming (issue 14, D5 and D6): an interrupted run takes back only checkpoints cryptoml wrote,
+-- and only segments whose samples are unchanged since they were checkpointed.
+CREATE TEMP TABLE d6 AS SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"windowSize": 800, "retrainEvery": 400, "numRounds": 30}');
+CREATE TEMP TABLE d6_run AS SELECT run_id FROM d6 LIMIT 1;
+SELECT ok((SELECT count(*) > 1 FROM recoveryState WHERE service_name = 'backtest' AND operation_id = (SELECT run_id FROM d6_run)
+            AND checkpoint_type = 'intermediate' AND origin = 'cryptoml'), 'a backtest checkpoints its segments with origin cryptoml');
+-- as if the run had been killed: its closing checkpoint goes; a forged segment 0 (origin user,
+-- every prediction 5.0) is planted; and the targets of segment 0's first predictions change
+DELETE FROM recoveryState WHERE service_name = 'backtest' AND operation_id = (SELECT run_id FROM d6_run) AND checkpoint_type <> 'intermediate';
+INSERT INTO recoveryState (service_name, operation_id, checkpoint_type, state_data)
+SELECT 'backtest', (SELECT run_id FROM d6_run), 'intermediate',
+       jsonb_build_object('segment', 0, 'ts', jsonb_agg(extract(epoch FROM bar_timestamp)::bigint / 60), 'pred', jsonb_agg(5.0),
+                          'act', jsonb_agg(actual_change), 'conf', jsonb_agg(99))
+  FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM d6_run) AND segment = 0;
+UPDATE mlTrainingSamples SET target = target + 1
+ WHERE symbol = 'SOLUSDT' AND forecast_horizon = 5 AND bar_timestamp IN
+       (SELECT bar_timestamp FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM d6_run) AND segment = 0 ORDER BY 1 LIMIT 30);
+CREATE TEMP TABLE d6_resumed AS SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"windowSize": 800, "retrainEvery": 400, "numRounds": 30}');
+CREATE TEMP TABLE d6_resumed_p AS SELECT bar_timestamp, predicted_change, actual_change FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM d6_run);
+SELECT is((SELECT count(*) FROM d6_resumed_p WHERE predicted_change = 5.0), 0::bigint, 'a forged (origin user) segment checkpoint is never taken back');
+-- the same run from scratch, without any checkpoint
+DELETE FROM recoveryState WHERE service_name = 'backtest' AND operation_id = (SELECT run_id FROM d6_run);
+CREATE TEMP TABLE d6_fresh AS SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"windowSize": 800, "retrainEvery": 400, "numRounds": 30}');
+SELECT results_eq($$SELECT bar_timestamp, predicted_change, actual_change FROM d6_resumed_p ORDER BY 1$$,
+                  $$SELECT bar_timestamp, predicted_change, actual_change FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM d6_run) ORDER BY 1$$,
+                  'after its samples changed, a resumed run equals a run from scratch (no stale segment is reused)');
 SELECT * FROM finish();
 ROLLBACK;

@@ -25,7 +25,7 @@ for sym in BTCUSDT:50000 ETHUSDT:2000; do
   q -c "SELECT ml_build_samples('${sym%%:*}', 5)" >/dev/null
   q -c "SELECT ml_deploy(batch_id) FROM ml_train('${sym%%:*}', 5)" >/dev/null
 done
-q -c "UPDATE cryptoml_internal.models SET model = '\\x7b00'::bytea WHERE batch_id LIKE 'xgb-ETHUSDT-%'" >/dev/null
+q -c "UPDATE cryptoml_internal.models SET model = '\\x7b00'::bytea, model_sha256 = sha256('\\x7b00'::bytea) WHERE batch_id LIKE 'xgb-ETHUSDT-%'" >/dev/null
 q -c "SELECT ml_config_set('forecasting.updateFrequency', '1')" >/dev/null
 
 [ "$(q -c "SELECT ml_start_workers()")" = t ]
