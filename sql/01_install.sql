@@ -30,6 +30,16 @@ SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = 
 SELECT p.proname FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'cryptoml'
  WHERE p.prosecdef AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%') ORDER BY 1;
+-- every function without a pinned search_path, and why (issue 14): none runs SQL through the
+-- caller's search_path. Pure computations run no SQL; the C triggers run theirs as the owner with
+-- search_path pinned (owner.hpp); procedures that commit pin it in each of their transactions.
+SELECT p.proname, p.prokind,
+       CASE WHEN p.prorettype = 'trigger'::regtype THEN 'C trigger: SQL only as the owner, pinned'
+            WHEN p.prokind = 'p' THEN 'procedure: pins each transaction'
+            ELSE 'C, runs no SQL' END AS why
+  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'cryptoml'
+ WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp') ORDER BY 1;
 -- functions PUBLIC may execute: read-only helpers only
 SELECT p.proname FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'cryptoml'
