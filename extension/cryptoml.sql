@@ -656,7 +656,7 @@ CREATE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
       VALUES (b.symbol, b.forecast_horizon, b.model_type, b.batch_id, 'deploy');
     PERFORM @extschema@.ml_log('info', 'ml_training', 'deploy',
       format('%s is now the production %s model of %s h%s', b.batch_id, b.model_type, b.symbol, b.forecast_horizon),
-      jsonb_build_object('batch_id', b.batch_id, 'by', session_user), b.symbol);
+      jsonb_build_object('batch_id', b.batch_id, 'by', session_user), b.symbol::text);  -- ::text: exact types, no overload can match better
     SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.id = b.id;
     RETURN b;
   END
@@ -807,7 +807,7 @@ CREATE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEF
           format('%s h%s: live directional accuracy %s over %s forecasts is below the validation accuracy %s of %s by more than %s',
                  r.symbol, r.horizon, round(r.live::numeric, 4), r.n, round(r.validation::numeric, 4), r.model_version, threshold),
           jsonb_build_object('model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation,
-                             'forecasts', r.n, 'days', days), r.symbol);
+                             'forecasts', r.n, 'days', days), r.symbol::text);
         PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', 'model_drift', 'symbol', r.symbol, 'horizon', r.horizon,
                           'model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation)::text);
       END IF;
@@ -1095,7 +1095,7 @@ CREATE FUNCTION cryptoml_internal.monitor_forget_unconfigured() RETURNS integer
               WHERE m.symbol NOT IN (SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s))
               RETURNING m.symbol, m.alert LOOP
       PERFORM @extschema@.ml_log('info', 'monitoring', 'recovered', format('%s: %s closed: the symbol is no longer configured', a.symbol, a.alert),
-                                 jsonb_build_object('alert', a.alert), a.symbol);
+                                 jsonb_build_object('alert', a.alert), a.symbol::text);
       n := n + 1;
     END LOOP;
     RETURN n;
@@ -1164,7 +1164,7 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
               VALUES (sym, a.alert, a.level, a.value, a.threshold, at, at) ON CONFLICT DO NOTHING;
             IF FOUND THEN  -- raised here (a concurrent check that raised it first wins the conflict)
               raised := raised || a.alert;
-              PERFORM @extschema@.ml_log(a.level, 'monitoring', a.alert, format('%s: %s alert raised: %s (threshold %s)', sym, a.alert, a.detail, a.threshold),
+              PERFORM @extschema@.ml_log(a.level::text, 'monitoring', a.alert::text, format('%s: %s alert raised: %s (threshold %s)', sym, a.alert, a.detail, a.threshold),
                 jsonb_build_object('value', a.value, 'threshold', a.threshold, 'window_minutes', window_minutes, 'at', at), sym);
               PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', a.alert, 'state', 'raised', 'level', a.level,
                 'symbol', sym, 'value', a.value, 'threshold', a.threshold, 'detail', a.detail, 'at', at)::text);

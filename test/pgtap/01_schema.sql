@@ -479,7 +479,7 @@ SELECT has_table('recoverystate', 'recoveryState exists');
 SELECT has_pk('recoverystate', 'recoveryState has a primary key');
 SELECT col_is_pk('recoverystate', 'id', 'recoveryState.id is the primary key');
 SELECT has_sequence('recoverystate_id_seq', 'recoveryState.id is SERIAL (sequence recoverystate_id_seq)');
-SELECT columns_are('recoverystate', ARRAY['id', 'service_name', 'operation_id', 'state_data', 'checkpoint_type', 'created_at'], 'recoveryState has exactly the seed columns plus the documented additions');
+SELECT columns_are('recoverystate', ARRAY['id', 'service_name', 'operation_id', 'state_data', 'checkpoint_type', 'created_at', 'origin'], 'recoveryState has exactly the seed columns plus the documented additions');
 -- id
 SELECT has_column('recoverystate', 'id', 'recoveryState.id exists');
 SELECT col_type_is('recoverystate', 'id', 'integer', 'recoveryState.id is integer');

@@ -3,7 +3,7 @@
 -- the bars arrive: in order, late, updated, deleted, rolled back, upserted, after a config change.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(55);
+SELECT plan(57);
 
 -- a deterministic bar generator: n bars from minute `start` of 2021-01-01, price level `base`
 CREATE FUNCTION pg_temp.bars(sym text, start int, n int, base float8 DEFAULT 100)
@@ -191,7 +191,10 @@ SELECT throws_like(pg_temp.bar('1.5', '2', '1', '1.5', '1', '2021-01-01 06:00', 
                    '%unknown symbol "DOGEUSDT"%', 'symbol not in config symbols');
 SELECT throws_like(pg_temp.bar('1.5', '2', '1', '1.5', '1', '2021-01-01 06:00:30'), '%not on a whole minute%', 'timestamp with seconds');
 SELECT throws_like(pg_temp.bar('1.5', '2', '1', '1.5', '1', date_trunc('minute', now() AT TIME ZONE 'UTC' + interval '1 day')::text), '%in the future%', 'timestamp in the future');
-SELECT throws_like(pg_temp.bar('1.5', '2', '1', '1.5', '1', 'infinity'), '%not on a whole minute%', 'infinite timestamp');
+SELECT throws_like(pg_temp.bar('1.5', '2', '1', '1.5', '1', 'infinity'), '%timestamp infinity is not a finite time%', 'infinite timestamp');
+SELECT throws_like(pg_temp.bar('1.5', '2', '1', '1.5', '1', '-infinity'), '%timestamp -infinity is not a finite time%', 'minus infinite timestamp');
+SELECT throws_like(pg_temp.bar('1.5', '2', '1', '1.5', '1', '1900-01-01'), '%timestamp 1900-01-01 00:00:00 is not after 1970-01-01 00:00%',
+                   'a bar before the exchanges'' epoch (ml_ingest_klines refuses open times <= 0 alike)');
 SELECT throws_like($$UPDATE rollingChartData SET high = low / 2 WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-01 00:10'$$,
                    '%is below low%', 'an UPDATE to bad prices is rejected too');
 SELECT is((SELECT count(*) FROM (SELECT * FROM snapshot EXCEPT SELECT * FROM rollingChartData) d), 0::bigint,
