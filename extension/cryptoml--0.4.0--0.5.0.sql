@@ -208,7 +208,7 @@ CREATE OR REPLACE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
       VALUES (b.symbol, b.forecast_horizon, b.model_type, b.batch_id, 'deploy');
     PERFORM @extschema@.ml_log('info', 'ml_training', 'deploy',
       format('%s is now the production %s model of %s h%s', b.batch_id, b.model_type, b.symbol, b.forecast_horizon),
-      jsonb_build_object('batch_id', b.batch_id, 'by', session_user), b.symbol);
+      jsonb_build_object('batch_id', b.batch_id, 'by', session_user), b.symbol::text);  -- ::text: exact types, no overload can match better
     SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.id = b.id;
     RETURN b;
   END
@@ -245,6 +245,46 @@ CREATE OR REPLACE FUNCTION ml_rollback(symbol text, horizon integer, model_type 
     UPDATE cryptoml_internal.deployments SET action = 'rollback'
      WHERE id = (SELECT max(d.id) FROM cryptoml_internal.deployments d WHERE d.batch_id = previous_id);
     RETURN result;
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEFAULT 100, threshold float8 DEFAULT 0.05)
+  RETURNS TABLE (symbol text, horizon integer, model_version text, live_forecasts bigint, live_accuracy float8,
+                 validation_accuracy float8, drifted boolean)
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r record;
+  BEGIN
+    IF days <= 0 OR min_forecasts <= 0 OR threshold < 0 OR threshold > 1 OR threshold = 'NaN'::float8 THEN
+      RAISE EXCEPTION 'invalid drift check arguments: days %, min_forecasts %, threshold %', days, min_forecasts, threshold
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: days > 0, min_forecasts > 0, 0 <= threshold <= 1';
+    END IF;
+    FOR r IN
+      SELECT f.symbol::text AS symbol, f.forecast_horizon AS horizon, f.model_version::text AS model_version,
+             count(*) AS n, avg(((f.predicted_value > 0) = (f.actual_value > 0))::int)::float8 AS live,
+             b.accuracy::float8 AS validation
+        FROM @extschema@.persistentforecasts f
+        JOIN @extschema@.mltrainingbatches b ON b.batch_id = f.model_version AND b.is_production
+       WHERE f.forecast_type = 'price_direction' AND f.actual_value IS NOT NULL AND f.actual_value <> 0
+         AND f.created_at >= now()::timestamp - make_interval(days => days)
+       GROUP BY 1, 2, 3, b.accuracy
+       ORDER BY 1, 2
+    LOOP
+      symbol := r.symbol; horizon := r.horizon; model_version := r.model_version; live_forecasts := r.n;
+      live_accuracy := r.live; validation_accuracy := r.validation;
+      drifted := r.n >= min_forecasts AND r.live < r.validation - threshold;
+      IF drifted THEN
+        PERFORM @extschema@.ml_log('warning', 'monitoring', 'drift',
+          format('%s h%s: live directional accuracy %s over %s forecasts is below the validation accuracy %s of %s by more than %s',
+                 r.symbol, r.horizon, round(r.live::numeric, 4), r.n, round(r.validation::numeric, 4), r.model_version, threshold),
+          jsonb_build_object('model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation,
+                             'forecasts', r.n, 'days', days), r.symbol::text);
+        PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', 'model_drift', 'symbol', r.symbol, 'horizon', r.horizon,
+                          'model_version', r.model_version, 'live_accuracy', r.live, 'validation_accuracy', r.validation)::text);
+      END IF;
+      RETURN NEXT;
+    END LOOP;
   END
   $$;
 
@@ -371,6 +411,114 @@ CREATE OR REPLACE FUNCTION ml_workers(OUT worker text, OUT database text, OUT st
 CREATE OR REPLACE FUNCTION ml_start_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_start_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
 CREATE OR REPLACE FUNCTION ml_stop_workers() RETURNS boolean AS 'MODULE_PATHNAME', 'ml_stop_workers' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.monitor_forget_unconfigured() RETURNS integer
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    a record;
+    n integer := 0;
+  BEGIN
+    FOR a IN DELETE FROM cryptoml_internal.monitor_alerts m
+              WHERE m.symbol NOT IN (SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s))
+              RETURNING m.symbol, m.alert LOOP
+      PERFORM @extschema@.ml_log('info', 'monitoring', 'recovered', format('%s: %s closed: the symbol is no longer configured', a.symbol, a.alert),
+                                 jsonb_build_object('alert', a.alert), a.symbol::text);
+      n := n + 1;
+    END LOOP;
+    RETURN n;
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DEFAULT now(), window_minutes integer DEFAULT 60)
+  RETURNS TABLE (symbol text, latest_bar timestamp, staleness_seconds float8, completeness float8, missing_ratio float8,
+                 invalid_ratio float8, open_alerts text[], raised text[], recovered text[])
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    sym text;
+    q record;
+    a record;
+    utc timestamp;
+    cfg jsonb := @extschema@.ml_config_get('monitoring');
+    started timestamptz;
+    was_open boolean;
+  BEGIN
+    IF at IS NULL OR window_minutes IS NULL OR window_minutes < 1 OR window_minutes > 10080 THEN
+      RAISE EXCEPTION 'invalid monitor check arguments: at %, window_minutes %', coalesce(at::text, 'NULL'), coalesce(window_minutes::text, 'NULL')
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: at is not NULL and 1 <= window_minutes <= 10080';
+    END IF;
+    IF for_symbol IS NOT NULL AND for_symbol !~ '^[A-Z0-9]{2,20}$' THEN
+      RAISE EXCEPTION 'invalid symbol "%"', for_symbol
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a symbol matches ^[A-Z0-9]{2,20}$';
+    END IF;
+    utc := at AT TIME ZONE 'UTC';
+    FOR sym IN
+      SELECT for_symbol WHERE for_symbol IS NOT NULL
+      UNION ALL
+      SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s) WHERE for_symbol IS NULL
+    LOOP
+      q := cryptoml_internal.chart_quality(sym, utc, window_minutes);
+      symbol := sym;
+      latest_bar := q.latest_bar;
+      staleness_seconds := q.staleness_seconds;
+      completeness := q.complete::float8 / q.expected;
+      missing_ratio := greatest(q.expected - q.present, 0)::float8 / q.expected;
+      invalid_ratio := CASE WHEN q.present > 0 THEN q.invalid::float8 / q.present ELSE 0 END;
+      raised := '{}';
+      recovered := '{}';
+      FOR a IN
+        SELECT * FROM (VALUES
+          ('stale_data', 'error', staleness_seconds, (cfg #>> '{alertThresholds,staleData}')::float8,
+           staleness_seconds IS NULL OR staleness_seconds > (cfg #>> '{alertThresholds,staleData}')::float8,
+           CASE WHEN latest_bar IS NULL THEN 'no bars' ELSE format('the latest bar (%s) closed %s s ago', latest_bar, round(staleness_seconds::numeric)) END),
+          ('completeness', 'warning', completeness, (cfg ->> 'completenessThreshold')::float8,
+           completeness < (cfg ->> 'completenessThreshold')::float8,
+           format('%s of %s minutes have a complete bar', q.complete, q.expected)),
+          ('missing_data', 'warning', missing_ratio, (cfg #>> '{alertThresholds,missingData}')::float8,
+           missing_ratio > (cfg #>> '{alertThresholds,missingData}')::float8,
+           format('%s of %s minutes have no bar', greatest(q.expected - q.present, 0), q.expected)),
+          ('invalid_values', 'error', invalid_ratio, (cfg #>> '{alertThresholds,invalidValues}')::float8,
+           invalid_ratio > (cfg #>> '{alertThresholds,invalidValues}')::float8,
+           format('%s of %s bars have inconsistent prices or out-of-range indicators', q.invalid, q.present))
+        ) AS v(alert, level, value, threshold, bad, detail)
+      LOOP
+        IF a.bad THEN
+          UPDATE cryptoml_internal.monitor_alerts m SET value = a.value, last_seen_at = at
+           WHERE m.symbol = sym AND m.alert = a.alert;
+          was_open := FOUND;
+          IF NOT was_open THEN
+            INSERT INTO cryptoml_internal.monitor_alerts (symbol, alert, level, value, threshold, started_at, last_seen_at)
+              VALUES (sym, a.alert, a.level, a.value, a.threshold, at, at) ON CONFLICT DO NOTHING;
+            IF FOUND THEN  -- raised here (a concurrent check that raised it first wins the conflict)
+              raised := raised || a.alert;
+              PERFORM @extschema@.ml_log(a.level::text, 'monitoring', a.alert::text, format('%s: %s alert raised: %s (threshold %s)', sym, a.alert, a.detail, a.threshold),
+                jsonb_build_object('value', a.value, 'threshold', a.threshold, 'window_minutes', window_minutes, 'at', at), sym);
+              PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', a.alert, 'state', 'raised', 'level', a.level,
+                'symbol', sym, 'value', a.value, 'threshold', a.threshold, 'detail', a.detail, 'at', at)::text);
+            END IF;
+          END IF;
+        ELSE
+          DELETE FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym AND m.alert = a.alert RETURNING m.started_at INTO started;
+          IF FOUND THEN
+            recovered := recovered || a.alert;
+            PERFORM @extschema@.ml_log('info', 'monitoring', 'recovered', format('%s: %s recovered after %s s: %s', sym, a.alert,
+                round(greatest(extract(epoch FROM at - started), 0)::numeric), a.detail),
+              jsonb_build_object('alert', a.alert, 'value', a.value, 'threshold', a.threshold, 'started_at', started,
+                                 'duration_seconds', greatest(extract(epoch FROM at - started), 0)::float8), sym);
+            PERFORM pg_notify('cryptoml_alerts', jsonb_build_object('alert', a.alert, 'state', 'recovered', 'symbol', sym,
+              'value', a.value, 'threshold', a.threshold, 'duration_seconds', greatest(extract(epoch FROM at - started), 0)::float8, 'at', at)::text);
+          END IF;
+        END IF;
+      END LOOP;
+      SELECT coalesce(array_agg(m.alert ORDER BY m.alert), '{}') INTO open_alerts FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym;
+      RETURN NEXT;
+    END LOOP;
+    IF for_symbol IS NULL THEN
+      PERFORM cryptoml_internal.monitor_forget_unconfigured();
+    END IF;
+  END
+  $$;
 
 CREATE OR REPLACE FUNCTION cryptoml_internal.prediction_stats(OUT calls bigint, OUT sampled integer, OUT p50_ms float8, OUT p95_ms float8)
   AS 'MODULE_PATHNAME', 'cml_prediction_stats' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
