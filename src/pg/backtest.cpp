@@ -15,6 +15,7 @@
 
 #include "backtest.hpp"
 #include "features.hpp"
+#include "options.hpp"
 
 #include "guard.hpp"
 #include "log.hpp"
@@ -60,6 +61,10 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
   char* rid = text_to_cstring(run_id);  // before SPI_connect: used after SPI_finish
+  // Every option checked (type, range: src/core/options.hpp) before anything is read or run.
+  cml::pg::guarded("ml_backtest", [&] {
+    (void)cml::parse_backtest_options(cml::parse_json_document(params, "option"), cml::parse_model_type(model_type), horizon);
+  });
 
   SPI_connect();
   // samples of the symbol and horizon with a target, up to `to`
@@ -205,31 +210,8 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   TradeOut* trades = (TradeOut*)palloc(sizeof(TradeOut) * Max(n, 1));
   const int64 from_m = minutes_of(from), to_m = minutes_of(to);
   cml::pg::guarded("ml_backtest", [&] {
-    const nlohmann::json p = nlohmann::json::parse(params);
-    cml::BacktestConfig cfg;
-    cfg.horizon = horizon;
-    cfg.model = cml::parse_model_type(model_type);
-    cfg.retrain_every = p.at("retrainEvery").get<int>();
-    cfg.window = p.at("windowSize").get<int>();
-    cfg.validation_split = p.at("validationSplit").get<double>();
-    cfg.xgb.max_depth = p.at("maxDepth").get<int>();
-    cfg.xgb.eta = p.at("learningRate").get<double>();
-    cfg.xgb.num_rounds = p.at("numRounds").get<int>();
-    cfg.xgb.early_stopping_rounds = p.at("earlyStoppingPatience").get<int>();
-    cfg.lstm.sequence_length = p.at("sequenceLength").get<int>();
-    cfg.lstm.hidden_size = p.at("hiddenSize").get<int>();
-    cfg.lstm.num_layers = p.at("numLayers").get<int>();
-    cfg.lstm.learning_rate = p.at("lstmLearningRate").get<double>();
-    cfg.lstm.max_epochs = p.at("maxEpochs").get<int>();
-    cfg.lstm.patience = p.at("earlyStoppingPatience").get<int>();
-    cfg.lstm.batch_size = p.at("batchSize").get<int>();
-    cfg.rule.tp_sigma = p.at("tpSigma").get<double>();
-    cfg.rule.sl_sigma = p.at("slSigma").get<double>();
-    cfg.costs.fee_pct = p.at("feePct").get<double>();
-    cfg.costs.slippage_pct = p.at("slippagePct").get<double>();
-    cfg.min_edge_pct = p.at("minEdgePct").get<double>();
-    cfg.min_confidence = p.at("confidenceThreshold").get<double>();
-    cfg.validate();
+    cml::BacktestConfig cfg =
+        cml::parse_backtest_options(cml::parse_json_document(params, "option"), cml::parse_model_type(model_type), horizon);
     cml::SampleSet s;
     s.cols = nf;
     s.ts.assign(sts, sts + n);

@@ -1,6 +1,7 @@
 // SQL face of the configuration: ml_config(), ml_config_get(), ml_config_set(), ml_config_reset(),
 // ml_config_reset_all() and the key table behind ml_config_keys().
 #include "config.hpp"
+#include "options.hpp"
 
 #include "config_access.hpp"
 #include "guard.hpp"
@@ -257,7 +258,7 @@ Datum ml_config_set(PG_FUNCTION_ARGS) {
   char* overrides = load_overrides(true);
   char *canonical = nullptr, *old_value = nullptr;
   guarded("ml_config_set", [&] {
-    json v = json::parse(value);
+    json v = cml::parse_json_document(value, "config key", path);  // 1e400: an error naming the key, not an internal one
     Config::validate_value(path, v);
     json o = json::parse(overrides);
     old_value = pstrdup_nothrow(Config::get(Config::effective(o), path).dump());

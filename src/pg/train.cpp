@@ -20,6 +20,7 @@
 #include "features.hpp"
 #include "lstm.hpp"
 #include "model.hpp"
+#include "options.hpp"
 #include "xgb.hpp"
 
 #include "config_access.hpp"
@@ -96,140 +97,26 @@ struct TrainResult {
   char* error;  // diverged: the message
 };
 
-const char* const kCommonKeys[] = {"windowSize", "validationSplit"};
-const char* const kXgbKeys[] = {"earlyStoppingPatience", "max_depth", "eta", "num_rounds", "subsample", "colsample_bytree",
-                                "min_child_weight", "lambda", "alpha", "nthread", "seed"};
-const char* const kLstmKeys[] = {"earlyStoppingPatience", "batchSize", "maxEpochs", "sequenceLength", "hiddenSize",
-                                 "numLayers", "learningRate", "clipNorm", "weightDecay", "seed"};
-const char* const kEnsembleKeys[] = {"weights", "xgboost", "lstm"};
-
-template <size_t N>
-bool in(const std::string& k, const char* const (&list)[N]) {
-  for (const char* t : list)
-    if (k == t) return true;
-  return false;
-}
-
-template <size_t N>
-void append_keys(std::vector<std::string>& out, const char* const (&list)[N]) {
-  for (const char* t : list)
-    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
-}
-
 char* copy_out(const std::string& s, size_t* len = nullptr) {
   char* p = cml::pg::pstrdup_nothrow(s);
   if (len) *len = s.size();
   return p;
 }
 
-int get_int(const std::string& k, const json& v) {
-  if (!v.is_number_integer()) throw cml::InvalidParameter("option " + k + " must be an integer, got " + v.dump());
-  return v.get<int>();
-}
-double get_num(const std::string& k, const json& v) {
-  if (!v.is_number()) throw cml::InvalidParameter("option " + k + " must be a number, got " + v.dump());
-  return v.get<double>();
-}
-
-// Options over config: training.* keys (validated by the config rules) and the model type's own.
+// Options over config (src/core/options.hpp checks every key, its type and range, before any
+// narrowing), copied into the plain Settings; the member options text is palloc'd.
 void parse_settings(ModelType type, const json& config, const json& options, Settings* st) {
-  if (!options.is_object()) throw cml::InvalidParameter("options must be a JSON object, got " + options.dump());
-  json training = cml::Config::get(config, "training");
-  const json& inference = cml::Config::get(config, "inference");
-  st->type = static_cast<int>(type);
-  for (auto it = options.begin(); it != options.end(); ++it) {
-    const std::string& k = it.key();
-    const json& v = it.value();
-    bool known = in(k, kCommonKeys) || (type == ModelType::xgboost && in(k, kXgbKeys)) ||
-                 (type == ModelType::lstm && in(k, kLstmKeys)) || (type == ModelType::ensemble && in(k, kEnsembleKeys));
-    if (!known) {
-      std::vector<std::string> keys;
-      append_keys(keys, kCommonKeys);
-      if (type == ModelType::xgboost) append_keys(keys, kXgbKeys);
-      if (type == ModelType::lstm) append_keys(keys, kLstmKeys);
-      if (type == ModelType::ensemble) append_keys(keys, kEnsembleKeys);
-      std::string list;
-      for (const std::string& k2 : keys) list += (list.empty() ? "" : ", ") + k2;
-      throw cml::InvalidParameter("unknown option \"" + k + "\" for model_type " + cml::model_type_name(type),
-                                  "rule: options keys are " + list);
-    }
-    if (k == "windowSize" || k == "validationSplit" || k == "earlyStoppingPatience" || k == "batchSize" || k == "maxEpochs") {
-      cml::Config::validate_value("training." + k, v);
-      training[k] = v;
-    }
-  }
-  st->window = training.at("windowSize").get<int>();
-  st->split = training.at("validationSplit").get<double>();
-  const int patience = training.at("earlyStoppingPatience").get<int>();
-  st->xgb = cml::XgbParams();
-  st->xgb.early_stopping_rounds = patience;
-  st->lstm = cml::LstmParams();
-  st->lstm.patience = patience;
-  st->lstm.batch_size = training.at("batchSize").get<int>();
-  st->lstm.max_epochs = training.at("maxEpochs").get<int>();
-  for (auto it = options.begin(); it != options.end(); ++it) {
-    const std::string& k = it.key();
-    const json& v = it.value();
-    if (type == ModelType::xgboost) {
-      cml::XgbParams& p = st->xgb;
-      if (k == "max_depth") p.max_depth = get_int(k, v);
-      if (k == "eta") p.eta = get_num(k, v);
-      if (k == "num_rounds") p.num_rounds = get_int(k, v);
-      if (k == "subsample") p.subsample = get_num(k, v);
-      if (k == "colsample_bytree") p.colsample_bytree = get_num(k, v);
-      if (k == "min_child_weight") p.min_child_weight = get_num(k, v);
-      if (k == "lambda") p.lambda = get_num(k, v);
-      if (k == "alpha") p.alpha = get_num(k, v);
-      if (k == "nthread") p.nthread = get_int(k, v);
-      if (k == "seed") {
-        if (!v.is_number_unsigned()) throw cml::InvalidParameter("option seed must be a non-negative integer, got " + v.dump());
-        p.seed = v.get<std::uint64_t>();
-      }
-    } else if (type == ModelType::lstm) {
-      cml::LstmParams& p = st->lstm;
-      if (k == "sequenceLength") p.sequence_length = get_int(k, v);
-      if (k == "hiddenSize") p.hidden_size = get_int(k, v);
-      if (k == "numLayers") p.num_layers = get_int(k, v);
-      if (k == "learningRate") p.learning_rate = get_num(k, v);
-      if (k == "clipNorm") p.clip_norm = get_num(k, v);
-      if (k == "weightDecay") p.weight_decay = get_num(k, v);
-      if (k == "seed") {
-        if (!v.is_number_unsigned()) throw cml::InvalidParameter("option seed must be a non-negative integer, got " + v.dump());
-        p.seed = v.get<std::uint64_t>();
-      }
-    }
-  }
-  if (type == ModelType::xgboost) st->xgb.validate();
-  if (type == ModelType::lstm) st->lstm.validate();
-  st->weights_set = false;
-  st->member_options[0] = st->member_options[1] = nullptr;
-  if (type == ModelType::ensemble) {
-    json w = options.contains("weights") ? options.at("weights") : inference.at("ensembleWeights");
-    cml::Config::validate_value("inference.ensembleWeights", w);  // object of xgboost/lstm -> finite >= 0, sum > 0
-    if (!w.empty()) {
-      st->weights_set = true;
-      st->weights[0] = w.value("xgboost", 0.0);
-      st->weights[1] = w.value("lstm", 0.0);
-    }
-    for (int m = 0; m < 2; m++) {
-      json mo = options.contains(kTypeName[m]) ? options.at(kTypeName[m]) : json::object();
-      if (!mo.is_object()) throw cml::InvalidParameter(std::string("option ") + kTypeName[m] + " must be an object of member options");
-      // A member trained here uses the ensemble's window and split, so its training rows end
-      // before the ensemble's validation rows.
-      for (const char* k : kCommonKeys) {
-        const json mine = training.at(k);
-        if (mo.contains(k) && mo.at(k) != mine)
-          throw cml::InvalidParameter(std::string("option ") + kTypeName[m] + "." + k + " = " + mo.at(k).dump() +
-                                          " differs from the ensemble's " + k + " (" + mine.dump() + ")",
-                                      "rule: members trained for an ensemble use its windowSize and validationSplit, so "
-                                      "their training rows precede its validation rows");
-        mo[k] = mine;
-      }
-      Settings check;
-      parse_settings(m == 0 ? ModelType::xgboost : ModelType::lstm, config, mo, &check);  // bad member options fail now
-      st->member_options[m] = copy_out(mo.dump());
-    }
-  }
+  const cml::TrainOptions o = cml::parse_train_options(type, config, options);
+  st->type = static_cast<int>(o.type);
+  st->window = o.window;
+  st->split = o.split;
+  st->xgb = o.xgb;
+  st->lstm = o.lstm;
+  st->weights_set = o.weights_set;
+  st->weights[0] = o.weights[0];
+  st->weights[1] = o.weights[1];
+  for (int m = 0; m < 2; m++)
+    st->member_options[m] = type == ModelType::ensemble ? copy_out(o.member_options[m]) : nullptr;
 }
 
 void lock_training(const char* symbol, int horizon) {
@@ -563,7 +450,7 @@ bool member_stale(const char* hp_text, const TrainData& d, const Split& sp, int 
 
 char* train_and_register(const char* symbol, int horizon, ModelType type, const char* config, const char* options, bool* promoted) {
   Settings st{};
-  cml::pg::guarded("ml_train", [&] { parse_settings(type, json::parse(config), json::parse(options), &st); });
+  cml::pg::guarded("ml_train", [&] { parse_settings(type, json::parse(config), cml::parse_json_document(options, "option"), &st); });
   lock_training(symbol, horizon);
   TimestampTz started = GetCurrentTimestamp();
   const char* schema = cml::pg::extension_schema();

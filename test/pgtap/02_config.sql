@@ -5,7 +5,7 @@
 -- writes to systemLogs do persist: the log is autonomous by design.)
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(367);
+SELECT plan(369);
 
 -- Error detail of a statement (NULL when it does not fail): the rule of a rejected value.
 CREATE FUNCTION pg_temp.error_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -290,6 +290,10 @@ SELECT throws_like('SELECT ml_config_set(''features.rsiPeriod'', ''9999999999999
                    'rsiPeriod 99999999999999999999999 (beyond 64 bits) is rejected');
 SELECT is(pg_temp.error_detail('SELECT ml_config_set(''features.rsiPeriod'', ''99999999999999999999999'')'), 'rule: integer between 2 and 1000', 'rsiPeriod 99999999999999999999999 (beyond 64 bits): the detail states the rule');
 SELECT is(ml_config_get('features.rsiPeriod'), '21'::jsonb, 'rsiPeriod 99999999999999999999999 (beyond 64 bits): features.rsiPeriod is still 21');
+SELECT throws_like('SELECT ml_config_set(''features.rsiPeriod'', ''1e400'')', 'config key features.rsiPeriod = 1% (401 characters) is out of range',
+                   'rsiPeriod 1e400 (beyond a double) is rejected naming the key (was an internal error)');
+SELECT is(pg_temp.error_detail('SELECT ml_config_set(''features.rsiPeriod'', ''1e400'')'),
+          'rule: numbers must fit a double (|x| <= 1.8e308); the number starts at byte 1', 'rsiPeriod 1e400: the detail states the rule');
 
 -- features.macdFast < features.macdSlow
 SELECT throws_ok('SELECT ml_config_set(''features.macdFast'', ''26'')', '22023',

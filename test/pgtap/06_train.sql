@@ -1,7 +1,7 @@
 -- ml_train (XGBoost), the model registry, ml_deploy and ml_rollback.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(32);
+SELECT plan(34);
 
 -- 3000 minutes of a noisy random walk with a weak momentum signal
 SELECT setseed(0.17);
@@ -60,6 +60,10 @@ SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"max_depth": 3}')$
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 7)$$, 'horizon 7 is not a training horizon', 'horizon not in config');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowsize": 600}')$$, 'unknown option "windowsize" for model_type xgboost', 'unknown option key');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"eta": 0}')$$, '%eta%', 'eta out of range');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"max_depth": 4294967302}')$$, 'option max_depth = 4294967302 is out of range',
+                   'a max_depth beyond 32 bits is out of range (it trained depth 6)');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"num_rounds": 1e400}')$$,
+                   'option num_rounds = 1% (401 characters) is out of range', 'a number beyond a double names the option (was an internal error)');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, options => '{"windowSize": 30}')$$, 'too few samples for BTCUSDT horizon 15: % needed',
                    'too few samples: says how many exist and are needed');
 -- 64 bytes changed inside the model (the issue's D9: the forecast changed silently under the same version)

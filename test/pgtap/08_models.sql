@@ -37,10 +37,10 @@ SELECT is((SELECT md5(model) FROM cryptoml_internal.models WHERE batch_id = (SEL
 SELECT is((SELECT is_production FROM l2), false, 'an identical model does not replace the production one (not strictly better)');
 
 -- LSTM bad input
-SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"hiddenSize": 0}')$$, '%hidden_size = 0%', 'hiddenSize 0 is refused');
-SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"learningRate": 0}')$$, '%learning_rate%', 'learningRate 0 is refused');
-SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"learningRate": -0.1}')$$, '%learning_rate%', 'a negative learningRate is refused');
-SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"numLayers": 3}')$$, '%num_layers%', 'three layers are refused');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"hiddenSize": 0}')$$, 'option hiddenSize = 0 is out of range', 'hiddenSize 0 is refused');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"learningRate": 0}')$$, 'option learningRate = 0 is out of range', 'learningRate 0 is refused');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"learningRate": -0.1}')$$, 'option learningRate = -0.1 is out of range', 'a negative learningRate is refused');
+SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"numLayers": 3}')$$, 'option numLayers = 3 is out of range', 'three layers are refused');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"hiddenSize": "big"}')$$, 'option hiddenSize must be an integer%', 'a string for a number');
 SELECT throws_like($$SELECT ml_train('BTCUSDT', 15, 'lstm', '{"sequenceLength": 1000}')$$,
                    'too few sequences of 1000 contiguous minutes%', 'a sequence longer than the window allows is refused, with counts');

@@ -2,7 +2,7 @@
 -- leaves the past untouched), determinism, stored trades with the live rules, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(37);
+SELECT plan(38);
 
 SELECT setseed(0.21);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -103,15 +103,17 @@ SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"maxDe
                    'an option that is not a number');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"numRounds": 2.5}')$$, 'backtest option(s) numRounds must be integers',
                    'a fractional integer option');
-SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"confidenceThreshold": 101}')$$, '%min_confidence = 101%',
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"confidenceThreshold": 101}')$$, 'option confidenceThreshold = 101 is out of range',
                    'a confidence threshold above 100');
-SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => '{"sequenceLength": 0}')$$, '%sequence_length%',
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => '{"sequenceLength": 0}')$$, 'option sequenceLength = 0 is out of range',
                    'an lstm sequence length of 0');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => '2021-03-02', "to" => '2021-03-01')$$,
                    'invalid backtest period: from % is not before to %', 'from after to');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, "from" => '2021-03-01 00:30', "to" => '2021-03-01 01:30')$$,
                    '%no segment had enough samples to train a model', 'a window with too few samples');
-SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"feePct": -0.1}')$$, '%fee_pct = -0.1%', 'a negative fee');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"feePct": -0.1}')$$, 'option feePct = -0.1 is out of range', 'a negative fee');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"feePct": 1e308}')$$, 'option feePct = 1e+308 is out of range',
+                   'a fee above 10 % is refused before the run (it failed only after the whole backtest)');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"retrain": 60}')$$, 'unknown backtest option(s): retrain', 'an unknown option');
 
 -- Resuming (issue 14, D5 and D6): an interrupted run takes back only checkpoints cryptoml wrote,
