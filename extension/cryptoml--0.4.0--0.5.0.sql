@@ -606,6 +606,123 @@ CREATE OR REPLACE FUNCTION cryptoml_internal.backtest_run(run_id text, symbol te
     model_type text, params jsonb) RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_backtest_run' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION cryptoml_internal.check_backtest_options(model_type text, options jsonb) RETURNS void
+  AS 'MODULE_PATHNAME', 'cml_check_backtest_options' LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION cryptoml_internal.check_backtest_options(text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAULT 'xgboost', "from" timestamp DEFAULT NULL,
+                            "to" timestamp DEFAULT NULL, options jsonb DEFAULT '{}')
+  RETURNS TABLE (run_id text, strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8,
+                 profit_factor float8, sharpe float8, sortino float8, max_drawdown_pct float8, exposure float8,
+                 total_return_pct float8, trades_per_year float8, predictions bigint, rmse float8, baseline_rmse float8,
+                 directional_accuracy float8)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    o jsonb := coalesce(options, '{}');
+    bad text;
+    p jsonb;
+    fee float8;
+    slip float8;
+    smin timestamp;
+    smax timestamp;
+    f timestamp;
+    t timestamp;
+    id text;
+    n integer;
+    q record;
+  BEGIN
+    IF symbol IS NULL OR horizon IS NULL OR model_type IS NULL THEN
+      RAISE EXCEPTION 'symbol, horizon and model_type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
+      RAISE EXCEPTION 'invalid model_type "%"', model_type
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type is xgboost, lstm or ensemble';
+    END IF;
+    IF jsonb_typeof(o) <> 'object' THEN
+      RAISE EXCEPTION 'options must be a JSON object, not %', o USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(o) k
+     WHERE k NOT IN ('retrainEvery', 'windowSize', 'validationSplit', 'maxDepth', 'learningRate', 'numRounds', 'tpSigma',
+                     'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
+                     'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize');
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'unknown backtest option(s): %', bad USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize';
+    END IF;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number';
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', bad USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize)';
+    END IF;
+    -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
+    PERFORM cryptoml_internal.check_backtest_options(model_type, o);
+    IF length(symbol) > 20 THEN
+      RAISE EXCEPTION 'symbol "%..." is % characters long', left(symbol, 20), length(symbol) USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: a symbol has at most 20 characters (rollingChartData.symbol is VARCHAR(20))';
+    END IF;
+    -- Every parameter, resolved: options first, then the configuration (training.*, inference.*), then fixed defaults.
+    p := jsonb_build_object(
+      'retrainEvery', 1440, 'windowSize', @extschema@.ml_config_get('training.windowSize'),
+      'validationSplit', @extschema@.ml_config_get('training.validationSplit'), 'maxDepth', 6, 'learningRate', 0.1,
+      'numRounds', 300, 'tpSigma', 2, 'slSigma', 1, 'feePct', 0.1, 'slippagePct', 0.05, 'minEdgePct', 0,
+      'confidenceThreshold', @extschema@.ml_config_get('inference.confidenceThreshold'),
+      'earlyStoppingPatience', @extschema@.ml_config_get('training.earlyStoppingPatience'), 'sequenceLength', 30,
+      'hiddenSize', 32, 'numLayers', 1, 'lstmLearningRate', 0.001, 'maxEpochs', @extschema@.ml_config_get('training.maxEpochs'),
+      'batchSize', @extschema@.ml_config_get('training.batchSize')) || o;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(p) e(k, v)
+     WHERE k IN ('retrainEvery', 'windowSize', 'maxDepth', 'numRounds', 'earlyStoppingPatience', 'sequenceLength', 'hiddenSize',
+                 'numLayers', 'maxEpochs', 'batchSize') AND (v::numeric <> trunc(v::numeric) OR abs(v::numeric) > 2147483647);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'backtest option(s) % must be integers', bad USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    fee := (p ->> 'feePct')::float8;
+    slip := (p ->> 'slippagePct')::float8;
+    IF horizon <= 0 OR (p ->> 'retrainEvery')::integer <= 0 THEN
+      RAISE EXCEPTION 'invalid backtest: horizon %, retrainEvery %', horizon, p ->> 'retrainEvery'
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: horizon > 0 and retrainEvery > 0 minutes';
+    END IF;
+    SELECT min(s.bar_timestamp), max(s.bar_timestamp) INTO smin, smax FROM @extschema@.mltrainingsamples s
+     WHERE s.symbol = ml_backtest.symbol AND s.forecast_horizon = ml_backtest.horizon AND s.target IS NOT NULL;
+    IF smin IS NULL THEN
+      RAISE EXCEPTION 'no training samples for % at horizon %', symbol, horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = format('SELECT ml_build_samples(%L, %s);', symbol, horizon);
+    END IF;
+    f := coalesce(ml_backtest."from", smin + make_interval(mins => (p ->> 'windowSize')::integer + horizon));
+    t := coalesce(ml_backtest."to", smax + interval '1 minute');
+    IF f >= t THEN
+      RAISE EXCEPTION 'invalid backtest period: from % is not before to %', f, t USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: from < to (the default from leaves windowSize + horizon minutes of samples to train the first model)';
+    END IF;
+    id := 'bt-' || left(md5(concat_ws('|', symbol, horizon, model_type, f, t, p::text)), 24);
+    DELETE FROM @extschema@.mlbacktestruns r WHERE r.run_id = id;   -- the same arguments: the same run, made again
+    INSERT INTO @extschema@.mlbacktestruns (run_id, symbol, forecast_horizon, model_type, from_ts, to_ts, options)
+      VALUES (id, symbol, horizon, model_type, f, t, o);
+    n := cryptoml_internal.backtest_run(id, symbol, horizon, f, t, model_type, p);
+    IF n = 0 THEN
+      RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', symbol, f, t
+        USING ERRCODE = 'data_exception', DETAIL = 'rule: a model needs at least 50 samples whose target is known at its segment start',
+              HINT = 'Start later, or build samples over a longer history.';
+    END IF;
+    UPDATE @extschema@.mlbacktestruns r SET predictions = n,
+           trades = (SELECT count(*) FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id) WHERE r.run_id = id;
+    SELECT count(*) AS n, sqrt(avg((p.predicted_change - p.actual_change) ^ 2)) AS rmse, sqrt(avg(p.actual_change ^ 2)) AS base,
+           avg((sign(p.predicted_change) = sign(p.actual_change))::int) FILTER (WHERE p.actual_change <> 0) AS dir
+      INTO q FROM @extschema@.mlbacktestpredictions p WHERE p.run_id = id;
+    RETURN QUERY
+      SELECT id, 'backtest'::text, p.*, q.n, q.rmse, q.base, q.dir::float8
+        FROM (SELECT array_agg(x.opened_at ORDER BY x.trade_no) AS o, array_agg(x.closed_at ORDER BY x.trade_no) AS c,
+                     array_agg(x.pnl_pct ORDER BY x.trade_no) AS pnl
+                FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id) a,
+             LATERAL cryptoml_internal.performance_of(coalesce(a.o, '{}'), coalesce(a.c, '{}'), coalesce(a.pnl, '{}'), f, t) p;
+    RETURN QUERY
+      SELECT id, b.*, NULL::bigint, NULL::float8, NULL::float8, NULL::float8
+        FROM cryptoml_internal.baselines(symbol, f, t, (SELECT count(*)::integer FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id),
+                                         horizon, fee, slip) b;
+  END
+  $$;
+
 -- ===========================================================================================
 -- Privileges re-derived: every role granted a level under 0.4.0 gets exactly what the level
 -- grants now (0.4.0's admin held TRIGGER, TRUNCATE and REFERENCES on the tables, UPDATE of the

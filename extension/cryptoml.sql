@@ -1970,6 +1970,10 @@ CREATE FUNCTION cryptoml_internal.baselines(symbol text, period_start timestamp,
   END
   $$;
 
+CREATE FUNCTION cryptoml_internal.check_backtest_options(model_type text, options jsonb) RETURNS void
+  AS 'MODULE_PATHNAME', 'cml_check_backtest_options' LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION cryptoml_internal.check_backtest_options(text, jsonb) FROM PUBLIC;
+
 CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAULT 'xgboost', "from" timestamp DEFAULT NULL,
                             "to" timestamp DEFAULT NULL, options jsonb DEFAULT '{}')
   RETURNS TABLE (run_id text, strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8,
@@ -2014,6 +2018,12 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', bad USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize)';
+    END IF;
+    -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
+    PERFORM cryptoml_internal.check_backtest_options(model_type, o);
+    IF length(symbol) > 20 THEN
+      RAISE EXCEPTION 'symbol "%..." is % characters long', left(symbol, 20), length(symbol) USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: a symbol has at most 20 characters (rollingChartData.symbol is VARCHAR(20))';
     END IF;
     -- Every parameter, resolved: options first, then the configuration (training.*, inference.*), then fixed defaults.
     p := jsonb_build_object(

@@ -27,6 +27,7 @@ extern "C" {
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(cml_backtest_run);
+PG_FUNCTION_INFO_V1(cml_check_backtest_options);
 }
 
 namespace {
@@ -45,6 +46,22 @@ int compare_rows(const void* a, const void* b) {
 }
 
 }  // namespace
+
+// cryptoml_internal.check_backtest_options(model_type, options): ERROR naming key, value and rule for
+// an option of the wrong type or out of range (src/core/options.hpp); ml_backtest calls it before
+// it resolves and casts anything.
+Datum cml_check_backtest_options(PG_FUNCTION_ARGS) {
+  char* model_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* options = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(1)));
+  cml::pg::guarded("ml_backtest", [&] {
+    const cml::json o = cml::parse_json_document(options, "option");
+    const cml::ModelType type = cml::parse_model_type(model_type);
+    const auto& specs = cml::backtest_option_specs(type);
+    for (auto it = o.begin(); it != o.end(); ++it)
+      if (const cml::OptionSpec* spec = cml::find_option(specs, it.key())) cml::check_option(*spec, it.value(), it.key());
+  });
+  PG_RETURN_VOID();
+}
 
 // cryptoml_internal.backtest_run(run_id, symbol, horizon, from, to, model_type, params) -> number of
 //   predictions; predictions and trades go to mlBacktestPredictions and mlBacktestTrades. params is
