@@ -10,7 +10,7 @@
 -- starts afresh instead of resuming from a row any writer could have inserted.
 ALTER TABLE recoveryState ADD COLUMN origin TEXT NOT NULL DEFAULT 'user';
 ALTER TABLE recoveryState ADD CONSTRAINT recoverystate_origin_check CHECK (origin IN ('user', 'cryptoml'));
-COMMENT ON COLUMN recoveryState.origin IS 'Who wrote the checkpoint: cryptoml (its own operations, which resume only from these) or user (ml_checkpoint, INSERT: no role can write cryptoml). Added in 0.5.0.';
+COMMENT ON COLUMN recoveryState.origin IS 'Who wrote the checkpoint: cryptoml (its own operations, which resume only from these) or user (ml_checkpoint, INSERT). Only the owner writes cryptoml, and the admin level through ml_retrain_all''s step. Added in 0.5.0.';
 
 -- The bytes stored so far are taken as they are: their checksum is recorded now.
 ALTER TABLE cryptoml_internal.models ADD COLUMN model_sha256 BYTEA;
@@ -69,7 +69,7 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
     s text := quote_ident('@extschema@');
   BEGIN
     IF access NOT IN ('reader', 'writer', 'admin') THEN
-      RAISE EXCEPTION 'invalid access level "%"', access
+      RAISE EXCEPTION 'invalid access level "%"', left(access, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: access must be one of reader, writer, admin';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %s TO %s', s, r);
@@ -190,10 +190,10 @@ CREATE OR REPLACE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
   BEGIN
     SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.batch_id = ml_deploy.batch_id;
     IF NOT FOUND THEN
-      RAISE EXCEPTION 'unknown batch_id "%"', batch_id USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'unknown batch_id "%"', left(batch_id, 60) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.models m WHERE m.batch_id = b.batch_id) THEN
-      RAISE EXCEPTION 'the model bytes of "%" are missing', batch_id USING ERRCODE = 'data_exception';
+      RAISE EXCEPTION 'the model bytes of "%" are missing', left(batch_id, 60) USING ERRCODE = 'data_exception';
     END IF;
     -- one switch at a time per (symbol, horizon, model type), and none while ml_train of the same
     -- (symbol, horizon) decides its promotion: the lock ml_train holds from its start (in C:
@@ -229,7 +229,7 @@ CREATE OR REPLACE FUNCTION ml_rollback(symbol text, horizon integer, model_type 
     SELECT t.batch_id INTO current_id FROM @extschema@.mltrainingbatches t
      WHERE t.symbol = ml_rollback.symbol AND t.forecast_horizon = horizon AND t.model_type = ml_rollback.model_type AND t.is_production;
     IF current_id IS NULL THEN
-      RAISE EXCEPTION 'no production % model for % horizon %', model_type, symbol, horizon USING ERRCODE = 'no_data_found';
+      RAISE EXCEPTION 'no production % model for % horizon %', model_type, left(symbol, 40), horizon USING ERRCODE = 'no_data_found';
     END IF;
     SELECT d.batch_id INTO previous_id FROM cryptoml_internal.deployments d
       JOIN cryptoml_internal.models m ON m.batch_id = d.batch_id
@@ -238,7 +238,7 @@ CREATE OR REPLACE FUNCTION ml_rollback(symbol text, horizon integer, model_type 
        AND d.id < (SELECT max(d2.id) FROM cryptoml_internal.deployments d2 WHERE d2.batch_id = current_id)
      ORDER BY d.id DESC LIMIT 1;
     IF previous_id IS NULL THEN
-      RAISE EXCEPTION 'no earlier production model of % horizon % to roll back to', symbol, horizon
+      RAISE EXCEPTION 'no earlier production model of % horizon % to roll back to', left(symbol, 40), horizon
         USING ERRCODE = 'no_data_found', DETAIL = format('%s is the only one deployed so far', current_id);
     END IF;
     result := @extschema@.ml_deploy(previous_id);
@@ -256,9 +256,9 @@ CREATE OR REPLACE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts 
   DECLARE
     r record;
   BEGIN
-    IF days <= 0 OR min_forecasts <= 0 OR threshold < 0 OR threshold > 1 OR threshold = 'NaN'::float8 THEN
+    IF days <= 0 OR days > 36500 OR min_forecasts <= 0 OR threshold < 0 OR threshold > 1 OR threshold = 'NaN'::float8 THEN
       RAISE EXCEPTION 'invalid drift check arguments: days %, min_forecasts %, threshold %', days, min_forecasts, threshold
-        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: days > 0, min_forecasts > 0, 0 <= threshold <= 1';
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 1 <= days <= 36500, min_forecasts > 0, 0 <= threshold <= 1';
     END IF;
     FOR r IN
       SELECT f.symbol::text AS symbol, f.forecast_horizon AS horizon, f.model_version::text AS model_version,
@@ -320,7 +320,7 @@ CREATE OR REPLACE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', op
         USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
-      RAISE EXCEPTION 'unknown model_type "%"', model_type
+      RAISE EXCEPTION 'unknown model_type "%"', left(model_type, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
     END IF;
     op := 'retrain_all ' || model_type || ' ' || md5(options::text);
@@ -403,6 +403,84 @@ CREATE OR REPLACE FUNCTION ml_unschedule() RETURNS integer
   END
   $$;
 
+CREATE OR REPLACE FUNCTION ml_forecast_all(symbol text) RETURNS integer
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    bar timestamp;
+    h integer;
+    written integer := 0;
+    sigma float8;        -- std of the last hour's returns between stored bars, in %
+    vol_pct float8;      -- share of the last 24 hours' hourly sigmas at or below it
+    closes float8[];     -- the last 241 closes, newest first
+    steps float8[];      -- cumulative absolute moves from the newest bar back
+    er float8;           -- efficiency ratio over the trend window
+    regime text;
+    n integer;
+  BEGIN
+    SELECT max(r.timestamp) INTO bar FROM @extschema@.rollingchartdata r WHERE r.symbol = ml_forecast_all.symbol;
+    IF bar IS NULL THEN
+      RAISE EXCEPTION 'unknown symbol "%": it has no bars', left(symbol, 40) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- volatility of the last hour and of each of the last 24 hours (returns between stored bars)
+    WITH b AS (SELECT r.timestamp, r.close::float8 AS c FROM @extschema@.rollingchartdata r
+                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp > bar - interval '1441 minutes'),
+         ret AS (SELECT timestamp, 100 * (c / lag(c) OVER (ORDER BY timestamp) - 1) AS x FROM b),
+         hourly AS (SELECT floor(extract(epoch FROM bar - timestamp) / 3600)::int AS k, stddev_samp(x) AS s
+                      FROM ret WHERE x IS NOT NULL GROUP BY 1)
+    SELECT (SELECT hr.s FROM hourly hr WHERE hr.k = 0),
+           (SELECT avg((hr.s <= cur.s)::int)::float8 FROM hourly hr, hourly cur WHERE cur.k = 0 AND hr.s IS NOT NULL)
+      INTO sigma, vol_pct;
+    -- the last 241 closes and the cumulative absolute moves, for the efficiency ratios
+    WITH b AS (SELECT r.close::float8 AS c, r.timestamp FROM @extschema@.rollingchartdata r
+                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp <= bar ORDER BY r.timestamp DESC LIMIT 241),
+         d AS (SELECT c, timestamp, abs(c - lead(c) OVER (ORDER BY timestamp DESC)) AS step FROM b),
+         e AS (SELECT c, timestamp, sum(step) OVER (ORDER BY timestamp DESC) AS cum FROM d)
+    SELECT array_agg(c ORDER BY timestamp DESC), array_agg(cum ORDER BY timestamp DESC) INTO closes, steps FROM e;
+    FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons')) AS x LOOP
+      -- price_direction: the production model, else the zero-change baseline
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'price_direction' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        IF EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_forecast_all.symbol
+                     AND m.forecast_horizon = h AND m.is_production) THEN
+          PERFORM @extschema@.ml_forecast(symbol, h);
+        ELSE
+          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                       model_version, expires_at, bar_timestamp)
+            VALUES (symbol, 'price_direction', NULL, 0, h, 'stat:zero-change', bar + make_interval(mins => h), bar);
+        END IF;
+        written := written + 1;
+      END IF;
+      -- volatility: the realized volatility expected over the horizon, sigma * sqrt(h)
+      IF sigma IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'volatility' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                     model_version, expires_at, bar_timestamp)
+          VALUES (symbol, 'volatility', NULL, round((sigma * sqrt(h))::numeric, 8), h, 'stat:sigma60-sqrt-h',
+                  bar + make_interval(mins => h), bar);
+        written := written + 1;
+      END IF;
+      -- trend: the market regime, from the efficiency ratio over min(max(h, 10), 240) bars and
+      -- the volatility percentile
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+                       AND f.forecast_type = 'trend' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        n := least(greatest(h, 10), 240, coalesce(array_length(closes, 1), 1) - 1);
+        -- ER over the last n moves; a flat window (no move at all) is 0: no trend
+        er := CASE WHEN n < 1 THEN NULL WHEN steps[n] > 0 THEN abs(closes[1] - closes[n + 1]) / steps[n] ELSE 0 END;
+        regime := CASE WHEN vol_pct >= 0.9 THEN 'volatile' WHEN er >= 0.3 THEN 'trending' ELSE 'ranging' END;
+        IF er IS NOT NULL THEN
+          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                       model_version, expires_at, bar_timestamp)
+            VALUES (symbol, 'trend', NULL, round(er::numeric, 8), h, 'stat:regime-' || regime,
+                    bar + make_interval(mins => h), bar);
+          written := written + 1;
+        END IF;
+      END IF;
+    END LOOP;
+    RETURN written;
+  END
+  $$;
+
 CREATE OR REPLACE FUNCTION ml_workers(OUT worker text, OUT database text, OUT state text, OUT pid integer, OUT started_at timestamptz,
                            OUT last_run timestamptz, OUT next_run timestamptz, OUT cycles bigint, OUT errors bigint,
                            OUT last_error text)
@@ -444,12 +522,12 @@ CREATE OR REPLACE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at tim
     started timestamptz;
     was_open boolean;
   BEGIN
-    IF at IS NULL OR window_minutes IS NULL OR window_minutes < 1 OR window_minutes > 10080 THEN
+    IF at IS NULL OR NOT isfinite(at) OR window_minutes IS NULL OR window_minutes < 1 OR window_minutes > 10080 THEN
       RAISE EXCEPTION 'invalid monitor check arguments: at %, window_minutes %', coalesce(at::text, 'NULL'), coalesce(window_minutes::text, 'NULL')
-        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: at is not NULL and 1 <= window_minutes <= 10080';
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: at is a finite time and 1 <= window_minutes <= 10080';
     END IF;
     IF for_symbol IS NOT NULL AND for_symbol !~ '^[A-Z0-9]{2,20}$' THEN
-      RAISE EXCEPTION 'invalid symbol "%"', for_symbol
+      RAISE EXCEPTION 'invalid symbol "%"', left(for_symbol, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a symbol matches ^[A-Z0-9]{2,20}$';
     END IF;
     utc := at AT TIME ZONE 'UTC';
@@ -525,6 +603,63 @@ CREATE OR REPLACE FUNCTION cryptoml_internal.prediction_stats(OUT calls bigint, 
 
 CREATE OR REPLACE FUNCTION cryptoml_internal.delete_history(symbol text, before timestamp, max_rows integer) RETURNS bigint
   AS 'MODULE_PATHNAME', 'cml_delete_history' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION cryptoml_internal.retention_step(kind text, max_rows integer) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    keep interval := make_interval(days => (@extschema@.ml_config_get('data.retentionDays'))::int);
+    n bigint := 0;
+    k bigint;
+    r record;
+  BEGIN
+    CASE kind
+    WHEN 'bars' THEN  -- per symbol, before its latest bar minus retentionDays, without the indicator recompute
+      FOR r IN SELECT c.symbol, (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) - keep AS cutoff
+                 FROM cryptoml_internal.chart_symbols() AS c(symbol) LOOP
+        EXIT WHEN n >= max_rows;
+        n := n + cryptoml_internal.delete_history(r.symbol, r.cutoff, (max_rows - n)::int);
+      END LOOP;
+    WHEN 'archive' THEN
+      WITH l AS (SELECT a.symbol, max(a.day) AS last_day FROM cryptoml_internal.chart_archive a GROUP BY a.symbol),
+           t AS (SELECT c.symbol, (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS ts
+                   FROM cryptoml_internal.chart_symbols() AS c(symbol)),
+           d AS (DELETE FROM cryptoml_internal.chart_archive a
+                  WHERE (a.symbol, a.day) IN (
+                    SELECT a2.symbol, a2.day FROM cryptoml_internal.chart_archive a2 JOIN l ON l.symbol = a2.symbol
+                      LEFT JOIN t ON t.symbol = a2.symbol
+                     WHERE a2.day + 1 <= coalesce(t.ts, l.last_day + 1) - keep
+                     ORDER BY a2.day LIMIT greatest(max_rows / 1440, 1))
+                 RETURNING a.bars)
+      SELECT coalesce(sum(d.bars), 0) INTO n FROM d;
+    WHEN 'samples' THEN
+      WITH t AS (SELECT c.symbol, (SELECT max(b.timestamp) FROM @extschema@.rollingchartdata b WHERE b.symbol = c.symbol) AS ts
+                   FROM cryptoml_internal.chart_symbols() AS c(symbol)),
+           d AS (DELETE FROM @extschema@.mltrainingsamples m WHERE m.id IN (
+                   SELECT m2.id FROM @extschema@.mltrainingsamples m2 JOIN t ON t.symbol = m2.symbol
+                    WHERE m2.bar_timestamp < t.ts - keep ORDER BY m2.bar_timestamp LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    WHEN 'forecasts' THEN
+      WITH d AS (DELETE FROM @extschema@.persistentforecasts f WHERE f.id IN (
+                   SELECT f2.id FROM @extschema@.persistentforecasts f2 WHERE f2.created_at < now()::timestamp - keep
+                    ORDER BY f2.created_at LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    WHEN 'logs' THEN
+      WITH d AS (DELETE FROM @extschema@.systemlogs l WHERE l.id IN (
+                   SELECT l2.id FROM @extschema@.systemlogs l2 WHERE l2.timestamp < now()::timestamp - keep
+                    ORDER BY l2.timestamp LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    WHEN 'recovery' THEN
+      WITH d AS (DELETE FROM @extschema@.recoverystate c WHERE c.id IN (
+                   SELECT c2.id FROM @extschema@.recoverystate c2 WHERE c2.created_at < now()::timestamp - keep
+                    ORDER BY c2.created_at LIMIT max_rows) RETURNING 1)
+      SELECT count(*) INTO n FROM d;
+    ELSE
+      RAISE EXCEPTION 'unknown retention kind "%"', left(kind, 40) USING ERRCODE = 'invalid_parameter_value';
+    END CASE;
+    RETURN n;
+  END
+  $$;
 
 CREATE OR REPLACE PROCEDURE ml_compress_history(INOUT bars bigint DEFAULT NULL)
   LANGUAGE plpgsql
@@ -602,6 +737,63 @@ CREATE OR REPLACE FUNCTION cryptoml_internal.test_second_launcher() RETURNS bool
 CREATE OR REPLACE FUNCTION cryptoml_internal.statement_bar_changes(OUT symbol text, OUT since timestamp) RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'cml_statement_bar_changes' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
+CREATE OR REPLACE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma float8 DEFAULT 2, sl_sigma float8 DEFAULT 1,
+                            fee_pct float8 DEFAULT 0.1, slippage_pct float8 DEFAULT 0.05)
+  RETURNS tradeSimulations
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    f record;
+    bar record;
+    sigma float8;
+    lv record;
+    trade @extschema@.tradesimulations;
+  BEGIN
+    IF fee_pct < 0 OR slippage_pct < 0 OR fee_pct = 'NaN'::float8 OR slippage_pct = 'NaN'::float8 OR fee_pct > 10 OR slippage_pct > 10 THEN
+      RAISE EXCEPTION 'invalid trading costs: fee_pct %, slippage_pct %', fee_pct, slippage_pct
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 0 <= fee_pct <= 10 and 0 <= slippage_pct <= 10 (percent per side)';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_simulate.symbol
+                     AND m.forecast_horizon = ml_simulate.horizon AND m.is_production) THEN
+      RAISE EXCEPTION 'no production model for % at horizon %', left(symbol, 40), horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Train one with ml_train and promote it (or ml_deploy it) first.';
+    END IF;
+    SELECT * INTO f FROM @extschema@.ml_forecast(symbol, horizon);
+    SELECT r.timestamp, r.close::float8 AS close INTO bar FROM @extschema@.rollingchartdata r
+     WHERE r.symbol = ml_simulate.symbol AND r.timestamp = f.forecast_at;
+    -- the standard deviation of the last hour's one-bar returns, in %
+    SELECT stddev_samp(x) INTO sigma FROM (
+      SELECT 100 * (c / lag(c) OVER (ORDER BY ts) - 1) AS x FROM (
+        SELECT r.timestamp AS ts, r.close::float8 AS c FROM @extschema@.rollingchartdata r
+         WHERE r.symbol = ml_simulate.symbol AND r.timestamp <= bar.timestamp ORDER BY r.timestamp DESC LIMIT 61) w) q;
+    IF f.signal = 'WAIT' THEN
+      INSERT INTO @extschema@.tradesimulations (symbol, signal_type, entry_price, current_price, confidence, profit_likelihood,
+                                                 is_active, completed_at, forecast_horizon, entry_bar, model_version,
+                                                 predicted_change, fee_pct, slippage_pct, total_minutes, profitable_minutes)
+        VALUES (symbol, 'WAIT', bar.close, bar.close, round(f.confidence), round(f.confidence), false, bar.timestamp, horizon,
+                bar.timestamp, f.model_version, round(f.predicted_change::numeric, 8), fee_pct, slippage_pct, 0, 0)
+        RETURNING * INTO trade;
+      RETURN trade;
+    END IF;
+    IF sigma IS NULL OR sigma <= 0 THEN
+      RAISE EXCEPTION 'cannot set TP and SL for %: no price movement in the last hour before %', left(symbol, 40), bar.timestamp
+        USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = 'rule: TP/SL are multiples of the last hour''s return volatility, which must be > 0';
+    END IF;
+    SELECT * INTO lv FROM cryptoml_internal.trade_levels(f.signal, bar.close, sigma, horizon, tp_sigma, sl_sigma);
+    INSERT INTO @extschema@.tradesimulations (symbol, signal_type, entry_price, tp_price, sl_price, current_price, confidence,
+                                               profit_likelihood, real_time_pnl, highest_profit, lowest_loss,
+                                               profitable_minutes, total_minutes, is_active, forecast_horizon, entry_bar,
+                                               model_version, predicted_change, fee_pct, slippage_pct)
+      VALUES (symbol, f.signal, bar.close, round(lv.tp::numeric, 8), round(lv.sl::numeric, 8), bar.close, round(f.confidence),
+              round(f.confidence), round((-2 * (fee_pct + slippage_pct))::numeric, 4), NULL, NULL, 0, 0, true, horizon,
+              bar.timestamp, f.model_version, round(f.predicted_change::numeric, 8), fee_pct, slippage_pct)
+      RETURNING * INTO trade;
+    PERFORM cryptoml_internal.follow_trade(trade.id);   -- bars already after the entry (none for a live bar)
+    SELECT * INTO trade FROM @extschema@.tradesimulations s WHERE s.id = trade.id;
+    RETURN trade;
+  END
+  $$;
+
 CREATE OR REPLACE FUNCTION cryptoml_internal.backtest_run(run_id text, symbol text, horizon integer, from_ts timestamp, to_ts timestamp,
     model_type text, params jsonb) RETURNS integer
   AS 'MODULE_PATHNAME', 'cml_backtest_run' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
@@ -637,23 +829,23 @@ CREATE OR REPLACE FUNCTION ml_backtest(symbol text, horizon integer, model_type 
       RAISE EXCEPTION 'symbol, horizon and model_type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
-      RAISE EXCEPTION 'invalid model_type "%"', model_type
+      RAISE EXCEPTION 'invalid model_type "%"', left(model_type, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type is xgboost, lstm or ensemble';
     END IF;
     IF jsonb_typeof(o) <> 'object' THEN
-      RAISE EXCEPTION 'options must be a JSON object, not %', o USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'options must be a JSON object, not %', left(o::text, 60) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(o) k
      WHERE k NOT IN ('retrainEvery', 'windowSize', 'validationSplit', 'maxDepth', 'learningRate', 'numRounds', 'tpSigma',
                      'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
                      'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize');
     IF bad IS NOT NULL THEN
-      RAISE EXCEPTION 'unknown backtest option(s): %', bad USING ERRCODE = 'invalid_parameter_value',
+      RAISE EXCEPTION 'unknown backtest option(s): %', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number';
     IF bad IS NOT NULL THEN
-      RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', bad USING ERRCODE = 'invalid_parameter_value',
+      RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize)';
     END IF;
     -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
@@ -675,7 +867,7 @@ CREATE OR REPLACE FUNCTION ml_backtest(symbol text, horizon integer, model_type 
      WHERE k IN ('retrainEvery', 'windowSize', 'maxDepth', 'numRounds', 'earlyStoppingPatience', 'sequenceLength', 'hiddenSize',
                  'numLayers', 'maxEpochs', 'batchSize') AND (v::numeric <> trunc(v::numeric) OR abs(v::numeric) > 2147483647);
     IF bad IS NOT NULL THEN
-      RAISE EXCEPTION 'backtest option(s) % must be integers', bad USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'backtest option(s) % must be integers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     fee := (p ->> 'feePct')::float8;
     slip := (p ->> 'slippagePct')::float8;
@@ -686,11 +878,16 @@ CREATE OR REPLACE FUNCTION ml_backtest(symbol text, horizon integer, model_type 
     SELECT min(s.bar_timestamp), max(s.bar_timestamp) INTO smin, smax FROM @extschema@.mltrainingsamples s
      WHERE s.symbol = ml_backtest.symbol AND s.forecast_horizon = ml_backtest.horizon AND s.target IS NOT NULL;
     IF smin IS NULL THEN
-      RAISE EXCEPTION 'no training samples for % at horizon %', symbol, horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+      RAISE EXCEPTION 'no training samples for % at horizon %', left(symbol, 40), horizon USING ERRCODE = 'object_not_in_prerequisite_state',
         HINT = format('SELECT ml_build_samples(%L, %s);', symbol, horizon);
     END IF;
-    f := coalesce(ml_backtest."from", smin + make_interval(mins => (p ->> 'windowSize')::integer + horizon));
-    t := coalesce(ml_backtest."to", smax + interval '1 minute');
+    IF NOT isfinite(coalesce(ml_backtest."from", smin)) OR NOT isfinite(coalesce(ml_backtest."to", smax)) THEN
+      RAISE EXCEPTION 'invalid backtest period: from % to %', ml_backtest."from", ml_backtest."to" USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: from and to are finite timestamps (or NULL for the samples'' own range)';
+    END IF;
+    -- the period is clipped to the samples' range: a far past or future bound walks no empty segments
+    f := greatest(coalesce(ml_backtest."from", smin + make_interval(mins => (p ->> 'windowSize')::integer + horizon)), smin);
+    t := least(coalesce(ml_backtest."to", smax + interval '1 minute'), smax + interval '1 minute');
     IF f >= t THEN
       RAISE EXCEPTION 'invalid backtest period: from % is not before to %', f, t USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: from < to (the default from leaves windowSize + horizon minutes of samples to train the first model)';
@@ -701,7 +898,7 @@ CREATE OR REPLACE FUNCTION ml_backtest(symbol text, horizon integer, model_type 
       VALUES (id, symbol, horizon, model_type, f, t, o);
     n := cryptoml_internal.backtest_run(id, symbol, horizon, f, t, model_type, p);
     IF n = 0 THEN
-      RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', symbol, f, t
+      RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', left(symbol, 40), f, t
         USING ERRCODE = 'data_exception', DETAIL = 'rule: a model needs at least 50 samples whose target is known at its segment start',
               HINT = 'Start later, or build samples over a longer history.';
     END IF;
@@ -720,6 +917,23 @@ CREATE OR REPLACE FUNCTION ml_backtest(symbol text, horizon integer, model_type 
       SELECT id, b.*, NULL::bigint, NULL::float8, NULL::float8, NULL::float8
         FROM cryptoml_internal.baselines(symbol, f, t, (SELECT count(*)::integer FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id),
                                          horizon, fee, slip) b;
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION ml_backtest_calibration(run_id text)
+  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8)
+  LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.mlbacktestruns r WHERE r.run_id = ml_backtest_calibration.run_id) THEN
+      RAISE EXCEPTION 'no backtest run "%"', left(run_id, 60) USING ERRCODE = 'no_data_found',
+        HINT = 'SELECT run_id FROM mlBacktestRuns lists the runs.';
+    END IF;
+    RETURN QUERY SELECT r.* FROM (
+      SELECT array_agg(p.confidence) AS conf, array_agg(sign(p.predicted_change) = sign(p.actual_change)) AS hit
+        FROM @extschema@.mlbacktestpredictions p
+       WHERE p.run_id = ml_backtest_calibration.run_id AND p.actual_change <> 0 AND p.confidence IS NOT NULL) f,
+      LATERAL cryptoml_internal.reliability_table(f.conf, f.hit) r;
   END
   $$;
 

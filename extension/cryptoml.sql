@@ -284,7 +284,7 @@ COMMENT ON COLUMN recoveryState.operation_id IS 'Identifier of one operation of 
 COMMENT ON COLUMN recoveryState.state_data IS 'Serialized state needed to resume.';
 COMMENT ON COLUMN recoveryState.checkpoint_type IS 'success, error or intermediate.';
 COMMENT ON COLUMN recoveryState.created_at IS 'When the checkpoint was written.';
-COMMENT ON COLUMN recoveryState.origin IS 'Who wrote the checkpoint: cryptoml (its own operations, which resume only from these) or user (ml_checkpoint, INSERT: no role can write cryptoml). Added in 0.5.0.';
+COMMENT ON COLUMN recoveryState.origin IS 'Who wrote the checkpoint: cryptoml (its own operations, which resume only from these) or user (ml_checkpoint, INSERT). Only the owner writes cryptoml, and the admin level through ml_retrain_all''s step. Added in 0.5.0.';
 
 -- ===========================================================================================
 -- Functions
@@ -399,7 +399,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     s text := quote_ident('@extschema@');
   BEGIN
     IF access NOT IN ('reader', 'writer', 'admin') THEN
-      RAISE EXCEPTION 'invalid access level "%"', access
+      RAISE EXCEPTION 'invalid access level "%"', left(access, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: access must be one of reader, writer, admin';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %s TO %s', s, r);
@@ -638,10 +638,10 @@ CREATE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
   BEGIN
     SELECT * INTO b FROM @extschema@.mltrainingbatches t WHERE t.batch_id = ml_deploy.batch_id;
     IF NOT FOUND THEN
-      RAISE EXCEPTION 'unknown batch_id "%"', batch_id USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'unknown batch_id "%"', left(batch_id, 60) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.models m WHERE m.batch_id = b.batch_id) THEN
-      RAISE EXCEPTION 'the model bytes of "%" are missing', batch_id USING ERRCODE = 'data_exception';
+      RAISE EXCEPTION 'the model bytes of "%" are missing', left(batch_id, 60) USING ERRCODE = 'data_exception';
     END IF;
     -- one switch at a time per (symbol, horizon, model type), and none while ml_train of the same
     -- (symbol, horizon) decides its promotion: the lock ml_train holds from its start (in C:
@@ -678,7 +678,7 @@ CREATE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAUL
     SELECT t.batch_id INTO current_id FROM @extschema@.mltrainingbatches t
      WHERE t.symbol = ml_rollback.symbol AND t.forecast_horizon = horizon AND t.model_type = ml_rollback.model_type AND t.is_production;
     IF current_id IS NULL THEN
-      RAISE EXCEPTION 'no production % model for % horizon %', model_type, symbol, horizon USING ERRCODE = 'no_data_found';
+      RAISE EXCEPTION 'no production % model for % horizon %', model_type, left(symbol, 40), horizon USING ERRCODE = 'no_data_found';
     END IF;
     SELECT d.batch_id INTO previous_id FROM cryptoml_internal.deployments d
       JOIN cryptoml_internal.models m ON m.batch_id = d.batch_id
@@ -687,7 +687,7 @@ CREATE FUNCTION ml_rollback(symbol text, horizon integer, model_type text DEFAUL
        AND d.id < (SELECT max(d2.id) FROM cryptoml_internal.deployments d2 WHERE d2.batch_id = current_id)
      ORDER BY d.id DESC LIMIT 1;
     IF previous_id IS NULL THEN
-      RAISE EXCEPTION 'no earlier production model of % horizon % to roll back to', symbol, horizon
+      RAISE EXCEPTION 'no earlier production model of % horizon % to roll back to', left(symbol, 40), horizon
         USING ERRCODE = 'no_data_found', DETAIL = format('%s is the only one deployed so far', current_id);
     END IF;
     result := @extschema@.ml_deploy(previous_id);
@@ -784,9 +784,9 @@ CREATE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEF
   DECLARE
     r record;
   BEGIN
-    IF days <= 0 OR min_forecasts <= 0 OR threshold < 0 OR threshold > 1 OR threshold = 'NaN'::float8 THEN
+    IF days <= 0 OR days > 36500 OR min_forecasts <= 0 OR threshold < 0 OR threshold > 1 OR threshold = 'NaN'::float8 THEN
       RAISE EXCEPTION 'invalid drift check arguments: days %, min_forecasts %, threshold %', days, min_forecasts, threshold
-        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: days > 0, min_forecasts > 0, 0 <= threshold <= 1';
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 1 <= days <= 36500, min_forecasts > 0, 0 <= threshold <= 1';
     END IF;
     FOR r IN
       SELECT f.symbol::text AS symbol, f.forecast_horizon AS horizon, f.model_version::text AS model_version,
@@ -851,7 +851,7 @@ CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb
         USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
-      RAISE EXCEPTION 'unknown model_type "%"', model_type
+      RAISE EXCEPTION 'unknown model_type "%"', left(model_type, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type must be one of xgboost, lstm, ensemble';
     END IF;
     op := 'retrain_all ' || model_type || ' ' || md5(options::text);
@@ -961,7 +961,7 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
   BEGIN
     SELECT max(r.timestamp) INTO bar FROM @extschema@.rollingchartdata r WHERE r.symbol = ml_forecast_all.symbol;
     IF bar IS NULL THEN
-      RAISE EXCEPTION 'unknown symbol "%": it has no bars', symbol USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'unknown symbol "%": it has no bars', left(symbol, 40) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- volatility of the last hour and of each of the last 24 hours (returns between stored bars)
     WITH b AS (SELECT r.timestamp, r.close::float8 AS c FROM @extschema@.rollingchartdata r
@@ -1116,12 +1116,12 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
     started timestamptz;
     was_open boolean;
   BEGIN
-    IF at IS NULL OR window_minutes IS NULL OR window_minutes < 1 OR window_minutes > 10080 THEN
+    IF at IS NULL OR NOT isfinite(at) OR window_minutes IS NULL OR window_minutes < 1 OR window_minutes > 10080 THEN
       RAISE EXCEPTION 'invalid monitor check arguments: at %, window_minutes %', coalesce(at::text, 'NULL'), coalesce(window_minutes::text, 'NULL')
-        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: at is not NULL and 1 <= window_minutes <= 10080';
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: at is a finite time and 1 <= window_minutes <= 10080';
     END IF;
     IF for_symbol IS NOT NULL AND for_symbol !~ '^[A-Z0-9]{2,20}$' THEN
-      RAISE EXCEPTION 'invalid symbol "%"', for_symbol
+      RAISE EXCEPTION 'invalid symbol "%"', left(for_symbol, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a symbol matches ^[A-Z0-9]{2,20}$';
     END IF;
     utc := at AT TIME ZONE 'UTC';
@@ -1392,7 +1392,7 @@ CREATE FUNCTION cryptoml_internal.retention_step(kind text, max_rows integer) RE
                     ORDER BY c2.created_at LIMIT max_rows) RETURNING 1)
       SELECT count(*) INTO n FROM d;
     ELSE
-      RAISE EXCEPTION 'unknown retention kind "%"', kind USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'unknown retention kind "%"', left(kind, 40) USING ERRCODE = 'invalid_parameter_value';
     END CASE;
     RETURN n;
   END
@@ -1669,7 +1669,7 @@ CREATE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma fl
     END IF;
     IF NOT EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_simulate.symbol
                      AND m.forecast_horizon = ml_simulate.horizon AND m.is_production) THEN
-      RAISE EXCEPTION 'no production model for % at horizon %', symbol, horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+      RAISE EXCEPTION 'no production model for % at horizon %', left(symbol, 40), horizon USING ERRCODE = 'object_not_in_prerequisite_state',
         HINT = 'Train one with ml_train and promote it (or ml_deploy it) first.';
     END IF;
     SELECT * INTO f FROM @extschema@.ml_forecast(symbol, horizon);
@@ -1690,7 +1690,7 @@ CREATE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma fl
       RETURN trade;
     END IF;
     IF sigma IS NULL OR sigma <= 0 THEN
-      RAISE EXCEPTION 'cannot set TP and SL for %: no price movement in the last hour before %', symbol, bar.timestamp
+      RAISE EXCEPTION 'cannot set TP and SL for %: no price movement in the last hour before %', left(symbol, 40), bar.timestamp
         USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = 'rule: TP/SL are multiples of the last hour''s return volatility, which must be > 0';
     END IF;
     SELECT * INTO lv FROM cryptoml_internal.trade_levels(f.signal, bar.close, sigma, horizon, tp_sigma, sl_sigma);
@@ -2000,23 +2000,23 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
       RAISE EXCEPTION 'symbol, horizon and model_type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF model_type NOT IN ('xgboost', 'lstm', 'ensemble') THEN
-      RAISE EXCEPTION 'invalid model_type "%"', model_type
+      RAISE EXCEPTION 'invalid model_type "%"', left(model_type, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: model_type is xgboost, lstm or ensemble';
     END IF;
     IF jsonb_typeof(o) <> 'object' THEN
-      RAISE EXCEPTION 'options must be a JSON object, not %', o USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'options must be a JSON object, not %', left(o::text, 60) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(o) k
      WHERE k NOT IN ('retrainEvery', 'windowSize', 'validationSplit', 'maxDepth', 'learningRate', 'numRounds', 'tpSigma',
                      'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
                      'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize');
     IF bad IS NOT NULL THEN
-      RAISE EXCEPTION 'unknown backtest option(s): %', bad USING ERRCODE = 'invalid_parameter_value',
+      RAISE EXCEPTION 'unknown backtest option(s): %', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number';
     IF bad IS NOT NULL THEN
-      RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', bad USING ERRCODE = 'invalid_parameter_value',
+      RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize)';
     END IF;
     -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
@@ -2038,7 +2038,7 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
      WHERE k IN ('retrainEvery', 'windowSize', 'maxDepth', 'numRounds', 'earlyStoppingPatience', 'sequenceLength', 'hiddenSize',
                  'numLayers', 'maxEpochs', 'batchSize') AND (v::numeric <> trunc(v::numeric) OR abs(v::numeric) > 2147483647);
     IF bad IS NOT NULL THEN
-      RAISE EXCEPTION 'backtest option(s) % must be integers', bad USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'backtest option(s) % must be integers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     fee := (p ->> 'feePct')::float8;
     slip := (p ->> 'slippagePct')::float8;
@@ -2049,11 +2049,16 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
     SELECT min(s.bar_timestamp), max(s.bar_timestamp) INTO smin, smax FROM @extschema@.mltrainingsamples s
      WHERE s.symbol = ml_backtest.symbol AND s.forecast_horizon = ml_backtest.horizon AND s.target IS NOT NULL;
     IF smin IS NULL THEN
-      RAISE EXCEPTION 'no training samples for % at horizon %', symbol, horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+      RAISE EXCEPTION 'no training samples for % at horizon %', left(symbol, 40), horizon USING ERRCODE = 'object_not_in_prerequisite_state',
         HINT = format('SELECT ml_build_samples(%L, %s);', symbol, horizon);
     END IF;
-    f := coalesce(ml_backtest."from", smin + make_interval(mins => (p ->> 'windowSize')::integer + horizon));
-    t := coalesce(ml_backtest."to", smax + interval '1 minute');
+    IF NOT isfinite(coalesce(ml_backtest."from", smin)) OR NOT isfinite(coalesce(ml_backtest."to", smax)) THEN
+      RAISE EXCEPTION 'invalid backtest period: from % to %', ml_backtest."from", ml_backtest."to" USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: from and to are finite timestamps (or NULL for the samples'' own range)';
+    END IF;
+    -- the period is clipped to the samples' range: a far past or future bound walks no empty segments
+    f := greatest(coalesce(ml_backtest."from", smin + make_interval(mins => (p ->> 'windowSize')::integer + horizon)), smin);
+    t := least(coalesce(ml_backtest."to", smax + interval '1 minute'), smax + interval '1 minute');
     IF f >= t THEN
       RAISE EXCEPTION 'invalid backtest period: from % is not before to %', f, t USING ERRCODE = 'invalid_parameter_value',
         DETAIL = 'rule: from < to (the default from leaves windowSize + horizon minutes of samples to train the first model)';
@@ -2064,7 +2069,7 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
       VALUES (id, symbol, horizon, model_type, f, t, o);
     n := cryptoml_internal.backtest_run(id, symbol, horizon, f, t, model_type, p);
     IF n = 0 THEN
-      RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', symbol, f, t
+      RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', left(symbol, 40), f, t
         USING ERRCODE = 'data_exception', DETAIL = 'rule: a model needs at least 50 samples whose target is known at its segment start',
               HINT = 'Start later, or build samples over a longer history.';
     END IF;
@@ -2093,7 +2098,7 @@ CREATE FUNCTION ml_backtest_calibration(run_id text)
   AS $$
   BEGIN
     IF NOT EXISTS (SELECT 1 FROM @extschema@.mlbacktestruns r WHERE r.run_id = ml_backtest_calibration.run_id) THEN
-      RAISE EXCEPTION 'no backtest run "%"', run_id USING ERRCODE = 'no_data_found',
+      RAISE EXCEPTION 'no backtest run "%"', left(run_id, 60) USING ERRCODE = 'no_data_found',
         HINT = 'SELECT run_id FROM mlBacktestRuns lists the runs.';
     END IF;
     RETURN QUERY SELECT r.* FROM (

@@ -1,6 +1,8 @@
 // See model.hpp.
 #include "model.hpp"
 
+#include "text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -31,7 +33,8 @@ ModelType parse_model_type(const std::string& name) {
   if (name == "xgboost") return ModelType::xgboost;
   if (name == "lstm") return ModelType::lstm;
   if (name == "ensemble") return ModelType::ensemble;
-  throw InvalidParameter("unknown model_type \"" + name + "\"", "rule: model_type must be one of xgboost, lstm, ensemble");
+  throw InvalidParameter("unknown model_type \"" + clip_for_message(name) + "\"",
+                         "rule: model_type must be one of xgboost, lstm, ensemble");
 }
 
 Model Model::from_xgboost(XgbModel m) {

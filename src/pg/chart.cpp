@@ -989,9 +989,9 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
   bool nonatomic = fcinfo->context != nullptr && IsA(fcinfo->context, CallContext) &&
                    !castNode(CallContext, fcinfo->context)->atomic;
   require_read_committed();
-  const char* only = PG_ARGISNULL(0) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(0));
+  const char* only = PG_ARGISNULL(0) ? nullptr : cml::pg::symbol_arg(PG_GETARG_TEXT_PP(0));
   Timestamp since = PG_ARGISNULL(1) ? DT_NOBEGIN : PG_GETARG_TIMESTAMP(1);
-  if (TIMESTAMP_IS_NOEND(since))
+  if (!PG_ARGISNULL(1) && TIMESTAMP_NOT_FINITE(since))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since must be a finite timestamp or NULL")));
   // Survives the commits between batches; freed at the end (an error leaves it to the backend).
   MemoryContext work = AllocSetContextCreate(TopMemoryContext, "cryptoml recompute", ALLOCSET_DEFAULT_SIZES);

@@ -1,3 +1,4 @@
+#include "text.hpp"  // standard headers before PostgreSQL's
 #include "guard.hpp"
 
 #include <cstdio>
@@ -13,6 +14,13 @@ namespace {
 void copy_text(char* dst, size_t cap, const std::string& s) {
   snprintf(dst, cap, "%s", s.c_str());
 }
+
+// The backstop for messages of the core: no message longer than this reaches the client whole
+// (the core quotes values through clip_for_message; this catches any it did not).
+constexpr size_t kMaxMessage = 400;
+void copy_message(char* dst, size_t cap, const std::string& s) {
+  copy_text(dst, cap, s.size() <= kMaxMessage ? s : cml::clip_for_message(s, kMaxMessage));
+}
 }  // namespace
 
 void classify_current_exception(GuardFailure& f) noexcept {
@@ -26,7 +34,7 @@ void classify_current_exception(GuardFailure& f) noexcept {
                  : dynamic_cast<const DataError*>(&e)      ? ERRCODE_DATA_EXCEPTION
                  : dynamic_cast<const Cancelled*>(&e)      ? ERRCODE_QUERY_CANCELED
                                                            : ERRCODE_INTERNAL_ERROR;
-    copy_text(f.message, sizeof f.message, e.what());
+    copy_message(f.message, sizeof f.message, e.what());
     copy_text(f.detail, sizeof f.detail, e.detail());
     copy_text(f.hint, sizeof f.hint, e.hint());
   } catch (const std::bad_alloc&) {
@@ -34,7 +42,7 @@ void classify_current_exception(GuardFailure& f) noexcept {
     copy_text(f.message, sizeof f.message, "out of memory");
   } catch (const std::exception& e) {
     f.sqlstate = ERRCODE_INTERNAL_ERROR;
-    snprintf(f.message, sizeof f.message, "internal error: %s", e.what());
+    copy_message(f.message, sizeof f.message, std::string("internal error: ") + e.what());
   } catch (...) {
     f.sqlstate = ERRCODE_INTERNAL_ERROR;
     copy_text(f.message, sizeof f.message, "internal error: unknown C++ exception");

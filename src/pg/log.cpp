@@ -741,10 +741,17 @@ const char* required_text(FunctionCallInfo fcinfo, int n, const char* name) {
   return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+// A caller's value quoted in an error: its first 40 bytes (on a character boundary), marked when cut.
+const char* quoted(const char* value) {
+  int len = (int)strlen(value);
+  if (len <= 40) return value;
+  return psprintf("%.*s...", pg_mbcliplen(value, len, 40), value);
+}
+
 void check_length(const char* value, int max_chars, const char* column) {
   if (value != nullptr && pg_mbstrlen(value) > max_chars)
     ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-                    errmsg("%s is %d characters long: \"%.60s...\"", column, pg_mbstrlen(value), value),
+                    errmsg("%s is %d characters long: \"%s\"", column, pg_mbstrlen(value), quoted(value)),
                     errdetail("rule: %s is VARCHAR(%d)", column, max_chars)));
 }
 
@@ -760,7 +767,7 @@ Datum ml_log(PG_FUNCTION_ARGS) {
   const char* level_s = required_text(fcinfo, 0, "level");
   cml::LogLevel level;
   if (!cml::try_parse_log_level(level_s, &level))
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid log level \"%s\"", level_s),
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid log level \"%s\"", quoted(level_s)),
                     errdetail("rule: level must be one of debug, info, warning, error")));
   const char* category = required_text(fcinfo, 1, "category");
   const char* subcategory = text_arg(fcinfo, 2);
@@ -790,7 +797,7 @@ Datum ml_checkpoint(PG_FUNCTION_ARGS) {
   const char* op = required_text(fcinfo, 1, "operation_id");
   const char* type = required_text(fcinfo, 2, "checkpoint_type");
   if (strcmp(type, "success") != 0 && strcmp(type, "error") != 0 && strcmp(type, "intermediate") != 0)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid checkpoint_type \"%s\"", type),
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid checkpoint_type \"%s\"", quoted(type)),
                     errdetail("rule: checkpoint_type must be one of success, error, intermediate")));
   check_length(service, 50, "recoveryState.service_name");
   check_length(op, 100, "recoveryState.operation_id");

@@ -111,7 +111,7 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
     horizons[0] = h;
     nh = 1;
   }
-  if (TIMESTAMP_IS_NOEND(since))
+  if (!PG_ARGISNULL(2) && TIMESTAMP_NOT_FINITE(since))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since must be a finite timestamp or NULL")));
   const cml::IndicatorParams& params = cml::pg::config_indicator_params();
 

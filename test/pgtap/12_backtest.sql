@@ -101,7 +101,7 @@ SELECT throws_ok($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'arima')$$, '22023', 
 SELECT throws_ok($$SELECT * FROM ml_backtest_calibration('bt-nosuch')$$, 'P0002', 'no backtest run "bt-nosuch"', 'the calibration of an unknown run');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"maxDepth": "6"}')$$, 'backtest option(s) maxDepth must be JSON numbers',
                    'an option that is not a number');
-SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"numRounds": 2.5}')$$, 'backtest option(s) numRounds must be integers',
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"numRounds": 2.5}')$$, 'option numRounds must be an integer, got 2.5',
                    'a fractional integer option');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"confidenceThreshold": 101}')$$, 'option confidenceThreshold = 101 is out of range',
                    'a confidence threshold above 100');
