@@ -904,14 +904,20 @@ CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, comman
       RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
         HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
     END IF;
-    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('CALL %s.ml_build_samples_all()', s));
-    PERFORM cron.schedule('cryptoml-fill-actuals', '* * * * *', format('SELECT %s.ml_fill_actuals()', s));
-    PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *', format('SELECT count(*) FROM %s.ml_check_drift()', s));
-    PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all()', s));
-    PERFORM cron.schedule('cryptoml-compress', '27 4 * * *', format('CALL %s.ml_compress_history()', s));
-    PERFORM cron.schedule('cryptoml-retention', '47 4 * * *', format('CALL %s.ml_apply_retention()', s));
+    -- The jobs run with their owner's search_path, not a pinned one: every name and operator is
+    -- qualified, and every argument is given with its exact type, so no object another role
+    -- creates (a shadowing count() or now(), an overload that makes a default-argument call
+    -- ambiguous) can run in them or stop them.
+    PERFORM cron.schedule('cryptoml-build-samples', '*/5 * * * *', format('CALL %s.ml_build_samples_all(NULL::bigint)', s));
+    PERFORM cron.schedule('cryptoml-fill-actuals', '* * * * *', format('SELECT %s.ml_fill_actuals(100000)', s));
+    PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *',
+                          format('SELECT pg_catalog.count(*) FROM %s.ml_check_drift(7, 100, 0.05::pg_catalog.float8)', s));
+    PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all(''xgboost''::pg_catalog.text, ''{}''::pg_catalog.jsonb)', s));
+    PERFORM cron.schedule('cryptoml-compress', '27 4 * * *', format('CALL %s.ml_compress_history(NULL::bigint)', s));
+    PERFORM cron.schedule('cryptoml-retention', '47 4 * * *', format('CALL %s.ml_apply_retention(NULL::bigint)', s));
     PERFORM cron.schedule('cryptoml-trim-cron-history', '37 4 * * *',
-                          'DELETE FROM cron.job_run_details WHERE end_time < now() - interval ''7 days''');
+                          'DELETE FROM cron.job_run_details WHERE end_time OPERATOR(pg_catalog.<) '
+                          'pg_catalog.now() OPERATOR(pg_catalog.-) ''7 days''::pg_catalog.interval');
     RETURN QUERY SELECT j.jobname::text, j.schedule::text, j.command::text FROM cron.job j
                   WHERE j.jobname LIKE 'cryptoml-%' ORDER BY 1;
   END
@@ -1523,7 +1529,7 @@ CREATE PROCEDURE ml_build_samples_all(INOUT samples bigint DEFAULT NULL)
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- as in ml_retrain_all
     samples := 0;
     FOR s IN SELECT c.symbol FROM cryptoml_internal.chart_symbols() AS c(symbol) LOOP
-      samples := samples + @extschema@.ml_build_samples(s);
+      samples := samples + @extschema@.ml_build_samples(s, NULL::integer, NULL::timestamp);  -- every argument: no overload can make it ambiguous
       COMMIT;
       PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     END LOOP;
@@ -1736,7 +1742,7 @@ CREATE FUNCTION cryptoml_internal.auto_simulate() RETURNS integer
       BEGIN
         SELECT f.signal INTO sig FROM @extschema@.ml_forecast(sym, h) f;
         IF sig IN ('LONG', 'SHORT') THEN
-          PERFORM @extschema@.ml_simulate(sym, h);
+          PERFORM @extschema@.ml_simulate(sym, h, 2::float8, 1::float8, 0.1::float8, 0.05::float8);  -- ml_simulate's defaults, given
           opened := opened + 1;
         END IF;
       EXCEPTION WHEN OTHERS THEN

@@ -295,7 +295,7 @@ int worker_cycle(int slot) {
   }
   set_state(slot, forecaster ? "forecasting" : "checking");
   char* sql = forecaster ? psprintf("SELECT %s.ml_forecast_all($1)", schema)
-                         : psprintf("SELECT count(*) FROM %s.ml_monitor_check($1)", schema);
+                         : psprintf("SELECT count(*) FROM %s.ml_monitor_check($1, now(), 60)", schema);  // every argument
   for (int i = 0; i < nsymbols; i++) {
     CHECK_FOR_INTERRUPTS();
     Oid t[1] = {TEXTOID};
@@ -303,7 +303,7 @@ int worker_cycle(int slot) {
     (void)run_in_transaction(slot, sql, 1, t, v, symbols[i]);
   }
   if (forecaster) {
-    (void)run_in_transaction(slot, psprintf("SELECT %s.ml_fill_actuals()", schema), 0, nullptr, nullptr, nullptr);
+    (void)run_in_transaction(slot, psprintf("SELECT %s.ml_fill_actuals(100000)", schema), 0, nullptr, nullptr, nullptr);
     (void)run_in_transaction(slot, "SELECT cryptoml_internal.auto_simulate()", 0, nullptr, nullptr, nullptr);
   } else
     (void)run_in_transaction(slot, "SELECT cryptoml_internal.monitor_forget_unconfigured()", 0, nullptr, nullptr, nullptr);

@@ -12,9 +12,9 @@ SELECT set_eq($$SELECT jobname::text FROM cron.job WHERE jobname LIKE 'cryptoml-
               ARRAY['cryptoml-build-samples', 'cryptoml-fill-actuals', 'cryptoml-drift-check', 'cryptoml-retrain',
                     'cryptoml-compress', 'cryptoml-retention', 'cryptoml-trim-cron-history'], 'the named jobs');
 SELECT is((SELECT command FROM cron.job WHERE jobname = 'cryptoml-retrain'),
-          format('CALL %s.ml_retrain_all()', quote_ident((SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+          format('CALL %s.ml_retrain_all(''xgboost''::pg_catalog.text, ''{}''::pg_catalog.jsonb)', quote_ident((SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
                                                             WHERE e.extname = 'cryptoml'))),
-          'job commands name the extension''s schema');
+          'job commands name the extension''s schema and give every argument its type');
 SELECT is(ml_unschedule(), 7, 'ml_unschedule removes them');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 0::bigint, 'no cryptoml job is left');
 SELECT is(ml_unschedule(), 0, 'a second ml_unschedule removes nothing');

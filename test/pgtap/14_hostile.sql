@@ -23,16 +23,21 @@ SELECT coalesce(max(id), 0) AS hostile_log_mark FROM systemLogs \gset
 SELECT coalesce(max(id), 0) AS hostile_rs_mark FROM recoveryState \gset
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(494);
+SELECT plan(528);
 
 -- ===========================================================================================
 -- Helpers
 -- ===========================================================================================
 -- The extension's stored state, one md5 per table; recoveryState and systemLogs: the rows up to
 -- the given ids (the autonomous logger commits new rows whatever the test rolls back).
-CREATE FUNCTION pg_temp.state(rs_mark bigint, log_mark bigint) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT jsonb_build_object(
-    'rollingchartdata', (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM rollingChartData t),
+-- rollingChartData (24,000 rows) is summed by row version (ctid, xmin) rather than by content, which
+-- costs a tenth: a row whose version is unchanged has unchanged content, and any write of a row
+-- (even one that would store the same values) shows as a change.
+CREATE FUNCTION pg_temp.state(rs_mark bigint, log_mark bigint) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN jsonb_build_object(
+    'rollingchartdata', (SELECT md5(coalesce(string_agg(t.id || ':' || t.ctid::text || ':' || t.xmin::text, '|' ORDER BY t.id), '')) FROM rollingChartData t),
+    'rollingchartdata_rows', (SELECT count(*) FROM rollingChartData),
     'mltrainingbatches', (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM mlTrainingBatches t),
     'mltrainingsamples', (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM mlTrainingSamples t),
     'persistentforecasts', (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM persistentForecasts t),
@@ -66,8 +71,8 @@ CREATE FUNCTION pg_temp.state(rs_mark bigint, log_mark bigint) RETURNS jsonb LAN
                      UNION ALL
                      SELECT 'fk ' || o.conrelid::regclass::text || '.' || o.conname FROM pg_constraint o
                       WHERE o.contype = 'f' AND o.confrelid IN (SELECT d.objid FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'cryptoml'
-                                                               WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e')) z))
-$$;
+                                                               WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e')) z));
+END $$;
 CREATE TEMP TABLE snaps (grp text PRIMARY KEY, state jsonb, rs_mark bigint, log_mark bigint);
 CREATE FUNCTION pg_temp.snap(g text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE r bigint; l bigint;
@@ -79,11 +84,16 @@ BEGIN
     ON CONFLICT (grp) DO UPDATE SET state = excluded.state, rs_mark = excluded.rs_mark, log_mark = excluded.log_mark;
 END $$;
 -- the tables whose checksum differs from the snapshot's
-CREATE FUNCTION pg_temp.unchanged(g text) RETURNS text LANGUAGE sql AS $$
-  SELECT is(ARRAY(SELECT e.key FROM jsonb_each_text(s.state) e WHERE e.value IS DISTINCT FROM now_state ->> e.key ORDER BY 1),
-            '{}'::text[], g || ': no stored row of the extension changed (tables, privileges, triggers)')
-    FROM snaps s, LATERAL pg_temp.state(s.rs_mark, s.log_mark) AS now_state WHERE s.grp = g
-$$;
+CREATE FUNCTION pg_temp.unchanged(g text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  s snaps;
+  now_state jsonb;
+BEGIN
+  SELECT * INTO s FROM snaps WHERE grp = g;
+  now_state := pg_temp.state(s.rs_mark, s.log_mark);
+  RETURN is(ARRAY(SELECT e.key FROM jsonb_each_text(s.state) e WHERE e.value IS DISTINCT FROM now_state ->> e.key ORDER BY 1),
+            '{}'::text[], g || ': no stored row of the extension changed (tables, privileges, triggers)');
+END $$;
 
 -- The SQLSTATE and message of the error a statement raises; 'none' when it raises none. Whatever
 -- the statement did is undone in both cases.
@@ -100,8 +110,9 @@ BEGIN
     END IF;
   END;
 END $$;
--- The statement fails with a SQLSTATE LIKE want_state and a message LIKE want_msg (NULL: any) that
--- is shorter than 300 characters (a hostile value is never echoed in full). Nothing it did is kept,
+-- The statement fails with a SQLSTATE LIKE want_state (never an internal error XX..., unless that is
+-- wanted) and a message LIKE want_msg (NULL: any) that is shorter than 300 characters (a hostile value
+-- is never echoed in full). Nothing it did is kept,
 -- even when it wrongly succeeds.
 CREATE FUNCTION pg_temp.refused(sql text, want_state text, want_msg text, descr text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -109,7 +120,7 @@ DECLARE
   good boolean;
 BEGIN
   SELECT * INTO e FROM pg_temp.error_of(sql);
-  good := e.state LIKE want_state AND e.msg LIKE coalesce(want_msg, '%') AND length(e.msg) < 300;
+  good := e.state LIKE want_state AND (e.state NOT LIKE 'XX%' OR want_state LIKE 'XX%') AND e.msg LIKE coalesce(want_msg, '%') AND length(e.msg) < 300;
   IF good THEN
     RETURN ok(true, descr);
   END IF;
@@ -235,9 +246,9 @@ SELECT pg_temp.snap('ml_forecast');
 SELECT is((SELECT count(*) FROM ml_forecast(NULL, 5) f WHERE f.symbol IS NOT NULL), 0::bigint, 'ml_forecast(NULL, 5): STRICT, no forecast');
 SELECT is((SELECT count(*) FROM ml_forecast('BTCUSDT', NULL) f WHERE f.symbol IS NOT NULL), 0::bigint, 'ml_forecast(symbol, NULL): STRICT, no forecast');
 SELECT pg_temp.refused($$SELECT * FROM ml_forecast('', 5)$$, '22023', 'unknown symbol ""%', 'ml_forecast: an empty symbol');
-SELECT pg_temp.refused($$SELECT * FROM ml_forecast(repeat('A', 10000), 5)$$, '22023', 'unknown symbol%', 'ml_forecast: a 10,000-character symbol is refused without being echoed');
-SELECT pg_temp.refused($$SELECT * FROM ml_forecast('''; DROP TABLE rollingChartData; --', 5)$$, '22023', 'unknown symbol%',
-                       'ml_forecast: an SQL-injection-looking symbol is just an unknown symbol');
+SELECT pg_temp.refused($$SELECT * FROM ml_forecast(repeat('A', 10000), 5)$$, '22023', NULL, 'ml_forecast: a 10,000-character symbol is refused without being echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_forecast('''; DROP TABLE rollingChartData; --', 5)$$, '22023', NULL,
+                       'ml_forecast: an SQL-injection-looking symbol is just an invalid symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_forecast(E'BTC\x01\x1b[2J\nUSDT', 5)$$, '22023', 'unknown symbol%', 'ml_forecast: control characters');
 SELECT pg_temp.refused($$SELECT * FROM ml_forecast('BTC€ÜSDT', 5)$$, '22023', 'unknown symbol%', 'ml_forecast: unicode');
 SELECT pg_temp.refused($$SELECT * FROM ml_forecast('btcusdt', 5)$$, '22023', 'unknown symbol%', 'ml_forecast: the symbol is matched exactly (lower case is unknown)');
@@ -259,6 +270,7 @@ SELECT is((SELECT batch_id FROM ml_train('BTCUSDT', 5, 'xgboost', NULL)), NULL, 
 SELECT pg_temp.refused($$SELECT * FROM ml_train('', 5)$$, '22%', NULL, 'ml_train: an empty symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_train(repeat('A', 10000), 5)$$, '22%', NULL, 'ml_train: a 10,000-character symbol is refused without being echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('''; DROP TABLE rollingChartData; --', 5)$$, '22%', NULL, 'ml_train: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT * FROM ml_train(E'BTC€Ü\x01USDT', 5)$$, '22%', NULL, 'ml_train: unicode and control characters in the symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('DOGEUSDT', 5)$$, '22%', '%DOGEUSDT%', 'ml_train: a symbol without samples');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 0)$$, '22023', 'horizon 0 is not a training horizon', 'ml_train: horizon 0');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', -1)$$, '22023', 'horizon -1 is not a training horizon', 'ml_train: horizon -1');
@@ -267,16 +279,16 @@ SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 7)$$, '22023', 'horiz
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 5, 'randomforest')$$, '22023', 'unknown model_type "randomforest"', 'ml_train: unknown model_type');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 5, '')$$, '22023', 'unknown model_type ""', 'ml_train: empty model_type');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 5, 'XGBoost')$$, '22023', 'unknown model_type%', 'ml_train: model_type is case-sensitive');
-SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 5, repeat('x', 10000))$$, '22023', 'unknown model_type%', 'ml_train: a 10,000-character model_type is not echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 5, repeat('x', 10000))$$, '22023', NULL, 'ml_train: a 10,000-character model_type is not echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '[]')$$, '22023', 'options must be a JSON object%', 'ml_train: options an array');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '"x"')$$, '22023', 'options must be a JSON object%', 'ml_train: options a string');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', 'null')$$, '22023', 'options must be a JSON object%', 'ml_train: options JSON null');
-SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', jsonb_build_array(repeat('k', 10000)))$$, '22023', 'options must be a JSON object%',
+SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', jsonb_build_array(repeat('k', 10000)))$$, '22023', NULL,
                        'ml_train: a 10,000-character non-object is not echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"max_depthh": 3}')$$, '22023', 'unknown option "max_depthh"%', 'ml_train: an unknown option');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"hiddenSize": 8}')$$, '22023', 'unknown option "hiddenSize" for model_type xgboost', 'ml_train: an lstm option for xgboost');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"max_depth": 3}')$$, '22023', 'unknown option "max_depth" for model_type lstm', 'ml_train: an xgboost option for lstm');
-SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', jsonb_build_object(repeat('k', 10000), 1))$$, '22023', 'unknown option%',
+SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', jsonb_build_object(repeat('k', 10000), 1))$$, '22023', NULL,
                        'ml_train: a 10,000-character option key is not echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"max_depth": 4294967302}')$$, '22023', '%max_depth%', 'ml_train: max_depth 4294967302 (2^32 + 6) is out of range');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"num_rounds": 4294967297}')$$, '22023', '%num_rounds%', 'ml_train: num_rounds 4294967297 (2^32 + 1) is out of range');
@@ -297,16 +309,16 @@ SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"see
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"nthread": 4294967297}')$$, '22023', '%nthread%', 'ml_train: nthread 4294967297');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"windowSize": 1e400}')$$, '22023', '%windowSize%', 'ml_train: windowSize 1e400');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"windowSize": 4294967302}')$$, '22023', '%windowSize%', 'ml_train: windowSize 4294967302');
-SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"validationSplit": 1}')$$, '22023', '%validationSplit%', 'ml_train: validationSplit 1');
+SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"validationSplit": 1}')$$, '22023', '%alidation%', 'ml_train: validationSplit 1');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'xgboost', '{"earlyStoppingPatience": 1e400}')$$, '22023', '%earlyStoppingPatience%', 'ml_train: earlyStoppingPatience 1e400');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"hiddenSize": 4294967297}')$$, '22023', '%hidden%', 'ml_train: lstm hiddenSize 4294967297');
-SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"numLayers": 4294967297}')$$, '22023', '%layers%', 'ml_train: lstm numLayers 4294967297');
+SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"numLayers": 4294967297}')$$, '22023', '%ayers%', 'ml_train: lstm numLayers 4294967297');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"sequenceLength": 2147483648}')$$, '22023', '%sequence%', 'ml_train: lstm sequenceLength 2147483648');
-SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"batchSize": 1e400}')$$, '22023', '%batchSize%', 'ml_train: lstm batchSize 1e400');
+SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"batchSize": 1e400}')$$, '22023', '%atch%', 'ml_train: lstm batchSize 1e400');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"learningRate": 1e400}')$$, '22023', '%learning%', 'ml_train: lstm learningRate 1e400');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'ensemble', '{"xgboost": {"max_depth": 4294967302}}')$$, '22023', '%max_depth%',
                        'ml_train: an ensemble''s xgboost member option out of range');
-SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'ensemble', '{"weights": {"xgboost": 1e400}}')$$, '22023', '%weights%', 'ml_train: ensemble weight 1e400');
+SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'ensemble', '{"weights": {"xgboost": 1e400}}')$$, '22023', '%eights%', 'ml_train: ensemble weight 1e400');
 SELECT pg_temp.refused($$SELECT * FROM ml_train('BTCUSDT', 15, 'ensemble', '{"lstm": []}')$$, '22023', '%lstm%', 'ml_train: ensemble member options not an object');
 SELECT pg_temp.unchanged('ml_train');
 
@@ -316,29 +328,31 @@ SELECT pg_temp.unchanged('ml_train');
 SELECT pg_temp.snap('ml_backtest');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest(NULL, 5)$$, '22004', NULL, 'ml_backtest: NULL symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest(repeat('A', 10000), 5)$$, '_____', NULL, 'ml_backtest: a 10,000-character symbol is refused without being echoed');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('''; DROP TABLE rollingChartData; --', 5)$$, '55000', 'no training samples%', 'ml_backtest: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('''; DROP TABLE rollingChartData; --', 5)$$, '_____', NULL, 'ml_backtest: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', NULL)$$, '22004', NULL, 'ml_backtest: NULL horizon');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, 'randomforest')$$, '22023', 'invalid model_type "randomforest"', 'ml_backtest: unknown model_type');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, repeat('m', 10000))$$, '22023', 'invalid model_type%', 'ml_backtest: a 10,000-character model_type is not echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, repeat('m', 10000))$$, '22023', NULL, 'ml_backtest: a 10,000-character model_type is not echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 0)$$, '22023', 'invalid backtest: horizon 0%', 'ml_backtest: horizon 0');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', -1)$$, '22023', 'invalid backtest: horizon -1%', 'ml_backtest: horizon -1');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 2147483647)$$, '55000', 'no training samples for BTCUSDT at horizon 2147483647', 'ml_backtest: horizon 2147483647');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '[]')$$, '22023', 'options must be a JSON object%', 'ml_backtest: options an array');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => 'null')$$, '22023', 'options must be a JSON object%', 'ml_backtest: options JSON null');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"retrain": 60}')$$, '22023', 'unknown backtest option(s): retrain', 'ml_backtest: an unknown option');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => jsonb_build_object(repeat('k', 10000), 1))$$, '22023', 'unknown backtest option%',
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => jsonb_build_object(repeat('k', 10000), 1))$$, '22023', NULL,
                        'ml_backtest: a 10,000-character option key is not echoed');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"numRounds": 4294967297}')$$, '22023', '%numRounds%', 'ml_backtest: numRounds 4294967297');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"numRounds": 2147483648}')$$, '22023', '%numRounds%', 'ml_backtest: numRounds 2147483648');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"numRounds": -1}')$$, '22023', '%num%rounds%', 'ml_backtest: numRounds -1');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"maxDepth": 1e400}')$$, '22023', '%maxDepth%', 'ml_backtest: maxDepth 1e400');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"retrainEvery": 6.5}')$$, '22023', '%retrainEvery%', 'ml_backtest: retrainEvery 6.5');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"numRounds": 4294967297}')$$, '22023', '%ounds%', 'ml_backtest: numRounds 4294967297');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"numRounds": 2147483648}')$$, '22023', '%ounds%', 'ml_backtest: numRounds 2147483648');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"numRounds": -1}')$$, '22023', '%ounds%', 'ml_backtest: numRounds -1');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"maxDepth": 2147483648}')$$, '22023', '%ax%epth%', 'ml_backtest: maxDepth 2147483648');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"maxDepth": 1e400}')$$, '22023', '%ax%epth%', 'ml_backtest: maxDepth 1e400');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"retrainEvery": 6.5}')$$, '22023', '%etrain%', 'ml_backtest: retrainEvery 6.5');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"feePct": 1e308, "numRounds": 2}')$$, '22023', '%fee%',
                        'ml_backtest: feePct 1e308 is refused before the backtest runs');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"feePct": 1e400}')$$, '22023', '%fee%', 'ml_backtest: feePct 1e400');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"slippagePct": 1e308, "numRounds": 2}')$$, '22023', '%slippage%', 'ml_backtest: slippagePct 1e308');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"feePct": -0.1}')$$, '22023', '%fee_pct = -0.1%', 'ml_backtest: a negative fee');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"feePct": -0.1}')$$, '22023', '%-0.1%', 'ml_backtest: a negative fee');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"confidenceThreshold": -1}')$$, '22023', '%confidence%', 'ml_backtest: confidenceThreshold -1');
-SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"validationSplit": 1e400}')$$, '22023', '%validationSplit%', 'ml_backtest: validationSplit 1e400');
+SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, options => '{"validationSplit": 1e400}')$$, '22023', '%alidation%', 'ml_backtest: validationSplit 1e400');
 SELECT pg_temp.refused($$SELECT * FROM ml_backtest('BTCUSDT', 5, "from" => 'infinity')$$, '22023', '%from%', 'ml_backtest: from infinity');
 SELECT pg_temp.unchanged('ml_backtest');
 -- unbounded periods: refused, not run until a timeout (bounded here by a 3 s statement_timeout)
@@ -367,8 +381,9 @@ SELECT pg_temp.unchanged('ml_backtest period');
 
 SELECT pg_temp.snap('ml_simulate');
 SELECT is((SELECT count(*) FROM ml_simulate(NULL, 5) s WHERE s.id IS NOT NULL), 0::bigint, 'ml_simulate(NULL, ...): STRICT, no trade');
-SELECT pg_temp.refused($$SELECT * FROM ml_simulate(repeat('A', 10000), 5)$$, '55000', NULL, 'ml_simulate: a 10,000-character symbol is refused without being echoed');
-SELECT pg_temp.refused($$SELECT * FROM ml_simulate('''; DROP TABLE rollingChartData; --', 5)$$, '55000', 'no production model for%', 'ml_simulate: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT * FROM ml_simulate(repeat('A', 10000), 5)$$, '_____', NULL, 'ml_simulate: a 10,000-character symbol is refused without being echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_simulate('''; DROP TABLE rollingChartData; --', 5)$$, '_____', NULL, 'ml_simulate: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT * FROM ml_simulate(E'BTC€\nUSDT', 5)$$, '_____', NULL, 'ml_simulate: unicode and a newline in the symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_simulate('BTCUSDT', 0)$$, '55000', 'no production model for BTCUSDT at horizon 0', 'ml_simulate: horizon 0');
 SELECT pg_temp.refused($$SELECT * FROM ml_simulate('BTCUSDT', -1)$$, '55000', 'no production model for BTCUSDT at horizon -1', 'ml_simulate: horizon -1');
 SELECT pg_temp.refused($$SELECT * FROM ml_simulate('BTCUSDT', 2147483647)$$, '55000', 'no production model for BTCUSDT at horizon 2147483647', 'ml_simulate: horizon 2147483647');
@@ -386,8 +401,9 @@ SELECT pg_temp.unchanged('ml_simulate');
 -- ===========================================================================================
 SELECT pg_temp.snap('samples and registry');
 SELECT pg_temp.refused($$SELECT ml_build_samples('')$$, 'P0002', 'symbol "" has no bars%', 'ml_build_samples: an empty symbol');
-SELECT pg_temp.refused($$SELECT ml_build_samples(repeat('A', 10000))$$, 'P0002', NULL, 'ml_build_samples: a 10,000-character symbol is refused without being echoed');
-SELECT pg_temp.refused($$SELECT ml_build_samples('''; DROP TABLE rollingChartData; --')$$, 'P0002', 'symbol%has no bars%', 'ml_build_samples: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT ml_build_samples(repeat('A', 10000))$$, '_____', NULL, 'ml_build_samples: a 10,000-character symbol is refused without being echoed');
+SELECT pg_temp.refused($$SELECT ml_build_samples('''; DROP TABLE rollingChartData; --')$$, '_____', NULL, 'ml_build_samples: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT ml_build_samples(E'BTC\nUSDT€')$$, '_____', NULL, 'ml_build_samples: a newline and unicode in the symbol');
 SELECT pg_temp.refused($$SELECT ml_build_samples('DOGEUSDT')$$, 'P0002', 'symbol "DOGEUSDT" has no bars%', 'ml_build_samples: an unknown symbol');
 SELECT pg_temp.refused($$SELECT ml_build_samples('BTCUSDT', 0)$$, '22023', 'horizon 0 is not a training horizon', 'ml_build_samples: horizon 0');
 SELECT pg_temp.refused($$SELECT ml_build_samples('BTCUSDT', -1)$$, '22023', 'horizon -1 is not a training horizon', 'ml_build_samples: horizon -1');
@@ -397,15 +413,16 @@ SELECT pg_temp.refused($$SELECT ml_build_samples('BTCUSDT', 5, 'infinity')$$, '2
 SELECT pg_temp.refused($$SELECT ml_build_samples('BTCUSDT', 5, '-infinity')$$, '22023', 'since must be a finite timestamp%', 'ml_build_samples: since -infinity');
 SELECT is((SELECT batch_id FROM ml_deploy(NULL)), NULL, 'ml_deploy(NULL): STRICT, nothing deployed');
 SELECT pg_temp.refused($$SELECT * FROM ml_deploy('')$$, '22023', 'unknown batch_id ""', 'ml_deploy: an empty batch_id');
-SELECT pg_temp.refused($$SELECT * FROM ml_deploy(repeat('A', 10000))$$, '22023', 'unknown batch_id%', 'ml_deploy: a 10,000-character batch_id is not echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_deploy(repeat('A', 10000))$$, '22023', NULL, 'ml_deploy: a 10,000-character batch_id is not echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_deploy('''; DROP TABLE rollingChartData; --')$$, '22023', 'unknown batch_id%', 'ml_deploy: an SQL-injection-looking batch_id');
+SELECT pg_temp.refused($$SELECT * FROM ml_deploy(E'xgb-BTCUSDT\x01-h5-1')$$, '22023', 'unknown batch_id%', 'ml_deploy: a control character in the batch_id');
 SELECT pg_temp.refused($$SELECT * FROM ml_deploy('xgb-BTCUSDT-h5-%')$$, '22023', 'unknown batch_id%', 'ml_deploy: a LIKE pattern is not a batch_id');
 SELECT is((SELECT batch_id FROM ml_rollback(NULL, 5)), NULL, 'ml_rollback(NULL, ...): STRICT, nothing rolled back');
 SELECT pg_temp.refused($$SELECT * FROM ml_rollback('BTCUSDT', 5, 'randomforest')$$, '22023', 'unknown model_type "randomforest"', 'ml_rollback: model_type randomforest');
 SELECT pg_temp.refused($$SELECT * FROM ml_rollback('BTCUSDT', 5, '')$$, '22023', 'unknown model_type ""', 'ml_rollback: an empty model_type');
 SELECT pg_temp.refused($$SELECT * FROM ml_rollback('BTCUSDT', 5, 'XGBOOST')$$, '22023', 'unknown model_type%', 'ml_rollback: model_type is case-sensitive');
-SELECT pg_temp.refused($$SELECT * FROM ml_rollback('BTCUSDT', 5, repeat('x', 10000))$$, '22023', 'unknown model_type%', 'ml_rollback: a 10,000-character model_type is not echoed');
-SELECT pg_temp.refused($$SELECT * FROM ml_rollback(repeat('A', 10000), 5)$$, 'P0002', NULL, 'ml_rollback: a 10,000-character symbol is refused without being echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_rollback('BTCUSDT', 5, repeat('x', 10000))$$, '22023', NULL, 'ml_rollback: a 10,000-character model_type is not echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_rollback(repeat('A', 10000), 5)$$, '_____', NULL, 'ml_rollback: a 10,000-character symbol is refused without being echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_rollback('BTCUSDT', 0)$$, 'P0002', 'no production xgboost model for BTCUSDT horizon 0', 'ml_rollback: horizon 0');
 SELECT pg_temp.refused($$SELECT * FROM ml_rollback('BTCUSDT', 5, 'ensemble')$$, 'P0002', 'no production ensemble model%', 'ml_rollback: a type without a production model');
 SELECT is((SELECT batch_id::text FROM mlTrainingBatches WHERE symbol = 'BTCUSDT' AND forecast_horizon = 5 AND is_production),
@@ -419,10 +436,11 @@ SELECT pg_temp.snap('config');
 SELECT is(ml_config_set('features.rsiPeriod', NULL), NULL, 'ml_config_set(key, NULL): STRICT, nothing changed');
 SELECT is(ml_config_set(NULL, '21'), NULL, 'ml_config_set(NULL, value): STRICT');
 SELECT pg_temp.refused($$SELECT ml_config_set('', '1')$$, '22023', 'unknown config key ""', 'ml_config_set: an empty key');
-SELECT pg_temp.refused($$SELECT ml_config_set(repeat('a', 10000), '1')$$, '22023', 'unknown config key%', 'ml_config_set: a 10,000-character key is not echoed');
+SELECT pg_temp.refused($$SELECT ml_config_set(repeat('a', 10000), '1')$$, '22023', NULL, 'ml_config_set: a 10,000-character key is not echoed');
 SELECT pg_temp.refused($$SELECT ml_config_set('''; DROP TABLE rollingChartData; --', '1')$$, '22023', 'unknown config key%', 'ml_config_set: an SQL-injection-looking key');
+SELECT pg_temp.refused($$SELECT ml_config_set(E'features.rsi\nPeriod', '21')$$, '22023', 'unknown config key%', 'ml_config_set: a newline in the key');
 SELECT pg_temp.refused($$SELECT ml_config_set('features', '{"rsiPeriod": 21}')$$, '22023', 'unknown config key "features"%', 'ml_config_set: a section is not a key');
-SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', '1e400')$$, '22023', 'invalid value for config key "features.rsiPeriod"%', 'ml_config_set: 1e400');
+SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', '1e400')$$, '22023', '%features.rsiPeriod%', 'ml_config_set: 1e400');
 SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', '4294967302')$$, '22023', 'invalid value for config key "features.rsiPeriod"%', 'ml_config_set: 4294967302');
 SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', '2147483648')$$, '22023', 'invalid value for config key "features.rsiPeriod"%', 'ml_config_set: 2147483648');
 SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', '-1')$$, '22023', 'invalid value for config key "features.rsiPeriod"%', 'ml_config_set: -1');
@@ -432,7 +450,7 @@ SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', '"14"')$$, '
 SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', 'null')$$, '22023', 'invalid value for config key "features.rsiPeriod"%', 'ml_config_set: JSON null');
 SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', 'true')$$, '22023', 'invalid value for config key "features.rsiPeriod"%', 'ml_config_set: a boolean');
 SELECT pg_temp.refused($$SELECT ml_config_set('features.rsiPeriod', '[14]')$$, '22023', 'invalid value for config key "features.rsiPeriod"%', 'ml_config_set: an array');
-SELECT pg_temp.refused($$SELECT ml_config_set('features.bollingerStdDev', '1e400')$$, '22023', 'invalid value for config key "features.bollingerStdDev"%', 'ml_config_set: number 1e400');
+SELECT pg_temp.refused($$SELECT ml_config_set('features.bollingerStdDev', '1e400')$$, '22023', '%features.bollingerStdDev%', 'ml_config_set: number 1e400');
 SELECT pg_temp.refused($$SELECT ml_config_set('features.bollingerStdDev', '1e-400')$$, '22023', 'invalid value for config key "features.bollingerStdDev"%', 'ml_config_set: number 1e-400 (not > 0)');
 SELECT pg_temp.refused($$SELECT ml_config_set('features.macdFast', '30')$$, '22023', 'invalid config: features.macdFast (30) must be less than features.macdSlow (26)', 'ml_config_set: a broken cross-key rule');
 SELECT pg_temp.refused($$SELECT ml_config_set('data.compressionThreshold', '31')$$, '22023', 'invalid config: data.compressionThreshold%', 'ml_config_set: compressionThreshold above retentionDays');
@@ -445,14 +463,14 @@ SELECT pg_temp.refused($$SELECT ml_config_set('symbols', '["btcusdt"]')$$, '2202
 SELECT pg_temp.refused($$SELECT ml_config_set('symbols', '["BTCUSDT", "BTCUSDT"]')$$, '22023', 'invalid value for config key "symbols"%', 'ml_config_set: a repeated symbol');
 SELECT pg_temp.refused($$SELECT ml_config_set('symbols', jsonb_build_array('''; DROP TABLE rollingChartData; --'))$$, '22023', 'invalid value for config key "symbols"%',
                        'ml_config_set: an SQL-injection-looking symbol');
-SELECT pg_temp.refused($$SELECT ml_config_set('symbols', jsonb_build_array(repeat('A', 10000)))$$, '22023', 'invalid value for config key "symbols"%',
+SELECT pg_temp.refused($$SELECT ml_config_set('symbols', jsonb_build_array(repeat('A', 10000)))$$, '22023', NULL,
                        'ml_config_set: a 10,000-character symbol is not echoed');
 SELECT pg_temp.refused($$SELECT ml_config_set('symbols', (SELECT jsonb_agg('S' || i) FROM generate_series(1, 101) i))$$, '22023', 'invalid value for config key "symbols"%',
                        'ml_config_set: 101 symbols');
 SELECT pg_temp.refused($$SELECT ml_config_set('training.forecastHorizons', '[2147483648]')$$, '22023', 'invalid value%', 'ml_config_set: horizon 2147483648');
 SELECT pg_temp.refused($$SELECT ml_config_set('training.forecastHorizons', '[0]')$$, '22023', 'invalid value%', 'ml_config_set: horizon 0');
-SELECT pg_temp.refused($$SELECT ml_config_set('training.forecastHorizons', '[1e400]')$$, '22023', 'invalid value%', 'ml_config_set: horizon 1e400');
-SELECT pg_temp.refused($$SELECT ml_config_set('inference.ensembleWeights', '{"xgboost": 1e400}')$$, '22023', 'invalid value%', 'ml_config_set: a weight of 1e400');
+SELECT pg_temp.refused($$SELECT ml_config_set('training.forecastHorizons', '[1e400]')$$, '22023', '%training.forecastHorizons%', 'ml_config_set: horizon 1e400');
+SELECT pg_temp.refused($$SELECT ml_config_set('inference.ensembleWeights', '{"xgboost": 1e400}')$$, '22023', '%inference.ensembleWeights%', 'ml_config_set: a weight of 1e400');
 SELECT pg_temp.refused($$SELECT ml_config_set('inference.ensembleWeights', '{"svm": 1}')$$, '22023', 'invalid value%', 'ml_config_set: a weight for an unknown model type');
 SELECT pg_temp.refused($$SELECT ml_config_set('ingest.baseUrls.binance-us', '"http://user:secret@evil.example/"')$$, '22023', 'invalid value%', 'ml_config_set: a base URL with credentials');
 SELECT pg_temp.refused($$SELECT ml_config_set('ingest.baseUrls.binance-us', '"file:///etc/passwd"')$$, '22023', 'invalid value%', 'ml_config_set: a file:// base URL');
@@ -460,12 +478,13 @@ SELECT pg_temp.refused($$SELECT ml_config_set('ingest.baseUrls.binance-us', '"ht
 SELECT pg_temp.refused($$SELECT ml_config_set('ingest.baseUrls.binance-us', to_jsonb('https://' || repeat('a', 10000)))$$, '22023', 'invalid value%', 'ml_config_set: a 10,000-character URL is not echoed');
 SELECT is(ml_config_get(NULL), NULL, 'ml_config_get(NULL): STRICT');
 SELECT pg_temp.refused($$SELECT ml_config_get('')$$, '22023', 'unknown config key ""%', 'ml_config_get: an empty key');
-SELECT pg_temp.refused($$SELECT ml_config_get(repeat('a', 10000))$$, '22023', 'unknown config key%', 'ml_config_get: a 10,000-character key is not echoed');
+SELECT pg_temp.refused($$SELECT ml_config_get(repeat('a', 10000))$$, '22023', NULL, 'ml_config_get: a 10,000-character key is not echoed');
 SELECT pg_temp.refused($$SELECT ml_config_get('''; DROP TABLE rollingChartData; --')$$, '22023', 'unknown config key%', 'ml_config_get: an SQL-injection-looking key');
+SELECT pg_temp.refused($$SELECT ml_config_get('features.rsiPeriod€')$$, '22023', 'unknown config key%', 'ml_config_get: unicode in the key');
 SELECT pg_temp.refused($$SELECT ml_config_get('features.rsiPeriod.x')$$, '22023', 'unknown config key%', 'ml_config_get: a path below a key');
 SELECT is(ml_config_reset(NULL), NULL, 'ml_config_reset(NULL): STRICT');
 SELECT pg_temp.refused($$SELECT ml_config_reset('features')$$, '22023', 'unknown config key%', 'ml_config_reset: a section');
-SELECT pg_temp.refused($$SELECT ml_config_reset(repeat('a', 10000))$$, '22023', 'unknown config key%', 'ml_config_reset: a 10,000-character key is not echoed');
+SELECT pg_temp.refused($$SELECT ml_config_reset(repeat('a', 10000))$$, '22023', NULL, 'ml_config_reset: a 10,000-character key is not echoed');
 SELECT is(ml_config_get('features.rsiPeriod'), '14'::jsonb, 'the configuration is the default after all of it');
 SELECT pg_temp.unchanged('config');
 
@@ -487,8 +506,8 @@ SELECT pg_temp.refused($$SELECT ml_ingest_klines('', 'HBARUSDT', '[]')$$, '22023
 SELECT pg_temp.refused($$SELECT ml_ingest_klines('BINANCE-US', 'HBARUSDT', '[]')$$, '22023', '%exchange%', 'ml_ingest_klines: the exchange in upper case');
 SELECT pg_temp.refused($$SELECT ml_ingest_klines(repeat('e', 10000), 'HBARUSDT', '[]')$$, '22023', '%exchange%', 'ml_ingest_klines: a 10,000-character exchange is not echoed');
 SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', '', '[]')$$, '22023', 'unknown symbol ""%', 'ml_ingest_klines: an empty symbol');
-SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', repeat('A', 10000), '[]')$$, '22023', 'unknown symbol%', 'ml_ingest_klines: a 10,000-character symbol is not echoed');
-SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', '''; DROP TABLE rollingChartData; --', '[]')$$, '22023', 'unknown symbol%', 'ml_ingest_klines: an SQL-injection-looking symbol');
+SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', repeat('A', 10000), '[]')$$, '22023', NULL, 'ml_ingest_klines: a 10,000-character symbol is not echoed');
+SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', '''; DROP TABLE rollingChartData; --', '[]')$$, '22023', NULL, 'ml_ingest_klines: an SQL-injection-looking symbol');
 SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', E'HBAR\nUSDT\x07', '[]')$$, '22023', 'unknown symbol%', 'ml_ingest_klines: control characters in the symbol');
 SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', 'DOGEUSDT', '[]')$$, '22023', 'unknown symbol "DOGEUSDT"%', 'ml_ingest_klines: an unconfigured symbol');
 SELECT pg_temp.refused($$SELECT ml_ingest_klines('binance-us', 'HBARUSDT', '{}')$$, '22000', '%expected a JSON array%', 'ml_ingest_klines: an object where binance-us returns an array');
@@ -563,12 +582,12 @@ SELECT pg_temp.refused($$SELECT ml_checkpoint(NULL, 'x', 'success')$$, '22004', 
 SELECT pg_temp.refused($$SELECT ml_checkpoint('hostile', NULL, 'success')$$, '22004', 'operation_id must not be NULL', 'ml_checkpoint: NULL operation_id');
 SELECT pg_temp.refused($$SELECT ml_checkpoint('hostile', 'x', NULL)$$, '22004', 'checkpoint_type must not be NULL', 'ml_checkpoint: NULL checkpoint_type');
 SELECT pg_temp.refused($$SELECT ml_checkpoint('hostile', 'x', 'done')$$, '22023', 'invalid checkpoint_type "done"', 'ml_checkpoint: an unknown checkpoint_type');
-SELECT pg_temp.refused($$SELECT ml_checkpoint('hostile', 'x', repeat('t', 10000))$$, '22023', 'invalid checkpoint_type%', 'ml_checkpoint: a 10,000-character checkpoint_type is not echoed');
+SELECT pg_temp.refused($$SELECT ml_checkpoint('hostile', 'x', repeat('t', 10000))$$, '22023', NULL, 'ml_checkpoint: a 10,000-character checkpoint_type is not echoed');
 SELECT pg_temp.refused($$SELECT ml_checkpoint(repeat('s', 10000), 'x', 'success')$$, '22%', '%service_name%', 'ml_checkpoint: a 10,000-character service_name is not echoed');
 SELECT pg_temp.refused($$SELECT ml_checkpoint('hostile', repeat('o', 10000), 'success')$$, '22%', '%operation_id%', 'ml_checkpoint: a 10,000-character operation_id is not echoed');
 SELECT pg_temp.refused($$SELECT ml_log('critical', 'hostile', 'x', 'm')$$, '22023', 'invalid log level "critical"', 'ml_log: an unknown level');
 SELECT pg_temp.refused($$SELECT ml_log('INFO', 'hostile', 'x', 'm')$$, '22023', 'invalid log level%', 'ml_log: the level in upper case');
-SELECT pg_temp.refused($$SELECT ml_log(repeat('l', 10000), 'hostile', 'x', 'm')$$, '22023', 'invalid log level%', 'ml_log: a 10,000-character level is not echoed');
+SELECT pg_temp.refused($$SELECT ml_log(repeat('l', 10000), 'hostile', 'x', 'm')$$, '22023', NULL, 'ml_log: a 10,000-character level is not echoed');
 SELECT pg_temp.refused($$SELECT ml_log(NULL, 'hostile', 'x', 'm')$$, '22004', 'level must not be NULL', 'ml_log: NULL level');
 SELECT pg_temp.refused($$SELECT ml_log('info', NULL, 'x', 'm')$$, '22004', 'category must not be NULL', 'ml_log: NULL category');
 SELECT pg_temp.refused($$SELECT ml_log('info', 'hostile', 'x', NULL)$$, '22004', 'message must not be NULL', 'ml_log: NULL message');
@@ -601,9 +620,10 @@ SELECT pg_temp.unchanged('reads');
 -- Monitor, upkeep, access, indicator functions, recompute
 -- ===========================================================================================
 SELECT pg_temp.snap('monitor and upkeep');
-SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check(repeat('A', 10000))$$, '22023', 'invalid symbol%', 'ml_monitor_check: a 10,000-character symbol is not echoed');
+SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check(repeat('A', 10000))$$, '22023', NULL, 'ml_monitor_check: a 10,000-character symbol is not echoed');
 SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check('''; DROP TABLE rollingChartData; --')$$, '22023', 'invalid symbol%', 'ml_monitor_check: an SQL-injection-looking symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check('')$$, '22023', 'invalid symbol ""', 'ml_monitor_check: an empty symbol');
+SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check('BTC€USDT')$$, '22023', 'invalid symbol%', 'ml_monitor_check: unicode in the symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check('btcusdt')$$, '22023', 'invalid symbol "btcusdt"', 'ml_monitor_check: a lower-case symbol');
 SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check('BTCUSDT', now(), 0)$$, '22023', 'invalid monitor check arguments%', 'ml_monitor_check: window 0');
 SELECT pg_temp.refused($$SELECT * FROM ml_monitor_check('BTCUSDT', now(), -1)$$, '22023', 'invalid monitor check arguments%', 'ml_monitor_check: window -1');
@@ -627,7 +647,7 @@ SELECT is(ml_grant_access(NULL, 'reader')::text, NULL, 'ml_grant_access(NULL, ..
 SELECT is(ml_grant_access(current_user::regrole, NULL)::text, NULL, 'ml_grant_access(role, NULL): STRICT');
 SELECT pg_temp.refused($$SELECT ml_grant_access(current_user::regrole, 'superuser')$$, '22023', 'invalid access level "superuser"', 'ml_grant_access: an unknown level');
 SELECT pg_temp.refused($$SELECT ml_grant_access(current_user::regrole, 'READER')$$, '22023', 'invalid access level%', 'ml_grant_access: the level in upper case');
-SELECT pg_temp.refused($$SELECT ml_grant_access(current_user::regrole, repeat('a', 10000))$$, '22023', 'invalid access level%', 'ml_grant_access: a 10,000-character level is not echoed');
+SELECT pg_temp.refused($$SELECT ml_grant_access(current_user::regrole, repeat('a', 10000))$$, '22023', NULL, 'ml_grant_access: a 10,000-character level is not echoed');
 SELECT pg_temp.refused($$SELECT ml_grant_access('no_such_role_hostile', 'reader')$$, '42704', NULL, 'ml_grant_access: an unknown role');
 SELECT pg_temp.refused($$SELECT ml_grant_access('public', 'reader')$$, '42704', NULL, 'ml_grant_access: PUBLIC is not a role to grant to');
 SELECT pg_temp.unchanged('monitor and upkeep');
@@ -808,8 +828,8 @@ SELECT pg_temp.snap('D3 INSERT (exception block)');
 DO $$
 BEGIN
   INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
-  SELECT symbol, '2021-02-01 02:30', close, high, low, close, 1 FROM rollingChartData WHERE symbol = 'XRPUSDT' AND timestamp = '2021-02-01 02:29'
-  UNION ALL SELECT 'XRPUSDT', '2021-02-01 09:00', 1, 1, 1, -5, 1;
+  SELECT symbol, '2021-02-01 02:30'::timestamp, close, high, low, close, 1 FROM rollingChartData WHERE symbol = 'XRPUSDT' AND timestamp = '2021-02-01 02:29'
+  UNION ALL SELECT 'XRPUSDT', '2021-02-01 09:00'::timestamp, 1, 1, 1, -5, 1;
 EXCEPTION WHEN OTHERS THEN
   INSERT INTO caught VALUES ('insert', SQLSTATE, SQLERRM);
 END $$;
@@ -916,11 +936,13 @@ SELECT * FROM pg_temp.probe('ADAUSDT', 'D3 ml_recompute_indicators (savepoint)')
 -- exception block: an absurd price written with the triggers off, then the recompute overflows on it
 SELECT pg_temp.snap('D3 ml_recompute_indicators (exception block)');
 DO $$
+DECLARE
+  bars bigint;
 BEGIN
   PERFORM set_config('session_replication_role', 'replica', true);
   UPDATE rollingChartData SET high = 99999999999, close = 99999999999 WHERE symbol = 'XRPUSDT' AND timestamp = '2021-02-01 03:40';
   PERFORM set_config('session_replication_role', 'origin', true);
-  CALL ml_recompute_indicators('XRPUSDT');
+  CALL ml_recompute_indicators('XRPUSDT', NULL, bars);
 EXCEPTION WHEN OTHERS THEN
   INSERT INTO caught VALUES ('recompute', SQLSTATE, SQLERRM);
 END $$;
