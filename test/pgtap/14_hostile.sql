@@ -23,7 +23,7 @@ SELECT coalesce(max(id), 0) AS hostile_log_mark FROM systemLogs \gset
 SELECT coalesce(max(id), 0) AS hostile_rs_mark FROM recoveryState \gset
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(528);
+SELECT plan(529);
 
 -- ===========================================================================================
 -- Helpers
@@ -675,8 +675,11 @@ SELECT pg_temp.refused($$SELECT ml_volatility(ARRAY[1, 0, 3]::float8[], 2)$$, '2
 SELECT pg_temp.refused($$SELECT ml_volatility(ARRAY[1, -1, 3]::float8[], 2)$$, '22023', '%prices must be > 0%', 'ml_volatility: a negative price');
 SELECT pg_temp.refused($$SELECT ml_volatility(ARRAY[1, 2, 3]::float8[], 0)$$, '22023', '%window = 0%', 'ml_volatility: window 0');
 SELECT pg_temp.refused($$SELECT ml_volatility(ARRAY[1, 2, 3]::float8[], 4)$$, '22023', '%larger than the array length%', 'ml_volatility: a window longer than the array');
-SELECT pg_temp.runs($$CALL ml_recompute_indicators(repeat('A', 10000))$$, 'ml_recompute_indicators: a 10,000-character symbol has no bars (a notice, no error)');
-SELECT pg_temp.runs($$CALL ml_recompute_indicators('''; DROP TABLE rollingChartData; --')$$, 'ml_recompute_indicators: an SQL-injection-looking symbol has no bars');
+SELECT pg_temp.refused($$CALL ml_recompute_indicators(repeat('A', 10000))$$, '22023', 'symbol "AAAAAAAAAAAAAAAAAAAA..." is 10000 characters long',
+                       'ml_recompute_indicators: a 10,000-character symbol is refused without being echoed');
+SELECT pg_temp.refused($$CALL ml_recompute_indicators('''; DROP TABLE rollingChartData; --')$$, '22023', 'symbol % is 34 characters long',
+                       'ml_recompute_indicators: an SQL-injection-looking symbol is refused (too long for a symbol)');
+SELECT pg_temp.runs($$CALL ml_recompute_indicators('''; DROP --')$$, 'ml_recompute_indicators: a short SQL-injection-looking symbol has no bars (a notice, no error)');
 SELECT pg_temp.refused($$CALL ml_recompute_indicators('BTCUSDT', 'infinity')$$, '22023', 'since must be a finite timestamp%', 'ml_recompute_indicators: since infinity');
 SELECT pg_temp.refused($$CALL ml_recompute_indicators('BTCUSDT', '-infinity')$$, '22023', 'since must be a finite timestamp%', 'ml_recompute_indicators: since -infinity');
 SELECT has_table('rollingchartdata', 'after every SQL-injection-looking argument, rollingChartData exists');
