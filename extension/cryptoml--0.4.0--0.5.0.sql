@@ -385,7 +385,7 @@ CREATE OR REPLACE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule t
     PERFORM cron.schedule('cryptoml-retention', '47 4 * * *', format('CALL %s.ml_apply_retention(NULL::bigint)', s));
     PERFORM cron.schedule('cryptoml-trim-cron-history', '37 4 * * *',
                           'DELETE FROM cron.job_run_details WHERE end_time OPERATOR(pg_catalog.<) '
-                          'pg_catalog.now() OPERATOR(pg_catalog.-) ''7 days''::pg_catalog.interval');
+                          '(pg_catalog.now() OPERATOR(pg_catalog.-) ''7 days''::pg_catalog.interval)');
     RETURN QUERY SELECT j.jobname::text, j.schedule::text, j.command::text FROM cron.job j
                   WHERE j.jobname LIKE 'cryptoml-%' ORDER BY 1;
   END
