@@ -63,6 +63,12 @@ for log in "$TEST_LOG" "$CRYPTOML_SERVER_LOG"; do
     echo "FAIL: a backend crashed (see $log)" >&2
     status=1
   fi
+  # a FATAL of cryptoml's own processes, other than being stopped (the launcher once died at every
+  # server start reading pg_database through an index it could not open)
+  if grep -E "cryptoml [a-z]+ FATAL" "$log" | grep -v "FATAL:  \(57P01: \)\?terminating" | grep .; then
+    echo "FAIL: a cryptoml worker died (see $log)" >&2
+    status=1
+  fi
 done
 if [ $status -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "TESTS FAILED" >&2; fi
 exit $status
