@@ -32,7 +32,7 @@ $(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql $(EXTENSION).control
 
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
 
-.PHONY: deps demo test stop psql start unit load
+.PHONY: deps demo test stop psql start unit load fuzz
 deps:
 	bash scripts/deps.sh
 demo:
@@ -49,3 +49,6 @@ load:
 	bash scripts/load.sh demo
 unit:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j2 && cd build && ctest --output-on-failure
+# libFuzzer targets of fuzz/ (clang, ASan+UBSan), FUZZ_SECONDS (default 60) each; not part of test.
+fuzz:
+	bash scripts/deps.sh fuzz && bash fuzz/build.sh && bash fuzz/run.sh $(FUZZ_SECONDS)

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cryptoml needs, only when some are missing.
+#   bash scripts/deps.sh        everything the extension, its tests and the demo need
+#   bash scripts/deps.sh fuzz   what `make fuzz` needs: clang and its libFuzzer/sanitizer runtimes
+#                               (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev on Debian 12,
+#                               pulled in by libclang-rt-dev) plus the core's libraries
 set -euo pipefail
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap pgtap
       libxgboost-dev libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
       libcurl4-openssl-dev cmake g++ make pkg-config ca-certificates python3)
+case "${1:-}" in
+  "") ;;
+  fuzz) PKGS=(clang libclang-rt-dev libxgboost-dev libeigen3-dev nlohmann-json3-dev make) ;;
+  *) echo "usage: bash scripts/deps.sh [fuzz]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

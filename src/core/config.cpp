@@ -1,5 +1,6 @@
 // cryptoml configuration: defaults, per-key rules, validation. See config.hpp.
 #include "config.hpp"
+#include "json_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -87,7 +88,7 @@ std::string truncate_utf8(std::string s, std::size_t max) {
 
 // Compact JSON of a value (strings quoted), truncated for messages.
 std::string show(const json& v) {
-  return truncate_utf8(v.dump(-1, ' ', false, json::error_handler_t::replace), kMaxShown);
+  return truncate_utf8(json_text(v), kMaxShown);
 }
 
 std::string show_key(const std::string& path) { return show(json(path)); }

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "json_text.hpp"
 #include "text.hpp"
 
 namespace cml::exchange {
@@ -115,7 +116,7 @@ std::string quote(const std::string& s) {
 // A JSON element for a message: its type and (shortened) text, e.g. number 95123.45.
 std::string describe(const json& j) {
   if (j.is_null()) return "null";
-  std::string text = j.is_string() ? j.get<std::string>() : j.dump();
+  std::string text = j.is_string() ? j.get<std::string>() : json_text(j);
   bool cut = false;
   text = clean_text(text, kQuotedValueChars, &cut);
   if (cut) text += "...";
@@ -506,7 +507,7 @@ Candle read_candle(const Layout& lay, const json& el, Where& where, const ParseO
   else if (message.is_null())
     text = "(no message)";
   else
-    text = message.dump();
+    text = json_text(message);
   throw ApiError(ex + " API error: " + clean_text(text, kApiMessageChars), detail);
 }
 
@@ -528,7 +529,7 @@ const json& candle_array(Exchange ex, const json& doc) {
       if (doc.is_object() && (doc.contains("code") || doc.contains("msg")))
         throw_api_error(
             name, field(doc, "msg"),
-            doc.contains("code") ? "binance-us error code " + field(doc, "code").dump() : "");
+            doc.contains("code") ? "binance-us error code " + json_text(field(doc, "code")) : "");
       if (!doc.is_array()) throw shape_error("a JSON array of klines", doc);
       return doc;
     case Exchange::Coinbase:

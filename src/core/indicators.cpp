@@ -336,6 +336,10 @@ IndicatorValues IndicatorState::update(double high, double low, double close) {
   if (high < low)
     throw InvalidParameter("indicator update: high = " + fmt(high) + " is below low = " + fmt(low),
                            "rule: high, low and close are finite prices > 0 with high >= low");
+  if (bars_ >= kMaxIndicatorBars)
+    throw DataError("indicator update: the state has consumed " + std::to_string(bars_) +
+                        " bars, the most one state holds",
+                    "rule: at most 2^53 bars per indicator state");
   IndicatorValues v;
   v.rsi = rsi_.update(close);
   const MacdState::Out m = macd_.update(close);
@@ -575,6 +579,9 @@ struct IndicatorCodec {
     IndicatorState s(p);
     s.bars_ = r.i64("bars");
     if (s.bars_ < 0) corrupt("negative bar count " + std::to_string(s.bars_));
+    if (s.bars_ > kMaxIndicatorBars)
+      corrupt("bar count " + std::to_string(s.bars_) + " is above the limit of " + std::to_string(kMaxIndicatorBars) +
+              " (rule: 0 <= bars <= 2^53)");
     auto check_n = [&](std::int64_t n, const char* what) {
       if (n != s.bars_)
         corrupt(std::string(what) + " has consumed " + std::to_string(n) + " bars, expected " +

@@ -67,6 +67,11 @@ class WindowMax {
 // Largest accepted period of any indicator.
 constexpr int kMaxIndicatorPeriod = 100000;
 
+// Most bars one IndicatorState may consume (2^53, some 17 billion years of minutes). deserialize
+// rejects a larger bar count and update() refuses to go beyond it, so the int64 counters can
+// never overflow (a checkpoint claiming INT64_MAX bars made the next update overflow them).
+constexpr std::int64_t kMaxIndicatorBars = std::int64_t{1} << 53;
+
 struct IndicatorParams {
   int rsi_period = 14, macd_fast = 12, macd_slow = 26, macd_signal = 9, bb_period = 20;
   double bb_k = 2.0;
@@ -173,7 +178,8 @@ class IndicatorState {
  public:
   explicit IndicatorState(const IndicatorParams& p);  // validates p
   // Advance one bar. Throws InvalidParameter (state unchanged) for non-finite or non-positive
-  // close/high/low or high < low. stoch_k is reported from row stoch_k-1 (not delayed).
+  // close/high/low or high < low, DataError (state unchanged) when kMaxIndicatorBars bars were
+  // consumed already. stoch_k is reported from row stoch_k-1 (not delayed).
   IndicatorValues update(double high, double low, double close);
   std::int64_t bars() const;  // bars consumed so far
   const IndicatorParams& params() const;
@@ -182,7 +188,7 @@ class IndicatorState {
   // uint16 version = 1, then the fields little-endian (see indicators.cpp). deserialize throws
   // DataError("indicator state: ...") on wrong magic, unsupported version (the message names the
   // found and the expected version), truncation, trailing bytes, invalid params or inconsistent
-  // sizes/counters.
+  // sizes/counters (a bar count above kMaxIndicatorBars included).
   std::string serialize() const;
   static IndicatorState deserialize(const std::string& bytes);
 

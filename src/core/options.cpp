@@ -295,7 +295,9 @@ TrainOptions parse_train(ModelType type, const json& config, const json& options
   if (type == ModelType::lstm) l.validate();
   if (type != ModelType::ensemble) return t;
 
-  json w = options.contains("weights") ? options.at("weights") : inference.at("ensembleWeights");
+  // References, and members checked before they are copied: copying (or dumping) a json recurses
+  // once per nesting level, so a value nested a million levels deep overflowed the stack.
+  const json& w = options.contains("weights") ? options.at("weights") : inference.at("ensembleWeights");
   Config::validate_value("inference.ensembleWeights", w);  // object of xgboost/lstm -> finite >= 0, sum > 0
   if (!w.empty()) {
     t.weights_set = true;
@@ -303,6 +305,9 @@ TrainOptions parse_train(ModelType type, const json& config, const json& options
     t.weights[1] = w.value("lstm", 0.0);
   }
   for (int m = 0; m < 2; m++) {
+    if (options.contains(kMemberName[m]))  // an object (checked above) of scalar options after this
+      (void)parse_train(m == 0 ? ModelType::xgboost : ModelType::lstm, config, options.at(kMemberName[m]),
+                        prefix + kMemberName[m] + ".");
     json mo = options.contains(kMemberName[m]) ? options.at(kMemberName[m]) : json::object();
     // A member trained here uses the ensemble's window and split, so its training rows end
     // before the ensemble's validation rows.

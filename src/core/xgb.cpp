@@ -175,7 +175,9 @@ class ModelCheck {
     if (objective_ != "reg:squarederror") {
       fail("objective is not reg:squarederror: \"" + objective_ + "\"");
     }
-    std::int64_t nfeat = parse_count(num_feature_, "learner_model_param.num_feature", 1, 1 << 30);
+    // Bounded like the LSTM format's feature count: load() allocates a row of num_feature values and
+    // XGBoost tens of bytes per feature, so a header claiming 2^30 features asked for gigabytes.
+    std::int64_t nfeat = parse_count(num_feature_, "learner_model_param.num_feature", 1, kMaxXgbFeatures);
     if (!num_class_.empty() && num_class_ != "0") fail("num_class is not 0: " + num_class_);
     if (!num_target_.empty() && num_target_ != "1") fail("num_target is not 1: " + num_target_);
     if (!num_parallel_tree_.empty() && num_parallel_tree_ != "1") {
@@ -279,6 +281,7 @@ class ModelCheck {
   };
 
   static constexpr std::size_t kMaxDepth = 32;
+  static constexpr std::int64_t kMaxXgbFeatures = 1000000;
 
   [[noreturn]] static void fail(const std::string& what) { throw DataError("xgboost model: " + what); }
 
@@ -317,7 +320,10 @@ class ModelCheck {
   static std::int64_t parse_count(const std::string& s, const char* what, std::int64_t lo, std::int64_t hi) {
     bool ok = false;
     std::int64_t v = parse_int(s, &ok);
-    if (!ok || v < lo || v > hi) fail(std::string(what) + " is missing or invalid: \"" + s + "\"");
+    if (!ok || v < lo || v > hi) {
+      fail(std::string(what) + " is missing or invalid: \"" + s + "\" (rule: an integer between " + std::to_string(lo) +
+           " and " + std::to_string(hi) + ")");
+    }
     return v;
   }
 

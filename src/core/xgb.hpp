@@ -83,7 +83,7 @@ class XgbModel {
   // Loads a saved model. Throws DataError("xgboost model: <first line of XGBoost's error>") for corrupt bytes.
   // The bytes are first checked by a bounds-checked UBJSON reader (XGBoost 1.7's own reader does
   // not check lengths) and for the shape of a single-output gbtree regression model (tree links in
-  // range and acyclic, split features < num_feature); failures there throw
+  // range and acyclic, split features < num_feature, num_feature between 1 and 1000000); failures there throw
   // DataError("xgboost model: <what is wrong>").
   static XgbModel load(const std::string& bytes);
 
