@@ -751,7 +751,8 @@ const char* quoted(const char* value) {
 void check_length(const char* value, int max_chars, const char* column) {
   if (value != nullptr && pg_mbstrlen(value) > max_chars)
     ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-                    errmsg("%s is %d characters long: \"%s\"", column, pg_mbstrlen(value), quoted(value)),
+                    errmsg("%s is %d characters long: \"%.*s...\"", column, pg_mbstrlen(value),
+                           pg_mbcliplen(value, (int)strlen(value), 60), value),
                     errdetail("rule: %s is VARCHAR(%d)", column, max_chars)));
 }
 
