@@ -2040,12 +2040,7 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
       'earlyStoppingPatience', @extschema@.ml_config_get('training.earlyStoppingPatience'), 'sequenceLength', 30,
       'hiddenSize', 32, 'numLayers', 1, 'lstmLearningRate', 0.001, 'maxEpochs', @extschema@.ml_config_get('training.maxEpochs'),
       'batchSize', @extschema@.ml_config_get('training.batchSize')) || o;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(p) e(k, v)
-     WHERE k IN ('retrainEvery', 'windowSize', 'maxDepth', 'numRounds', 'earlyStoppingPatience', 'sequenceLength', 'hiddenSize',
-                 'numLayers', 'maxEpochs', 'batchSize') AND (v::numeric <> trunc(v::numeric) OR abs(v::numeric) > 2147483647);
-    IF bad IS NOT NULL THEN
-      RAISE EXCEPTION 'backtest option(s) % must be integers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    -- (integers and their ranges: the caller's options were checked above, the configuration's by its rules)
     fee := (p ->> 'feePct')::float8;
     slip := (p ->> 'slippagePct')::float8;
     IF horizon <= 0 OR (p ->> 'retrainEvery')::integer <= 0 THEN
