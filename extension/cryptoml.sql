@@ -137,6 +137,10 @@ CREATE TABLE mlTrainingBatches (
   hyperparameters     JSONB,
   feature_set_version INTEGER,
   duration_ms         BIGINT,
+  shrinkage           DOUBLE PRECISION,
+  skill_statistic     DOUBLE PRECISION,
+  skill_p_value       DOUBLE PRECISION,
+  calibration_pairs   INTEGER,
   CONSTRAINT mltrainingbatches_model_type_check CHECK (model_type IN ('xgboost', 'lstm', 'ensemble')),
   CONSTRAINT mltrainingbatches_accuracy_range CHECK (accuracy BETWEEN 0 AND 1),
   CONSTRAINT mltrainingbatches_samples_nonnegative CHECK (training_samples >= 0 AND validation_samples >= 0),
@@ -162,6 +166,10 @@ COMMENT ON COLUMN mlTrainingBatches.baseline_rmse IS 'RMSE of the zero-change ba
 COMMENT ON COLUMN mlTrainingBatches.hyperparameters IS 'Training options actually used (added).';
 COMMENT ON COLUMN mlTrainingBatches.feature_set_version IS 'Version of the feature set the model was trained on (added).';
 COMMENT ON COLUMN mlTrainingBatches.duration_ms IS 'Training wall time in milliseconds (added).';
+COMMENT ON COLUMN mlTrainingBatches.shrinkage IS 'Least squares of the actual on the raw prediction (through 0, clipped to [0, 1]) over the model''s out-of-time record at training: the factor its forecasts start from (added in 0.6.0).';
+COMMENT ON COLUMN mlTrainingBatches.skill_statistic IS 'Diebold-Mariano statistic (prequential, HAC, Harvey-Leybourne-Newbold) of zero change''s squared error minus the served prediction''s over the out-of-time record: > 0 when the model helps (added in 0.6.0).';
+COMMENT ON COLUMN mlTrainingBatches.skill_p_value IS 'One-sided p-value of skill_statistic; a model is promoted only below inference.skillSignificance (added in 0.6.0).';
+COMMENT ON COLUMN mlTrainingBatches.calibration_pairs IS 'Predictions in the out-of-time record (rolling-origin folds inside the training window) (added in 0.6.0).';
 
 CREATE TABLE persistentForecasts (
   id               SERIAL PRIMARY KEY,
@@ -175,6 +183,9 @@ CREATE TABLE persistentForecasts (
   created_at       TIMESTAMP DEFAULT NOW(),
   expires_at       TIMESTAMP,
   bar_timestamp    TIMESTAMP,
+  raw_value        DECIMAL(15,8),
+  lower            DECIMAL(15,8),
+  upper            DECIMAL(15,8),
   CONSTRAINT persistentforecasts_type_check CHECK (forecast_type IN ('price_direction', 'volatility', 'trend')),
   CONSTRAINT persistentforecasts_confidence_range CHECK (confidence BETWEEN 0 AND 100),
   CONSTRAINT persistentforecasts_horizon_positive CHECK (forecast_horizon > 0)
@@ -182,18 +193,23 @@ CREATE TABLE persistentForecasts (
 CREATE INDEX persistentforecasts_lookup_idx ON persistentForecasts (symbol, forecast_horizon, created_at);
 CREATE INDEX persistentforecasts_bar_idx ON persistentForecasts (symbol, forecast_horizon, bar_timestamp);
 CREATE INDEX persistentforecasts_pending_actual_idx ON persistentForecasts (expires_at) WHERE actual_value IS NULL;
+CREATE INDEX persistentforecasts_outcomes_idx ON persistentForecasts (model_version, forecast_horizon, bar_timestamp)
+  WHERE actual_value IS NOT NULL;
 COMMENT ON TABLE persistentForecasts IS 'Forecasts made by the models, with the actual outcome once known.';
 COMMENT ON COLUMN persistentForecasts.id IS 'Surrogate key.';
 COMMENT ON COLUMN persistentForecasts.symbol IS 'Trading pair.';
 COMMENT ON COLUMN persistentForecasts.forecast_type IS 'price_direction, volatility or trend.';
-COMMENT ON COLUMN persistentForecasts.confidence IS 'Calibrated confidence, 0-100 (as stored, before decay).';
-COMMENT ON COLUMN persistentForecasts.predicted_value IS 'Predicted percentage change (price_direction) or value of the forecast type.';
+COMMENT ON COLUMN persistentForecasts.confidence IS 'price_direction: the probability (50-100) that the change has the sign of raw_value, as stated from the model''s out-of-time record (before decay); 50 without shown skill.';
+COMMENT ON COLUMN persistentForecasts.predicted_value IS 'Served prediction: the percentage change (price_direction: the raw model output shrunk, 0 without shown skill) or the value of the forecast type.';
 COMMENT ON COLUMN persistentForecasts.actual_value IS 'Actual outcome, filled once the horizon has passed.';
 COMMENT ON COLUMN persistentForecasts.forecast_horizon IS 'Minutes ahead.';
 COMMENT ON COLUMN persistentForecasts.model_version IS 'batch_id of the model (or the fallback rule) that made it.';
 COMMENT ON COLUMN persistentForecasts.created_at IS 'When the forecast was made.';
 COMMENT ON COLUMN persistentForecasts.expires_at IS 'Forecast time + horizon.';
 COMMENT ON COLUMN persistentForecasts.bar_timestamp IS 'Timestamp of the bar the forecast was made from (added).';
+COMMENT ON COLUMN persistentForecasts.raw_value IS 'price_direction: the model''s raw output before shrinkage, % change (added in 0.6.0; NULL before).';
+COMMENT ON COLUMN persistentForecasts.lower IS 'Lower bound of the conformal interval of the outcome at inference.intervalCoverage (price_direction: the change in %; volatility: the realized volatility) (added in 0.6.0; NULL when none could be stated).';
+COMMENT ON COLUMN persistentForecasts.upper IS 'Upper bound of the conformal interval of the outcome (added in 0.6.0; NULL when none could be stated).';
 
 CREATE TABLE tradeSimulations (
   id                 SERIAL PRIMARY KEY,
@@ -589,10 +605,16 @@ CREATE TABLE cryptoml_internal.models (
   feature_set_version INTEGER NOT NULL,
   calibration         JSONB,
   created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
-  model_sha256        BYTEA NOT NULL
+  model_sha256        BYTEA NOT NULL,
+  oot_ts              TIMESTAMP[],
+  oot_raw             DOUBLE PRECISION[],
+  oot_actual          DOUBLE PRECISION[]
 );
 COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list and confidence calibration. Deleted with their batch.';
 COMMENT ON COLUMN cryptoml_internal.models.model_sha256 IS 'SHA-256 of model, recorded when the model was stored; every load checks the bytes against it (added in 0.5.0).';
+COMMENT ON COLUMN cryptoml_internal.models.oot_ts IS 'The model''s out-of-time record, with oot_raw and oot_actual: bars predicted by rolling-origin fold models inside its training window (an ensemble: its members'' records, weighted), what they predicted and what happened. Its forecasts state their shrinkage, confidence and interval from it and their own outcomes (added in 0.6.0; NULL for older models).';
+COMMENT ON COLUMN cryptoml_internal.models.oot_raw IS 'Raw predictions of the out-of-time record, % change (added in 0.6.0).';
+COMMENT ON COLUMN cryptoml_internal.models.oot_actual IS 'Outcomes of the out-of-time record, % change (added in 0.6.0).';
 
 -- Per-session caches of the production models (ml_forecast) follow every change of the registry.
 CREATE FUNCTION cryptoml_internal.registry_changed() RETURNS trigger
@@ -704,9 +726,30 @@ COMMENT ON FUNCTION ml_rollback(text, integer, text) IS 'Puts back the productio
 CREATE FUNCTION ml_forecast(symbol text, horizon integer,
                             OUT symbol text, OUT horizon integer, OUT forecast_at timestamp, OUT predicted_change float8,
                             OUT predicted_price float8, OUT confidence float8, OUT signal text, OUT model_version text,
-                            OUT expires_at timestamp, OUT cached boolean, OUT stale boolean)
+                            OUT expires_at timestamp, OUT cached boolean, OUT stale boolean,
+                            OUT raw_change float8, OUT lower float8, OUT upper float8)
   AS 'MODULE_PATHNAME', 'ml_forecast' LANGUAGE C VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ml_forecast(text, integer) IS 'Forecast of the percentage change of close over horizon minutes from the latest bar, by the production model, with its calibrated confidence and signal; stored in persistentForecasts; repeated calls within inference.maxPredictionAge return the stored forecast (cached).';
+COMMENT ON FUNCTION ml_forecast(text, integer) IS 'Forecast of the percentage change of close over horizon minutes from the latest bar, by the production model, stated from its out-of-time record: predicted_change is the raw output (raw_change) shrunk, 0 without shown skill; confidence the probability (50-100) that the change has raw_change''s sign; [lower, upper] the conformal interval at inference.intervalCoverage; a LONG/SHORT signal only with skill and confidence >= inference.confidenceThreshold. Stored in persistentForecasts; repeated calls within inference.maxPredictionAge return the stored forecast (cached).';
+
+-- What a model's out-of-time record states for a raw prediction at a bar (src/core/honest.hpp):
+-- the rule ml_forecast applies, for tests and for a user who wants to see it at work.
+CREATE FUNCTION cryptoml_internal.forecast_statement(raw float8, horizon integer, at timestamp, ts timestamp[], raws float8[],
+    actuals float8[], stated bigint, missed bigint,
+    OUT served float8, OUT confidence float8, OUT lower float8, OUT upper float8, OUT skilled boolean, OUT shrinkage float8,
+    OUT skill_statistic float8, OUT skill_p_value float8, OUT pairs bigint)
+  AS 'MODULE_PATHNAME', 'cml_forecast_statement' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+-- The reliability summary of stated confidences (%) and hits (src/core/honest.hpp): expected
+-- calibration error and largest bucket gap in points, Brier score and its skill against always 50 %.
+CREATE FUNCTION cryptoml_internal.reliability_summary(confidence float8[], hit boolean[], min_bucket integer,
+    OUT predictions bigint, OUT ece float8, OUT brier float8, OUT brier_skill float8, OUT largest_gap float8)
+  AS 'MODULE_PATHNAME', 'cml_reliability_summary' LANGUAGE C IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp;
+
+-- The conformal interval of a value from the errors of earlier forecasts of it (volatility).
+CREATE FUNCTION cryptoml_internal.conformal_interval(center float8, residuals float8[], stated bigint, missed bigint,
+    OUT lower float8, OUT upper float8)
+  AS 'MODULE_PATHNAME', 'cml_conformal_interval' LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION cryptoml_internal.forecast_statement(float8, integer, timestamp, timestamp[], float8[], float8[], bigint, bigint),
+  cryptoml_internal.conformal_interval(float8, float8[], bigint, bigint) FROM PUBLIC;
 
 -- ===========================================================================================
 -- Upkeep: live confidence, outcomes, drift, retraining, pg_cron schedule
@@ -717,11 +760,12 @@ SELECT f.id, f.symbol, f.forecast_type, f.forecast_horizon, f.bar_timestamp, f.p
        f.confidence AS stored_confidence,
        round((f.confidence * power(d.decay, a.age_minutes))::numeric, 2) AS confidence,
        round(a.age_minutes::numeric, 2) AS age_minutes,
-       now()::timestamp < f.expires_at AS active
+       now()::timestamp < f.expires_at AS active,
+       f.raw_value, f.lower, f.upper
   FROM persistentForecasts f,
        LATERAL (SELECT greatest(extract(epoch FROM now()::timestamp - f.created_at)::float8, 0) / 60 AS age_minutes) a,
        (SELECT ml_config_get('forecasting.confidenceDecay')::float8 AS decay) d;
-COMMENT ON VIEW ml_forecasts_live IS 'persistentForecasts with the confidence decayed by forecasting.confidenceDecay per minute of age (the stored value is stored_confidence).';
+COMMENT ON VIEW ml_forecasts_live IS 'persistentForecasts with the confidence decayed by forecasting.confidenceDecay per minute of age (the stored value is stored_confidence), the raw model output and the interval [lower, upper].';
 
 -- The symbols with bars, by skipping through the (symbol, timestamp) index: one probe per symbol.
 CREATE FUNCTION cryptoml_internal.chart_symbols() RETURNS SETOF text
@@ -790,7 +834,7 @@ CREATE FUNCTION ml_check_drift(days integer DEFAULT 7, min_forecasts integer DEF
     END IF;
     FOR r IN
       SELECT f.symbol::text AS symbol, f.forecast_horizon AS horizon, f.model_version::text AS model_version,
-             count(*) AS n, avg(((f.predicted_value > 0) = (f.actual_value > 0))::int)::float8 AS live,
+             count(*) AS n, avg(((coalesce(f.raw_value, f.predicted_value) > 0) = (f.actual_value > 0))::int)::float8 AS live,
              b.accuracy::float8 AS validation
         FROM @extschema@.persistentforecasts f
         JOIN @extschema@.mltrainingbatches b ON b.batch_id = f.model_version AND b.is_production
@@ -964,6 +1008,8 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
     er float8;           -- efficiency ratio over the trend window
     regime text;
     n integer;
+    vol_lo float8;       -- the volatility forecast's interval
+    vol_hi float8;
   BEGIN
     SELECT max(r.timestamp) INTO bar FROM @extschema@.rollingchartdata r WHERE r.symbol = ml_forecast_all.symbol;
     IF bar IS NULL THEN
@@ -999,12 +1045,28 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
         written := written + 1;
       END IF;
       -- volatility: the realized volatility expected over the horizon, sigma * sqrt(h)
+      -- with its conformal interval: the |errors| of this symbol's earlier volatility forecasts of
+      -- the horizon known at this bar (the last inference.calibrationWindow), at the ACI level
+      -- after those of them that stated an interval
       IF sigma IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
                        AND f.forecast_type = 'volatility' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+        WITH past AS (
+          SELECT DISTINCT ON (f.bar_timestamp) f.bar_timestamp, f.predicted_value::float8 AS p, f.actual_value::float8 AS a,
+                 f.lower::float8 AS lo, f.upper::float8 AS hi
+            FROM @extschema@.persistentforecasts f
+           WHERE f.symbol = ml_forecast_all.symbol AND f.forecast_type = 'volatility' AND f.forecast_horizon = h
+             AND f.actual_value IS NOT NULL AND f.bar_timestamp + make_interval(mins => h) <= bar
+           ORDER BY f.bar_timestamp DESC, f.id DESC),
+        w AS (SELECT * FROM past ORDER BY past.bar_timestamp DESC
+               LIMIT (@extschema@.ml_config_get('inference.calibrationWindow'))::integer)
+        SELECT ci.lower, ci.upper INTO vol_lo, vol_hi
+          FROM cryptoml_internal.conformal_interval(sigma * sqrt(h), (SELECT coalesce(array_agg(w.a - w.p), '{}') FROM w),
+                 (SELECT count(*) FROM past WHERE past.lo IS NOT NULL),
+                 (SELECT count(*) FROM past WHERE past.lo IS NOT NULL AND (past.a < past.lo OR past.a > past.hi))) ci;
         INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
-                                                     model_version, expires_at, bar_timestamp)
+                                                     model_version, expires_at, bar_timestamp, lower, upper)
           VALUES (symbol, 'volatility', NULL, round((sigma * sqrt(h))::numeric, 8), h, 'stat:sigma60-sqrt-h',
-                  bar + make_interval(mins => h), bar);
+                  bar + make_interval(mins => h), bar, round(greatest(vol_lo, 0)::numeric, 8), round(vol_hi::numeric, 8));
         written := written + 1;
       END IF;
       -- trend: the market regime, from the efficiency ratio over min(max(h, 10), 240) bars and
@@ -1027,7 +1089,7 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
     RETURN written;
   END
   $$;
-COMMENT ON FUNCTION ml_forecast_all(text) IS 'Writes the forecasts of the symbol''s latest bar that are missing: price_direction (production model, else the zero-change baseline), volatility and trend (statistical) at every forecasting.horizons horizon; returns how many.';
+COMMENT ON FUNCTION ml_forecast_all(text) IS 'Writes the forecasts of the symbol''s latest bar that are missing: price_direction (production model, else the zero-change baseline), volatility (statistical, with a conformal interval from its earlier errors) and trend (statistical) at every forecasting.horizons horizon; returns how many.';
 REVOKE ALL ON FUNCTION ml_forecast_all(text) FROM PUBLIC;
 
 -- ===========================================================================================
@@ -1058,7 +1120,8 @@ CREATE TABLE cryptoml_internal.monitor_alerts (
   started_at   timestamptz NOT NULL,
   last_seen_at timestamptz NOT NULL,
   PRIMARY KEY (symbol, alert),
-  CONSTRAINT monitor_alerts_alert_check CHECK (alert IN ('stale_data', 'completeness', 'missing_data', 'invalid_values')),
+  CONSTRAINT monitor_alerts_alert_check CHECK (alert IN ('stale_data', 'completeness', 'missing_data', 'invalid_values')
+                                                OR alert ~ '^(interval_coverage|calibration_error)_h[0-9]+$'),
   CONSTRAINT monitor_alerts_level_check CHECK (level IN ('warning', 'error'))
 );
 COMMENT ON TABLE cryptoml_internal.monitor_alerts IS 'Open chart monitor alerts (raised, not yet recovered); one row per symbol and alert.';
@@ -1107,6 +1170,39 @@ CREATE FUNCTION cryptoml_internal.monitor_forget_unconfigured() RETURNS integer
     RETURN n;
   END
   $$;
+
+-- Live honesty of a symbol's production price_direction models: over each one's last
+-- inference.calibrationWindow forecasts with an outcome (one per bar), the expected calibration
+-- error of the stated confidence (points) and the coverage of the stated intervals, beside the
+-- thresholds of monitoring.alertThresholds; judged (bad) only over at least 100 outcomes.
+CREATE FUNCTION cryptoml_internal.model_honesty(symbol text)
+  RETURNS TABLE (horizon integer, model_version text, outcomes bigint, ece float8, ece_threshold float8, coverage float8,
+                 coverage_target float8, coverage_gap float8, with_interval bigint)
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH m AS (
+    SELECT b.forecast_horizon AS horizon, b.batch_id::text AS batch_id FROM @extschema@.mltrainingbatches b
+     WHERE b.symbol = $1 AND b.is_production),
+  f AS (
+    SELECT m.horizon, m.batch_id, x.* FROM m, LATERAL (
+      SELECT DISTINCT ON (p.bar_timestamp) p.bar_timestamp, p.confidence::float8 AS conf, p.actual_value::float8 AS actual,
+             coalesce(p.raw_value, p.predicted_value)::float8 AS lean, p.lower::float8 AS lo, p.upper::float8 AS hi
+        FROM @extschema@.persistentforecasts p
+       WHERE p.model_version = m.batch_id AND p.forecast_horizon = m.horizon AND p.actual_value IS NOT NULL
+         AND p.forecast_type = 'price_direction'
+       ORDER BY p.bar_timestamp DESC, p.id DESC
+       LIMIT (@extschema@.ml_config_get('inference.calibrationWindow'))::integer) x)
+  SELECT f.horizon, f.batch_id, count(*),
+         (cryptoml_internal.reliability_summary(array_agg(f.conf) FILTER (WHERE f.actual <> 0),
+                                                array_agg(sign(f.lean) = sign(f.actual)) FILTER (WHERE f.actual <> 0), 1)).ece,
+         100 * (@extschema@.ml_config_get('monitoring.alertThresholds.calibrationError'))::float8,
+         avg((f.actual BETWEEN f.lo AND f.hi)::int) FILTER (WHERE f.lo IS NOT NULL)::float8,
+         (@extschema@.ml_config_get('inference.intervalCoverage'))::float8,
+         (@extschema@.ml_config_get('monitoring.alertThresholds.intervalCoverageGap'))::float8,
+         count(*) FILTER (WHERE f.lo IS NOT NULL)
+    FROM f GROUP BY f.horizon, f.batch_id ORDER BY f.horizon
+  $$;
+REVOKE ALL ON FUNCTION cryptoml_internal.model_honesty(text) FROM PUBLIC;
 
 CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DEFAULT now(), window_minutes integer DEFAULT 60)
   RETURNS TABLE (symbol text, latest_bar timestamp, staleness_seconds float8, completeness float8, missing_ratio float8,
@@ -1160,6 +1256,18 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
            invalid_ratio > (cfg #>> '{alertThresholds,invalidValues}')::float8,
            format('%s of %s bars have inconsistent prices or out-of-range indicators', q.invalid, q.present))
         ) AS v(alert, level, value, threshold, bad, detail)
+        UNION ALL  -- the production models' live honesty, judged over at least 100 outcomes
+        SELECT 'interval_coverage_h' || mh.horizon, 'warning', mh.coverage, mh.coverage_target,
+               mh.with_interval >= 100 AND abs(mh.coverage - mh.coverage_target) > mh.coverage_gap,
+               format('%s of the last %s outcomes of %s h%s inside the stated %s intervals (target +/- %s)',
+                      round(mh.coverage::numeric, 3), mh.with_interval, mh.model_version, mh.horizon, mh.coverage_target, mh.coverage_gap)
+          FROM cryptoml_internal.model_honesty(sym) mh WHERE mh.coverage IS NOT NULL
+        UNION ALL
+        SELECT 'calibration_error_h' || mh.horizon, 'warning', mh.ece, mh.ece_threshold,
+               mh.outcomes >= 100 AND mh.ece > mh.ece_threshold,
+               format('expected calibration error %s points over the last %s outcomes of %s h%s',
+                      round(mh.ece::numeric, 2), mh.outcomes, mh.model_version, mh.horizon)
+          FROM cryptoml_internal.model_honesty(sym) mh WHERE mh.ece IS NOT NULL
       LOOP
         IF a.bad THEN
           UPDATE cryptoml_internal.monitor_alerts m SET value = a.value, last_seen_at = at
@@ -1197,7 +1305,7 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
     END IF;
   END
   $$;
-COMMENT ON FUNCTION ml_monitor_check(text, timestamptz, integer) IS 'Data-quality check of one or every configured symbol over the window_minutes closed minutes before at: completeness, missing ratio, staleness, invalid ratio; raises each alert once (systemLogs + NOTIFY cryptoml_alerts) and clears it once.';
+COMMENT ON FUNCTION ml_monitor_check(text, timestamptz, integer) IS 'Data-quality check of one or every configured symbol over the window_minutes closed minutes before at: completeness, missing ratio, staleness, invalid ratio; and the live honesty of its production models (interval coverage off target by more than monitoring.alertThresholds.intervalCoverageGap, expected calibration error above monitoring.alertThresholds.calibrationError, over at least 100 outcomes); raises each alert once (systemLogs + NOTIFY cryptoml_alerts) and clears it once.';
 
 CREATE FUNCTION ml_health()
   RETURNS TABLE (scope text, metric text, value float8, unit text, threshold float8, ok boolean, detail text)
@@ -1236,6 +1344,18 @@ CREATE FUNCTION ml_health()
         FROM cryptoml_internal.monitor_alerts m WHERE m.symbol = sym;
       ok := value = 0;
       RETURN NEXT;
+      -- the production models' live honesty (issue 15)
+      FOR q IN SELECT * FROM cryptoml_internal.model_honesty(sym) LOOP
+        metric := 'live_ece_h' || q.horizon; value := q.ece; unit := 'points'; threshold := q.ece_threshold;
+        ok := CASE WHEN q.outcomes >= 100 THEN value <= threshold END;
+        detail := format('expected calibration error of %s''s stated confidence over its last %s outcomes', q.model_version, q.outcomes);
+        RETURN NEXT;
+        metric := 'interval_coverage_h' || q.horizon; value := q.coverage; unit := 'ratio'; threshold := q.coverage_target;
+        ok := CASE WHEN q.with_interval >= 100 THEN abs(value - threshold) <= q.coverage_gap END;
+        detail := format('share of %s''s last %s outcomes with an interval inside it (target %s +/- %s)', q.model_version,
+                         q.with_interval, q.coverage_target, q.coverage_gap);
+        RETURN NEXT;
+      END LOOP;
       -- ingestion (issue 8), for symbols the ingest worker or ml_ingest_klines has stored
       FOR q IN SELECT i.exchange, i.last_lag_seconds, i.last_bar, i.consecutive_failures, i.last_error
                  FROM cryptoml_internal.ingest_state i WHERE i.symbol = sym
@@ -1285,7 +1405,7 @@ CREATE FUNCTION ml_health()
     RETURN NEXT;
   END
   $$;
-COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts; and per ingested symbol the ingest lag and consecutive failed requests.';
+COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts; per production model the live expected calibration error and interval coverage (ok is NULL below 100 outcomes); and per ingested symbol the ingest lag and consecutive failed requests.';
 
 CREATE FUNCTION cryptoml_internal.prediction_stats(OUT calls bigint, OUT sampled integer, OUT p50_ms float8, OUT p95_ms float8)
   AS 'MODULE_PATHNAME', 'cml_prediction_stats' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
@@ -1800,28 +1920,32 @@ CREATE FUNCTION cryptoml_internal.wilson(successes integer, n integer, OUT lo fl
 -- beside the zero-change baseline; and the reliability table of stated confidence.
 CREATE FUNCTION ml_forecast_quality(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
   RETURNS TABLE (symbol text, horizon integer, model text, forecasts bigint, rmse float8, mae float8, baseline_rmse float8,
-                 directional_accuracy float8, accuracy_low95 float8, accuracy_high95 float8)
+                 directional_accuracy float8, accuracy_low95 float8, accuracy_high95 float8, interval_coverage float8,
+                 interval_mean_width float8)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   WITH f AS (
     SELECT p.symbol::text AS symbol, p.forecast_horizon AS horizon,
            CASE WHEN p.model_version LIKE 'stat:%' THEN p.model_version::text ELSE 'model' END AS model,
-           p.predicted_value::float8 AS pred, p.actual_value::float8 AS actual
+           p.predicted_value::float8 AS pred, p.actual_value::float8 AS actual,
+           coalesce(p.raw_value, p.predicted_value)::float8 AS lean, p.lower::float8 AS lo, p.upper::float8 AS hi
       FROM @extschema@.persistentforecasts p
      WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL
        AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)),
   g AS (
     SELECT f.symbol, f.horizon, f.model, count(*) AS n, sqrt(avg((f.pred - f.actual) ^ 2)) AS rmse, avg(abs(f.pred - f.actual)) AS mae,
            sqrt(avg(f.actual ^ 2)) AS base, count(*) FILTER (WHERE f.actual <> 0) AS d,
-           count(*) FILTER (WHERE f.actual <> 0 AND sign(f.pred) = sign(f.actual)) AS hits
+           count(*) FILTER (WHERE f.actual <> 0 AND sign(f.lean) = sign(f.actual)) AS hits,
+           avg((f.actual BETWEEN f.lo AND f.hi)::int) FILTER (WHERE f.lo IS NOT NULL) AS coverage,
+           avg(f.hi - f.lo) FILTER (WHERE f.lo IS NOT NULL) AS width
       FROM f GROUP BY 1, 2, 3)
   SELECT g.symbol, g.horizon, g.model, g.n, g.rmse, g.mae, g.base,
          CASE WHEN g.d > 0 THEN g.hits::float8 / g.d END,
-         w.lo, w.hi
+         w.lo, w.hi, g.coverage::float8, g.width
     FROM g, LATERAL cryptoml_internal.wilson(g.hits::integer, g.d::integer) w
    ORDER BY 1, 2, 3
   $$;
-COMMENT ON FUNCTION ml_forecast_quality(text, integer, timestamp) IS 'price_direction forecasts with an outcome, per symbol, horizon and model: RMSE, MAE and the zero-change baseline RMSE; directional accuracy (outcomes of 0 left out) with its 95 % Wilson interval.';
+COMMENT ON FUNCTION ml_forecast_quality(text, integer, timestamp) IS 'price_direction forecasts with an outcome, per symbol, horizon and model: RMSE of the served prediction, MAE and the zero-change baseline RMSE; directional accuracy of the raw output''s sign (outcomes of 0 left out) with its 95 % Wilson interval; the share of outcomes inside the stated intervals and their mean width (forecasts with an interval).';
 
 
 -- The reliability table of stated confidences (%) and hits: per confidence bucket (0-50, 50-60, ...,
@@ -1841,18 +1965,30 @@ CREATE FUNCTION cryptoml_internal.reliability_table(conf float8[], hit boolean[]
    ORDER BY g.lo
   $$;
 
+-- The reliability table with its summary on every row.
+CREATE FUNCTION cryptoml_internal.reliability_report(conf float8[], hit boolean[])
+  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8,
+                 ece float8, brier float8, brier_skill float8, largest_gap float8)
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT t.*, s.ece, s.brier, s.brier_skill, s.largest_gap
+    FROM cryptoml_internal.reliability_table($1, $2) t, cryptoml_internal.reliability_summary($1, $2, 1) s
+  $$;
+
 CREATE FUNCTION ml_calibration(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
-  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8)
+  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8,
+                 ece float8, brier float8, brier_skill float8, largest_gap float8)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT r.* FROM (
-    SELECT array_agg(p.confidence::float8) AS conf, array_agg(sign(p.predicted_value) = sign(p.actual_value)) AS hit
+    SELECT array_agg(p.confidence::float8) AS conf,
+           array_agg(sign(coalesce(p.raw_value, p.predicted_value)) = sign(p.actual_value)) AS hit
       FROM @extschema@.persistentforecasts p
      WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL AND p.actual_value <> 0 AND p.confidence IS NOT NULL
        AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)) f,
-    LATERAL cryptoml_internal.reliability_table(f.conf, f.hit) r
+    LATERAL cryptoml_internal.reliability_report(f.conf, f.hit) r
   $$;
-COMMENT ON FUNCTION ml_calibration(text, integer, timestamp) IS 'Reliability table of price_direction forecasts with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed hit rate with its 95 % Wilson interval.';
+COMMENT ON FUNCTION ml_calibration(text, integer, timestamp) IS 'Reliability table of price_direction forecasts with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed rate of the raw output''s sign being right, with its 95 % Wilson interval; on every row the expected calibration error and the largest bucket gap (points), the Brier score and its skill against always stating 50 %.';
 
 REVOKE ALL ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8), ml_performance(text, timestamp),
   ml_forecast_quality(text, integer, timestamp), ml_calibration(text, integer, timestamp),
@@ -1888,6 +2024,7 @@ CREATE TABLE mlBacktestPredictions (
   PRIMARY KEY (run_id, bar_timestamp)
 );
 ALTER TABLE mlBacktestPredictions ADD COLUMN confidence FLOAT8;
+ALTER TABLE mlBacktestPredictions ADD COLUMN raw_change FLOAT8, ADD COLUMN lower FLOAT8, ADD COLUMN upper FLOAT8;
 COMMENT ON TABLE mlBacktestPredictions IS 'Out-of-sample predictions of a backtest: each by the model of its segment, trained only on samples whose target was known at the segment start.';
 CREATE TABLE mlBacktestTrades (
   run_id           VARCHAR(40) NOT NULL REFERENCES mlBacktestRuns (run_id) ON DELETE CASCADE,
@@ -1917,10 +2054,13 @@ COMMENT ON COLUMN mlBacktestRuns.trades IS 'Trades completed.';
 COMMENT ON COLUMN mlBacktestRuns.created_at IS 'When the run was made.';
 COMMENT ON COLUMN mlBacktestPredictions.run_id IS 'The run.';
 COMMENT ON COLUMN mlBacktestPredictions.bar_timestamp IS 'The bar the prediction is made at.';
-COMMENT ON COLUMN mlBacktestPredictions.predicted_change IS 'Predicted % change of close over the horizon.';
+COMMENT ON COLUMN mlBacktestPredictions.predicted_change IS 'Served prediction of the % change of close over the horizon, as a live forecast at that bar would have served it (the raw output shrunk; 0 without shown skill; before 0.6.0 the raw output).';
+COMMENT ON COLUMN mlBacktestPredictions.raw_change IS 'The segment model''s raw output, % change (added in 0.6.0; NULL for older runs).';
+COMMENT ON COLUMN mlBacktestPredictions.lower IS 'Lower bound of the conformal interval a live forecast would have stated (added in 0.6.0).';
+COMMENT ON COLUMN mlBacktestPredictions.upper IS 'Upper bound of the conformal interval a live forecast would have stated (added in 0.6.0).';
 COMMENT ON COLUMN mlBacktestPredictions.actual_change IS 'The sample''s target: the % change that happened.';
 COMMENT ON COLUMN mlBacktestPredictions.segment IS 'Index of the segment (and of its model) from 0.';
-COMMENT ON COLUMN mlBacktestPredictions.confidence IS 'Stated confidence in %, as a live forecast states it: the hit rate of the prediction''s |prediction| bucket on its segment''s validation rows (NULL for runs made before 0.4.0).';
+COMMENT ON COLUMN mlBacktestPredictions.confidence IS 'Stated confidence in % that the change has the sign of raw_change, as a live forecast at that bar would have stated it (only outcomes known by then; NULL for runs made before 0.4.0).';
 COMMENT ON COLUMN mlBacktestTrades.run_id IS 'The run.';
 COMMENT ON COLUMN mlBacktestTrades.trade_no IS 'Trade number in time order, from 1.';
 COMMENT ON COLUMN mlBacktestTrades.signal_type IS 'LONG or SHORT.';
@@ -2015,15 +2155,16 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(o) k
      WHERE k NOT IN ('retrainEvery', 'windowSize', 'validationSplit', 'maxDepth', 'learningRate', 'numRounds', 'tpSigma',
                      'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
-                     'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize');
+                     'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize', 'calibrationFolds',
+                     'intervalCoverage', 'intervalAdaptRate', 'skillSignificance', 'calibrationWindow');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'unknown backtest option(s): %', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize';
+        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, intervalAdaptRate, skillSignificance, calibrationWindow';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number';
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize)';
+        DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize, calibrationFolds, calibrationWindow)';
     END IF;
     -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
     PERFORM cryptoml_internal.check_backtest_options(model_type, o);
@@ -2039,7 +2180,12 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
       'confidenceThreshold', @extschema@.ml_config_get('inference.confidenceThreshold'),
       'earlyStoppingPatience', @extschema@.ml_config_get('training.earlyStoppingPatience'), 'sequenceLength', 30,
       'hiddenSize', 32, 'numLayers', 1, 'lstmLearningRate', 0.001, 'maxEpochs', @extschema@.ml_config_get('training.maxEpochs'),
-      'batchSize', @extschema@.ml_config_get('training.batchSize')) || o;
+      'batchSize', @extschema@.ml_config_get('training.batchSize'),
+      'calibrationFolds', @extschema@.ml_config_get('training.calibrationFolds'),
+      'intervalCoverage', @extschema@.ml_config_get('inference.intervalCoverage'),
+      'intervalAdaptRate', @extschema@.ml_config_get('inference.intervalAdaptRate'),
+      'skillSignificance', @extschema@.ml_config_get('inference.skillSignificance'),
+      'calibrationWindow', @extschema@.ml_config_get('inference.calibrationWindow')) || o;
     -- (integers and their ranges: the caller's options were checked above, the configuration's by its rules)
     fee := (p ->> 'feePct')::float8;
     slip := (p ->> 'slippagePct')::float8;
@@ -2071,7 +2217,7 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
     n := cryptoml_internal.backtest_run(id, symbol, horizon, f, t, model_type, p);
     IF n = 0 THEN
       RAISE EXCEPTION 'backtest of % from % to %: no segment had enough samples to train a model', left(symbol, 40), f, t
-        USING ERRCODE = 'data_exception', DETAIL = 'rule: a model needs at least 50 samples whose target is known at its segment start',
+        USING ERRCODE = 'data_exception', DETAIL = 'rule: a model needs, among the samples whose target is known at its segment start, at least 30 training rows after the validation split and its embargo of horizon rows, and 10 validation rows',
               HINT = 'Start later, or build samples over a longer history.';
     END IF;
     UPDATE @extschema@.mlbacktestruns r SET predictions = n,
@@ -2094,7 +2240,8 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
 COMMENT ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, jsonb) IS 'Walk-forward backtest: retrains every retrainEvery minutes on the samples whose target was known then, forecasts each bar of the period out of sample, trades with the live simulation''s rules and costs; stores predictions and trades under a run id; returns the backtest''s performance and prediction quality beside buy-and-hold and random entry.';
 
 CREATE FUNCTION ml_backtest_calibration(run_id text)
-  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8)
+  RETURNS TABLE (bucket text, forecasts bigint, stated_confidence float8, observed_hit_rate float8, hit_low95 float8, hit_high95 float8,
+                 ece float8, brier float8, brier_skill float8, largest_gap float8)
   LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   BEGIN
@@ -2103,15 +2250,16 @@ CREATE FUNCTION ml_backtest_calibration(run_id text)
         HINT = 'SELECT run_id FROM mlBacktestRuns lists the runs.';
     END IF;
     RETURN QUERY SELECT r.* FROM (
-      SELECT array_agg(p.confidence) AS conf, array_agg(sign(p.predicted_change) = sign(p.actual_change)) AS hit
+      SELECT array_agg(p.confidence) AS conf, array_agg(sign(coalesce(p.raw_change, p.predicted_change)) = sign(p.actual_change)) AS hit
         FROM @extschema@.mlbacktestpredictions p
        WHERE p.run_id = ml_backtest_calibration.run_id AND p.actual_change <> 0 AND p.confidence IS NOT NULL) f,
-      LATERAL cryptoml_internal.reliability_table(f.conf, f.hit) r;
+      LATERAL cryptoml_internal.reliability_report(f.conf, f.hit) r;
   END
   $$;
-COMMENT ON FUNCTION ml_backtest_calibration(text) IS 'Reliability table of a backtest''s out-of-sample predictions with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed hit rate with its 95 % Wilson interval.';
+COMMENT ON FUNCTION ml_backtest_calibration(text) IS 'Reliability table of a backtest''s out-of-sample predictions with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed rate of the raw output''s sign being right, with its 95 % Wilson interval; on every row the expected calibration error and the largest bucket gap (points), the Brier score and its skill against always stating 50 %.';
 REVOKE ALL ON FUNCTION ml_backtest(text, integer, text, timestamp, timestamp, jsonb), ml_backtest_calibration(text),
-  cryptoml_internal.reliability_table(float8[], boolean[]),
+  cryptoml_internal.reliability_table(float8[], boolean[]), cryptoml_internal.reliability_report(float8[], boolean[]),
+  cryptoml_internal.reliability_summary(float8[], boolean[], integer),
   cryptoml_internal.backtest_run(text, text, integer, timestamp, timestamp, text, jsonb),
   cryptoml_internal.baselines(text, timestamp, timestamp, integer, integer, float8, float8) FROM PUBLIC;
 REVOKE ALL ON mlBacktestRuns, mlBacktestPredictions, mlBacktestTrades FROM PUBLIC;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <limits>
 #include <cmath>
 #include <cstdio>
 #include <utility>
@@ -53,7 +54,6 @@ struct SegmentModel {
   bool trained = false;
   std::vector<std::size_t> pred_rows;  // sample indices predicted
   std::vector<double> pred;
-  std::vector<CalibrationBucket> buckets;
 };
 
 std::vector<float> gather(const SampleSet& s, const std::vector<std::size_t>& rows) {
@@ -102,7 +102,7 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
     std::vector<float> yvf(yv.begin(), yv.end());
     const XgbModel m = XgbModel::train(DenseMatrix{Xt.data(), train_rows.size(), cols}, yt,
                                        DenseMatrix{Xv.data(), valid_rows.size(), cols}, yvf, cfg.xgb, should_stop, nullptr);
-    xgb_valid = xgb_predict(m, s, valid_rows);
+    if (cfg.model == ModelType::ensemble) xgb_valid = xgb_predict(m, s, valid_rows);
     xgb_pred = xgb_predict(m, s, pred_rows);
   }
   if (cfg.model != ModelType::xgboost) {
@@ -110,26 +110,66 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
     SequenceSet tr{lanes.X.data(), n, cols, lanes.y.data(), train_rows};
     SequenceSet va{lanes.X.data(), n, cols, lanes.y.data(), valid_rows};
     const LstmModel m = LstmModel::train(tr, va, cfg.lstm, should_stop, nullptr);
-    lstm_valid = m.predict(va);
+    if (cfg.model == ModelType::ensemble) lstm_valid = m.predict(va);
     lstm_pred = m.predict(SequenceSet{lanes.X.data(), n, cols, nullptr, pred_rows});
   }
 
-  std::vector<double> valid;
   if (cfg.model == ModelType::xgboost) {
-    valid = std::move(xgb_valid);
     out.pred = std::move(xgb_pred);
   } else if (cfg.model == ModelType::lstm) {
-    valid = std::move(lstm_valid);
     out.pred = std::move(lstm_pred);
   } else {
     const std::vector<double> w = inverse_mse_weights({xgb_valid, lstm_valid}, yv);
-    for (std::size_t j = 0; j < yv.size(); ++j) valid.push_back(w[0] * xgb_valid[j] + w[1] * lstm_valid[j]);
     for (std::size_t j = 0; j < pred_rows.size(); ++j) out.pred.push_back(w[0] * xgb_pred[j] + w[1] * lstm_pred[j]);
   }
-  out.buckets = calibration_buckets(valid, yv);
   out.pred_rows = std::move(pred_rows);
   out.trained = true;
   return out;
+}
+
+// The out-of-time pairs of a segment's window: rolling_origin with fold models trained as the
+// segment's model is (train_segment), each predicting a later part of the window.
+std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
+                                              const std::vector<std::size_t>& usable, const std::function<bool()>& should_stop) {
+  std::vector<std::int64_t> ts;
+  ts.reserve(usable.size());
+  for (std::size_t i : usable) ts.push_back(s.ts[i]);
+  auto global = [&usable](const std::vector<std::size_t>& local) {
+    std::vector<std::size_t> g;
+    g.reserve(local.size());
+    for (std::size_t i : local) g.push_back(usable[i]);
+    return g;
+  };
+  const RollingOrigin ro = rolling_origin(
+      ts, cfg.horizon, cfg.validation_split, cfg.calibration_folds,
+      [&](const std::vector<std::size_t>& tr, const std::vector<std::size_t>& va, const std::vector<std::size_t>& pr) {
+        check_stop(should_stop);
+        const std::vector<std::size_t> pg = global(pr);
+        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop);
+        std::vector<double> out(pr.size(), std::numeric_limits<double>::quiet_NaN());
+        std::size_t j = 0;
+        for (std::size_t k = 0; k < pg.size() && j < fm.pred_rows.size(); ++k)
+          if (fm.pred_rows[j] == pg[k]) out[k] = fm.pred[j++];
+        return out;
+      });
+  std::vector<OutcomePair> pairs;
+  pairs.reserve(ro.rows.size());
+  for (std::size_t k = 0; k < ro.rows.size(); ++k) {
+    const std::size_t i = usable[ro.rows[k]];
+    pairs.push_back(OutcomePair{s.ts[i], ro.raw[k], static_cast<double>(s.y[i])});
+  }
+  return pairs;
+}
+
+// The segment model's predictions as a sequence of pairs (actual NaN while unknown).
+std::vector<OutcomePair> sequence_of(const SampleSet& s, const SegmentModel& m) {
+  std::vector<OutcomePair> seq;
+  seq.reserve(m.pred_rows.size());
+  for (std::size_t j = 0; j < m.pred_rows.size(); ++j) {
+    const std::size_t i = m.pred_rows[j];
+    seq.push_back(OutcomePair{s.ts[i], m.pred[j], static_cast<double>(s.y[i])});
+  }
+  return seq;
 }
 
 }  // namespace
@@ -150,6 +190,10 @@ void BacktestConfig::validate() const {
     throw InvalidParameter("invalid min_confidence = " + fmt(min_confidence) + ": must be between 0 and 100 (percent)",
                            "rule: 0 <= min_confidence <= 100");
   check_int("sigma_window", sigma_window, 2, 10000000);
+  check_int("calibration_folds", calibration_folds, 1, 20);
+  HonestSettings h = honest;
+  h.horizon = horizon;
+  h.validate();
   xgb.validate();
   if (model != ModelType::xgboost) lstm.validate();
   rule.validate();
@@ -195,6 +239,8 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
   const int nseg = static_cast<int>(nseg_ld);
   const std::int64_t step = cfg.retrain_every;
   const Lanes lanes = make_lanes(samples, cfg);
+  HonestSettings honest = cfg.honest;  // at the backtest's horizon
+  honest.horizon = cfg.horizon;
 
   for (int k = first_segment; k < nseg; ++k) {
     check_stop(should_stop);
@@ -220,21 +266,21 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
         std::lower_bound(samples.ts.begin(), samples.ts.end(), seg.end) - samples.ts.begin());
 
     const std::size_t nu = usable.size();
-    const std::size_t nv = static_cast<std::size_t>(std::ceil(static_cast<double>(nu) * cfg.validation_split));
-    const std::size_t embargo = static_cast<std::size_t>(cfg.horizon);
-    if (nu >= 50 && p_hi > p_lo && nu > nv + embargo) {
-      const std::size_t nt = nu - nv - embargo;
-      std::vector<std::size_t> train_rows(usable.begin(), usable.begin() + static_cast<std::ptrdiff_t>(nt));
-      std::vector<std::size_t> valid_rows(usable.end() - static_cast<std::ptrdiff_t>(nv), usable.end());
+    const SplitRows sp = split_rows(nu, cfg.validation_split, cfg.horizon);
+    if (sp.ok && p_hi > p_lo) {
+      std::vector<std::size_t> train_rows(usable.begin(), usable.begin() + static_cast<std::ptrdiff_t>(sp.train));
+      std::vector<std::size_t> valid_rows(usable.end() - static_cast<std::ptrdiff_t>(sp.valid), usable.end());
       std::vector<std::size_t> pred_rows;
       for (std::size_t i = p_lo; i < p_hi; ++i) pred_rows.push_back(i);
       SegmentModel m = train_segment(samples, lanes, cfg, train_rows, valid_rows, pred_rows, should_stop);
       if (m.trained) {
+        const std::vector<Statement> st =
+            state_sequence(rolling_origin_pairs(samples, lanes, cfg, usable, should_stop), sequence_of(samples, m), honest);
         seg.predictions.reserve(m.pred_rows.size());
         for (std::size_t j = 0; j < m.pred_rows.size(); ++j) {
           const std::size_t i = m.pred_rows[j];
-          seg.predictions.push_back(BacktestPrediction{samples.ts[i], m.pred[j], static_cast<double>(samples.y[i]), k,
-                                                       confidence_of(m.buckets, m.pred[j])});
+          seg.predictions.push_back(BacktestPrediction{samples.ts[i], st[j].served, static_cast<double>(samples.y[i]), k,
+                                                       st[j].confidence, st[j].raw, st[j].lower, st[j].upper});
         }
       }
     }

@@ -13,11 +13,12 @@
 //     target is known at s) and a finite y (a NaN target, e.g. at the end of the data, is not
 //     usable). The most recent `window` of them are used; train_samples is their count.
 //
-//   Split (time order). n usable samples: the last nv = ceil(n * validation_split) form the
-//     early-stopping validation set; the `horizon` samples just before them are dropped (embargo:
-//     their targets overlap the validation period); the first n - nv - horizon train the model.
-//     A segment with n < 50, or with no training row left after the embargo, or with no sample
-//     whose ts lies in the segment, yields no predictions (and trains no model).
+//   Split (time order). n usable samples are split by split_rows (honest.hpp, the one rule
+//     ml_train uses too): the last floor(n * validation_split) form the early-stopping
+//     validation set; the `horizon` samples just before them are dropped (embargo: their targets
+//     overlap the validation period); the rest train the model. A segment whose split is not ok
+//     (fewer than 30 training or 10 validation rows), or with no sample whose ts lies in the
+//     segment, yields no predictions (and trains no model).
 //
 //   Models. xgboost: trained on the training rows, early-stopped on the validation rows. lstm: the
 //     same split, but a row is a training/validation/prediction row only when the L = sequence_length
@@ -27,16 +28,20 @@
 //     it predicts the rows the lstm can.
 //
 //   Predictions. Every sample whose ts lies in the segment (and that the model can predict) gets
-//     predicted = the model's output and actual = its y (NaN when unknown), and a confidence: the
-//     validation hit rate of its |prediction| bucket (calibration_buckets on the segment's
-//     validation rows, as a live model's confidence), in %.
+//     raw = the model's output and actual = its y (NaN when unknown), and what a live forecast of
+//     the segment's model would have stated at that bar (state_sequence, honest.hpp): the served
+//     change (predicted), the confidence and the interval, from the rolling-origin pairs of the
+//     segment's window (calibration_folds fold models trained on earlier parts of the window,
+//     rolling_origin) and the segment's own earlier predictions whose outcome was known
+//     (ts + horizon <= the prediction's ts).
 //
 //   Resume. Segments are independent of each other: segment k's model depends only on the samples
 //     and k, so walk_forward(..., first_segment = k0, ...) reports exactly the segments k >= k0 of a
 //     full run (no model is trained for the skipped ones).
 //
-//   Look-ahead. A segment starting at s reads no y of a sample with ts + horizon > s and no X of
-//     a sample with ts >= s + retrain_every (or >= to); changing later samples cannot change it.
+//   Look-ahead. A segment starting at s trains on no y of a sample with ts + horizon > s and
+//     reads no X of a sample with ts >= s + retrain_every (or >= to); a prediction at t states
+//     nothing from a y of a sample with ts + horizon > t. Changing later samples cannot change it.
 //
 //   Trades (simulate_signals). One trade at a time; a new trade may open at a prediction whose ts
 //     is >= the previous trade's closed_at (the previous trade exited during that bar, the new one
@@ -57,9 +62,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "honest.hpp"
 #include "lstm.hpp"
 #include "model.hpp"
 #include "trading.hpp"
@@ -80,9 +87,12 @@ struct BacktestConfig {
   double min_edge_pct = -1;     // trade only when |predicted| > min_edge_pct; < 0 means the round-trip cost 2*(fee+slippage)
   double min_confidence = 0;    // percent: a signal needs confidence >= min_confidence (live: inference.confidenceThreshold)
   int sigma_window = 60;        // returns used for the volatility that sets TP/SL
+  int calibration_folds = 3;    // rolling-origin folds inside each segment's window (training.calibrationFolds)
+  HonestSettings honest;        // what the predictions state (inference.*); its horizon is ignored: `horizon` is used
   // Throws InvalidParameter naming the field, value and rule: horizon 1..525600, retrain_every
   // 1..52560000, window 50..100000000, validation_split finite in [0.05, 0.5], min_edge_pct not
-  // NaN/infinite, min_confidence in [0, 100], sigma_window 2..10000000, and xgb / lstm / rule / costs valid.
+  // NaN/infinite, min_confidence in [0, 100], sigma_window 2..10000000, calibration_folds 1..20,
+  // honest valid (at `horizon`), and xgb / lstm / rule / costs valid.
   void validate() const;
 };
 
@@ -93,7 +103,17 @@ struct SampleSet {              // sorted by ts ascending, unique ts
   std::vector<float> y;         // target: % change of close over the horizon
 };
 
-struct BacktestPrediction { std::int64_t ts; double predicted; double actual; int segment; double confidence = 50; };
+// predicted is the served (shrunk) change, raw the model's output; confidence, lower and upper as
+// a live forecast at that bar would have stated them (lower/upper NaN when no interval could be).
+struct BacktestPrediction {
+  std::int64_t ts;
+  double predicted;
+  double actual;
+  int segment;
+  double confidence = 50;
+  double raw = 0;
+  double lower = std::numeric_limits<double>::quiet_NaN(), upper = std::numeric_limits<double>::quiet_NaN();
+};
 
 struct SegmentResult { int segment; std::int64_t start, end; int train_samples; std::vector<BacktestPrediction> predictions; };
 

@@ -29,13 +29,15 @@ const char* const kDefaultsText = R"json({
                "volatilityWindow": 5},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
                "modelTypes": ["xgboost", "lstm", "ensemble"], "batchSize": 1000,
-               "maxEpochs": 100, "earlyStoppingPatience": 10},
+               "maxEpochs": 100, "earlyStoppingPatience": 10, "calibrationFolds": 3},
   "inference": {"confidenceThreshold": 60, "ensembleWeights": {}, "predictionCache": true,
-                "maxPredictionAge": 300},
+                "maxPredictionAge": 300, "intervalCoverage": 0.8, "intervalAdaptRate": 0.005,
+                "skillSignificance": 0.05, "calibrationWindow": 10080},
   "forecasting": {"horizons": [5, 15, 30, 60, 240, 1440], "updateFrequency": 60,
                   "confidenceDecay": 0.95, "marketRegimes": ["trending", "ranging", "volatile"]},
   "monitoring": {"completenessThreshold": 0.95,
-                 "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05},
+                 "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05,
+                                     "intervalCoverageGap": 0.05, "calibrationError": 0.05},
                  "checkInterval": 60},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
   "exchanges": ["binance-us", "coinbase", "bybit"],
@@ -240,10 +242,15 @@ Schema build_schema() {
       int_spec("training.batchSize", 1, 1000000),
       int_spec("training.maxEpochs", 1, 100000),
       int_spec("training.earlyStoppingPatience", 1, 100000),
+      int_spec("training.calibrationFolds", 1, 20, "rolling-origin folds"),
       num_spec("inference.confidenceThreshold", 0, false, 100, false),
       weights_spec("inference.ensembleWeights", {"xgboost", "lstm"}),
       bool_spec("inference.predictionCache"),
       int_spec("inference.maxPredictionAge", 0, 86400, "seconds"),
+      num_spec("inference.intervalCoverage", 0, true, 1, true),
+      num_spec("inference.intervalAdaptRate", 0, false, 1, false),
+      num_spec("inference.skillSignificance", 0, true, 0.5, false),
+      int_spec("inference.calibrationWindow", 10, 10000000, "outcomes"),
       int_array_spec("forecasting.horizons", 1, 10080),
       int_spec("forecasting.updateFrequency", 1, 86400, "seconds"),
       num_spec("forecasting.confidenceDecay", 0, true, 1, false),
@@ -252,6 +259,8 @@ Schema build_schema() {
       num_spec("monitoring.alertThresholds.missingData", 0, false, 1, false),
       int_spec("monitoring.alertThresholds.staleData", 1, 604800, "seconds"),
       num_spec("monitoring.alertThresholds.invalidValues", 0, false, 1, false),
+      num_spec("monitoring.alertThresholds.intervalCoverageGap", 0, true, 1, false),
+      num_spec("monitoring.alertThresholds.calibrationError", 0, true, 1, false),
       int_spec("monitoring.checkInterval", 1, 86400, "seconds"),
       symbols_spec("symbols"),
       enum_array_spec("exchanges", {"binance-us", "coinbase", "bybit"}),
@@ -609,6 +618,16 @@ const json& Config::get(const json& tree, const std::string& path) {
   if (!node)
     throw InvalidParameter("config key " + show_key(path) + " is absent from the configuration");
   return *node;
+}
+
+HonestSettings honest_settings(const json& tree, int horizon) {
+  HonestSettings h;
+  h.horizon = horizon;
+  h.coverage = Config::get(tree, "inference.intervalCoverage").get<double>();
+  h.aci_gamma = Config::get(tree, "inference.intervalAdaptRate").get<double>();
+  h.significance = Config::get(tree, "inference.skillSignificance").get<double>();
+  h.window = Config::get(tree, "inference.calibrationWindow").get<std::size_t>();
+  return h;
 }
 
 }  // namespace cml

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
+#include "honest.hpp"
 
 namespace cml {
 
@@ -50,5 +51,9 @@ struct Config {
   // absent from the tree. The reference points into `tree`.
   static const json& get(const json& tree, const std::string& path);
 };
+
+// What the forecasts state from (inference.intervalCoverage, intervalAdaptRate,
+// skillSignificance, calibrationWindow) for a horizon, read from an effective tree.
+HonestSettings honest_settings(const json& tree, int horizon);
 
 }  // namespace cml

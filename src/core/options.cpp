@@ -231,6 +231,11 @@ std::vector<OptionSpec> build_backtest_specs(ModelType model) {
       num_opt("lstmLearningRate", 0, true, 1, false),
       int_opt("maxEpochs", 1, 100000),
       int_opt("batchSize", 1, 1000000),
+      int_opt("calibrationFolds", 1, 20, "rolling-origin folds per segment"),
+      num_opt("intervalCoverage", 0, true, 1, true, "share of outcomes the intervals cover"),
+      num_opt("intervalAdaptRate", 0, false, 1, false, "ACI gamma"),
+      num_opt("skillSignificance", 0, true, 0.5, false, "one-sided level of the skill test"),
+      int_opt("calibrationWindow", 10, 10000000, "outcomes a statement reads"),
   };
 }
 
@@ -572,7 +577,13 @@ BacktestConfig parse_backtest_options(const json& options, ModelType model, int 
     if (k == "lstmLearningRate") c.lstm.learning_rate = option_number(*s, v, k);
     if (k == "maxEpochs") c.lstm.max_epochs = option_int32(*s, v, k);
     if (k == "batchSize") c.lstm.batch_size = option_int32(*s, v, k);
+    if (k == "calibrationFolds") c.calibration_folds = option_int32(*s, v, k);
+    if (k == "intervalCoverage") c.honest.coverage = option_number(*s, v, k);
+    if (k == "intervalAdaptRate") c.honest.aci_gamma = option_number(*s, v, k);
+    if (k == "skillSignificance") c.honest.significance = option_number(*s, v, k);
+    if (k == "calibrationWindow") c.honest.window = static_cast<std::size_t>(option_int32(*s, v, k));
   }
+  c.honest.horizon = horizon;
   c.validate();
   return c;
 }

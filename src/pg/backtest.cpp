@@ -156,7 +156,10 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                    "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'pred') x), "
                    "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(c.state_data->'act') x), "
                    "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'conf', '[]')) x), "
-                   "(c.state_data->>'end')::bigint, c.state_data->>'inputs' "
+                   "(c.state_data->>'end')::bigint, c.state_data->>'inputs', "
+                   "ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'raw', '[]')) x), "
+                   "ARRAY(SELECT CASE WHEN x = 'null' THEN 'NaN' ELSE x END::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'lo', '[]')) x), "
+                   "ARRAY(SELECT CASE WHEN x = 'null' THEN 'NaN' ELSE x END::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'up', '[]')) x) "
                    "FROM %s.recoverystate c WHERE c.service_name = 'backtest' AND c.operation_id = $1 AND c.origin = 'cryptoml' "
                    "AND c.checkpoint_type = 'intermediate' AND c.id > coalesce((SELECT max(d.id) FROM %s.recoverystate d "
                    "WHERE d.service_name = 'backtest' AND d.operation_id = $1 AND d.checkpoint_type <> 'intermediate'), 0) "
@@ -169,6 +172,9 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   double* r_pred = (double*)palloc(sizeof(double) * Max(n, 1));
   double* r_act = (double*)palloc(sizeof(double) * Max(n, 1));
   double* r_conf = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* r_raw = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* r_lo = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* r_up = (double*)palloc(sizeof(double) * Max(n, 1));
   int* r_seg = (int*)palloc(sizeof(int) * Max(n, 1));
   for (uint64 i = 0; i < SPI_processed; i++) {
     bool isnull;
@@ -186,9 +192,9 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                               "the walk runs again from there", seg, rid)));
       break;
     }
-    Datum *a, *b, *c, *d;
+    Datum *a, *b, *c, *d, *e, *f, *g;
     bool* nulls;
-    int na, nb2, nc, nd;
+    int na, nb2, nc, nd, ne, nf2, ng;
     deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)), INT8OID, 8, FLOAT8PASSBYVAL,
                       TYPALIGN_DOUBLE, &a, &nulls, &na);
     deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
@@ -197,12 +203,22 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                       TYPALIGN_DOUBLE, &c, &nulls, &nc);
     deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 5, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
                       TYPALIGN_DOUBLE, &d, &nulls, &nd);
-    if (na != nb2 || na != nc || na != nd || nres + na > n) break;
+    deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 8, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+                      TYPALIGN_DOUBLE, &e, &nulls, &ne);
+    deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 9, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+                      TYPALIGN_DOUBLE, &f, &nulls, &nf2);
+    deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, SPI_tuptable->tupdesc, 10, &isnull)), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+                      TYPALIGN_DOUBLE, &g, &nulls, &ng);
+    // a checkpoint written before 0.6.0 has no raw output nor interval: the walk runs again from it
+    if (na != nb2 || na != nc || na != nd || na != ne || na != nf2 || na != ng || nres + na > n) break;
     for (int j = 0; j < na; j++, nres++) {
       r_ts[nres] = DatumGetInt64(a[j]);
       r_pred[nres] = DatumGetFloat8(b[j]);
       r_act[nres] = DatumGetFloat8(c[j]);
       r_conf[nres] = DatumGetFloat8(d[j]);
+      r_raw[nres] = DatumGetFloat8(e[j]);
+      r_lo[nres] = DatumGetFloat8(f[j]);
+      r_up[nres] = DatumGetFloat8(g[j]);
       r_seg[nres] = seg;
     }
     done_segments++;
@@ -217,6 +233,9 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   double* p_pred = (double*)palloc(sizeof(double) * Max(n, 1));
   double* p_act = (double*)palloc(sizeof(double) * Max(n, 1));
   double* p_conf = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* p_raw = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* p_lo = (double*)palloc(sizeof(double) * Max(n, 1));
+  double* p_up = (double*)palloc(sizeof(double) * Max(n, 1));
   int* p_seg = (int*)palloc(sizeof(int) * Max(n, 1));
   struct TradeOut {
     bool long_side;
@@ -236,7 +255,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     s.X.assign(sx, sx + (size_t)n * nf);
     std::vector<cml::BacktestPrediction> preds;
     for (int i = 0; i < nres; i++)
-      preds.push_back(cml::BacktestPrediction{r_ts[i], r_pred[i], r_act[i], r_seg[i], r_conf[i]});
+      preds.push_back(cml::BacktestPrediction{r_ts[i], r_pred[i], r_act[i], r_seg[i], r_conf[i], r_raw[i], r_lo[i], r_up[i]});
     cml::walk_forward(s, from_m, to_m, cfg, done_segments,
                       [&](const cml::SegmentResult& seg) {
                         preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
@@ -244,8 +263,15 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                         std::string json = "{\"segment\": " + std::to_string(seg.segment) + ", \"end\": " +
                                            std::to_string(seg.end) + ", \"inputs\": \"" +
                                            cml::samples_digest(sts, sy, sx, n, nf, seg.end) + "\", \"ts\": [";
-                        std::string pj = "], \"pred\": [", aj = "], \"act\": [", cj = "], \"conf\": [";
+                        std::string pj = "], \"pred\": [", aj = "], \"act\": [", cj = "], \"conf\": [", rj = "], \"raw\": [",
+                                    lj = "], \"lo\": [", uj = "], \"up\": [";
                         char buf[40];
+                        // NaN (no interval, unknown outcome) is not JSON: written as null
+                        auto num = [&buf](const char* sep, double v) {
+                          if (std::isfinite(v)) snprintf(buf, sizeof buf, "%s%.17g", sep, v);
+                          else snprintf(buf, sizeof buf, "%snull", sep);
+                          return std::string(buf);
+                        };
                         for (size_t i = 0; i < seg.predictions.size(); i++) {
                           const char* sep = i ? ", " : "";
                           json += sep + std::to_string(seg.predictions[i].ts);
@@ -255,8 +281,11 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                           aj += buf;
                           snprintf(buf, sizeof buf, "%s%.17g", sep, seg.predictions[i].confidence);
                           cj += buf;
+                          rj += num(sep, seg.predictions[i].raw);
+                          lj += num(sep, seg.predictions[i].lower);
+                          uj += num(sep, seg.predictions[i].upper);
                         }
-                        json += pj + aj + cj + "]}";
+                        json += pj + aj + cj + rj + lj + uj + "]}";
                         const char* state = json.c_str();
                         cml::pg::pg_call([&] { cml::pg::checkpoint_write("backtest", rid, "intermediate", state); });
                       },
@@ -271,6 +300,9 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
       p_pred[i] = preds[i].predicted;
       p_act[i] = preds[i].actual;
       p_conf[i] = preds[i].confidence;
+      p_raw[i] = preds[i].raw;
+      p_lo[i] = preds[i].lower;
+      p_up[i] = preds[i].upper;
       p_seg[i] = preds[i].segment;
     }
     nt = (int)std::min<size_t>(tr.size(), (size_t)Max(n, 1));
@@ -292,16 +324,20 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
 
   // store them
   char* ins_p = psprintf("INSERT INTO %s.mlbacktestpredictions (run_id, bar_timestamp, predicted_change, actual_change, segment, "
-                         "confidence) VALUES ($1, $2, $3, $4, $5, $6)", schema);
+                         "confidence, raw_change, lower, upper) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", schema);
   SPIPlanPtr plan_p;
   {
-    Oid tp[6] = {TEXTOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, INT4OID, FLOAT8OID};
-    plan_p = SPI_prepare(ins_p, 6, tp);
+    Oid tp[9] = {TEXTOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
+    plan_p = SPI_prepare(ins_p, 9, tp);
   }
   for (int i = 0; i < np; i++) {
-    Datum v[6] = {PointerGetDatum(run_id), TimestampGetDatum(p_ts[i] * kUsecPerMinute), Float8GetDatum(p_pred[i]),
-                  Float8GetDatum(p_act[i]), Int32GetDatum(p_seg[i]), Float8GetDatum(p_conf[i])};
-    if (SPI_execute_plan(plan_p, v, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing a prediction failed");
+    Datum v[9] = {PointerGetDatum(run_id), TimestampGetDatum(p_ts[i] * kUsecPerMinute), Float8GetDatum(p_pred[i]),
+                  Float8GetDatum(p_act[i]), Int32GetDatum(p_seg[i]), Float8GetDatum(p_conf[i]), Float8GetDatum(p_raw[i]),
+                  Float8GetDatum(p_lo[i]), Float8GetDatum(p_up[i])};
+    char nulls[10] = "         ";
+    if (!std::isfinite(p_lo[i])) nulls[7] = 'n';
+    if (!std::isfinite(p_up[i])) nulls[8] = 'n';
+    if (SPI_execute_plan(plan_p, v, nulls, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing a prediction failed");
   }
   char* ins_t = psprintf("INSERT INTO %s.mlbacktesttrades (run_id, trade_no, signal_type, opened_at, closed_at, entry_price, "
                          "tp_price, sl_price, exit_price, pnl_pct, predicted_change, exit_reason) "

@@ -41,7 +41,7 @@ int g_backfill_batch = 1000;
 constexpr int kMaxHorizons = 64;
 int g_horizons[kMaxHorizons];
 int g_nhorizons = 0;
-InferenceSettings g_inference{true, 300, 60, 300};
+InferenceSettings g_inference{true, 300, 60, 300, {}};
 constexpr int kMaxSymbols = 100;  // the config rule's maximum
 char g_symbols[kMaxSymbols][24];
 int g_nsymbols = 0;
@@ -125,6 +125,7 @@ void ensure_loaded() {
     g_inference.max_prediction_age = Config::get(*g_effective, "inference.maxPredictionAge").get<int>();
     g_inference.confidence_threshold = Config::get(*g_effective, "inference.confidenceThreshold").get<double>();
     g_inference.stale_seconds = Config::get(*g_effective, "monitoring.alertThresholds.staleData").get<int>();
+    g_inference.honest = cml::honest_settings(*g_effective, 1);
     g_nhorizons = 0;
     for (const json& h : Config::get(*g_effective, "training.forecastHorizons"))
       if (g_nhorizons < kMaxHorizons) g_horizons[g_nhorizons++] = h.get<int>();

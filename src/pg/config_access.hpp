@@ -3,6 +3,7 @@
 // These functions may raise ERROR (they run SPI on a cache miss): call them outside C++ regions.
 #pragma once
 
+#include "honest.hpp"
 #include "indicators.hpp"
 #include "log_level.hpp"
 
@@ -22,12 +23,14 @@ const char* config_symbols_text();                 // "BTCUSDT, ETHUSDT, ..." fo
 int config_future_tolerance_seconds();             // data.futureToleranceSeconds
 int config_backfill_batch_size();                  // data.backfillBatchSize
 // inference.predictionCache, inference.maxPredictionAge (s), inference.confidenceThreshold,
-// monitoring.alertThresholds.staleData (s).
+// monitoring.alertThresholds.staleData (s), and what forecasts state from (honest: horizon 1,
+// set it per forecast).
 struct InferenceSettings {
   bool prediction_cache;
   int max_prediction_age;
   double confidence_threshold;
   int stale_seconds;
+  HonestSettings honest;
 };
 const InferenceSettings& config_inference();
 // training.forecastHorizons: the count, with up to `max` horizons copied into `out`.

@@ -1,5 +1,10 @@
-// ml_forecast: the production model's forecast for a symbol's latest bar, with a calibrated
-// confidence, a signal, the prediction cache, and the forecast stored in persistentForecasts.
+// ml_forecast: the production model's forecast for a symbol's latest bar, as it can honestly be
+// stated (src/core/honest.hpp): the raw output, the served (shrunk) change, the confidence that
+// the stated direction is right and the conformal interval, all from the model's out-of-time
+// record (its rolling-origin pairs and its own forecasts' outcomes known at that bar); a signal
+// only with skill shown; the prediction cache; the forecast stored in persistentForecasts.
+//
+// read (SPI, indexes) -> compute (one guarded call into core) -> write.
 //
 // Features are built exactly as for training samples, but without replaying the whole history:
 // the indicator state comes from the trigger's checkpoint at least 60 bars back, and only the bars
@@ -11,6 +16,7 @@
 
 #include "config.hpp"
 #include "features.hpp"
+#include "honest.hpp"
 #include "model.hpp"
 
 #include "config_access.hpp"
@@ -47,13 +53,13 @@ namespace {
 
 using cml::json;
 
-// A loaded model (xgboost booster, lstm, or an ensemble of them) and its calibration buckets, by
+// A loaded model (xgboost booster, lstm, or an ensemble of them) and its out-of-time record, by
 // batch id. Models never change once stored, so the key stays valid; the map is never destroyed
 // (no static destructor may free XGBoost handles at backend exit).
 struct LoadedModel {
   std::unique_ptr<cml::Model> model;
   std::string version;  // model_version as returned: the batch id, and an ensemble's weighted members
-  std::vector<cml::CalibrationBucket> buckets;  // ascending min |prediction|, with the validation hit rate
+  std::vector<cml::OutcomePair> record;  // rolling-origin pairs from training (empty before 0.6.0)
 };
 std::unordered_map<std::string, LoadedModel>* g_models = nullptr;
 
@@ -73,11 +79,15 @@ std::unordered_map<std::string, CachedFeatures>* g_features = nullptr;
 // call needs no lookup in persistentForecasts. It names the bar, the model and the forecast's
 // creation time, so it is used exactly when the lookup would find that row (a row deleted by hand
 // within maxPredictionAge is still returned). Never destroyed.
+// What a forecast stated (cached and returned).
+struct Stated {
+  double served = 0, confidence = 50, raw = 0, lower = NAN, upper = NAN;
+};
 struct Memo {
   Timestamp bar_ts;
   std::string batch_id;
   TimestampTz made_at;
-  double predicted, confidence;
+  Stated stated;
 };
 std::unordered_map<std::string, Memo>* g_memo = nullptr;
 
@@ -101,7 +111,8 @@ struct Plans {
   Oid bars_rel, bars_idx, batches_rel, batches_idx;
   AttrNumber a_ts, a_close, a_batch_id, a_type, a_prod;
   SPIPlanPtr lookup;      // the prediction cache: a young forecast of a bar by a model
-  SPIPlanPtr model;       // calibration of a batch
+  SPIPlanPtr model;       // the out-of-time record of a batch
+  SPIPlanPtr outcomes;    // a model's forecasts whose outcome is known at a bar
   SPIPlanPtr checkpoint;  // indicator checkpoint at least 60 bars back
   SPIPlanPtr bars;        // bars since a timestamp
   SPIPlanPtr insert;      // the forecast row
@@ -127,7 +138,7 @@ const Plans& plans() {
   if (schema == nullptr) ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension cryptoml is not installed in this database")));
   Oid registry = cml::pg::extension_registry_relid();
   if (g_plans.schema != nullptr && strcmp(g_plans.schema, schema) == 0 && g_plans.registry == registry) return g_plans;
-  SPIPlanPtr* all[5] = {&g_plans.lookup, &g_plans.model, &g_plans.checkpoint, &g_plans.bars, &g_plans.insert};
+  SPIPlanPtr* all[6] = {&g_plans.lookup, &g_plans.model, &g_plans.outcomes, &g_plans.checkpoint, &g_plans.bars, &g_plans.insert};
   for (SPIPlanPtr* p : all)
     if (*p != nullptr) {
       SPI_freeplan(*p);
@@ -136,12 +147,23 @@ const Plans& plans() {
   g_plans.schema = nullptr;
   Oid t5[5] = {TEXTOID, INT4OID, TIMESTAMPOID, TEXTOID, INT4OID};
   g_plans.lookup = keep_plan(psprintf(
-      "SELECT predicted_value::float8, confidence::float8, extract(epoch FROM now()::timestamp - created_at)::float8 "
+      "SELECT predicted_value::float8, confidence::float8, extract(epoch FROM now()::timestamp - created_at)::float8, "
+      "raw_value::float8, lower::float8, upper::float8 "
       "FROM %s.persistentforecasts WHERE symbol = $1 AND forecast_horizon = $2 AND bar_timestamp = $3 AND model_version = $4 "
       "AND forecast_type = 'price_direction' AND created_at >= now()::timestamp - make_interval(secs => $5) "
       "ORDER BY id DESC LIMIT 1", schema), 5, t5);
   Oid t1[1] = {TEXTOID};
-  g_plans.model = keep_plan("SELECT calibration::text FROM cryptoml_internal.models WHERE batch_id = $1", 1, t1);
+  g_plans.model = keep_plan("SELECT (extract(epoch FROM u.t) / 60)::int8, u.r, u.a FROM cryptoml_internal.models m, "
+                            "unnest(m.oot_ts, m.oot_raw, m.oot_actual) u(t, r, a) WHERE m.batch_id = $1 ORDER BY u.t", 1, t1);
+  // one row per bar (the latest forecast of it), oldest first; known at `bar`: bar_timestamp + horizon <= bar
+  Oid to[3] = {TEXTOID, INT4OID, TIMESTAMPOID};
+  g_plans.outcomes = keep_plan(psprintf(
+      "SELECT (extract(epoch FROM f.bar_timestamp) / 60)::int8, f.raw_value::float8, f.actual_value::float8, "
+      "f.lower::float8, f.upper::float8 FROM (SELECT DISTINCT ON (p.bar_timestamp) p.* FROM %s.persistentforecasts p "
+      "WHERE p.model_version = $1 AND p.forecast_horizon = $2 AND p.actual_value IS NOT NULL "
+      "AND p.forecast_type = 'price_direction' AND p.raw_value IS NOT NULL "
+      "AND p.bar_timestamp + make_interval(mins => $2) <= $3 ORDER BY p.bar_timestamp, p.id DESC) f ORDER BY f.bar_timestamp",
+      schema), 3, to);
   Oid tk[2] = {TEXTOID, INT8OID};
   g_plans.checkpoint = keep_plan(psprintf(
       "SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 AND k.bar_ts <= "
@@ -151,10 +173,11 @@ const Plans& plans() {
   g_plans.bars = keep_plan(psprintf("SELECT timestamp, open::float8, high::float8, low::float8, close::float8, "
                                     "volume::float8 FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp > $2 "
                                     "ORDER BY timestamp", schema), 2, tt);
-  Oid ti[7] = {TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPOID, TIMESTAMPOID};
+  Oid ti[10] = {TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
   g_plans.insert = keep_plan(psprintf("INSERT INTO %s.persistentforecasts (symbol, forecast_type, confidence, "
-                                      "predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp) "
-                                      "VALUES ($1, 'price_direction', $2, $3, $4, $5, $6, $7)", schema), 7, ti);
+                                      "predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp, "
+                                      "raw_value, lower, upper) "
+                                      "VALUES ($1, 'price_direction', $2, $3, $4, $5, $6, $7, $8, $9, $10)", schema), 10, ti);
   Oid nsp = cml::pg::extension_namespace();
   g_plans.bars_rel = relation_in(nsp, "rollingchartdata");
   g_plans.bars_idx = relation_in(nsp, "rollingchartdata_symbol_timestamp_key");
@@ -353,43 +376,41 @@ void forecast_init() {
 }  // namespace pg
 }  // namespace cml
 
-Datum ml_forecast(PG_FUNCTION_ARGS) {
-  const TimestampTz started = GetCurrentTimestamp();  // the latency ml_health() reports
-  const char* symbol = cml::pg::symbol_arg(PG_GETARG_TEXT_PP(0));
-  int horizon = PG_GETARG_INT32(1);
-  if (horizon <= 0)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon must be > 0 minutes, got %d", horizon)));
-  const cml::pg::InferenceSettings& cfg = cml::pg::config_inference();
-  const cml::IndicatorParams& params = cml::pg::config_indicator_params();
+namespace {
 
-  // Registry changes committed by other sessions since this transaction's last lock: a long
-  // transaction sees a deploy at its next call, as a plain query would.
-  AcceptInvalidationMessages();
-  SPI_connect();
-  const Plans& pl = plans();
-  Datum vs[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
-  bool isnull;
+// ---- read ------------------------------------------------------------------------------------
 
-  // The latest bar and the production models of the horizon, read from the indexes.
+// One call's request: the symbol's latest bar and the model that forecasts it.
+struct Request {
+  const char* symbol;
+  int horizon;
+  char memo_key[128];      // "<symbol>/<horizon>": the key of the per-session caches
+  char row_version[96];    // the latest bar's row version: the features cache key
   Timestamp bar_ts;
   double close;
+  const char* batch_id;    // the production ensemble, else xgboost, else lstm
+  bool is_ensemble;
+  bool stale;
+};
+
+// The latest bar and the production model, from the indexes (and this session's registry cache).
+Request read_request(const Plans& pl, const char* symbol, int horizon, int stale_seconds) {
+  Request q;
+  q.symbol = symbol;
+  q.horizon = horizon;
   TransactionId xmin;
   ItemPointerData tid;
-  if (!read_latest_bar(pl, symbol, &bar_ts, &close, &xmin, &tid))
+  if (!read_latest_bar(pl, symbol, &q.bar_ts, &q.close, &xmin, &tid))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\": it has no bars", symbol),
                     errhint("Load its candles into rollingChartData first.")));
-  char row_version[96];
-  snprintf(row_version, sizeof row_version, INT64_FORMAT "/%u/%u/%u", (int64)bar_ts, xmin,
+  snprintf(q.row_version, sizeof q.row_version, INT64_FORMAT "/%u/%u/%u", (int64)q.bar_ts, xmin,
            ItemPointerGetBlockNumberNoCheck(&tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(&tid));
-  // The key of this (symbol, horizon) in the per-session caches (production models, memo).
-  char memo_key[128];
-  snprintf(memo_key, sizeof memo_key, "%s/%d", symbol, horizon);
-  // The model forecasts use: the production ensemble, else xgboost, else lstm.
+  snprintf(q.memo_key, sizeof q.memo_key, "%s/%d", symbol, horizon);
   Production prod;
   bool prod_cached = false;
   cml::pg::guarded("ml_forecast", [&] {
     if (g_production == nullptr) g_production = new std::unordered_map<std::string, ProductionEntry>();
-    auto it = g_production->find(memo_key);
+    auto it = g_production->find(q.memo_key);
     if (it != g_production->end() && it->second.generation == g_registry_generation) {
       prod = it->second.p;
       prod_cached = true;
@@ -398,151 +419,206 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   if (!prod_cached) {
     uint64 generation = g_registry_generation;
     read_production(pl, symbol, horizon, &prod);
-    cml::pg::guarded("ml_forecast", [&] {
-      (*g_production)[memo_key] = ProductionEntry{generation, prod};
-    });
+    cml::pg::guarded("ml_forecast", [&] { (*g_production)[q.memo_key] = ProductionEntry{generation, prod}; });
   }
-  char* batch_id = nullptr;
   int best_rank = 99;
+  q.batch_id = nullptr;
   for (int i = 0; i < prod.n; i++) {
     const char* type = prod.model_type[i];
     int rank = strcmp(type, "ensemble") == 0 ? 0 : strcmp(type, "xgboost") == 0 ? 1 : 2;
     if (rank < best_rank) {
       best_rank = rank;
-      batch_id = prod.batch_id[i];
+      q.batch_id = pstrdup(prod.batch_id[i]);
     }
   }
-  if (batch_id == nullptr)
+  if (q.batch_id == nullptr)
     ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("no production model for %s horizon %d", symbol, horizon),
+                    errdetail("A model is promoted only when its out-of-time record beats zero change significantly "
+                              "(mlTrainingBatches.skill_p_value below inference.skillSignificance)."),
                     errhint("Run SELECT ml_build_samples('%s'); SELECT ml_train('%s', %d); or deploy one with ml_deploy.",
                             symbol, symbol, horizon)));
-  bool is_ensemble = best_rank == 0;
+  q.is_ensemble = best_rank == 0;
+  q.stale = GetCurrentTimestamp() - q.bar_ts > (int64)stale_seconds * USECS_PER_SEC;  // timestamps are UTC
+  return q;
+}
 
-  int64 age_us = GetCurrentTimestamp() - bar_ts;  // timestamps are UTC
-  bool stale = age_us > (int64)cfg.stale_seconds * USECS_PER_SEC;
-
-  // The prediction cache: the same model's forecast of the same bar, young enough. This backend's
-  // memo first, then persistentForecasts.
-  double predicted = 0, confidence = 0;
-  bool cached = false;
+// The prediction cache: the same model's forecast of the same bar, young enough. This backend's
+// memo first, then persistentForecasts. True with *out filled on a hit.
+bool read_cached(const Plans& pl, const Request& q, int max_age, Stated* out) {
   TimestampTz now = GetCurrentTransactionStartTimestamp();  // what now() and created_at's default read
-  if (cfg.prediction_cache) {
-    TimestampTz young = now - (int64)cfg.max_prediction_age * USECS_PER_SEC;
-    cml::pg::guarded("ml_forecast", [&] {
-      if (g_memo == nullptr) g_memo = new std::unordered_map<std::string, Memo>();
-      auto it = g_memo->find(memo_key);
-      if (it != g_memo->end() && it->second.bar_ts == bar_ts && it->second.batch_id == batch_id && it->second.made_at >= young) {
-        cached = true;
-        predicted = it->second.predicted;
-        confidence = it->second.confidence;
-      }
-    });
-    if (!cached) {
-      Datum vl[5] = {vs[0], vs[1], TimestampGetDatum(bar_ts), CStringGetTextDatum(batch_id), Int32GetDatum(cfg.max_prediction_age)};
-      if (SPI_execute_plan(pl.lookup, vl, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: the prediction cache lookup failed");
-      if (SPI_processed == 1) {
-        cached = true;
-        predicted = DatumGetFloat8(spi_value(0, 1, &isnull));
-        confidence = DatumGetFloat8(spi_value(0, 2, &isnull));
-        TimestampTz made_at = now - (int64)(DatumGetFloat8(spi_value(0, 3, &isnull)) * USECS_PER_SEC);
-        cml::pg::guarded("ml_forecast", [&] { (*g_memo)[memo_key] = Memo{bar_ts, batch_id, made_at, predicted, confidence}; });
-      }
+  TimestampTz young = now - (int64)max_age * USECS_PER_SEC;
+  bool hit = false;
+  cml::pg::guarded("ml_forecast", [&] {
+    if (g_memo == nullptr) g_memo = new std::unordered_map<std::string, Memo>();
+    auto it = g_memo->find(q.memo_key);
+    if (it != g_memo->end() && it->second.bar_ts == q.bar_ts && it->second.batch_id == q.batch_id && it->second.made_at >= young) {
+      hit = true;
+      *out = it->second.stated;
     }
-  }
+  });
+  if (hit) return true;
+  Datum vl[5] = {CStringGetTextDatum(q.symbol), Int32GetDatum(q.horizon), TimestampGetDatum(q.bar_ts),
+                 CStringGetTextDatum(q.batch_id), Int32GetDatum(max_age)};
+  if (SPI_execute_plan(pl.lookup, vl, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: the prediction cache lookup failed");
+  if (SPI_processed != 1) return false;
+  bool isnull;
+  auto value = [&](int col, double if_null) {
+    Datum d = spi_value(0, col, &isnull);
+    return isnull ? if_null : DatumGetFloat8(d);
+  };
+  out->served = value(1, 0);
+  out->confidence = value(2, 50);
+  TimestampTz made_at = now - (int64)(value(3, 0) * USECS_PER_SEC);
+  out->raw = value(4, out->served);  // a row stored before 0.6.0: its prediction was raw
+  out->lower = value(5, NAN);
+  out->upper = value(6, NAN);
+  Stated st = *out;
+  cml::pg::guarded("ml_forecast", [&] { (*g_memo)[q.memo_key] = Memo{q.bar_ts, q.batch_id, made_at, st}; });
+  return true;
+}
 
-  // The model (with its members) when it is needed and this backend has not loaded it yet: to
-  // predict, or to name an ensemble's members.
-  const char* model_version = batch_id;
-  if (!cached || is_ensemble) {
-    cml::pg::BlobSet blobs;
-    const char* calibration = nullptr;
-    bool load = !model_cached(batch_id);
-    if (load) {
-      if (!cml::pg::fetch_model(batch_id, &blobs))
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("model %s is registered but its bytes are missing", batch_id)));
-      Datum vb[1] = {CStringGetTextDatum(batch_id)};
-      if (SPI_execute_plan(pl.model, vb, nullptr, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-        calibration = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+// Loads the model, its members and its out-of-time record into this backend, once per batch.
+void read_model(const Plans& pl, const Request& q) {
+  if (model_cached(q.batch_id)) return;
+  cml::pg::BlobSet blobs;
+  if (!cml::pg::fetch_model(q.batch_id, &blobs))
+    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("model %s is registered but its bytes are missing", q.batch_id)));
+  Datum vb[1] = {CStringGetTextDatum(q.batch_id)};
+  if (SPI_execute_plan(pl.model, vb, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the model's record failed");
+  int n = (int)SPI_processed;
+  cml::OutcomePair* rec = (cml::OutcomePair*)palloc(sizeof(cml::OutcomePair) * Max(n, 1));
+  for (int i = 0; i < n; i++) {
+    bool isnull;
+    rec[i].ts = DatumGetInt64(spi_value(i, 1, &isnull));
+    Datum r = spi_value(i, 2, &isnull);
+    rec[i].raw = isnull ? NAN : DatumGetFloat8(r);
+    Datum a = spi_value(i, 3, &isnull);
+    rec[i].actual = isnull ? NAN : DatumGetFloat8(a);
+  }
+  cml::pg::guarded("ml_forecast", [&] {  // insert only a model that loaded: a failed load leaves no entry
+    LoadedModel m;
+    m.model.reset(new cml::Model(cml::pg::build_model(blobs)));
+    m.record.assign(rec, rec + n);
+    m.version = q.batch_id;
+    for (int i = 1; i < blobs.n; i++) {
+      char w[32];
+      snprintf(w, sizeof w, "%.3f", blobs.items[i].weight);
+      m.version += std::string(i == 1 ? " = " : " + ") + blobs.items[i].batch_id + " x " + w;
     }
-    cml::pg::guarded("ml_forecast", [&] {
-      if (load) {  // insert only a model that loaded: a failed load leaves no entry
-        LoadedModel m;
-        m.model.reset(new cml::Model(cml::pg::build_model(blobs)));
-        json cal = json::parse(calibration == nullptr ? "{}" : calibration);
-        if (!cal.contains("buckets") || !cal.at("buckets").is_array())
-          throw cml::DataError("the calibration of model " + std::string(batch_id) + " has no buckets array");
-        for (const json& b : cal.at("buckets"))
-          m.buckets.push_back({b.at("min_abs_pred").get<double>(), b.at("hit_rate").get<double>(), b.value("n", std::size_t{0})});
-        m.version = batch_id;
-        for (int i = 1; i < blobs.n; i++) {
-          char w[32];
-          snprintf(w, sizeof w, "%.3f", blobs.items[i].weight);
-          m.version += std::string(i == 1 ? " = " : " + ") + blobs.items[i].batch_id + " x " + w;
-        }
-        (*g_models)[batch_id] = std::move(m);
-      }
-    });
-    model_version = g_models_version(batch_id);
-  }
+    (*g_models)[q.batch_id] = std::move(m);
+  });
+}
 
-  if (!cached) {
-    int need = 1;  // rows of history the model needs
-    bool have = false;
-    cml::pg::guarded("ml_forecast", [&] {
-      need = g_models->at(batch_id).model->sequence_length();
-      if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
-      auto it = g_features->find(symbol);
-      have = it != g_features->end() && it->second.key == row_version && it->second.params == params && it->second.rows >= need;
-    });
-    int64* mins = nullptr;
-    int rows = 0;
-    double* features = have ? nullptr : latest_features(symbol, params, need, &mins, &rows);
-    int run_last = 0;
-    cml::pg::guarded("ml_forecast", [&] {
+// The model's own forecasts whose outcome is known at the request's bar: the live part of its
+// record (oldest first), with the intervals they stated.
+struct Outcomes {
+  int n;
+  cml::OutcomePair* pairs;
+  double *lower, *upper;
+};
+Outcomes read_outcomes(const Plans& pl, const Request& q) {
+  Datum v[3] = {CStringGetTextDatum(q.batch_id), Int32GetDatum(q.horizon), TimestampGetDatum(q.bar_ts)};
+  if (SPI_execute_plan(pl.outcomes, v, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading forecast outcomes failed");
+  Outcomes o;
+  o.n = (int)SPI_processed;
+  o.pairs = (cml::OutcomePair*)palloc(sizeof(cml::OutcomePair) * Max(o.n, 1));
+  o.lower = (double*)palloc(sizeof(double) * Max(o.n, 1));
+  o.upper = (double*)palloc(sizeof(double) * Max(o.n, 1));
+  for (int i = 0; i < o.n; i++) {
+    bool isnull;
+    o.pairs[i].ts = DatumGetInt64(spi_value(i, 1, &isnull));
+    o.pairs[i].raw = DatumGetFloat8(spi_value(i, 2, &isnull));
+    o.pairs[i].actual = DatumGetFloat8(spi_value(i, 3, &isnull));
+    Datum lo = spi_value(i, 4, &isnull);
+    o.lower[i] = isnull ? NAN : DatumGetFloat8(lo);
+    Datum up = spi_value(i, 5, &isnull);
+    o.upper[i] = isnull ? NAN : DatumGetFloat8(up);
+  }
+  return o;
+}
+
+// The features of the symbol's last `need` bars, unless this backend has them for the same row
+// version. Returns the contiguous minutes ending at the latest bar.
+int read_features(const Request& q, const cml::IndicatorParams& params) {
+  int need = 1;
+  bool have = false;
+  cml::pg::guarded("ml_forecast", [&] {
+    need = g_models->at(q.batch_id).model->sequence_length();
+    if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
+    auto it = g_features->find(q.symbol);
+    have = it != g_features->end() && it->second.key == q.row_version && it->second.params == params && it->second.rows >= need;
+  });
+  int64* mins = nullptr;
+  int rows = 0;
+  double* features = have ? nullptr : latest_features(q.symbol, params, need, &mins, &rows);
+  int run_last = 0;
+  cml::pg::guarded("ml_forecast", [&] {
+    if (features != nullptr) {
       size_t nf = cml::feature_names().size();
-      if (features != nullptr) {
-        CachedFeatures c{row_version, params, rows, std::vector<double>(features, features + (size_t)rows * nf), {}};
-        std::vector<long long> m(mins, mins + rows);
-        c.run = cml::contiguous_runs(m);
-        (*g_features)[symbol] = std::move(c);
-      }
-      const CachedFeatures& c = (*g_features)[symbol];
-      run_last = c.run.back();
-      if (run_last < need) return;  // reported below, outside C++
-      const LoadedModel& model = g_models->at(batch_id);
-      cml::FeatureRows fr{c.values.data(), (size_t)c.rows, nf, c.run.data()};
-      predicted = model.model->predict(fr, {(size_t)c.rows - 1})[0];
-      // Confidence: the validation hit rate of the |prediction| bucket this prediction falls in.
-      confidence = cml::confidence_of(model.buckets, predicted);
-    });
-    if (run_last < need)
-      ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                      errmsg("incomplete features for %s: model %s needs the last %d minutes without a gap, the latest bar has %d",
-                             symbol, batch_id, need, run_last),
-                      errdetail("Bars are missing within the last %d minutes before %s.", need,
-                                DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(bar_ts)))),
-                      errhint("Load the missing candles, or wait until %d bars have arrived after the gap.", need)));
-  }
+      CachedFeatures c{q.row_version, params, rows, std::vector<double>(features, features + (size_t)rows * nf), {}};
+      c.run = cml::contiguous_runs(std::vector<long long>(mins, mins + rows));
+      (*g_features)[q.symbol] = std::move(c);
+    }
+    run_last = (*g_features)[q.symbol].run.back();
+  });
+  if (run_last < need)
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                    errmsg("incomplete features for %s: model %s needs the last %d minutes without a gap, the latest bar has %d",
+                           q.symbol, q.batch_id, need, run_last),
+                    errdetail("Bars are missing within the last %d minutes before %s.", need,
+                              DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(q.bar_ts)))),
+                    errhint("Load the missing candles, or wait until %d bars have arrived after the gap.", need)));
+  return run_last;
+}
 
-  const char* signal = confidence >= cfg.confidence_threshold && predicted != 0 ? (predicted > 0 ? "LONG" : "SHORT") : "WAIT";
-  Timestamp expires = bar_ts + (int64)horizon * kUsecPerMinute;
-  if (stale)
-    ereport(WARNING, (errmsg("ml_forecast: the latest %s bar (%s) is older than monitoring.alertThresholds.staleData (%d s)",
-                             symbol, DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(bar_ts))),
-                             cfg.stale_seconds),
-                      errdetail("The forecast is made as of that bar and flagged stale.")));
-  if (!cached) {
-    Datum vi[7] = {vs[0], Float8GetDatum(confidence), Float8GetDatum(predicted), Int32GetDatum(horizon),
-                   CStringGetTextDatum(batch_id), TimestampGetDatum(expires), TimestampGetDatum(bar_ts)};
-    if (SPI_execute_plan(pl.insert, vi, nullptr, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing the forecast failed");
-    cml::pg::guarded("ml_forecast", [&] {
-      if (g_memo == nullptr) g_memo = new std::unordered_map<std::string, Memo>();
-      (*g_memo)[memo_key] = Memo{bar_ts, batch_id, now, predicted, confidence};
-    });
-  }
+// ---- compute ---------------------------------------------------------------------------------
 
-  // The result's descriptor, built once per call site (get_call_result_type rebuilds it from the
-  // OUT parameters every time).
+// The raw prediction and what can be stated of it (C++, inside guarded()): the model's record
+// known at the bar (its training pairs, then its own outcomes) calibrated by the one core path.
+Stated compute_statement(const Request& q, const Outcomes& o, cml::HonestSettings hs) {
+  const LoadedModel& model = g_models->at(q.batch_id);
+  const CachedFeatures& c = g_features->at(q.symbol);
+  size_t nf = cml::feature_names().size();
+  cml::FeatureRows fr{c.values.data(), (size_t)c.rows, nf, c.run.data()};
+  const double raw = model.model->predict(fr, {(size_t)c.rows - 1})[0];
+  hs.horizon = q.horizon;
+  const int64 bar_minute = q.bar_ts / kUsecPerMinute;
+  std::vector<cml::OutcomePair> known;
+  for (const cml::OutcomePair& p : model.record)
+    if (p.ts + q.horizon <= bar_minute) known.push_back(p);
+  size_t stated = 0, missed = 0;
+  for (int i = 0; i < o.n; i++) {
+    known.push_back(o.pairs[i]);
+    if (std::isfinite(o.lower[i]) && std::isfinite(o.upper[i])) {
+      stated++;
+      if (o.pairs[i].actual < o.lower[i] || o.pairs[i].actual > o.upper[i]) missed++;
+    }
+  }
+  const cml::Statement st = cml::state(cml::calibrate(std::move(known), stated, missed, hs), raw);
+  return Stated{st.served, st.confidence, st.raw, st.lower, st.upper};
+}
+
+// ---- write -----------------------------------------------------------------------------------
+
+void write_forecast(const Plans& pl, const Request& q, const Stated& st) {
+  Timestamp expires = q.bar_ts + (int64)q.horizon * kUsecPerMinute;
+  Datum vi[10] = {CStringGetTextDatum(q.symbol), Float8GetDatum(st.confidence), Float8GetDatum(st.served), Int32GetDatum(q.horizon),
+                  CStringGetTextDatum(q.batch_id), TimestampGetDatum(expires), TimestampGetDatum(q.bar_ts),
+                  Float8GetDatum(st.raw), Float8GetDatum(st.lower), Float8GetDatum(st.upper)};
+  char nulls[11] = "          ";
+  if (!std::isfinite(st.lower)) nulls[8] = 'n';
+  if (!std::isfinite(st.upper)) nulls[9] = 'n';
+  if (SPI_execute_plan(pl.insert, vi, nulls, false, 0) != SPI_OK_INSERT) elog(ERROR, "cryptoml: storing the forecast failed");
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  cml::pg::guarded("ml_forecast", [&] {
+    if (g_memo == nullptr) g_memo = new std::unordered_map<std::string, Memo>();
+    (*g_memo)[q.memo_key] = Memo{q.bar_ts, q.batch_id, now, st};
+  });
+}
+
+// The result row (its descriptor built once per call site).
+HeapTupleHeader result_row(FunctionCallInfo fcinfo, const Request& q, const Stated& st, const char* signal, const char* model_version,
+                           bool cached) {
   TupleDesc desc = (TupleDesc)fcinfo->flinfo->fn_extra;
   if (desc == nullptr) {
     TupleDesc built;
@@ -552,12 +628,56 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
     MemoryContextSwitchTo(old);
     fcinfo->flinfo->fn_extra = desc;
   }
-  Datum values[11] = {vs[0], Int32GetDatum(horizon), TimestampGetDatum(bar_ts),
-                      Float8GetDatum(predicted), Float8GetDatum(close * (1 + predicted / 100.0)),
-                      Float8GetDatum(std::round(confidence * 100) / 100), CStringGetTextDatum(signal),
-                      CStringGetTextDatum(model_version), TimestampGetDatum(expires), BoolGetDatum(cached), BoolGetDatum(stale)};
-  bool nulls[11] = {false};
-  HeapTupleHeader result = SPI_returntuple(heap_form_tuple(desc, values, nulls), desc);  // copied out of SPI memory
+  Timestamp expires = q.bar_ts + (int64)q.horizon * kUsecPerMinute;
+  Datum values[14] = {CStringGetTextDatum(q.symbol), Int32GetDatum(q.horizon), TimestampGetDatum(q.bar_ts),
+                      Float8GetDatum(st.served), Float8GetDatum(q.close * (1 + st.served / 100.0)),
+                      Float8GetDatum(std::round(st.confidence * 100) / 100), CStringGetTextDatum(signal),
+                      CStringGetTextDatum(model_version), TimestampGetDatum(expires), BoolGetDatum(cached), BoolGetDatum(q.stale),
+                      Float8GetDatum(st.raw), Float8GetDatum(st.lower), Float8GetDatum(st.upper)};
+  bool nulls[14] = {false};
+  nulls[12] = !std::isfinite(st.lower);
+  nulls[13] = !std::isfinite(st.upper);
+  return SPI_returntuple(heap_form_tuple(desc, values, nulls), desc);  // copied out of SPI memory
+}
+
+}  // namespace
+
+Datum ml_forecast(PG_FUNCTION_ARGS) {
+  const TimestampTz started = GetCurrentTimestamp();  // the latency ml_health() reports
+  const char* symbol = cml::pg::symbol_arg(PG_GETARG_TEXT_PP(0));
+  int horizon = PG_GETARG_INT32(1);
+  if (horizon <= 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon must be > 0 minutes, got %d", horizon)));
+  const cml::pg::InferenceSettings& cfg = cml::pg::config_inference();
+  const cml::IndicatorParams& params = cml::pg::config_indicator_params();
+  // Registry changes committed by other sessions since this transaction's last lock: a long
+  // transaction sees a deploy at its next call, as a plain query would.
+  AcceptInvalidationMessages();
+  SPI_connect();
+  const Plans& pl = plans();
+
+  // read
+  const Request q = read_request(pl, symbol, horizon, cfg.stale_seconds);
+  Stated st;
+  const bool cached = cfg.prediction_cache && read_cached(pl, q, cfg.max_prediction_age, &st);
+  if (!cached || q.is_ensemble) read_model(pl, q);  // to predict, or to name an ensemble's members
+  if (!cached) {
+    (void)read_features(q, params);
+    const Outcomes o = read_outcomes(pl, q);
+    // compute
+    cml::pg::guarded("ml_forecast", [&] { st = compute_statement(q, o, cfg.honest); });
+    // write
+    write_forecast(pl, q, st);
+  }
+  const char* model_version = q.is_ensemble || !cached ? g_models_version(q.batch_id) : q.batch_id;
+  // A signal only with skill shown (the served change is 0 without it) and enough confidence.
+  const char* signal = st.served != 0 && st.confidence >= cfg.confidence_threshold ? (st.served > 0 ? "LONG" : "SHORT") : "WAIT";
+  if (q.stale)
+    ereport(WARNING, (errmsg("ml_forecast: the latest %s bar (%s) is older than monitoring.alertThresholds.staleData (%d s)",
+                             symbol, DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(q.bar_ts))),
+                             cfg.stale_seconds),
+                      errdetail("The forecast is made as of that bar and flagged stale.")));
+  HeapTupleHeader result = result_row(fcinfo, q, st, signal, model_version, cached);
   SPI_finish();
   cml::pg::record_prediction_latency(GetCurrentTimestamp() - started);
   PG_RETURN_HEAPTUPLEHEADER(result);

@@ -18,6 +18,7 @@
 
 #include "config.hpp"
 #include "features.hpp"
+#include "honest.hpp"
 #include "lstm.hpp"
 #include "model.hpp"
 #include "options.hpp"
@@ -66,6 +67,8 @@ struct Settings {
   bool weights_set;
   double weights[2];     // xgboost, lstm
   char* member_options[2];  // ensemble: options for members it trains (json text)
+  int folds;                // training.calibrationFolds
+  cml::HonestSettings honest;  // inference.*: the skill test and calibration window
 };
 static_assert(std::is_trivially_destructible<Settings>::value, "Settings must stay plain data");
 
@@ -91,6 +94,16 @@ struct TrainResult {
   char* member_ids[2];
   int member_types[2];
   double member_weights[2];
+  // the out-of-time record: rolling-origin predictions inside the window (an ensemble: its
+  // members' records combined with its weights), and what calibrate() makes of it
+  int n_pairs;
+  int64* oot_ts;       // minutes
+  double* oot_raw;
+  double* oot_actual;
+  int folds_used;
+  double shrink, skill_statistic, skill_p_value;
+  int skill_n;
+  bool skilled;
   bool cancelled;
   bool diverged;
   int diverged_epoch;
@@ -117,6 +130,8 @@ void parse_settings(ModelType type, const json& config, const json& options, Set
   st->weights[1] = o.weights[1];
   for (int m = 0; m < 2; m++)
     st->member_options[m] = type == ModelType::ensemble ? copy_out(o.member_options[m]) : nullptr;
+  st->folds = cml::Config::get(config, "training.calibrationFolds").get<int>();
+  st->honest = cml::honest_settings(config, 1);
 }
 
 void lock_training(const char* symbol, int horizon) {
@@ -201,11 +216,7 @@ TrainData read_samples(const char* schema, const char* symbol, int horizon, int 
 // Rows needed: at least 10 validation and 30 training samples after the embargo.
 void check_enough(const TrainData& d, const char* symbol, int horizon, const Settings& st) {
   int needed = 0;
-  for (int m = 1; m < 10000000; m++)
-    if ((int)std::floor(m * st.split) >= 10 && m - (int)std::floor(m * st.split) - horizon >= 30) {
-      needed = m;
-      break;
-    }
+  cml::pg::guarded("ml_train", [&] { needed = (int)cml::split_min_rows(st.split, horizon); });
   if (d.n < needed)
     ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                     errmsg("too few samples for %s horizon %d: %d in the last %d minutes, %d needed", symbol, horizon, d.n,
@@ -230,8 +241,100 @@ struct Split {
   int n_train, v0;
 };
 Split split_of(const TrainData& d, const Settings& st, int horizon) {
-  int n_val = (int)std::floor(d.n * st.split);
-  return Split{d.n - n_val - horizon, d.n - n_val};
+  const cml::SplitRows sp = cml::split_rows((size_t)d.n, st.split, horizon);  // the one rule (honest.hpp)
+  return Split{(int)sp.train, d.n - (int)sp.valid};
+}
+
+bool should_stop() { return InterruptPending && (QueryCancelPending || ProcDiePending); }
+
+// Copies of a vector in palloc'd memory, from C++ code (no PostgreSQL error may be raised there).
+template <typename T>
+T* copy_array(const std::vector<T>& v) {
+  T* p = static_cast<T*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(T) * std::max<size_t>(v.size(), 1), MCXT_ALLOC_NO_OOM));
+  if (p == nullptr) throw std::bad_alloc();
+  std::copy(v.begin(), v.end(), p);
+  return p;
+}
+
+// The out-of-time record into r, and what the one calibration makes of it: the shrinkage and
+// the skill test a promotion needs (C++, inside guarded()).
+void record_pairs(const std::vector<cml::OutcomePair>& pairs, int folds_used, const Settings& st, int horizon, json& hp,
+                  TrainResult* r) {
+  std::vector<int64> ts;
+  std::vector<double> raw, actual;
+  for (const cml::OutcomePair& p : pairs) {
+    ts.push_back(p.ts);
+    raw.push_back(p.raw);
+    actual.push_back(p.actual);
+  }
+  r->n_pairs = (int)pairs.size();
+  r->oot_ts = copy_array(ts);
+  r->oot_raw = copy_array(raw);
+  r->oot_actual = copy_array(actual);
+  r->folds_used = folds_used;
+  cml::HonestSettings hs = st.honest;
+  hs.horizon = horizon;
+  const cml::Calibration c = cml::calibrate(pairs, 0, 0, hs);
+  r->shrink = c.shrink;
+  r->skill_statistic = c.skill.statistic;
+  r->skill_p_value = c.skill.p_value;
+  r->skill_n = (int)c.skill.n;
+  r->skilled = c.skill.skilled;
+  hp["calibration"] = {{"method", "rolling-origin out-of-time pairs; shrinkage, prequential Diebold-Mariano, symmetrized conformal"},
+                       {"folds", st.folds}, {"folds_used", folds_used}, {"pairs", pairs.size()}, {"window_pairs", c.pairs},
+                       {"shrinkage", c.shrink}, {"skill_n", c.skill.n}, {"skill_statistic", std::isfinite(c.skill.statistic) ? json(c.skill.statistic) : json(nullptr)},
+                       {"skill_p_value", c.skill.p_value}, {"skilled", c.skill.skilled}, {"significance", hs.significance}};
+}
+
+// Rolling-origin folds inside the window (cml::rolling_origin), each fold model trained like the
+// model itself; a fold whose lstm diverges predicts nothing (C++, inside guarded()).
+std::vector<cml::OutcomePair> fold_pairs(const Settings& st, const TrainData& d, int horizon, int* folds_used) {
+  std::vector<long long> minutes;
+  for (int i = 0; i < d.n; i++) minutes.push_back(d.ts[i] / kUsecPerMinute);
+  const size_t nf = (size_t)d.nf;
+  cml::FoldTrainer trainer = [&](const std::vector<size_t>& tr, const std::vector<size_t>& va, const std::vector<size_t>& pr) {
+    std::vector<double> out(pr.size(), NAN);
+    if (st.type == (int)ModelType::xgboost) {
+      auto gather = [&](const std::vector<size_t>& rows) {
+        std::vector<float> X;
+        for (size_t i : rows)
+          for (size_t c = 0; c < nf; c++) X.push_back((float)d.X[i * nf + c]);
+        return X;
+      };
+      std::vector<float> Xt = gather(tr), Xv = gather(va), Xp = gather(pr), yt, yv;
+      for (size_t i : tr) yt.push_back((float)d.y[i]);
+      for (size_t i : va) yv.push_back((float)d.y[i]);
+      cml::XgbModel m = cml::XgbModel::train(cml::DenseMatrix{Xt.data(), tr.size(), nf}, yt, cml::DenseMatrix{Xv.data(), va.size(), nf},
+                                             yv, st.xgb, should_stop, nullptr);
+      std::vector<float> p = m.predict(cml::DenseMatrix{Xp.data(), pr.size(), nf});
+      for (size_t k = 0; k < p.size(); k++) out[k] = p[k];
+      return out;
+    }
+    const int L = st.lstm.sequence_length;
+    auto with_history = [&](const std::vector<size_t>& rows) {
+      std::vector<size_t> r;
+      for (size_t i : rows)
+        if (d.run[i] >= L) r.push_back(i);
+      return r;
+    };
+    cml::SequenceSet trs{d.X, (size_t)d.n, nf, d.y, with_history(tr)}, vas{d.X, (size_t)d.n, nf, d.y, with_history(va)};
+    std::vector<size_t> prs = with_history(pr);
+    if (trs.ends.size() < 30 || vas.ends.size() < 10 || prs.empty()) return out;
+    try {
+      cml::LstmModel m = cml::LstmModel::train(trs, vas, st.lstm, should_stop, nullptr);
+      std::vector<double> p = m.predict(cml::SequenceSet{d.X, (size_t)d.n, nf, nullptr, prs});
+      for (size_t k = 0, j = 0; k < pr.size() && j < prs.size(); k++)
+        if (pr[k] == prs[j]) out[k] = p[j++];
+    } catch (const cml::DataError&) {
+      // a diverged fold: no pairs from it
+    }
+    return out;
+  };
+  const cml::RollingOrigin ro = cml::rolling_origin(std::vector<int64_t>(minutes.begin(), minutes.end()), horizon, st.split, st.folds, trainer);
+  std::vector<cml::OutcomePair> pairs;
+  for (size_t k = 0; k < ro.rows.size(); k++) pairs.push_back(cml::OutcomePair{minutes[ro.rows[k]], ro.raw[k], d.y[ro.rows[k]]});
+  *folds_used = ro.folds_used;
+  return pairs;
 }
 
 // Evaluation shared by every type: metrics on the validation rows, the production model on the
@@ -277,8 +380,6 @@ void evaluate_into(const cml::Model& model, const cml::Model* prod, const TrainD
   r->hyperparameters = copy_out(hp.dump());
 }
 
-bool should_stop() { return InterruptPending && (QueryCancelPending || ProcDiePending); }
-
 // Trains an xgboost or lstm model on the window (C++, inside guarded()).
 void train_single(const Settings& st, const TrainData& d, int horizon, const BlobSet* prod_blobs, TrainResult* r) {
   Split sp = split_of(d, st, horizon);
@@ -305,6 +406,8 @@ void train_single(const Settings& st, const TrainData& d, int horizon, const Blo
       hp["best_iteration"] = report.best_iteration;
       r->n_train = sp.n_train;
       r->model = copy_out(model.save(), &r->model_len);
+      int folds_used = 0;
+      record_pairs(fold_pairs(st, d, horizon, &folds_used), folds_used, st, horizon, hp, r);
       evaluate_into(model, prod.get(), d, sp, rows_with_history(d, sp.v0, d.n, 1), hp, r);
     } else {
       const int L = st.lstm.sequence_length;
@@ -339,6 +442,8 @@ void train_single(const Settings& st, const TrainData& d, int horizon, const Blo
         hp["early_stopped"] = report.early_stopped;
         r->n_train = (int)train_ends.size();
         r->model = copy_out(model.save(), &r->model_len);
+        int folds_used = 0;
+        record_pairs(fold_pairs(st, d, horizon, &folds_used), folds_used, st, horizon, hp, r);
         evaluate_into(model, prod.get(), d, sp, val_ends, hp, r);
       } catch (const cml::DataError& e) {
         if (!report.diverged) throw;
@@ -352,9 +457,63 @@ void train_single(const Settings& st, const TrainData& d, int horizon, const Blo
   }
 }
 
+// A stored model's out-of-time record (cryptoml_internal.models.oot_*), palloc'd.
+struct OotRecord {
+  int n;
+  int64* ts;  // minutes
+  double* raw;
+  double* actual;
+};
+
+// Reads a model's record (none for a model trained before 0.6.0). Caller is connected to SPI.
+OotRecord read_oot(const char* batch_id) {
+  OotRecord o{0, nullptr, nullptr, nullptr};
+  Oid t1[1] = {TEXTOID};
+  Datum v1[1] = {CStringGetTextDatum(batch_id)};
+  if (SPI_execute_with_args("SELECT (extract(epoch FROM t) / 60)::int8, r, a FROM cryptoml_internal.models m, "
+                            "unnest(m.oot_ts, m.oot_raw, m.oot_actual) u(t, r, a) WHERE m.batch_id = $1 ORDER BY t",
+                            1, t1, v1, nullptr, true, 0) != SPI_OK_SELECT)
+    elog(ERROR, "cryptoml: reading the out-of-time record of %s failed", batch_id);
+  o.n = (int)SPI_processed;
+  o.ts = (int64*)palloc(sizeof(int64) * Max(o.n, 1));
+  o.raw = (double*)palloc(sizeof(double) * Max(o.n, 1));
+  o.actual = (double*)palloc(sizeof(double) * Max(o.n, 1));
+  for (int i = 0; i < o.n; i++) {
+    bool isnull;
+    HeapTuple row = SPI_tuptable->vals[i];
+    o.ts[i] = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+    Datum r = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull);
+    o.raw[i] = isnull ? NAN : DatumGetFloat8(r);
+    Datum a = SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull);
+    o.actual[i] = isnull ? NAN : DatumGetFloat8(a);
+  }
+  SPI_freetuptable(SPI_tuptable);
+  return o;
+}
+
+// The ensemble's record: its members' out-of-time predictions of the same bars, weighted as the
+// ensemble weighs them (what the ensemble of the fold models would have predicted).
+std::vector<cml::OutcomePair> combine_records(const OotRecord* rec, int n, const std::vector<double>& w) {
+  std::vector<cml::OutcomePair> out;
+  if (n < 1) return out;
+  std::vector<int> at(n, 0);
+  for (int i = 0; i < rec[0].n; i++) {
+    const int64 t = rec[0].ts[i];
+    double raw = w[0] * rec[0].raw[i];
+    bool all = true;
+    for (int m = 1; m < n && all; m++) {
+      while (at[m] < rec[m].n && rec[m].ts[at[m]] < t) at[m]++;
+      all = at[m] < rec[m].n && rec[m].ts[at[m]] == t;
+      if (all) raw += w[m] * rec[m].raw[at[m]];
+    }
+    if (all) out.push_back(cml::OutcomePair{t, raw, rec[0].actual[i]});
+  }
+  return out;
+}
+
 // Member predictions on the ensemble's validation rows, weights, metrics (C++, inside guarded()).
-void train_ensemble(const Settings& st, const TrainData& d, int horizon, const BlobSet* members, int n_members,
-                    const BlobSet* prod_blobs, TrainResult* r) {
+void train_ensemble(const Settings& st, const TrainData& d, int horizon, const BlobSet* members, const OotRecord* records,
+                    int n_members, const BlobSet* prod_blobs, TrainResult* r) {
   Split sp = split_of(d, st, horizon);
   std::vector<cml::Model> models;
   int L = 1;
@@ -405,6 +564,9 @@ void train_ensemble(const Settings& st, const TrainData& d, int horizon, const B
   hp["weight_rows"] = fit_rows.size();
   r->n_train = st.weights_set ? 0 : (int)fit_rows.size();  // rows the ensemble itself was fitted on
   r->model = copy_out(json{{"format", "cryptoml ensemble"}, {"version", 1}, {"members", members_json}}.dump(), &r->model_len);
+  std::vector<double> normalized;
+  for (int m = 0; m < n_members; m++) normalized.push_back(ens.members()[m].second);
+  record_pairs(combine_records(records, n_members, normalized), 0, st, horizon, hp, r);
   evaluate_into(ens, prod.get(), d, sp, eval_rows, hp, r);
 }
 
@@ -462,6 +624,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
 
   // Ensemble: its members, trained first when missing or stale.
   BlobSet members[2];
+  OotRecord records[2];
   int n_members = 0;
   if (type == ModelType::ensemble) {
     for (int m = 0; m < 2; m++) {
@@ -473,6 +636,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
       }
       if (!fetch_model(id, &members[n_members]))
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("ensemble member %s has no stored model", id)));
+      records[n_members] = read_oot(id);
       n_members++;
     }
   }
@@ -496,7 +660,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
   TrainResult r;
   memset(&r, 0, sizeof r);
   cml::pg::guarded("ml_train", [&] {
-    if (type == ModelType::ensemble) train_ensemble(st, d, horizon, members, n_members, have_prod ? &prod : nullptr, &r);
+    if (type == ModelType::ensemble) train_ensemble(st, d, horizon, members, records, n_members, have_prod ? &prod : nullptr, &r);
     else train_single(st, d, horizon, have_prod ? &prod : nullptr, &r);
   });
   if (r.cancelled) {
@@ -517,35 +681,54 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
 
   // Register: batch row, model bytes, ensemble members, production decision.
   int64 duration_ms = (GetCurrentTimestamp() - started) / 1000;
-  bool beats = std::isnan(r.prod_rmse) ? r.rmse < r.baseline_rmse : r.rmse < r.prod_rmse;
+  // Promoted only with skill shown out of time (the one-sided Diebold-Mariano test of its
+  // rolling-origin record against zero change, honest.hpp) and, then, when it beats the
+  // production model (or, without one, zero change) on the same validation rows.
+  bool better = std::isnan(r.prod_rmse) ? r.rmse < r.baseline_rmse : r.rmse < r.prod_rmse;
+  bool beats = r.skilled && better;
   char* ins = psprintf(
       "WITH n AS (SELECT nextval(pg_get_serial_sequence('%s.mltrainingbatches', 'id'))::int AS id), "
       "b AS (INSERT INTO %s.mltrainingbatches (id, batch_id, symbol, model_type, training_samples, validation_samples, "
       "rmse, mae, accuracy, model_path, is_production, forecast_horizon, baseline_rmse, hyperparameters, "
-      "feature_set_version, duration_ms) "
+      "feature_set_version, duration_ms, shrinkage, skill_statistic, skill_p_value, calibration_pairs) "
       "SELECT n.id, format('%s-%%s-h%%s-%%s', $1::text, $2, n.id), "
-      "$1, $11, $3, $4, $5, $6, $7, NULL, false, $2, $8, $9::jsonb, %d, $10 FROM n RETURNING id, batch_id) "
+      "$1, $11, $3, $4, $5, $6, $7, NULL, false, $2, $8, $9::jsonb, %d, $10, $12, $13, $14, $15 FROM n RETURNING id, batch_id) "
       "SELECT id, batch_id FROM b",
       schema, schema, kTypePrefix[(int)type], cml::kFeatureSetVersion);
-  Oid ti[11] = {TEXTOID, INT4OID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID};
-  Datum vi[11] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(r.n_train), Int32GetDatum(r.n_val),
+  Oid ti[15] = {TEXTOID, INT4OID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID,
+                FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
+  Datum vi[15] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(r.n_train), Int32GetDatum(r.n_val),
                   Float8GetDatum(r.rmse), Float8GetDatum(r.mae), Float8GetDatum(r.accuracy), Float8GetDatum(r.baseline_rmse),
-                  CStringGetTextDatum(r.hyperparameters), Int64GetDatum(duration_ms), CStringGetTextDatum(kTypeName[(int)type])};
-  if (SPI_execute_with_args(ins, 11, ti, vi, nullptr, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+                  CStringGetTextDatum(r.hyperparameters), Int64GetDatum(duration_ms), CStringGetTextDatum(kTypeName[(int)type]),
+                  Float8GetDatum(r.shrink), Float8GetDatum(r.skill_statistic), Float8GetDatum(r.skill_p_value), Int32GetDatum(r.n_pairs)};
+  char nulls_i[16] = "               ";
+  if (!std::isfinite(r.skill_statistic)) nulls_i[12] = 'n';
+  if (SPI_execute_with_args(ins, 15, ti, vi, nulls_i, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
     elog(ERROR, "cryptoml: registering the model failed");
   char* batch_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
   bytea* bytes = (bytea*)palloc(VARHDRSZ + r.model_len);
   SET_VARSIZE(bytes, VARHDRSZ + r.model_len);
   memcpy(VARDATA(bytes), r.model, r.model_len);
-  Oid tm[5] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
-  Datum vm[5] = {CStringGetTextDatum(batch_id), PointerGetDatum(bytes), CStringGetTextDatum(r.features),
-                 CStringGetTextDatum(r.calibration), CStringGetTextDatum(batch_id)};
+  Datum* ots = (Datum*)palloc(sizeof(Datum) * Max(r.n_pairs, 1));
+  Datum* oraw = (Datum*)palloc(sizeof(Datum) * Max(r.n_pairs, 1));
+  Datum* oact = (Datum*)palloc(sizeof(Datum) * Max(r.n_pairs, 1));
+  for (int i = 0; i < r.n_pairs; i++) {
+    ots[i] = TimestampGetDatum(r.oot_ts[i] * kUsecPerMinute);
+    oraw[i] = Float8GetDatum(r.oot_raw[i]);
+    oact[i] = Float8GetDatum(r.oot_actual[i]);
+  }
+  Oid tm[8] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+  Datum vm[8] = {CStringGetTextDatum(batch_id), PointerGetDatum(bytes), CStringGetTextDatum(r.features),
+                 CStringGetTextDatum(r.calibration), CStringGetTextDatum(batch_id),
+                 PointerGetDatum(construct_array(ots, r.n_pairs, TIMESTAMPOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+                 PointerGetDatum(construct_array(oraw, r.n_pairs, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+                 PointerGetDatum(construct_array(oact, r.n_pairs, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
   char* ins_model = psprintf(
       "WITH m AS (INSERT INTO cryptoml_internal.models (batch_id, model, feature_names, feature_set_version, calibration, "
-      "model_sha256) VALUES ($1, $2, $3::jsonb, %d, $4::jsonb, pg_catalog.sha256($2))) "
+      "model_sha256, oot_ts, oot_raw, oot_actual) VALUES ($1, $2, $3::jsonb, %d, $4::jsonb, pg_catalog.sha256($2), $6, $7, $8)) "
       "UPDATE %s.mltrainingbatches SET model_path = 'db://models/' || $5 WHERE batch_id = $5",
       cml::kFeatureSetVersion, schema);
-  if (SPI_execute_with_args(ins_model, 5, tm, vm, nullptr, false, 0) != SPI_OK_UPDATE)
+  if (SPI_execute_with_args(ins_model, 8, tm, vm, nullptr, false, 0) != SPI_OK_UPDATE)
     elog(ERROR, "cryptoml: storing the model failed");
   for (int m = 0; m < r.n_members; m++) {
     Oid te[4] = {TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
@@ -558,9 +741,10 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
   StringInfoData ctx;
   initStringInfo(&ctx);
   appendStringInfo(&ctx, "{\"batch_id\": \"%s\", \"model_type\": \"%s\", \"rmse\": %.6f, \"baseline_rmse\": %.6f, \"production_rmse\": %s, "
-                         "\"training_samples\": %d, \"validation_samples\": %d}",
+                         "\"training_samples\": %d, \"validation_samples\": %d, \"skill_p_value\": %.6g, \"skilled\": %s}",
                    batch_id, kTypeName[(int)type], r.rmse, r.baseline_rmse,
-                   std::isnan(r.prod_rmse) ? "null" : psprintf("%.6f", r.prod_rmse), r.n_train, r.n_val);
+                   std::isnan(r.prod_rmse) ? "null" : psprintf("%.6f", r.prod_rmse), r.n_train, r.n_val, r.skill_p_value,
+                   r.skilled ? "true" : "false");
   if (beats) {
     char* deploy = psprintf("SELECT %s.ml_deploy($1)", schema);
     Oid td[1] = {TEXTOID};
@@ -568,10 +752,10 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
     if (SPI_execute_with_args(deploy, 1, td, vd, nullptr, false, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: deploying failed");
   }
   cml::pg::log_write(cml::LogLevel::info, "ml_training", beats ? "promoted" : "not_promoted",
-                     psprintf("%s h%d: %s trained (rmse %.6f, %s %.6f)%s", symbol, horizon, batch_id, r.rmse,
-                              std::isnan(r.prod_rmse) ? "zero-change baseline" : "production",
-                              std::isnan(r.prod_rmse) ? r.baseline_rmse : r.prod_rmse,
-                              beats ? ": now production" : ": production unchanged"),
+                     psprintf("%s h%d: %s trained (rmse %.6f, %s %.6f; out-of-time skill p = %.4g over %d pairs)%s", symbol,
+                              horizon, batch_id, r.rmse, std::isnan(r.prod_rmse) ? "zero-change baseline" : "production",
+                              std::isnan(r.prod_rmse) ? r.baseline_rmse : r.prod_rmse, r.skill_p_value, r.skill_n,
+                              beats ? ": now production" : !r.skilled ? ": no skill shown, production unchanged" : ": production unchanged"),
                      ctx.data, symbol, nullptr);
   *promoted = beats;
   return batch_id;

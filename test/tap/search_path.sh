@@ -512,6 +512,8 @@ for MODE in 1 2; do
   ep ml_performance ok "SELECT * FROM ml_performance('BTCUSDT'::text, NULL::timestamp);"
   ep ml_forecast_quality ok "SELECT * FROM ml_forecast_quality('BTCUSDT'::text, 5, NULL::timestamp);"
   ep ml_calibration ok "SELECT * FROM ml_calibration('BTCUSDT'::text, 5, NULL::timestamp);"
+  ep cryptoml_internal.forecast_statement ok "SELECT * FROM cryptoml_internal.forecast_statement(0.1::float8, 5, '2021-01-02 02:00'::timestamp,
+      ARRAY['2021-01-02 01:00'::timestamp], ARRAY[0.2::float8], ARRAY[0.1::float8], 0::bigint, 0::bigint);"
   ep ml_backtest ok "SELECT run_id, strategy FROM ml_backtest('BTCUSDT'::text, 5, 'xgboost'::text, '2021-01-02 00:30'::timestamp,
                                                                 '2021-01-02 02:00'::timestamp, '{\"numRounds\": 3, \"windowSize\": 300}'::jsonb);"
   run=$(h -c "SELECT run_id FROM public.mlbacktestruns ORDER BY created_at DESC LIMIT 1")
@@ -613,6 +615,10 @@ declare -A reached=(
   [cryptoml_internal.trades_follow_bars]="INSERT/UPDATE on rollingChartData"
   [cryptoml_internal.wilson]="ml_forecast_quality, ml_calibration"
   [cryptoml_internal.reliability_table]="ml_calibration, ml_backtest_calibration"
+  [cryptoml_internal.reliability_report]="ml_calibration, ml_backtest_calibration"
+  [cryptoml_internal.reliability_summary]="ml_calibration, ml_backtest_calibration, ml_health"
+  [cryptoml_internal.model_honesty]="ml_monitor_check, ml_health"
+  [cryptoml_internal.conformal_interval]="ml_forecast_all"
   [cryptoml_internal.backtest_run]="ml_backtest"
   [cryptoml_internal.check_backtest_options]="ml_backtest"
   [cryptoml_internal.baselines]="ml_performance, ml_backtest"

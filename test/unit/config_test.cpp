@@ -78,10 +78,14 @@ const std::vector<std::string> kAllKeys = {
     "forecasting.horizons",
     "forecasting.marketRegimes",
     "forecasting.updateFrequency",
+    "inference.calibrationWindow",
     "inference.confidenceThreshold",
     "inference.ensembleWeights",
+    "inference.intervalAdaptRate",
+    "inference.intervalCoverage",
     "inference.maxPredictionAge",
     "inference.predictionCache",
+    "inference.skillSignificance",
     "ingest.backoffBaseMs",
     "ingest.backoffMaxMs",
     "ingest.baseUrls.binance-us",
@@ -100,6 +104,8 @@ const std::vector<std::string> kAllKeys = {
     "ingest.symbolMap.bybit",
     "ingest.symbolMap.coinbase",
     "ingest.timeoutMs",
+    "monitoring.alertThresholds.calibrationError",
+    "monitoring.alertThresholds.intervalCoverageGap",
     "monitoring.alertThresholds.invalidValues",
     "monitoring.alertThresholds.missingData",
     "monitoring.alertThresholds.staleData",
@@ -113,6 +119,7 @@ const std::vector<std::string> kAllKeys = {
     "trading.autoSimulate",
     "trading.horizon",
     "training.batchSize",
+    "training.calibrationFolds",
     "training.earlyStoppingPatience",
     "training.forecastHorizons",
     "training.maxEpochs",
@@ -178,7 +185,8 @@ TEST(ConfigDefaults, Training) {
   expect_int("training.batchSize", 1000);
   expect_int("training.maxEpochs", 100);
   expect_int("training.earlyStoppingPatience", 10);
-  EXPECT_EQ(D("training").size(), 7u);
+  expect_int("training.calibrationFolds", 3);
+  EXPECT_EQ(D("training").size(), 8u);
 }
 
 TEST(ConfigDefaults, Inference) {
@@ -188,7 +196,11 @@ TEST(ConfigDefaults, Inference) {
   EXPECT_TRUE(D("inference.ensembleWeights").empty());
   EXPECT_EQ(D("inference.predictionCache"), json(true));
   expect_int("inference.maxPredictionAge", 300);
-  EXPECT_EQ(D("inference").size(), 4u);
+  expect_num("inference.intervalCoverage", 0.8);
+  expect_num("inference.intervalAdaptRate", 0.005);
+  expect_num("inference.skillSignificance", 0.05);
+  expect_int("inference.calibrationWindow", 10080);
+  EXPECT_EQ(D("inference").size(), 8u);
 }
 
 TEST(ConfigDefaults, Forecasting) {
@@ -206,7 +218,9 @@ TEST(ConfigDefaults, Monitoring) {
   expect_num("monitoring.alertThresholds.missingData", 0.1);
   expect_int("monitoring.alertThresholds.staleData", 300);
   expect_num("monitoring.alertThresholds.invalidValues", 0.05);
-  EXPECT_EQ(D("monitoring.alertThresholds").size(), 3u);
+  expect_num("monitoring.alertThresholds.intervalCoverageGap", 0.05);
+  expect_num("monitoring.alertThresholds.calibrationError", 0.05);
+  EXPECT_EQ(D("monitoring.alertThresholds").size(), 5u);
   expect_int("monitoring.checkInterval", 60);
   EXPECT_EQ(D("monitoring").size(), 3u);
 }
@@ -237,7 +251,7 @@ TEST(ConfigDefaults, EffectiveOfNothingIsDefaults) {
 
 TEST(ConfigKeys, CountAndContents) {
   const auto& k = Config::keys();
-  EXPECT_EQ(k.size(), 60u);
+  EXPECT_EQ(k.size(), 67u);
   EXPECT_EQ(k, kAllKeys);
   EXPECT_TRUE(std::is_sorted(k.begin(), k.end()));
 }
@@ -736,13 +750,13 @@ TEST(ConfigUnknown, MessageAndHintOfNearestSection) {
   ASSERT_TRUE(e.thrown);
   EXPECT_EQ(e.message, "unknown config key \"monitoring.alertThresholds.stale\"");
   EXPECT_EQ(e.hint,
-            "keys under \"monitoring.alertThresholds\": invalidValues, missingData, staleData");
+            "keys under \"monitoring.alertThresholds\": calibrationError, intervalCoverageGap, invalidValues, missingData, staleData");
 
   e = bad_value("monitoring.nope", 1);
   ASSERT_TRUE(e.thrown);
   EXPECT_EQ(e.hint,
-            "keys under \"monitoring\": alertThresholds.invalidValues, "
-            "alertThresholds.missingData, alertThresholds.staleData, checkInterval, "
+            "keys under \"monitoring\": alertThresholds.calibrationError, alertThresholds.intervalCoverageGap, "
+            "alertThresholds.invalidValues, alertThresholds.missingData, alertThresholds.staleData, checkInterval, "
             "completenessThreshold");
 
   // An inner node is not settable: the hint lists its own keys.
@@ -755,8 +769,8 @@ TEST(ConfigUnknown, MessageAndHintOfNearestSection) {
   e = bad_value("inference.ensembleWeights.xgboost", 1);
   ASSERT_TRUE(e.thrown);
   EXPECT_EQ(e.hint,
-            "keys under \"inference\": confidenceThreshold, ensembleWeights, maxPredictionAge, "
-            "predictionCache");
+            "keys under \"inference\": calibrationWindow, confidenceThreshold, ensembleWeights, intervalAdaptRate, "
+            "intervalCoverage, maxPredictionAge, predictionCache, skillSignificance");
 }
 
 TEST(ConfigUnknown, TopLevelHintWhenNoSectionMatches) {

@@ -129,7 +129,7 @@ TEST(Options, EveryKeyAcceptsItsBoundsAndRefusesJustBeyond) {
       }
     }
   }
-  EXPECT_EQ(checked, 2 + 11 + 2 + 10 + 2 + 3 * 19);
+  EXPECT_EQ(checked, 2 + 11 + 2 + 10 + 2 + 3 * 24);
 }
 
 // The ranges and rule texts, pinned (docs/training.md and docs/trading.md list them).
@@ -198,6 +198,11 @@ TEST(Options, RulesOfEveryKey) {
       "lstmLearningRate is a finite number in (0, 1]",
       "maxEpochs is an integer in [1, 100000]",
       "batchSize is an integer in [1, 1000000]",
+      "calibrationFolds is an integer in [1, 20] (rolling-origin folds per segment)",
+      "intervalCoverage is a finite number in (0, 1) (share of outcomes the intervals cover)",
+      "intervalAdaptRate is a finite number in [0, 1] (ACI gamma)",
+      "skillSignificance is a finite number in (0, 0.5] (one-sided level of the skill test)",
+      "calibrationWindow is an integer in [10, 10000000] (outcomes a statement reads)",
   };
   EXPECT_EQ(rules(cml::backtest_option_specs(ModelType::xgboost)), bt);
   EXPECT_EQ(cml::find_option(cml::backtest_option_specs(ModelType::lstm), "earlyStoppingPatience")->rule(),
@@ -385,7 +390,8 @@ TEST(Options, UnknownKeysListTheValidOnes) {
   EXPECT_EQ(e.message, "unknown option \"retrain\" for ml_backtest");
   EXPECT_EQ(e.detail, "rule: options keys are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, "
                       "tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, "
-                      "sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize");
+                      "sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, "
+            "intervalAdaptRate, skillSignificance, calibrationWindow");
   e = train_error(ModelType::xgboost, json{{std::string(500, 'k'), 1}});
   EXPECT_EQ(e.message, "unknown option \"" + std::string(60, 'k') + "...\" for model_type xgboost");
 }
