@@ -610,7 +610,7 @@ CREATE TABLE cryptoml_internal.models (
   oot_raw             DOUBLE PRECISION[],
   oot_actual          DOUBLE PRECISION[]
 );
-COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list and confidence calibration. Deleted with their batch.';
+COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list, validation buckets and out-of-time record. Deleted with their batch.';
 COMMENT ON COLUMN cryptoml_internal.models.model_sha256 IS 'SHA-256 of model, recorded when the model was stored; every load checks the bytes against it (added in 0.5.0).';
 COMMENT ON COLUMN cryptoml_internal.models.oot_ts IS 'The model''s out-of-time record, with oot_raw and oot_actual: bars predicted by rolling-origin fold models inside its training window (an ensemble: its members'' records, weighted), what they predicted and what happened. Its forecasts state their shrinkage, confidence and interval from it and their own outcomes (added in 0.6.0; NULL for older models).';
 COMMENT ON COLUMN cryptoml_internal.models.oot_raw IS 'Raw predictions of the out-of-time record, % change (added in 0.6.0).';
@@ -650,7 +650,7 @@ COMMENT ON TABLE cryptoml_internal.deployments IS 'History of production switche
 CREATE FUNCTION ml_train(symbol text, horizon integer, model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
   RETURNS mlTrainingBatches AS 'MODULE_PATHNAME', 'ml_train' LANGUAGE C VOLATILE STRICT
   SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ml_train(text, integer, text, jsonb) IS 'Trains a model on the last training.windowSize minutes of samples (time-ordered split, embargo, early stopping), stores it, and promotes it when it beats the production model or the zero-change baseline on the same validation rows.';
+COMMENT ON FUNCTION ml_train(text, integer, text, jsonb) IS 'Trains a model on the last training.windowSize minutes of samples (time-ordered split, embargo, early stopping) and its out-of-time record (training.calibrationFolds rolling-origin folds), stores both, and promotes it only when the record beats zero change significantly (skill_p_value below inference.skillSignificance) and it beats the production model, or without one the zero-change baseline, on the same validation rows.';
 
 CREATE FUNCTION ml_deploy(batch_id text) RETURNS mlTrainingBatches
   LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1171,7 +1171,8 @@ CREATE FUNCTION cryptoml_internal.monitor_forget_unconfigured() RETURNS integer
   END
   $$;
 
--- Live honesty of a symbol's production price_direction models: over each one's last
+-- Live honesty of the price_direction models a symbol's forecasts are served by (one per
+-- horizon, as ml_forecast chooses): over each one's last
 -- inference.calibrationWindow forecasts with an outcome (one per bar), the expected calibration
 -- error of the stated confidence (points) and the coverage of the stated intervals, beside the
 -- thresholds of monitoring.alertThresholds; judged (bad) only over at least 100 outcomes.
@@ -1180,9 +1181,11 @@ CREATE FUNCTION cryptoml_internal.model_honesty(symbol text)
                  coverage_target float8, coverage_gap float8, with_interval bigint)
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH m AS (
-    SELECT b.forecast_horizon AS horizon, b.batch_id::text AS batch_id FROM @extschema@.mltrainingbatches b
-     WHERE b.symbol = $1 AND b.is_production),
+  WITH m AS (  -- per horizon the model ml_forecast serves: the production ensemble, else xgboost, else lstm
+    SELECT DISTINCT ON (b.forecast_horizon) b.forecast_horizon AS horizon, b.batch_id::text AS batch_id
+      FROM @extschema@.mltrainingbatches b
+     WHERE b.symbol = $1 AND b.is_production
+     ORDER BY b.forecast_horizon, CASE b.model_type WHEN 'ensemble' THEN 0 WHEN 'xgboost' THEN 1 ELSE 2 END),
   f AS (
     SELECT m.horizon, m.batch_id, x.* FROM m, LATERAL (
       SELECT DISTINCT ON (p.bar_timestamp) p.bar_timestamp, p.confidence::float8 AS conf, p.actual_value::float8 AS actual,
@@ -1693,6 +1696,9 @@ CREATE INDEX tradesimulations_window_idx ON tradeSimulations (symbol, entry_bar)
 -- Re-evaluates one trade from its entry over the stored bars: TP/SL hits on high/low (both in one
 -- bar: SL), expiry at the first bar at or after entry_bar + horizon. Late and corrected bars are
 -- therefore taken into account by construction.
+CREATE FUNCTION cryptoml_internal.check_trade_rule(tp_sigma float8, sl_sigma float8) RETURNS void
+  AS 'MODULE_PATHNAME', 'cml_check_trade_rule' LANGUAGE C IMMUTABLE STRICT;
+REVOKE ALL ON FUNCTION cryptoml_internal.check_trade_rule(float8, float8) FROM PUBLIC;
 CREATE FUNCTION cryptoml_internal.trade_levels(side text, entry float8, sigma_pct float8, horizon integer,
     tp_sigma float8, sl_sigma float8, OUT tp float8, OUT sl float8)
   AS 'MODULE_PATHNAME', 'cml_trade_levels' LANGUAGE C IMMUTABLE STRICT;
@@ -1793,6 +1799,8 @@ CREATE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma fl
       RAISE EXCEPTION 'invalid trading costs: fee_pct %, slippage_pct %', fee_pct, slippage_pct
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 0 <= fee_pct <= 10 and 0 <= slippage_pct <= 10 (percent per side)';
     END IF;
+    -- the trade rule checked whatever the signal (src/core/trading.hpp): a WAIT must not hide a bad tp_sigma
+    PERFORM cryptoml_internal.check_trade_rule(tp_sigma, sl_sigma);
     IF NOT EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_simulate.symbol
                      AND m.forecast_horizon = ml_simulate.horizon AND m.is_production) THEN
       RAISE EXCEPTION 'no production model for % at horizon %', left(symbol, 40), horizon USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -2223,7 +2231,7 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
     UPDATE @extschema@.mlbacktestruns r SET predictions = n,
            trades = (SELECT count(*) FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id) WHERE r.run_id = id;
     SELECT count(*) AS n, sqrt(avg((p.predicted_change - p.actual_change) ^ 2)) AS rmse, sqrt(avg(p.actual_change ^ 2)) AS base,
-           avg((sign(p.predicted_change) = sign(p.actual_change))::int) FILTER (WHERE p.actual_change <> 0) AS dir
+           avg((sign(coalesce(p.raw_change, p.predicted_change)) = sign(p.actual_change))::int) FILTER (WHERE p.actual_change <> 0) AS dir
       INTO q FROM @extschema@.mlbacktestpredictions p WHERE p.run_id = id;
     RETURN QUERY
       SELECT id, 'backtest'::text, p.*, q.n, q.rmse, q.base, q.dir::float8

@@ -133,40 +133,151 @@ double shrink_factor(const std::vector<double>& raw, const std::vector<double>& 
   return std::min(1.0, std::max(0.0, spa / spp));
 }
 
+double long_run_variance(const std::vector<double>& x, int horizon, std::size_t* batch) {
+  const std::size_t n = x.size();
+  if (batch) *batch = 0;
+  if (n < 4) return kNaN;
+  double mean = 0;
+  for (double v : x) mean += v;
+  mean /= static_cast<double>(n);
+  // Andrews' AR(1) plug-in bandwidth for the Bartlett kernel
+  double num = 0, den = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    num += (x[i] - mean) * (x[i - 1] - mean);
+    den += (x[i - 1] - mean) * (x[i - 1] - mean);
+  }
+  double rho = den > 0 ? num / den : 0;
+  rho = std::min(0.99, std::max(-0.99, rho));
+  const double a = 4 * rho * rho / ((1 - rho) * (1 - rho) * (1 + rho) * (1 + rho));
+  const double andrews = 1.1447 * std::cbrt(a * static_cast<double>(n));
+  std::size_t m = std::max<std::size_t>(static_cast<std::size_t>(std::max(horizon, 1)), static_cast<std::size_t>(std::ceil(andrews)));
+  m = std::min(m, n / 2);
+  if (batch) *batch = m;
+  // overlapping batch means, from prefix sums
+  std::vector<double> prefix(n + 1, 0.0);
+  for (std::size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + (x[i] - mean);
+  double ss = 0;
+  for (std::size_t j = 0; j + m <= n; ++j) {
+    const double bm = (prefix[j + m] - prefix[j]) / static_cast<double>(m);
+    ss += bm * bm;
+  }
+  const double nn = static_cast<double>(n), mm = static_cast<double>(m);
+  return nn * mm / ((nn - mm + 1) * (nn - mm)) * ss;
+}
+
+double normal_quantile(double p) {
+  if (!(p > 0 && p < 1)) throw InvalidParameter("normal_quantile: p = " + fmt(p) + " is not in (0, 1)", "rule: 0 < p < 1");
+  double lo = -40, hi = 40;  // Phi(x) = p by bisection on the upper tail: exact to the last bits
+  for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (1 - normal_upper_tail(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
 SkillTest diebold_mariano(const std::vector<double>& d, int horizon, double significance, std::size_t min_pairs) {
   SkillTest t;
   const std::size_t n = d.size();
-  if (n < 2) return t;
   t.n = n;
+  if (n == 0) return t;
   double mean = 0;
   for (double x : d) mean += x;
   mean /= static_cast<double>(n);
   t.mean_loss_diff = mean;
-  const std::size_t lags = std::min<std::size_t>(static_cast<std::size_t>(std::max(horizon - 1, 0)), n - 1);
-  double v = 0;
-  for (std::size_t i = 0; i < n; ++i) v += (d[i] - mean) * (d[i] - mean);
-  v /= static_cast<double>(n);
-  for (std::size_t k = 1; k <= lags; ++k) {
-    double g = 0;
-    for (std::size_t i = k; i < n; ++i) g += (d[i] - mean) * (d[i - k] - mean);
-    g /= static_cast<double>(n);
-    v += 2.0 * (1.0 - static_cast<double>(k) / static_cast<double>(lags + 1)) * g;
-  }
-  const double h = horizon, nn = static_cast<double>(n);
-  const double hln = (nn + 1 - 2 * h + h * (h - 1) / nn) / nn;
-  if (!(hln > 0)) {  // too few differentials for the horizon: no test
-    t.statistic = 0;
-    t.p_value = 1;
-    return t;
-  }
+  if (n < 4) return t;
+  const double v = long_run_variance(d, horizon, &t.batch);
   if (v > 0) {
-    t.statistic = mean / std::sqrt(v / nn) * std::sqrt(hln);
+    t.statistic = mean / std::sqrt(v / static_cast<double>(n));
   } else {
     t.statistic = mean > 0 ? std::numeric_limits<double>::infinity() : mean < 0 ? -std::numeric_limits<double>::infinity() : 0;
   }
   t.p_value = normal_upper_tail(t.statistic);
   t.skilled = n >= min_pairs && mean > 0 && t.p_value < significance;
   return t;
+}
+
+namespace {
+
+// The regularized incomplete beta I_x(a, b) by its continued fraction (Lentz), for the t CDF.
+double incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x));
+  if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
+  const double tiny = 1e-300;
+  double f = 1, c = 1, d = 1 - (a + b) * x / (a + 1);
+  if (std::fabs(d) < tiny) d = tiny;
+  d = 1 / d;
+  f = d;
+  for (int m = 1; m <= 300; ++m) {
+    for (int k = 0; k < 2; ++k) {
+      const double num = k == 0 ? m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+                                : -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+      d = 1 + num * d;
+      if (std::fabs(d) < tiny) d = tiny;
+      c = 1 + num / c;
+      if (std::fabs(c) < tiny) c = tiny;
+      d = 1 / d;
+      f *= c * d;
+    }
+    if (std::fabs(c * d - 1) < 1e-15) break;
+  }
+  return front * f / a;
+}
+
+}  // namespace
+
+double student_t_quantile(double p, double df) {
+  if (!(p > 0 && p < 1) || !(df > 0))
+    throw InvalidParameter("student_t_quantile: p = " + fmt(p) + ", df = " + fmt(df), "rule: 0 < p < 1 and df > 0");
+  auto cdf = [df](double t) {
+    const double x = df / (df + t * t);
+    const double tail = 0.5 * incomplete_beta(df / 2, 0.5, x);
+    return t >= 0 ? 1 - tail : tail;
+  };
+  double lo = -1e6, hi = 1e6;
+  for (int i = 0; i < 400 && hi - lo > 1e-13 * std::max(1.0, std::fabs(lo)); ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (cdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+double shrink_lower_bound(const std::vector<OutcomePair>& pairs, double significance) {
+  std::vector<double> raw, actual;
+  for (const OutcomePair& p : pairs) {
+    raw.push_back(p.raw);
+    actual.push_back(p.actual);
+  }
+  const double b = shrink_factor(raw, actual);
+  if (b <= 0) return 0;
+  // the least-squares slope of each of kSlopeBlocks consecutive blocks of equal count (the
+  // first takes the remainder), when each holds at least kMinFitPairs pairs
+  std::vector<double> slopes;
+  const std::size_t n = pairs.size(), size = n / kSlopeBlocks;
+  if (size < kMinFitPairs) return 0;
+  for (std::size_t blk = 0; blk < kSlopeBlocks; ++blk) {
+    const std::size_t lo = blk == 0 ? 0 : n % kSlopeBlocks + blk * size, hi = n % kSlopeBlocks + (blk + 1) * size;
+    double spa = 0, spp = 0;
+    for (std::size_t i = lo; i < hi; ++i) {
+      spa += pairs[i].raw * pairs[i].actual;
+      spp += pairs[i].raw * pairs[i].raw;
+    }
+    if (spp > 0) slopes.push_back(spa / spp);
+  }
+  const std::size_t k = slopes.size();
+  if (k < 3) return 0;
+  double mean = 0;
+  for (double x : slopes) mean += x;
+  mean /= static_cast<double>(k);
+  double ss = 0;
+  for (double x : slopes) ss += (x - mean) * (x - mean);
+  const double sd = std::sqrt(ss / static_cast<double>(k - 1));
+  const double kk = static_cast<double>(k);
+  const double bound = mean - student_t_quantile(1 - significance, kk - 1) * sd * std::sqrt(1 + 1 / kk);
+  return std::min(b, std::max(0.0, bound));
 }
 
 SkillTest prequential_skill(const std::vector<OutcomePair>& pairs, int horizon, double significance, std::size_t min_pairs) {
@@ -221,9 +332,10 @@ Calibration calibrate(std::vector<OutcomePair> known, std::size_t stated, std::s
     raw.push_back(p.raw);
     actual.push_back(p.actual);
   }
-  c.shrink = shrink_factor(raw, actual);
+  c.shrink_ls = shrink_factor(raw, actual);
   c.skill = prequential_skill(known, s.horizon, s.significance, s.min_pairs);
-  const double b = c.skill.skilled ? c.shrink : 0.0;
+  c.shrink = c.skill.skilled ? shrink_lower_bound(known, s.significance) : 0.0;
+  const double b = c.shrink;
   c.abs_residuals.reserve(known.size());
   for (std::size_t i = 0; i < known.size(); ++i) c.abs_residuals.push_back(std::fabs(actual[i] - b * raw[i]));
   std::sort(c.abs_residuals.begin(), c.abs_residuals.end());
@@ -236,7 +348,7 @@ Statement state(const Calibration& c, double raw) {
   Statement st;
   st.raw = raw;
   st.skilled = c.skill.skilled;
-  st.served = c.skill.skilled && std::isfinite(raw) ? c.shrink * raw : 0.0;
+  st.served = c.skill.skilled && std::isfinite(raw) ? c.shrink * raw : 0.0;  // shrink is 0 without skill
   const std::size_t n = c.abs_residuals.size();
   if (st.served != 0 && n > 0) {
     const std::size_t below = static_cast<std::size_t>(

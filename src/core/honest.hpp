@@ -17,17 +17,31 @@
 //     actual.
 //
 //   Shrinkage. b = clip(sum(raw * actual) / sum(raw^2), 0, 1): least squares of the actual on the
-//     raw prediction through the origin. served = b * raw when the model has skill, else 0.
+//     raw prediction through the origin. What is served is the slope the record supports for what
+//     comes next, not only on average over the window: skill that held last week and is gone now
+//     is the common case in minute returns. The window's pairs (in time order) are cut into
+//     kSlopeBlocks consecutive blocks of equal count (the first takes the remainder); each gives
+//     its own slope b_k (blocks without a non-zero raw are left out); with K >= 3 slopes and
+//     blocks of at least kMinFitPairs pairs, the served factor is the lower prediction bound of
+//     the next block's slope,
+//       b_lo = clip(mean(b_k) - t(K - 1, 1 - significance) * sd(b_k) * sqrt(1 + 1/K), 0, b),
+//     and 0 otherwise; served = b_lo * raw when the model has skill, else 0. Any factor in
+//     [0, 2 b] beats zero change on the record as a whole.
 //
 //   Skill (prequential Diebold-Mariano). For each pair i of the window in time order, b_i is the
 //     shrinkage fitted on the window's pairs known before it (ts_j + horizon <= ts_i, at least
 //     kMinFitPairs of them); its loss differential is d_i = actual_i^2 - (actual_i - b_i raw_i)^2
 //     (zero change's squared error minus the served prediction's: positive when the model helps).
-//     DM = mean(d) / sqrt(V / n), V the Newey-West (Bartlett) long-run variance with horizon - 1
-//     lags (horizon-h outcomes of consecutive minutes overlap), times the Harvey-Leybourne-Newbold
-//     factor sqrt((n + 1 - 2h + h(h - 1) / n) / n); one-sided p = 1 - Phi(DM). The model has skill
-//     when n >= min_pairs, mean(d) > 0 and p < significance. Every d_i is out of sample: b_i never
-//     saw pair i.
+//     DM = mean(d) / sqrt(V / n), V the long-run variance of d: horizon-h outcomes of
+//     consecutive minutes overlap (h - 1 lags at least), and squared errors of minute returns
+//     inherit volatility clustering, whose dependence lasts far longer. V is the overlapping
+//     batch means estimator (Meketon & Schmeiser 1984: the Bartlett/Newey-West estimator
+//     computed in O(n)) with batch size m = max(h, ceil(Andrews' (1991) AR(1) plug-in bandwidth
+//     for the Bartlett kernel, 1.1447 (a n)^(1/3), a = 4 rho^2 / ((1 - rho)^2 (1 + rho)^2), rho the
+//     lag-1 autocorrelation of d clipped to [-0.99, 0.99])), at most n / 2:
+//       V = n m / ((n - m + 1)(n - m)) * sum over the n - m + 1 batches j of (mean of batch j - mean(d))^2.
+//     One-sided p = 1 - Phi(DM). The model has skill when n >= min_pairs, mean(d) > 0 and p <
+//     significance. Every d_i is out of sample: b_i never saw pair i.
 //
 //   Confidence (conformal predictive distribution, symmetrized). Residuals e_i = actual_i -
 //     served_i over the window; the stated direction is the sign of the raw prediction (the served
@@ -107,6 +121,7 @@ struct HonestSettings {
   void validate() const;
 };
 constexpr std::size_t kMinFitPairs = 30;
+constexpr std::size_t kSlopeBlocks = 5;
 
 struct OutcomePair {
   std::int64_t ts = 0;  // minute of the forecast's bar
@@ -117,7 +132,8 @@ struct OutcomePair {
 struct SkillTest {
   std::size_t n = 0;           // loss differentials
   double mean_loss_diff = 0;   // mean(d): zero change's MSE minus the served prediction's
-  double statistic = 0;        // HLN-corrected DM statistic
+  double statistic = 0;        // DM statistic
+  std::size_t batch = 0;       // the batch size m of the long-run variance
   double p_value = 1;          // one-sided: the served prediction beats zero change
   bool skilled = false;
 };
@@ -125,8 +141,17 @@ struct SkillTest {
 // Least squares of actual on raw through the origin, clipped to [0, 1]; 0 with no pair or all
 // raw 0. Sizes must match (InvalidParameter).
 double shrink_factor(const std::vector<double>& raw, const std::vector<double>& actual);
+// The served factor b_lo of pairs sorted by ts (see Conventions), in [0, shrink_factor].
+double shrink_lower_bound(const std::vector<OutcomePair>& pairs, double significance);
+// The p-quantile of Student's t with df degrees of freedom (InvalidParameter unless 0 < p < 1, df > 0).
+double student_t_quantile(double p, double df);
+// The long-run variance (overlapping batch means with Andrews' bandwidth, see Conventions) of a
+// series in time order, and the batch size used; NaN with fewer than 4 values.
+double long_run_variance(const std::vector<double>& x, int horizon, std::size_t* batch);
+// Phi^-1(p) for 0 < p < 1 (InvalidParameter otherwise).
+double normal_quantile(double p);
 // The DM test of loss differentials in time order (see Conventions) at `horizon`, one-sided.
-// Fewer than 2 values: n, mean and statistic 0, p 1, not skilled.
+// Fewer than 4 values (no two batches): n and mean set, statistic 0, p 1, not skilled.
 SkillTest diebold_mariano(const std::vector<double>& loss_diff, int horizon, double significance, std::size_t min_pairs);
 // The prequential DM test of pairs sorted by ts (all known).
 SkillTest prequential_skill(const std::vector<OutcomePair>& pairs, int horizon, double significance, std::size_t min_pairs);
@@ -140,7 +165,8 @@ double aci_alpha(double alpha, double gamma, std::size_t stated, std::size_t mis
 // The state a statement is made from.
 struct Calibration {
   std::size_t pairs = 0;      // known pairs in the window
-  double shrink = 0;          // b
+  double shrink_ls = 0;       // b, the least-squares slope
+  double shrink = 0;          // the factor served: b_lo with skill, else 0
   SkillTest skill;
   double alpha = 0.2;         // ACI level in use (clipped to [0, 1])
   double half_width = 0;      // q; NaN without residuals

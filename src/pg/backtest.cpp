@@ -34,7 +34,7 @@ namespace {
 
 constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 
-int64 minutes_of(Timestamp ts) { return ts / kUsecPerMinute; }  // bars and samples are whole minutes after 2000
+using cml::pg::minute_of;
 
 struct Row {
   int64 ts;
@@ -99,7 +99,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   Row* order = (Row*)palloc(sizeof(Row) * Max(n, 1));
   for (int i = 0; i < n; i++) {
     bool isnull;
-    order[i].ts = minutes_of(DatumGetTimestamp(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+    order[i].ts = minute_of(DatumGetTimestamp(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
     order[i].row = i;
   }
   if (n > 1) qsort(order, n, sizeof(Row), compare_rows);
@@ -136,7 +136,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   for (int i = 0; i < nb; i++) {
     bool isnull;
     HeapTuple row = SPI_tuptable->vals[i];
-    bts[i] = minutes_of(DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)));
+    bts[i] = minute_of(DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)));
     bh[i] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
     bl[i] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
     bc[i] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
@@ -244,7 +244,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     char reason[12];
   };
   TradeOut* trades = (TradeOut*)palloc(sizeof(TradeOut) * Max(n, 1));
-  const int64 from_m = minutes_of(from), to_m = minutes_of(to);
+  const int64 from_m = minute_of(from), to_m = minute_of(to);
   cml::pg::guarded("ml_backtest", [&] {
     cml::BacktestConfig cfg =
         cml::parse_backtest_options(cml::parse_json_document(params, "option"), cml::parse_model_type(model_type), horizon);

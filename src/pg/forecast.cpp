@@ -100,6 +100,7 @@ void memo_subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionI
 }
 
 constexpr int64 kUsecPerMinute = INT64CONST(60000000);
+using cml::pg::minute_of;
 
 // Statements kept across calls (SPI_prepare + SPI_keepplan), prepared for one extension schema.
 // The plan cache replans them when the tables they read are replaced; a different schema name
@@ -153,12 +154,12 @@ const Plans& plans() {
       "AND forecast_type = 'price_direction' AND created_at >= now()::timestamp - make_interval(secs => $5) "
       "ORDER BY id DESC LIMIT 1", schema), 5, t5);
   Oid t1[1] = {TEXTOID};
-  g_plans.model = keep_plan("SELECT (extract(epoch FROM u.t) / 60)::int8, u.r, u.a FROM cryptoml_internal.models m, "
+  g_plans.model = keep_plan("SELECT u.t, u.r, u.a FROM cryptoml_internal.models m, "
                             "unnest(m.oot_ts, m.oot_raw, m.oot_actual) u(t, r, a) WHERE m.batch_id = $1 ORDER BY u.t", 1, t1);
   // one row per bar (the latest forecast of it), oldest first; known at `bar`: bar_timestamp + horizon <= bar
   Oid to[3] = {TEXTOID, INT4OID, TIMESTAMPOID};
   g_plans.outcomes = keep_plan(psprintf(
-      "SELECT (extract(epoch FROM f.bar_timestamp) / 60)::int8, f.raw_value::float8, f.actual_value::float8, "
+      "SELECT f.bar_timestamp, f.raw_value::float8, f.actual_value::float8, "
       "f.lower::float8, f.upper::float8 FROM (SELECT DISTINCT ON (p.bar_timestamp) p.* FROM %s.persistentforecasts p "
       "WHERE p.model_version = $1 AND p.forecast_horizon = $2 AND p.actual_value IS NOT NULL "
       "AND p.forecast_type = 'price_direction' AND p.raw_value IS NOT NULL "
@@ -329,7 +330,7 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params, 
   int64* mins = (int64*)palloc(sizeof(int64) * n);
   for (int i = 0; i < n; i++) {
     Timestamp ts = DatumGetTimestamp(spi_value(i, 1, &isnull));
-    mins[i] = ts / kUsecPerMinute - (ts % kUsecPerMinute < 0 ? 1 : 0);
+    mins[i] = minute_of(ts);
     for (int k = 0; k < 5; k++) {
       Datum d = spi_value(i, 2 + k, &isnull);
       cols[k * n + i] = isnull ? NAN : DatumGetFloat8(d);
@@ -489,7 +490,7 @@ void read_model(const Plans& pl, const Request& q) {
   cml::OutcomePair* rec = (cml::OutcomePair*)palloc(sizeof(cml::OutcomePair) * Max(n, 1));
   for (int i = 0; i < n; i++) {
     bool isnull;
-    rec[i].ts = DatumGetInt64(spi_value(i, 1, &isnull));
+    rec[i].ts = minute_of(DatumGetTimestamp(spi_value(i, 1, &isnull)));
     Datum r = spi_value(i, 2, &isnull);
     rec[i].raw = isnull ? NAN : DatumGetFloat8(r);
     Datum a = spi_value(i, 3, &isnull);
@@ -526,7 +527,7 @@ Outcomes read_outcomes(const Plans& pl, const Request& q) {
   o.upper = (double*)palloc(sizeof(double) * Max(o.n, 1));
   for (int i = 0; i < o.n; i++) {
     bool isnull;
-    o.pairs[i].ts = DatumGetInt64(spi_value(i, 1, &isnull));
+    o.pairs[i].ts = minute_of(DatumGetTimestamp(spi_value(i, 1, &isnull)));
     o.pairs[i].raw = DatumGetFloat8(spi_value(i, 2, &isnull));
     o.pairs[i].actual = DatumGetFloat8(spi_value(i, 3, &isnull));
     Datum lo = spi_value(i, 4, &isnull);
@@ -582,7 +583,7 @@ Stated compute_statement(const Request& q, const Outcomes& o, cml::HonestSetting
   cml::FeatureRows fr{c.values.data(), (size_t)c.rows, nf, c.run.data()};
   const double raw = model.model->predict(fr, {(size_t)c.rows - 1})[0];
   hs.horizon = q.horizon;
-  const int64 bar_minute = q.bar_ts / kUsecPerMinute;
+  const int64 bar_minute = minute_of(q.bar_ts);
   std::vector<cml::OutcomePair> known;
   for (const cml::OutcomePair& p : model.record)
     if (p.ts + q.horizon <= bar_minute) known.push_back(p);

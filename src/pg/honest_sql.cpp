@@ -23,8 +23,6 @@ PG_FUNCTION_INFO_V1(cml_forecast_statement);
 
 namespace {
 
-constexpr int64 kUsecPerMinute = INT64CONST(60000000);
-
 // The elements of a one-dimensional array of a fixed-width type (NULL elements flagged).
 struct Elems {
   int n;
@@ -140,10 +138,10 @@ Datum cml_forecast_statement(PG_FUNCTION_ARGS) {
                     errdetail("rule: missed <= stated")));
   cml::OutcomePair* pairs = (cml::OutcomePair*)palloc(sizeof(cml::OutcomePair) * Max(t.n, 1));
   int n = 0;
-  const int64 at_minute = at / kUsecPerMinute;
+  const int64 at_minute = cml::pg::minute_of(at);
   for (int i = 0; i < t.n; i++) {
     if (t.nulls[i] || r.nulls[i] || a.nulls[i]) continue;
-    int64 m = DatumGetTimestamp(t.values[i]) / kUsecPerMinute;
+    int64 m = cml::pg::minute_of(DatumGetTimestamp(t.values[i]));
     if (m + horizon > at_minute) continue;
     pairs[n++] = cml::OutcomePair{m, DatumGetFloat8(r.values[i]), DatumGetFloat8(a.values[i])};
   }

@@ -28,3 +28,14 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 }
+
+namespace cml {
+namespace pg {
+// The minute of a timestamp counted from PostgreSQL's epoch (2000-01-01), rounded down (earlier
+// minutes are negative): the time unit of samples, backtests and out-of-time records.
+inline int64 minute_of(Timestamp ts) {
+  const int64 per_minute = INT64CONST(60000000);
+  return ts / per_minute - (ts % per_minute < 0 ? 1 : 0);
+}
+}  // namespace pg
+}  // namespace cml

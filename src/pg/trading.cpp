@@ -22,6 +22,7 @@ extern "C" {
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(cml_trade_levels);
+PG_FUNCTION_INFO_V1(cml_check_trade_rule);
 PG_FUNCTION_INFO_V1(cml_trade_evaluate);
 PG_FUNCTION_INFO_V1(cml_performance_of);
 PG_FUNCTION_INFO_V1(cml_random_entry_trades);
@@ -31,7 +32,7 @@ namespace {
 
 constexpr int64 kUsecPerMinute = INT64CONST(60000000);
 
-int64 to_minutes(Timestamp ts) { return ts >= 0 ? ts / kUsecPerMinute : -((-ts + kUsecPerMinute - 1) / kUsecPerMinute); }
+int64 to_minutes(Timestamp ts) { return cml::pg::minute_of(ts); }
 Timestamp from_minutes(int64 m) { return m * kUsecPerMinute; }
 
 cml::Side read_side(text* t) {
@@ -93,6 +94,19 @@ void put_double(Datum* v, bool* n, int i, double x) {
 }  // namespace
 
 // cryptoml_internal.trade_levels(side, entry, sigma_pct, horizon, tp_sigma, sl_sigma) -> (tp, sl)
+// cryptoml_internal.check_trade_rule(tp_sigma, sl_sigma): the trade rule's check alone
+// (src/core/trading.hpp), for callers that must refuse a bad rule whatever the signal.
+Datum cml_check_trade_rule(PG_FUNCTION_ARGS) {
+  double tp_sigma = PG_GETARG_FLOAT8(0), sl_sigma = PG_GETARG_FLOAT8(1);
+  cml::pg::guarded("ml_simulate", [&] {
+    cml::TradeRule rule;
+    rule.tp_sigma = tp_sigma;
+    rule.sl_sigma = sl_sigma;
+    rule.validate();
+  });
+  PG_RETURN_VOID();
+}
+
 Datum cml_trade_levels(PG_FUNCTION_ARGS) {
   cml::Side side = read_side(PG_GETARG_TEXT_PP(0));
   double entry = PG_GETARG_FLOAT8(1), sigma = PG_GETARG_FLOAT8(2);

@@ -49,6 +49,7 @@ using cml::pg::fetch_model;
 using cml::ModelType;
 
 constexpr int64 kUsecPerMinute = INT64CONST(60000000);
+using cml::pg::minute_of;
 
 // Test hook (superuser only, not in postgresql.conf.sample): when > 0, LSTM training reports a
 // non-finite loss at that epoch, so tests can show how a diverged run is handled.
@@ -282,7 +283,8 @@ void record_pairs(const std::vector<cml::OutcomePair>& pairs, int folds_used, co
   r->skilled = c.skill.skilled;
   hp["calibration"] = {{"method", "rolling-origin out-of-time pairs; shrinkage, prequential Diebold-Mariano, symmetrized conformal"},
                        {"folds", st.folds}, {"folds_used", folds_used}, {"pairs", pairs.size()}, {"window_pairs", c.pairs},
-                       {"shrinkage", c.shrink}, {"skill_n", c.skill.n}, {"skill_statistic", std::isfinite(c.skill.statistic) ? json(c.skill.statistic) : json(nullptr)},
+                       {"shrinkage", c.shrink}, {"least_squares_slope", c.shrink_ls}, {"skill_n", c.skill.n},
+                       {"skill_batch", c.skill.batch}, {"skill_statistic", std::isfinite(c.skill.statistic) ? json(c.skill.statistic) : json(nullptr)},
                        {"skill_p_value", c.skill.p_value}, {"skilled", c.skill.skilled}, {"significance", hs.significance}};
 }
 
@@ -290,7 +292,7 @@ void record_pairs(const std::vector<cml::OutcomePair>& pairs, int folds_used, co
 // model itself; a fold whose lstm diverges predicts nothing (C++, inside guarded()).
 std::vector<cml::OutcomePair> fold_pairs(const Settings& st, const TrainData& d, int horizon, int* folds_used) {
   std::vector<long long> minutes;
-  for (int i = 0; i < d.n; i++) minutes.push_back(d.ts[i] / kUsecPerMinute);
+  for (int i = 0; i < d.n; i++) minutes.push_back(minute_of(d.ts[i]));
   const size_t nf = (size_t)d.nf;
   cml::FoldTrainer trainer = [&](const std::vector<size_t>& tr, const std::vector<size_t>& va, const std::vector<size_t>& pr) {
     std::vector<double> out(pr.size(), NAN);
@@ -470,7 +472,7 @@ OotRecord read_oot(const char* batch_id) {
   OotRecord o{0, nullptr, nullptr, nullptr};
   Oid t1[1] = {TEXTOID};
   Datum v1[1] = {CStringGetTextDatum(batch_id)};
-  if (SPI_execute_with_args("SELECT (extract(epoch FROM t) / 60)::int8, r, a FROM cryptoml_internal.models m, "
+  if (SPI_execute_with_args("SELECT t, r, a FROM cryptoml_internal.models m, "
                             "unnest(m.oot_ts, m.oot_raw, m.oot_actual) u(t, r, a) WHERE m.batch_id = $1 ORDER BY t",
                             1, t1, v1, nullptr, true, 0) != SPI_OK_SELECT)
     elog(ERROR, "cryptoml: reading the out-of-time record of %s failed", batch_id);
@@ -481,7 +483,7 @@ OotRecord read_oot(const char* batch_id) {
   for (int i = 0; i < o.n; i++) {
     bool isnull;
     HeapTuple row = SPI_tuptable->vals[i];
-    o.ts[i] = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+    o.ts[i] = minute_of(DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)));
     Datum r = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull);
     o.raw[i] = isnull ? NAN : DatumGetFloat8(r);
     Datum a = SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull);

@@ -163,7 +163,7 @@ SELECT has_table('mltrainingbatches', 'mlTrainingBatches exists');
 SELECT has_pk('mltrainingbatches', 'mlTrainingBatches has a primary key');
 SELECT col_is_pk('mltrainingbatches', 'id', 'mlTrainingBatches.id is the primary key');
 SELECT has_sequence('mltrainingbatches_id_seq', 'mlTrainingBatches.id is SERIAL (sequence mltrainingbatches_id_seq)');
-SELECT columns_are('mltrainingbatches', ARRAY['id', 'batch_id', 'symbol', 'model_type', 'training_samples', 'validation_samples', 'rmse', 'mae', 'accuracy', 'model_path', 'is_production', 'created_at', 'forecast_horizon', 'baseline_rmse', 'hyperparameters', 'feature_set_version', 'duration_ms'], 'mlTrainingBatches has exactly the seed columns plus the documented additions');
+SELECT columns_are('mltrainingbatches', ARRAY['id', 'batch_id', 'symbol', 'model_type', 'training_samples', 'validation_samples', 'rmse', 'mae', 'accuracy', 'model_path', 'is_production', 'created_at', 'forecast_horizon', 'baseline_rmse', 'hyperparameters', 'feature_set_version', 'duration_ms', 'shrinkage', 'skill_statistic', 'skill_p_value', 'calibration_pairs'], 'mlTrainingBatches has exactly the seed columns plus the documented additions');
 -- id
 SELECT has_column('mltrainingbatches', 'id', 'mlTrainingBatches.id exists');
 SELECT col_type_is('mltrainingbatches', 'id', 'integer', 'mlTrainingBatches.id is integer');
@@ -260,7 +260,7 @@ SELECT has_table('persistentforecasts', 'persistentForecasts exists');
 SELECT has_pk('persistentforecasts', 'persistentForecasts has a primary key');
 SELECT col_is_pk('persistentforecasts', 'id', 'persistentForecasts.id is the primary key');
 SELECT has_sequence('persistentforecasts_id_seq', 'persistentForecasts.id is SERIAL (sequence persistentforecasts_id_seq)');
-SELECT columns_are('persistentforecasts', ARRAY['id', 'symbol', 'forecast_type', 'confidence', 'predicted_value', 'actual_value', 'forecast_horizon', 'model_version', 'created_at', 'expires_at', 'bar_timestamp'], 'persistentForecasts has exactly the seed columns plus the documented additions');
+SELECT columns_are('persistentforecasts', ARRAY['id', 'symbol', 'forecast_type', 'confidence', 'predicted_value', 'actual_value', 'forecast_horizon', 'model_version', 'created_at', 'expires_at', 'bar_timestamp', 'raw_value', 'lower', 'upper'], 'persistentForecasts has exactly the seed columns plus the documented additions');
 -- id
 SELECT has_column('persistentforecasts', 'id', 'persistentForecasts.id exists');
 SELECT col_type_is('persistentforecasts', 'id', 'integer', 'persistentForecasts.id is integer');

@@ -780,7 +780,7 @@ SELECT is(ml_config(), '{
           'after ml_config_reset_all ml_config() is the seed configuration');
 SELECT is(ml_config_get('system.logLevel'), '"info"'::jsonb, 'after ml_config_reset_all logLevel is info again');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'after ml_config_reset_all symbols are the six seed symbols');
-SELECT ok((SELECT bool_and(is_default) AND count(*) = 60 FROM ml_config_keys()), 'after ml_config_reset_all all 60 keys are default');
+SELECT ok((SELECT bool_and(is_default) AND count(*) = 67 FROM ml_config_keys()), 'after ml_config_reset_all all 67 keys are default');
 SELECT is_empty('SELECT path FROM cryptoml_internal.config', 'after ml_config_reset_all no override is stored');
 SELECT is(ml_config_reset_all(), ml_config(), 'ml_config_reset_all on a default configuration is harmless');
 

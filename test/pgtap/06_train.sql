@@ -18,7 +18,8 @@ SELECT is((SELECT validation_samples FROM m1), 120, 'validationSplit 0.2 of 600'
 SELECT is((SELECT model_path::text FROM m1), 'db://models/' || (SELECT batch_id FROM m1), 'model_path names the row holding the bytes');
 SELECT ok((SELECT length(model) > 1000 FROM cryptoml_internal.models WHERE batch_id = (SELECT batch_id FROM m1)), 'model bytes stored in the database');
 SELECT ok((SELECT rmse > 0 AND mae > 0 AND accuracy BETWEEN 0 AND 1 AND baseline_rmse > 0 FROM m1), 'metrics and the zero-change baseline recorded');
-SELECT is((SELECT is_production FROM m1), (SELECT rmse < baseline_rmse FROM m1), 'first model is production exactly when it beats the zero-change baseline');
+SELECT is((SELECT is_production FROM m1), (SELECT skill_p_value < 0.05 AND rmse < baseline_rmse FROM m1),
+          'first model is production exactly when it shows skill out of time and beats the zero-change baseline');
 SELECT ok((SELECT (hyperparameters->>'rounds_trained')::int BETWEEN 1 AND 300 AND hyperparameters ? 'eta' FROM m1), 'hyperparameters and rounds stored');
 SELECT is((SELECT feature_set_version FROM m1), 1, 'feature set version recorded');
 SELECT ok((SELECT jsonb_array_length(calibration->'buckets') BETWEEN 1 AND 5 FROM cryptoml_internal.models

@@ -27,14 +27,14 @@ CREATE TEMP TABLE f1 AS SELECT * FROM ml_forecast('BTCUSDT', 15);
 SELECT is((SELECT forecast_at FROM f1), '2021-01-02 20:00'::timestamp, 'forecast from the latest bar');
 SELECT is((SELECT model_version FROM f1), (SELECT batch_id::text FROM m), 'model_version names the production model');
 SELECT is((SELECT expires_at FROM f1), '2021-01-02 20:15'::timestamp, 'expires at the bar plus the horizon');
-SELECT is((SELECT confidence FROM f1),
-          (SELECT round((100 * (b->>'hit_rate')::float8)::numeric, 2)::float8
-             FROM cryptoml_internal.models, jsonb_array_elements(calibration->'buckets') AS b, f1
-            WHERE batch_id = (SELECT batch_id FROM m) AND (b->>'min_abs_pred')::float8 <= abs(f1.predicted_change)
-            ORDER BY (b->>'min_abs_pred')::float8 DESC LIMIT 1),
-          'confidence is the validation hit rate of the prediction''s |size| bucket');
-SELECT is((SELECT signal FROM f1), (SELECT CASE WHEN confidence >= 60 THEN CASE WHEN predicted_change > 0 THEN 'LONG' ELSE 'SHORT' END ELSE 'WAIT' END FROM f1),
-          'signal: LONG/SHORT at confidence >= inference.confidenceThreshold, else WAIT');
+SELECT is((SELECT row(f1.predicted_change, f1.confidence)::text FROM f1),
+          (SELECT row(s.served, round(s.confidence::numeric, 2)::float8)::text
+             FROM f1, cryptoml_internal.models md,
+                  cryptoml_internal.forecast_statement(f1.raw_change, 15, f1.forecast_at, md.oot_ts, md.oot_raw, md.oot_actual, 0, 0) s
+            WHERE md.batch_id = (SELECT batch_id FROM m)),
+          'served change and confidence are the statement of the model''s out-of-time record (docs/forecasting.md)');
+SELECT is((SELECT signal FROM f1), (SELECT CASE WHEN confidence >= 60 AND predicted_change <> 0 THEN CASE WHEN predicted_change > 0 THEN 'LONG' ELSE 'SHORT' END ELSE 'WAIT' END FROM f1),
+          'signal: LONG/SHORT with a served change (skill shown) at confidence >= inference.confidenceThreshold, else WAIT');
 SELECT ok((SELECT stale AND NOT cached FROM f1), 'a bar from 2021 is stale; the first call is not cached');
 SELECT is((SELECT count(*) FROM persistentForecasts WHERE symbol = 'BTCUSDT' AND forecast_type = 'price_direction'
             AND bar_timestamp = '2021-01-02 20:00' AND model_version = (SELECT batch_id FROM m)), 1::bigint, 'the forecast is stored');
@@ -63,10 +63,10 @@ SELECT is((SELECT count(*) FROM persistentForecasts WHERE bar_timestamp = '2021-
 -- the per-backend feature cache follows the latest row's version: a corrected price is seen
 SELECT is(ml_config_set('inference.predictionCache', 'false'), 'false'::jsonb, 'prediction cache off');
 CREATE TEMP TABLE fa AS SELECT * FROM ml_forecast('BTCUSDT', 15);
-SELECT is((SELECT predicted_change FROM ml_forecast('BTCUSDT', 15)), (SELECT predicted_change FROM fa), 'same bar, same features: same prediction');
+SELECT is((SELECT raw_change FROM ml_forecast('BTCUSDT', 15)), (SELECT raw_change FROM fa), 'same bar, same features: same prediction');
 UPDATE rollingChartData SET close = round(close * 0.96, 8), low = round(low * 0.96, 8), open = round(open * 0.96, 8)
  WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 20:02';
-SELECT isnt((SELECT predicted_change FROM ml_forecast('BTCUSDT', 15)), (SELECT predicted_change FROM fa),
+SELECT isnt((SELECT raw_change FROM ml_forecast('BTCUSDT', 15)), (SELECT raw_change FROM fa),
             'after a price correction of the latest bar the forecast is recomputed from the new features');
 SELECT is(ml_config_reset('inference.predictionCache'), 'true'::jsonb, 'prediction cache back on');
 

@@ -28,7 +28,8 @@ SELECT ok((SELECT (hyperparameters->>'sequence_length')::int = 10 AND (hyperpara
                   AND (hyperparameters->>'epochs_trained')::int BETWEEN 1 AND 6 FROM l1), 'options and epochs recorded');
 SELECT ok((SELECT validation_samples BETWEEN 100 AND 120 AND training_samples > 300 AND rmse > 0 AND baseline_rmse > 0 FROM l1),
           'validation metrics beside the zero-change baseline');
-SELECT is((SELECT is_production FROM l1), (SELECT rmse < baseline_rmse FROM l1), 'the first lstm is production exactly when it beats the zero-change baseline');
+SELECT is((SELECT is_production FROM l1), (SELECT skill_p_value < 0.05 AND rmse < baseline_rmse FROM l1),
+          'the first lstm is production exactly when it shows skill out of time and beats the zero-change baseline');
 SELECT ok((SELECT hyperparameters->>'train_last_bar' < hyperparameters->>'valid_first_bar' FROM l1), 'training rows end before validation rows');
 CREATE TEMP TABLE l2 AS SELECT * FROM ml_train('BTCUSDT', 15, 'lstm', '{"hiddenSize": 8, "sequenceLength": 10, "maxEpochs": 6}');
 SELECT is((SELECT md5(model) FROM cryptoml_internal.models WHERE batch_id = (SELECT batch_id FROM l2)),

@@ -97,11 +97,13 @@ SELECT is((SELECT observed_hit_rate FROM ml_calibration('SOLUSDT') WHERE bucket 
 SELECT is((SELECT observed_hit_rate FROM ml_calibration('SOLUSDT') WHERE bucket = '70-80'), 1::float8, '... those at 75 every time');
 
 -- ml_simulate end to end: a production model, a trade from its forecast, closed by the bars after it
+-- (returns that swing under noise: the model shows skill, so its forecast serves a change and a signal)
 SELECT setseed(0.3);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
 SELECT 'XRPUSDT', '2021-02-01'::timestamp + make_interval(mins => i), round((c * 0.9995)::numeric, 8), round((c * 1.002)::numeric, 8),
        round((c * 0.998)::numeric, 8), round(c::numeric, 8), 10
-  FROM (SELECT i, 0.6 * exp(sum(r) OVER (ORDER BY i)) AS c FROM (SELECT i, (random() - 0.5) * 0.004 AS r FROM generate_series(0, 1499) i) x) y;
+  FROM (SELECT i, 0.6 * exp(sum(r) OVER (ORDER BY i)) AS c
+          FROM (SELECT i, 0.003 * sin(i / 20.0) + (random() - 0.5) * 0.002 AS r FROM generate_series(0, 1499) i) x) y;
 SELECT ml_build_samples('XRPUSDT', 5);
 SELECT ml_deploy(batch_id) FROM ml_train('XRPUSDT', 5);
 SELECT ml_config_set('inference.confidenceThreshold', '0');   -- a LONG or SHORT whatever the confidence

@@ -4,7 +4,7 @@
 -- statement reads an outcome that was not known at its time; reports and alerts; bad input.
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(48);
+SELECT plan(50);
 
 -- 6000 minutes of a random walk (no signal at all)
 SELECT setseed(0.15);
@@ -18,15 +18,17 @@ SELECT ok(ml_build_samples('BTCUSDT', 15) > 5900, 'samples built (h15)');
 SELECT ok(ml_build_samples('BTCUSDT', 5) > 5900, 'samples built (h5)');
 
 -- ---- training: the out-of-time record and the skill test ------------------------------------
--- the model sees the bars up to 2021-03-04 00:00 (4320 minutes); later bars arrive afterwards
-CREATE TEMP TABLE later AS SELECT * FROM rollingChartData WHERE symbol = 'BTCUSDT' AND timestamp > '2021-03-04 00:00';
-DELETE FROM rollingChartData WHERE symbol = 'BTCUSDT' AND timestamp > '2021-03-04 00:00';
-CREATE TEMP TABLE m AS SELECT * FROM ml_train('BTCUSDT', 15, options => '{"windowSize": 2000}');
-SELECT ok((SELECT calibration_pairs BETWEEN 1400 AND 1500 FROM m),
-          'the record: 3 rolling-origin folds predict the last 3/4 of the 2000-sample window (1500 pairs, less what a fold cannot predict)');
+-- the model is trained at 2021-03-02 00:00 (it sees the bars and h15 samples up to then); the
+-- later bars arrive afterwards
+CREATE TEMP TABLE later AS SELECT * FROM rollingChartData WHERE symbol = 'BTCUSDT' AND timestamp > '2021-03-02 00:00';
+DELETE FROM rollingChartData WHERE symbol = 'BTCUSDT' AND timestamp > '2021-03-02 00:00';
+DELETE FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15 AND bar_timestamp > '2021-03-02 00:00'::timestamp - interval '15 minutes';
+CREATE TEMP TABLE m AS SELECT * FROM ml_train('BTCUSDT', 15, options => '{"windowSize": 1000}');
+SELECT ok((SELECT calibration_pairs BETWEEN 700 AND 750 FROM m),
+          'the record: 3 rolling-origin folds predict the last 3/4 of the 1000-sample window (750 pairs, less what a fold cannot predict)');
 SELECT is((SELECT cardinality(oot_ts) FROM cryptoml_internal.models WHERE batch_id = (SELECT batch_id FROM m)),
           (SELECT calibration_pairs FROM m), 'the record is stored with the model');
-SELECT ok((SELECT bool_and(t + interval '15 minutes' <= '2021-03-04 00:00' AND t > '2021-03-04 00:00'::timestamp - interval '2000 minutes')
+SELECT ok((SELECT bool_and(t + interval '15 minutes' <= '2021-03-02 00:00' AND t > '2021-03-02 00:00'::timestamp - interval '1000 minutes')
              FROM cryptoml_internal.models, unnest(oot_ts) t WHERE batch_id = (SELECT batch_id FROM m)),
           'every pair of the record lies in the training window, its outcome known at training');
 SELECT ok((SELECT skill_p_value BETWEEN 0 AND 1 AND shrinkage BETWEEN 0 AND 1 AND skill_statistic IS NOT NULL FROM m),
@@ -34,6 +36,7 @@ SELECT ok((SELECT skill_p_value BETWEEN 0 AND 1 AND shrinkage BETWEEN 0 AND 1 AN
 SELECT is((SELECT is_production FROM m),
           (SELECT skill_p_value < 0.05 AND rmse < baseline_rmse FROM m), 'promoted exactly when skill is shown and it beats zero change');
 SELECT ok((SELECT skill_p_value >= 0.05 FROM m), 'a random walk shows no skill');
+SELECT ok(ml_log_flush(), 'the training log is written');
 SELECT ok((SELECT message LIKE '%no skill shown, production unchanged%' FROM systemLogs
             WHERE category = 'ml_training' AND context ->> 'batch_id' = (SELECT batch_id FROM m) ORDER BY id DESC LIMIT 1),
           'the training log says why it was not promoted');
@@ -59,19 +62,22 @@ SELECT is((SELECT row(raw_value::float8, lower::float8, upper::float8, predicted
           'stored in persistentForecasts: raw, served and the bounds');
 
 -- ---- the refresh: outcomes filled by ml_fill_actuals change the next statement, by the rule ------
--- the later bars arrive; the model's forecasts of 900 of them (here: raws that match the change to
--- come, a perfect model) get their outcomes from ml_fill_actuals
+-- the later bars arrive; the model's forecasts of them (here: raws that match the change to come,
+-- a perfect model) get their outcomes from ml_fill_actuals. The record read is the last 4000
+-- outcomes: three days of them, so the served factor (tomorrow's slope, from the daily slopes)
+-- can be stated.
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
-  SELECT symbol, timestamp, open, high, low, close, volume FROM later WHERE timestamp <= '2021-03-04 15:30';
+  SELECT symbol, timestamp, open, high, low, close, volume FROM later WHERE timestamp <= '2021-03-05 03:00';
 INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon, model_version,
                                  expires_at, bar_timestamp, raw_value)
 SELECT 'BTCUSDT', 'price_direction', 50, 0, 15, (SELECT batch_id FROM m), b0.timestamp + interval '15 minutes', b0.timestamp,
        round((100 * (b1.close / b0.close - 1))::numeric, 8)
   FROM rollingChartData b0 JOIN rollingChartData b1 ON b1.symbol = b0.symbol AND b1.timestamp = b0.timestamp + interval '15 minutes'
- WHERE b0.symbol = 'BTCUSDT' AND b0.timestamp > '2021-03-04 00:00';
-CREATE TEMP TABLE due AS SELECT count(*) AS n FROM persistentForecasts WHERE actual_value IS NULL AND expires_at <= '2021-03-04 15:30';
-SELECT ok((SELECT n > 900 FROM due), 'the model''s forecasts of 900 later bars are due');
+ WHERE b0.symbol = 'BTCUSDT' AND b0.timestamp > '2021-03-02 00:00';
+CREATE TEMP TABLE due AS SELECT count(*) AS n FROM persistentForecasts WHERE actual_value IS NULL AND expires_at <= '2021-03-05 03:00';
+SELECT ok((SELECT n > 4400 FROM due), 'the model''s forecasts of 4400 later bars are due');
 SELECT is(ml_fill_actuals(), (SELECT n FROM due), 'ml_fill_actuals fills their outcomes');
+SELECT lives_ok($$SELECT ml_config_set('inference.calibrationWindow', '4000')$$, 'the record read: the last 4000 outcomes');
 CREATE TEMP TABLE f2 AS SELECT * FROM ml_forecast('BTCUSDT', 15);
 CREATE TEMP TABLE live AS
   SELECT array_agg(bar_timestamp ORDER BY bar_timestamp) AS ts, array_agg(raw_value::float8 ORDER BY bar_timestamp) AS raw,
@@ -93,10 +99,10 @@ SELECT ok((SELECT confidence > 50 AND predicted_change <> 0 AND sign(predicted_c
           'so the next forecast serves a change of the raw output''s sign, with confidence above 50');
 SELECT ok((SELECT lower <= predicted_change AND predicted_change <= upper FROM f2), 'its interval holds the served change');
 SELECT is((SELECT row(s.served, s.confidence)::text
-             FROM f2, rec, live, cryptoml_internal.forecast_statement(f2.raw_change, 15, '2021-03-04 00:10', rec.ts || live.ts,
+             FROM f2, rec, live, cryptoml_internal.forecast_statement(f2.raw_change, 15, '2021-03-02 00:10', rec.ts || live.ts,
                     rec.raw || live.raw, rec.actual || live.actual, 0, 0) s),
           (SELECT row(s.served, s.confidence)::text
-             FROM f2, rec, cryptoml_internal.forecast_statement(f2.raw_change, 15, '2021-03-04 00:10', rec.ts, rec.raw, rec.actual, 0, 0) s),
+             FROM f2, rec, cryptoml_internal.forecast_statement(f2.raw_change, 15, '2021-03-02 00:10', rec.ts, rec.raw, rec.actual, 0, 0) s),
           'an outcome not known at the statement''s bar (bar + horizon later) is not read');
 
 -- ---- reports -------------------------------------------------------------------------------------
@@ -113,14 +119,14 @@ SELECT is((SELECT count(*) FROM ml_health() WHERE scope = 'BTCUSDT' AND metric I
 INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon, model_version,
                                  expires_at, bar_timestamp, raw_value, actual_value, lower, upper)
 SELECT 'BTCUSDT', 'price_direction', 50, 0, 15, (SELECT batch_id FROM m), t + interval '15 minutes', t, 0.01, 0.5, -0.1, 0.1
-  FROM generate_series('2021-03-04 15:31'::timestamp, '2021-03-04 19:30', interval '1 minute') t;
-SELECT ok((SELECT 'interval_coverage_h15' = ANY (raised) FROM ml_monitor_check('BTCUSDT', '2021-03-04 19:31+00', 60)),
+  FROM generate_series('2021-03-05 03:01'::timestamp, '2021-03-05 07:00', interval '1 minute') t;
+SELECT ok((SELECT 'interval_coverage_h15' = ANY (raised) FROM ml_monitor_check('BTCUSDT', '2021-03-05 07:01+00', 60)),
           'coverage far below target: the alert is raised');
 SELECT ok((SELECT NOT ('interval_coverage_h15' = ANY (raised)) AND 'interval_coverage_h15' = ANY (open_alerts)
-             FROM ml_monitor_check('BTCUSDT', '2021-03-04 19:32+00', 60)), '... once');
+             FROM ml_monitor_check('BTCUSDT', '2021-03-05 07:02+00', 60)), '... once');
 UPDATE persistentForecasts SET lower = -10, upper = 10  -- 4 in 5 covered: on target
  WHERE model_version = (SELECT batch_id FROM m) AND raw_value = 0.01 AND extract(minute FROM bar_timestamp)::integer % 5 <> 0;
-SELECT ok((SELECT 'interval_coverage_h15' = ANY (recovered) FROM ml_monitor_check('BTCUSDT', '2021-03-04 19:33+00', 60)),
+SELECT ok((SELECT 'interval_coverage_h15' = ANY (recovered) FROM ml_monitor_check('BTCUSDT', '2021-03-05 07:03+00', 60)),
           'and cleared once it covers again');
 
 -- ---- a walk-forward backtest on the random walk ----------------------------------------------------

@@ -607,6 +607,7 @@ declare -A reached=(
   [cryptoml_internal.retention_step]="ml_apply_retention"
   [cryptoml_internal.compress_step]="ml_compress_history"
   [cryptoml_internal.trade_levels]="ml_simulate"
+  [cryptoml_internal.check_trade_rule]="ml_simulate"
   [cryptoml_internal.trade_evaluate]="ml_simulate, bars after an open trade"
   [cryptoml_internal.performance_of]="ml_performance, ml_backtest"
   [cryptoml_internal.random_entry_trades]="ml_performance, ml_backtest (baselines)"

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -46,26 +48,56 @@ bool same_statement(const Statement& a, const Statement& b) {
 
 // ---- references written from the Conventions ---------------------------------------------------
 
+struct RefLrv {
+  double v = kNaN;
+  std::size_t m = 0;
+};
+// The long-run variance of the Conventions, written out directly (batch sums recomputed, no prefix
+// sums): c = x - mean(x); rho = sum_{i>=1} c_i c_{i-1} / sum_{i>=1} c_{i-1}^2 clipped to
+// [-0.99, 0.99]; a = 4 rho^2 / ((1 - rho)^2 (1 + rho)^2); m = min(max(h, ceil(1.1447 (a n)^(1/3))),
+// floor(n / 2)); V = n m / ((n - m + 1)(n - m)) * sum_{j=0..n-m} (mean of c_j..c_{j+m-1})^2.
+// NaN (m 0) with fewer than 4 values.
+RefLrv ref_lrv(const std::vector<double>& x, int h) {
+  RefLrv r;
+  const std::size_t n = x.size();
+  if (n < 4) return r;
+  const double mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(n);
+  std::vector<double> c;
+  for (double v : x) c.push_back(v - mean);
+  double num = 0, den = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    num += c[i] * c[i - 1];
+    den += c[i - 1] * c[i - 1];
+  }
+  const double rho = std::clamp(den > 0 ? num / den : 0.0, -0.99, 0.99);
+  const double a = 4.0 * rho * rho / ((1.0 - rho) * (1.0 - rho) * (1.0 + rho) * (1.0 + rho));
+  const double andrews = std::ceil(1.1447 * std::cbrt(a * static_cast<double>(n)));
+  r.m = std::min<std::size_t>(std::max<std::size_t>(static_cast<std::size_t>(h), static_cast<std::size_t>(andrews)), n / 2);
+  double ss = 0;
+  for (std::size_t j = 0; j + r.m <= n; ++j) {
+    double s = 0;
+    for (std::size_t k = j; k < j + r.m; ++k) s += c[k];
+    ss += (s / static_cast<double>(r.m)) * (s / static_cast<double>(r.m));
+  }
+  const double nn = static_cast<double>(n), mm = static_cast<double>(r.m);
+  r.v = nn * mm / ((nn - mm + 1.0) * (nn - mm)) * ss;
+  return r;
+}
+
 struct RefDm {
   double mean = 0, statistic = 0, p = 1;
+  std::size_t m = 0;
 };
-// DM = mean / sqrt(V / n), V = gamma_0 + 2 sum_{k=1..h-1} (1 - k/h) gamma_k (Bartlett with h - 1
-// lags: weight 1 - k / (lags + 1)), gamma_k = (1/n) sum_{i>k} (d_i - m)(d_{i-k} - m); times
-// sqrt((n + 1 - 2h + h(h - 1)/n) / n); p = 1 - Phi.
+// DM = mean / sqrt(V / n), V from ref_lrv; p = 1 - Phi(DM); no small-sample factor. Fewer than 4
+// values: mean only, statistic 0, p 1.
 RefDm ref_dm(const std::vector<double>& d, int h) {
   RefDm r;
   const double n = static_cast<double>(d.size());
   r.mean = std::accumulate(d.begin(), d.end(), 0.0) / n;
-  auto gamma = [&](std::size_t k) {
-    double s = 0;
-    for (std::size_t i = k; i < d.size(); ++i) s += (d[i] - r.mean) * (d[i - k] - r.mean);
-    return s / n;
-  };
-  double v = gamma(0);
-  for (int k = 1; k <= h - 1 && static_cast<std::size_t>(k) < d.size(); ++k)
-    v += 2.0 * (1.0 - static_cast<double>(k) / h) * gamma(static_cast<std::size_t>(k));
-  const double dm = r.mean / std::sqrt(v / n);
-  r.statistic = dm * std::sqrt((n + 1 - 2.0 * h + h * (h - 1.0) / n) / n);
+  if (d.size() < 4) return r;
+  const RefLrv v = ref_lrv(d, h);
+  r.m = v.m;
+  r.statistic = r.mean / std::sqrt(v.v / n);
   r.p = upper_tail(r.statistic);
   return r;
 }
@@ -101,6 +133,77 @@ double ref_shrink(const std::vector<OutcomePair>& p) {
   return srr > 0 ? std::clamp(sra / srr, 0.0, 1.0) : 0.0;
 }
 
+// The p-quantile of Student's t with df degrees of freedom, independently of the implementation:
+// the density integrated by Simpson's rule from 0 (F(t) = 1/2 + sign(t) * integral_0^|t| f),
+// inverted by bisection.
+double ref_t_quantile(double p, double df) {
+  const double norm = std::exp(std::lgamma((df + 1) / 2) - std::lgamma(df / 2)) / std::sqrt(df * M_PI);
+  auto pdf = [&](double x) { return norm * std::pow(1 + x * x / df, -(df + 1) / 2); };
+  auto cdf = [&](double t) {
+    const int steps = 4000;  // even
+    const double hstep = std::fabs(t) / steps;
+    double s = pdf(0) + pdf(std::fabs(t));
+    for (int k = 1; k < steps; ++k) s += (k % 2 ? 4.0 : 2.0) * pdf(k * hstep);
+    const double half = s * hstep / 3;
+    return t >= 0 ? 0.5 + half : 0.5 - half;
+  };
+  double lo = -200, hi = 200;
+  for (int i = 0; i < 80; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (cdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// The served factor of the Conventions, written out: b = clip(LS slope, 0, 1) over all pairs; the
+// pairs grouped by UTC day floor(ts / 1440); each day with >= kMinFitPairs pairs (and some raw
+// != 0) gives its least-squares slope b_d = sum(r a) / sum(r^2) over the day; K >= 3 such days:
+// clip(mean(b_d) - t(K - 1, 1 - significance) * sd(b_d) * sqrt(1 + 1/K), 0, b), sd with K - 1;
+// otherwise 0.
+double ref_daily_lb(const std::vector<OutcomePair>& p, double significance) {
+  const double b = ref_shrink(p);
+  if (b <= 0) return 0;
+  std::map<std::int64_t, std::array<double, 3>> days;  // spa, spp, count
+  for (const auto& x : p) {
+    auto& d = days[static_cast<std::int64_t>(std::floor(static_cast<double>(x.ts) / 1440.0))];
+    d[0] += x.raw * x.actual;
+    d[1] += x.raw * x.raw;
+    d[2] += 1;
+  }
+  std::vector<double> slopes;
+  for (const auto& [day, d] : days)
+    if (d[2] >= static_cast<double>(cml::kMinFitPairs) && d[1] > 0) slopes.push_back(d[0] / d[1]);
+  const double k = static_cast<double>(slopes.size());
+  if (slopes.size() < 3) return 0;
+  const double mean = std::accumulate(slopes.begin(), slopes.end(), 0.0) / k;
+  double ss = 0;
+  for (double s : slopes) ss += (s - mean) * (s - mean);
+  const double sd = std::sqrt(ss / (k - 1));
+  return std::clamp(mean - ref_t_quantile(1 - significance, k - 1) * sd * std::sqrt(1 + 1 / k), 0.0, b);
+}
+
+// A UTC day start (minutes since the epoch: 19445 * 1440); kT0 = 28000000 is minute 640 of the day
+// before it.
+constexpr std::int64_t kDay = 28000800;
+
+// `count` pairs of one UTC day (day 0 = kDay), one a minute from its start + offset: raw =
+// scale * ((i mod 5) - 2), actual = slope * raw.
+std::vector<OutcomePair> day_pairs(int day, int count, double slope, double scale = 1.0, int offset = 0) {
+  std::vector<OutcomePair> p;
+  for (int i = 0; i < count; ++i) {
+    const double r = scale * ((i % 5) - 2);
+    p.push_back({kDay + 1440 * static_cast<std::int64_t>(day) + offset + i, r, slope * r});
+  }
+  return p;
+}
+
+std::vector<OutcomePair> concat(std::initializer_list<std::vector<OutcomePair>> parts) {
+  std::vector<OutcomePair> out;
+  for (const auto& v : parts) out.insert(out.end(), v.begin(), v.end());
+  return out;
+}
+
 // k-th smallest (1-based) of v, clamped to [1, n].
 double kth(std::vector<double> v, long k) {
   std::sort(v.begin(), v.end());
@@ -110,6 +213,7 @@ double kth(std::vector<double> v, long k) {
 
 void expect_same_skill(const SkillTest& a, const SkillTest& b, double tol = 1e-12) {
   EXPECT_EQ(a.n, b.n);
+  EXPECT_EQ(a.batch, b.batch);
   expect_rel(a.mean_loss_diff, b.mean_loss_diff, tol);
   expect_rel(a.statistic, b.statistic, tol);
   expect_rel(a.p_value, b.p_value, tol);
@@ -351,58 +455,420 @@ TEST(HonestShrink, SizeMismatchThrows) {
   EXPECT_THROW(cml::shrink_factor({}, {1}), cml::InvalidParameter);
 }
 
+// ============================================================================ shrink lower bound
+
+TEST(HonestStudentT, ClosedFormsSymmetryAndDomain) {
+  // df 1 (Cauchy): t = tan(pi (p - 1/2)): p 0.95 -> tan(0.45 pi) = 6.3137515; p 0.75 -> tan(pi/4) = 1.
+  EXPECT_NEAR(cml::student_t_quantile(0.95, 1), std::tan(0.45 * M_PI), 1e-9);
+  EXPECT_NEAR(cml::student_t_quantile(0.75, 1), 1.0, 1e-9);
+  // df 2: t = (2p - 1) / sqrt(2 p (1 - p)): p 0.95 -> 0.9 / sqrt(0.095) = 2.9199856;
+  // p 0.975 -> 0.95 / sqrt(0.04875) = 4.3026527.
+  EXPECT_NEAR(cml::student_t_quantile(0.95, 2), 0.9 / std::sqrt(0.095), 1e-9);
+  EXPECT_NEAR(cml::student_t_quantile(0.975, 2), 0.95 / std::sqrt(0.04875), 1e-9);
+  // df 4: t = sqrt(4 cos(arccos(sqrt(q)) / 3) / sqrt(q) - 4), q = 4 p (1 - p): p 0.95 -> q 0.19
+  // -> 2.1318468.
+  const double q = 4 * 0.95 * 0.05;
+  EXPECT_NEAR(cml::student_t_quantile(0.95, 4), std::sqrt(4 * std::cos(std::acos(std::sqrt(q)) / 3) / std::sqrt(q) - 4),
+              1e-9);
+  // many degrees of freedom: the normal quantile
+  EXPECT_NEAR(cml::student_t_quantile(0.95, 1e7), 1.6448536269514722, 1e-6);
+  for (double df : {1.0, 2.0, 3.0, 7.0, 30.0})
+    for (double p : {0.6, 0.9, 0.95, 0.99}) {
+      EXPECT_NEAR(cml::student_t_quantile(p, df), -cml::student_t_quantile(1 - p, df), 1e-9) << p << " " << df;
+      EXPECT_NEAR(cml::student_t_quantile(p, df), ref_t_quantile(p, df), 1e-8) << p << " " << df;
+    }
+  // the median is 0. Tolerance 1e-7, not 1e-12: the implementation's CDF cannot tell t from 0 while
+  // t^2 is below df * 2^-52 (df / (df + t^2) rounds to 1), so its bisection stops within about
+  // sqrt(df * 2^-52) of 0 (1.5e-8 at df 3, 4.2e-8 at df 30) -- a precision limit, see the report.
+  for (double df : {1.0, 2.0, 3.0, 7.0, 30.0}) EXPECT_NEAR(cml::student_t_quantile(0.5, df), 0.0, 1e-7) << df;
+  for (double p : {0.0, 1.0, -0.5, 1.5, kNaN})
+    EXPECT_THROW(cml::student_t_quantile(p, 3), cml::InvalidParameter) << p;
+  for (double df : {0.0, -1.0, kNaN})
+    EXPECT_THROW(cml::student_t_quantile(0.95, df), cml::InvalidParameter) << df;
+}
+
+TEST(HonestShrinkLowerBound, ExactFitOverThreeDays) {
+  // Three UTC days of 30 pairs, actual = 0.5 raw: every day's slope b_d = 0.5, mean 0.5, sd 0
+  // -> 0.5 - t * 0 * sqrt(4/3) = 0.5, clip(0.5, 0, b = 0.5) = 0.5 at any significance.
+  const auto half = concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.5), day_pairs(2, 30, 0.5)});
+  for (double sig : {0.05, 0.001, 0.5}) EXPECT_EQ(cml::shrink_lower_bound(half, sig), 0.5) << sig;
+  // actual = raw: every b_d = 1 -> 1.
+  const auto same = concat({day_pairs(0, 30, 1.0), day_pairs(1, 30, 1.0), day_pairs(2, 30, 1.0)});
+  EXPECT_EQ(cml::shrink_lower_bound(same, 0.05), 1.0);
+  // actual = 2 raw: b_d = 2, mean 2, sd 0 -> clip(2, 0, b = 1) = 1.
+  const auto twice = concat({day_pairs(0, 30, 2.0), day_pairs(1, 30, 2.0), day_pairs(2, 30, 2.0)});
+  EXPECT_EQ(cml::shrink_lower_bound(twice, 0.05), 1.0);
+  // days need not be consecutive: days 0, 5 and 9
+  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5), day_pairs(5, 30, 0.5), day_pairs(9, 30, 0.5)}), 0.05),
+            0.5);
+}
+
+TEST(HonestShrinkLowerBound, FewerThanThreeDaysIsZero) {
+  // An exact fit (actual = 0.5 raw) on fewer than 3 qualifying days serves nothing.
+  // one day of 100 pairs
+  EXPECT_EQ(cml::shrink_lower_bound(day_pairs(0, 100, 0.5), 0.05), 0.0);
+  // two days of 30
+  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.5)}), 0.05), 0.0);
+  // two days of 30 and one of 29 = kMinFitPairs - 1 (it gives no slope): K = 2
+  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.5), day_pairs(2, 29, 0.5)}), 0.05),
+            0.0);
+  // 30 pairs straddling midnight (minutes 1425..1439 of day 0 and 0..14 of day 1): 15 + 15,
+  // neither day qualifies -> with two full days K = 2 -> 0
+  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5, 1.0, 1425), day_pairs(2, 30, 0.5),
+                                            day_pairs(3, 30, 0.5)}),
+                                    0.05),
+            0.0);
+  // ... and the same 30 at minute 1410 of day 0 (all of them on day 0, minutes 1410..1439): K = 3 -> 0.5
+  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5, 1.0, 1410), day_pairs(2, 30, 0.5),
+                                            day_pairs(3, 30, 0.5)}),
+                                    0.05),
+            0.5);
+  // no pair, or all raw 0 (b = 0)
+  EXPECT_EQ(cml::shrink_lower_bound({}, 0.05), 0.0);
+  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5, 0.0), day_pairs(1, 30, 0.5, 0.0),
+                                            day_pairs(2, 30, 0.5, 0.0)}),
+                                    0.05),
+            0.0);
+}
+
+TEST(HonestShrinkLowerBound, WorkedPredictionBound) {
+  // Three days of 30 pairs, raw (i mod 5) - 2 (sum r^2 = 6 * 10 = 60 a day), day slopes 0.5, 0.55,
+  // 0.6: mean 0.55; sd = sqrt((0.05^2 + 0 + 0.05^2) / 2) = 0.05; b = (60 (0.5 + 0.55 + 0.6)) / 180
+  // = 0.55. t(2, 0.95) = 0.9 / sqrt(0.095) = 2.9199856;
+  // b_lo = 0.55 - 2.9199856 * 0.05 * sqrt(1 + 1/3) = 0.55 - 0.1685854 = 0.3814146.
+  const auto p = concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.55), day_pairs(2, 30, 0.6)});
+  const double t2 = 0.9 / std::sqrt(0.095);
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.55 - t2 * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.38141455, 1e-8);
+  // significance 0.025: t(2, 0.975) = 0.95 / sqrt(0.04875) = 4.3026527 -> 0.55 - 0.2484137 = 0.3015863
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.025), 0.55 - 0.95 / std::sqrt(0.04875) * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
+  // significance 0.5: t = 0 -> the mean of the day slopes, 0.55 (= b here)
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 0.55, 1e-12);
+  // order of the days does not matter for the bound (slopes 0.6, 0.5, 0.55 on days 0, 1, 2)
+  EXPECT_NEAR(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.6), day_pairs(1, 30, 0.5), day_pairs(2, 30, 0.55)}), 0.05),
+              0.55 - t2 * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
+  // a fourth day of 29 pairs (slope 0.7) gives no slope: the bound stays 0.3814146; it enters b:
+  // sum r^2 of 29 pairs = 5 * 10 + (4 + 1 + 0 + 1) = 56, b = (60 * 1.65 + 0.7 * 56) / (180 + 56)
+  // = 138.2 / 236 = 0.5856 > 0.3814, no clip.
+  EXPECT_NEAR(cml::shrink_lower_bound(concat({p, day_pairs(3, 29, 0.7)}), 0.05), 0.55 - t2 * 0.05 * std::sqrt(4.0 / 3.0),
+              1e-12);
+}
+
+TEST(HonestShrinkLowerBound, ClippedToTheWindowSlope) {
+  // Day 0: raw 0.1 ((i mod 5) - 2), slope 1 (sum r^2 = 0.01 * 60 = 0.6); days 1 and 2: raw
+  // (i mod 5) - 2, slope 0.2 (sum r^2 = 60 each). Day slopes 1, 0.2, 0.2: mean 1.4 / 3 = 0.46667.
+  // b = (1 * 0.6 + 0.2 * 60 + 0.2 * 60) / (0.6 + 60 + 60) = 24.6 / 120.6 = 0.2039801.
+  // significance 0.5: t = 0 -> clip(0.46667, 0, 0.20398) = 24.6 / 120.6.
+  const auto p = concat({day_pairs(0, 30, 1.0, 0.1), day_pairs(1, 30, 0.2), day_pairs(2, 30, 0.2)});
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 24.6 / 120.6, 1e-12);
+  // significance 0.05: sd = sqrt(((0.5333)^2 + 2 (0.2667)^2) / 2) = sqrt(0.21333) = 0.46188;
+  // 0.46667 - 2.92 * 0.46188 * 1.1547 = -1.09 -> 0.
+  EXPECT_EQ(cml::shrink_lower_bound(p, 0.05), 0.0);
+  // The other way round: day 0 raw (i mod 5) - 2 with slope 0.9 (sum r^2 60), days 1 and 2 raw
+  // 0.1 ((i mod 5) - 2) with slope 0.2 (sum r^2 0.6 each): b = (54 + 0.12 + 0.12) / 61.2 = 0.8863;
+  // mean(b_d) = 1.3 / 3 = 0.43333 < b: significance 0.5 (t = 0) serves the mean, unclipped
+  // (tolerance 1e-7: the t median, see HonestStudentT).
+  const auto q = concat({day_pairs(0, 30, 0.9), day_pairs(1, 30, 0.2, 0.1), day_pairs(2, 30, 0.2, 0.1)});
+  EXPECT_NEAR(cml::shrink_lower_bound(q, 0.5), 1.3 / 3.0, 1e-7);
+  // significance 0.05: sd = sqrt((0.46667^2 + 2 * 0.23333^2) / 2) = 0.40415;
+  // 0.43333 - 2.9199856 * 0.40415 * 1.1547 = -0.9294 -> 0
+  EXPECT_EQ(cml::shrink_lower_bound(q, 0.05), 0.0);
+}
+
+TEST(HonestShrinkLowerBound, DaysThatDisagreeGiveZero) {
+  // Day slopes 0.6, 0, 0.3 (all in [0, 1]): mean 0.3, b = 60 * 0.9 / 180 = 0.3 > 0;
+  // sd = sqrt((0.09 + 0.09 + 0) / 2) = 0.3; 0.3 - 2.9199856 * 0.3 * 1.1547005 = 0.3 - 1.0115 < 0 -> 0.
+  const auto p = concat({day_pairs(0, 30, 0.6), day_pairs(1, 30, 0.0), day_pairs(2, 30, 0.3)});
+  EXPECT_EQ(cml::shrink_lower_bound(p, 0.05), 0.0);
+  // significance 0.5: the mean, 0.3
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 0.3, 1e-12);
+  // b <= 0 (negative relation on every day) -> 0 whatever the significance
+  const auto neg = concat({day_pairs(0, 30, -0.5), day_pairs(1, 30, -0.5), day_pairs(2, 30, -0.5)});
+  EXPECT_EQ(cml::shrink_lower_bound(neg, 0.5), 0.0);
+
+  // Independent raw and actual over 5 days of 200 pairs, 20 seeds: 0 in most (P(bound > 0) is
+  // well under the 5 % level: the bound is of a prediction, wider than the mean's).
+  int positive = 0;
+  for (std::uint32_t seed = 1; seed <= 20; ++seed) {
+    std::vector<OutcomePair> pairs = make_pairs(1000, 0.0, 1.0, seed, kDay);
+    for (std::size_t i = 0; i < pairs.size(); ++i) pairs[i].ts = kDay + 1440 * static_cast<std::int64_t>(i / 200) + static_cast<std::int64_t>(i % 200);
+    const double lb = cml::shrink_lower_bound(pairs, 0.05);
+    EXPECT_GE(lb, 0.0);
+    EXPECT_LE(lb, ref_shrink(pairs));
+    positive += lb > 0;
+  }
+  EXPECT_LE(positive, 3);
+}
+
+TEST(HonestShrinkLowerBound, NeverAboveTheSlopeAndMatchesTheFormula) {
+  // 0 <= bound <= shrink_factor over slopes, noise levels, day counts and day lengths (some days
+  // below kMinFitPairs), and the formula written out (ref_daily_lb) where every day's slope is
+  // well inside [0, 1] (slope 0.5, 0.3 noise, >= 30 pairs a day).
+  int interior = 0;
+  std::uint32_t seed = 300;
+  for (double slope : {-0.5, 0.0, 0.05, 0.5, 1.0, 1.7})
+    for (double noise : {0.1, 0.3, 3.0})
+      for (int days : {1, 3, 4, 8})
+        for (int per_day : {20, 35, 300}) {
+          std::vector<OutcomePair> pairs = make_pairs(static_cast<std::size_t>(days * per_day), slope, noise, ++seed);
+          for (std::size_t i = 0; i < pairs.size(); ++i)
+            pairs[i].ts = kDay + 1440 * static_cast<std::int64_t>(i / per_day) + 4 * static_cast<std::int64_t>(i % per_day);
+          std::vector<double> raw, actual;
+          for (const auto& x : pairs) {
+            raw.push_back(x.raw);
+            actual.push_back(x.actual);
+          }
+          const double lb = cml::shrink_lower_bound(pairs, 0.05);
+          const double b = cml::shrink_factor(raw, actual);
+          EXPECT_GE(lb, 0.0);
+          EXPECT_LE(lb, b) << slope << " " << noise << " " << days << " " << per_day;
+          if (days < 3 || per_day < 30) EXPECT_EQ(lb, 0.0);
+          if (slope == 0.5 && noise <= 0.3 && per_day >= 30)
+            EXPECT_NEAR(lb, ref_daily_lb(pairs, 0.05), 1e-9) << noise << " " << days << " " << per_day;
+          if (lb > 0 && lb < b) ++interior;
+          // a smaller significance never raises the bound (t grows)
+          EXPECT_LE(cml::shrink_lower_bound(pairs, 0.01), lb + 1e-15);
+        }
+  EXPECT_GT(interior, 0);
+}
+
+// ================================================================= long-run variance and quantile
+
+TEST(HonestLrv, OneTwoThreeFourWorked) {
+  // x = {1, 2, 3, 4}, h = 1: mean 2.5, c = {-1.5, -0.5, 0.5, 1.5};
+  // rho = ((-0.5)(-1.5) + (0.5)(-0.5) + (1.5)(0.5)) / ((-1.5)^2 + (-0.5)^2 + (0.5)^2)
+  //     = (0.75 - 0.25 + 0.75) / (2.25 + 0.25 + 0.25) = 1.25 / 2.75 = 5/11;
+  // a = 4 rho^2 / ((1 - rho)^2 (1 + rho)^2) = 4 rho^2 / (1 - rho^2)^2 = 4 (25/121) / (96/121)^2
+  //   = 100 * 121 / 9216 = 12100 / 9216 = 1.3129...; a n = 48400 / 9216 = 5.2517...;
+  // 1.1447 cbrt(5.2517) = 1.1447 * 1.7382 = 1.9897 -> ceil 2; m = min(max(1, 2), floor(4/2) = 2) = 2.
+  // batches of 2 of c: (-1.5, -0.5) -> -1, (-0.5, 0.5) -> 0, (0.5, 1.5) -> 1: sum of squares 2;
+  // V = n m / ((n - m + 1)(n - m)) * 2 = 4 * 2 / (3 * 2) * 2 = 8/3.
+  std::size_t m = 99;
+  EXPECT_NEAR(cml::long_run_variance({1, 2, 3, 4}, 1, &m), 8.0 / 3.0, 1e-14);
+  EXPECT_EQ(m, 2u);
+  // h = 2: m = max(2, 2) = 2, the same; h = 3: max(3, 2) = 3 capped at floor(4/2) = 2, the same.
+  for (int h : {2, 3, 60}) {
+    m = 99;
+    EXPECT_NEAR(cml::long_run_variance({1, 2, 3, 4}, h, &m), 8.0 / 3.0, 1e-14) << h;
+    EXPECT_EQ(m, 2u) << h;
+  }
+  // shift invariance: x + 100 has the same c
+  EXPECT_NEAR(cml::long_run_variance({101, 102, 103, 104}, 1, &m), 8.0 / 3.0, 1e-12);
+  // scale: (0.2 x) -> 0.04 V (rho, hence m, unchanged)
+  EXPECT_NEAR(cml::long_run_variance({0.2, 0.4, 0.6, 0.8}, 1, &m), 0.04 * 8.0 / 3.0, 1e-14);
+  EXPECT_EQ(m, 2u);
+}
+
+TEST(HonestLrv, BandwidthHorizonAndCapEachBind) {
+  // x = {2, 2, 1, 0, 0, 1, 2, 0}: n 8, mean 8/8 = 1, c = {1, 1, 0, -1, -1, 0, 1, -1}.
+  // sum_{i>=1} c_i c_{i-1} = 1*1 + 0*1 + (-1)*0 + (-1)(-1) + 0*(-1) + 1*0 + (-1)*1 = 1 + 0 + 0 + 1 + 0 + 0 - 1 = 1;
+  // sum_{i>=1} c_{i-1}^2 = 1 + 1 + 0 + 1 + 1 + 0 + 1 = 5; rho = 1/5 = 0.2.
+  // a = 4 (0.04) / (0.8^2 * 1.2^2) = 0.16 / (0.64 * 1.44) = 0.16 / 0.9216 = 0.17361;
+  // a n = 1.3889; 1.1447 cbrt(1.3889) = 1.1447 * 1.1157 = 1.2772 -> ceil 2. Cap floor(8/2) = 4.
+  const std::vector<double> x = {2, 2, 1, 0, 0, 1, 2, 0};
+  std::size_t m = 0;
+  // h = 1 and 2: m = max(h, 2) = 2 (Andrews' bandwidth binds for h = 1).
+  //   batches of 2 of c: (1,1) 1, (1,0) 0.5, (0,-1) -0.5, (-1,-1) -1, (-1,0) -0.5, (0,1) 0.5, (1,-1) 0
+  //   squares 1 + 0.25 + 0.25 + 1 + 0.25 + 0.25 + 0 = 3; V = 8 * 2 / (7 * 6) * 3 = 48 / 42 = 8/7.
+  for (int h : {1, 2}) {
+    EXPECT_NEAR(cml::long_run_variance(x, h, &m), 8.0 / 7.0, 1e-14) << h;
+    EXPECT_EQ(m, 2u) << h;
+  }
+  // h = 3: m = max(3, 2) = 3 (the horizon binds).
+  //   batches of 3: (1,1,0) 2/3, (1,0,-1) 0, (0,-1,-1) -2/3, (-1,-1,0) -2/3, (-1,0,1) 0, (0,1,-1) 0
+  //   squares 3 * 4/9 = 4/3; V = 8 * 3 / (6 * 5) * 4/3 = 0.8 * 4/3 = 16/15.
+  EXPECT_NEAR(cml::long_run_variance(x, 3, &m), 16.0 / 15.0, 1e-14);
+  EXPECT_EQ(m, 3u);
+  // h = 4: m = 4 = h = the cap. h = 5, 15: max(h, 2) = h capped at floor(8/2) = 4 (the cap binds).
+  //   batches of 4: (1,1,0,-1) 1/4, (1,0,-1,-1) -1/4, (0,-1,-1,0) -1/2, (-1,-1,0,1) -1/4,
+  //   (-1,0,1,-1) -1/4: squares 4/16 + 1/4 = 1/2; V = 8 * 4 / (5 * 4) * 1/2 = 0.8.
+  for (int h : {4, 5, 15}) {
+    EXPECT_NEAR(cml::long_run_variance(x, h, &m), 0.8, 1e-14) << h;
+    EXPECT_EQ(m, 4u) << h;
+  }
+}
+
+TEST(HonestLrv, NoLagOneCorrelationLeavesTheHorizon) {
+  // x = 0.5 + c, c = {1, 0, -1, 0} five times (n 20): mean 0.5, every c_i c_{i-1} has a 0 factor
+  // -> rho = 0, a = 0, Andrews' bandwidth 1.1447 cbrt(0) = 0 -> m = max(h, 0) = h (cap 10).
+  std::vector<double> x;
+  for (int k = 0; k < 5; ++k)
+    for (double c : {1.0, 0.0, -1.0, 0.0}) x.push_back(0.5 + c);
+  std::size_t m = 0;
+  // h = 5: a batch of 5 is one whole period (sum 0) and one more value equal to its first, c_j:
+  // batch means c_j / 5 for j = 0..15, 8 of them +-1/5: sum of squares 8/25 = 0.32;
+  // V = 20 * 5 / (16 * 15) * 0.32 = (100 / 240) * 0.32 = 2/15.
+  EXPECT_NEAR(cml::long_run_variance(x, 5, &m), 2.0 / 15.0, 1e-14);
+  EXPECT_EQ(m, 5u);
+  // h = 1: m = 1, batches are the values: V = n / (n (n - 1)) sum c^2 = 10 / 19 (the sample variance).
+  EXPECT_NEAR(cml::long_run_variance(x, 1, &m), 10.0 / 19.0, 1e-14);
+  EXPECT_EQ(m, 1u);
+  // h = 4: four values per batch, each a whole period: every batch mean 0 -> V = 0.
+  EXPECT_NEAR(cml::long_run_variance(x, 4, &m), 0.0, 1e-15);
+  EXPECT_EQ(m, 4u);
+  // h = 12: capped at 10.
+  cml::long_run_variance(x, 12, &m);
+  EXPECT_EQ(m, 10u);
+}
+
+TEST(HonestLrv, AlternatingSeriesHasALargeBandwidth) {
+  // a = 4 rho^2 / (1 - rho^2)^2 is even in rho: an alternating series (rho -> -1) gets a large
+  // bandwidth, not a small one. x = {1, -1, ...} (n 20): mean 0, rho = -19 / 19 = -1, clipped to
+  // -0.99: a = 4 (0.9801) / (1.99^2 * 0.01^2) = 3.9204 / 3.9601e-4 = 9899.75; a n = 197995;
+  // 1.1447 cbrt(197995) = 1.1447 * 58.28 = 66.7 -> 67, capped at 10. Batches of 10 alternate
+  // evenly: every batch mean 0 -> V = 0.
+  std::vector<double> x;
+  for (int i = 0; i < 20; ++i) x.push_back(i % 2 == 0 ? 1.0 : -1.0);
+  std::size_t m = 0;
+  EXPECT_EQ(cml::long_run_variance(x, 1, &m), 0.0);
+  EXPECT_EQ(m, 10u);
+}
+
+TEST(HonestLrv, FewerThanFourValuesIsNaN) {
+  std::size_t m = 0;
+  for (const std::vector<double>& x : {std::vector<double>{}, {1.0}, {1.0, 2.0}, {1.0, 2.0, 4.0}})
+    EXPECT_TRUE(std::isnan(cml::long_run_variance(x, 1, &m))) << x.size();
+  EXPECT_FALSE(std::isnan(cml::long_run_variance({1.0, 2.0, 4.0, 8.0}, 1, &m)));
+}
+
+TEST(HonestLrv, MatchesReferenceOnRandomSeries) {
+  // AR(1) series of several lengths and persistences at several horizons: every regime (bandwidth,
+  // horizon, cap) occurs; the batch size and V agree with the formula written out (ref_lrv).
+  std::mt19937 rng(77);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  bool andrews_bound = false, horizon_bound = false, cap_bound = false;
+  for (std::size_t n : {4u, 5u, 9u, 50u, 400u, 3000u})
+    for (double phi : {-0.6, 0.0, 0.3, 0.9})
+      for (int h : {1, 2, 5, 15, 60}) {
+        std::vector<double> x(n);
+        double prev = 0;
+        for (auto& v : x) v = prev = phi * prev + nd(rng);
+        const RefLrv r = ref_lrv(x, h);
+        std::size_t m = 0;
+        const double v = cml::long_run_variance(x, h, &m);
+        EXPECT_EQ(m, r.m) << n << " " << phi << " " << h;
+        expect_rel(v, r.v, 1e-10);
+        EXPECT_GE(m, 1u);
+        EXPECT_LE(m, n / 2);
+        if (m == n / 2 && static_cast<std::size_t>(h) > m) cap_bound = true;
+        else if (m == static_cast<std::size_t>(h)) horizon_bound = true;
+        else if (m > static_cast<std::size_t>(h)) andrews_bound = true;
+      }
+  EXPECT_TRUE(andrews_bound);
+  EXPECT_TRUE(horizon_bound);
+  EXPECT_TRUE(cap_bound);
+}
+
+TEST(HonestNormalQuantile, KnownValuesSymmetryAndDomain) {
+  EXPECT_NEAR(cml::normal_quantile(0.95), 1.6448536269514722, 1e-9);
+  EXPECT_NEAR(cml::normal_quantile(0.975), 1.959963984540054, 1e-9);
+  EXPECT_NEAR(cml::normal_quantile(0.99), 2.3263478740408408, 1e-9);
+  EXPECT_NEAR(cml::normal_quantile(0.5), 0.0, 1e-12);
+  for (double p : {0.5, 0.6, 0.8, 0.9, 0.95, 0.975, 0.999, 1e-6}) {
+    EXPECT_NEAR(cml::normal_quantile(p), -cml::normal_quantile(1.0 - p), 1e-9) << p;
+    // Phi(Phi^-1(p)) = p
+    EXPECT_NEAR(1.0 - upper_tail(cml::normal_quantile(p)), p, 1e-12) << p;
+  }
+  EXPECT_LT(cml::normal_quantile(0.3), cml::normal_quantile(0.31));
+  for (double p : {0.0, 1.0, -0.1, 1.5, kNaN, kInf, -kInf})
+    EXPECT_THROW(cml::normal_quantile(p), cml::InvalidParameter) << p;
+}
+
 // =========================================================================== Diebold-Mariano
 
 TEST(HonestDm, HorizonOneWorked) {
-  // d = {1, 2, 3, 4}, h = 1 (no lag): mean 2.5; gamma_0 = (1.5^2 + 0.5^2 + 0.5^2 + 1.5^2) / 4
-  // = 5 / 4 = 1.25; DM = 2.5 / sqrt(1.25 / 4) = sqrt(6.25 / 0.3125) = sqrt(20) = 4.47213595...;
-  // HLN = sqrt((4 + 1 - 2 + 0) / 4) = sqrt(0.75); statistic = sqrt(20 * 0.75) = sqrt(15)
-  // = 3.87298334...; p = 1 - Phi(sqrt 15) = erfc(sqrt 7.5) / 2 = 5.3756e-5.
+  // d = {1, 2, 3, 4}, h = 1: mean 2.5; V = 8/3 with m = 2 (HonestLrv.OneTwoThreeFourWorked:
+  // rho = 1.25 / 2.75, a n = 5.2517, ceil(1.1447 * 1.7382 = 1.9897) = 2, 3 batches of means
+  // -1 0 1, V = 4 * 2 / (3 * 2) * 2 = 8/3). DM = 2.5 / sqrt((8/3) / 4) = 2.5 / sqrt(2/3)
+  // = sqrt(6.25 * 1.5) = sqrt(9.375) = 3.0618621...; p = 1 - Phi(sqrt 9.375) = 0.00109982.
   const SkillTest t = cml::diebold_mariano({1, 2, 3, 4}, 1, 0.05, 4);
   EXPECT_EQ(t.n, 4u);
   EXPECT_NEAR(t.mean_loss_diff, 2.5, 1e-15);
-  EXPECT_NEAR(t.statistic, std::sqrt(15.0), 1e-12);
-  EXPECT_NEAR(t.p_value, upper_tail(std::sqrt(15.0)), 1e-10);
-  EXPECT_NEAR(t.p_value, 5.3755588e-5, 1e-10);
+  EXPECT_EQ(t.batch, 2u);
+  EXPECT_NEAR(t.statistic, std::sqrt(9.375), 1e-12);
+  EXPECT_NEAR(t.p_value, upper_tail(std::sqrt(9.375)), 1e-12);
+  EXPECT_NEAR(t.p_value, 0.00109982353, 1e-11);
   EXPECT_TRUE(t.skilled);  // n 4 >= 4, mean > 0, p < 0.05
 }
 
-TEST(HonestDm, HorizonTwoOneBartlettLag) {
-  // d = {1, 2, 3, 4}, h = 2: one lag, Bartlett weight 1 - 1/2 = 0.5.
-  // deviations -1.5 -0.5 0.5 1.5; gamma_0 = 1.25;
-  // gamma_1 = (1/4) [(-0.5)(-1.5) + (0.5)(-0.5) + (1.5)(0.5)] = (0.75 - 0.25 + 0.75) / 4 = 0.3125;
-  // V = 1.25 + 2 * 0.5 * 0.3125 = 1.5625; DM = 2.5 / sqrt(1.5625 / 4) = 2.5 / 0.625 = 4;
-  // HLN = sqrt((4 + 1 - 4 + 2 * 1 / 4) / 4) = sqrt(1.5 / 4) = sqrt(0.375);
-  // statistic = 4 sqrt(0.375) = sqrt(6) = 2.44948974...; p = erfc(sqrt 3) / 2 = 0.0071529.
-  const SkillTest t = cml::diebold_mariano({1, 2, 3, 4}, 2, 0.05, 4);
-  EXPECT_EQ(t.n, 4u);
-  EXPECT_NEAR(t.mean_loss_diff, 2.5, 1e-15);
-  EXPECT_NEAR(t.statistic, std::sqrt(6.0), 1e-12);
-  EXPECT_NEAR(t.p_value, upper_tail(std::sqrt(6.0)), 1e-10);
-  EXPECT_NEAR(t.p_value, 0.0071529392, 1e-9);
-  EXPECT_TRUE(t.skilled);
-  // p < significance is strict and decides: 0.0071529 vs 0.007 and 0.0072
-  EXPECT_FALSE(cml::diebold_mariano({1, 2, 3, 4}, 2, 0.007, 4).skilled);
-  EXPECT_TRUE(cml::diebold_mariano({1, 2, 3, 4}, 2, 0.0072, 4).skilled);
+TEST(HonestDm, LongerHorizonsOnFourValues) {
+  // d = {1, 2, 3, 4}: h = 2 -> m = max(2, 2) = 2; h = 3 or 15 -> max(h, 2) capped at
+  // floor(4/2) = 2. The same V = 8/3, statistic sqrt(9.375), p = 0.00109982 (no HLN factor:
+  // the horizon enters only through m).
+  for (int h : {2, 3, 15}) {
+    const SkillTest t = cml::diebold_mariano({1, 2, 3, 4}, h, 0.05, 4);
+    EXPECT_EQ(t.n, 4u);
+    EXPECT_EQ(t.batch, 2u) << h;
+    EXPECT_NEAR(t.statistic, std::sqrt(9.375), 1e-12) << h;
+    EXPECT_NEAR(t.p_value, upper_tail(std::sqrt(9.375)), 1e-12) << h;
+    EXPECT_TRUE(t.skilled);
+  }
+  // p < significance is strict and decides: 0.0010998 vs 0.0010 and 0.0011
+  EXPECT_FALSE(cml::diebold_mariano({1, 2, 3, 4}, 2, 0.0010, 4).skilled);
+  EXPECT_TRUE(cml::diebold_mariano({1, 2, 3, 4}, 2, 0.0011, 4).skilled);
 }
 
-TEST(HonestDm, HorizonThreeTwoBartlettLags) {
-  // d = {2, -1, 3, 0, 1}, h = 3: lags 1 and 2, weights 1 - 1/3 = 2/3 and 1 - 2/3 = 1/3.
-  // mean = 5 / 5 = 1; deviations 1 -2 2 -1 0.
-  // gamma_0 = (1 + 4 + 4 + 1 + 0) / 5 = 2;
-  // gamma_1 = (1/5)[(-2)(1) + (2)(-2) + (-1)(2) + (0)(-1)] = (-2 - 4 - 2 + 0) / 5 = -1.6;
-  // gamma_2 = (1/5)[(2)(1) + (-1)(-2) + (0)(2)] = (2 + 2 + 0) / 5 = 0.8;
-  // V = 2 + 2 (2/3)(-1.6) + 2 (1/3)(0.8) = 2 - 2.1333... + 0.5333... = 0.4;
-  // DM = 1 / sqrt(0.4 / 5) = 1 / sqrt(0.08) = 3.5355339...;
-  // HLN = sqrt((5 + 1 - 6 + 3 * 2 / 5) / 5) = sqrt(1.2 / 5) = sqrt(0.24);
-  // statistic = sqrt(0.24 / 0.08) = sqrt(3) = 1.7320508...; p = 1 - Phi(sqrt 3) = 0.0416323.
+TEST(HonestDm, CapBindsOnFiveValues) {
+  // d = {2, -1, 3, 0, 1}, h = 3: mean 5 / 5 = 1; c = {1, -2, 2, -1, 0}.
+  // rho = ((-2)(1) + (2)(-2) + (-1)(2) + (0)(-1)) / (1 + 4 + 4 + 1) = (-2 - 4 - 2 + 0) / 10 = -0.8;
+  // a = 4 (0.64) / (1.8^2 * 0.2^2) = 2.56 / (3.24 * 0.04) = 2.56 / 0.1296 = 19.753; a n = 98.77;
+  // 1.1447 cbrt(98.77) = 1.1447 * 4.6224 = 5.29 -> 6; m = max(3, 6) = 6 capped at floor(5/2) = 2.
+  // batches of 2 of c: (1,-2) -0.5, (-2,2) 0, (2,-1) 0.5, (-1,0) -0.5: squares 0.75;
+  // V = 5 * 2 / (4 * 3) * 0.75 = (10/12) 0.75 = 0.625; DM = 1 / sqrt(0.625 / 5) = 1 / sqrt(0.125)
+  // = sqrt(8) = 2.8284271...; p = 1 - Phi(sqrt 8) = 0.00233887.
   const SkillTest t = cml::diebold_mariano({2, -1, 3, 0, 1}, 3, 0.05, 5);
   EXPECT_EQ(t.n, 5u);
   EXPECT_NEAR(t.mean_loss_diff, 1.0, 1e-15);
-  EXPECT_NEAR(t.statistic, std::sqrt(3.0), 1e-12);
-  EXPECT_NEAR(t.p_value, upper_tail(std::sqrt(3.0)), 1e-10);
-  EXPECT_TRUE(t.skilled);  // 0.0416 < 0.05
-  EXPECT_FALSE(cml::diebold_mariano({2, -1, 3, 0, 1}, 3, 0.04, 5).skilled);
+  EXPECT_EQ(t.batch, 2u);
+  EXPECT_NEAR(t.statistic, std::sqrt(8.0), 1e-12);
+  EXPECT_NEAR(t.p_value, upper_tail(std::sqrt(8.0)), 1e-12);
+  EXPECT_NEAR(t.p_value, 0.00233886749, 1e-11);
+  EXPECT_TRUE(t.skilled);
+  EXPECT_FALSE(cml::diebold_mariano({2, -1, 3, 0, 1}, 3, 0.0023, 5).skilled);
+  EXPECT_FALSE(cml::diebold_mariano({2, -1, 3, 0, 1}, 3, 0.05, 6).skilled);  // n 5 < 6
+}
+
+TEST(HonestDm, EachRegimeOfTheBatchSize) {
+  // d = {2, 2, 1, 0, 0, 1, 2, 0}: mean 1; V from HonestLrv.BandwidthHorizonAndCapEachBind.
+  const std::vector<double> d = {2, 2, 1, 0, 0, 1, 2, 0};
+  // h = 1: m = 2 (Andrews), V = 8/7: DM = 1 / sqrt((8/7) / 8) = sqrt(7) = 2.6457513; p = 0.00407549.
+  SkillTest t = cml::diebold_mariano(d, 1, 0.05, 8);
+  EXPECT_EQ(t.batch, 2u);
+  EXPECT_NEAR(t.mean_loss_diff, 1.0, 1e-15);
+  EXPECT_NEAR(t.statistic, std::sqrt(7.0), 1e-12);
+  EXPECT_NEAR(t.p_value, 0.00407548580, 1e-11);
+  EXPECT_TRUE(t.skilled);
+  // h = 3: m = 3 (horizon), V = 16/15: DM = 1 / sqrt((16/15) / 8) = sqrt(7.5) = 2.7386128;
+  // p = 0.00308495.
+  t = cml::diebold_mariano(d, 3, 0.05, 8);
+  EXPECT_EQ(t.batch, 3u);
+  EXPECT_NEAR(t.statistic, std::sqrt(7.5), 1e-12);
+  EXPECT_NEAR(t.p_value, 0.00308494966, 1e-11);
+  // h = 5: m = 4 (cap), V = 0.8: DM = 1 / sqrt(0.8 / 8) = sqrt(10) = 3.1622777; p = 0.00078270.
+  t = cml::diebold_mariano(d, 5, 0.05, 8);
+  EXPECT_EQ(t.batch, 4u);
+  EXPECT_NEAR(t.statistic, std::sqrt(10.0), 1e-12);
+  EXPECT_NEAR(t.p_value, 0.00078270113, 1e-11);
+}
+
+TEST(HonestDm, HorizonSetsTheBatchWhenRhoIsZero) {
+  // d = 0.5 + {1, 0, -1, 0} x 5 (n 20), rho = 0 -> m = h (HonestLrv.NoLagOneCorrelationLeavesTheHorizon).
+  std::vector<double> d;
+  for (int k = 0; k < 5; ++k)
+    for (double c : {1.0, 0.0, -1.0, 0.0}) d.push_back(0.5 + c);
+  // h = 5: V = 2/15, DM = 0.5 / sqrt((2/15) / 20) = 0.5 sqrt(150) = 6.1237244; p = 4.5706e-10.
+  SkillTest t = cml::diebold_mariano(d, 5, 0.05, 20);
+  EXPECT_EQ(t.n, 20u);
+  EXPECT_EQ(t.batch, 5u);
+  EXPECT_NEAR(t.mean_loss_diff, 0.5, 1e-15);
+  EXPECT_NEAR(t.statistic, 0.5 * std::sqrt(150.0), 1e-12);
+  EXPECT_NEAR(t.p_value, upper_tail(0.5 * std::sqrt(150.0)), 1e-15);
+  EXPECT_TRUE(t.skilled);
+  // h = 1: V = 10/19, DM = 0.5 / sqrt((10/19) / 20) = 0.5 sqrt(38) = 3.0822070; p = 0.00102736.
+  t = cml::diebold_mariano(d, 1, 0.05, 20);
+  EXPECT_EQ(t.batch, 1u);
+  EXPECT_NEAR(t.statistic, 0.5 * std::sqrt(38.0), 1e-12);
+  EXPECT_NEAR(t.p_value, 0.00102735949, 1e-11);
 }
 
 TEST(HonestDm, SkillNeedsEnoughPairsAndPositiveMean) {
@@ -410,51 +876,70 @@ TEST(HonestDm, SkillNeedsEnoughPairsAndPositiveMean) {
   SkillTest t = cml::diebold_mariano({1, 2, 3, 4}, 1, 0.05, 5);
   EXPECT_EQ(t.n, 4u);
   EXPECT_NEAR(t.mean_loss_diff, 2.5, 1e-15);
-  EXPECT_NEAR(t.statistic, std::sqrt(15.0), 1e-12);
+  EXPECT_NEAR(t.statistic, std::sqrt(9.375), 1e-12);
+  EXPECT_EQ(t.batch, 2u);
   EXPECT_FALSE(t.skilled);
-  // d negated: mean -2.5, statistic -sqrt(15), p = 1 - Phi(-sqrt 15) = 1 - 5.3756e-5: never skilled.
+  // d negated: c negated, rho and V unchanged; mean -2.5, statistic -sqrt(9.375),
+  // p = 1 - Phi(-sqrt 9.375) = 1 - 0.00109982: never skilled.
   t = cml::diebold_mariano({-1, -2, -3, -4}, 1, 0.5, 2);
   EXPECT_EQ(t.n, 4u);
   EXPECT_NEAR(t.mean_loss_diff, -2.5, 1e-15);
-  EXPECT_NEAR(t.statistic, -std::sqrt(15.0), 1e-12);
-  EXPECT_NEAR(t.p_value, 1.0 - 5.3755588e-5, 1e-10);
+  EXPECT_NEAR(t.statistic, -std::sqrt(9.375), 1e-12);
+  EXPECT_NEAR(t.p_value, 1.0 - 0.00109982353, 1e-11);
   EXPECT_FALSE(t.skilled);
-  // mean exactly 0: d = {1, -1, 1, -1}, statistic 0, p = 1/2, not skilled.
-  t = cml::diebold_mariano({1, -1, 1, -1}, 1, 0.5, 2);
+  // mean exactly 0: d = {1, -1, -1, 1}: rho = ((-1)(1) + (-1)(-1) + (1)(-1)) / 3 = -1/3;
+  // a = 4 (1/9) / (8/9)^2 = (4/9)(81/64) = 0.5625, a n = 2.25, 1.1447 cbrt(2.25) = 1.49998 -> 2;
+  // batches (1,-1) 0, (-1,-1) -1, (-1,1) 0: V = 4 * 2 / (3 * 2) * 1 = 4/3 > 0;
+  // statistic 0 / sqrt(1/3) = 0, p = 1/2, not skilled.
+  t = cml::diebold_mariano({1, -1, -1, 1}, 1, 0.5, 2);
   EXPECT_NEAR(t.mean_loss_diff, 0.0, 1e-15);
+  EXPECT_EQ(t.batch, 2u);
   EXPECT_NEAR(t.statistic, 0.0, 1e-12);
   EXPECT_NEAR(t.p_value, 0.5, 1e-12);
   EXPECT_FALSE(t.skilled);
 }
 
-TEST(HonestDm, FewerThanTwoValues) {
-  for (const std::vector<double>& d : {std::vector<double>{}, std::vector<double>{3.0}}) {
-    const SkillTest t = cml::diebold_mariano(d, 1, 0.05, 0);
-    EXPECT_EQ(t.n, 0u);
-    EXPECT_EQ(t.mean_loss_diff, 0.0);
+TEST(HonestDm, FewerThanFourValues) {
+  // no two batches: n and mean set, statistic 0, p 1, batch 0, not skilled (even with min_pairs 0)
+  const SkillTest e = cml::diebold_mariano({}, 1, 0.05, 0);
+  EXPECT_EQ(e.n, 0u);
+  EXPECT_EQ(e.mean_loss_diff, 0.0);
+  EXPECT_EQ(e.statistic, 0.0);
+  EXPECT_EQ(e.p_value, 1.0);
+  EXPECT_FALSE(e.skilled);
+  // {3}: mean 3; {1, 2}: mean 1.5; {1, 2, 6}: mean 9 / 3 = 3.
+  const std::pair<std::vector<double>, double> cases[] = {{{3.0}, 3.0}, {{1.0, 2.0}, 1.5}, {{1.0, 2.0, 6.0}, 3.0}};
+  for (const auto& [d, mean] : cases) {
+    const SkillTest t = cml::diebold_mariano(d, 1, 0.5, 0);
+    EXPECT_EQ(t.n, d.size());
+    EXPECT_NEAR(t.mean_loss_diff, mean, 1e-15);
     EXPECT_EQ(t.statistic, 0.0);
     EXPECT_EQ(t.p_value, 1.0);
-    EXPECT_FALSE(t.skilled);
+    EXPECT_EQ(t.batch, 0u);
+    EXPECT_FALSE(t.skilled) << d.size();
   }
 }
 
 TEST(HonestDm, MatchesReferenceOnRandomSeries) {
   std::mt19937 rng(2024);
   std::normal_distribution<double> nd(0.3, 1.0);
-  for (int h : {1, 2, 5, 15, 60}) {
-    std::vector<double> d(400);
-    // overlapping (MA) structure like horizon-h outcomes
-    std::vector<double> e(d.size() + 10);
-    for (auto& x : e) x = nd(rng);
-    for (std::size_t i = 0; i < d.size(); ++i) d[i] = e[i] + 0.6 * e[i + 1] + 0.3 * e[i + 2];
-    const RefDm r = ref_dm(d, h);
-    const SkillTest t = cml::diebold_mariano(d, h, 0.05, 100);
-    EXPECT_EQ(t.n, d.size());
-    expect_rel(t.mean_loss_diff, r.mean, 1e-12);
-    expect_rel(t.statistic, r.statistic, 1e-10);
-    EXPECT_NEAR(t.p_value, r.p, 1e-9);
-    EXPECT_EQ(t.skilled, r.mean > 0 && r.p < 0.05) << h;
-  }
+  for (std::size_t n : {50u, 400u})
+    for (int h : {1, 2, 5, 15, 60}) {
+      std::vector<double> d(n);
+      // overlapping (MA) structure like horizon-h outcomes
+      std::vector<double> e(d.size() + 10);
+      for (auto& x : e) x = nd(rng);
+      for (std::size_t i = 0; i < d.size(); ++i) d[i] = e[i] + 0.6 * e[i + 1] + 0.3 * e[i + 2];
+      const RefDm r = ref_dm(d, h);
+      const SkillTest t = cml::diebold_mariano(d, h, 0.05, 100);
+      EXPECT_EQ(t.n, d.size());
+      EXPECT_EQ(t.batch, r.m) << n << " " << h;
+      expect_rel(t.mean_loss_diff, r.mean, 1e-12);
+      expect_rel(t.statistic, r.statistic, 1e-10);
+      EXPECT_NEAR(t.p_value, r.p, 1e-9);
+      EXPECT_EQ(t.skilled, n >= 100 && r.mean > 0 && r.p < 0.05) << h;
+      if (h == 60) EXPECT_EQ(t.batch, n == 50 ? 25u : 60u);  // the cap floor(50/2), else the horizon
+    }
 }
 
 // =============================================================================== prequential
@@ -465,19 +950,42 @@ TEST(HonestDm, PrequentialHandSized) {
   // b_30 = (30 * 0.5) / 30 = 0.5; pair 30: raw 2, actual 2 -> d = 4 - (2 - 1)^2 = 3.
   // b_31 = (15 + 2 * 2) / (30 + 4) = 19 / 34; pair 31: raw 1, actual -1
   //   -> d = 1 - (-1 - 19/34)^2 = 1 - (53/34)^2 = (1156 - 2809) / 1156 = -1653 / 1156.
-  // mean = (3 - 1653/1156) / 2 = 1815 / 2312; deviations +-5121/2312; gamma_0 = (5121/2312)^2;
-  // DM = mean / sqrt(gamma_0 / 2) = (1815 / 5121) sqrt(2); HLN sqrt((2 + 1 - 2) / 2) = sqrt(1/2)
-  // -> statistic = 1815 / 5121 = 0.35442296...; p = 1 - Phi(0.3544) = 0.36151.
+  // mean = (3 - 1653/1156) / 2 = (3468 - 1653) / 2312 = 1815 / 2312. Two differentials are fewer
+  // than 4: n and mean set, statistic 0, p 1, batch 0, not skilled.
   std::vector<OutcomePair> p;
   for (int i = 0; i < 30; ++i) p.push_back({kT0 + i, 1.0, 0.5});
   p.push_back({kT0 + 30, 2.0, 2.0});
   p.push_back({kT0 + 31, 1.0, -1.0});
-  const SkillTest t = cml::prequential_skill(p, 1, 0.05, 2);
+  SkillTest t = cml::prequential_skill(p, 1, 0.05, 2);
   EXPECT_EQ(t.n, 2u);
   EXPECT_NEAR(t.mean_loss_diff, 1815.0 / 2312.0, 1e-12);
-  EXPECT_NEAR(t.statistic, 1815.0 / 5121.0, 1e-12);
-  EXPECT_NEAR(t.p_value, upper_tail(1815.0 / 5121.0), 1e-10);
-  EXPECT_NEAR(t.p_value, 0.36151096, 1e-7);
+  EXPECT_EQ(t.statistic, 0.0);
+  EXPECT_EQ(t.p_value, 1.0);
+  EXPECT_EQ(t.batch, 0u);
+  EXPECT_FALSE(t.skilled);
+  // Two more pairs on the fitted line (actual = 0.5 raw) and one off it. b stays
+  // sum(r a) / sum(r^2) as the pairs arrive:
+  //   pair 32: raw 2, actual 1, b_32 = (19 - 1) / (34 + 1) = 18 / 35
+  //     [sum r a after pair 31 = 19 + 1 * (-1) = 18; sum r^2 = 34 + 1 = 35]
+  //     d = 1 - (1 - 36/35)^2 = 1 - 1/1225 = 1224 / 1225.
+  //   pair 33: raw -2, actual 2, b_33 = (18 + 2) / (35 + 4) = 20 / 39
+  //     d = 4 - (2 + 40/39)^2 = 4 - (118/39)^2 = (6084 - 13924) / 1521 = -7840 / 1521.
+  // d = {3, -1653/1156, 1224/1225, -7840/1521} = {3, -1.42993, 0.99918, -5.15450}: n 4, h = 1;
+  // mean = -0.646313; rho = -0.696 -> a = 4 rho^2 / (1 - rho^2)^2 = 7.29, a n = 29.1,
+  // 1.1447 cbrt(29.1) = 3.52 -> 4, capped at floor(4/2) = 2; V = 5.7110, DM = -0.6463 / sqrt(5.7110 / 4)
+  // = -0.5409, p = 0.7057 (the formula on these four values: ref_dm).
+  p.push_back({kT0 + 32, 2.0, 1.0});
+  p.push_back({kT0 + 33, -2.0, 2.0});
+  const std::vector<double> d = {3.0, -1653.0 / 1156.0, 1224.0 / 1225.0, -7840.0 / 1521.0};
+  t = cml::prequential_skill(p, 1, 0.05, 2);
+  EXPECT_EQ(t.n, 4u);
+  const RefDm r = ref_dm(d, 1);
+  EXPECT_EQ(t.batch, r.m);
+  EXPECT_EQ(t.batch, 2u);
+  expect_rel(t.mean_loss_diff, (3.0 - 1653.0 / 1156.0 + 1224.0 / 1225.0 - 7840.0 / 1521.0) / 4.0, 1e-12);
+  expect_rel(t.statistic, r.statistic, 1e-10);
+  EXPECT_NEAR(t.statistic, -0.5409015, 1e-6);
+  EXPECT_NEAR(t.p_value, 0.7057123, 1e-6);
   EXPECT_FALSE(t.skilled);
 }
 
@@ -516,6 +1024,9 @@ TEST(HonestDm, PrequentialPerfectModel) {
     const SkillTest t = cml::prequential_skill(p, h, 0.05, 100);
     EXPECT_EQ(t.n, expected_n) << h;
     const RefDm r = ref_dm(d, h);
+    EXPECT_EQ(t.batch, r.m);
+    // d = raw^2 of independent raws: rho near 0, Andrews' bandwidth small; at h = 15 the horizon sets m
+    if (h == 15) EXPECT_EQ(t.batch, 15u);
     expect_rel(t.mean_loss_diff, r.mean, 1e-12);
     expect_rel(t.statistic, r.statistic, 1e-9);
     EXPECT_TRUE(t.skilled) << h;
@@ -540,6 +1051,7 @@ TEST(HonestDm, PrequentialNoiseIsNotSkilled) {
     const std::vector<double> d = ref_loss_diffs(p, h);
     ASSERT_EQ(d.size(), t.n);
     const RefDm r = ref_dm(d, h);
+    EXPECT_EQ(t.batch, r.m) << h;
     expect_rel(t.mean_loss_diff, r.mean, 1e-9);
     expect_rel(t.statistic, r.statistic, 1e-7);
     EXPECT_NEAR(t.p_value, r.p, 1e-7);
@@ -564,6 +1076,7 @@ TEST(HonestDm, PrequentialMatchesReferenceWithGapsAndClipping) {
     const SkillTest t = cml::prequential_skill(p, h, 0.05, 50);
     ASSERT_EQ(t.n, d.size()) << h;
     const RefDm r = ref_dm(d, h);
+    EXPECT_EQ(t.batch, r.m) << h;
     expect_rel(t.mean_loss_diff, r.mean, 1e-9);
     expect_rel(t.statistic, r.statistic, 1e-7);
     EXPECT_NEAR(t.p_value, r.p, 1e-7);
@@ -740,14 +1253,22 @@ TEST(HonestStatement, CalibrateAdaptiveLevel) {
   EXPECT_THROW(cml::calibrate(unskilled_pairs(), 3, 4, hs), cml::InvalidParameter);
 }
 
-TEST(HonestStatement, CalibrateSkilledExactFit) {
+TEST(HonestStatement, CalibrateSkilledOnOneDayServesNothing) {
   // 40 pairs at consecutive minutes, raw_i = (i mod 5) - 2 in {-2..2}, actual = 0.5 raw exactly.
   // Every b (window and prequential) = sum(0.5 r^2) / sum(r^2) = 0.5 exactly, so
   // d_i = (0.5 r)^2 - 0 = 0.25 r_i^2 for i = 30..39 (h = 1): r = -2 -1 0 1 2 -2 -1 0 1 2
   // -> d = 1 .25 0 .25 1 1 .25 0 .25 1; n = 10, mean = 5 / 10 = 0.5;
-  // gamma_0 = (4 * 0.25 + 4 * 0.0625 + 2 * 0.25) / 10 = 1.75 / 10 = 0.175;
-  // DM = 0.5 / sqrt(0.175 / 10); HLN sqrt((10 + 1 - 2 + 0) / 10) = sqrt(0.9)
-  // -> statistic = 0.5 sqrt(0.9 / 0.0175) = 3.5856858...; p = 1.681e-4 < 0.05; skilled (min_pairs 10).
+  // c = d - 0.5 = .5 -.25 -.5 -.25 .5 .5 -.25 -.5 -.25 .5;
+  // sum_{i>=1} c_i c_{i-1} = -.125 + .125 + .125 - .125 + .25 - .125 + .125 + .125 - .125 = 0.25;
+  // sum_{i>=1} c_{i-1}^2 = 5 * 0.25 + 4 * 0.0625 = 1.5; rho = 0.25 / 1.5 = 1/6;
+  // a = 4 (1/36) / (35/36)^2 = (1/9)(1296/1225) = 144/1225 = 0.11755, a n = 1.1755,
+  // 1.1447 cbrt(1.1755) = 1.1447 * 1.0554 = 1.208 -> 2; m = max(1, 2) = 2 (cap 5).
+  // batches of 2 of c: .125 -.375 -.375 .125 .5 .125 -.375 -.375 .125:
+  // squares 4 * 0.015625 + 4 * 0.140625 + 0.25 = 0.0625 + 0.5625 + 0.25 = 0.875;
+  // V = 10 * 2 / (9 * 8) * 0.875 = 35/144; DM = 0.5 / sqrt((35/144) / 10) = 0.5 sqrt(1440 / 35)
+  // = 0.5 sqrt(288 / 7) = 3.2071349...; p = 6.7032e-4 < 0.05; skilled (min_pairs 10).
+  // Served: kT0 + 0..39 is minutes 640..679 of one UTC day: K = 1 < 3 days -> b_lo = 0, served 0
+  // although the model has skill (and its window slope is 0.5).
   std::vector<OutcomePair> p;
   for (int i = 0; i < 40; ++i) {
     const double r = (i % 5) - 2;
@@ -760,37 +1281,36 @@ TEST(HonestStatement, CalibrateSkilledExactFit) {
   hs.window = 100;
   const Calibration c = cml::calibrate(p, 0, 0, hs);
   EXPECT_EQ(c.pairs, 40u);
-  EXPECT_EQ(c.shrink, 0.5);
+  EXPECT_EQ(c.shrink_ls, 0.5);
+  EXPECT_EQ(c.shrink, 0.0);
   EXPECT_EQ(c.skill.n, 10u);
+  EXPECT_EQ(c.skill.batch, 2u);
   EXPECT_NEAR(c.skill.mean_loss_diff, 0.5, 1e-15);
-  EXPECT_NEAR(c.skill.statistic, 0.5 * std::sqrt(0.9 / 0.0175), 1e-12);
-  EXPECT_NEAR(c.skill.p_value, 1.6809675e-4, 1e-10);
+  EXPECT_NEAR(c.skill.statistic, 0.5 * std::sqrt(288.0 / 7.0), 1e-12);
+  EXPECT_NEAR(c.skill.p_value, 6.7032056e-4, 1e-10);
   EXPECT_TRUE(c.skill.skilled);
-  // residuals actual - 0.5 raw = 0 for all 40; q = rank ceil(41 * 0.8) = 33 -> 0
+  // residuals actual - 0 raw = 0.5 r: |e| in {0 x8, 0.5 x16, 1 x16}; q = rank ceil(41 * 0.8) = 33 -> 1
   ASSERT_EQ(c.abs_residuals.size(), 40u);
-  for (double e : c.abs_residuals) EXPECT_EQ(e, 0.0);
-  EXPECT_EQ(c.half_width, 0.0);
-  // raw 2: served 1; all 40 |e| = 0 < 1 -> 50 + 50 * 40 / 41 = 98.780487804878...
-  Statement s = cml::state(c, 2.0);
-  EXPECT_TRUE(s.skilled);
-  EXPECT_EQ(s.served, 1.0);
-  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 40.0 / 41.0, 1e-12);
-  EXPECT_EQ(s.lower, 1.0);
-  EXPECT_EQ(s.upper, 1.0);
-  // raw -3: served -1.5, the same confidence that the change is negative
-  s = cml::state(c, -3.0);
-  EXPECT_EQ(s.served, -1.5);
-  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 40.0 / 41.0, 1e-12);
-  EXPECT_EQ(s.lower, -1.5);
-  EXPECT_EQ(s.upper, -1.5);
-  // raw 0: served 0, no |e| < 0 -> 50
-  s = cml::state(c, 0.0);
-  EXPECT_EQ(s.served, 0.0);
-  EXPECT_EQ(s.confidence, 50.0);
+  EXPECT_EQ(std::count(c.abs_residuals.begin(), c.abs_residuals.end(), 0.0), 8);
+  EXPECT_EQ(std::count(c.abs_residuals.begin(), c.abs_residuals.end(), 0.5), 16);
+  EXPECT_EQ(std::count(c.abs_residuals.begin(), c.abs_residuals.end(), 1.0), 16);
+  EXPECT_EQ(c.half_width, 1.0);
+  // raw 2: served 0 * 2 = 0, confidence 50, interval 0 -+ 1; the statement is still skilled
+  for (double raw : {2.0, -3.0, 0.0}) {
+    const Statement s = cml::state(c, raw);
+    EXPECT_TRUE(s.skilled);
+    EXPECT_EQ(s.served, 0.0);
+    EXPECT_EQ(s.confidence, 50.0);
+    EXPECT_EQ(s.lower, -1.0);
+    EXPECT_EQ(s.upper, 1.0);
+  }
+  Statement s;
   // the same window with min_pairs 11 > n 10: no skill, nothing served
   hs.min_pairs = 11;
   const Calibration u = cml::calibrate(p, 0, 0, hs);
   EXPECT_FALSE(u.skill.skilled);
+  EXPECT_EQ(u.shrink_ls, 0.5);  // the slope is still reported
+  EXPECT_EQ(u.shrink, 0.0);     // but nothing is served without skill
   s = cml::state(u, 2.0);
   EXPECT_EQ(s.served, 0.0);
   EXPECT_EQ(s.confidence, 50.0);
@@ -798,9 +1318,74 @@ TEST(HonestStatement, CalibrateSkilledExactFit) {
   EXPECT_EQ(u.half_width, 1.0);
 }
 
+TEST(HonestStatement, CalibrateSkilledExactFitOverThreeDays) {
+  // Three UTC days of 40 pairs (minutes 0..39 of each), raw (i mod 5) - 2, actual = 0.5 raw.
+  // h = 1: pair k knows every earlier pair; pairs 30..119 have >= 30 -> n = 90, every b = 0.5,
+  // d_k = 0.25 r_k^2; r continues with period 5 across days (40 = 8 * 5): from pair 30 (r = -2),
+  // d = 1 .25 0 .25 1 repeated 18 times; mean 2.5 / 5 = 0.5; c = .5 -.25 -.5 -.25 .5 repeated.
+  // sum_{i>=1} c_i c_{i-1}: within a period -.125 + .125 + .125 - .125 = 0, across periods
+  // (.5)(.5) = .25, 17 times -> 4.25; sum_{i=0..88} c_i^2 = 17 * 0.875 + (.25 + .0625 + .25 + .0625)
+  // = 14.875 + 0.625 = 15.5; rho = 4.25 / 15.5 = 0.27419;
+  // a = 4 rho^2 / (1 - rho^2)^2 = 0.30073 / 0.85529 = 0.35161, a n = 31.645,
+  // 1.1447 cbrt(31.645) = 1.1447 * 3.1630 = 3.6207 -> 4; m = max(1, 4) = 4 (cap 45).
+  // A batch of 4 is a period (sum 0) without its next value: mean -c_{(j+4) mod 5} / 4, j = 0..86:
+  // sum of squares = (17 * 0.875 + c_4^2 + c_0^2) / 16 = (14.875 + 0.5) / 16 = 15.375 / 16;
+  // V = 90 * 4 / (87 * 86) * 15.375 / 16 = (360 / 7482) (15.375 / 16) = 0.046236;
+  // DM = 0.5 / sqrt(V / 90) = 22.0598; skilled.
+  // Served: each day's slope is 0.5, K = 3, sd 0 -> b_lo = 0.5 = b. Residuals all 0.
+  const auto p = concat({day_pairs(0, 40, 0.5), day_pairs(1, 40, 0.5), day_pairs(2, 40, 0.5)});
+  HonestSettings hs;
+  hs.horizon = 1;
+  hs.min_pairs = 10;
+  hs.window = 1000;
+  const Calibration c = cml::calibrate(p, 0, 0, hs);
+  EXPECT_EQ(c.pairs, 120u);
+  EXPECT_EQ(c.skill.n, 90u);
+  EXPECT_EQ(c.skill.batch, 4u);
+  EXPECT_NEAR(c.skill.mean_loss_diff, 0.5, 1e-14);
+  const double v = 360.0 / 7482.0 * 15.375 / 16.0;
+  EXPECT_NEAR(c.skill.statistic, 0.5 / std::sqrt(v / 90.0), 1e-10);
+  EXPECT_NEAR(c.skill.statistic, 22.059786, 1e-5);
+  EXPECT_TRUE(c.skill.skilled);
+  EXPECT_EQ(c.shrink_ls, 0.5);
+  EXPECT_EQ(c.shrink, 0.5);
+  ASSERT_EQ(c.abs_residuals.size(), 120u);
+  for (double e : c.abs_residuals) EXPECT_EQ(e, 0.0);
+  EXPECT_EQ(c.half_width, 0.0);  // rank ceil(121 * 0.8) = 97 of 120 zeros
+  // raw 2: served 1; all 120 |e| = 0 < 1 -> 50 + 50 * 120 / 121 = 99.5867768...
+  Statement s = cml::state(c, 2.0);
+  EXPECT_TRUE(s.skilled);
+  EXPECT_EQ(s.served, 1.0);
+  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 120.0 / 121.0, 1e-12);
+  EXPECT_EQ(s.lower, 1.0);
+  EXPECT_EQ(s.upper, 1.0);
+  // raw -3: served -1.5, the same confidence that the change is negative
+  s = cml::state(c, -3.0);
+  EXPECT_EQ(s.served, -1.5);
+  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 120.0 / 121.0, 1e-12);
+  EXPECT_EQ(s.lower, -1.5);
+  EXPECT_EQ(s.upper, -1.5);
+  // raw 0: served 0, no |e| < 0 -> 50
+  s = cml::state(c, 0.0);
+  EXPECT_EQ(s.served, 0.0);
+  EXPECT_EQ(s.confidence, 50.0);
+  // the window of the last 80 pairs (days 1 and 2): K = 2 -> nothing served, though still skilled
+  // (pairs 30..79 of the window: n = 50 >= 10)
+  hs.window = 80;
+  const Calibration two = cml::calibrate(p, 0, 0, hs);
+  EXPECT_EQ(two.pairs, 80u);
+  EXPECT_TRUE(two.skill.skilled);
+  EXPECT_EQ(two.shrink_ls, 0.5);
+  EXPECT_EQ(two.shrink, 0.0);
+  EXPECT_EQ(cml::state(two, 2.0).served, 0.0);
+}
+
 TEST(HonestStatement, CalibrateMatchesConventionsOnNoisyData) {
-  // 300 pairs, actual = 0.5 raw + 0.3 noise, h = 5; older junk beyond the window.
+  // 300 pairs 10 minutes apart, actual = 0.5 raw + 0.3 noise, h = 5; older junk beyond the window.
+  // kT0 is minute 640 of its UTC day: pairs 0..79 (minutes 640..1430), 80..223 and 224..299 fall
+  // on three days (K = 3).
   std::vector<OutcomePair> p = make_pairs(300, 0.5, 0.3, 21);
+  for (std::size_t i = 0; i < p.size(); ++i) p[i].ts = kT0 + 10 * static_cast<std::int64_t>(i);
   std::vector<OutcomePair> input = p;
   for (int i = 1; i <= 50; ++i) input.push_back({kT0 - i, 1.0, -40.0});  // older than the window
   input.push_back({kT0 + 400, 1.0, kNaN});                             // unknown
@@ -812,11 +1397,17 @@ TEST(HonestStatement, CalibrateMatchesConventionsOnNoisyData) {
   hs.min_pairs = 100;
   const Calibration c = cml::calibrate(input, 0, 0, hs);
   EXPECT_EQ(c.pairs, 300u);
-  const double b = ref_shrink(p);
-  expect_rel(c.shrink, b, 1e-12);
+  // shrink_ls is the clipped LS slope; what is served is the daily lower bound b_lo (skilled)
+  expect_rel(c.shrink_ls, ref_shrink(p), 1e-12);
+  const double b = ref_daily_lb(p, 0.05);
+  expect_rel(c.shrink, b, 1e-9);
+  EXPECT_GT(b, 0.0);
+  EXPECT_LT(b, c.shrink_ls);  // the day slopes differ: the bound takes something off
   expect_same_skill(c.skill, cml::prequential_skill(p, 5, 0.05, 100));
-  ASSERT_TRUE(c.skill.skilled);  // a clear relation over 300 - 29 - 5 = 266 differentials
-  EXPECT_EQ(c.skill.n, 266u);
+  // 10 j + 5 <= 10 i: pair i knows the i before it; i >= 30 -> 270 differentials
+  ASSERT_TRUE(c.skill.skilled);  // a clear relation over 270 differentials
+  EXPECT_EQ(c.skill.n, 270u);
+  EXPECT_EQ(c.skill.batch, ref_dm(ref_loss_diffs(p, 5), 5).m);
   std::vector<double> e;
   for (const auto& x : p) e.push_back(std::fabs(x.actual - b * x.raw));
   std::sort(e.begin(), e.end());
@@ -854,7 +1445,11 @@ TEST(HonestStatement, WindowKeepsTheMostRecentPairs) {
   const Calibration d = cml::calibrate(last, 0, 0, hs);
   EXPECT_EQ(c.pairs, 100u);
   EXPECT_EQ(c.shrink, d.shrink);
-  expect_rel(c.shrink, ref_shrink(last), 1e-12);
+  EXPECT_EQ(c.shrink_ls, d.shrink_ls);
+  expect_rel(c.shrink_ls, ref_shrink(last), 1e-12);
+  // the window (kT0 + 300..399) is within one UTC day: K = 1 -> nothing served, skill or not
+  EXPECT_EQ(c.shrink, 0.0);
+  EXPECT_EQ(ref_daily_lb(last, 0.05), 0.0);
   expect_same_skill(c.skill, d.skill);
   expect_same_skill(c.skill, cml::prequential_skill(last, 1, 0.05, 20));
   EXPECT_EQ(c.skill.n, 100u - 30u);  // pairs 30..99 of the window have >= 30 known before them
@@ -869,17 +1464,24 @@ TEST(HonestStatement, SignAndRangeProperties) {
   HonestSettings hs;
   hs.horizon = 3;
   hs.min_pairs = 50;
+  bool any_served = false;
   for (int trial = 0; trial < 20; ++trial) {
-    const std::vector<OutcomePair> p = make_pairs(250, slope(rng), 0.5, 100 + trial);
+    // 20 minutes apart: 250 pairs over four UTC days (40, 72, 72, 66 pairs)
+    std::vector<OutcomePair> p = make_pairs(250, slope(rng), 0.5, 100 + trial);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i].ts = kT0 + 20 * static_cast<std::int64_t>(i);
     const Calibration c = cml::calibrate(p, 0, 0, hs);
+    expect_rel(c.shrink, c.skill.skilled ? ref_daily_lb(p, 0.05) : 0.0, 1e-9);
     EXPECT_GE(c.shrink, 0.0);
-    EXPECT_LE(c.shrink, 1.0);
+    EXPECT_LE(c.shrink, c.shrink_ls);  // the served factor never exceeds the slope
+    EXPECT_LE(c.shrink_ls, 1.0);
+    if (!c.skill.skilled) EXPECT_EQ(c.shrink, 0.0);
     EXPECT_TRUE(std::is_sorted(c.abs_residuals.begin(), c.abs_residuals.end()));
     for (int k = 0; k < 20; ++k) {
       const double raw = 3.0 * nd(rng);
       const Statement s = cml::state(c, raw);
       EXPECT_GE(s.served * raw, 0.0);  // the sign of raw, or 0
       EXPECT_LE(std::fabs(s.served), std::fabs(raw));
+      any_served = any_served || s.served != 0;
       EXPECT_GE(s.confidence, 50.0);
       EXPECT_LT(s.confidence, 100.0);
       EXPECT_LE(s.lower, s.served);
@@ -895,6 +1497,7 @@ TEST(HonestStatement, SignAndRangeProperties) {
       EXPECT_EQ(m.confidence, s.confidence);
     }
   }
+  EXPECT_TRUE(any_served);
 }
 
 // =================================================================================== sequences
