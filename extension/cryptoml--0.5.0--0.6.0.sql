@@ -19,8 +19,8 @@ ALTER TABLE cryptoml_internal.monitor_alerts DROP CONSTRAINT monitor_alerts_aler
 ALTER TABLE cryptoml_internal.monitor_alerts ADD CONSTRAINT monitor_alerts_alert_check
   CHECK (alert IN ('stale_data', 'completeness', 'missing_data', 'invalid_values')
          OR alert ~ '^(interval_coverage|calibration_error)_h[0-9]+$');
-COMMENT ON COLUMN mlTrainingBatches.shrinkage IS 'Least squares of the actual on the raw prediction (through 0, clipped to [0, 1]) over the model''s out-of-time record at training: the factor its forecasts start from (added in 0.6.0).';
-COMMENT ON COLUMN mlTrainingBatches.skill_statistic IS 'Diebold-Mariano statistic (prequential, HAC, Harvey-Leybourne-Newbold) of zero change''s squared error minus the served prediction''s over the out-of-time record: > 0 when the model helps (added in 0.6.0).';
+COMMENT ON COLUMN mlTrainingBatches.shrinkage IS 'The factor served on the raw prediction over the model''s out-of-time record at training: the lower prediction bound of the next block''s least-squares slope, 0 without skill (docs/forecasting.md; added in 0.6.0).';
+COMMENT ON COLUMN mlTrainingBatches.skill_statistic IS 'Diebold-Mariano statistic (prequential, long-run variance by overlapping batch means) of zero change''s squared error minus the shrunk prediction''s over the out-of-time record: > 0 when the model helps (added in 0.6.0).';
 COMMENT ON COLUMN mlTrainingBatches.skill_p_value IS 'One-sided p-value of skill_statistic; a model is promoted only below inference.skillSignificance (added in 0.6.0).';
 COMMENT ON COLUMN mlTrainingBatches.calibration_pairs IS 'Predictions in the out-of-time record (rolling-origin folds inside the training window) (added in 0.6.0).';
 COMMENT ON COLUMN persistentForecasts.confidence IS 'price_direction: the probability (50-100) that the change has the sign of raw_value, as stated from the model''s out-of-time record (before decay); 50 without shown skill.';
@@ -28,6 +28,7 @@ COMMENT ON COLUMN persistentForecasts.predicted_value IS 'Served prediction: the
 COMMENT ON COLUMN persistentForecasts.raw_value IS 'price_direction: the model''s raw output before shrinkage, % change (added in 0.6.0; NULL before).';
 COMMENT ON COLUMN persistentForecasts.lower IS 'Lower bound of the conformal interval of the outcome at inference.intervalCoverage (price_direction: the change in %; volatility: the realized volatility) (added in 0.6.0; NULL when none could be stated).';
 COMMENT ON COLUMN persistentForecasts.upper IS 'Upper bound of the conformal interval of the outcome (added in 0.6.0; NULL when none could be stated).';
+COMMENT ON TABLE cryptoml_internal.models IS 'Model bytes (db://models/<batch_id>), their feature list, validation buckets and out-of-time record. Deleted with their batch.';
 COMMENT ON COLUMN cryptoml_internal.models.oot_ts IS 'The model''s out-of-time record, with oot_raw and oot_actual: bars predicted by rolling-origin fold models inside its training window (an ensemble: its members'' records, weighted), what they predicted and what happened. Its forecasts state their shrinkage, confidence and interval from it and their own outcomes (added in 0.6.0; NULL for older models).';
 COMMENT ON COLUMN cryptoml_internal.models.oot_raw IS 'Raw predictions of the out-of-time record, % change (added in 0.6.0).';
 COMMENT ON COLUMN cryptoml_internal.models.oot_actual IS 'Outcomes of the out-of-time record, % change (added in 0.6.0).';
@@ -45,6 +46,8 @@ DROP FUNCTION ml_forecast(text, integer);
 DROP FUNCTION ml_forecast_quality(text, integer, timestamp);
 DROP FUNCTION ml_calibration(text, integer, timestamp);
 DROP FUNCTION ml_backtest_calibration(text);
+
+COMMENT ON FUNCTION ml_train(text, integer, text, jsonb) IS 'Trains a model on the last training.windowSize minutes of samples (time-ordered split, embargo, early stopping) and its out-of-time record (training.calibrationFolds rolling-origin folds), stores both, and promotes it only when the record beats zero change significantly (skill_p_value below inference.skillSignificance) and it beats the production model, or without one the zero-change baseline, on the same validation rows.';
 
 CREATE FUNCTION ml_forecast(symbol text, horizon integer,
                             OUT symbol text, OUT horizon integer, OUT forecast_at timestamp, OUT predicted_change float8,
@@ -215,9 +218,11 @@ CREATE FUNCTION cryptoml_internal.model_honesty(symbol text)
                  coverage_target float8, coverage_gap float8, with_interval bigint)
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH m AS (
-    SELECT b.forecast_horizon AS horizon, b.batch_id::text AS batch_id FROM @extschema@.mltrainingbatches b
-     WHERE b.symbol = $1 AND b.is_production),
+  WITH m AS (  -- per horizon the model ml_forecast serves: the production ensemble, else xgboost, else lstm
+    SELECT DISTINCT ON (b.forecast_horizon) b.forecast_horizon AS horizon, b.batch_id::text AS batch_id
+      FROM @extschema@.mltrainingbatches b
+     WHERE b.symbol = $1 AND b.is_production
+     ORDER BY b.forecast_horizon, CASE b.model_type WHEN 'ensemble' THEN 0 WHEN 'xgboost' THEN 1 ELSE 2 END),
   f AS (
     SELECT m.horizon, m.batch_id, x.* FROM m, LATERAL (
       SELECT DISTINCT ON (p.bar_timestamp) p.bar_timestamp, p.confidence::float8 AS conf, p.actual_value::float8 AS actual,
@@ -445,6 +450,70 @@ CREATE OR REPLACE FUNCTION ml_health()
 
 COMMENT ON FUNCTION ml_health() IS 'Current data-quality figures per configured symbol (last 60 minutes) and system metrics: prediction latency, predictions per second, data completeness, error rate, recovery time, open alerts; per production model the live expected calibration error and interval coverage (ok is NULL below 100 outcomes); and per ingested symbol the ingest lag and consecutive failed requests.';
 
+CREATE FUNCTION cryptoml_internal.check_trade_rule(tp_sigma float8, sl_sigma float8) RETURNS void
+  AS 'MODULE_PATHNAME', 'cml_check_trade_rule' LANGUAGE C IMMUTABLE STRICT;
+
+REVOKE ALL ON FUNCTION cryptoml_internal.check_trade_rule(float8, float8) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma float8 DEFAULT 2, sl_sigma float8 DEFAULT 1,
+                            fee_pct float8 DEFAULT 0.1, slippage_pct float8 DEFAULT 0.05)
+  RETURNS tradeSimulations
+  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    f record;
+    bar record;
+    sigma float8;
+    lv record;
+    trade @extschema@.tradesimulations;
+  BEGIN
+    IF fee_pct < 0 OR slippage_pct < 0 OR fee_pct = 'NaN'::float8 OR slippage_pct = 'NaN'::float8 OR fee_pct > 10 OR slippage_pct > 10 THEN
+      RAISE EXCEPTION 'invalid trading costs: fee_pct %, slippage_pct %', fee_pct, slippage_pct
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 0 <= fee_pct <= 10 and 0 <= slippage_pct <= 10 (percent per side)';
+    END IF;
+    -- the trade rule checked whatever the signal (src/core/trading.hpp): a WAIT must not hide a bad tp_sigma
+    PERFORM cryptoml_internal.check_trade_rule(tp_sigma, sl_sigma);
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_simulate.symbol
+                     AND m.forecast_horizon = ml_simulate.horizon AND m.is_production) THEN
+      RAISE EXCEPTION 'no production model for % at horizon %', left(symbol, 40), horizon USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Train one with ml_train and promote it (or ml_deploy it) first.';
+    END IF;
+    SELECT * INTO f FROM @extschema@.ml_forecast(symbol, horizon);
+    SELECT r.timestamp, r.close::float8 AS close INTO bar FROM @extschema@.rollingchartdata r
+     WHERE r.symbol = ml_simulate.symbol AND r.timestamp = f.forecast_at;
+    -- the standard deviation of the last hour's one-bar returns, in %
+    SELECT stddev_samp(x) INTO sigma FROM (
+      SELECT 100 * (c / lag(c) OVER (ORDER BY ts) - 1) AS x FROM (
+        SELECT r.timestamp AS ts, r.close::float8 AS c FROM @extschema@.rollingchartdata r
+         WHERE r.symbol = ml_simulate.symbol AND r.timestamp <= bar.timestamp ORDER BY r.timestamp DESC LIMIT 61) w) q;
+    IF f.signal = 'WAIT' THEN
+      INSERT INTO @extschema@.tradesimulations (symbol, signal_type, entry_price, current_price, confidence, profit_likelihood,
+                                                 is_active, completed_at, forecast_horizon, entry_bar, model_version,
+                                                 predicted_change, fee_pct, slippage_pct, total_minutes, profitable_minutes)
+        VALUES (symbol, 'WAIT', bar.close, bar.close, round(f.confidence), round(f.confidence), false, bar.timestamp, horizon,
+                bar.timestamp, f.model_version, round(f.predicted_change::numeric, 8), fee_pct, slippage_pct, 0, 0)
+        RETURNING * INTO trade;
+      RETURN trade;
+    END IF;
+    IF sigma IS NULL OR sigma <= 0 THEN
+      RAISE EXCEPTION 'cannot set TP and SL for %: no price movement in the last hour before %', left(symbol, 40), bar.timestamp
+        USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = 'rule: TP/SL are multiples of the last hour''s return volatility, which must be > 0';
+    END IF;
+    SELECT * INTO lv FROM cryptoml_internal.trade_levels(f.signal, bar.close, sigma, horizon, tp_sigma, sl_sigma);
+    INSERT INTO @extschema@.tradesimulations (symbol, signal_type, entry_price, tp_price, sl_price, current_price, confidence,
+                                               profit_likelihood, real_time_pnl, highest_profit, lowest_loss,
+                                               profitable_minutes, total_minutes, is_active, forecast_horizon, entry_bar,
+                                               model_version, predicted_change, fee_pct, slippage_pct)
+      VALUES (symbol, f.signal, bar.close, round(lv.tp::numeric, 8), round(lv.sl::numeric, 8), bar.close, round(f.confidence),
+              round(f.confidence), round((-2 * (fee_pct + slippage_pct))::numeric, 4), NULL, NULL, 0, 0, true, horizon,
+              bar.timestamp, f.model_version, round(f.predicted_change::numeric, 8), fee_pct, slippage_pct)
+      RETURNING * INTO trade;
+    PERFORM cryptoml_internal.follow_trade(trade.id);   -- bars already after the entry (none for a live bar)
+    SELECT * INTO trade FROM @extschema@.tradesimulations s WHERE s.id = trade.id;
+    RETURN trade;
+  END
+  $$;
+
 CREATE FUNCTION ml_forecast_quality(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
   RETURNS TABLE (symbol text, horizon integer, model text, forecasts bigint, rmse float8, mae float8, baseline_rmse float8,
                  directional_accuracy float8, accuracy_low95 float8, accuracy_high95 float8, interval_coverage float8,
@@ -603,7 +672,7 @@ CREATE OR REPLACE FUNCTION ml_backtest(symbol text, horizon integer, model_type 
     UPDATE @extschema@.mlbacktestruns r SET predictions = n,
            trades = (SELECT count(*) FROM @extschema@.mlbacktesttrades x WHERE x.run_id = id) WHERE r.run_id = id;
     SELECT count(*) AS n, sqrt(avg((p.predicted_change - p.actual_change) ^ 2)) AS rmse, sqrt(avg(p.actual_change ^ 2)) AS base,
-           avg((sign(p.predicted_change) = sign(p.actual_change))::int) FILTER (WHERE p.actual_change <> 0) AS dir
+           avg((sign(coalesce(p.raw_change, p.predicted_change)) = sign(p.actual_change))::int) FILTER (WHERE p.actual_change <> 0) AS dir
       INTO q FROM @extschema@.mlbacktestpredictions p WHERE p.run_id = id;
     RETURN QUERY
       SELECT id, 'backtest'::text, p.*, q.n, q.rmse, q.base, q.dir::float8

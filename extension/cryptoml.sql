@@ -166,8 +166,8 @@ COMMENT ON COLUMN mlTrainingBatches.baseline_rmse IS 'RMSE of the zero-change ba
 COMMENT ON COLUMN mlTrainingBatches.hyperparameters IS 'Training options actually used (added).';
 COMMENT ON COLUMN mlTrainingBatches.feature_set_version IS 'Version of the feature set the model was trained on (added).';
 COMMENT ON COLUMN mlTrainingBatches.duration_ms IS 'Training wall time in milliseconds (added).';
-COMMENT ON COLUMN mlTrainingBatches.shrinkage IS 'Least squares of the actual on the raw prediction (through 0, clipped to [0, 1]) over the model''s out-of-time record at training: the factor its forecasts start from (added in 0.6.0).';
-COMMENT ON COLUMN mlTrainingBatches.skill_statistic IS 'Diebold-Mariano statistic (prequential, HAC, Harvey-Leybourne-Newbold) of zero change''s squared error minus the served prediction''s over the out-of-time record: > 0 when the model helps (added in 0.6.0).';
+COMMENT ON COLUMN mlTrainingBatches.shrinkage IS 'The factor served on the raw prediction over the model''s out-of-time record at training: the lower prediction bound of the next block''s least-squares slope, 0 without skill (docs/forecasting.md; added in 0.6.0).';
+COMMENT ON COLUMN mlTrainingBatches.skill_statistic IS 'Diebold-Mariano statistic (prequential, long-run variance by overlapping batch means) of zero change''s squared error minus the shrunk prediction''s over the out-of-time record: > 0 when the model helps (added in 0.6.0).';
 COMMENT ON COLUMN mlTrainingBatches.skill_p_value IS 'One-sided p-value of skill_statistic; a model is promoted only below inference.skillSignificance (added in 0.6.0).';
 COMMENT ON COLUMN mlTrainingBatches.calibration_pairs IS 'Predictions in the out-of-time record (rolling-origin folds inside the training window) (added in 0.6.0).';
 

@@ -165,17 +165,6 @@ double long_run_variance(const std::vector<double>& x, int horizon, std::size_t*
   return nn * mm / ((nn - mm + 1) * (nn - mm)) * ss;
 }
 
-double normal_quantile(double p) {
-  if (!(p > 0 && p < 1)) throw InvalidParameter("normal_quantile: p = " + fmt(p) + " is not in (0, 1)", "rule: 0 < p < 1");
-  double lo = -40, hi = 40;  // Phi(x) = p by bisection on the upper tail: exact to the last bits
-  for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    if (1 - normal_upper_tail(mid) < p) lo = mid;
-    else hi = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
 SkillTest diebold_mariano(const std::vector<double>& d, int horizon, double significance, std::size_t min_pairs) {
   SkillTest t;
   const std::size_t n = d.size();

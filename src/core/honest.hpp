@@ -148,8 +148,6 @@ double student_t_quantile(double p, double df);
 // The long-run variance (overlapping batch means with Andrews' bandwidth, see Conventions) of a
 // series in time order, and the batch size used; NaN with fewer than 4 values.
 double long_run_variance(const std::vector<double>& x, int horizon, std::size_t* batch);
-// Phi^-1(p) for 0 < p < 1 (InvalidParameter otherwise).
-double normal_quantile(double p);
 // The DM test of loss differentials in time order (see Conventions) at `horizon`, one-sided.
 // Fewer than 4 values (no two batches): n and mean set, statistic 0, p 1, not skilled.
 SkillTest diebold_mariano(const std::vector<double>& loss_diff, int horizon, double significance, std::size_t min_pairs);

@@ -16,6 +16,7 @@
 #include "backtest.hpp"
 #include "features.hpp"
 #include "options.hpp"
+#include "version.hpp"
 
 #include "guard.hpp"
 #include "log.hpp"
@@ -147,9 +148,11 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   // written autonomously: its predictions are taken back and the walk goes on after them. Only
   // checkpoints cryptoml wrote (origin, a column no role but the owner writes) are read, and one is
   // taken back only while the digest of the samples it read is unchanged: from the first segment
-  // whose inputs changed, the walk runs again.
-  Oid t1[1] = {TEXTOID};
-  Datum v1[1] = {PointerGetDatum(run_id)};
+  // whose inputs changed, the walk runs again. Only checkpoints this version of cryptoml wrote are
+  // taken back: another version may predict or state otherwise (0.6.0 serves shrunk changes with
+  // intervals).
+  Oid t1[2] = {TEXTOID, TEXTOID};
+  Datum v1[2] = {PointerGetDatum(run_id), CStringGetTextDatum(cml::kVersion)};
   if (SPI_execute_with_args(
           psprintf("SELECT (c.state_data->>'segment')::int, "
                    "ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(c.state_data->'ts') x), "
@@ -161,11 +164,12 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                    "ARRAY(SELECT CASE WHEN x = 'null' THEN 'NaN' ELSE x END::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'lo', '[]')) x), "
                    "ARRAY(SELECT CASE WHEN x = 'null' THEN 'NaN' ELSE x END::float8 FROM jsonb_array_elements_text(coalesce(c.state_data->'up', '[]')) x) "
                    "FROM %s.recoverystate c WHERE c.service_name = 'backtest' AND c.operation_id = $1 AND c.origin = 'cryptoml' "
-                   "AND c.checkpoint_type = 'intermediate' AND c.id > coalesce((SELECT max(d.id) FROM %s.recoverystate d "
+                   "AND c.checkpoint_type = 'intermediate' AND c.state_data->>'version' = $2 "
+                   "AND c.id > coalesce((SELECT max(d.id) FROM %s.recoverystate d "
                    "WHERE d.service_name = 'backtest' AND d.operation_id = $1 AND d.checkpoint_type <> 'intermediate'), 0) "
                    "ORDER BY 1",
                    schema, schema),
-          1, t1, v1, nullptr, true, 0) != SPI_OK_SELECT)
+          2, t1, v1, nullptr, true, 0) != SPI_OK_SELECT)
     elog(ERROR, "cryptoml: reading backtest checkpoints failed");
   int done_segments = 0, nres = 0;
   int64* r_ts = (int64*)palloc(sizeof(int64) * Max(n, 1));
@@ -260,7 +264,8 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                       [&](const cml::SegmentResult& seg) {
                         preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
                         // checkpoint: the segment's predictions, exact (17 significant digits)
-                        std::string json = "{\"segment\": " + std::to_string(seg.segment) + ", \"end\": " +
+                        std::string json = "{\"version\": \"" + std::string(cml::kVersion) + "\", \"segment\": " +
+                                           std::to_string(seg.segment) + ", \"end\": " +
                                            std::to_string(seg.end) + ", \"inputs\": \"" +
                                            cml::samples_digest(sts, sy, sx, n, nf, seg.end) + "\", \"ts\": [";
                         std::string pj = "], \"pred\": [", aj = "], \"act\": [", cj = "], \"conf\": [", rj = "], \"raw\": [",

@@ -2,7 +2,7 @@
 -- leaves the past untouched), determinism, stored trades with the live rules, bad input.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(38);
+SELECT plan(39);
 
 -- returns that swing slowly under noise: the models show skill out of time, so their served
 -- changes open trades (0.6.0 serves 0, and trades nothing, without skill)
@@ -147,5 +147,14 @@ CREATE TEMP TABLE d6_fresh AS SELECT * FROM ml_backtest('SOLUSDT', 5, options =>
 SELECT results_eq($$SELECT bar_timestamp, predicted_change, actual_change FROM d6_resumed_p ORDER BY 1$$,
                   $$SELECT bar_timestamp, predicted_change, actual_change FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM d6_run) ORDER BY 1$$,
                   'after its samples changed, a resumed run equals a run from scratch (no stale segment is reused)');
+-- a segment checkpoint another version of cryptoml wrote is not taken back (its predictions may
+-- be stated otherwise): the run's own checkpoints, relabelled 0.5.0 with every prediction 7.0
+DELETE FROM recoveryState WHERE service_name = 'backtest' AND operation_id = (SELECT run_id FROM d6_run) AND checkpoint_type <> 'intermediate';
+UPDATE recoveryState SET state_data = jsonb_set(jsonb_set(state_data, '{version}', '"0.5.0"'), '{pred}',
+                                                (SELECT jsonb_agg(7.0) FROM jsonb_array_elements(state_data -> 'pred')))
+ WHERE service_name = 'backtest' AND operation_id = (SELECT run_id FROM d6_run) AND checkpoint_type = 'intermediate' AND origin = 'cryptoml';
+CREATE TEMP TABLE d7 AS SELECT * FROM ml_backtest('SOLUSDT', 5, options => '{"windowSize": 800, "retrainEvery": 400, "numRounds": 30}');
+SELECT is((SELECT count(*) FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM d6_run) AND predicted_change = 7.0), 0::bigint,
+          'a segment checkpoint another version wrote is never taken back');
 SELECT * FROM finish();
 ROLLBACK;

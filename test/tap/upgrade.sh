@@ -53,7 +53,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..12"
+echo "1..16"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -133,19 +133,51 @@ q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, v
         FROM generate_series(0, 99) i"
 q -c "INSERT INTO mlTrainingBatches (batch_id, symbol, model_type, forecast_horizon, is_production, training_samples, validation_samples) VALUES ('xgb-XRPUSDT-h15-1', 'XRPUSDT', 'xgboost', 15, false, 100, 20)" \
   -c "INSERT INTO cryptoml_internal.models (batch_id, model, feature_names, feature_set_version) VALUES ('xgb-XRPUSDT-h15-1', '\\x0102', '[]', 1)"
+# a forecast with its outcome, made under 0.4.0 (no raw output, no interval)
+q -c "INSERT INTO persistentForecasts (symbol, forecast_type, confidence, predicted_value, actual_value, forecast_horizon, model_version,
+                                       expires_at, bar_timestamp)
+      VALUES ('XRPUSDT', 'price_direction', 64.5, 0.12, 0.08, 15, 'xgb-XRPUSDT-h15-1', '2021-01-01 00:45', '2021-01-01 00:30')"
 q -c "ALTER EXTENSION cryptoml UPDATE" 2>&1 | grep -v NOTICE
 v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
 r=$(q -At -c "SELECT count(*) FROM information_schema.table_privileges WHERE grantee = 'upgrade_admin' AND privilege_type IN ('TRIGGER', 'TRUNCATE', 'REFERENCES')")
 [ "$r" = "0" ] && echo "ok 10 - the update takes TRIGGER, TRUNCATE and REFERENCES back from roles granted admin under 0.4.0" || echo "not ok 10 - upgrade_admin still holds $r TRIGGER/TRUNCATE/REFERENCES privileges"
 r=$(q -At -c "SELECT (SELECT count(*) FROM rollingChartData WHERE symbol = 'XRPUSDT') || '/' || (SELECT count(*) FROM cryptoml_internal.models WHERE model_sha256 = sha256(model))")
 [ "$r" = "100/1" ] && echo "ok 11 - bars and model bytes stored under 0.4.0 are kept, and the model bytes get their checksum" || echo "not ok 11 - bars/checksummed models after the 0.4.0 update: $r"
+r=$(q -At -c "SELECT row(f.predicted_value, f.confidence, f.raw_value, f.lower, f.upper, l.stored_confidence)
+               FROM persistentForecasts f JOIN ml_forecasts_live l USING (id) WHERE f.model_version = 'xgb-XRPUSDT-h15-1'")
+[ "$r" = "(0.12000000,64.50,,,,64.50)" ] && echo "ok 12 - a forecast made under 0.4.0 stays readable: its value and confidence kept, no raw output nor interval (NULL)" ||
+  echo "not ok 12 - the 0.4.0 forecast after the update: $r"
+r=$(q -At -c "SELECT (SELECT forecasts || '/' || coalesce(interval_coverage::text, 'null') || '/' || directional_accuracy FROM ml_forecast_quality('XRPUSDT', 15) WHERE model = 'model')
+               || '/' || (SELECT forecasts || '/' || round(ece::numeric, 1) FROM ml_calibration('XRPUSDT', 15))")
+[ "$r" = "1/null/1/1/35.5" ] && echo "ok 13 - the reports read it: its direction and confidence count, coverage has no interval to read" ||
+  echo "not ok 13 - the reports over the 0.4.0 forecast: $r"
 q -c "SELECT ml_revoke_access('upgrade_admin')" -c "DROP OWNED BY upgrade_admin" -c "DROP ROLE upgrade_admin" >/dev/null
 describe >"$tmp/upgraded4"
 if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded4" >"$tmp/diff4"; then
-  echo "ok 12 - 0.4.0 updated to $current has the catalog of a fresh install"
+  echo "ok 14 - 0.4.0 updated to $current has the catalog of a fresh install"
 else
-  echo "not ok 12 - 0.4.0 updated to $v differs from a fresh $current install"
+  echo "not ok 14 - 0.4.0 updated to $v differs from a fresh $current install"
   sed 's/^/# /' "$tmp/diff4" | head -60
+fi
+
+
+# From 0.5.0: the functions whose result gained columns are created again; a reader granted under
+# 0.5.0 can still call them.
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.5.0' CASCADE"
+q -c "DROP ROLE IF EXISTS upgrade_reader" -c "CREATE ROLE upgrade_reader" -c "SELECT ml_grant_access('upgrade_reader', 'reader')" >/dev/null 2>&1
+q -c "ALTER EXTENSION cryptoml UPDATE" 2>&1 | grep -v NOTICE
+r=$(q -At -c "SELECT bool_and(has_function_privilege('upgrade_reader', f, 'EXECUTE'))
+               FROM unnest(ARRAY['ml_forecast(text, integer)', 'ml_forecast_quality(text, integer, timestamp)',
+                                 'ml_calibration(text, integer, timestamp)', 'ml_backtest_calibration(text)']) f")
+[ "$r" = "t" ] && echo "ok 15 - a reader granted under 0.5.0 keeps EXECUTE on the functions created again" || echo "not ok 15 - reader privileges after the 0.5.0 update: $r"
+q -c "SELECT ml_revoke_access('upgrade_reader')" -c "DROP OWNED BY upgrade_reader" -c "DROP ROLE upgrade_reader" >/dev/null
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded5"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded5" >"$tmp/diff5"; then
+  echo "ok 16 - 0.5.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 16 - 0.5.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff5" | head -60
 fi
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"

@@ -6,13 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <map>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -157,23 +155,27 @@ double ref_t_quantile(double p, double df) {
 }
 
 // The served factor of the Conventions, written out: b = clip(LS slope, 0, 1) over all pairs; the
-// pairs grouped by UTC day floor(ts / 1440); each day with >= kMinFitPairs pairs (and some raw
-// != 0) gives its least-squares slope b_d = sum(r a) / sum(r^2) over the day; K >= 3 such days:
-// clip(mean(b_d) - t(K - 1, 1 - significance) * sd(b_d) * sqrt(1 + 1/K), 0, b), sd with K - 1;
+// n pairs (in time order) cut into kSlopeBlocks consecutive blocks, floor(n / kSlopeBlocks) pairs
+// each and the first also the n mod kSlopeBlocks left over; each block with a non-zero raw gives
+// its least-squares slope b_k = sum(r a) / sum(r^2); K >= 3 slopes and blocks of >= kMinFitPairs:
+// clip(mean(b_k) - t(K - 1, 1 - significance) * sd(b_k) * sqrt(1 + 1/K), 0, b), sd with K - 1;
 // otherwise 0.
-double ref_daily_lb(const std::vector<OutcomePair>& p, double significance) {
+double ref_block_lb(const std::vector<OutcomePair>& p, double significance) {
   const double b = ref_shrink(p);
-  if (b <= 0) return 0;
-  std::map<std::int64_t, std::array<double, 3>> days;  // spa, spp, count
-  for (const auto& x : p) {
-    auto& d = days[static_cast<std::int64_t>(std::floor(static_cast<double>(x.ts) / 1440.0))];
-    d[0] += x.raw * x.actual;
-    d[1] += x.raw * x.raw;
-    d[2] += 1;
-  }
+  const std::size_t n = p.size(), blocks = cml::kSlopeBlocks, size = n / blocks;
+  if (b <= 0 || size < cml::kMinFitPairs) return 0;
   std::vector<double> slopes;
-  for (const auto& [day, d] : days)
-    if (d[2] >= static_cast<double>(cml::kMinFitPairs) && d[1] > 0) slopes.push_back(d[0] / d[1]);
+  std::size_t from = 0;
+  for (std::size_t k = 0; k < blocks; ++k) {
+    const std::size_t to = from + size + (k == 0 ? n % blocks : 0);
+    double spa = 0, spp = 0;
+    for (std::size_t i = from; i < to; ++i) {
+      spa += p[i].raw * p[i].actual;
+      spp += p[i].raw * p[i].raw;
+    }
+    if (spp > 0) slopes.push_back(spa / spp);
+    from = to;
+  }
   const double k = static_cast<double>(slopes.size());
   if (slopes.size() < 3) return 0;
   const double mean = std::accumulate(slopes.begin(), slopes.end(), 0.0) / k;
@@ -183,17 +185,13 @@ double ref_daily_lb(const std::vector<OutcomePair>& p, double significance) {
   return std::clamp(mean - ref_t_quantile(1 - significance, k - 1) * sd * std::sqrt(1 + 1 / k), 0.0, b);
 }
 
-// A UTC day start (minutes since the epoch: 19445 * 1440); kT0 = 28000000 is minute 640 of the day
-// before it.
-constexpr std::int64_t kDay = 28000800;
-
-// `count` pairs of one UTC day (day 0 = kDay), one a minute from its start + offset: raw =
-// scale * ((i mod 5) - 2), actual = slope * raw.
-std::vector<OutcomePair> day_pairs(int day, int count, double slope, double scale = 1.0, int offset = 0) {
+// One block of `count` pairs at consecutive minutes from kT0 + 1000 * block: raw = scale * ((i mod
+// 5) - 2), actual = slope * raw (sum of raw^2 = scale^2 * 60 for 30 pairs).
+std::vector<OutcomePair> block_pairs(int block, int count, double slope, double scale = 1.0) {
   std::vector<OutcomePair> p;
   for (int i = 0; i < count; ++i) {
     const double r = scale * ((i % 5) - 2);
-    p.push_back({kDay + 1440 * static_cast<std::int64_t>(day) + offset + i, r, slope * r});
+    p.push_back({kT0 + 1000 * static_cast<std::int64_t>(block) + i, r, slope * r});
   }
   return p;
 }
@@ -202,6 +200,12 @@ std::vector<OutcomePair> concat(std::initializer_list<std::vector<OutcomePair>> 
   std::vector<OutcomePair> out;
   for (const auto& v : parts) out.insert(out.end(), v.begin(), v.end());
   return out;
+}
+
+// Five blocks of 30 with the given slopes.
+std::vector<OutcomePair> five_blocks(double s0, double s1, double s2, double s3, double s4) {
+  return concat({block_pairs(0, 30, s0), block_pairs(1, 30, s1), block_pairs(2, 30, s2), block_pairs(3, 30, s3),
+                 block_pairs(4, 30, s4)});
 }
 
 // k-th smallest (1-based) of v, clamped to [1, n].
@@ -487,111 +491,125 @@ TEST(HonestStudentT, ClosedFormsSymmetryAndDomain) {
     EXPECT_THROW(cml::student_t_quantile(0.95, df), cml::InvalidParameter) << df;
 }
 
-TEST(HonestShrinkLowerBound, ExactFitOverThreeDays) {
-  // Three UTC days of 30 pairs, actual = 0.5 raw: every day's slope b_d = 0.5, mean 0.5, sd 0
-  // -> 0.5 - t * 0 * sqrt(4/3) = 0.5, clip(0.5, 0, b = 0.5) = 0.5 at any significance.
-  const auto half = concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.5), day_pairs(2, 30, 0.5)});
+TEST(HonestShrinkLowerBound, ExactFitKeepsTheSlope) {
+  // Five blocks of 30 (n = 150, floor(150 / 5) = 30 = kMinFitPairs), actual = 0.5 raw: every
+  // block's slope b_k = 0.5, mean 0.5, sd 0 -> 0.5 - t * 0 * sqrt(6/5) = 0.5, clip(0.5, 0, b = 0.5)
+  // = 0.5 at any significance.
+  const auto half = five_blocks(0.5, 0.5, 0.5, 0.5, 0.5);
   for (double sig : {0.05, 0.001, 0.5}) EXPECT_EQ(cml::shrink_lower_bound(half, sig), 0.5) << sig;
-  // actual = raw: every b_d = 1 -> 1.
-  const auto same = concat({day_pairs(0, 30, 1.0), day_pairs(1, 30, 1.0), day_pairs(2, 30, 1.0)});
-  EXPECT_EQ(cml::shrink_lower_bound(same, 0.05), 1.0);
-  // actual = 2 raw: b_d = 2, mean 2, sd 0 -> clip(2, 0, b = 1) = 1.
-  const auto twice = concat({day_pairs(0, 30, 2.0), day_pairs(1, 30, 2.0), day_pairs(2, 30, 2.0)});
-  EXPECT_EQ(cml::shrink_lower_bound(twice, 0.05), 1.0);
-  // days need not be consecutive: days 0, 5 and 9
-  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5), day_pairs(5, 30, 0.5), day_pairs(9, 30, 0.5)}), 0.05),
-            0.5);
+  // actual = raw: every b_k = 1 -> 1.
+  EXPECT_EQ(cml::shrink_lower_bound(five_blocks(1, 1, 1, 1, 1), 0.05), 1.0);
+  // actual = 2 raw: b_k = 2, mean 2, sd 0 -> clip(2, 0, b = 1) = 1.
+  EXPECT_EQ(cml::shrink_lower_bound(five_blocks(2, 2, 2, 2, 2), 0.05), 1.0);
 }
 
-TEST(HonestShrinkLowerBound, FewerThanThreeDaysIsZero) {
-  // An exact fit (actual = 0.5 raw) on fewer than 3 qualifying days serves nothing.
-  // one day of 100 pairs
-  EXPECT_EQ(cml::shrink_lower_bound(day_pairs(0, 100, 0.5), 0.05), 0.0);
-  // two days of 30
-  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.5)}), 0.05), 0.0);
-  // two days of 30 and one of 29 = kMinFitPairs - 1 (it gives no slope): K = 2
-  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.5), day_pairs(2, 29, 0.5)}), 0.05),
-            0.0);
-  // 30 pairs straddling midnight (minutes 1425..1439 of day 0 and 0..14 of day 1): 15 + 15,
-  // neither day qualifies -> with two full days K = 2 -> 0
-  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5, 1.0, 1425), day_pairs(2, 30, 0.5),
-                                            day_pairs(3, 30, 0.5)}),
-                                    0.05),
-            0.0);
-  // ... and the same 30 at minute 1410 of day 0 (all of them on day 0, minutes 1410..1439): K = 3 -> 0.5
-  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5, 1.0, 1410), day_pairs(2, 30, 0.5),
-                                            day_pairs(3, 30, 0.5)}),
+TEST(HonestShrinkLowerBound, TooFewPairsOrSlopesIsZero) {
+  // An exact fit (actual = 0.5 raw) whose blocks are too small serves nothing:
+  // n = 149: floor(149 / 5) = 29 < 30.
+  EXPECT_EQ(cml::shrink_lower_bound(block_pairs(0, 149, 0.5), 0.05), 0.0);
+  // n = 40: blocks of 8.
+  EXPECT_EQ(cml::shrink_lower_bound(block_pairs(0, 40, 0.5), 0.05), 0.0);
+  // n = 150 in one run: blocks of 30 -> 0.5.
+  EXPECT_EQ(cml::shrink_lower_bound(block_pairs(0, 150, 0.5), 0.05), 0.5);
+  // blocks with every raw 0 give no slope: two of five -> K = 3 -> still 0.5; three of five -> K = 2 -> 0
+  EXPECT_EQ(cml::shrink_lower_bound(concat({block_pairs(0, 30, 0.5), block_pairs(1, 30, 0.5, 0.0), block_pairs(2, 30, 0.5),
+                                            block_pairs(3, 30, 0.5, 0.0), block_pairs(4, 30, 0.5)}),
                                     0.05),
             0.5);
-  // no pair, or all raw 0 (b = 0)
-  EXPECT_EQ(cml::shrink_lower_bound({}, 0.05), 0.0);
-  EXPECT_EQ(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.5, 0.0), day_pairs(1, 30, 0.5, 0.0),
-                                            day_pairs(2, 30, 0.5, 0.0)}),
+  EXPECT_EQ(cml::shrink_lower_bound(concat({block_pairs(0, 30, 0.5), block_pairs(1, 30, 0.5, 0.0), block_pairs(2, 30, 0.5, 0.0),
+                                            block_pairs(3, 30, 0.5, 0.0), block_pairs(4, 30, 0.5)}),
                                     0.05),
             0.0);
+  // no pair; all raw 0 (b = 0); a negative relation (b clipped to 0) -> 0 whatever the significance
+  EXPECT_EQ(cml::shrink_lower_bound({}, 0.05), 0.0);
+  EXPECT_EQ(cml::shrink_lower_bound(block_pairs(0, 150, 0.5, 0.0), 0.05), 0.0);
+  EXPECT_EQ(cml::shrink_lower_bound(five_blocks(-0.5, -0.5, -0.5, -0.5, -0.5), 0.5), 0.0);
 }
 
 TEST(HonestShrinkLowerBound, WorkedPredictionBound) {
-  // Three days of 30 pairs, raw (i mod 5) - 2 (sum r^2 = 6 * 10 = 60 a day), day slopes 0.5, 0.55,
-  // 0.6: mean 0.55; sd = sqrt((0.05^2 + 0 + 0.05^2) / 2) = 0.05; b = (60 (0.5 + 0.55 + 0.6)) / 180
-  // = 0.55. t(2, 0.95) = 0.9 / sqrt(0.095) = 2.9199856;
-  // b_lo = 0.55 - 2.9199856 * 0.05 * sqrt(1 + 1/3) = 0.55 - 0.1685854 = 0.3814146.
-  const auto p = concat({day_pairs(0, 30, 0.5), day_pairs(1, 30, 0.55), day_pairs(2, 30, 0.6)});
-  const double t2 = 0.9 / std::sqrt(0.095);
-  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.55 - t2 * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
-  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.38141455, 1e-8);
-  // significance 0.025: t(2, 0.975) = 0.95 / sqrt(0.04875) = 4.3026527 -> 0.55 - 0.2484137 = 0.3015863
-  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.025), 0.55 - 0.95 / std::sqrt(0.04875) * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
-  // significance 0.5: t = 0 -> the mean of the day slopes, 0.55 (= b here)
-  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 0.55, 1e-12);
-  // order of the days does not matter for the bound (slopes 0.6, 0.5, 0.55 on days 0, 1, 2)
-  EXPECT_NEAR(cml::shrink_lower_bound(concat({day_pairs(0, 30, 0.6), day_pairs(1, 30, 0.5), day_pairs(2, 30, 0.55)}), 0.05),
-              0.55 - t2 * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
-  // a fourth day of 29 pairs (slope 0.7) gives no slope: the bound stays 0.3814146; it enters b:
-  // sum r^2 of 29 pairs = 5 * 10 + (4 + 1 + 0 + 1) = 56, b = (60 * 1.65 + 0.7 * 56) / (180 + 56)
-  // = 138.2 / 236 = 0.5856 > 0.3814, no clip.
-  EXPECT_NEAR(cml::shrink_lower_bound(concat({p, day_pairs(3, 29, 0.7)}), 0.05), 0.55 - t2 * 0.05 * std::sqrt(4.0 / 3.0),
+  // Five blocks of 30, raw (i mod 5) - 2 (sum r^2 = 60 each), slopes 0.5, 0.55, 0.6, 0.5, 0.55:
+  // mean 2.7 / 5 = 0.54 = b (equal weights); deviations -0.04 0.01 0.06 -0.04 0.01,
+  // squares 0.0016 + 0.0001 + 0.0036 + 0.0016 + 0.0001 = 0.007, sd = sqrt(0.007 / 4) = 0.0418330;
+  // t(4, 0.95) = sqrt(4 cos(arccos(sqrt q) / 3) / sqrt q - 4), q = 4 (0.95)(0.05) = 0.19: 2.1318468;
+  // b_lo = 0.54 - 2.1318468 * 0.0418330 * sqrt(1 + 1/5) = 0.54 - 0.0891815 * 1.0954451
+  //      = 0.54 - 0.0976935 = 0.4423065.
+  const auto p = five_blocks(0.5, 0.55, 0.6, 0.5, 0.55);
+  const double q = 4 * 0.95 * 0.05;
+  const double t4 = std::sqrt(4 * std::cos(std::acos(std::sqrt(q)) / 3) / std::sqrt(q) - 4);
+  const double sd = std::sqrt(0.007 / 4);
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.54 - t4 * sd * std::sqrt(1.2), 1e-12);
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.4423065, 1e-7);
+  // significance 0.5: t = 0 -> the mean of the block slopes, 0.54 (= b here)
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 0.54, 1e-7);
+  // The same five slopes in another order (0.55, 0.5, 0.6, 0.55, 0.5): the bound depends on the
+  // set of block slopes only (and b is again 0.54).
+  EXPECT_NEAR(cml::shrink_lower_bound(five_blocks(0.55, 0.5, 0.6, 0.55, 0.5), 0.05), 0.54 - t4 * sd * std::sqrt(1.2),
               1e-12);
+
+  // Two blocks of raw 0 left out (K = 3): slopes 0.5, 0.55, 0.6 -> mean 0.55, sd = sqrt((0.05^2 + 0
+  // + 0.05^2) / 2) = 0.05; b = 60 (0.5 + 0.55 + 0.6) / 180 = 0.55; t(2, 0.95) = 0.9 / sqrt(0.095)
+  // = 2.9199856: b_lo = 0.55 - 2.9199856 * 0.05 * sqrt(4/3) = 0.55 - 0.1685854 = 0.3814146.
+  const auto three = concat({block_pairs(0, 30, 0.5), block_pairs(1, 30, 0.9, 0.0), block_pairs(2, 30, 0.55),
+                             block_pairs(3, 30, 0.9, 0.0), block_pairs(4, 30, 0.6)});
+  const double t2 = 0.9 / std::sqrt(0.095);
+  EXPECT_NEAR(cml::shrink_lower_bound(three, 0.05), 0.55 - t2 * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
+  EXPECT_NEAR(cml::shrink_lower_bound(three, 0.05), 0.3814146, 1e-7);
+  // significance 0.025: t(2, 0.975) = 0.95 / sqrt(0.04875) = 4.3026527 -> 0.55 - 0.2484137 = 0.3015863
+  EXPECT_NEAR(cml::shrink_lower_bound(three, 0.025), 0.55 - 0.95 / std::sqrt(0.04875) * 0.05 * std::sqrt(4.0 / 3.0), 1e-12);
+}
+
+TEST(HonestShrinkLowerBound, FirstBlockTakesTheRemainder) {
+  // n = 152: floor(152 / 5) = 30, remainder 2: blocks [0, 32) [32, 62) [62, 92) [92, 122) [122, 152).
+  // Block slopes 0.5, 0.55, 0.6, 0.5, 0.55 as laid out -> the same bound as WorkedPredictionBound,
+  // 0.54 - t(4, 0.95) sqrt(0.007 / 4) sqrt(1.2). (With the remainder anywhere else, pairs of
+  // different slopes would share blocks and the bound would differ.)
+  // b = (0.5 * 65 + 60 (0.55 + 0.6 + 0.5 + 0.55)) / (65 + 240) = 164.5 / 305 = 0.5393 > 0.4423:
+  // no clip (32 pairs of raw (i mod 5) - 2: sum r^2 = 6 * 10 + 4 + 1 = 65).
+  const auto p = concat({block_pairs(0, 32, 0.5), block_pairs(1, 30, 0.55), block_pairs(2, 30, 0.6),
+                         block_pairs(3, 30, 0.5), block_pairs(4, 30, 0.55)});
+  const double q = 4 * 0.95 * 0.05;
+  const double t4 = std::sqrt(4 * std::cos(std::acos(std::sqrt(q)) / 3) / std::sqrt(q) - 4);
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.54 - t4 * std::sqrt(0.007 / 4) * std::sqrt(1.2), 1e-12);
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), ref_block_lb(p, 0.05), 1e-9);
 }
 
 TEST(HonestShrinkLowerBound, ClippedToTheWindowSlope) {
-  // Day 0: raw 0.1 ((i mod 5) - 2), slope 1 (sum r^2 = 0.01 * 60 = 0.6); days 1 and 2: raw
-  // (i mod 5) - 2, slope 0.2 (sum r^2 = 60 each). Day slopes 1, 0.2, 0.2: mean 1.4 / 3 = 0.46667.
-  // b = (1 * 0.6 + 0.2 * 60 + 0.2 * 60) / (0.6 + 60 + 60) = 24.6 / 120.6 = 0.2039801.
-  // significance 0.5: t = 0 -> clip(0.46667, 0, 0.20398) = 24.6 / 120.6.
-  const auto p = concat({day_pairs(0, 30, 1.0, 0.1), day_pairs(1, 30, 0.2), day_pairs(2, 30, 0.2)});
-  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 24.6 / 120.6, 1e-12);
-  // significance 0.05: sd = sqrt(((0.5333)^2 + 2 (0.2667)^2) / 2) = sqrt(0.21333) = 0.46188;
-  // 0.46667 - 2.92 * 0.46188 * 1.1547 = -1.09 -> 0.
-  EXPECT_EQ(cml::shrink_lower_bound(p, 0.05), 0.0);
-  // The other way round: day 0 raw (i mod 5) - 2 with slope 0.9 (sum r^2 60), days 1 and 2 raw
-  // 0.1 ((i mod 5) - 2) with slope 0.2 (sum r^2 0.6 each): b = (54 + 0.12 + 0.12) / 61.2 = 0.8863;
-  // mean(b_d) = 1.3 / 3 = 0.43333 < b: significance 0.5 (t = 0) serves the mean, unclipped
-  // (tolerance 1e-7: the t median, see HonestStudentT).
-  const auto q = concat({day_pairs(0, 30, 0.9), day_pairs(1, 30, 0.2, 0.1), day_pairs(2, 30, 0.2, 0.1)});
-  EXPECT_NEAR(cml::shrink_lower_bound(q, 0.5), 1.3 / 3.0, 1e-7);
-  // significance 0.05: sd = sqrt((0.46667^2 + 2 * 0.23333^2) / 2) = 0.40415;
-  // 0.43333 - 2.9199856 * 0.40415 * 1.1547 = -0.9294 -> 0
-  EXPECT_EQ(cml::shrink_lower_bound(q, 0.05), 0.0);
+  // Block 0: raw (i mod 5) - 2, slope 0.2 (sum r^2 = 60); blocks 1..4: raw 0.1 ((i mod 5) - 2),
+  // slope 1 (sum r^2 = 0.6 each). Block slopes 0.2, 1, 1, 1, 1: mean 4.2 / 5 = 0.84;
+  // b = (0.2 * 60 + 4 * 0.6) / (60 + 2.4) = 14.4 / 62.4 = 3/13 = 0.2307692.
+  // significance 0.5: t = 0 -> clip(0.84, 0, 3/13) = 3/13.
+  const auto p = concat({block_pairs(0, 30, 0.2), block_pairs(1, 30, 1.0, 0.1), block_pairs(2, 30, 1.0, 0.1),
+                         block_pairs(3, 30, 1.0, 0.1), block_pairs(4, 30, 1.0, 0.1)});
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 3.0 / 13.0, 1e-12);
+  // significance 0.05: sd = sqrt((0.64^2 + 4 * 0.16^2) / 4) = sqrt((0.4096 + 0.1024) / 4) = 0.3578;
+  // 0.84 - 2.1318 * 0.3578 * 1.0954 = 0.0045: in [0, 3/13]: not clipped.
+  const double q = 4 * 0.95 * 0.05;
+  const double t4 = std::sqrt(4 * std::cos(std::acos(std::sqrt(q)) / 3) / std::sqrt(q) - 4);
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.05), 0.84 - t4 * std::sqrt(0.512 / 4) * std::sqrt(1.2), 1e-12);
+  // The other way round: block 0 slope 0.9 on raw (i mod 5) - 2, blocks 1..4 slope 0.2 on
+  // 0.1 ((i mod 5) - 2): b = (54 + 4 * 0.12) / 62.4 = 54.48 / 62.4 = 0.8731;
+  // mean(b_k) = 1.7 / 5 = 0.34 < b: significance 0.5 serves the mean, unclipped (tolerance 1e-7:
+  // the t median, see HonestStudentT).
+  const auto r = concat({block_pairs(0, 30, 0.9), block_pairs(1, 30, 0.2, 0.1), block_pairs(2, 30, 0.2, 0.1),
+                         block_pairs(3, 30, 0.2, 0.1), block_pairs(4, 30, 0.2, 0.1)});
+  EXPECT_NEAR(cml::shrink_lower_bound(r, 0.5), 0.34, 1e-7);
+  // significance 0.05: sd = sqrt((0.56^2 + 4 * 0.14^2) / 4) = sqrt(0.392 / 4) = 0.3130;
+  // 0.34 - 2.1318 * 0.3130 * 1.0954 = -0.391 -> 0
+  EXPECT_EQ(cml::shrink_lower_bound(r, 0.05), 0.0);
 }
 
-TEST(HonestShrinkLowerBound, DaysThatDisagreeGiveZero) {
-  // Day slopes 0.6, 0, 0.3 (all in [0, 1]): mean 0.3, b = 60 * 0.9 / 180 = 0.3 > 0;
-  // sd = sqrt((0.09 + 0.09 + 0) / 2) = 0.3; 0.3 - 2.9199856 * 0.3 * 1.1547005 = 0.3 - 1.0115 < 0 -> 0.
-  const auto p = concat({day_pairs(0, 30, 0.6), day_pairs(1, 30, 0.0), day_pairs(2, 30, 0.3)});
+TEST(HonestShrinkLowerBound, BlocksThatDisagreeGiveZero) {
+  // Block slopes 0.6, 0, 0.3, 0.6, 0 (all in [0, 1]): mean 1.5 / 5 = 0.3 = b > 0;
+  // sd = sqrt(4 * 0.09 / 4) = 0.3; 0.3 - 2.1318468 * 0.3 * 1.0954451 = 0.3 - 0.7006 < 0 -> 0.
+  const auto p = five_blocks(0.6, 0.0, 0.3, 0.6, 0.0);
   EXPECT_EQ(cml::shrink_lower_bound(p, 0.05), 0.0);
-  // significance 0.5: the mean, 0.3
-  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 0.3, 1e-12);
-  // b <= 0 (negative relation on every day) -> 0 whatever the significance
-  const auto neg = concat({day_pairs(0, 30, -0.5), day_pairs(1, 30, -0.5), day_pairs(2, 30, -0.5)});
-  EXPECT_EQ(cml::shrink_lower_bound(neg, 0.5), 0.0);
+  // significance 0.5: the mean, 0.3 (= b)
+  EXPECT_NEAR(cml::shrink_lower_bound(p, 0.5), 0.3, 1e-7);
 
-  // Independent raw and actual over 5 days of 200 pairs, 20 seeds: 0 in most (P(bound > 0) is
-  // well under the 5 % level: the bound is of a prediction, wider than the mean's).
+  // Independent raw and actual, 20 seeds of 1000 pairs (blocks of 200): 0 in most of them.
   int positive = 0;
   for (std::uint32_t seed = 1; seed <= 20; ++seed) {
-    std::vector<OutcomePair> pairs = make_pairs(1000, 0.0, 1.0, seed, kDay);
-    for (std::size_t i = 0; i < pairs.size(); ++i) pairs[i].ts = kDay + 1440 * static_cast<std::int64_t>(i / 200) + static_cast<std::int64_t>(i % 200);
+    const std::vector<OutcomePair> pairs = make_pairs(1000, 0.0, 1.0, seed);
     const double lb = cml::shrink_lower_bound(pairs, 0.05);
     EXPECT_GE(lb, 0.0);
     EXPECT_LE(lb, ref_shrink(pairs));
@@ -601,34 +619,34 @@ TEST(HonestShrinkLowerBound, DaysThatDisagreeGiveZero) {
 }
 
 TEST(HonestShrinkLowerBound, NeverAboveTheSlopeAndMatchesTheFormula) {
-  // 0 <= bound <= shrink_factor over slopes, noise levels, day counts and day lengths (some days
-  // below kMinFitPairs), and the formula written out (ref_daily_lb) where every day's slope is
-  // well inside [0, 1] (slope 0.5, 0.3 noise, >= 30 pairs a day).
+  // 0 <= bound <= shrink_factor over slopes, noise levels and lengths (some below 150), and the
+  // formula written out (ref_block_lb) where every block's slope is well inside [0, 1]
+  // (slope 0.5, noise <= 0.3, blocks of >= 30).
   int interior = 0;
   std::uint32_t seed = 300;
   for (double slope : {-0.5, 0.0, 0.05, 0.5, 1.0, 1.7})
     for (double noise : {0.1, 0.3, 3.0})
-      for (int days : {1, 3, 4, 8})
-        for (int per_day : {20, 35, 300}) {
-          std::vector<OutcomePair> pairs = make_pairs(static_cast<std::size_t>(days * per_day), slope, noise, ++seed);
-          for (std::size_t i = 0; i < pairs.size(); ++i)
-            pairs[i].ts = kDay + 1440 * static_cast<std::int64_t>(i / per_day) + 4 * static_cast<std::int64_t>(i % per_day);
-          std::vector<double> raw, actual;
-          for (const auto& x : pairs) {
-            raw.push_back(x.raw);
-            actual.push_back(x.actual);
-          }
-          const double lb = cml::shrink_lower_bound(pairs, 0.05);
-          const double b = cml::shrink_factor(raw, actual);
-          EXPECT_GE(lb, 0.0);
-          EXPECT_LE(lb, b) << slope << " " << noise << " " << days << " " << per_day;
-          if (days < 3 || per_day < 30) EXPECT_EQ(lb, 0.0);
-          if (slope == 0.5 && noise <= 0.3 && per_day >= 30)
-            EXPECT_NEAR(lb, ref_daily_lb(pairs, 0.05), 1e-9) << noise << " " << days << " " << per_day;
-          if (lb > 0 && lb < b) ++interior;
-          // a smaller significance never raises the bound (t grows)
-          EXPECT_LE(cml::shrink_lower_bound(pairs, 0.01), lb + 1e-15);
+      for (std::size_t n : {40u, 149u, 150u, 152u, 157u, 400u, 2000u}) {
+        const std::vector<OutcomePair> pairs = make_pairs(n, slope, noise, ++seed);
+        std::vector<double> raw, actual;
+        for (const auto& x : pairs) {
+          raw.push_back(x.raw);
+          actual.push_back(x.actual);
         }
+        const double lb = cml::shrink_lower_bound(pairs, 0.05);
+        const double b = cml::shrink_factor(raw, actual);
+        EXPECT_GE(lb, 0.0);
+        EXPECT_LE(lb, b) << slope << " " << noise << " " << n;
+        if (n < 150) {
+          EXPECT_EQ(lb, 0.0);
+        }
+        if (slope == 0.5 && noise <= 0.3 && n >= 150) {
+          EXPECT_NEAR(lb, ref_block_lb(pairs, 0.05), 1e-9) << noise << " " << n;
+        }
+        if (lb > 0 && lb < b) ++interior;
+        // a smaller significance never raises the bound (t grows)
+        EXPECT_LE(cml::shrink_lower_bound(pairs, 0.01), lb + 1e-15);
+      }
   EXPECT_GT(interior, 0);
 }
 
@@ -757,21 +775,6 @@ TEST(HonestLrv, MatchesReferenceOnRandomSeries) {
   EXPECT_TRUE(andrews_bound);
   EXPECT_TRUE(horizon_bound);
   EXPECT_TRUE(cap_bound);
-}
-
-TEST(HonestNormalQuantile, KnownValuesSymmetryAndDomain) {
-  EXPECT_NEAR(cml::normal_quantile(0.95), 1.6448536269514722, 1e-9);
-  EXPECT_NEAR(cml::normal_quantile(0.975), 1.959963984540054, 1e-9);
-  EXPECT_NEAR(cml::normal_quantile(0.99), 2.3263478740408408, 1e-9);
-  EXPECT_NEAR(cml::normal_quantile(0.5), 0.0, 1e-12);
-  for (double p : {0.5, 0.6, 0.8, 0.9, 0.95, 0.975, 0.999, 1e-6}) {
-    EXPECT_NEAR(cml::normal_quantile(p), -cml::normal_quantile(1.0 - p), 1e-9) << p;
-    // Phi(Phi^-1(p)) = p
-    EXPECT_NEAR(1.0 - upper_tail(cml::normal_quantile(p)), p, 1e-12) << p;
-  }
-  EXPECT_LT(cml::normal_quantile(0.3), cml::normal_quantile(0.31));
-  for (double p : {0.0, 1.0, -0.1, 1.5, kNaN, kInf, -kInf})
-    EXPECT_THROW(cml::normal_quantile(p), cml::InvalidParameter) << p;
 }
 
 // =========================================================================== Diebold-Mariano
@@ -938,7 +941,9 @@ TEST(HonestDm, MatchesReferenceOnRandomSeries) {
       expect_rel(t.statistic, r.statistic, 1e-10);
       EXPECT_NEAR(t.p_value, r.p, 1e-9);
       EXPECT_EQ(t.skilled, n >= 100 && r.mean > 0 && r.p < 0.05) << h;
-      if (h == 60) EXPECT_EQ(t.batch, n == 50 ? 25u : 60u);  // the cap floor(50/2), else the horizon
+      if (h == 60) {
+        EXPECT_EQ(t.batch, n == 50 ? 25u : 60u);  // the cap floor(50/2), else the horizon
+      }
     }
 }
 
@@ -1026,7 +1031,9 @@ TEST(HonestDm, PrequentialPerfectModel) {
     const RefDm r = ref_dm(d, h);
     EXPECT_EQ(t.batch, r.m);
     // d = raw^2 of independent raws: rho near 0, Andrews' bandwidth small; at h = 15 the horizon sets m
-    if (h == 15) EXPECT_EQ(t.batch, 15u);
+    if (h == 15) {
+      EXPECT_EQ(t.batch, 15u);
+    }
     expect_rel(t.mean_loss_diff, r.mean, 1e-12);
     expect_rel(t.statistic, r.statistic, 1e-9);
     EXPECT_TRUE(t.skilled) << h;
@@ -1253,7 +1260,7 @@ TEST(HonestStatement, CalibrateAdaptiveLevel) {
   EXPECT_THROW(cml::calibrate(unskilled_pairs(), 3, 4, hs), cml::InvalidParameter);
 }
 
-TEST(HonestStatement, CalibrateSkilledOnOneDayServesNothing) {
+TEST(HonestStatement, CalibrateSkilledOnFewPairsServesNothing) {
   // 40 pairs at consecutive minutes, raw_i = (i mod 5) - 2 in {-2..2}, actual = 0.5 raw exactly.
   // Every b (window and prequential) = sum(0.5 r^2) / sum(r^2) = 0.5 exactly, so
   // d_i = (0.5 r)^2 - 0 = 0.25 r_i^2 for i = 30..39 (h = 1): r = -2 -1 0 1 2 -2 -1 0 1 2
@@ -1267,7 +1274,7 @@ TEST(HonestStatement, CalibrateSkilledOnOneDayServesNothing) {
   // squares 4 * 0.015625 + 4 * 0.140625 + 0.25 = 0.0625 + 0.5625 + 0.25 = 0.875;
   // V = 10 * 2 / (9 * 8) * 0.875 = 35/144; DM = 0.5 / sqrt((35/144) / 10) = 0.5 sqrt(1440 / 35)
   // = 0.5 sqrt(288 / 7) = 3.2071349...; p = 6.7032e-4 < 0.05; skilled (min_pairs 10).
-  // Served: kT0 + 0..39 is minutes 640..679 of one UTC day: K = 1 < 3 days -> b_lo = 0, served 0
+  // Served: 40 pairs cut into 5 blocks of floor(40 / 5) = 8 < kMinFitPairs -> b_lo = 0, served 0
   // although the model has skill (and its window slope is 0.5).
   std::vector<OutcomePair> p;
   for (int i = 0; i < 40; ++i) {
@@ -1318,74 +1325,77 @@ TEST(HonestStatement, CalibrateSkilledOnOneDayServesNothing) {
   EXPECT_EQ(u.half_width, 1.0);
 }
 
-TEST(HonestStatement, CalibrateSkilledExactFitOverThreeDays) {
-  // Three UTC days of 40 pairs (minutes 0..39 of each), raw (i mod 5) - 2, actual = 0.5 raw.
-  // h = 1: pair k knows every earlier pair; pairs 30..119 have >= 30 -> n = 90, every b = 0.5,
-  // d_k = 0.25 r_k^2; r continues with period 5 across days (40 = 8 * 5): from pair 30 (r = -2),
-  // d = 1 .25 0 .25 1 repeated 18 times; mean 2.5 / 5 = 0.5; c = .5 -.25 -.5 -.25 .5 repeated.
-  // sum_{i>=1} c_i c_{i-1}: within a period -.125 + .125 + .125 - .125 = 0, across periods
-  // (.5)(.5) = .25, 17 times -> 4.25; sum_{i=0..88} c_i^2 = 17 * 0.875 + (.25 + .0625 + .25 + .0625)
-  // = 14.875 + 0.625 = 15.5; rho = 4.25 / 15.5 = 0.27419;
-  // a = 4 rho^2 / (1 - rho^2)^2 = 0.30073 / 0.85529 = 0.35161, a n = 31.645,
-  // 1.1447 cbrt(31.645) = 1.1447 * 3.1630 = 3.6207 -> 4; m = max(1, 4) = 4 (cap 45).
-  // A batch of 4 is a period (sum 0) without its next value: mean -c_{(j+4) mod 5} / 4, j = 0..86:
-  // sum of squares = (17 * 0.875 + c_4^2 + c_0^2) / 16 = (14.875 + 0.5) / 16 = 15.375 / 16;
-  // V = 90 * 4 / (87 * 86) * 15.375 / 16 = (360 / 7482) (15.375 / 16) = 0.046236;
-  // DM = 0.5 / sqrt(V / 90) = 22.0598; skilled.
-  // Served: each day's slope is 0.5, K = 3, sd 0 -> b_lo = 0.5 = b. Residuals all 0.
-  const auto p = concat({day_pairs(0, 40, 0.5), day_pairs(1, 40, 0.5), day_pairs(2, 40, 0.5)});
+TEST(HonestStatement, CalibrateSkilledExactFitServesTheSlope) {
+  // 150 pairs at consecutive minutes, raw_i = (i mod 5) - 2, actual = 0.5 raw, h = 6.
+  // Pair i knows j <= i - 6: i - 5 pairs >= 30 -> i >= 35 -> n = 115; every b = 0.5, so
+  // d_i = 0.25 r_i^2; from pair 35 (r = -2): d = 1 .25 0 .25 1 repeated 23 times, mean 0.5;
+  // c = .5 -.25 -.5 -.25 .5 repeated.
+  // rho: sum_{i>=1} c_i c_{i-1} = 22 period joins (.5)(.5) = 5.5 (within a period
+  // -.125 + .125 + .125 - .125 = 0); sum_{i=0..113} c_i^2 = 22 * 0.875 + 0.625 = 19.875;
+  // rho = 5.5 / 19.875 = 0.2767, a = 4 rho^2 / (1 - rho^2)^2 = 0.3576, a n = 41.1,
+  // 1.1447 cbrt(41.1) = 1.1447 * 3.452 = 3.95 -> 4; m = max(6, 4) = 6 (cap 57): the horizon.
+  // A batch of 6 is a period (sum 0) and one more value, c_{j+5} = c_j: batch mean c_j / 6,
+  // j = 0..109 (22 whole periods): sum of squares 22 * 0.875 / 36 = 19.25 / 36;
+  // V = 115 * 6 / (110 * 109) * 19.25 / 36 = (690 / 11990) (19.25 / 36) = 0.030772;
+  // DM = 0.5 / sqrt(0.030772 / 115) = 0.5 / 0.0163576 = 30.566; skilled (min_pairs 10).
+  // Served: floor(150 / 5) = 30 pairs a block, each block's slope 0.5: mean 0.5, sd 0 -> b_lo =
+  // 0.5 = b. Residuals all 0.
+  std::vector<OutcomePair> p;
+  for (int i = 0; i < 150; ++i) {
+    const double r = (i % 5) - 2;
+    p.push_back({kT0 + i, r, 0.5 * r});
+  }
+  std::reverse(p.begin(), p.end());  // any order
   HonestSettings hs;
-  hs.horizon = 1;
+  hs.horizon = 6;
   hs.min_pairs = 10;
   hs.window = 1000;
   const Calibration c = cml::calibrate(p, 0, 0, hs);
-  EXPECT_EQ(c.pairs, 120u);
-  EXPECT_EQ(c.skill.n, 90u);
-  EXPECT_EQ(c.skill.batch, 4u);
+  EXPECT_EQ(c.pairs, 150u);
+  EXPECT_EQ(c.skill.n, 115u);
+  EXPECT_EQ(c.skill.batch, 6u);
   EXPECT_NEAR(c.skill.mean_loss_diff, 0.5, 1e-14);
-  const double v = 360.0 / 7482.0 * 15.375 / 16.0;
-  EXPECT_NEAR(c.skill.statistic, 0.5 / std::sqrt(v / 90.0), 1e-10);
-  EXPECT_NEAR(c.skill.statistic, 22.059786, 1e-5);
+  const double v = 690.0 / 11990.0 * 19.25 / 36.0;
+  EXPECT_NEAR(c.skill.statistic, 0.5 / std::sqrt(v / 115.0), 1e-10);
+  EXPECT_NEAR(c.skill.statistic, 30.566, 1e-3);
   EXPECT_TRUE(c.skill.skilled);
   EXPECT_EQ(c.shrink_ls, 0.5);
   EXPECT_EQ(c.shrink, 0.5);
-  ASSERT_EQ(c.abs_residuals.size(), 120u);
+  ASSERT_EQ(c.abs_residuals.size(), 150u);
   for (double e : c.abs_residuals) EXPECT_EQ(e, 0.0);
-  EXPECT_EQ(c.half_width, 0.0);  // rank ceil(121 * 0.8) = 97 of 120 zeros
-  // raw 2: served 1; all 120 |e| = 0 < 1 -> 50 + 50 * 120 / 121 = 99.5867768...
+  EXPECT_EQ(c.half_width, 0.0);  // rank ceil(151 * 0.8) = 121 of 150 zeros
+  // raw 2: served 1; all 150 |e| = 0 < 1 -> 50 + 50 * 150 / 151 = 99.6688...
   Statement s = cml::state(c, 2.0);
   EXPECT_TRUE(s.skilled);
   EXPECT_EQ(s.served, 1.0);
-  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 120.0 / 121.0, 1e-12);
+  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 150.0 / 151.0, 1e-12);
   EXPECT_EQ(s.lower, 1.0);
   EXPECT_EQ(s.upper, 1.0);
   // raw -3: served -1.5, the same confidence that the change is negative
   s = cml::state(c, -3.0);
   EXPECT_EQ(s.served, -1.5);
-  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 120.0 / 121.0, 1e-12);
+  EXPECT_NEAR(s.confidence, 50.0 + 50.0 * 150.0 / 151.0, 1e-12);
   EXPECT_EQ(s.lower, -1.5);
   EXPECT_EQ(s.upper, -1.5);
   // raw 0: served 0, no |e| < 0 -> 50
   s = cml::state(c, 0.0);
   EXPECT_EQ(s.served, 0.0);
   EXPECT_EQ(s.confidence, 50.0);
-  // the window of the last 80 pairs (days 1 and 2): K = 2 -> nothing served, though still skilled
-  // (pairs 30..79 of the window: n = 50 >= 10)
-  hs.window = 80;
-  const Calibration two = cml::calibrate(p, 0, 0, hs);
-  EXPECT_EQ(two.pairs, 80u);
-  EXPECT_TRUE(two.skill.skilled);
-  EXPECT_EQ(two.shrink_ls, 0.5);
-  EXPECT_EQ(two.shrink, 0.0);
-  EXPECT_EQ(cml::state(two, 2.0).served, 0.0);
+  // a window of 149 (pairs 1..149): blocks of floor(149 / 5) = 29 < 30 -> nothing served, though
+  // still skilled (window pairs 35..148: 114 differentials)
+  hs.window = 149;
+  const Calibration less = cml::calibrate(p, 0, 0, hs);
+  EXPECT_EQ(less.pairs, 149u);
+  EXPECT_EQ(less.skill.n, 114u);
+  EXPECT_TRUE(less.skill.skilled);
+  EXPECT_EQ(less.shrink_ls, 0.5);
+  EXPECT_EQ(less.shrink, 0.0);
+  EXPECT_EQ(cml::state(less, 2.0).served, 0.0);
 }
 
 TEST(HonestStatement, CalibrateMatchesConventionsOnNoisyData) {
-  // 300 pairs 10 minutes apart, actual = 0.5 raw + 0.3 noise, h = 5; older junk beyond the window.
-  // kT0 is minute 640 of its UTC day: pairs 0..79 (minutes 640..1430), 80..223 and 224..299 fall
-  // on three days (K = 3).
+  // 300 pairs, actual = 0.5 raw + 0.3 noise, h = 5; older junk beyond the window.
   std::vector<OutcomePair> p = make_pairs(300, 0.5, 0.3, 21);
-  for (std::size_t i = 0; i < p.size(); ++i) p[i].ts = kT0 + 10 * static_cast<std::int64_t>(i);
   std::vector<OutcomePair> input = p;
   for (int i = 1; i <= 50; ++i) input.push_back({kT0 - i, 1.0, -40.0});  // older than the window
   input.push_back({kT0 + 400, 1.0, kNaN});                             // unknown
@@ -1397,16 +1407,15 @@ TEST(HonestStatement, CalibrateMatchesConventionsOnNoisyData) {
   hs.min_pairs = 100;
   const Calibration c = cml::calibrate(input, 0, 0, hs);
   EXPECT_EQ(c.pairs, 300u);
-  // shrink_ls is the clipped LS slope; what is served is the daily lower bound b_lo (skilled)
+  // shrink_ls is the clipped LS slope; what is served is the lower bound b_lo over 5 blocks of 60
   expect_rel(c.shrink_ls, ref_shrink(p), 1e-12);
-  const double b = ref_daily_lb(p, 0.05);
+  const double b = ref_block_lb(p, 0.05);
   expect_rel(c.shrink, b, 1e-9);
   EXPECT_GT(b, 0.0);
-  EXPECT_LT(b, c.shrink_ls);  // the day slopes differ: the bound takes something off
+  EXPECT_LT(b, c.shrink_ls);  // the block slopes differ: the bound takes something off
   expect_same_skill(c.skill, cml::prequential_skill(p, 5, 0.05, 100));
-  // 10 j + 5 <= 10 i: pair i knows the i before it; i >= 30 -> 270 differentials
-  ASSERT_TRUE(c.skill.skilled);  // a clear relation over 270 differentials
-  EXPECT_EQ(c.skill.n, 270u);
+  ASSERT_TRUE(c.skill.skilled);  // a clear relation over 300 - 29 - 5 = 266 differentials
+  EXPECT_EQ(c.skill.n, 266u);
   EXPECT_EQ(c.skill.batch, ref_dm(ref_loss_diffs(p, 5), 5).m);
   std::vector<double> e;
   for (const auto& x : p) e.push_back(std::fabs(x.actual - b * x.raw));
@@ -1447,9 +1456,8 @@ TEST(HonestStatement, WindowKeepsTheMostRecentPairs) {
   EXPECT_EQ(c.shrink, d.shrink);
   EXPECT_EQ(c.shrink_ls, d.shrink_ls);
   expect_rel(c.shrink_ls, ref_shrink(last), 1e-12);
-  // the window (kT0 + 300..399) is within one UTC day: K = 1 -> nothing served, skill or not
+  // a window of 100: blocks of floor(100 / 5) = 20 < 30 -> nothing served, skill or not
   EXPECT_EQ(c.shrink, 0.0);
-  EXPECT_EQ(ref_daily_lb(last, 0.05), 0.0);
   expect_same_skill(c.skill, d.skill);
   expect_same_skill(c.skill, cml::prequential_skill(last, 1, 0.05, 20));
   EXPECT_EQ(c.skill.n, 100u - 30u);  // pairs 30..99 of the window have >= 30 known before them
@@ -1466,15 +1474,14 @@ TEST(HonestStatement, SignAndRangeProperties) {
   hs.min_pairs = 50;
   bool any_served = false;
   for (int trial = 0; trial < 20; ++trial) {
-    // 20 minutes apart: 250 pairs over four UTC days (40, 72, 72, 66 pairs)
-    std::vector<OutcomePair> p = make_pairs(250, slope(rng), 0.5, 100 + trial);
-    for (std::size_t i = 0; i < p.size(); ++i) p[i].ts = kT0 + 20 * static_cast<std::int64_t>(i);
+    const std::vector<OutcomePair> p = make_pairs(250, slope(rng), 0.5, 100 + trial);
     const Calibration c = cml::calibrate(p, 0, 0, hs);
-    expect_rel(c.shrink, c.skill.skilled ? ref_daily_lb(p, 0.05) : 0.0, 1e-9);
     EXPECT_GE(c.shrink, 0.0);
     EXPECT_LE(c.shrink, c.shrink_ls);  // the served factor never exceeds the slope
     EXPECT_LE(c.shrink_ls, 1.0);
-    if (!c.skill.skilled) EXPECT_EQ(c.shrink, 0.0);
+    if (!c.skill.skilled) {
+      EXPECT_EQ(c.shrink, 0.0);
+    }
     EXPECT_TRUE(std::is_sorted(c.abs_residuals.begin(), c.abs_residuals.end()));
     for (int k = 0; k < 20; ++k) {
       const double raw = 3.0 * nd(rng);
