@@ -491,7 +491,19 @@ for MODE in 1 2; do
   ep ml_forecast ok "SELECT * FROM ml_forecast('BTCUSDT'::text, 5);"
   ep ml_forecast_all ok "SELECT ml_forecast_all('BTCUSDT'::text);"
   ep "ml_forecasts_live (view)" ok "SELECT * FROM ml_forecasts_live;"
+  # the production model's out-of-time record replaced by one that matches every outcome: it shows
+  # skill, so ml_simulate opens a LONG or SHORT and reaches the trade functions (0.6.0 serves no
+  # change, and trades nothing, without skill)
+  prod=$(h -c "SELECT batch_id FROM public.mltrainingbatches WHERE symbol = 'BTCUSDT' AND forecast_horizon = 5 AND is_production")
+  h -c "UPDATE cryptoml_internal.models m SET oot_ts = x.ts, oot_raw = x.a, oot_actual = x.a
+          FROM (SELECT array_agg(b0.ts ORDER BY b0.i) AS ts, array_agg(100 * (b1.close::float8 / b0.close::float8 - 1) ORDER BY b0.i) AS a
+                  FROM sp_test.bars b0 JOIN sp_test.bars b1 ON b1.i = b0.i + 5 WHERE b0.i BETWEEN 1000 AND 1480) x
+         WHERE m.batch_id = '$prod'" >/dev/null
+  h -c "SELECT public.ml_config_set('inference.predictionCache', 'false'::jsonb)" >/dev/null
   ep ml_simulate ok "SELECT * FROM ml_simulate('BTCUSDT'::text, 5, '2'::float8, '1'::float8, '0.1'::float8, '0.05'::float8);"
+  [ "$(h -c "SELECT signal_type FROM public.tradesimulations ORDER BY id DESC LIMIT 1")" != WAIT ] ||
+    echo "# note: ml_simulate said WAIT, so the trade functions did not run here"
+  h -c "SELECT public.ml_config_reset('inference.predictionCache')" >/dev/null
   ep "UPDATE rollingChartData" ok "UPDATE rollingchartdata SET volume = '11'::numeric WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar
                                      AND timestamp OPERATOR(pg_catalog.=) '2021-01-02 02:30'::timestamp;"
   ep "DELETE FROM rollingChartData" ok "DELETE FROM rollingchartdata WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar
