@@ -56,11 +56,12 @@ SELECT ml_build_samples() AS samples_added;
 \echo == XGBoost models, every symbol and horizon (docs/training.md)
 \echo   windowSize 20000 minutes: a validation set of about 4000 samples. The default 600 gives 120
 \echo   overlapping samples, too few to tell skill from luck. Read rmse next to baseline_rmse
-\echo   (always predicting no change): a model is promoted only when it beats it, or the current
-\echo   production model, on the same rows.
+\echo   (always predicting no change). A model is promoted only when its out-of-time record (3
+\echo   rolling-origin folds inside the window) beats no change significantly (skill_p < 0.05) and it
+\echo   beats the production model, or no change, on the same rows (docs/forecasting.md).
 SELECT b.symbol, h AS horizon, b.batch_id, b.training_samples AS train, b.validation_samples AS valid,
        b.rmse, b.baseline_rmse, round(b.rmse / nullif(b.baseline_rmse, 0), 3) AS rmse_vs_baseline,
-       b.accuracy AS direction_accuracy, b.is_production AS promoted
+       b.accuracy AS direction_accuracy, round(b.skill_p_value::numeric, 4) AS skill_p, b.is_production AS promoted
   FROM (SELECT DISTINCT symbol FROM rollingChartData) s, unnest(ARRAY[5, 15, 30, 60]) AS h,
        LATERAL ml_train(s.symbol, h, options => '{"windowSize": 20000}') AS b
  ORDER BY 1, 2;
@@ -94,19 +95,22 @@ SELECT symbol,
  GROUP BY symbol ORDER BY symbol;
 \echo == forecasts (docs/forecasting.md)
 \echo   For the demo the latest xgboost model of each symbol and horizon, and the latest ensemble at
-\echo   horizon 15, are deployed even when they did not beat the baseline, so that a forecast can be
-\echo   shown; ml_forecast prefers a production ensemble. Confidence says how much to trust it.
+\echo   horizon 15, are deployed even when they showed no skill, so that a forecast can be shown;
+\echo   ml_forecast prefers a production ensemble. What it states comes from the model's out-of-time
+\echo   record: without skill shown it serves no change at 50 % and says WAIT.
 SELECT count(ml_deploy(b.batch_id)) AS deployed
   FROM (SELECT DISTINCT ON (symbol, forecast_horizon, model_type) batch_id FROM mlTrainingBatches
          WHERE model_type IN ('xgboost', 'ensemble') ORDER BY symbol, forecast_horizon, model_type, id DESC) b;
 SELECT ml_start_workers() AS forecaster_started;
-\echo   confidence = the validation hit rate of the model for predictions of this size, 0-100.
-\echo   LONG or SHORT from 60 up, else WAIT. Below 50 the model guessed the direction worse than
-\echo   a coin on its validation rows. stale = the latest bar is older than 5 minutes (historical candles).
+\echo   raw = the model's output; predicted = what is served (raw shrunk, 0 without skill);
+\echo   confidence = the probability (50-100) that the change has raw's sign; [lower, upper] = the 80 %
+\echo   conformal interval of the change. LONG or SHORT only with skill and confidence >= 60.
+\echo   stale = the latest bar is older than 5 minutes (historical candles).
 \set QUIET on
 SET client_min_messages = error;
-SELECT f.symbol, f.horizon, f.forecast_at, round(f.predicted_change::numeric, 4) AS predicted_change_pct,
-       round(f.predicted_price::numeric, 4) AS predicted_price, f.confidence, f.signal, f.model_version, f.stale
+SELECT f.symbol, f.horizon, f.forecast_at, round(f.raw_change::numeric, 4) AS raw_pct,
+       round(f.predicted_change::numeric, 4) AS predicted_pct, round(f.lower::numeric, 4) AS lower_pct,
+       round(f.upper::numeric, 4) AS upper_pct, f.confidence, f.signal, f.model_version, f.stale
   FROM (SELECT DISTINCT symbol FROM rollingChartData) s, unnest(ARRAY[5, 15, 30, 60]) AS h, LATERAL ml_forecast(s.symbol, h) AS f
  ORDER BY 1, 2;
 RESET client_min_messages;

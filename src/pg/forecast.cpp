@@ -574,6 +574,44 @@ int read_features(const Request& q, const cml::IndicatorParams& params) {
 
 // ---- compute ---------------------------------------------------------------------------------
 
+// The calibration of a model's record as of a bar, kept per model: what a statement reads is a
+// function of the model (its training record never changes), the bar (which pairs are known),
+// the settings and the live outcomes, so the key digests all of them and a hit is exactly what a
+// recomputation would give (the forecaster and repeated uncached calls of one bar recompute
+// nothing). Entries are never wrong after an abort, only unused. Never destroyed; cleared when it
+// holds more than kMaxCalibrations models.
+struct CalibrationMemo {
+  uint64 key;
+  cml::Calibration c;
+};
+std::unordered_map<std::string, CalibrationMemo>* g_calibrations = nullptr;
+constexpr size_t kMaxCalibrations = 256;
+
+uint64 calibration_key(int64 bar_minute, const cml::HonestSettings& hs, const Outcomes& o) {
+  uint64 h = 1469598103934665603ULL;  // FNV-1a 64
+  auto mix = [&h](const void* p, size_t len) {
+    const unsigned char* b = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < len; i++) {
+      h ^= b[i];
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(&bar_minute, sizeof bar_minute);
+  mix(&hs.horizon, sizeof hs.horizon);
+  mix(&hs.coverage, sizeof hs.coverage);
+  mix(&hs.aci_gamma, sizeof hs.aci_gamma);
+  mix(&hs.significance, sizeof hs.significance);
+  mix(&hs.window, sizeof hs.window);
+  mix(&hs.min_pairs, sizeof hs.min_pairs);
+  mix(&o.n, sizeof o.n);
+  for (int i = 0; i < o.n; i++) {
+    mix(&o.pairs[i], sizeof o.pairs[i]);
+    mix(&o.lower[i], sizeof o.lower[i]);
+    mix(&o.upper[i], sizeof o.upper[i]);
+  }
+  return h;
+}
+
 // The raw prediction and what can be stated of it (C++, inside guarded()): the model's record
 // known at the bar (its training pairs, then its own outcomes) calibrated by the one core path.
 Stated compute_statement(const Request& q, const Outcomes& o, cml::HonestSettings hs) {
@@ -584,18 +622,26 @@ Stated compute_statement(const Request& q, const Outcomes& o, cml::HonestSetting
   const double raw = model.model->predict(fr, {(size_t)c.rows - 1})[0];
   hs.horizon = q.horizon;
   const int64 bar_minute = minute_of(q.bar_ts);
-  std::vector<cml::OutcomePair> known;
-  for (const cml::OutcomePair& p : model.record)
-    if (p.ts + q.horizon <= bar_minute) known.push_back(p);
-  size_t stated = 0, missed = 0;
-  for (int i = 0; i < o.n; i++) {
-    known.push_back(o.pairs[i]);
-    if (std::isfinite(o.lower[i]) && std::isfinite(o.upper[i])) {
-      stated++;
-      if (o.pairs[i].actual < o.lower[i] || o.pairs[i].actual > o.upper[i]) missed++;
+  if (g_calibrations == nullptr) g_calibrations = new std::unordered_map<std::string, CalibrationMemo>();
+  const uint64 key = calibration_key(bar_minute, hs, o);
+  auto it = g_calibrations->find(q.batch_id);
+  if (it == g_calibrations->end() || it->second.key != key) {
+    std::vector<cml::OutcomePair> known;
+    for (const cml::OutcomePair& p : model.record)
+      if (p.ts + q.horizon <= bar_minute) known.push_back(p);
+    size_t stated = 0, missed = 0;
+    for (int i = 0; i < o.n; i++) {
+      known.push_back(o.pairs[i]);
+      if (std::isfinite(o.lower[i]) && std::isfinite(o.upper[i])) {
+        stated++;
+        if (o.pairs[i].actual < o.lower[i] || o.pairs[i].actual > o.upper[i]) missed++;
+      }
     }
+    cml::Calibration cal = cml::calibrate(std::move(known), stated, missed, hs);
+    if (g_calibrations->size() >= kMaxCalibrations) g_calibrations->clear();
+    it = g_calibrations->insert_or_assign(q.batch_id, CalibrationMemo{key, std::move(cal)}).first;
   }
-  const cml::Statement st = cml::state(cml::calibrate(std::move(known), stated, missed, hs), raw);
+  const cml::Statement st = cml::state(it->second.c, raw);
   return Stated{st.served, st.confidence, st.raw, st.lower, st.upper};
 }
 
