@@ -5,7 +5,7 @@
 #
 #   forecast_client.py export MODEL_FILE   production model bytes of SYMBOL/HORIZON (UBJSON) -> file
 #   forecast_client.py check MODEL_FILE    the Python prediction of the feature vector ml_forecast uses
-#                                          equals ml_forecast's predicted_change (to 1e-6)
+#                                          equals ml_forecast's raw_change, the model's output before shrinkage (to 1e-6)
 #   forecast_client.py bench MODEL_FILE    per-call latency, in one process over one connection each,
 #                                          of (a) the Python client and (b) SELECT * FROM ml_forecast(...)
 #                                          called through the same psycopg2, alternating blocks
@@ -116,7 +116,7 @@ def cmd_check(path):
     f = cur.fetchone()[0]
     x = np.array([[np.nan if f.get(n) is None else f[n] for n in names]], dtype=np.float32)
     py = float(booster.inplace_predict(x)[0])
-    cur.execute("SELECT predicted_change, model_version, cached FROM ml_forecast(%s, %s)", (SYMBOL, HORIZON))
+    cur.execute("SELECT raw_change, model_version, cached FROM ml_forecast(%s, %s)", (SYMBOL, HORIZON))
     cpp, version, cached = cur.fetchone()
     # And the latest training sample, predicted both ways through the same file, as a second vector.
     cur.execute("SELECT features FROM mlTrainingSamples WHERE symbol = %s AND forecast_horizon = %s "

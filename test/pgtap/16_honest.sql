@@ -4,7 +4,7 @@
 -- statement reads an outcome that was not known at its time; reports and alerts; bad input.
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(50);
+SELECT plan(52);
 
 -- 6000 minutes of a random walk (no signal at all)
 SELECT setseed(0.15);
@@ -98,6 +98,15 @@ SELECT ok((SELECT skilled FROM f2, rec, live, cryptoml_internal.forecast_stateme
 SELECT ok((SELECT confidence > 50 AND predicted_change <> 0 AND sign(predicted_change) = sign(raw_change) FROM f2),
           'so the next forecast serves a change of the raw output''s sign, with confidence above 50');
 SELECT ok((SELECT lower <= predicted_change AND predicted_change <= upper FROM f2), 'its interval holds the served change');
+-- per-backend state after a rolled-back subtransaction: the statement made inside it (from a
+-- record whose outcomes were flipped) is not reused once they are back
+SAVEPOINT flipped;
+UPDATE persistentForecasts SET actual_value = -actual_value WHERE model_version = (SELECT batch_id FROM m) AND actual_value IS NOT NULL;
+SELECT is((SELECT predicted_change FROM ml_forecast('BTCUSDT', 15)), 0::float8, 'inside a savepoint, a record that is always wrong shows no skill');
+ROLLBACK TO SAVEPOINT flipped;
+SELECT is((SELECT row(predicted_change, confidence, lower, upper)::text FROM ml_forecast('BTCUSDT', 15)),
+          (SELECT row(predicted_change, confidence, lower, upper)::text FROM f2),
+          'after ROLLBACK TO SAVEPOINT the next forecast states from the record as it is again');
 SELECT is((SELECT row(s.served, s.confidence)::text
              FROM f2, rec, live, cryptoml_internal.forecast_statement(f2.raw_change, 15, '2021-03-02 00:10', rec.ts || live.ts,
                     rec.raw || live.raw, rec.actual || live.actual, 0, 0) s),
