@@ -70,7 +70,9 @@ void expect_same_segment(const SegmentResult& a, const SegmentResult& b) {
     EXPECT_EQ(a.predictions[i].raw, b.predictions[i].raw);
     EXPECT_EQ(a.predictions[i].confidence, b.predictions[i].confidence);
     EXPECT_EQ(std::isnan(a.predictions[i].lower), std::isnan(b.predictions[i].lower));
-    if (!std::isnan(a.predictions[i].lower)) EXPECT_EQ(a.predictions[i].lower, b.predictions[i].lower);
+    if (!std::isnan(a.predictions[i].lower)) {
+      EXPECT_EQ(a.predictions[i].lower, b.predictions[i].lower);
+    }
     EXPECT_EQ(a.predictions[i].segment, b.predictions[i].segment);
   }
 }
