@@ -283,6 +283,7 @@ CREATE OR REPLACE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at tim
       raised := '{}';
       recovered := '{}';
       FOR a IN
+        WITH mh AS MATERIALIZED (SELECT * FROM cryptoml_internal.model_honesty(sym))  -- one read per symbol
         SELECT * FROM (VALUES
           ('stale_data', 'error', staleness_seconds, (cfg #>> '{alertThresholds,staleData}')::float8,
            staleness_seconds IS NULL OR staleness_seconds > (cfg #>> '{alertThresholds,staleData}')::float8,
@@ -302,13 +303,13 @@ CREATE OR REPLACE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at tim
                mh.with_interval >= 100 AND abs(mh.coverage - mh.coverage_target) > mh.coverage_gap,
                format('%s of the last %s outcomes of %s h%s inside the stated %s intervals (target +/- %s)',
                       round(mh.coverage::numeric, 3), mh.with_interval, mh.model_version, mh.horizon, mh.coverage_target, mh.coverage_gap)
-          FROM cryptoml_internal.model_honesty(sym) mh WHERE mh.coverage IS NOT NULL
+          FROM mh WHERE mh.coverage IS NOT NULL
         UNION ALL
         SELECT 'calibration_error_h' || mh.horizon, 'warning', mh.ece, mh.ece_threshold,
                mh.outcomes >= 100 AND mh.ece > mh.ece_threshold,
                format('expected calibration error %s points over the last %s outcomes of %s h%s',
                       round(mh.ece::numeric, 2), mh.outcomes, mh.model_version, mh.horizon)
-          FROM cryptoml_internal.model_honesty(sym) mh WHERE mh.ece IS NOT NULL
+          FROM mh WHERE mh.ece IS NOT NULL
       LOOP
         IF a.bad THEN
           UPDATE cryptoml_internal.monitor_alerts m SET value = a.value, last_seen_at = at

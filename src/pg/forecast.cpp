@@ -163,7 +163,7 @@ const Plans& plans() {
       "f.lower::float8, f.upper::float8 FROM (SELECT DISTINCT ON (p.bar_timestamp) p.* FROM %s.persistentforecasts p "
       "WHERE p.model_version = $1 AND p.forecast_horizon = $2 AND p.actual_value IS NOT NULL "
       "AND p.forecast_type = 'price_direction' AND p.raw_value IS NOT NULL "
-      "AND p.bar_timestamp + make_interval(mins => $2) <= $3 ORDER BY p.bar_timestamp, p.id DESC) f ORDER BY f.bar_timestamp",
+      "AND p.bar_timestamp <= $3 - make_interval(mins => $2) ORDER BY p.bar_timestamp, p.id DESC) f ORDER BY f.bar_timestamp",
       schema), 3, to);
   Oid tk[2] = {TEXTOID, INT8OID};
   g_plans.checkpoint = keep_plan(psprintf(
