@@ -96,14 +96,14 @@ SELECT symbol,
 \echo == forecasts (docs/forecasting.md)
 \echo   For the demo the latest xgboost model of each symbol and horizon, and the latest ensemble at
 \echo   horizon 15, are deployed even when they showed no skill, so that a forecast can be shown;
-\echo   ml_forecast prefers a production ensemble. What it states comes from the model's out-of-time
-\echo   record: without skill shown it serves no change at 50 % and says WAIT.
+\echo   ml_forecast prefers a production ensemble. What it states comes from the out-of-time record
+\echo   of the model: without skill shown it serves no change at 50 % and says WAIT.
 SELECT count(ml_deploy(b.batch_id)) AS deployed
   FROM (SELECT DISTINCT ON (symbol, forecast_horizon, model_type) batch_id FROM mlTrainingBatches
          WHERE model_type IN ('xgboost', 'ensemble') ORDER BY symbol, forecast_horizon, model_type, id DESC) b;
 SELECT ml_start_workers() AS forecaster_started;
-\echo   raw = the model's output; predicted = what is served (raw shrunk, 0 without skill);
-\echo   confidence = the probability (50-100) that the change has raw's sign; [lower, upper] = the 80 %
+\echo   raw = the output of the model; predicted = what is served (raw shrunk, 0 without skill);
+\echo   confidence = the probability (50-100) that the change has the sign of raw; [lower, upper] = the 80 %
 \echo   conformal interval of the change. LONG or SHORT only with skill and confidence >= 60.
 \echo   stale = the latest bar is older than 5 minutes (historical candles).
 \set QUIET on
@@ -166,7 +166,7 @@ SELECT strategy, trades, round(win_rate::numeric, 3) AS win_rate, round(avg_pnl:
 SELECT predictions, round(rmse::numeric, 4) AS rmse, round(baseline_rmse::numeric, 4) AS zero_change_rmse,
        round(directional_accuracy::numeric, 4) AS direction FROM demo_bt WHERE strategy = 'backtest';
 \echo   the calibration table (ml_backtest_calibration): each prediction states a confidence as a live forecast does
-\echo   (the hit rate of its model on validation rows for predictions of that size); observed hit rate with its 95 % interval:
+\echo   (from the out-of-time record of its segment model, 50 without skill); observed hit rate with its 95 % interval:
 SELECT bucket, forecasts, round(stated_confidence::numeric, 1) AS stated_pct, round((100 * observed_hit_rate)::numeric, 1) AS observed_pct,
        round((100 * hit_low95)::numeric, 1) AS low95, round((100 * hit_high95)::numeric, 1) AS high95
   FROM ml_backtest_calibration((SELECT run_id FROM demo_bt LIMIT 1));
