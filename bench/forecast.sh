@@ -67,9 +67,9 @@ HORIZON=${HORIZON:-15}
 WINDOW=${WINDOW:-20000}
 PY=/usr/bin/python3
 
+$PY -c 'import xgboost, psycopg2' 2>/dev/null || bash scripts/deps.sh bench >&2
 if ! $PY -c 'import xgboost, psycopg2' 2>/dev/null; then
-  echo "forecast: $PY cannot import xgboost and psycopg2; run:" >&2
-  echo "  apt-get install -y --no-install-recommends python3-xgboost python3-psycopg2" >&2
+  echo "forecast: $PY cannot import xgboost and psycopg2 (bash scripts/deps.sh bench installs them)" >&2
   exit 1
 fi
 command -v pgbench >/dev/null || { echo "forecast: pgbench not found (it comes with postgresql-15)" >&2; exit 1; }

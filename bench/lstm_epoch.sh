@@ -18,9 +18,9 @@ ROUNDS="${1:-3}"
 PY=/usr/bin/python3
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
+"$PY" -c 'import torch' >/dev/null 2>&1 || bash scripts/deps.sh bench >&2
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
-  echo "lstm_epoch.sh: $PY cannot import torch. Install Debian's PyTorch with:" >&2
-  echo "  apt-get install -y python3-torch" >&2
+  echo "lstm_epoch.sh: $PY cannot import torch (bash scripts/deps.sh bench installs Debian's PyTorch)" >&2
   exit 1
 fi
 

@@ -4,6 +4,8 @@
 #   bash scripts/deps.sh fuzz   what `make fuzz` needs: clang and its libFuzzer/sanitizer runtimes
 #                               (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev on Debian 12,
 #                               pulled in by libclang-rt-dev) plus the core's libraries
+#   bash scripts/deps.sh bench  the Python baselines of bench/ (Debian's python3-xgboost,
+#                               python3-psycopg2 and python3-torch, for /usr/bin/python3)
 set -euo pipefail
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap pgtap
       libxgboost-dev libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
@@ -11,7 +13,8 @@ PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pg
 case "${1:-}" in
   "") ;;
   fuzz) PKGS=(clang libclang-rt-dev libxgboost-dev libeigen3-dev nlohmann-json3-dev make) ;;
-  *) echo "usage: bash scripts/deps.sh [fuzz]" >&2; exit 2 ;;
+  bench) PKGS=(python3 python3-xgboost python3-psycopg2 python3-torch) ;;
+  *) echo "usage: bash scripts/deps.sh [fuzz|bench]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${PKGS[@]}"; do
