@@ -1,9 +1,10 @@
 // Honest statements of a forecast; see honest.hpp for the conventions.
 #include "honest.hpp"
 
+#include "text.hpp"
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -13,11 +14,7 @@ namespace {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string fmt(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+std::string fmt(double v) { return format_double(v); }  // the project's one number formatter
 
 // ceil((n + 1) * (1 - alpha)) without the floating-point step above a whole number: (n + 1) *
 // (1 - alpha) = 9.000000000000002 for n = 9, alpha = 0.1 must give rank 9, not 10.

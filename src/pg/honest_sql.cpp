@@ -6,7 +6,6 @@
 #include <cmath>
 #include <vector>
 
-#include "config.hpp"
 #include "honest.hpp"
 
 #include "config_access.hpp"
