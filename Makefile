@@ -32,7 +32,7 @@ $(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql $(EXTENSION).control
 
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
 
-.PHONY: deps demo test stop psql start unit load fuzz
+.PHONY: deps demo test stop psql start unit load fuzz dashboard backup-setup backup restore
 deps:
 	bash scripts/deps.sh
 demo:
@@ -52,3 +52,16 @@ unit:
 # libFuzzer targets of fuzz/ (clang, ASan+UBSan), FUZZ_SECONDS (default 60) each; not part of test.
 fuzz:
 	bash scripts/deps.sh fuzz && bash fuzz/build.sh && bash fuzz/run.sh $(FUZZ_SECONDS)
+# The demo cluster's dashboard as one HTML page (path printed).
+dashboard:
+	bash scripts/dashboard.sh
+# pgBackRest (docs/disaster-recovery.md): repository in .pg/demo/pgbackrest, WAL archiving, stanza.
+backup-setup:
+	bash scripts/backup.sh setup demo
+# A full backup when none is recent (7 days), a differential otherwise; what the 6-hourly schedule runs.
+backup:
+	bash scripts/backup.sh backup demo auto
+# Point-in-time restore of the demo cluster into a new cluster (demo_restored), e.g. make restore TARGET='2026-12-07 14:30:00+00'
+restore:
+	@test -n "$(TARGET)" || { echo "usage: make restore TARGET='2026-12-07 14:30:00+00'" >&2; exit 2; }
+	bash scripts/backup.sh restore demo "$(TARGET)"

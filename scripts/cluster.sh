@@ -20,8 +20,16 @@ case "$name" in
   *) PORT=${CRYPTOML_PORT:?"set CRYPTOML_PORT for cluster $name"}; DB=${CRYPTOML_DB:-contrib_regression} ;;
 esac
 
-PRELOAD='pg_cron,cryptoml'
+PRELOAD='pg_cron,cryptoml,pgaudit'
 [ "${CRYPTOML_PRELOAD:-1}" = 0 ] && PRELOAD='pg_cron'   # the no-preload test cluster
+# pgAudit (docs/roles.md): DDL and ROLE statements of every session, and object auditing through
+# the role cryptoml_auditor (ml_pgaudit_objects grants it the audited tables' privileges).
+PGAUDIT_CONF="pgaudit.log = 'ddl, role'
+pgaudit.role = 'cryptoml_auditor'
+pgaudit.log_catalog = off
+pgaudit.log_parameter = off
+pgaudit.log_relation = on"
+[ "${CRYPTOML_PRELOAD:-1}" = 0 ] && PGAUDIT_CONF=''
 # The background workers run in the demo cluster; elsewhere (tests, benchmarks) they start with
 # ml_start_workers() only, so they never write into a measurement or a test's tables by surprise.
 WORKERS=off
@@ -59,7 +67,18 @@ cryptoml.workers_enabled = $WORKERS
 max_worker_processes = 32
 fsync = on
 log_line_prefix = '%m [%p] %b '
+$PGAUDIT_CONF
 CONF
+}
+
+# The object-audit role pgaudit.role names (cluster-wide, made once; it never logs in).
+auditor_role() {
+  [ -n "$PGAUDIT_CONF" ] || return 0
+  # a cluster still recovering (a restore in progress) cannot create it: it comes with the backup
+  psql -h "$SOCK" -p "$PORT" -U "$(pguser)" -d postgres -qAt -c "SELECT pg_is_in_recovery()" 2>/dev/null | grep -q f || return 0
+  psql -h "$SOCK" -p "$PORT" -U "$(pguser)" -d postgres -qAt -v ON_ERROR_STOP=1 \
+    -c "SELECT 1 FROM pg_roles WHERE rolname = 'cryptoml_auditor'" | grep -q 1 ||
+    psql -h "$SOCK" -p "$PORT" -U "$(pguser)" -d postgres -q -v ON_ERROR_STOP=1 -c "CREATE ROLE cryptoml_auditor NOLOGIN" >/dev/null
 }
 
 case "$cmd" in
@@ -68,8 +87,13 @@ case "$cmd" in
     # a cluster made before the workers existed gets their settings
     grep -q "^cryptoml.database_name" "$DATA/postgresql.conf" ||
       as_pg sh -c "printf '%s\n' \"cryptoml.database_name = '$WORKER_DBS'\" 'cryptoml.workers_enabled = $WORKERS' >> '$DATA/postgresql.conf'"
+    # a cluster made before 0.7.0 gets pgAudit
+    if [ -n "$PGAUDIT_CONF" ] && ! grep -q "^pgaudit.role" "$DATA/postgresql.conf"; then
+      as_pg sh -c "sed -i \"s/^shared_preload_libraries = 'pg_cron,cryptoml'\$/shared_preload_libraries = '$PRELOAD'/\" '$DATA/postgresql.conf' && printf '%s\n' \"$PGAUDIT_CONF\" >> '$DATA/postgresql.conf'"
+    fi
     if running; then echo "cluster $name already running (port $PORT, socket $SOCK)"; exit 0; fi
     as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
+    auditor_role
     echo "cluster $name started (port $PORT, socket $SOCK, log $LOG)"
     ;;
   stop)

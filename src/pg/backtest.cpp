@@ -19,6 +19,7 @@
 #include "version.hpp"
 
 #include "guard.hpp"
+#include "progress.hpp"
 #include "log.hpp"
 
 extern "C" {
@@ -84,6 +85,8 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     (void)cml::parse_backtest_options(cml::parse_json_document(params, "option"), cml::parse_model_type(model_type), horizon);
   });
 
+  cml::pg::progress_begin("backtest", text_to_cstring(symbol), 0);
+  cml::pg::progress_phase("reading samples", 0);
   SPI_connect();
   // samples of the symbol and horizon with a target, up to `to`
   Oid t3[3] = {TEXTOID, INT4OID, TIMESTAMPOID};
@@ -260,8 +263,12 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     std::vector<cml::BacktestPrediction> preds;
     for (int i = 0; i < nres; i++)
       preds.push_back(cml::BacktestPrediction{r_ts[i], r_pred[i], r_act[i], r_seg[i], r_conf[i], r_raw[i], r_lo[i], r_up[i]});
+    const int64 nseg = cfg.retrain_every > 0 ? (to_m - from_m + cfg.retrain_every - 1) / cfg.retrain_every : 0;
+    cml::pg::pg_call([&] { cml::pg::progress_phase("segments", done_segments, nseg); });
     cml::walk_forward(s, from_m, to_m, cfg, done_segments,
                       [&](const cml::SegmentResult& seg) {
+                        const int64 seg_done = seg.segment + 1;
+                        cml::pg::pg_call([&] { cml::pg::progress_update(seg_done); });
                         preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
                         // checkpoint: the segment's predictions, exact (17 significant digits)
                         std::string json = "{\"version\": \"" + std::string(cml::kVersion) + "\", \"segment\": " +
@@ -359,5 +366,6 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   }
   SPI_finish();
   cml::pg::checkpoint_write("backtest", rid, "success", psprintf("{\"predictions\": %d, \"trades\": %d}", np, nt));
+  cml::pg::progress_end();
   PG_RETURN_INT32(np);
 }

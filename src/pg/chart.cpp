@@ -28,6 +28,7 @@
 #include "guard.hpp"
 #include "log.hpp"
 #include "owner.hpp"
+#include "progress.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -1019,7 +1020,9 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
 
   int batch = cml::pg::config_backfill_batch_size();
   int64 total = 0;
+  cml::pg::progress_begin("recompute", only, nsymbols, nonatomic);
   for (int i = 0; i < nsymbols; i++) {
+    cml::pg::progress_phase(psprintf("symbol %s", symbols[i]), i);
     RecomputeRun run{schema, psprintf("recompute %s", symbols[i]), timestamp_json(since), &pin};
     Timestamp from = nonatomic ? resume_point(run, since) : since;
     lock_symbol(symbols[i]);
@@ -1032,7 +1035,9 @@ Datum ml_recompute_indicators(PG_FUNCTION_ARGS) {
     char* state = psprintf("{\"since\": %s, \"cursor\": %s, \"rewritten\": " INT64_FORMAT "}", run.since_json,
                            timestamp_json(e->last_ts), n);
     cml::pg::checkpoint_write("indicators", run.op_id, "success", state);
+    cml::pg::progress_update(i + 1);
   }
+  cml::pg::progress_end();
   SPI_finish();
   cml::pg::unpin_search_path(pin);
   MemoryContextSwitchTo(caller);

@@ -172,6 +172,7 @@ void log_config_change(const char* what, const char* path, const char* old_value
   appendStringInfoChar(&c, '}');
   char* msg = psprintf("config key %s %s by %s", path, what, caller_name());
   log_audit("config", what, msg, c.data);
+  audit_event(psprintf("config_%s", what), path, old_value, new_value);
 }
 
 }  // namespace

@@ -32,6 +32,11 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
+#include "utils/fmgrprotos.h"
+#include "miscadmin.h"
 }
 
 extern "C" {
@@ -40,6 +45,7 @@ PG_FUNCTION_INFO_V1(ml_log);
 PG_FUNCTION_INFO_V1(ml_log_flush);
 PG_FUNCTION_INFO_V1(ml_checkpoint);
 PG_FUNCTION_INFO_V1(cml_log_queue_state);
+PG_FUNCTION_INFO_V1(cml_audit);
 }
 
 namespace cml {
@@ -51,8 +57,10 @@ constexpr int kMaxFields = 8;
 constexpr uint32 kNullLen = 0xFFFFFFFFu;
 constexpr uint8 kKindLog = 1;
 constexpr uint8 kKindCheckpoint = 2;
+constexpr uint8 kKindAudit = 3;
 constexpr int kLogFields = 7;         // level, category, subcategory, message, context, symbol, stack_trace
 constexpr int kCheckpointFields = 5;  // service_name, operation_id, state_data, checkpoint_type, origin
+constexpr int kAuditFields = 7;       // action, object, old_value, new_value, who (json), xact_id, logged_at
 constexpr Size kBatchBytes = 256 * 1024;
 constexpr int kBatchEntries = 2000;
 
@@ -308,6 +316,22 @@ void insert_kind(const char* schema, Entry* entries, int n, uint8 kind) {
     values[7] = ts_array(entries, n, kind);
     if (SPI_execute_with_args(sql.data, 8, types, values, nullptr, false, 0) != SPI_OK_INSERT)
       elog(ERROR, "cryptoml: inserting into systemLogs failed");
+  } else if (kind == kKindAudit) {
+    appendStringInfoString(&sql,
+                     "INSERT INTO cryptoml_internal.audit_log (action, object, old_value, new_value, session_role, "
+                     "acting_role, backend_pid, application_name, client, xact_id, logged_at) "
+                     "SELECT u.a, u.o, u.ov::jsonb, u.nv::jsonb, (u.w::jsonb->>'session_role')::name, "
+                     "(u.w::jsonb->>'role')::name, (u.w::jsonb->>'pid')::integer, u.w::jsonb->>'application_name', "
+                     "u.w::jsonb->>'client', u.x::xid8, u.t::timestamptz "
+                     "FROM unnest($1, $2, $3, $4, $5, $6, $7) AS u(a, o, ov, nv, w, x, t)");
+    Oid types[kAuditFields];
+    Datum values[kAuditFields];
+    for (int f = 0; f < kAuditFields; f++) {
+      types[f] = TEXTARRAYOID;
+      values[f] = text_array(entries, n, kind, f);
+    }
+    if (SPI_execute_with_args(sql.data, kAuditFields, types, values, nullptr, false, 0) != SPI_OK_INSERT)
+      elog(ERROR, "cryptoml: inserting into cryptoml_internal.audit_log failed");
   } else {
     appendStringInfo(&sql,
                      "INSERT INTO %s.recoverystate (service_name, operation_id, state_data, checkpoint_type, "
@@ -335,6 +359,7 @@ bool insert_guarded(const char* schema, Entry* entries, int n) {
   {
     insert_kind(schema, entries, n, kKindLog);
     insert_kind(schema, entries, n, kKindCheckpoint);
+    insert_kind(schema, entries, n, kKindAudit);
     ReleaseCurrentSubTransaction();
     MemoryContextSwitchTo(oldcxt);
     CurrentResourceOwner = oldowner;
@@ -394,7 +419,7 @@ void write_direct(uint8 kind, const char* const* fields, int nfields, bool warn 
   // A checkpoint carries its origin, a column only the owner writes: the row goes in as the
   // owner (as the logger worker, a superuser, writes queued ones).
   OwnerScope scope;
-  bool as_owner = kind == kKindCheckpoint;
+  bool as_owner = kind != kKindLog;
   if (as_owner) enter_owner(extension_owner(), &scope);
   insert_kind(schema, &e, 1, kind);
   if (as_owner) leave_owner(&scope);
@@ -629,6 +654,51 @@ void log_audit(const char* category, const char* subcategory, const char* messag
   write_direct(kKindLog, fields, kLogFields, false);
 }
 
+// The caller's identity as JSON: session role, the role in effect outside any SECURITY DEFINER
+// function (SET ROLE), backend pid, application_name and client address.
+static char* audit_who() {
+  StringInfoData w;
+  initStringInfo(&w);
+  appendStringInfoString(&w, "{\"session_role\": ");
+  escape_json(&w, GetUserNameFromId(GetSessionUserId(), false));
+  appendStringInfoString(&w, ", \"role\": ");
+  escape_json(&w, GetUserNameFromId(GetOuterUserId(), false));
+  appendStringInfo(&w, ", \"pid\": %d, \"application_name\": ", MyProcPid);
+  const char* app = GetConfigOption("application_name", true, false);
+  if (app && app[0]) escape_json(&w, app); else appendStringInfoString(&w, "null");
+  appendStringInfoString(&w, ", \"client\": ");
+  LOCAL_FCINFO(addr_call, 0);
+  InitFunctionCallInfoData(*addr_call, nullptr, 0, InvalidOid, nullptr, nullptr);
+  Datum addr = inet_client_addr(addr_call);  // NULL over a Unix socket
+  if (addr_call->isnull) escape_json(&w, MyProcPort ? "local" : "background");
+  else escape_json(&w, DatumGetCString(DirectFunctionCall1(inet_out, addr)));
+  appendStringInfoChar(&w, '}');
+  return w.data;
+}
+
+static void audit_write(const char* action, const char* object, const char* old_json, const char* new_json, bool transactional) {
+  // The transaction (or subtransaction) that made the change: ml_audit_log reads its fate from
+  // the commit log, so an entry of a change that was rolled back says so.
+  FullTransactionId fxid = transactional ? GetCurrentFullTransactionIdIfAny() : InvalidFullTransactionId;
+  char* xact = FullTransactionIdIsValid(fxid) ? psprintf(UINT64_FORMAT, U64FromFullTransactionId(fxid)) : nullptr;
+  char* at = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(GetCurrentTimestamp())));
+  const char* fields[kAuditFields] = {action, object, old_json, new_json, audit_who(), xact, at};
+  if (!enqueue(kKindAudit, fields, kAuditFields)) {
+    write_direct(kKindAudit, fields, kAuditFields, g_queue == nullptr);
+    return;
+  }
+  if (!log_flush(10000))
+    ereport(WARNING, (errmsg("cryptoml: audit entry %s %s is queued but not yet committed after 10 s", action, object ? object : "")));
+}
+
+void audit_event(const char* action, const char* object, const char* old_json, const char* new_json) {
+  audit_write(action, object, old_json, new_json, true);
+}
+
+void audit_event_immediate(const char* action, const char* object, const char* old_json, const char* new_json) {
+  audit_write(action, object, old_json, new_json, false);
+}
+
 void checkpoint_write(const char* service_name, const char* operation_id, const char* checkpoint_type,
                       const char* state_json, CheckpointOrigin origin) {
   if (!config_enable_recovery()) return;
@@ -834,4 +904,22 @@ Datum cml_log_queue_state(PG_FUNCTION_ARGS) {
                      queued, bytes, written, failed, pid, (int64)g_queue->ring_size);
   }
   PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
+}
+
+// cryptoml_internal.audit(action, object, old_value, new_value): the SQL functions' way into
+// audit_event. Only the extension's own code may write the trail: the caller's current role must
+// be the extension owner (as inside its SECURITY DEFINER functions) or a superuser, so an admin
+// granted EXECUTE by mistake still could not forge entries.
+Datum cml_audit(PG_FUNCTION_ARGS) {
+  if (!superuser() && GetUserId() != extension_owner())
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("only cryptoml's own functions may write the audit trail"),
+                    errdetail("current role \"%s\" is neither the extension owner nor a superuser",
+                              GetUserNameFromId(GetUserId(), false))));
+  const char* action = required_text(fcinfo, 0, "action");
+  const char* object = text_arg(fcinfo, 1);
+  const char* old_json = jsonb_arg(fcinfo, 2);
+  const char* new_json = jsonb_arg(fcinfo, 3);
+  audit_event(action, object, old_json, new_json);
+  PG_RETURN_VOID();
 }

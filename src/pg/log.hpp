@@ -28,6 +28,17 @@ bool log_write(LogLevel level, const char* category, const char* subcategory, co
 // inside the caller's transaction: it commits exactly when the change does.
 void log_audit(const char* category, const char* subcategory, const char* message, const char* context_json);
 
+// Records an audited operation in cryptoml_internal.audit_log (read through ml_audit_log): the
+// action (deploy, rollback, model_import, config_set, grant, ...), its object, old and new values
+// as JSON text (either may be NULL), who (session role, role in effect, pid, application, client),
+// when, and the (sub)transaction that made the change. Like systemLogs it survives the caller's
+// rollback (with preload); ml_audit_log shows whether that transaction committed. Waits until the
+// entry is committed (10 s at most).
+void audit_event(const char* action, const char* object, const char* old_json, const char* new_json);
+// The same for an operation that takes effect whatever the caller's transaction does (a worker
+// switch, an export): no transaction is recorded, ml_audit_log says "not transactional".
+void audit_event_immediate(const char* action, const char* object, const char* old_json, const char* new_json);
+
 // Who writes a checkpoint: cryptoml's own operations (the only ones they resume from) or a user
 // (ml_checkpoint). Stored in recoveryState.origin, which no role but the owner can write.
 enum class CheckpointOrigin { cryptoml, user };

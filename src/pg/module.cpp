@@ -4,6 +4,7 @@
 #include "config_access.hpp"
 #include "log.hpp"
 #include "pg.hpp"
+#include "progress.hpp"
 #include "workers.hpp"
 
 extern "C" {
@@ -29,6 +30,7 @@ void _PG_init(void) {
   cml::pg::train_init();
   cml::pg::forecast_init();
   cml::pg::workers_init();
+  cml::pg::progress_init();
   MarkGUCPrefixReserved("cryptoml");
 }
 

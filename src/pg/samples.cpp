@@ -14,6 +14,7 @@
 
 #include "config_access.hpp"
 #include "guard.hpp"
+#include "progress.hpp"
 #include "log.hpp"
 
 extern "C" {
@@ -150,9 +151,11 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
   char* checkpoint_sql = psprintf("INSERT INTO %s.recoverystate (service_name, operation_id, state_data, checkpoint_type) "
                                   "VALUES ('samples', $1, $2::jsonb, 'success')", schema);
   int64 total = 0;
+  cml::pg::progress_begin("build_samples", nsymbols == 1 ? symbols[0] : nullptr, nsymbols);
   for (int si = 0; si < nsymbols; si++) {
     CHECK_FOR_INTERRUPTS();
     const char* symbol = symbols[si];
+    cml::pg::progress_phase(psprintf("symbol %s", symbol), si);
     MemoryContextReset(symbol_cxt);
     MemoryContext outer = MemoryContextSwitchTo(symbol_cxt);
     Bars b = read_bars(schema, symbol);
@@ -249,6 +252,7 @@ Datum ml_build_samples(PG_FUNCTION_ARGS) {
     MemoryContextSwitchTo(outer);
   }
   SPI_finish();
+  cml::pg::progress_end();
   PG_RETURN_INT64(total);
 }
 

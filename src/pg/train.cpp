@@ -27,6 +27,7 @@
 #include "config_access.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "progress.hpp"
 #include "registry.hpp"
 
 extern "C" {
@@ -661,6 +662,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
 
   TrainResult r;
   memset(&r, 0, sizeof r);
+  cml::pg::progress_phase(type == ModelType::ensemble ? "training the ensemble" : "training and out-of-time folds", 1);
   cml::pg::guarded("ml_train", [&] {
     if (type == ModelType::ensemble) train_ensemble(st, d, horizon, members, records, n_members, have_prod ? &prod : nullptr, &r);
     else train_single(st, d, horizon, have_prod ? &prod : nullptr, &r);
@@ -682,6 +684,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
   }
 
   // Register: batch row, model bytes, ensemble members, production decision.
+  cml::pg::progress_phase("storing", 2);
   int64 duration_ms = (GetCurrentTimestamp() - started) / 1000;
   // Promoted only with skill shown out of time (the one-sided Diebold-Mariano test of its
   // rolling-origin record against zero change, honest.hpp) and, then, when it beats the
@@ -793,6 +796,8 @@ Datum ml_train(PG_FUNCTION_ARGS) {
                     errdetail("rule: horizon must be one of training.forecastHorizons")));
   char* config = cml::pg::config_json_text();
 
+  cml::pg::progress_begin("train", symbol, 3);
+  cml::pg::progress_phase("reading samples", 0);
   SPI_connect();
   bool promoted = false;
   char* batch_id = train_and_register(symbol, horizon, (ModelType)type, config, options, &promoted);
@@ -804,5 +809,6 @@ Datum ml_train(PG_FUNCTION_ARGS) {
     elog(ERROR, "cryptoml: reading the batch back failed");
   HeapTupleHeader result = SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
   SPI_finish();
+  cml::pg::progress_end();
   PG_RETURN_HEAPTUPLEHEADER(result);
 }

@@ -580,6 +580,9 @@ static bool switch_workers(bool on) {
   Latch* latch = g_workers->launcher_latch;
   SpinLockRelease(&g_workers->mutex);
   if (latch != nullptr) SetLatch(latch);
+  // the switch is cluster-wide and immediate (not transactional): audited as such
+  cml::pg::audit_event_immediate(on ? "workers_start" : "workers_stop", "cluster", was ? "{\"enabled\": true}" : "{\"enabled\": false}",
+              on ? "{\"enabled\": true}" : "{\"enabled\": false}");
   return was;
 }
 
