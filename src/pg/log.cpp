@@ -35,6 +35,7 @@ extern "C" {
 #include "utils/json.h"
 #include "utils/timestamp.h"
 #include "access/xact.h"
+#include "commands/extension.h"
 #include "utils/fmgrprotos.h"
 #include "miscadmin.h"
 }
@@ -683,8 +684,10 @@ static void audit_write(const char* action, const char* object, const char* old_
   char* xact = FullTransactionIdIsValid(fxid) ? psprintf(UINT64_FORMAT, U64FromFullTransactionId(fxid)) : nullptr;
   char* at = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(GetCurrentTimestamp())));
   const char* fields[kAuditFields] = {action, object, old_json, new_json, audit_who(), xact, at};
-  if (!enqueue(kKindAudit, fields, kAuditFields)) {
-    write_direct(kKindAudit, fields, kAuditFields, g_queue == nullptr);
+  // Inside CREATE or ALTER EXTENSION the trail may be a table of this very transaction, which the
+  // logger cannot see yet: written directly (the script commits or rolls back as one).
+  if (creating_extension || !enqueue(kKindAudit, fields, kAuditFields)) {
+    write_direct(kKindAudit, fields, kAuditFields, g_queue == nullptr && !creating_extension);
     return;
   }
   if (!log_flush(10000))

@@ -551,6 +551,17 @@ for MODE in 1 2; do
   ep ml_apply_retention ok "CALL ml_apply_retention();"
   ep ml_workers ok "SELECT * FROM ml_workers();"
   ep "TRUNCATE rollingChartData" ok "BEGIN; TRUNCATE rollingchartdata; ROLLBACK;"
+  # 0.7.0: the dashboard, model bundles, progress, audit trail, pgAudit objects, status views
+  ep ml_dashboard ok "SELECT ml_dashboard(NULL::text) IS NOT NULL; SELECT ml_dashboard('BTCUSDT'::text) IS NOT NULL;"
+  ep ml_dashboard 'unknown symbol' "SELECT ml_dashboard('NOPEUSDT'::text);"
+  ep ml_export_model ok "SELECT ml_export_model('$a'::text) IS NOT NULL;"
+  ep ml_import_model 'already' "SELECT batch_id FROM ml_import_model(ml_export_model('$a'::text), false);"
+  ep ml_import_model ok "BEGIN; DELETE FROM persistentforecasts WHERE model_version OPERATOR(pg_catalog.=) '$b'::varchar; CREATE TEMP TABLE sp_bundle AS SELECT ml_export_model('$b'::text) AS b; DELETE FROM mltrainingbatches WHERE batch_id OPERATOR(pg_catalog.=) '$b'::varchar; SELECT batch_id FROM ml_import_model((SELECT b FROM sp_bundle), true);"
+  ep cryptoml_internal.model_predict ok "SELECT cryptoml_internal.model_predict('$a'::text, ARRAY[cryptoml_internal.features_to_vector('$features'::jsonb)]);"
+  ep "ml_progress (view)" ok "SELECT * FROM ml_progress;"
+  ep "ml_audit_log (view)" ok "SELECT * FROM ml_audit_log;"
+  ep ml_pgaudit_objects ok "SELECT ml_pgaudit_objects();"
+  ep "ml_status_* (views)" ok "SELECT pg_catalog.count(*) FROM ml_status_symbols; SELECT pg_catalog.count(*) FROM ml_status_models; SELECT pg_catalog.count(*) FROM ml_status_forecast_history; SELECT pg_catalog.count(*) FROM ml_status_forecasts; SELECT pg_catalog.count(*) FROM ml_status_bars; SELECT pg_catalog.count(*) FROM ml_status_alerts; SELECT pg_catalog.count(*) FROM ml_status_workers; SELECT pg_catalog.count(*) FROM ml_status_system;"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -636,6 +647,13 @@ declare -A reached=(
   [cryptoml_internal.check_backtest_options]="ml_backtest"
   [cryptoml_internal.baselines]="ml_performance, ml_backtest"
   [cryptoml_internal.store_klines]="ml_ingest_klines"
+  [cryptoml_internal.access_level]="ml_grant_access, ml_revoke_access"
+  [cryptoml_internal.audit]="ml_deploy, ml_grant_access"
+  [cryptoml_internal.audit_schedule]="ml_schedule, ml_unschedule"
+  [cryptoml_internal.switch_production]="ml_deploy, ml_rollback"
+  [cryptoml_internal.progress]="ml_progress (view)"
+  [cryptoml_internal.progress_report]="ml_compress_history"
+  [cryptoml_internal.progress_done]="ml_compress_history"
 )
 declare -A excluded=(
   # run by the forecaster worker each cycle: the workers' line above checks that it opened a trade

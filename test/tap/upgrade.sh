@@ -53,7 +53,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..16"
+echo "1..19"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -178,6 +178,33 @@ if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded5" >"$tmp/diff5";
 else
   echo "not ok 16 - 0.5.0 updated to $v differs from a fresh $current install"
   sed 's/^/# /' "$tmp/diff5" | head -60
+fi
+
+# From 0.6.0: roles granted a level under 0.6.0 get the 0.7.0 objects of their level (readers the
+# dashboard, ml_progress and the status views; admins the audit trail and model bundles), and the
+# re-grant is itself audited.
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.6.0' CASCADE"
+q -c "DROP ROLE IF EXISTS upgrade_reader" -c "CREATE ROLE upgrade_reader" -c "SELECT ml_grant_access('upgrade_reader', 'reader')" >/dev/null 2>&1
+q -c "DROP ROLE IF EXISTS upgrade_admin6" -c "CREATE ROLE upgrade_admin6" -c "SELECT ml_grant_access('upgrade_admin6', 'admin')" >/dev/null 2>&1
+q -c "ALTER EXTENSION cryptoml UPDATE" 2>&1 | grep -v NOTICE
+r=$(q -At -c "SELECT has_function_privilege('upgrade_reader', 'ml_dashboard(text)', 'EXECUTE')
+                     AND has_table_privilege('upgrade_reader', 'ml_progress', 'SELECT')
+                     AND has_table_privilege('upgrade_reader', 'ml_status_symbols', 'SELECT')
+                     AND NOT has_table_privilege('upgrade_reader', 'ml_audit_log', 'SELECT')
+                     AND has_table_privilege('upgrade_admin6', 'ml_audit_log', 'SELECT')
+                     AND has_function_privilege('upgrade_admin6', 'ml_import_model(jsonb, boolean)', 'EXECUTE')")
+[ "$r" = "t" ] && echo "ok 17 - roles granted under 0.6.0 get the 0.7.0 objects of their level, and no more" || echo "not ok 17 - privileges after the 0.6.0 update: $r"
+r=$(q -At -c "SELECT count(*) FROM ml_audit_log WHERE action = 'grant' AND object IN ('upgrade_reader', 'upgrade_admin6')")
+[ "$r" = "2" ] && echo "ok 18 - the re-grant of the update is in the audit trail" || echo "not ok 18 - audit entries of the update's grants: $r"
+q -c "SELECT ml_revoke_access('upgrade_reader')" -c "DROP OWNED BY upgrade_reader" -c "DROP ROLE upgrade_reader" >/dev/null
+q -c "SELECT ml_revoke_access('upgrade_admin6')" -c "DROP OWNED BY upgrade_admin6" -c "DROP ROLE upgrade_admin6" >/dev/null
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded6"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded6" >"$tmp/diff6"; then
+  echo "ok 19 - 0.6.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 19 - 0.6.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff6" | head -60
 fi
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"
