@@ -44,7 +44,7 @@ SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.audit_log_id_seq', '');
 
 CREATE FUNCTION cryptoml_internal.audit(action text, object text, old_value jsonb, new_value jsonb) RETURNS void
-  AS 'MODULE_PATHNAME', 'cml_audit' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'cml_audit' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION cryptoml_internal.audit(text, text, jsonb, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION cryptoml_internal.audit(text, text, jsonb, jsonb) IS 'Writes one audit entry; refuses any caller whose current role is not the extension owner or a superuser.';
 

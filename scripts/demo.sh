@@ -14,6 +14,8 @@ make -s install >/dev/null
 echo "== local cluster"
 bash scripts/cluster.sh stop demo >/dev/null   # a running cluster keeps the old library loaded
 bash scripts/cluster.sh start demo
+echo "== backups (docs/disaster-recovery.md): pgBackRest repository in .pg/demo/pgbackrest, WAL archiving"
+bash scripts/backup.sh setup demo
 eval "$(bash scripts/cluster.sh env demo)"
 psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'cryptoml'" | grep -q 1 || createdb cryptoml
 psql -q -v ON_ERROR_STOP=1 <<'SQL'
@@ -154,9 +156,12 @@ echo "== a walk-forward backtest of BTCUSDT at horizon 15 (docs/trading.md)"
 echo "   one XGBoost model per day, trained on the 20000 samples before that day whose outcome was"
 echo "   known; trades with the live rules (confidence >= 60, TP 2 sigma, SL 1 sigma, fee 0.1 % + slippage 0.05 % per side);"
 echo "   beside buy-and-hold and random entry on the same bars and costs."
+echo "   (its progress: NOTICE lines every 15 s here; another session reads it in ml_progress)"
 psql -q <<'SQL'
-SET client_min_messages = warning;
+SET client_min_messages = notice;
+SET cryptoml.progress_notice_interval = 15;
 CREATE TEMP TABLE demo_bt AS SELECT * FROM ml_backtest('BTCUSDT', 15, options => '{"windowSize": 20000, "retrainEvery": 1440}');
+SET client_min_messages = warning;
 SELECT strategy, trades, round(win_rate::numeric, 3) AS win_rate, round(avg_pnl::numeric, 4) AS avg_pnl_pct,
        round(profit_factor::numeric, 3) AS profit_factor, round(sharpe::numeric, 2) AS sharpe, round(sortino::numeric, 2) AS sortino,
        round(max_drawdown_pct::numeric, 2) AS max_drawdown_pct, round(exposure::numeric, 3) AS exposure,
@@ -223,9 +228,28 @@ psql -q -c "SELECT symbol, alert, level, round(value::numeric) AS value, thresho
 restore_monitor
 trap - EXIT
 
+echo
+echo "== operations (docs/roles.md, docs/training.md, docs/monitoring.md, docs/disaster-recovery.md)"
+psql -q <<'SQL'
+SET client_min_messages = warning;
+\echo   the audit trail (ml_audit_log, admin level): who deployed, changed the configuration, switched the workers
+SELECT logged_at::timestamp(0) AS logged_at, action, left(object, 28) AS object, acting_role, outcome
+  FROM ml_audit_log ORDER BY id DESC LIMIT 8;
+\echo   a model bundle (ml_export_model): the production BTCUSDT h15 xgboost model, ready for ml_import_model elsewhere
+SELECT b->'batch'->>'batch_id' AS batch_id, b->>'bundle_version' AS bundle_version, b->'model'->>'sha256' AS sha256,
+       pg_size_pretty(length(b::text)::bigint) AS size
+  FROM (SELECT ml_export_model(batch_id) AS b FROM mlTrainingBatches
+         WHERE symbol = 'BTCUSDT' AND forecast_horizon = 15 AND model_type = 'xgboost' AND is_production LIMIT 1) x;
+SQL
+bash scripts/dashboard.sh
+echo "   a backup (make backup: full when none is recent, else differential; make restore TARGET='...' restores a point in time)"
+bash scripts/backup.sh backup demo auto
+
 cat <<TXT
 
 The cluster keeps running (data in .pg/demo, port $PGPORT, socket $PGHOST).
   make psql    open psql on it
   make stop    stop it
+  make dashboard   the dashboard page
+  make backup      a backup (schedule: bash scripts/backup.sh schedule demo, every 6 hours)
 TXT
