@@ -45,7 +45,7 @@ PY=/usr/bin/python3
 SYMBOL=SOLUSDT
 H=5
 
-echo "1..28"
+echo "1..30"
 
 # ---- two databases with the extension -------------------------------------------------------------
 cl_a destroy >/dev/null 2>&1
@@ -154,6 +154,11 @@ model_row="SELECT md5(row(batch_id, model, feature_names, feature_set_version, c
 ok $? "its cryptoml_internal.models row equals a's (bytes, checksum, features, calibration, out-of-time record)"
 [ "$(qb -c "SELECT count(*) FROM cryptoml_internal.deployments WHERE batch_id = '$bid' AND action = 'deploy'")" = 1 ]
 ok $? "b: the deployment is recorded"
+[ "$(qb -c "SELECT string_agg(action || ':' || outcome || ':' || (new_value->>'deployed')::text, ',' ORDER BY id)
+             FROM ml_audit_log WHERE object = '$bid' AND action = 'model_import'")" = "model_import:committed:true" ]
+ok $? "b: the import is in the audit trail (model_import, committed, deployed)"
+[ "$(qa -c "SELECT count(*) > 0 AND bool_and(outcome = 'not transactional') FROM ml_audit_log WHERE object = '$bid' AND action = 'model_export'")" = t ]
+ok $? "a: the export is in the audit trail (model_export: who read the model bytes)"
 fc="SELECT row(forecast_at, predicted_change, confidence, lower, upper, raw_change, signal, model_version)::text FROM ml_forecast('$SYMBOL', $H)"
 fa=$(qa -c "$fc" 2>/dev/null)
 fb=$(qb -c "$fc" 2>/dev/null)
