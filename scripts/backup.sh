@@ -199,9 +199,14 @@ restore() {
       die "port $dest_port is in use (set CRYPTOML_RESTORE_PORT); nothing was changed"
     fi
   fi
-  # 5. a target after the last archived WAL: archive the current segment first (pgbackrest check
-  # switches WAL and waits for it), else recovery would end before reaching the target
-  if running; then pgbr --log-level-console=error check >/dev/null || echo "backup.sh: warning: pgbackrest check failed; recovering from the WAL archived so far" >&2; fi
+  # 5. A time target is reached when recovery replays the first commit after it: with none in the
+  # archive, recovery ends before the target and the server refuses to start. When NAME runs, one
+  # empty transaction commits now (after TARGET, which is not in the future) and pgbackrest check
+  # switches WAL and waits until that segment is archived.
+  if running; then
+    q <<<"SELECT pg_catalog.txid_current()" >/dev/null || echo "backup.sh: warning: could not commit the marker transaction on $name" >&2
+    pgbr --log-level-console=error check >/dev/null || echo "backup.sh: warning: pgbackrest check failed; recovering from the WAL archived so far" >&2
+  fi
 
   echo "backup.sh: restoring cluster $name to $utc from backup $set into cluster $dest (port $dest_port)"
   local t0
@@ -222,7 +227,12 @@ restore() {
   elif [ -n "${CRYPTOML_RESTORE_WORKERS:-}" ]; then
     as_pg sh -c "echo 'cryptoml.workers_enabled = ${CRYPTOML_RESTORE_WORKERS}' >>'$dest_base/data/postgresql.conf'"
   fi
-  CRYPTOML_PORT=$dest_port CRYPTOML_DB=$DB cluster start "$dest" >/dev/null
+  if ! CRYPTOML_PORT=$dest_port CRYPTOML_DB=$DB cluster start "$dest" >/dev/null; then
+    if grep -q "recovery ended before configured recovery target was reached" "$dest_base/server.log" 2>/dev/null; then
+      die "the archive of cluster $name holds no commit after $utc, so recovery cannot tell it reached the target (rule: a target before the last archived commit; with $name down, $(grep -o 'last completed transaction was at log time .*' "$dest_base/server.log" | tail -1)); remove the partial cluster with scripts/cluster.sh destroy $dest"
+    fi
+    die "cluster $dest did not start (see $dest_base/server.log)"
+  fi
   local deadline=$((SECONDS + 600))
   until [ "$(psql -X -At -h "$dest_base/run" -p "$dest_port" -d postgres -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ]; do
     [ $SECONDS -lt $deadline ] || die "cluster $dest did not finish recovery in 600 s (see $dest_base/server.log)"

@@ -232,9 +232,11 @@ echo
 echo "== operations (docs/roles.md, docs/training.md, docs/monitoring.md, docs/disaster-recovery.md)"
 psql -q <<'SQL'
 SET client_min_messages = warning;
-\echo   the audit trail (ml_audit_log, admin level): who deployed, changed the configuration, switched the workers
-SELECT logged_at::timestamp(0) AS logged_at, action, left(object, 28) AS object, acting_role, outcome
-  FROM ml_audit_log ORDER BY id DESC LIMIT 8;
+\echo   the audit trail (ml_audit_log, admin level): what this demo did, and its last deploys
+SELECT action, count(*) AS entries, count(*) FILTER (WHERE outcome = 'committed') AS committed,
+       max(logged_at)::timestamp(0) AS last FROM ml_audit_log GROUP BY action ORDER BY action;
+SELECT logged_at::timestamp(0) AS logged_at, action, object, old_value->>'production' AS replaced, acting_role, outcome
+  FROM ml_audit_log WHERE action IN ('deploy', 'rollback', 'model_import') ORDER BY id DESC LIMIT 4;
 \echo   a model bundle (ml_export_model): the production BTCUSDT h15 xgboost model, ready for ml_import_model elsewhere
 SELECT b->'batch'->>'batch_id' AS batch_id, b->>'bundle_version' AS bundle_version, b->'model'->>'sha256' AS sha256,
        pg_size_pretty(length(b::text)::bigint) AS size
