@@ -502,6 +502,14 @@ CREATE FUNCTION ml_pgaudit_objects() RETURNS text
     IF to_regrole(quote_ident(auditor)) IS NULL THEN
       RETURN format('pgaudit.role names "%s", which does not exist: create it (CREATE ROLE %s NOLOGIN) and call ml_pgaudit_objects() again', auditor, quote_ident(auditor));
     END IF;
+    -- the grants only mark what to log: a role that can log in, or that others belong to, would
+    -- get real access to the model bytes and the registry through them
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = auditor AND (rolcanlogin OR rolsuper))
+       OR EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = auditor) THEN
+      RAISE EXCEPTION 'pgaudit.role "%" can log in, is a superuser or has members', auditor
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'rule: the object-audit role must be a NOLOGIN role nobody belongs to: its privileges only mark what pgAudit logs, and a member would hold them';
+    END IF;
     r := quote_ident(auditor);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON cryptoml_internal.models TO %s', r);
     EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s.mltrainingbatches, cryptoml_internal.deployments, '

@@ -5,7 +5,7 @@
 -- nobody but the owner writes or alters it, and nobody can forge an entry through the function.
 -- Model import and export are audited too (test/tap/model_bundle.sh).
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 SET client_min_messages = warning;
 
 SELECT coalesce(max(id), 0) AS audit_mark FROM cryptoml_internal.audit_log \gset
@@ -98,6 +98,12 @@ SELECT ok((pg_temp.last_audit('schedule')).new_value ? 'cryptoml-retrain', 'sche
 SELECT ml_unschedule();
 SELECT is((pg_temp.last_audit('unschedule')).new_value, '{}'::jsonb, 'unschedule: no job left');
 SELECT ok((pg_temp.last_audit('unschedule')).old_value ? 'cryptoml-fill-actuals', 'unschedule: the jobs before');
+
+-- ---- pgAudit's object role must not be a role that gets real access through its grants ----------
+SET LOCAL pgaudit.role = 'audit_admin';
+SELECT throws_ok($$SELECT ml_pgaudit_objects()$$, '22023', NULL, 'ml_pgaudit_objects refuses a pgaudit.role that can log in');
+SELECT ok(NOT has_table_privilege('audit_admin', 'cryptoml_internal.models', 'SELECT'), '... and grants it nothing');
+RESET pgaudit.role;
 
 -- ---- workers (a cluster-wide switch: not transactional) -----------------------------------------
 SELECT ml_stop_workers();
