@@ -150,7 +150,8 @@ info() {
 
 # "now" of NAME's server when it runs, else of this machine
 now_epoch() {
-  if running; then q -c "SELECT extract(epoch FROM clock_timestamp())::bigint"; else date +%s; fi
+  # to the microsecond: a target of now() taken a moment ago is never "in the future"
+  if running; then q -c "SELECT extract(epoch FROM clock_timestamp())"; else date +%s.%N; fi
 }
 
 restore() {
