@@ -159,7 +159,7 @@ CREATE OR REPLACE FUNCTION ml_grant_access(role regrole, access text) RETURNS vo
                    '%s.ml_calibration(text, integer, timestamp), %s.ml_backtest_calibration(text) TO %s', s, s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_status() TO %s', s, r);
     EXECUTE format('GRANT SELECT ON %s.ml_progress TO %s', s, r);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.progress() TO %s', r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.progress(), cryptoml_internal.wilson(integer, integer) TO %s', r);
     EXECUTE format('GRANT SELECT ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
     IF access IN ('writer', 'admin') THEN
@@ -236,7 +236,7 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
     IF pg_catalog.current_setting('pgaudit.log', true) IS NOT NULL THEN
       EXECUTE format('ALTER ROLE %s RESET pgaudit.log', r);
     END IF;
-    EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.audit_schedule(text), cryptoml_internal.progress(), '
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION cryptoml_internal.audit_schedule(text), cryptoml_internal.progress(), cryptoml_internal.wilson(integer, integer), '
                    'cryptoml_internal.progress_report(text, text, bigint, bigint), cryptoml_internal.progress_done() FROM %s', r);
     EXECUTE format('REVOKE ALL ON %s.ml_progress FROM %s', s, r);
     EXECUTE format('REVOKE ALL ON %s.rollingchartdata, %s.persistentforecasts, %s.tradesimulations, %s.mltrainingbatches, '
@@ -549,13 +549,7 @@ SELECT b.symbol::text AS symbol, b.forecast_horizon AS horizon, b.model_type::te
        round((extract(epoch FROM now()::timestamp - b.created_at) / 3600)::numeric, 2)::float8 AS age_hours,
        o.outcomes, o.decided, o.hits,
        CASE WHEN o.decided > 0 THEN o.hits::float8 / o.decided END AS directional_accuracy,
-       -- the 95 % Wilson interval, the formula of cryptoml_internal.wilson (which readers may not execute)
-       CASE WHEN o.decided > 0 THEN (w.p + w.z * w.z / (2 * o.decided)
-            - w.z * sqrt(w.p * (1 - w.p) / o.decided + w.z * w.z / (4.0 * o.decided * o.decided))) / (1 + w.z * w.z / o.decided) END
-         AS accuracy_low95,
-       CASE WHEN o.decided > 0 THEN (w.p + w.z * w.z / (2 * o.decided)
-            + w.z * sqrt(w.p * (1 - w.p) / o.decided + w.z * w.z / (4.0 * o.decided * o.decided))) / (1 + w.z * w.z / o.decided) END
-         AS accuracy_high95,
+       w.lo AS accuracy_low95, w.hi AS accuracy_high95,   -- the 95 % Wilson interval of ml_forecast_quality
        o.with_interval, o.interval_coverage,
        (ml_config_get('inference.intervalCoverage'))::float8 AS coverage_target,
        o.last_outcome_bar,
@@ -572,7 +566,7 @@ SELECT b.symbol::text AS symbol, b.forecast_horizon AS horizon, b.model_type::te
       FROM persistentForecasts p
      WHERE p.model_version = b.batch_id AND p.forecast_horizon = b.forecast_horizon AND p.actual_value IS NOT NULL
        AND p.forecast_type = 'price_direction') o
-  CROSS JOIN LATERAL (SELECT CASE WHEN o.decided > 0 THEN o.hits::float8 / o.decided END AS p, 1.959963984540054::float8 AS z) w
+  CROSS JOIN LATERAL cryptoml_internal.wilson(o.hits::integer, o.decided::integer) w
   LEFT JOIN h he ON s.batch_id IS NOT NULL AND he.scope = b.symbol AND he.metric = 'live_ece_h' || b.forecast_horizon
   LEFT JOIN h hc ON s.batch_id IS NOT NULL AND hc.scope = b.symbol AND hc.metric = 'interval_coverage_h' || b.forecast_horizon
  WHERE b.is_production;

@@ -49,6 +49,7 @@ shmem_startup_hook_type prev_startup_hook = nullptr;
 // per backend
 int g_depth = 0;
 int g_level[kMaxDepth];          // transaction nest level at each begin
+int g_overflow = 0;              // begins past kMaxDepth, ended without touching the stack
 bool g_spans = false;            // the outermost operation commits along the way
 char g_operation[16];
 char g_symbol[32];
@@ -98,6 +99,7 @@ void clear_slot() {
 
 void reset_all() {
   g_depth = 0;
+  g_overflow = 0;
   g_spans = false;
   clear_slot();
 }
@@ -168,6 +170,7 @@ void progress_begin(const char* operation, const char* symbol, int64 total, bool
   if (g_depth > 0) {
     // an operation inside another: shown as the outer one's phase
     if (g_depth < kMaxDepth) g_level[g_depth++] = GetCurrentTransactionNestLevel();
+    else g_overflow++;  // deeper than the stack: its end must not end an outer operation
     char phase[64];
     snprintf(phase, sizeof phase, "%s%s%s", operation, symbol ? " " : "", symbol ? symbol : "");
     publish(phase);
@@ -216,6 +219,10 @@ void progress_update(int64 done) {
 }
 
 void progress_end() {
+  if (g_overflow > 0) {
+    g_overflow--;
+    return;
+  }
   if (g_depth == 0) return;
   if (--g_depth == 0) reset_all();
 }
