@@ -1,6 +1,7 @@
 // cryptoml configuration: defaults, per-key rules, validation. See config.hpp.
 #include "config.hpp"
 #include "json_text.hpp"
+#include "features.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -26,10 +27,11 @@ const char* const kDefaultsText = R"json({
            "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9,
                "bollingerPeriod": 20, "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3,
-               "volatilityWindow": 5},
+               "volatilityWindow": 5, "featureSet": 1, "crossMarketSymbols": ["BTCUSDT", "ETHUSDT"]},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
                "modelTypes": ["xgboost", "lstm", "ensemble"], "batchSize": 1000,
-               "maxEpochs": 100, "earlyStoppingPatience": 10, "calibrationFolds": 3},
+               "maxEpochs": 100, "earlyStoppingPatience": 10, "calibrationFolds": 3,
+               "excludeAnomalies": false},
   "inference": {"confidenceThreshold": 60, "ensembleWeights": {}, "predictionCache": true,
                 "maxPredictionAge": 300, "intervalCoverage": 0.8, "intervalAdaptRate": 0.005,
                 "skillSignificance": 0.05, "calibrationWindow": 10080},
@@ -38,7 +40,7 @@ const char* const kDefaultsText = R"json({
   "monitoring": {"completenessThreshold": 0.95,
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05,
                                      "intervalCoverageGap": 0.05, "calibrationError": 0.05},
-                 "checkInterval": 60},
+                 "checkInterval": 60, "anomalyThreshold": 8, "anomalyWindow": 240},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
   "exchanges": ["binance-us", "coinbase", "bybit"],
   "trading": {"autoSimulate": false, "horizon": 15},
@@ -235,6 +237,8 @@ Schema build_schema() {
       int_spec("features.stochasticK", 1, 1000),
       int_spec("features.stochasticD", 1, 1000),
       int_spec("features.volatilityWindow", 2, 1000),
+      int_spec("features.featureSet", 1, kMaxFeatureSet, "feature set version"),
+      symbols_spec("features.crossMarketSymbols"),
       int_spec("training.windowSize", 10, 10000000, "minutes"),
       int_array_spec("training.forecastHorizons", 1, 10080),
       num_spec("training.validationSplit", 0, true, 1, true),
@@ -243,6 +247,7 @@ Schema build_schema() {
       int_spec("training.maxEpochs", 1, 100000),
       int_spec("training.earlyStoppingPatience", 1, 100000),
       int_spec("training.calibrationFolds", 1, 20, "rolling-origin folds"),
+      bool_spec("training.excludeAnomalies"),
       num_spec("inference.confidenceThreshold", 0, false, 100, false),
       weights_spec("inference.ensembleWeights", {"xgboost", "lstm"}),
       bool_spec("inference.predictionCache"),
@@ -262,6 +267,8 @@ Schema build_schema() {
       num_spec("monitoring.alertThresholds.intervalCoverageGap", 0, true, 1, false),
       num_spec("monitoring.alertThresholds.calibrationError", 0, true, 1, false),
       int_spec("monitoring.checkInterval", 1, 86400, "seconds"),
+      num_spec("monitoring.anomalyThreshold", 1, false, 1000, false),
+      int_spec("monitoring.anomalyWindow", 30, 10080, "bars"),
       symbols_spec("symbols"),
       enum_array_spec("exchanges", {"binance-us", "coinbase", "bybit"}),
       bool_spec("trading.autoSimulate"),
@@ -601,6 +608,19 @@ json Config::effective(const json& overrides) {
                                std::to_string(keep) + ")",
                            "rule: data.compressionThreshold <= data.retentionDays",
                            "change the other key first when both must move");
+  // the cross-market symbols must be configured symbols (their bars are this database's)
+  {
+    const json& all = Config::get(tree, "symbols");
+    for (const json& x : Config::get(tree, "features.crossMarketSymbols")) {
+      bool found = false;
+      for (const json& y : all) found = found || y == x;
+      if (!found)
+        throw InvalidParameter("invalid config: features.crossMarketSymbols names " + show(x) +
+                                   ", which is not in symbols",
+                               "rule: every features.crossMarketSymbols entry is one of the configured symbols " + show(all),
+                               "add the symbol to symbols first");
+    }
+  }
   const std::int64_t base = int_at(tree, "ingest.backoffBaseMs");
   const std::int64_t cap = int_at(tree, "ingest.backoffMaxMs");
   if (!(base <= cap))

@@ -87,6 +87,9 @@ struct BarSeries {
 };
 
 constexpr int kFeatureSetVersion = 1;
+// The highest feature set this build computes (features.featureSet's upper bound; set 2 is in
+// features_v2.hpp).
+constexpr int kMaxFeatureSet = 2;
 
 // Names of the features, in vector order (stable for a version). 29 names in v1.
 const std::vector<std::string>& feature_names();
