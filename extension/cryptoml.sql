@@ -2923,5 +2923,15 @@ REVOKE ALL ON FUNCTION ml_train(text, integer, text, jsonb), ml_deploy(text), ml
 REVOKE ALL ON FUNCTION ml_forecast(text, integer) FROM PUBLIC;
 REVOKE ALL ON ml_indicator_status FROM PUBLIC;
 
+-- ==== section: features_v2 (0.8.0): helpers insert their SQL above this line ====
+
+-- ==== section: volatility (0.8.0): helpers insert their SQL above this line ====
+
+-- ==== section: anomalies (0.8.0): helpers insert their SQL above this line ====
+
+-- ==== section: tune (0.8.0): helpers insert their SQL above this line ====
+
+-- ==== section: stacking (0.8.0): helpers insert their SQL above this line ====
+
 -- pgAudit object auditing of the tables above, when the server runs pgAudit with pgaudit.role set
 SELECT ml_pgaudit_objects();
