@@ -10,7 +10,9 @@
 # Own cluster CLUSTER=honest (PORT=54490, database cryptoml, workers off). Loads the shared bars
 # (generated ones when ../shared/data is absent) and builds the samples once; REUSE=0 reloads.
 # Usage: bash bench/honesty.sh
-#   (HORIZONS='5 15 60' MODEL=xgboost SYMBOLS= OPTIONS='{"windowSize": 20000, "retrainEvery": 1440}')
+#   (HORIZONS='5 15 60' MODEL=xgboost SYMBOLS= OPTIONS='{"windowSize": 20000, "retrainEvery": 1440}'
+#    VARIANT=default: a label for OPTIONS, so that several option sets (bench/features_eval.sh:
+#    feature set 1, 2 and 2 without each group) are kept and reported side by side)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -19,6 +21,7 @@ HORIZONS=${HORIZONS:-5 15 60}
 MODEL=${MODEL:-xgboost}
 SYMBOLS=${SYMBOLS:-}
 OPTIONS=${OPTIONS:-'{"windowSize": 20000, "retrainEvery": 1440}'}
+VARIANT=${VARIANT:-default}
 export CRYPTOML_PORT=${PORT:-54490} CRYPTOML_DB=cryptoml
 was_running=0
 bash scripts/cluster.sh status "$CLUSTER" >/dev/null 2>&1 && was_running=1
@@ -36,19 +39,19 @@ else
   "${P[@]}" -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" -c "CREATE EXTENSION cryptoml CASCADE"
   bash scripts/load.sh "$CLUSTER" >/dev/null
 fi
-"${P[@]}" -c "CREATE TABLE IF NOT EXISTS honesty_runs (version text, symbol text, horizon int, run_id text, seconds float8,
-                PRIMARY KEY (version, symbol, horizon))"
+"${P[@]}" -c "CREATE TABLE IF NOT EXISTS honesty_variant_runs (version text, variant text, options jsonb, symbol text, horizon int,
+                run_id text, seconds float8, PRIMARY KEY (version, variant, symbol, horizon))"
 for h in $HORIZONS; do
   if [ "$("${P[@]}" -Atc "SELECT count(*) > 0 FROM mlTrainingSamples WHERE forecast_horizon = $h")" != t ]; then
     "${P[@]}" -Atc "SELECT 'samples h$h: ' || ml_build_samples(NULL, $h)"
   fi
   for sym in $("${P[@]}" -Atc "SELECT DISTINCT symbol FROM rollingChartData WHERE '$SYMBOLS' = '' OR symbol = ANY (string_to_array('$SYMBOLS', ',')) ORDER BY 1"); do
-    "${P[@]}" -Atc "SELECT 1 FROM honesty_runs WHERE version = '$version' AND symbol = '$sym' AND horizon = $h" | grep -q 1 && continue
+    "${P[@]}" -Atc "SELECT 1 FROM honesty_variant_runs WHERE version = '$version' AND variant = '$VARIANT' AND symbol = '$sym' AND horizon = $h" | grep -q 1 && continue
     t0=$(date +%s.%N)
     id=$("${P[@]}" -Atc "SELECT DISTINCT run_id FROM ml_backtest('$sym', $h, '$MODEL', options => '$OPTIONS')")
     t1=$(date +%s.%N)
-    "${P[@]}" -c "INSERT INTO honesty_runs VALUES ('$version', '$sym', $h, '$id', $t1 - $t0)"
-    echo "$version $sym h$h: $id in $(echo "$t1 - $t0" | bc) s"
+    "${P[@]}" -c "INSERT INTO honesty_variant_runs VALUES ('$version', '$VARIANT', '$OPTIONS', '$sym', $h, '$id', $t1 - $t0)"
+    echo "$version $VARIANT $sym h$h: $id in $(echo "$t1 - $t0" | bc) s"
   done
 done
 has_raw=$("${P[@]}" -Atc "SELECT count(*) FROM pg_attribute WHERE attrelid = 'mlbacktestpredictions'::regclass AND attname = 'raw_change'")
@@ -61,8 +64,9 @@ fi
 "${P[@]}" <<SQL
 \pset footer off
 WITH p AS (
-  SELECT r.symbol, r.horizon, p.* , sign($dir) AS d FROM honesty_runs r JOIN mlBacktestPredictions p USING (run_id)
-   WHERE r.version = '$version'),
+  SELECT r.symbol, r.horizon, p.* , sign($dir) AS d FROM honesty_variant_runs r JOIN mlBacktestPredictions p USING (run_id)
+   WHERE r.version = '$version' AND r.variant = '$VARIANT'
+     AND ('$SYMBOLS' = '' OR r.symbol = ANY (string_to_array('$SYMBOLS', ',')))),
 hits AS (
   SELECT symbol, horizon, confidence / 100 AS c, (d = sign(actual_change))::int AS hit,
          CASE WHEN confidence < 50 THEN 0 WHEN confidence >= 90 THEN 90 ELSE floor(confidence / 10) * 10 END AS b
@@ -86,5 +90,18 @@ SELECT e.symbol, e.horizon AS h, e.n AS predictions, round((100 * b.hit_rate)::n
        round(e.rmse_ratio::numeric, 4) AS rmse_ratio, round((100 * e.coverage)::numeric, 1) AS coverage,
        round(e.width::numeric, 4) AS width
   FROM err e JOIN cal c USING (symbol, horizon) JOIN brier b USING (symbol, horizon) ORDER BY 2, 1;
+\echo pooled over the symbols: directional accuracy (sign of the raw output, no-change outcomes left out) with its 95 % Wilson interval
+WITH p AS (
+  SELECT r.horizon, p.*, sign($dir) AS d FROM honesty_variant_runs r JOIN mlBacktestPredictions p USING (run_id)
+   WHERE r.version = '$version' AND r.variant = '$VARIANT'
+     AND ('$SYMBOLS' = '' OR r.symbol = ANY (string_to_array('$SYMBOLS', ',')))),
+hits AS (SELECT horizon, count(*)::float8 AS n, sum((d = sign(actual_change))::int)::float8 AS k FROM p WHERE actual_change <> 0 GROUP BY 1),
+err AS (SELECT horizon, sqrt(avg((predicted_change - actual_change) ^ 2)) / nullif(sqrt(avg(actual_change ^ 2)), 0) AS rmse_ratio FROM p GROUP BY 1)
+SELECT '$VARIANT' AS variant, h.horizon AS h, h.n::bigint AS outcomes, round((100 * h.k / h.n)::numeric, 2) AS hit_pct,
+       round((100 * w.lo)::numeric, 2) AS hit_lo95, round((100 * w.hi)::numeric, 2) AS hit_hi95, round(e.rmse_ratio::numeric, 4) AS rmse_ratio
+  FROM hits h JOIN err e USING (horizon),
+       LATERAL (SELECT (h.k / h.n + 1.96 ^ 2 / (2 * h.n) - 1.96 * sqrt(h.k / h.n * (1 - h.k / h.n) / h.n + 1.96 ^ 2 / (4 * h.n ^ 2))) / (1 + 1.96 ^ 2 / h.n) AS lo,
+                       (h.k / h.n + 1.96 ^ 2 / (2 * h.n) + 1.96 * sqrt(h.k / h.n * (1 - h.k / h.n) / h.n + 1.96 ^ 2 / (4 * h.n ^ 2))) / (1 + 1.96 ^ 2 / h.n) AS hi) w
+ ORDER BY 2;
 SQL
-echo "reproduce: cd $ROOT && HORIZONS='$HORIZONS' MODEL=$MODEL SYMBOLS='$SYMBOLS' OPTIONS='$OPTIONS' bash bench/honesty.sh"
+echo "reproduce: cd $ROOT && HORIZONS='$HORIZONS' MODEL=$MODEL SYMBOLS='$SYMBOLS' VARIANT='$VARIANT' OPTIONS='$OPTIONS' bash bench/honesty.sh"
