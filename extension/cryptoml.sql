@@ -105,9 +105,10 @@ CREATE TABLE mlTrainingSamples (
   metadata         JSONB,
   bar_timestamp    TIMESTAMP,
   feature_vector   DOUBLE PRECISION[],
+  feature_set      INTEGER NOT NULL DEFAULT 1,
   CONSTRAINT mltrainingsamples_horizon_positive CHECK (forecast_horizon > 0)
 );
-CREATE UNIQUE INDEX mltrainingsamples_symbol_horizon_bar_idx ON mlTrainingSamples (symbol, forecast_horizon, bar_timestamp);
+CREATE UNIQUE INDEX mltrainingsamples_symbol_horizon_bar_idx ON mlTrainingSamples (symbol, forecast_horizon, feature_set, bar_timestamp);
 COMMENT ON TABLE mlTrainingSamples IS 'Training samples: features of one bar and the price change over the following horizon.';
 COMMENT ON COLUMN mlTrainingSamples.id IS 'Surrogate key.';
 COMMENT ON COLUMN mlTrainingSamples.symbol IS 'Trading pair.';
@@ -118,6 +119,7 @@ COMMENT ON COLUMN mlTrainingSamples.created_at IS 'When the sample was built.';
 COMMENT ON COLUMN mlTrainingSamples.metadata IS 'Additional context (feature set version, source).';
 COMMENT ON COLUMN mlTrainingSamples.feature_vector IS 'The same features as a vector in feature-set order, NaN for null (added; what training reads).';
 COMMENT ON COLUMN mlTrainingSamples.bar_timestamp IS 'Timestamp of the bar the features describe (added: orders samples in time, makes builds idempotent).';
+COMMENT ON COLUMN mlTrainingSamples.feature_set IS 'Feature set of features and feature_vector: 1 or 2 (docs/features.md); one sample per (symbol, horizon, feature set, bar) (added in 0.8.0).';
 
 CREATE TABLE mlTrainingBatches (
   id                  SERIAL PRIMARY KEY,
@@ -752,7 +754,7 @@ COMMENT ON VIEW ml_indicator_status IS 'Per symbol: bars, first and latest bar, 
 -- ===========================================================================================
 CREATE FUNCTION ml_build_samples(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, since timestamp DEFAULT NULL)
   RETURNS bigint AS 'MODULE_PATHNAME', 'ml_build_samples' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ml_build_samples(text, integer, timestamp) IS 'Writes one mlTrainingSamples row per (symbol, bar, horizon) with a bar exactly horizon minutes later (feature set version 1, see docs/features.md). Idempotent and incremental; NULL symbol/horizon mean every symbol / every training horizon; returns the rows added.';
+COMMENT ON FUNCTION ml_build_samples(text, integer, timestamp) IS 'Writes one mlTrainingSamples row per (symbol, bar, horizon) with a bar exactly horizon minutes later, in the feature set of features.featureSet (see docs/features.md; set 2 leaves a bar whose cross-market inputs are pending to a later call). Idempotent and incremental; NULL symbol/horizon mean every symbol / every training horizon; returns the rows added.';
 
 -- ===========================================================================================
 -- Model registry and training (XGBoost)
@@ -1155,6 +1157,8 @@ CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, comman
     PERFORM cron.schedule('cryptoml-drift-check', '7 * * * *',
                           format('SELECT pg_catalog.count(*) FROM %s.ml_check_drift(7, 100, 0.05::pg_catalog.float8)', s));
     PERFORM cron.schedule('cryptoml-retrain', '17 3 * * *', format('CALL %s.ml_retrain_all(''xgboost''::pg_catalog.text, ''{}''::pg_catalog.jsonb)', s));
+    PERFORM cron.schedule('cryptoml-retrain-volatility', '57 3 * * *',
+                          format('SELECT pg_catalog.count(*) FROM %s.ml_train_volatility(NULL::pg_catalog.text, NULL::pg_catalog.int4, ''{}''::pg_catalog.jsonb)', s));
     PERFORM cron.schedule('cryptoml-compress', '27 4 * * *', format('CALL %s.ml_compress_history(NULL::bigint)', s));
     PERFORM cron.schedule('cryptoml-retention', '47 4 * * *', format('CALL %s.ml_apply_retention(NULL::bigint)', s));
     PERFORM cron.schedule('cryptoml-trim-cron-history', '37 4 * * *',
@@ -1165,7 +1169,7 @@ CREATE FUNCTION ml_schedule() RETURNS TABLE (jobname text, schedule text, comman
                   WHERE j.jobname LIKE 'cryptoml-%' ORDER BY 1;
   END
   $$;
-COMMENT ON FUNCTION ml_schedule() IS 'Installs (or updates) the named pg_cron jobs cryptoml-*: samples, outcomes, drift check, nightly retrain, compression, retention, job history trim. Idempotent. Jobs run as the calling role.';
+COMMENT ON FUNCTION ml_schedule() IS 'Installs (or updates) the named pg_cron jobs cryptoml-*: samples, outcomes, drift check, nightly retrain (models, then volatility models), compression, retention, job history trim. Idempotent. Jobs run as the calling role.';
 
 CREATE FUNCTION ml_unschedule() RETURNS integer
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -1201,13 +1205,10 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
     bar timestamp;
     h integer;
     written integer := 0;
-    sigma float8;        -- std of the last hour's returns between stored bars, in %
-    vol_pct float8;      -- share of the last 24 hours' hourly sigmas at or below it
-    closes float8[];     -- the last 241 closes, newest first
-    steps float8[];      -- cumulative absolute moves from the newest bar back
-    er float8;           -- efficiency ratio over the trend window
-    regime text;
-    n integer;
+    st record;           -- the market statistics of the bar at horizon h (cryptoml_internal.market_stats)
+    vm record;           -- the production volatility model of the horizon
+    vol float8;          -- the volatility forecast: the model's, else sigma * sqrt(h)
+    vol_version text;
     vol_lo float8;       -- the volatility forecast's interval
     vol_hi float8;
   BEGIN
@@ -1215,81 +1216,90 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
     IF bar IS NULL THEN
       RAISE EXCEPTION 'unknown symbol "%": it has no bars', left(symbol, 40) USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- volatility of the last hour and of each of the last 24 hours (returns between stored bars)
-    WITH b AS (SELECT r.timestamp, r.close::float8 AS c FROM @extschema@.rollingchartdata r
-                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp > bar - interval '1441 minutes'),
-         ret AS (SELECT timestamp, 100 * (c / lag(c) OVER (ORDER BY timestamp) - 1) AS x FROM b),
-         hourly AS (SELECT floor(extract(epoch FROM bar - timestamp) / 3600)::int AS k, stddev_samp(x) AS s
-                      FROM ret WHERE x IS NOT NULL GROUP BY 1)
-    SELECT (SELECT hr.s FROM hourly hr WHERE hr.k = 0),
-           (SELECT avg((hr.s <= cur.s)::int)::float8 FROM hourly hr, hourly cur WHERE cur.k = 0 AND hr.s IS NOT NULL)
-      INTO sigma, vol_pct;
-    -- the last 241 closes and the cumulative absolute moves, for the efficiency ratios
-    WITH b AS (SELECT r.close::float8 AS c, r.timestamp FROM @extschema@.rollingchartdata r
-                WHERE r.symbol = ml_forecast_all.symbol AND r.timestamp <= bar ORDER BY r.timestamp DESC LIMIT 241),
-         d AS (SELECT c, timestamp, abs(c - lead(c) OVER (ORDER BY timestamp DESC)) AS step FROM b),
-         e AS (SELECT c, timestamp, sum(step) OVER (ORDER BY timestamp DESC) AS cum FROM d)
-    SELECT array_agg(c ORDER BY timestamp DESC), array_agg(cum ORDER BY timestamp DESC) INTO closes, steps FROM e;
-    FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons')) AS x LOOP
+    -- the statistics (src/core/volatility.hpp): sigma of the last hour's returns between stored
+    -- bars, the volatility percentile of the last 24 hourly sigmas, the efficiency ratio over
+    -- min(max(h, 10), 240) bars and the regime, at every horizon in configuration order
+    FOR st IN SELECT * FROM cryptoml_internal.market_stats(symbol,
+                ARRAY(SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons'))
+                        WITH ORDINALITY AS j(x, k) ORDER BY k), bar) LOOP
+      h := st.horizon;
       -- price_direction: the production model, else the zero-change baseline
       IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
                        AND f.forecast_type = 'price_direction' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
         IF EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_forecast_all.symbol
                      AND m.forecast_horizon = h AND m.is_production) THEN
-          PERFORM @extschema@.ml_forecast(symbol, h);
+          BEGIN
+            PERFORM @extschema@.ml_forecast(symbol, h);
+            written := written + 1;
+          EXCEPTION WHEN object_not_in_prerequisite_state THEN
+            -- a feature set 2 model whose cross-market inputs are pending (another symbol's bar of the
+            -- minute before may still arrive): no forecast of this bar yet, the other forecasts go on
+            -- and a later cycle forecasts once the inputs are final
+            IF SQLERRM NOT LIKE '%are pending%' THEN
+              RAISE;
+            END IF;
+          END;
         ELSE
           INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
                                                        model_version, expires_at, bar_timestamp)
             VALUES (symbol, 'price_direction', NULL, 0, h, 'stat:zero-change', bar + make_interval(mins => h), bar);
+          written := written + 1;
         END IF;
-        written := written + 1;
       END IF;
-      -- volatility: the realized volatility expected over the horizon, sigma * sqrt(h)
-      -- with its conformal interval: the |errors| of this symbol's earlier volatility forecasts of
-      -- the horizon known at this bar (the last inference.calibrationWindow), at the ACI level
-      -- after those of them that stated an interval
-      IF sigma IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+      -- volatility: the realized volatility expected over the horizon, from the production
+      -- volatility model (ml_train_volatility) when there is one and it can predict this bar, else
+      -- sigma * sqrt(h), with its conformal interval: the |errors| of this symbol's earlier
+      -- volatility forecasts of the horizon known at this bar (the last inference.calibrationWindow),
+      -- at the ACI level after those of them that stated an interval
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
                        AND f.forecast_type = 'volatility' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
-        WITH past AS (
-          SELECT DISTINCT ON (f.bar_timestamp) f.bar_timestamp, f.predicted_value::float8 AS p, f.actual_value::float8 AS a,
-                 f.lower::float8 AS lo, f.upper::float8 AS hi
-            FROM @extschema@.persistentforecasts f
-           WHERE f.symbol = ml_forecast_all.symbol AND f.forecast_type = 'volatility' AND f.forecast_horizon = h
-             AND f.actual_value IS NOT NULL AND f.bar_timestamp + make_interval(mins => h) <= bar
-           ORDER BY f.bar_timestamp DESC, f.id DESC),
-        w AS (SELECT * FROM past ORDER BY past.bar_timestamp DESC
-               LIMIT (@extschema@.ml_config_get('inference.calibrationWindow'))::integer)
-        SELECT ci.lower, ci.upper INTO vol_lo, vol_hi
-          FROM cryptoml_internal.conformal_interval(sigma * sqrt(h), (SELECT coalesce(array_agg(w.a - w.p), '{}') FROM w),
-                 (SELECT count(*) FROM past WHERE past.lo IS NOT NULL),
-                 (SELECT count(*) FROM past WHERE past.lo IS NOT NULL AND (past.a < past.lo OR past.a > past.hi))) ci;
-        INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
-                                                     model_version, expires_at, bar_timestamp, lower, upper)
-          VALUES (symbol, 'volatility', NULL, round((sigma * sqrt(h))::numeric, 8), h, 'stat:sigma60-sqrt-h',
-                  bar + make_interval(mins => h), bar, round(greatest(vol_lo, 0)::numeric, 8), round(vol_hi::numeric, 8));
-        written := written + 1;
+        vol := NULL;
+        SELECT m.id, m.model INTO vm FROM cryptoml_internal.volatility_models m
+         WHERE m.symbol = ml_forecast_all.symbol AND m.horizon = h AND m.is_production;
+        IF FOUND THEN
+          vol := cryptoml_internal.volatility_predict(symbol, h, bar, vm.model);
+          vol_version := 'har:' || vm.id;
+        END IF;
+        IF vol IS NULL THEN
+          vol := st.sigma * sqrt(h);
+          vol_version := 'stat:sigma60-sqrt-h';
+        END IF;
+        IF vol IS NOT NULL THEN
+          WITH past AS (
+            SELECT DISTINCT ON (f.bar_timestamp) f.bar_timestamp, f.predicted_value::float8 AS p, f.actual_value::float8 AS a,
+                   f.lower::float8 AS lo, f.upper::float8 AS hi
+              FROM @extschema@.persistentforecasts f
+             WHERE f.symbol = ml_forecast_all.symbol AND f.forecast_type = 'volatility' AND f.forecast_horizon = h
+               AND f.actual_value IS NOT NULL AND f.bar_timestamp + make_interval(mins => h) <= bar
+             ORDER BY f.bar_timestamp DESC, f.id DESC),
+          w AS (SELECT * FROM past ORDER BY past.bar_timestamp DESC
+                 LIMIT (@extschema@.ml_config_get('inference.calibrationWindow'))::integer)
+          SELECT ci.lower, ci.upper INTO vol_lo, vol_hi
+            FROM cryptoml_internal.conformal_interval(vol, (SELECT coalesce(array_agg(w.a - w.p), '{}') FROM w),
+                   (SELECT count(*) FROM past WHERE past.lo IS NOT NULL),
+                   (SELECT count(*) FROM past WHERE past.lo IS NOT NULL AND (past.a < past.lo OR past.a > past.hi))) ci;
+          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                       model_version, expires_at, bar_timestamp, lower, upper)
+            VALUES (symbol, 'volatility', NULL, round(vol::numeric, 8), h, vol_version,
+                    bar + make_interval(mins => h), bar, CASE WHEN vol_lo IS NOT NULL THEN round(greatest(vol_lo, 0)::numeric, 8) END, round(vol_hi::numeric, 8));
+          written := written + 1;
+        END IF;
       END IF;
       -- trend: the market regime, from the efficiency ratio over min(max(h, 10), 240) bars and
       -- the volatility percentile
-      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
+      IF st.er IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
                        AND f.forecast_type = 'trend' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
-        n := least(greatest(h, 10), 240, coalesce(array_length(closes, 1), 1) - 1);
-        -- ER over the last n moves; a flat window (no move at all) is 0: no trend
-        er := CASE WHEN n < 1 THEN NULL WHEN steps[n] > 0 THEN abs(closes[1] - closes[n + 1]) / steps[n] ELSE 0 END;
-        regime := CASE WHEN vol_pct >= 0.9 THEN 'volatile' WHEN er >= 0.3 THEN 'trending' ELSE 'ranging' END;
-        IF er IS NOT NULL THEN
-          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
-                                                       model_version, expires_at, bar_timestamp)
-            VALUES (symbol, 'trend', NULL, round(er::numeric, 8), h, 'stat:regime-' || regime,
-                    bar + make_interval(mins => h), bar);
-          written := written + 1;
-        END IF;
+        INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                     model_version, expires_at, bar_timestamp)
+          VALUES (symbol, 'trend', NULL, round(st.er::numeric, 8), h, 'stat:regime-' || st.regime,
+                  bar + make_interval(mins => h), bar);
+        written := written + 1;
       END IF;
     END LOOP;
     RETURN written;
   END
   $$;
-COMMENT ON FUNCTION ml_forecast_all(text) IS 'Writes the forecasts of the symbol''s latest bar that are missing: price_direction (production model, else the zero-change baseline), volatility (statistical, with a conformal interval from its earlier errors) and trend (statistical) at every forecasting.horizons horizon; returns how many.';
+COMMENT ON FUNCTION ml_forecast_all(text) IS 'Writes the forecasts of the symbol''s latest bar that are missing: price_direction (production model, else the zero-change baseline), volatility (the production volatility model of ml_train_volatility, else sigma60 * sqrt(h); with a conformal interval from its earlier errors) and trend (statistical) at every forecasting.horizons horizon; returns how many.';
 REVOKE ALL ON FUNCTION ml_forecast_all(text) FROM PUBLIC;
 
 -- ===========================================================================================
@@ -1320,7 +1330,7 @@ CREATE TABLE cryptoml_internal.monitor_alerts (
   started_at   timestamptz NOT NULL,
   last_seen_at timestamptz NOT NULL,
   PRIMARY KEY (symbol, alert),
-  CONSTRAINT monitor_alerts_alert_check CHECK (alert IN ('stale_data', 'completeness', 'missing_data', 'invalid_values')
+  CONSTRAINT monitor_alerts_alert_check CHECK (alert IN ('stale_data', 'completeness', 'missing_data', 'invalid_values', 'anomaly')
                                                 OR alert ~ '^(interval_coverage|calibration_error)_h[0-9]+$'),
   CONSTRAINT monitor_alerts_level_check CHECK (level IN ('warning', 'error'))
 );
@@ -1420,6 +1430,7 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
     cfg jsonb := @extschema@.ml_config_get('monitoring');
     started timestamptz;
     was_open boolean;
+    an record;
   BEGIN
     IF at IS NULL OR NOT isfinite(at) OR window_minutes IS NULL OR window_minutes < 1 OR window_minutes > 10080 THEN
       RAISE EXCEPTION 'invalid monitor check arguments: at %, window_minutes %', coalesce(at::text, 'NULL'), coalesce(window_minutes::text, 'NULL')
@@ -1444,6 +1455,13 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
       invalid_ratio := CASE WHEN q.present > 0 THEN q.invalid::float8 / q.present ELSE 0 END;
       raised := '{}';
       recovered := '{}';
+      -- anomalies (0.8.0): score the symbol's new bars, then the flagged ones inside the window
+      IF sym IN (SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s)) THEN
+        PERFORM @extschema@.ml_detect_anomalies(sym);
+      END IF;
+      SELECT count(*) AS n, max(b.score) AS score, max(b.bar_timestamp) AS latest INTO an FROM cryptoml_internal.bar_anomalies b
+       WHERE b.symbol = sym AND b.bar_timestamp >= date_trunc('minute', utc) - make_interval(mins => window_minutes)
+         AND b.bar_timestamp < date_trunc('minute', utc);
       FOR a IN
         WITH mh AS MATERIALIZED (SELECT * FROM cryptoml_internal.model_honesty(sym))  -- one read per symbol
         SELECT * FROM (VALUES
@@ -1458,7 +1476,10 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
            format('%s of %s minutes have no bar', greatest(q.expected - q.present, 0), q.expected)),
           ('invalid_values', 'error', invalid_ratio, (cfg #>> '{alertThresholds,invalidValues}')::float8,
            invalid_ratio > (cfg #>> '{alertThresholds,invalidValues}')::float8,
-           format('%s of %s bars have inconsistent prices or out-of-range indicators', q.invalid, q.present))
+           format('%s of %s bars have inconsistent prices or out-of-range indicators', q.invalid, q.present)),
+          ('anomaly', 'warning', coalesce(an.score, 0), (cfg ->> 'anomalyThreshold')::float8, an.n > 0,
+           CASE WHEN an.n > 0 THEN format('%s anomalous bars in the window, the latest at %s (max |z| %s)', an.n, an.latest, round(an.score::numeric, 1))
+                ELSE format('no anomalous bar in the last %s minutes', window_minutes) END)
         ) AS v(alert, level, value, threshold, bad, detail)
         UNION ALL  -- the production models' live honesty, judged over at least 100 outcomes
         SELECT 'interval_coverage_h' || mh.horizon, 'warning', mh.coverage, mh.coverage_target,
@@ -1509,7 +1530,7 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
     END IF;
   END
   $$;
-COMMENT ON FUNCTION ml_monitor_check(text, timestamptz, integer) IS 'Data-quality check of one or every configured symbol over the window_minutes closed minutes before at: completeness, missing ratio, staleness, invalid ratio; and the live honesty of its production models (interval coverage off target by more than monitoring.alertThresholds.intervalCoverageGap, expected calibration error above monitoring.alertThresholds.calibrationError, over at least 100 outcomes); raises each alert once (systemLogs + NOTIFY cryptoml_alerts) and clears it once.';
+COMMENT ON FUNCTION ml_monitor_check(text, timestamptz, integer) IS 'Data-quality check of one or every configured symbol over the window_minutes closed minutes before at: completeness, missing ratio, staleness, invalid ratio, anomalous bars (runs ml_detect_anomalies first; 0.8.0); and the live honesty of its production models (interval coverage off target by more than monitoring.alertThresholds.intervalCoverageGap, expected calibration error above monitoring.alertThresholds.calibrationError, over at least 100 outcomes); raises each alert once (systemLogs + NOTIFY cryptoml_alerts) and clears it once.';
 
 CREATE FUNCTION ml_health()
   RETURNS TABLE (scope text, metric text, value float8, unit text, threshold float8, ok boolean, detail text)
@@ -2367,15 +2388,16 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
      WHERE k NOT IN ('retrainEvery', 'windowSize', 'validationSplit', 'maxDepth', 'learningRate', 'numRounds', 'tpSigma',
                      'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
                      'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize', 'calibrationFolds',
-                     'intervalCoverage', 'intervalAdaptRate', 'skillSignificance', 'calibrationWindow');
+                     'intervalCoverage', 'intervalAdaptRate', 'skillSignificance', 'calibrationWindow', 'combiner',
+                     'featureSet', 'excludeGroups');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'unknown backtest option(s): %', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, intervalAdaptRate, skillSignificance, calibrationWindow';
+        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, intervalAdaptRate, skillSignificance, calibrationWindow, combiner, featureSet, excludeGroups';
     END IF;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number';
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number' AND k NOT IN ('combiner', 'excludeGroups');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: every option is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize, calibrationFolds, calibrationWindow)';
+        DETAIL = 'rule: every option but combiner (a string) and excludeGroups (an array of group names) is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize, calibrationFolds, calibrationWindow, featureSet)';
     END IF;
     -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
     PERFORM cryptoml_internal.check_backtest_options(model_type, o);
@@ -2396,8 +2418,12 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
       'intervalCoverage', @extschema@.ml_config_get('inference.intervalCoverage'),
       'intervalAdaptRate', @extschema@.ml_config_get('inference.intervalAdaptRate'),
       'skillSignificance', @extschema@.ml_config_get('inference.skillSignificance'),
-      'calibrationWindow', @extschema@.ml_config_get('inference.calibrationWindow')) || o;
+      'calibrationWindow', @extschema@.ml_config_get('inference.calibrationWindow'),
+      'featureSet', @extschema@.ml_config_get('features.featureSet'), 'excludeGroups', '[]'::jsonb) || o;
     -- (integers and their ranges: the caller's options were checked above, the configuration's by its rules)
+    -- the ablation's group names against the resolved feature set
+    PERFORM cryptoml_internal.check_backtest_options(model_type,
+              jsonb_build_object('featureSet', p -> 'featureSet', 'excludeGroups', p -> 'excludeGroups'));
     fee := (p ->> 'feePct')::float8;
     slip := (p ->> 'slippagePct')::float8;
     IF horizon <= 0 OR (p ->> 'retrainEvery')::integer <= 0 THEN
@@ -2405,10 +2431,14 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: horizon > 0 and retrainEvery > 0 minutes';
     END IF;
     SELECT min(s.bar_timestamp), max(s.bar_timestamp) INTO smin, smax FROM @extschema@.mltrainingsamples s
-     WHERE s.symbol = ml_backtest.symbol AND s.forecast_horizon = ml_backtest.horizon AND s.target IS NOT NULL;
+     WHERE s.symbol = ml_backtest.symbol AND s.forecast_horizon = ml_backtest.horizon AND s.target IS NOT NULL
+       AND s.feature_set = (p ->> 'featureSet')::integer;
     IF smin IS NULL THEN
-      RAISE EXCEPTION 'no training samples for % at horizon %', left(symbol, 40), horizon USING ERRCODE = 'object_not_in_prerequisite_state',
-        HINT = format('SELECT ml_build_samples(%L, %s);', symbol, horizon);
+      RAISE EXCEPTION 'no training samples for % at horizon %', left(symbol, 40), horizon
+        USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = format('rule: a backtest reads the samples of feature set %s (option featureSet, else features.featureSet)', p ->> 'featureSet'),
+        HINT = CASE WHEN (p ->> 'featureSet') = '1' THEN format('SELECT ml_build_samples(%L, %s);', symbol, horizon)
+                    ELSE format('SELECT ml_config_set(''features.featureSet'', %L); SELECT ml_build_samples(%L, %s);',
+                                p ->> 'featureSet', symbol, horizon) END;
     END IF;
     IF NOT isfinite(coalesce(ml_backtest."from", smin)) OR NOT isfinite(coalesce(ml_backtest."to", smax)) THEN
       RAISE EXCEPTION 'invalid backtest period: from % to %', ml_backtest."from", ml_backtest."to" USING ERRCODE = 'invalid_parameter_value',
@@ -2923,13 +2953,497 @@ REVOKE ALL ON FUNCTION ml_train(text, integer, text, jsonb), ml_deploy(text), ml
 REVOKE ALL ON FUNCTION ml_forecast(text, integer) FROM PUBLIC;
 REVOKE ALL ON ml_indicator_status FROM PUBLIC;
 
+-- ==== feature set 2 binding (0.8.0) ====
+-- The features ml_forecast would use for the symbol's latest bar in a feature set (set 2 with the
+-- configuration's leaders and index members), as jsonb shaped like mlTrainingSamples.features:
+-- training and serving build the same vector. ERROR 55000 while a cross-market input is pending.
+CREATE FUNCTION cryptoml_internal.latest_features(symbol text, feature_set integer) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_latest_features' LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
+-- a samples' features object as a vector in the order of the feature set (mlTrainingSamples.feature_vector)
+CREATE FUNCTION cryptoml_internal.features_to_vector(features jsonb, feature_set integer) RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'cml_features_to_vector' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION cryptoml_internal.latest_features(text, integer), cryptoml_internal.features_to_vector(jsonb, integer) FROM PUBLIC;
+
 -- ==== section: features_v2 (0.8.0): helpers insert their SQL above this line ====
+
+-- ==== volatility (0.8.0) ====
+-- The statistics of ml_forecast_all and the trained volatility model (src/core/volatility.hpp,
+-- docs/forecasting.md#the-volatility-model).
+
+-- The market statistics ml_forecast_all states at a bar (its latest with bar NULL), one row per
+-- horizon in the order given: sigma of the last hour's returns between stored bars (%), the
+-- volatility percentile of the last 24 hourly sigmas, the efficiency ratio over n =
+-- min(max(h, 10), 240) moves and the regime (volatile, trending, ranging).
+CREATE FUNCTION cryptoml_internal.market_stats(symbol text, horizons integer[], bar timestamp DEFAULT NULL)
+  RETURNS TABLE (horizon integer, bar_timestamp timestamp, sigma float8, vol_pct float8, n integer, er float8, regime text)
+  AS 'MODULE_PATHNAME', 'cml_market_stats' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
+-- Trained volatility models: one HAR regression of log realized volatility per row; at most one
+-- production model per (symbol, horizon), which ml_forecast_all uses.
+CREATE TABLE cryptoml_internal.volatility_models (
+  id            bigserial PRIMARY KEY,
+  symbol        varchar(20) NOT NULL,
+  horizon       integer NOT NULL CHECK (horizon BETWEEN 1 AND 10080),
+  model         jsonb NOT NULL,
+  options       jsonb NOT NULL DEFAULT '{}',
+  trained_at    timestamptz NOT NULL DEFAULT now(),
+  train_from    timestamp NOT NULL,
+  train_to      timestamp NOT NULL,
+  valid_from    timestamp NOT NULL,
+  valid_to      timestamp NOT NULL,
+  train_rows    bigint NOT NULL,
+  valid_rows    bigint NOT NULL,
+  metrics       jsonb NOT NULL,
+  is_production boolean NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX volatility_models_one_production_idx ON cryptoml_internal.volatility_models (symbol, horizon) WHERE is_production;
+CREATE INDEX volatility_models_symbol_idx ON cryptoml_internal.volatility_models (symbol, horizon, id);
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.volatility_models', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.volatility_models_id_seq', '');
+COMMENT ON TABLE cryptoml_internal.volatility_models IS 'Trained volatility models (HAR regression of log realized volatility, JSON in model), with their training range and validation metrics (QLIKE and RMSE of log volatility against the trailing realized volatility and the formula); is_production marks the one ml_forecast_all uses.';
+
+-- The C parts: fit (reads only), predict (NULL when a feature is missing) and walk-forward.
+CREATE FUNCTION cryptoml_internal.volatility_fit(symbol text, horizon integer, options jsonb,
+    OUT model jsonb, OUT rows bigint, OUT train_rows bigint, OUT valid_rows bigint,
+    OUT train_from timestamp, OUT train_to timestamp, OUT valid_from timestamp, OUT valid_to timestamp,
+    OUT n bigint, OUT qlike float8, OUT qlike_baseline float8, OUT qlike_formula float8,
+    OUT rmse_log float8, OUT rmse_log_baseline float8, OUT rmse_log_formula float8)
+  AS 'MODULE_PATHNAME', 'cml_volatility_fit' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION cryptoml_internal.volatility_predict(symbol text, horizon integer, bar timestamp, model jsonb)
+  RETURNS float8 AS 'MODULE_PATHNAME', 'cml_volatility_predict' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION cryptoml_internal.market_stats(text, integer[], timestamp),
+  cryptoml_internal.volatility_fit(text, integer, jsonb),
+  cryptoml_internal.volatility_predict(text, integer, timestamp, jsonb) FROM PUBLIC;
+
+-- Trains the volatility model of each symbol (NULL: the configured symbols that have bars) and
+-- horizon (NULL: forecasting.horizons) and promotes it when its validation QLIKE beats both the
+-- trailing realized volatility and the formula (sigma60 * sqrt(h)).
+CREATE FUNCTION ml_train_volatility(symbol text DEFAULT NULL, horizon integer DEFAULT NULL, options jsonb DEFAULT '{}')
+  RETURNS TABLE (model_id bigint, model_symbol text, forecast_horizon integer, is_production boolean, n bigint,
+                 qlike float8, qlike_baseline float8, qlike_formula float8, ratio float8,
+                 rmse_log float8, rmse_log_baseline float8, rmse_log_formula float8,
+                 train_from timestamp, train_to timestamp, valid_from timestamp, valid_to timestamp)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    syms text[];
+    hs integer[];
+    s text;
+    h integer;
+    f record;
+    new_id bigint;
+    promote boolean;
+    msg text; det text; hnt text; st text;
+  BEGIN
+    IF horizon IS NOT NULL AND (horizon < 1 OR horizon > 10080) THEN
+      RAISE EXCEPTION 'invalid horizon = %: must be between 1 and 10080 minutes', horizon
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: horizon in [1, 10080]';
+    END IF;
+    IF options IS NULL THEN options := '{}'; END IF;
+    IF ml_train_volatility.symbol IS NOT NULL THEN
+      syms := ARRAY[ml_train_volatility.symbol];
+    ELSE
+      syms := ARRAY(SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(symbol)
+                     WHERE EXISTS (SELECT 1 FROM @extschema@.rollingchartdata r WHERE r.symbol = c.symbol) ORDER BY 1);
+    END IF;
+    IF ml_train_volatility.horizon IS NOT NULL THEN
+      hs := ARRAY[ml_train_volatility.horizon];
+    ELSE
+      hs := ARRAY(SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons'))
+                    WITH ORDINALITY AS j(x, k) ORDER BY k);
+    END IF;
+    FOREACH s IN ARRAY syms LOOP
+      FOREACH h IN ARRAY hs LOOP
+        BEGIN
+          f := cryptoml_internal.volatility_fit(s, h, options);
+        EXCEPTION WHEN OTHERS THEN
+          GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT, st = RETURNED_SQLSTATE;
+          RAISE EXCEPTION 'ml_train_volatility(%, %): %', s, h, msg USING ERRCODE = st, DETAIL = det, HINT = hnt;
+        END;
+        promote := f.n > 0 AND f.qlike < f.qlike_baseline AND f.qlike < f.qlike_formula;
+        -- one promotion at a time per (symbol, horizon)
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cryptoml volatility ' || s || ' ' || h));
+        IF promote THEN
+          UPDATE cryptoml_internal.volatility_models m SET is_production = false
+           WHERE m.symbol = s AND m.horizon = h AND m.is_production;
+        END IF;
+        INSERT INTO cryptoml_internal.volatility_models (symbol, horizon, model, options, train_from, train_to, valid_from,
+                                                         valid_to, train_rows, valid_rows, metrics, is_production)
+          VALUES (s, h, f.model, options, f.train_from, f.train_to, f.valid_from, f.valid_to, f.train_rows, f.valid_rows,
+                  jsonb_build_object('n', f.n, 'qlike', f.qlike, 'qlike_baseline', f.qlike_baseline,
+                                     'qlike_formula', f.qlike_formula, 'rmse_log', f.rmse_log,
+                                     'rmse_log_baseline', f.rmse_log_baseline, 'rmse_log_formula', f.rmse_log_formula),
+                  promote)
+          RETURNING volatility_models.id INTO new_id;
+        model_id := new_id; model_symbol := s; forecast_horizon := h; is_production := promote; n := f.n;
+        qlike := f.qlike; qlike_baseline := f.qlike_baseline; qlike_formula := f.qlike_formula;
+        ratio := f.qlike / nullif(f.qlike_baseline, 0);
+        rmse_log := f.rmse_log; rmse_log_baseline := f.rmse_log_baseline; rmse_log_formula := f.rmse_log_formula;
+        train_from := f.train_from; train_to := f.train_to; valid_from := f.valid_from; valid_to := f.valid_to;
+        RETURN NEXT;
+      END LOOP;
+    END LOOP;
+  END
+  $$;
+COMMENT ON FUNCTION ml_train_volatility(text, integer, jsonb) IS 'Trains the HAR volatility model (log realized volatility over the horizon on the log realized volatility of the last 15, 60, 240 and 1440 minutes and the hour-of-week profile) per symbol (NULL: every configured symbol with bars) and horizon (NULL: forecasting.horizons) on the last trainDays days, split by the one split rule; returns the validation QLIKE and RMSE of log volatility against the trailing realized volatility and the formula, and promotes the model when it beats both. Options: ridge, validationSplit, trainDays.';
+
+CREATE FUNCTION ml_volatility_evaluate(symbol text, horizon integer, options jsonb DEFAULT '{}',
+    OUT qlike float8, OUT qlike_baseline float8, OUT ratio float8, OUT rmse_log float8, OUT rmse_log_baseline float8,
+    OUT n bigint, OUT qlike_formula float8, OUT rmse_log_formula float8, OUT refits integer)
+  AS 'MODULE_PATHNAME', 'cml_volatility_evaluate' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_volatility_evaluate(text, integer, jsonb) IS 'Walk-forward evaluation of the HAR volatility model over all the symbol''s bars: refits every refitEvery minutes (expanding window, or rolling with trainDays), each prediction only from bars before it; QLIKE and RMSE of log volatility of the model, the trailing realized volatility of the last h minutes (baseline, ratio = qlike / qlike_baseline) and the formula sigma60 * sqrt(h). Options: ridge, trainDays, refitEvery, warmupDays.';
+REVOKE ALL ON FUNCTION ml_train_volatility(text, integer, jsonb), ml_volatility_evaluate(text, integer, jsonb) FROM PUBLIC;
 
 -- ==== section: volatility (0.8.0): helpers insert their SQL above this line ====
 
+-- ==== Anomalies (0.8.0) ====
+-- Per-bar anomaly detector (issue 17; docs/monitoring.md, "Anomalies"). The scores are computed by
+-- src/core/anomaly.* through cryptoml_internal.anomaly_scores; ml_detect_anomalies reads the
+-- bars, the market index and the checkpoint and stores the flagged bars; ml_monitor_check runs it
+-- and raises the 'anomaly' alert; ml_train leaves flagged bars' samples out with
+-- training.excludeAnomalies (src/pg/train.cpp, cryptoml_internal.anomaly_excluded_samples).
+CREATE TABLE cryptoml_internal.bar_anomalies (
+  symbol        varchar(20) NOT NULL,
+  bar_timestamp timestamp NOT NULL,
+  score         float8 NOT NULL,
+  kinds         text[] NOT NULL,
+  z             jsonb NOT NULL,
+  detected_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (symbol, bar_timestamp),
+  CONSTRAINT bar_anomalies_kinds_check CHECK (cardinality(kinds) > 0 AND kinds <@ ARRAY['return', 'range', 'volume', 'residual'])
+);
+COMMENT ON TABLE cryptoml_internal.bar_anomalies IS 'Bars flagged by the anomaly detector (ml_detect_anomalies): max robust |z| of return, range, volume and market residual at or above monitoring.anomalyThreshold. Rows of bars at or after a changed, late or deleted bar are removed when the bar changes and re-scored by the next detection.';
+COMMENT ON COLUMN cryptoml_internal.bar_anomalies.score IS 'max |z| over the scored features.';
+COMMENT ON COLUMN cryptoml_internal.bar_anomalies.kinds IS 'The features with |z| >= threshold: return, range, volume, residual.';
+COMMENT ON COLUMN cryptoml_internal.bar_anomalies.z IS 'Per feature its value, the window median and scale and z (null: not scored); and the beta of the residual.';
+
+-- Per symbol: every bar at or before scored_through has been scored with these settings.
+CREATE TABLE cryptoml_internal.anomaly_checkpoint (
+  symbol          varchar(20) PRIMARY KEY,
+  scored_through  timestamp NOT NULL,
+  anomaly_window  integer NOT NULL,
+  threshold       float8 NOT NULL,
+  updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE cryptoml_internal.anomaly_checkpoint IS 'Anomaly detection progress per symbol: the bars at or before scored_through were scored with anomaly_window and threshold (a change of either re-scores the symbol from its first bar).';
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.bar_anomalies', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.anomaly_checkpoint', '');
+
+CREATE FUNCTION cryptoml_internal.anomaly_scores(ts timestamp[], high float8[], low float8[], close float8[], volume float8[],
+    index_return float8[], first_new integer, "window" integer, threshold float8, all_rows boolean DEFAULT false,
+    OUT bar_timestamp timestamp, OUT score float8, OUT anomalous boolean, OUT kinds text[], OUT z jsonb)
+  RETURNS SETOF record AS 'MODULE_PATHNAME', 'cml_anomaly_scores' LANGUAGE C IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION cryptoml_internal.anomaly_scores(timestamp[], float8[], float8[], float8[], float8[], float8[], integer, integer, float8, boolean) IS 'Robust z-scores (src/core/anomaly.hpp) of the bars from first_new (1-based) on, against the window bars before each; the earlier elements are history only. One row per scored bar (only the anomalous ones unless all_rows).';
+
+-- The equal-weight market index of a symbol: per minute in [lo, hi], the MEDIAN 1-minute log
+-- return of the others (the OTHER configured symbols) that have a bar at that minute and at the
+-- one before (the caller passes them: ml_config_get may not run inside a parallel query) (the
+-- median, not the mean: with five others the mean passes a fifth of one symbol's flash wick into
+-- every other symbol's residual; docs/monitoring.md, "Anomalies").
+CREATE FUNCTION cryptoml_internal.anomaly_index(others text[], lo timestamp, hi timestamp, OUT minute timestamp, OUT index_return float8, OUT members integer)
+  RETURNS SETOF record LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT x.ts, percentile_cont(0.5) WITHIN GROUP (ORDER BY ln(x.c / x.pc)), count(*)::integer
+    FROM (SELECT r.symbol, r.timestamp AS ts, r.close::float8 AS c,
+                 lag(r.close::float8) OVER w AS pc, lag(r.timestamp) OVER w AS pts
+            FROM @extschema@.rollingchartdata r
+           WHERE r.symbol = ANY ($1)
+             AND r.timestamp >= $2 - interval '1 minute' AND r.timestamp <= $3
+          WINDOW w AS (PARTITION BY r.symbol ORDER BY r.timestamp)) x
+   WHERE x.pts = x.ts - interval '1 minute' AND x.c > 0 AND x.pc > 0 AND x.ts >= $2
+   GROUP BY x.ts
+  $$;
+
+CREATE FUNCTION ml_detect_anomalies(symbol text DEFAULT NULL) RETURNS integer
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    syms text[] := ARRAY(SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s));
+    win integer := (@extschema@.ml_config_get('monitoring.anomalyWindow'))::integer;
+    thr float8 := (@extschema@.ml_config_get('monitoring.anomalyThreshold'))::float8;
+    sym text;
+    cp record;
+    through timestamp;
+    ready_until timestamp;
+    last_new timestamp;
+    first_new timestamp;
+    hist_n integer;
+    b record;
+    n integer;
+    total integer := 0;
+  BEGIN
+    IF symbol IS NOT NULL AND NOT (symbol = ANY (syms)) THEN
+      RAISE EXCEPTION 'unknown symbol "%"', left(symbol, 40)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: anomalies are detected for the symbols of the symbols setting',
+              HINT = 'SELECT ml_config_get(''symbols'');';
+    END IF;
+    IF win IS NULL OR win < 30 OR win > 10080 OR thr IS NULL OR NOT (thr >= 1 AND thr <= 1000) THEN  -- config.cpp's rules, checked again
+      RAISE EXCEPTION 'invalid anomaly settings: monitoring.anomalyWindow %, monitoring.anomalyThreshold %', win, thr
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 30 <= anomalyWindow <= 10080 and 1 <= anomalyThreshold <= 1000';
+    END IF;
+    FOR sym IN SELECT s FROM unnest(syms) AS s WHERE ml_detect_anomalies.symbol IS NULL OR s = ml_detect_anomalies.symbol ORDER BY s LOOP
+      -- one detection per symbol at a time (a second caller waits, then finds nothing new)
+      PERFORM pg_advisory_xact_lock(hashtext('cryptoml anomalies'), hashtext(sym));
+      SELECT * INTO cp FROM cryptoml_internal.anomaly_checkpoint k WHERE k.symbol = sym;
+      through := NULL;
+      IF FOUND THEN
+        IF cp.anomaly_window = win AND cp.threshold = thr THEN
+          through := cp.scored_through;
+        ELSE  -- other settings: re-score the symbol
+          DELETE FROM cryptoml_internal.bar_anomalies a WHERE a.symbol = sym;
+        END IF;
+      END IF;
+      -- A bar is ready when every other configured symbol has a bar at or after its minute (its
+      -- market index is final), or when it is more than 5 minutes old (a lagging or dead symbol
+      -- does not hold detection up).
+      ready_until := greatest(
+        coalesce((SELECT min(coalesce((SELECT max(r.timestamp) FROM @extschema@.rollingchartdata r WHERE r.symbol = o.s), '-infinity'))
+                    FROM unnest(syms) AS o(s) WHERE o.s <> sym), 'infinity'),
+        date_trunc('minute', now() AT TIME ZONE 'UTC') - interval '6 minutes');
+      SELECT min(r.timestamp), max(r.timestamp) INTO first_new, last_new FROM @extschema@.rollingchartdata r
+       WHERE r.symbol = sym AND r.timestamp > coalesce(through, '-infinity') AND r.timestamp <= ready_until;
+      CONTINUE WHEN last_new IS NULL;
+      SELECT count(*)::integer INTO hist_n FROM (SELECT 1 FROM @extschema@.rollingchartdata r
+        WHERE r.symbol = sym AND r.timestamp < first_new ORDER BY r.timestamp DESC LIMIT win + 1) h;
+      SELECT array_agg(x.timestamp ORDER BY x.timestamp) AS ts, array_agg(x.high::float8 ORDER BY x.timestamp) AS high,
+             array_agg(x.low::float8 ORDER BY x.timestamp) AS low, array_agg(x.close::float8 ORDER BY x.timestamp) AS close,
+             array_agg(x.volume::float8 ORDER BY x.timestamp) AS volume, array_agg(i.index_return ORDER BY x.timestamp) AS idx
+        INTO b
+        FROM (SELECT * FROM (SELECT r.timestamp, r.high, r.low, r.close, r.volume FROM @extschema@.rollingchartdata r
+                              WHERE r.symbol = sym AND r.timestamp < first_new ORDER BY r.timestamp DESC LIMIT win + 1) h
+              UNION ALL
+              SELECT r.timestamp, r.high, r.low, r.close, r.volume FROM @extschema@.rollingchartdata r
+               WHERE r.symbol = sym AND r.timestamp >= first_new AND r.timestamp <= last_new) x
+        LEFT JOIN cryptoml_internal.anomaly_index(array_remove(syms, sym), coalesce((SELECT min(r.timestamp) FROM (SELECT r.timestamp FROM @extschema@.rollingchartdata r
+                     WHERE r.symbol = sym AND r.timestamp < first_new ORDER BY r.timestamp DESC LIMIT win + 1) r), first_new), last_new) i
+          ON i.minute = x.timestamp;
+      INSERT INTO cryptoml_internal.bar_anomalies AS a (symbol, bar_timestamp, score, kinds, z, detected_at)
+        SELECT sym, s.bar_timestamp, s.score, s.kinds, s.z, now()
+          FROM cryptoml_internal.anomaly_scores(b.ts, b.high, b.low, b.close, b.volume, b.idx, hist_n + 1, win, thr) s
+        ON CONFLICT ON CONSTRAINT bar_anomalies_pkey DO UPDATE
+          SET score = excluded.score, kinds = excluded.kinds, z = excluded.z, detected_at = excluded.detected_at;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      total := total + n;
+      INSERT INTO cryptoml_internal.anomaly_checkpoint AS k (symbol, scored_through, anomaly_window, threshold, updated_at)
+        VALUES (sym, last_new, win, thr, now())
+        ON CONFLICT ON CONSTRAINT anomaly_checkpoint_pkey DO UPDATE SET scored_through = excluded.scored_through, anomaly_window = excluded.anomaly_window,
+                                           threshold = excluded.threshold, updated_at = excluded.updated_at;
+    END LOOP;
+    RETURN total;
+  END
+  $$;
+COMMENT ON FUNCTION ml_detect_anomalies(text) IS 'Scores the bars of one or every configured symbol not scored yet and ready (every other configured symbol has reached their minute, or they are over 5 minutes old): robust z-scores of 1-minute log return, log range, log1p volume and the residual against the equal-weight index of the other symbols, against the median and MAD of the previous monitoring.anomalyWindow bars; stores the bars with max |z| >= monitoring.anomalyThreshold; returns how many it flagged. Incremental (a per-symbol checkpoint) and idempotent. Errors: a symbol not configured (22023).';
+
+-- ml_anomalies' argument rules (a one-time filter of its query: raised before any row is read).
+CREATE FUNCTION cryptoml_internal.anomalies_args_ok(symbol text, since timestamp) RETURNS boolean
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF symbol IS NOT NULL AND symbol !~ '^[A-Z0-9]{2,20}$' THEN
+      RAISE EXCEPTION 'invalid symbol "%"', left(symbol, 40)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a symbol matches ^[A-Z0-9]{2,20}$';
+    END IF;
+    IF since IS NOT NULL AND NOT isfinite(since) THEN
+      RAISE EXCEPTION 'invalid since %', since USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: since is a finite time or NULL';
+    END IF;
+    RETURN true;
+  END
+  $$;
+
+CREATE FUNCTION ml_anomalies(symbol text DEFAULT NULL, since timestamp DEFAULT NULL)
+  RETURNS TABLE (symbol text, bar_timestamp timestamp, score float8, kinds text[], z_return float8, z_range float8,
+                 z_volume float8, z_residual float8, beta float8, z jsonb, detected_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT a.symbol::text, a.bar_timestamp, a.score, a.kinds, (a.z #>> '{return,z}')::float8, (a.z #>> '{range,z}')::float8,
+         (a.z #>> '{volume,z}')::float8, (a.z #>> '{residual,z}')::float8, (a.z ->> 'beta')::float8, a.z, a.detected_at
+    FROM cryptoml_internal.bar_anomalies a
+   WHERE cryptoml_internal.anomalies_args_ok($1, $2)
+     AND ($1 IS NULL OR a.symbol = $1) AND ($2 IS NULL OR a.bar_timestamp >= $2)
+   ORDER BY a.bar_timestamp, a.symbol
+  $$;
+COMMENT ON FUNCTION ml_anomalies(text, timestamp) IS 'The flagged bars of one or every symbol (NULL), from since on (NULL: all), oldest first: score (max |z|), kinds, the z of each feature, the residual''s beta and the full detail. Run ml_detect_anomalies (or the monitor) to bring them up to date.';
+
+-- Bars changed by a statement (late, corrected, deleted: cryptoml_internal.statement_bar_changes,
+-- which the indicators' statement trigger fills): the anomaly rows of the symbol at or after the
+-- earliest change are removed and its checkpoint moved back before it, so the next detection
+-- re-scores them. Bars appended after the checkpoint change nothing. Retention and compression
+-- (cryptoml_internal.delete_history) report no change: the flags of the bars they remove stay.
+CREATE FUNCTION cryptoml_internal.anomalies_bars_changed() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    c record;
+  BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+      DELETE FROM cryptoml_internal.bar_anomalies;
+      DELETE FROM cryptoml_internal.anomaly_checkpoint;
+      RETURN NULL;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.anomaly_checkpoint) THEN
+      RETURN NULL;  -- detection never ran: nothing to invalidate
+    END IF;
+    FOR c IN
+      SELECT k.symbol, ch.since FROM cryptoml_internal.statement_bar_changes() ch
+        JOIN cryptoml_internal.anomaly_checkpoint k ON k.symbol = ch.symbol
+       WHERE ch.since IS NULL OR ch.since <= k.scored_through
+    LOOP
+      IF c.since IS NULL THEN
+        DELETE FROM cryptoml_internal.bar_anomalies a WHERE a.symbol = c.symbol;
+        DELETE FROM cryptoml_internal.anomaly_checkpoint k WHERE k.symbol = c.symbol;
+      ELSE
+        DELETE FROM cryptoml_internal.bar_anomalies a WHERE a.symbol = c.symbol AND a.bar_timestamp >= c.since;
+        UPDATE cryptoml_internal.anomaly_checkpoint k SET scored_through = c.since - interval '1 microsecond', updated_at = now()
+         WHERE k.symbol = c.symbol;
+      END IF;
+    END LOOP;
+    RETURN NULL;
+  END
+  $$;
+-- Named to fire after zz_cryptoml_indicators_statement (statement triggers fire in name order).
+CREATE TRIGGER zz_cryptoml_stale_anomalies AFTER INSERT OR UPDATE OR DELETE ON rollingChartData
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.anomalies_bars_changed();
+CREATE TRIGGER zz_cryptoml_stale_anomalies_truncate AFTER TRUNCATE ON rollingChartData
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.anomalies_bars_changed();
+-- statement_bar_changes reports what the indicators read (prices, not volume): an UPDATE of a
+-- bar's volume (or any of its OHLCV, symbol, timestamp) invalidates its symbol from that bar on
+-- here, one row at a time (the WHEN clause keeps indicator-only updates out).
+CREATE FUNCTION cryptoml_internal.anomalies_bar_updated() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    b record;
+  BEGIN
+    FOR b IN SELECT OLD.symbol AS symbol, OLD.timestamp AS ts UNION ALL SELECT NEW.symbol, NEW.timestamp LOOP
+      DELETE FROM cryptoml_internal.bar_anomalies a WHERE a.symbol = b.symbol AND a.bar_timestamp >= b.ts;
+      UPDATE cryptoml_internal.anomaly_checkpoint k SET scored_through = b.ts - interval '1 microsecond', updated_at = now()
+       WHERE k.symbol = b.symbol AND k.scored_through >= b.ts;
+    END LOOP;
+    RETURN NULL;
+  END
+  $$;
+CREATE TRIGGER zz_cryptoml_anomalies_bar_updated AFTER UPDATE ON rollingChartData
+  FOR EACH ROW WHEN ((OLD.symbol, OLD.timestamp, OLD.open, OLD.high, OLD.low, OLD.close, OLD.volume)
+                     IS DISTINCT FROM (NEW.symbol, NEW.timestamp, NEW.open, NEW.high, NEW.low, NEW.close, NEW.volume))
+  EXECUTE FUNCTION cryptoml_internal.anomalies_bar_updated();
+
+-- training.excludeAnomalies: the samples of the training window (as ml_train reads it: feature
+-- set, target known, bar after the set's latest sample minus window_minutes) whose bar or target window
+-- [bar, bar + horizon] holds a flagged bar; none while the setting is false.
+CREATE FUNCTION cryptoml_internal.anomaly_excluded_samples(symbol text, horizon integer, window_minutes integer, feature_set integer)
+  RETURNS SETOF timestamp LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF NOT coalesce((@extschema@.ml_config_get('training.excludeAnomalies'))::boolean, false) THEN
+      RETURN;
+    END IF;
+    RETURN QUERY
+      SELECT s.bar_timestamp FROM @extschema@.mltrainingsamples s
+       WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.feature_set = $4 AND s.target IS NOT NULL
+         AND s.bar_timestamp > (SELECT max(t.bar_timestamp) - make_interval(mins => $3) FROM @extschema@.mltrainingsamples t
+                                 WHERE t.symbol = $1 AND t.forecast_horizon = $2 AND t.feature_set = $4)
+         AND EXISTS (SELECT 1 FROM cryptoml_internal.bar_anomalies a
+                      WHERE a.symbol = $1 AND a.bar_timestamp >= s.bar_timestamp
+                        AND a.bar_timestamp <= s.bar_timestamp + make_interval(mins => $2));
+  END
+  $$;
+
+REVOKE ALL ON FUNCTION ml_detect_anomalies(text), ml_anomalies(text, timestamp),
+  cryptoml_internal.anomaly_scores(timestamp[], float8[], float8[], float8[], float8[], float8[], integer, integer, float8, boolean),
+  cryptoml_internal.anomaly_index(text[], timestamp, timestamp), cryptoml_internal.anomalies_bars_changed(),
+  cryptoml_internal.anomaly_excluded_samples(text, integer, integer, integer), cryptoml_internal.anomalies_args_ok(text, timestamp),
+  cryptoml_internal.anomalies_bar_updated() FROM PUBLIC;
+
 -- ==== section: anomalies (0.8.0): helpers insert their SQL above this line ====
 
+-- ==== tune (0.8.0) ====
+-- Hyperparameter search (docs/training.md, "Hyperparameter search"): one row per ml_tune run and
+-- one per trial, written by the procedure as the owner; readers see them through the views.
+CREATE TABLE cryptoml_internal.tune_runs (
+  tune_id          bigserial PRIMARY KEY,
+  symbol           text NOT NULL,
+  forecast_horizon integer NOT NULL,
+  model_type       text NOT NULL CHECK (model_type IN ('xgboost', 'lstm')),
+  budget           integer NOT NULL,
+  options          jsonb NOT NULL,
+  request          jsonb NOT NULL,
+  train_options    jsonb NOT NULL,
+  method           text NOT NULL CHECK (method IN ('random', 'halving')),
+  scheme           text NOT NULL CHECK (scheme IN ('expanding', 'rolling')),
+  folds            integer NOT NULL,
+  seed             numeric NOT NULL,
+  data_first       timestamp,
+  data_last        timestamp NOT NULL,
+  samples          integer NOT NULL,
+  trials_planned   integer NOT NULL,
+  trials_done      integer NOT NULL DEFAULT 0,
+  status           text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'failed')),
+  best_trial       integer,
+  best_score       float8,
+  best_params      jsonb,
+  started_by       name NOT NULL DEFAULT current_user,
+  started_at       timestamptz NOT NULL DEFAULT now(),
+  finished_at      timestamptz
+);
+CREATE INDEX tune_runs_request_idx ON cryptoml_internal.tune_runs (symbol, forecast_horizon, model_type, status);
+COMMENT ON TABLE cryptoml_internal.tune_runs IS 'ml_tune runs: the request (resumed while status is running), the samples it reads (up to data_last), the training settings fixed at its start, and the best trial.';
+CREATE TABLE cryptoml_internal.tune_trials (
+  tune_id       bigint NOT NULL REFERENCES cryptoml_internal.tune_runs ON DELETE CASCADE,
+  trial         integer NOT NULL,
+  rung          integer NOT NULL,
+  config        integer NOT NULL,
+  resource      float8 NOT NULL,
+  params        jsonb NOT NULL,
+  fold_scores   float8[] NOT NULL,
+  folds_used    integer,
+  rows_used     integer,
+  rows_scored   integer,
+  rmse          float8,
+  baseline_rmse float8,
+  score         float8,
+  status        text NOT NULL CHECK (status IN ('completed', 'failed')),
+  error         text,
+  duration_ms   bigint NOT NULL,
+  finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (tune_id, trial)
+);
+COMMENT ON TABLE cryptoml_internal.tune_trials IS 'ml_tune trials, one committed row each: the configuration, its out-of-fold scores (RMSE / zero-change RMSE, lower is better) and how long it took.';
+REVOKE ALL ON cryptoml_internal.tune_runs, cryptoml_internal.tune_trials FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.tune_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.tune_runs_tune_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.tune_trials', '');
+
+CREATE VIEW ml_tune_runs AS
+  SELECT r.tune_id, r.symbol, r.forecast_horizon, r.model_type, r.budget, r.method, r.scheme, r.folds, r.seed, r.status,
+         r.trials_planned, r.trials_done, r.best_trial, r.best_score, r.best_params, r.options, r.train_options,
+         r.data_first, r.data_last, r.samples, r.started_by, r.started_at, r.finished_at
+    FROM cryptoml_internal.tune_runs r;
+COMMENT ON VIEW ml_tune_runs IS 'ml_tune runs: request, status (running until it finishes; a CALL with the same arguments resumes it), trials done of planned, best trial, score and params.';
+CREATE VIEW ml_tune_trials AS
+  SELECT t.tune_id, r.symbol, r.forecast_horizon, r.model_type, t.trial, t.rung, t.config, t.resource, t.params,
+         t.fold_scores, t.folds_used, t.rows_used, t.rows_scored, t.rmse, t.baseline_rmse, t.score, t.status, t.error,
+         t.duration_ms, t.finished_at, t.trial IS NOT DISTINCT FROM r.best_trial AS is_best
+    FROM cryptoml_internal.tune_trials t JOIN cryptoml_internal.tune_runs r USING (tune_id);
+COMMENT ON VIEW ml_tune_trials IS 'Every ml_tune trial: rung and share of the window (resource), params, per-fold and pooled out-of-fold score (RMSE / zero-change RMSE, lower is better), status, error, duration.';
+REVOKE ALL ON ml_tune_runs, ml_tune_trials FROM PUBLIC;
+
+-- A procedure (it commits after each trial): no SET clause; the C code pins search_path itself.
+CREATE PROCEDURE ml_tune(symbol text, horizon integer, model_type text DEFAULT 'xgboost', budget integer DEFAULT 30,
+                         options jsonb DEFAULT '{}', INOUT result jsonb DEFAULT NULL)
+  AS 'MODULE_PATHNAME', 'ml_tune' LANGUAGE C;
+COMMENT ON PROCEDURE ml_tune(text, integer, text, integer, jsonb, jsonb) IS 'Hyperparameter search by time-series cross-validation (random search or successive halving, scored out of fold against zero change), committing each trial; a killed or cancelled run resumes when called again with the same arguments; returns the best trial. ml_train(..., options => ''{"params": "tuned"}'') uses its params.';
+REVOKE ALL ON PROCEDURE ml_tune(text, integer, text, integer, jsonb, jsonb) FROM PUBLIC;
+
 -- ==== section: tune (0.8.0): helpers insert their SQL above this line ====
+
+-- ==== Stacking (0.8.0) ====
+-- The ensemble's "stacking" combiner (src/core/stacking.hpp, docs/training.md "Stacking"): the
+-- weights the core fits on members' out-of-time records, as ml_train records them.
+CREATE FUNCTION cryptoml_internal.stacking_fit(member integer[], ts timestamp[], raw float8[], actual float8[], horizon integer,
+                                               as_of timestamp) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_stacking_fit' LANGUAGE C IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION cryptoml_internal.stacking_fit(integer[], timestamp[], float8[], float8[], integer, timestamp) IS 'The stacking combiner''s fit (src/core/stacking.hpp): one element per (member, minute) out-of-time pair, members ordered by number; the non-negative weights summing to 1, shrunk toward the inverse-MSE weights with lambda = 250 / pairs, fitted on the aligned pairs whose outcome was known at as_of (ts + horizon <= as_of); with fewer than 100 such pairs, a constant member or all predictions 0, the inverse-MSE weights and the reason. The JSON ml_train stores in an ensemble''s hyperparameters->''stacking''.';
+REVOKE ALL ON FUNCTION cryptoml_internal.stacking_fit(integer[], timestamp[], float8[], float8[], integer, timestamp) FROM PUBLIC;
 
 -- ==== section: stacking (0.8.0): helpers insert their SQL above this line ====
 

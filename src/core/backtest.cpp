@@ -53,7 +53,8 @@ Lanes make_lanes(const SampleSet& s, const BacktestConfig& cfg) {
 struct SegmentModel {
   bool trained = false;
   std::vector<std::size_t> pred_rows;  // sample indices predicted
-  std::vector<double> pred;
+  std::vector<double> pred;            // stacking: empty until the weights are known (walk_forward)
+  std::vector<std::vector<double>> members;  // ensemble: the xgboost and lstm predictions of pred_rows
 };
 
 std::vector<float> gather(const SampleSet& s, const std::vector<std::size_t>& rows) {
@@ -102,7 +103,7 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
     std::vector<float> yvf(yv.begin(), yv.end());
     const XgbModel m = XgbModel::train(DenseMatrix{Xt.data(), train_rows.size(), cols}, yt,
                                        DenseMatrix{Xv.data(), valid_rows.size(), cols}, yvf, cfg.xgb, should_stop, nullptr);
-    if (cfg.model == ModelType::ensemble) xgb_valid = xgb_predict(m, s, valid_rows);
+    if (cfg.model == ModelType::ensemble && cfg.combiner == Combiner::inverse_mse) xgb_valid = xgb_predict(m, s, valid_rows);
     xgb_pred = xgb_predict(m, s, pred_rows);
   }
   if (cfg.model != ModelType::xgboost) {
@@ -110,7 +111,7 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
     SequenceSet tr{lanes.X.data(), n, cols, lanes.y.data(), train_rows};
     SequenceSet va{lanes.X.data(), n, cols, lanes.y.data(), valid_rows};
     const LstmModel m = LstmModel::train(tr, va, cfg.lstm, should_stop, nullptr);
-    if (cfg.model == ModelType::ensemble) lstm_valid = m.predict(va);
+    if (cfg.model == ModelType::ensemble && cfg.combiner == Combiner::inverse_mse) lstm_valid = m.predict(va);
     lstm_pred = m.predict(SequenceSet{lanes.X.data(), n, cols, nullptr, pred_rows});
   }
 
@@ -118,9 +119,11 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
     out.pred = std::move(xgb_pred);
   } else if (cfg.model == ModelType::lstm) {
     out.pred = std::move(lstm_pred);
-  } else {
+  } else if (cfg.combiner == Combiner::inverse_mse) {
     const std::vector<double> w = inverse_mse_weights({xgb_valid, lstm_valid}, yv);
     for (std::size_t j = 0; j < pred_rows.size(); ++j) out.pred.push_back(w[0] * xgb_pred[j] + w[1] * lstm_pred[j]);
+  } else {
+    out.members = {std::move(xgb_pred), std::move(lstm_pred)};  // stacking: weighed in walk_forward
   }
   out.pred_rows = std::move(pred_rows);
   out.trained = true;
@@ -159,6 +162,46 @@ std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const Lanes& l
     pairs.push_back(OutcomePair{s.ts[i], ro.raw[k], static_cast<double>(s.y[i])});
   }
   return pairs;
+}
+
+// Stacking: the members' out-of-time records of a segment's window, from the same rolling-origin
+// fold models (each fold trains both members as the segment does and keeps their predictions apart).
+std::vector<std::vector<OutcomePair>> rolling_origin_members(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
+                                                             const std::vector<std::size_t>& usable,
+                                                             const std::function<bool()>& should_stop) {
+  std::vector<std::int64_t> ts;
+  ts.reserve(usable.size());
+  for (std::size_t i : usable) ts.push_back(s.ts[i]);
+  auto global = [&usable](const std::vector<std::size_t>& local) {
+    std::vector<std::size_t> g;
+    g.reserve(local.size());
+    for (std::size_t i : local) g.push_back(usable[i]);
+    return g;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::vector<double>> member_raw(2, std::vector<double>(usable.size(), nan));  // by local row
+  const RollingOrigin ro = rolling_origin(
+      ts, cfg.horizon, cfg.validation_split, cfg.calibration_folds,
+      [&](const std::vector<std::size_t>& tr, const std::vector<std::size_t>& va, const std::vector<std::size_t>& pr) {
+        check_stop(should_stop);
+        const std::vector<std::size_t> pg = global(pr);
+        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop);
+        std::vector<double> out(pr.size(), nan);
+        std::size_t j = 0;
+        for (std::size_t k = 0; k < pg.size() && j < fm.pred_rows.size(); ++k)
+          if (fm.pred_rows[j] == pg[k]) {
+            for (int m = 0; m < 2; ++m) member_raw[m][pr[k]] = fm.members[m][j];
+            out[k] = std::isfinite(fm.members[0][j]) && std::isfinite(fm.members[1][j]) ? 0.0 : nan;
+            ++j;
+          }
+        return out;
+      });
+  std::vector<std::vector<OutcomePair>> rec(2);
+  for (std::size_t k = 0; k < ro.rows.size(); ++k) {
+    const std::size_t i = usable[ro.rows[k]];
+    for (int m = 0; m < 2; ++m) rec[m].push_back(OutcomePair{s.ts[i], member_raw[m][ro.rows[k]], static_cast<double>(s.y[i])});
+  }
+  return rec;
 }
 
 // The segment model's predictions as a sequence of pairs (actual NaN while unknown).
@@ -274,8 +317,19 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
       for (std::size_t i = p_lo; i < p_hi; ++i) pred_rows.push_back(i);
       SegmentModel m = train_segment(samples, lanes, cfg, train_rows, valid_rows, pred_rows, should_stop);
       if (m.trained) {
-        const std::vector<Statement> st =
-            state_sequence(rolling_origin_pairs(samples, lanes, cfg, usable, should_stop), sequence_of(samples, m), honest);
+        std::vector<OutcomePair> prior;
+        if (cfg.model == ModelType::ensemble && cfg.combiner == Combiner::stacking) {
+          // weights fitted on the members' out-of-time records of the window (all known at the
+          // segment's start); the prior record is the prequential stacked one (stacking.hpp)
+          const AlignedRecords al = align_records(rolling_origin_members(samples, lanes, cfg, usable, should_stop));
+          const StackFit f = stack_weights(al, cfg.horizon, seg.start);
+          for (std::size_t j = 0; j < m.pred_rows.size(); ++j)
+            m.pred.push_back(f.weights[0] * m.members[0][j] + f.weights[1] * m.members[1][j]);
+          prior = stacked_record(al, cfg.horizon);
+        } else {
+          prior = rolling_origin_pairs(samples, lanes, cfg, usable, should_stop);
+        }
+        const std::vector<Statement> st = state_sequence(prior, sequence_of(samples, m), honest);
         seg.predictions.reserve(m.pred_rows.size());
         for (std::size_t j = 0; j < m.pred_rows.size(); ++j) {
           const std::size_t i = m.pred_rows[j];

@@ -25,7 +25,10 @@
 //     samples ending at it are consecutive minutes (the sequence reads the X of those L rows, all at
 //     or before it); rows after a gap wait for L rows. ensemble: both are trained on that split and
 //     combined with inverse-MSE weights on the validation rows both can predict (as ml_train does);
-//     it predicts the rows the lstm can.
+//     it predicts the rows the lstm can. With combiner stacking (stacking.hpp) the weights are
+//     fitted instead on the members' predictions of the segment's rolling-origin folds (the fold
+//     models keep their members apart; every pair is known at the segment's start), and the
+//     segment's prior record (below) is the prequential stacked record of those folds.
 //
 //   Predictions. Every sample whose ts lies in the segment (and that the model can predict) gets
 //     raw = the model's output and actual = its y (NaN when unknown), and what a live forecast of
@@ -69,6 +72,7 @@
 #include "honest.hpp"
 #include "lstm.hpp"
 #include "model.hpp"
+#include "stacking.hpp"
 #include "trading.hpp"
 #include "xgb.hpp"
 
@@ -89,6 +93,7 @@ struct BacktestConfig {
   int sigma_window = 60;        // returns used for the volatility that sets TP/SL
   int calibration_folds = 3;    // rolling-origin folds inside each segment's window (training.calibrationFolds)
   HonestSettings honest;        // what the predictions state (inference.*); its horizon is ignored: `horizon` is used
+  Combiner combiner = Combiner::inverse_mse;  // ensemble: how the members are weighed (stacking.hpp)
   // Throws InvalidParameter naming the field, value and rule: horizon 1..525600, retrain_every
   // 1..52560000, window 50..100000000, validation_split finite in [0.05, 0.5], min_edge_pct not
   // NaN/infinite, min_confidence in [0, 100], sigma_window 2..10000000, calibration_folds 1..20,

@@ -8,7 +8,9 @@
 #include <set>
 #include <utility>
 
+#include "feature_context.hpp"
 #include "features.hpp"
+#include "features_v2.hpp"
 #include "json_text.hpp"
 #include "options.hpp"
 #include "text.hpp"
@@ -357,15 +359,15 @@ BundleModel parse_model_part(const json& v, const std::string& path, ModelType t
   object_at(v, path, {"feature_set_version", "feature_names", "calibration", "oot_ts", "oot_raw", "oot_actual", "bytes_base64", "sha256"});
   BundleModel m;
   m.feature_set_version = (int)integer(v, "feature_set_version", path, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
-  if (m.feature_set_version != kFeatureSetVersion)
+  if (m.feature_set_version < 1 || m.feature_set_version > kMaxFeatureSet)
     throw InvalidParameter(path + ".feature_set_version " + std::to_string(m.feature_set_version) + " is not supported by this cryptoml (" +
                                kVersion + ")",
-                           "rule: this build computes feature set " + std::to_string(kFeatureSetVersion) +
-                               " only (src/core/features.hpp); a model of another feature set cannot be served here");
+                           "rule: this build computes feature sets 1 to " + std::to_string(kMaxFeatureSet) +
+                               " (src/core/features.hpp, features_v2.hpp); a model of another feature set cannot be served here");
   const json& names = field(v, "feature_names", path);
   if (!names.is_array())
     bad(path + ".feature_names", "must be an array of strings, got " + std::string(type_name(names)), "the feature names in vector order");
-  const auto& expected = feature_names();
+  const auto& expected = feature_names_for(m.feature_set_version);
   for (std::size_t i = 0; i < names.size(); i++) {
     if (!names[i].is_string())
       bad(path + ".feature_names[" + std::to_string(i) + "]", "must be a string, got " + shown(names[i]), "the feature names in vector order");
@@ -375,10 +377,10 @@ BundleModel parse_model_part(const json& v, const std::string& path, ModelType t
     std::size_t i = 0;
     while (i < m.feature_names.size() && i < expected.size() && m.feature_names[i] == expected[i]) i++;
     bad(path + ".feature_names",
-        "differ from feature set " + std::to_string(kFeatureSetVersion) + " at position " + std::to_string(i) + " (" +
+        "differ from feature set " + std::to_string(m.feature_set_version) + " at position " + std::to_string(i) + " (" +
             (i < m.feature_names.size() ? "\"" + clip_for_message(m.feature_names[i]) + "\"" : std::string("missing")) + " where " +
             (i < expected.size() ? "\"" + expected[i] + "\"" : std::string("nothing")) + " is expected)",
-        "the " + std::to_string(expected.size()) + " names of the feature set, in vector order (src/core/features.hpp)");
+        "the " + std::to_string(expected.size()) + " names of the feature set, in vector order (src/core/features.hpp, features_v2.hpp)");
   }
   const json& cal = field(v, "calibration", path);
   if (!cal.is_object() && !cal.is_null())
@@ -454,6 +456,14 @@ Bundle parse_value(const json& doc, const std::string& path, Model* loaded, bool
         "= " + std::to_string(*b.batch.feature_set_version) + " differs from model.feature_set_version " +
             std::to_string(b.model.feature_set_version),
         "the batch and its model state the same feature set");
+  // a set-2 model's live features read the leaders and index members it was trained with
+  if (b.model.feature_set_version == 2) {
+    try {
+      (void)recorded_market_names(b.batch.hyperparameters, path + ".batch.hyperparameters");
+    } catch (const DataError& e) {
+      throw InvalidParameter(e.what(), e.detail(), e.hint());
+    }
+  }
   const json& members = field(doc, "members", path);
   if (!members.is_array()) bad(path + ".members", "must be an array, got " + std::string(type_name(members)), "an array ([] unless an ensemble)");
   const std::size_t nf = b.model.feature_names.size();

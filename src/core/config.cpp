@@ -40,7 +40,7 @@ const char* const kDefaultsText = R"json({
   "monitoring": {"completenessThreshold": 0.95,
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05,
                                      "intervalCoverageGap": 0.05, "calibrationError": 0.05},
-                 "checkInterval": 60, "anomalyThreshold": 8, "anomalyWindow": 240},
+                 "checkInterval": 60, "anomalyThreshold": 12, "anomalyWindow": 240},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
   "exchanges": ["binance-us", "coinbase", "bybit"],
   "trading": {"autoSimulate": false, "horizon": 15},
@@ -173,6 +173,14 @@ Spec symbols_spec(std::string path) {
   return s;
 }
 
+// The cross-market leaders of feature set 2: its slots lead1 and lead2.
+Spec leaders_spec(std::string path) {
+  Spec s = symbols_spec(std::move(path));
+  s.max_items = 2;
+  s.rule = "non-empty array of at most 2 unique strings, each matching ^[A-Z0-9]{2,20}$ (feature set 2's lead1 and lead2)";
+  return s;
+}
+
 Spec weights_spec(std::string path, std::vector<std::string> models) {
   Spec s;
   s.path = std::move(path);
@@ -238,7 +246,7 @@ Schema build_schema() {
       int_spec("features.stochasticD", 1, 1000),
       int_spec("features.volatilityWindow", 2, 1000),
       int_spec("features.featureSet", 1, kMaxFeatureSet, "feature set version"),
-      symbols_spec("features.crossMarketSymbols"),
+      leaders_spec("features.crossMarketSymbols"),
       int_spec("training.windowSize", 10, 10000000, "minutes"),
       int_array_spec("training.forecastHorizons", 1, 10080),
       num_spec("training.validationSplit", 0, true, 1, true),
@@ -608,8 +616,10 @@ json Config::effective(const json& overrides) {
                                std::to_string(keep) + ")",
                            "rule: data.compressionThreshold <= data.retentionDays",
                            "change the other key first when both must move");
-  // the cross-market symbols must be configured symbols (their bars are this database's)
-  {
+  // explicitly set cross-market symbols must be configured symbols (their bars are this
+  // database's); the default pair is checked where set 2 uses it (a database that configures
+  // other symbols and never builds set 2 need not name the leaders)
+  if (overrides.contains("features.crossMarketSymbols")) {
     const json& all = Config::get(tree, "symbols");
     for (const json& x : Config::get(tree, "features.crossMarketSymbols")) {
       bool found = false;

@@ -168,11 +168,19 @@ std::vector<double> inverse_mse_weights(const std::vector<std::vector<double>>& 
     mse[m] /= static_cast<double>(y.size());
     if (!std::isfinite(mse[m])) throw InvalidParameter("member " + std::to_string(m) + " has a non-finite validation error");
   }
-  std::vector<double> w(preds.size(), 0.0);
+  return inverse_mse_from_errors(mse);
+}
+
+std::vector<double> inverse_mse_from_errors(const std::vector<double>& mse) {
+  if (mse.empty()) throw InvalidParameter("no ensemble members to weight");
+  for (std::size_t m = 0; m < mse.size(); ++m)
+    if (!std::isfinite(mse[m]) || mse[m] < 0)
+      throw InvalidParameter("member " + std::to_string(m) + " has a mean squared error that is not a finite number >= 0");
+  std::vector<double> w(mse.size(), 0.0);
   bool exact = false;
   for (double e : mse) exact |= e == 0;
   double sum = 0;
-  for (std::size_t m = 0; m < preds.size(); ++m) {
+  for (std::size_t m = 0; m < mse.size(); ++m) {
     w[m] = exact ? (mse[m] == 0 ? 1.0 : 0.0) : 1.0 / mse[m];
     sum += w[m];
   }

@@ -65,6 +65,8 @@ class Model {
 // to sum 1 (a member with zero error gets all the weight). preds[m][i] is member m's prediction of
 // y[i]. InvalidParameter for no members, size mismatches or no rows.
 std::vector<double> inverse_mse_weights(const std::vector<std::vector<double>>& preds, const std::vector<double>& y);
+// The same weights from the members' mean squared errors (finite, >= 0; InvalidParameter otherwise).
+std::vector<double> inverse_mse_from_errors(const std::vector<double>& mse);
 
 // Validation metrics of predictions against targets: RMSE, MAE, directional accuracy (share of
 // rows with a non-zero target whose direction the prediction got right), and

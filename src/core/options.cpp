@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "feature_context.hpp"
+#include "features.hpp"
 #include "json_text.hpp"
 #include "text.hpp"
 
@@ -66,6 +68,26 @@ OptionSpec num_min(std::string key, double lo, bool lo_open, std::string note = 
   return s;
 }
 
+OptionSpec array_opt(std::string key, std::string kind, std::string note = {}) {
+  OptionSpec s;
+  s.key = std::move(key);
+  s.type = OptionType::StringArray;
+  s.kind = std::move(kind);
+  s.note = std::move(note);
+  return s;
+}
+
+// A string, one of `choices`.
+OptionSpec choice_opt(std::string key, std::vector<std::string> choices, std::string note = {}) {
+  OptionSpec s;
+  s.key = std::move(key);
+  s.type = OptionType::Choice;
+  s.choices = std::move(choices);
+  s.kind = "a string";
+  s.note = std::move(note);
+  return s;
+}
+
 OptionSpec obj_opt(std::string key, std::string kind, std::string note = {}) {
   OptionSpec s;
   s.key = std::move(key);
@@ -85,7 +107,10 @@ std::string type_noun(const OptionSpec& s) {
     case OptionType::Boolean:
       return "a boolean";
     case OptionType::Object:
+    case OptionType::StringArray:
       return s.kind.empty() ? "an object" : s.kind;
+    case OptionType::Choice:
+      return "a string";
   }
   return "a value";
 }
@@ -205,7 +230,9 @@ std::vector<OptionSpec> build_train_specs(ModelType type) {
     v.push_back(obj_opt("weights", "an object of member weights", "the rule of config inference.ensembleWeights"));
     v.push_back(obj_opt("xgboost", "an object of member options", "xgboost options for the member the ensemble trains"));
     v.push_back(obj_opt("lstm", "an object of member options", "lstm options for the member the ensemble trains"));
+    v.push_back(choice_opt("combiner", {"inverse_mse", "stacking"}, "how the ensemble weighs its members; docs/training.md, Stacking"));
   }
+  v.push_back(int_opt("featureSet", 1, kMaxFeatureSet, "the samples' feature set; default config features.featureSet"));
   return v;
 }
 
@@ -236,6 +263,9 @@ std::vector<OptionSpec> build_backtest_specs(ModelType model) {
       num_opt("intervalAdaptRate", 0, false, 1, false, "ACI gamma"),
       num_opt("skillSignificance", 0, true, 0.5, false, "one-sided level of the skill test"),
       int_opt("calibrationWindow", 10, 10000000, "outcomes a statement reads"),
+      int_opt("featureSet", 1, kMaxFeatureSet, "the samples' feature set; default config features.featureSet"),
+      array_opt("excludeGroups", "an array of feature group names", "feature set 2 groups blanked before training and prediction"),
+      choice_opt("combiner", {"inverse_mse", "stacking"}, "model ensemble only: how it weighs its members"),
   };
 }
 
@@ -254,16 +284,25 @@ TrainOptions parse_train(ModelType type, const json& config, const json& options
   t.type = type;
   XgbParams& x = t.xgb;
   LstmParams& l = t.lstm;
+  t.feature_set = config_feature_set(config);
   for (auto it = options.begin(); it != options.end(); ++it) {
     const std::string& k = it.key();
     const json& v = it.value();
     const std::string name = prefix + k;
     const OptionSpec* s = find_option(specs, k);
+    if (k == "combiner" && type != ModelType::ensemble)
+      throw InvalidParameter("option " + cut(name) + " is for model_type ensemble, not " + model_type_name(type),
+                             "rule: combiner chooses how an ensemble weighs its members; an xgboost or lstm model has none");
     if (s == nullptr)
       throw InvalidParameter("unknown option \"" + cut(name) + "\" for model_type " + model_type_name(type),
                              "rule: options keys are " + key_list(specs));
     check_option(*s, v, name);  // type and range, before any narrowing
-    if (is_training_key(k)) {
+    if (k == "featureSet") {
+      t.feature_set = option_int32(*s, v, name);
+    } else if (k == "combiner") {
+      t.combiner = parse_combiner(option_choice(*s, v, name));
+      t.combiner_set = true;
+    } else if (is_training_key(k)) {
       const json checked = s->type == OptionType::Integer ? json(option_int(*s, v, name)) : json(option_number(*s, v, name));
       Config::validate_value("training." + k, checked);  // the config rule stays the authority for these keys
       training[k] = checked;
@@ -304,7 +343,10 @@ TrainOptions parse_train(ModelType type, const json& config, const json& options
   // once per nesting level, so a value nested a million levels deep overflowed the stack.
   const json& w = options.contains("weights") ? options.at("weights") : inference.at("ensembleWeights");
   Config::validate_value("inference.ensembleWeights", w);  // object of xgboost/lstm -> finite >= 0, sum > 0
-  if (!w.empty()) {
+  if (t.combiner_set && options.contains("weights") && !options.at("weights").empty())  // {} asks for learned weights
+    throw InvalidParameter("options weights and combiner " + show(options.at("combiner")) + " are both given",
+                           "rule: weights fixes the members' weights, combiner learns them: give one of them");
+  if (!w.empty() && !t.combiner_set) {  // an explicit combiner overrides inference.ensembleWeights
     t.weights_set = true;
     t.weights[0] = w.value("xgboost", 0.0);
     t.weights[1] = w.value("lstm", 0.0);
@@ -315,14 +357,15 @@ TrainOptions parse_train(ModelType type, const json& config, const json& options
                         prefix + kMemberName[m] + ".");
     json mo = options.contains(kMemberName[m]) ? options.at(kMemberName[m]) : json::object();
     // A member trained here uses the ensemble's window and split, so its training rows end
-    // before the ensemble's validation rows.
-    for (const char* k : {"windowSize", "validationSplit"}) {
-      const json& mine = training.at(k);
+    // before the ensemble's validation rows, and the ensemble's feature set.
+    const json feature_set(t.feature_set);
+    for (const char* k : {"windowSize", "validationSplit", "featureSet"}) {
+      const json& mine = std::string(k) == "featureSet" ? feature_set : training.at(k);
       if (mo.contains(k) && mo.at(k) != mine)
         throw InvalidParameter("option " + prefix + kMemberName[m] + "." + k + " = " + show(mo.at(k)) +
                                    " differs from the ensemble's " + k + " (" + show(mine) + ")",
-                               "rule: members trained for an ensemble use its windowSize and validationSplit, so "
-                               "their training rows precede its validation rows");
+                               "rule: members trained for an ensemble use its windowSize, validationSplit and featureSet, "
+                               "so their training rows precede its validation rows and they read the same features");
       mo[k] = mine;
     }
     // bad member options fail now, named with their member
@@ -451,7 +494,12 @@ std::string OptionSpec::rule() const {
       r += "a boolean (true or false)";
       break;
     case OptionType::Object:
+    case OptionType::StringArray:
       r += kind.empty() ? "an object" : kind;
+      break;
+    case OptionType::Choice:
+      r += "one of";
+      for (std::size_t i = 0; i < choices.size(); ++i) r += (i ? ", \"" : " \"") + choices[i] + "\"";
       break;
   }
   if (!note.empty()) r += " (" + note + ")";
@@ -519,6 +567,22 @@ const json& option_object(const OptionSpec& spec, const json& value, const std::
   return value;
 }
 
+const json& option_string_array(const OptionSpec& spec, const json& value, const std::string& name) {
+  if (spec.type != OptionType::StringArray) throw std::logic_error("option " + spec.key + " is not a string array option");
+  if (!value.is_array()) wrong_type(spec, value, name);
+  for (const json& x : value)
+    if (!x.is_string()) wrong_type(spec, value, name);
+  return value;
+}
+
+std::string option_choice(const OptionSpec& spec, const json& value, const std::string& name) {
+  if (spec.type != OptionType::Choice) throw std::logic_error("option " + spec.key + " is not a choice option");
+  if (!value.is_string()) wrong_type(spec, value, name);
+  for (const std::string& c : spec.choices)
+    if (value.get<std::string>() == c) return c;
+  throw InvalidParameter("option " + cut(name) + " = " + show(value) + " is not allowed", "rule: " + spec.rule());
+}
+
 void check_option(const OptionSpec& spec, const json& value, const std::string& name) {
   switch (spec.type) {
     case OptionType::Integer: {
@@ -536,6 +600,12 @@ void check_option(const OptionSpec& spec, const json& value, const std::string& 
       return;
     case OptionType::Object:
       (void)option_object(spec, value, name);
+      return;
+    case OptionType::StringArray:
+      (void)option_string_array(spec, value, name);
+      return;
+    case OptionType::Choice:
+      (void)option_choice(spec, value, name);
       return;
   }
 }
@@ -582,7 +652,17 @@ BacktestConfig parse_backtest_options(const json& options, ModelType model, int 
     if (k == "intervalAdaptRate") c.honest.aci_gamma = option_number(*s, v, k);
     if (k == "skillSignificance") c.honest.significance = option_number(*s, v, k);
     if (k == "calibrationWindow") c.honest.window = static_cast<std::size_t>(option_int32(*s, v, k));
+    if (k == "combiner") {
+      if (model != ModelType::ensemble)
+        throw InvalidParameter("option combiner is for model_type ensemble, not " + std::string(model_type_name(model)),
+                               "rule: combiner chooses how an ensemble weighs its members; an xgboost or lstm model has none");
+      c.combiner = parse_combiner(option_choice(*s, v, k));
+    }
   }
+  // the ablation's group names, against the feature set the options name (ml_backtest resolves it)
+  if (options.contains("excludeGroups"))
+    (void)excluded_columns(options.contains("featureSet") ? static_cast<int>(options.at("featureSet").get<long long>()) : 1,
+                           options.at("excludeGroups"));
   c.honest.horizon = horizon;
   c.validate();
   return c;

@@ -10,7 +10,8 @@
 //     [min, max];
 //   - number: any JSON number, finite, in its range (each end open or closed);
 //   - boolean: true or false;
-//   - object: a JSON object (its content is checked by its own rule).
+//   - object: a JSON object (its content is checked by its own rule);
+//   - string array: a JSON array of strings (their meaning is checked by their own rule).
 // The ranges match the validate() functions of the structs the values end up in (XgbParams,
 // LstmParams, BacktestConfig, TradeRule, TradeCosts) and the config rules of the training.* keys;
 // those validate() functions keep their checks (test/unit/options_test.cpp checks that every
@@ -38,11 +39,12 @@
 #include "errors.hpp"
 #include "lstm.hpp"
 #include "model.hpp"
+#include "stacking.hpp"
 #include "xgb.hpp"
 
 namespace cml {
 
-enum class OptionType { Integer, Number, Boolean, Object };
+enum class OptionType { Integer, Number, Boolean, Object, StringArray, Choice };
 
 struct OptionSpec {
   std::string key;
@@ -54,6 +56,7 @@ struct OptionSpec {
   bool has_max = true;                  // Number: false = no upper bound besides finiteness
   std::string kind;                     // "an integer", "a number", "a boolean", "an object of member options", ...
   std::string note;                     // appended to the rule, e.g. "percent per side"
+  std::vector<std::string> choices;     // Choice: the strings allowed
   // "max_depth is an integer in [1, 20]", "eta is a finite number in (0, 1]",
   // "lambda is a finite number >= 0", "feePct is a finite number in [0, 10] (percent per side)".
   std::string rule() const;
@@ -64,13 +67,16 @@ struct OptionSpec {
 // num_rounds, subsample, colsample_bytree, min_child_weight, lambda, alpha, nthread, seed;
 // lstm: windowSize, validationSplit, earlyStoppingPatience, batchSize, maxEpochs, sequenceLength,
 // hiddenSize, numLayers, learningRate, clipNorm, weightDecay, seed; ensemble: windowSize,
-// validationSplit, weights, xgboost, lstm.
+// validationSplit, weights, xgboost, lstm. Every type ends with featureSet (1 or 2; default config
+// features.featureSet).
 const std::vector<OptionSpec>& train_option_specs(ModelType type);
 
 // The spec table of ml_backtest's options (earlyStoppingPatience may be 0 = off for xgboost
 // only): retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma,
 // slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience,
-// sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize.
+// sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, ..., featureSet
+// (1 or 2), excludeGroups (an array of feature set 2 groups: feature_context.hpp's excluded_columns
+// checks the names).
 const std::vector<OptionSpec>& backtest_option_specs(ModelType model);
 
 // The spec of key in a table, or nullptr.
@@ -84,6 +90,8 @@ std::uint64_t option_uint(const OptionSpec& spec, const json& value, const std::
 double option_number(const OptionSpec& spec, const json& value, const std::string& name);
 bool option_bool(const OptionSpec& spec, const json& value, const std::string& name);
 const json& option_object(const OptionSpec& spec, const json& value, const std::string& name);
+const json& option_string_array(const OptionSpec& spec, const json& value, const std::string& name);
+std::string option_choice(const OptionSpec& spec, const json& value, const std::string& name);  // one of spec.choices
 void check_option(const OptionSpec& spec, const json& value, const std::string& name);  // by spec.type
 
 // ml_train's settings: options over the configuration tree (training.*, inference.*).
@@ -96,7 +104,11 @@ struct TrainOptions {
   bool weights_set = false;      // ensemble: weights given (options.weights or inference.ensembleWeights)
   double weights[2] = {0, 0};    // xgboost, lstm
   std::string member_options[2]; // ensemble: options (JSON object text) of the xgboost and lstm
-                                 // member it trains, with the ensemble's windowSize and validationSplit
+                                 // member it trains, with the ensemble's windowSize, validationSplit
+                                 // and featureSet
+  int feature_set = 1;           // config features.featureSet or options.featureSet: the samples used
+  Combiner combiner = Combiner::inverse_mse;  // ensemble: options.combiner (stacking.hpp); given
+  bool combiner_set = false;                  // explicitly, it overrides inference.ensembleWeights
 };
 
 // Parses and checks ml_train's options for a model type against `config` (the effective

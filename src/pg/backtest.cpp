@@ -3,6 +3,10 @@
 // known at that point, predict the next segment, turn the predictions into trades with the live
 // simulation's rules) and stores predictions and trades under a run id. ml_backtest (SQL) wraps it.
 //
+// The samples are those of params.featureSet (ml_backtest resolves it from config
+// features.featureSet); params.excludeGroups names feature set 2 groups whose columns are set to
+// NaN (missing) in every sample before anything trains or predicts: the ablation.
+//
 // Frames that call PostgreSQL hold no C++ object with a destructor: inputs are copied into
 // palloc'd arrays, the C++ work runs inside guarded() and copies its results into palloc'd arrays
 // (allocated before, sized by an upper bound), which are written with SPI afterwards.
@@ -14,7 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "backtest.hpp"
+#include "feature_context.hpp"
 #include "features.hpp"
+#include "features_v2.hpp"
 #include "options.hpp"
 #include "version.hpp"
 
@@ -51,7 +57,8 @@ int compare_rows(const void* a, const void* b) {
 
 // cryptoml_internal.check_backtest_options(model_type, options): ERROR naming key, value and rule for
 // an option of the wrong type or out of range (src/core/options.hpp); ml_backtest calls it before
-// it resolves and casts anything.
+// it resolves and casts anything, and again with the resolved featureSet and excludeGroups (an
+// unknown group is named with the list of groups).
 Datum cml_check_backtest_options(PG_FUNCTION_ARGS) {
   char* model_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
   char* options = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(1)));
@@ -61,6 +68,9 @@ Datum cml_check_backtest_options(PG_FUNCTION_ARGS) {
     const auto& specs = cml::backtest_option_specs(type);
     for (auto it = o.begin(); it != o.end(); ++it)
       if (const cml::OptionSpec* spec = cml::find_option(specs, it.key())) cml::check_option(*spec, it.value(), it.key());
+    // the ablation's groups, once the feature set is known (ml_backtest calls again with the resolved one)
+    if (o.contains("featureSet") && o.contains("excludeGroups"))
+      (void)cml::excluded_columns(cml::checked_feature_set(o.at("featureSet").get<long long>(), "option featureSet"), o.at("excludeGroups"));
   });
   PG_RETURN_VOID();
 }
@@ -80,26 +90,36 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
   char* rid = text_to_cstring(run_id);  // before SPI_connect: used after SPI_finish
-  // Every option checked (type, range: src/core/options.hpp) before anything is read or run.
+  // Every option checked (type, range: src/core/options.hpp) before anything is read or run; the
+  // feature set and the columns the ablation blanks.
+  int fs = 1, n_blank = 0;
+  int* blank = nullptr;
   cml::pg::guarded("ml_backtest", [&] {
-    (void)cml::parse_backtest_options(cml::parse_json_document(params, "option"), cml::parse_model_type(model_type), horizon);
+    const cml::json o = cml::parse_json_document(params, "option");
+    (void)cml::parse_backtest_options(o, cml::parse_model_type(model_type), horizon);
+    fs = cml::checked_feature_set(o.contains("featureSet") ? o.at("featureSet").get<long long>() : 1, "option featureSet");
+    const std::vector<std::size_t> cols = cml::excluded_columns(fs, o.contains("excludeGroups") ? o.at("excludeGroups") : cml::json::array());
+    blank = static_cast<int*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int) * (cols.size() + 1), MCXT_ALLOC_NO_OOM));
+    if (blank == nullptr) throw std::bad_alloc();
+    for (std::size_t c : cols) blank[n_blank++] = (int)c;
   });
 
   cml::pg::progress_begin("backtest", text_to_cstring(symbol), 0);
   cml::pg::progress_phase("reading samples", 0);
   SPI_connect();
   // samples of the symbol and horizon with a target, up to `to`
-  Oid t3[3] = {TEXTOID, INT4OID, TIMESTAMPOID};
-  Datum v3[3] = {PointerGetDatum(symbol), Int32GetDatum(horizon), TimestampGetDatum(to)};
+  Oid t3[4] = {TEXTOID, INT4OID, TIMESTAMPOID, INT4OID};
+  Datum v3[4] = {PointerGetDatum(symbol), Int32GetDatum(horizon), TimestampGetDatum(to), Int32GetDatum(fs)};
   if (SPI_execute_with_args(psprintf("SELECT s.bar_timestamp, s.target::float8, coalesce(s.feature_vector, "
-                                     "cryptoml_internal.features_to_vector(s.features)) FROM %s.mltrainingsamples s "
-                                     "WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.target IS NOT NULL AND s.bar_timestamp < $3",
+                                     "cryptoml_internal.features_to_vector(s.features, s.feature_set)) FROM %s.mltrainingsamples s "
+                                     "WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.feature_set = $4 AND s.target IS NOT NULL "
+                                     "AND s.bar_timestamp < $3",
                                      schema),
-                            3, t3, v3, nullptr, true, 0) != SPI_OK_SELECT)
+                            4, t3, v3, nullptr, true, 0) != SPI_OK_SELECT)
     elog(ERROR, "cryptoml: reading samples failed");
   int n = (int)SPI_processed;
   int nf = 0;
-  cml::pg::guarded("ml_backtest", [&] { nf = (int)cml::feature_names().size(); });
+  cml::pg::guarded("ml_backtest", [&] { nf = (int)cml::feature_names_for(fs).size(); });
   Row* order = (Row*)palloc(sizeof(Row) * Max(n, 1));
   for (int i = 0; i < n; i++) {
     bool isnull;
@@ -122,6 +142,7 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
     deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &m);
     if (m != nf) elog(ERROR, "cryptoml: a sample of %s has %d features, %d expected", text_to_cstring(symbol), m, nf);
     for (int j = 0; j < nf; j++) sx[(size_t)i * nf + j] = nulls[j] ? NAN : (float)DatumGetFloat8(elems[j]);
+    for (int j = 0; j < n_blank; j++) sx[(size_t)i * nf + blank[j]] = NAN;  // the ablation: those groups are missing
   }
   SPI_freetuptable(SPI_tuptable);
   // bars from before `from` (the volatility of the first signals) to the end

@@ -9,16 +9,26 @@
 // Features are built exactly as for training samples, but without replaying the whole history:
 // the indicator state comes from the trigger's checkpoint at least 60 bars back, and only the bars
 // since are read (build_features with a restored state is bit-identical to the full build).
+//
+// A model of feature set 2 reads more (features_v2.hpp): its own last kV2OwnRows bars, its bars of
+// the seasonality ranges (the same hours of the 4 previous weeks), and the other symbols' bars from
+// kV2OtherMinutes before the bar on, for the leaders and index members the model RECORDED
+// (hyperparameters), not the configuration's. While another symbol's bar of the minute before may
+// still arrive (pending_inputs), ml_forecast raises SQLSTATE 55000 naming it; the features of a bar
+// are final, and equal to its stored sample's, once every such symbol has a bar at or after it.
 #include <cmath>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "config.hpp"
+#include "feature_context.hpp"
 #include "features.hpp"
+#include "features_v2.hpp"
 #include "honest.hpp"
 #include "model.hpp"
 
+#include "market.hpp"
 #include "config_access.hpp"
 #include "guard.hpp"
 #include "log.hpp"
@@ -60,16 +70,21 @@ struct LoadedModel {
   std::unique_ptr<cml::Model> model;
   std::string version;  // model_version as returned: the batch id, and an ensemble's weighted members
   std::vector<cml::OutcomePair> record;  // rolling-origin pairs from training (empty before 0.6.0)
+  int feature_set = 1;                   // the model's feature set (cryptoml_internal.models.feature_set_version)
+  cml::MarketNames market;               // set 2: the leaders and index members it was trained with
 };
 std::unordered_map<std::string, LoadedModel>* g_models = nullptr;
 
 // Features of each symbol's latest bar, keyed by that bar's row version (timestamp, xmin, ctid):
 // a corrected price, and a late, updated or deleted earlier bar (whose recompute rewrites the
 // latest row) all make a new row version, so a stale vector is never used. Never destroyed.
+// A set-2 vector also depends on the other symbols' bars: its key adds the feature set, the market
+// names and each other symbol's latest row version.
 struct CachedFeatures {
   std::string key;
   cml::IndicatorParams params;  // a features settings change rebuilds (and is then checked) like a new session
   int rows = 0;                 // the last `rows` bars' vectors, oldest first
+  size_t nf = 0;                // features per vector
   std::vector<double> values;   // rows x features
   std::vector<int> run;         // contiguous minutes ending at each row (counted within these rows)
 };
@@ -304,15 +319,21 @@ const char* g_models_version(const char* batch_id) {
 Datum spi_value(int row, int col, bool* isnull) { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull); }
 
 // The feature vectors of the symbol's last `count` bars, built as training samples build them: the
-// indicator state at least 60 bars before the first of them comes from the trigger's checkpoints,
-// then the bars since are replayed (bit-identical to building from the first bar). Returns palloc'd
-// rows x feature_names().size() doubles (oldest first), their minutes in *minutes_out, and the
-// number of rows (fewer than count when the symbol has fewer bars). Caller is connected to SPI.
-double* latest_features(const char* symbol, const cml::IndicatorParams& params, int count, int64** minutes_out, int* rows_out) {
+// indicator state at least 60 bars (set 2: kV2OwnRows) before the first of them comes from the
+// trigger's checkpoints, then the bars since are replayed (bit-identical to building from the first
+// bar). Set 2 also reads the season ranges' bars and the other symbols' bars of mk (`whose` names
+// where mk comes from, for messages), and raises 55000 when the latest row's inputs are pending.
+// Returns palloc'd rows x feature_names_for(mk.feature_set).size() doubles (oldest first), their
+// minutes in *minutes_out, and the number of rows (fewer than count when the symbol has fewer
+// bars). Caller is connected to SPI.
+double* latest_features(const char* symbol, const cml::IndicatorParams& params, int count, const cml::pg::PgMarket& mk,
+                        const char* whose, int64** minutes_out, int* rows_out) {
   const Plans& pl = plans();
-  Datum v2[2] = {CStringGetTextDatum(symbol), Int64GetDatum(60 + (int64)count - 1)};
+  const bool v2 = mk.feature_set == 2;
+  const int64 back = (v2 ? (int64)cml::kV2OwnRows + 1 : 60) + (int64)count - 1;
+  Datum v2args[2] = {CStringGetTextDatum(symbol), Int64GetDatum(back)};
   bool isnull;
-  SPI_execute_plan(pl.checkpoint, v2, nullptr, true, 1);
+  SPI_execute_plan(pl.checkpoint, v2args, nullptr, true, 1);
   Timestamp from_ts = DT_NOBEGIN;
   const char* state = nullptr;
   size_t nstate = 0;
@@ -322,22 +343,67 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params, 
     state = VARDATA_ANY(s);
     nstate = VARSIZE_ANY_EXHDR(s);
   }
-  Datum vt[2] = {v2[0], TimestampGetDatum(from_ts)};
+  Datum vt[2] = {v2args[0], TimestampGetDatum(from_ts)};
   SPI_execute_plan(pl.bars, vt, nullptr, true, 0);
   int n = (int)SPI_processed;
   if (n == 0) ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("symbol \"%s\" has no bars", symbol)));
   double* cols = (double*)palloc(sizeof(double) * 5 * n);
   int64* mins = (int64*)palloc(sizeof(int64) * n);
+  Timestamp last_ts = 0;
   for (int i = 0; i < n; i++) {
     Timestamp ts = DatumGetTimestamp(spi_value(i, 1, &isnull));
     mins[i] = minute_of(ts);
+    last_ts = ts;
     for (int k = 0; k < 5; k++) {
       Datum d = spi_value(i, 2 + k, &isnull);
       cols[k * n + i] = isnull ? NAN : DatumGetFloat8(d);
     }
   }
   int rows = Min(count, n);
+  // set 2: the own bars of the rows' season ranges, and the other symbols' bars
+  cml::pg::PgBars season{};
+  cml::pg::PgBars* others = nullptr;
+  int n_others = 0;
+  if (v2) {
+    int nr = 0;
+    int64 *lo = nullptr, *hi = nullptr;
+    cml::pg::guarded("ml_forecast", [&] {
+      const auto ranges = cml::season_ranges_union(std::vector<std::int64_t>(mins + (n - rows), mins + n));
+      lo = static_cast<int64*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int64) * (ranges.size() + 1), MCXT_ALLOC_NO_OOM));
+      hi = static_cast<int64*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int64) * (ranges.size() + 1), MCXT_ALLOC_NO_OOM));
+      if (lo == nullptr || hi == nullptr) throw std::bad_alloc();
+      for (const auto& r : ranges) {
+        lo[nr] = r.first;
+        hi[nr++] = r.second;
+      }
+    });
+    const char* schema = pl.schema;
+    cml::pg::PgBars* parts = (cml::pg::PgBars*)palloc(sizeof(cml::pg::PgBars) * Max(nr, 1));
+    int total = 0;
+    for (int r = 0; r < nr; r++) {  // (after, upto]: every bar whose minute lies in [lo, hi]
+      parts[r] = cml::pg::read_bars(schema, symbol, lo[r] * kUsecPerMinute - 1, hi[r] * kUsecPerMinute + (kUsecPerMinute - 1));
+      total += parts[r].n;
+    }
+    season.symbol = symbol;
+    season.n = 0;
+    season.stamp = (Timestamp*)palloc(sizeof(Timestamp) * Max(total, 1));
+    season.ts = (int64*)palloc(sizeof(int64) * Max(total, 1));
+    double** sc[5] = {&season.open, &season.high, &season.low, &season.close, &season.volume};
+    for (double** c : sc) *c = (double*)palloc(sizeof(double) * Max(total, 1));
+    for (int r = 0; r < nr; r++)  // the ranges are sorted and disjoint: the concatenation is in time order
+      for (int i = 0; i < parts[r].n; i++, season.n++) {
+        season.stamp[season.n] = parts[r].stamp[i];
+        season.ts[season.n] = parts[r].ts[i];
+        season.open[season.n] = parts[r].open[i];
+        season.high[season.n] = parts[r].high[i];
+        season.low[season.n] = parts[r].low[i];
+        season.close[season.n] = parts[r].close[i];
+        season.volume[season.n] = parts[r].volume[i];
+      }
+    n_others = cml::pg::read_context_bars(schema, symbol, mk, mins[n - rows], whose, &others);
+  }
   double* out = nullptr;
+  char* pending = nullptr;
   cml::pg::guarded("ml_forecast", [&] {
     std::unique_ptr<cml::IndicatorState> st;
     if (state != nullptr) {
@@ -355,11 +421,26 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params, 
     s.low.assign(cols + 2 * n, cols + 3 * n);
     s.close.assign(cols + 3 * n, cols + 4 * n);
     s.volume.assign(cols + 4 * n, cols + 5 * n);
-    std::vector<double> f = cml::build_features(s, n - rows, n, *st);
+    std::vector<double> f;
+    if (v2) {
+      cml::MarketContext ctx = cml::pg::context_of(symbol, mk, others, n_others);
+      ctx.season_bars = cml::pg::series_of(season);
+      const std::vector<std::string> waiting = cml::pending_inputs(ctx, s.ts[n - 1]);
+      if (!waiting.empty()) {
+        std::string text;
+        for (const std::string& w : waiting) text += (text.empty() ? "" : ", ") + w;
+        pending = cml::pg::pstrdup_nothrow(text);
+        return;
+      }
+      f = cml::build_features_v2(s, n - rows, n, *st, ctx);
+    } else {
+      f = cml::build_features(s, n - rows, n, *st);
+    }
     out = static_cast<double*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(double) * f.size(), MCXT_ALLOC_NO_OOM));
     if (out == nullptr) throw std::bad_alloc();
     std::copy(f.begin(), f.end(), out);
   });
+  if (pending != nullptr) cml::pg::raise_pending(symbol, last_ts, pending);
   *minutes_out = mins + (n - rows);
   *rows_out = rows;
   return out;
@@ -496,11 +577,28 @@ void read_model(const Plans& pl, const Request& q) {
     Datum a = spi_value(i, 3, &isnull);
     rec[i].actual = isnull ? NAN : DatumGetFloat8(a);
   }
+  // its feature set and (set 2) the market names its features read
+  Oid tf[1] = {TEXTOID};
+  if (SPI_execute_with_args(psprintf("SELECT m.feature_set_version, coalesce(b.hyperparameters::text, '{}') "
+                                     "FROM cryptoml_internal.models m JOIN %s.mltrainingbatches b USING (batch_id) "
+                                     "WHERE m.batch_id = $1", pl.schema),
+                            1, tf, vb, nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+    elog(ERROR, "cryptoml: reading the feature set of model %s failed", q.batch_id);
+  bool fs_null;
+  const int feature_set = DatumGetInt32(spi_value(0, 1, &fs_null));
+  const char* hp_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
   cml::pg::guarded("ml_forecast", [&] {  // insert only a model that loaded: a failed load leaves no entry
     LoadedModel m;
     m.model.reset(new cml::Model(cml::pg::build_model(blobs)));
     m.record.assign(rec, rec + n);
     m.version = q.batch_id;
+    m.feature_set = cml::checked_feature_set(feature_set, std::string("model ") + q.batch_id);
+    if (m.feature_set == 2) m.market = cml::recorded_market_names(json::parse(hp_text), std::string("model ") + q.batch_id);
+    const size_t nf = cml::feature_names_for(m.feature_set).size();
+    if (m.model->num_features() != nf)
+      throw cml::DataError("model " + std::string(q.batch_id) + " reads " + std::to_string(m.model->num_features()) +
+                               " inputs, but feature set " + std::to_string(m.feature_set) + " has " + std::to_string(nf),
+                           "rule: a model reads one input per feature of its feature set");
     for (int i = 1; i < blobs.n; i++) {
       char w[32];
       snprintf(w, sizeof w, "%.3f", blobs.items[i].weight);
@@ -540,23 +638,55 @@ Outcomes read_outcomes(const Plans& pl, const Request& q) {
 
 // The features of the symbol's last `need` bars, unless this backend has them for the same row
 // version. Returns the contiguous minutes ending at the latest bar.
-int read_features(const Request& q, const cml::IndicatorParams& params) {
+int read_features(const Plans& pl, const Request& q, const cml::IndicatorParams& params) {
   int need = 1;
+  cml::pg::PgMarket mk;
+  char** others = nullptr;
+  int n_others = 0;
+  cml::pg::guarded("ml_forecast", [&] {
+    const LoadedModel& m = g_models->at(q.batch_id);
+    need = m.model->sequence_length();
+    mk = cml::pg::market_of(m.feature_set, m.market);
+    if (m.feature_set == 2) {
+      const std::vector<std::string> names = cml::context_symbols(m.market, q.symbol);
+      others = static_cast<char**>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(char*) * (names.size() + 1), MCXT_ALLOC_NO_OOM));
+      if (others == nullptr) throw std::bad_alloc();
+      for (const std::string& x : names) others[n_others++] = cml::pg::pstrdup_nothrow(x);
+    }
+  });
+  // The key: the latest bar's row version; set 2 adds its market names and the other symbols'
+  // latest row versions (a bar of theirs that arrives or changes rebuilds the vector).
+  StringInfoData key;
+  initStringInfo(&key);
+  appendStringInfoString(&key, q.row_version);
+  if (mk.feature_set == 2) {
+    appendStringInfo(&key, "|2|%s", mk.names_json);
+    for (int i = 0; i < n_others; i++) {
+      Timestamp ts;
+      double close;
+      TransactionId xmin;
+      ItemPointerData tid;
+      if (read_latest_bar(pl, others[i], &ts, &close, &xmin, &tid))
+        appendStringInfo(&key, "|%s:" INT64_FORMAT "/%u/%u/%u", others[i], (int64)ts, xmin, ItemPointerGetBlockNumberNoCheck(&tid),
+                         (unsigned)ItemPointerGetOffsetNumberNoCheck(&tid));
+      else
+        appendStringInfo(&key, "|%s:none", others[i]);
+    }
+  }
   bool have = false;
   cml::pg::guarded("ml_forecast", [&] {
-    need = g_models->at(q.batch_id).model->sequence_length();
     if (g_features == nullptr) g_features = new std::unordered_map<std::string, CachedFeatures>();
     auto it = g_features->find(q.symbol);
-    have = it != g_features->end() && it->second.key == q.row_version && it->second.params == params && it->second.rows >= need;
+    have = it != g_features->end() && it->second.key == key.data && it->second.params == params && it->second.rows >= need;
   });
   int64* mins = nullptr;
   int rows = 0;
-  double* features = have ? nullptr : latest_features(q.symbol, params, need, &mins, &rows);
+  double* features = have ? nullptr : latest_features(q.symbol, params, need, mk, psprintf("model %s", q.batch_id), &mins, &rows);
   int run_last = 0;
   cml::pg::guarded("ml_forecast", [&] {
     if (features != nullptr) {
-      size_t nf = cml::feature_names().size();
-      CachedFeatures c{q.row_version, params, rows, std::vector<double>(features, features + (size_t)rows * nf), {}};
+      size_t nf = cml::feature_names_for(mk.feature_set).size();
+      CachedFeatures c{key.data, params, rows, nf, std::vector<double>(features, features + (size_t)rows * nf), {}};
       c.run = cml::contiguous_runs(std::vector<long long>(mins, mins + rows));
       (*g_features)[q.symbol] = std::move(c);
     }
@@ -617,7 +747,7 @@ uint64 calibration_key(int64 bar_minute, const cml::HonestSettings& hs, const Ou
 Stated compute_statement(const Request& q, const Outcomes& o, cml::HonestSettings hs) {
   const LoadedModel& model = g_models->at(q.batch_id);
   const CachedFeatures& c = g_features->at(q.symbol);
-  size_t nf = cml::feature_names().size();
+  size_t nf = c.nf;
   cml::FeatureRows fr{c.values.data(), (size_t)c.rows, nf, c.run.data()};
   const double raw = model.model->predict(fr, {(size_t)c.rows - 1})[0];
   hs.horizon = q.horizon;
@@ -709,7 +839,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   const bool cached = cfg.prediction_cache && read_cached(pl, q, cfg.max_prediction_age, &st);
   if (!cached || q.is_ensemble) read_model(pl, q);  // to predict, or to name an ensemble's members
   if (!cached) {
-    (void)read_features(q, params);
+    (void)read_features(pl, q, params);
     const Outcomes o = read_outcomes(pl, q);
     // compute
     cml::pg::guarded("ml_forecast", [&] { st = compute_statement(q, o, cfg.honest); });
@@ -732,15 +862,21 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
 
 // Test hook: the features ml_forecast would use for the symbol's latest bar, as jsonb (the same
 // shape as mlTrainingSamples.features), to prove training and serving build the same vector.
+// latest_features(symbol) is feature set 1; latest_features(symbol, feature_set) builds that set,
+// set 2 with the configuration's leaders and index members (as ml_build_samples does).
 Datum cml_latest_features(PG_FUNCTION_ARGS) {
   const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  const int requested = PG_NARGS() > 1 ? PG_GETARG_INT32(1) : 1;
+  int fs = 1;
+  cml::pg::guarded("latest_features", [&] { fs = cml::checked_feature_set(requested, "argument feature_set"); });
+  const cml::pg::PgMarket mk = cml::pg::config_market(fs);
   MemoryContext caller = CurrentMemoryContext;
   SPI_connect();
   int64* mins;
   int rows;
-  double* f = latest_features(symbol, cml::pg::config_indicator_params(), 1, &mins, &rows);
+  double* f = latest_features(symbol, cml::pg::config_indicator_params(), 1, mk, "the configuration", &mins, &rows);
   const std::vector<std::string>* names = nullptr;
-  cml::pg::guarded("latest_features", [&] { names = &cml::feature_names(); });
+  cml::pg::guarded("latest_features", [&] { names = &cml::feature_names_for(fs); });
   MemoryContextSwitchTo(caller);  // the text outlives SPI_finish, which frees SPI's memory
   StringInfoData j;
   initStringInfo(&j);

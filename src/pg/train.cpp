@@ -5,10 +5,15 @@
 // promotes it only when it beats the current production model of its type (or the zero-change
 // baseline) on the same validation rows.
 //
+// It reads the samples of one feature set (options.featureSet, else config features.featureSet) and
+// records that set, its feature names and (set 2) the leaders and index members the samples were
+// built with; an ensemble's members are of the same set.
+//
 // An ensemble combines the production (else latest) xgboost and lstm models of the symbol and
 // horizon, training any member that is missing or stale first (see docs/training.md), with
-// weights from inference.ensembleWeights (or options.weights) or else learned on the validation
-// rows as inverse validation MSE.
+// weights from inference.ensembleWeights (or options.weights) or else learned: by default on the
+// validation rows as inverse validation MSE, with options.combiner "stacking" by the constrained
+// meta-model of src/core/stacking.hpp on the members' out-of-time records.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -18,10 +23,12 @@
 
 #include "config.hpp"
 #include "features.hpp"
+#include "features_v2.hpp"
 #include "honest.hpp"
 #include "lstm.hpp"
 #include "model.hpp"
 #include "options.hpp"
+#include "stacking.hpp"
 #include "xgb.hpp"
 
 #include "config_access.hpp"
@@ -69,7 +76,9 @@ struct Settings {
   bool weights_set;
   double weights[2];     // xgboost, lstm
   char* member_options[2];  // ensemble: options for members it trains (json text)
+  int combiner;             // ensemble: cml::Combiner
   int folds;                // training.calibrationFolds
+  int feature_set;          // options.featureSet or config features.featureSet: the samples read
   cml::HonestSettings honest;  // inference.*: the skill test and calibration window
 };
 static_assert(std::is_trivially_destructible<Settings>::value, "Settings must stay plain data");
@@ -77,10 +86,13 @@ static_assert(std::is_trivially_destructible<Settings>::value, "Settings must st
 // The samples of the window, sorted by time, palloc'd.
 struct TrainData {
   int n, nf;
+  int feature_set;    // of the samples (options.featureSet or config features.featureSet)
+  char* market_json;  // set 2: {"leaders": [...], "index_members": [...]} the samples were built with; else "null"
   Timestamp* ts;
   double* y;
   double* X;   // n x nf, row-major
   int* run;    // contiguous minutes ending at each row
+  int anomalies_excluded;  // samples left out by training.excludeAnomalies
 };
 
 // What the C++ part hands back, all C data.
@@ -130,9 +142,11 @@ void parse_settings(ModelType type, const json& config, const json& options, Set
   st->weights_set = o.weights_set;
   st->weights[0] = o.weights[0];
   st->weights[1] = o.weights[1];
+  st->combiner = static_cast<int>(o.combiner);
   for (int m = 0; m < 2; m++)
     st->member_options[m] = type == ModelType::ensemble ? copy_out(o.member_options[m]) : nullptr;
   st->folds = cml::Config::get(config, "training.calibrationFolds").get<int>();
+  st->feature_set = o.feature_set;
   st->honest = cml::honest_settings(config, 1);
 }
 
@@ -171,13 +185,29 @@ void vector_values(Datum d, int nf, Timestamp ts, double* out) {
 // The window's samples with a target, sorted by bar time (sorted here: an ORDER BY would sort the
 // vectors on disk at the default work_mem). Samples without a stored vector have theirs built from
 // the jsonb. Caller is connected to SPI.
-TrainData read_samples(const char* schema, const char* symbol, int horizon, int window) {
+TrainData read_samples(const char* schema, const char* symbol, int horizon, int window, int feature_set) {
+  // set 2: the leaders and index members the samples were built with (ml_build_samples keeps them
+  // one per symbol, horizon and set), recorded with the model for its live features
+  char* market_json = pstrdup("null");
+  if (feature_set == 2) {
+    Oid tk[2] = {TEXTOID, INT4OID};
+    Datum vk[2] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon)};
+    if (SPI_execute_with_args(psprintf("SELECT jsonb_build_object('leaders', metadata->'leaders', 'index_members', "
+                                       "metadata->'index_members')::text FROM %s.mltrainingsamples WHERE symbol = $1 "
+                                       "AND forecast_horizon = $2 AND feature_set = 2 ORDER BY bar_timestamp DESC LIMIT 1", schema),
+                              2, tk, vk, nullptr, false, 1) != SPI_OK_SELECT)
+      elog(ERROR, "cryptoml: reading samples failed");
+    if (SPI_processed == 1) market_json = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  }
   char* sql = psprintf(
-      "SELECT s.bar_timestamp, s.target::float8, coalesce(s.feature_vector, cryptoml_internal.features_to_vector(s.features)) "
+      "SELECT s.bar_timestamp, s.target::float8, coalesce(s.feature_vector, cryptoml_internal.features_to_vector(s.features, s.feature_set)), "
+      "(SELECT count(*) FROM cryptoml_internal.anomaly_excluded_samples($1, $2, $3, %d))::int4 "  // training.excludeAnomalies
       "FROM %s.mltrainingsamples s "
-      "WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.target IS NOT NULL AND s.bar_timestamp > "
-      "(SELECT max(bar_timestamp) - make_interval(mins => $3) FROM %s.mltrainingsamples WHERE symbol = $1 AND forecast_horizon = $2)",
-      schema, schema);
+      "WHERE s.symbol = $1 AND s.forecast_horizon = $2 AND s.feature_set = %d AND s.target IS NOT NULL AND s.bar_timestamp > "
+      "(SELECT max(bar_timestamp) - make_interval(mins => $3) FROM %s.mltrainingsamples WHERE symbol = $1 AND forecast_horizon = $2 "
+      "AND feature_set = %d) "
+      "AND s.bar_timestamp NOT IN (SELECT cryptoml_internal.anomaly_excluded_samples($1, $2, $3, %d))",
+      feature_set, schema, feature_set, schema, feature_set, feature_set);
   Oid t3[3] = {TEXTOID, INT4OID, INT4OID};
   Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(window)};
   // read_only = false: a fresh snapshot, taken after lock_training() (a read-only SPI query would
@@ -186,7 +216,11 @@ TrainData read_samples(const char* schema, const char* symbol, int horizon, int 
   TrainData d;
   d.n = (int)SPI_processed;
   d.nf = 0;
-  cml::pg::guarded("ml_train", [&] { d.nf = (int)cml::feature_names().size(); });
+  d.feature_set = feature_set;
+  d.market_json = market_json;
+  bool excluded_null = true;
+  d.anomalies_excluded = d.n > 0 ? DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &excluded_null)) : 0;
+  cml::pg::guarded("ml_train", [&] { d.nf = (int)cml::feature_names_for(feature_set).size(); });
   // Sort (timestamp, row index) pairs, then fill the arrays in time order.
   struct Key {
     Timestamp ts;
@@ -223,9 +257,12 @@ void check_enough(const TrainData& d, const char* symbol, int horizon, const Set
     ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                     errmsg("too few samples for %s horizon %d: %d in the last %d minutes, %d needed", symbol, horizon, d.n,
                            st.window, needed),
-                    errdetail("rule: at least 10 validation and 30 training samples after a %d-sample embargo "
-                              "(validationSplit %g)", horizon, st.split),
-                    errhint("Run SELECT ml_build_samples('%s'); or raise training.windowSize.", symbol)));
+                    errdetail("rule: at least 10 validation and 30 training samples of feature set %d after a %d-sample embargo "
+                              "(validationSplit %g)", d.feature_set, horizon, st.split),
+                    d.feature_set == 1 ? errhint("Run SELECT ml_build_samples('%s'); or raise training.windowSize.", symbol)
+                                       : errhint("Build samples of feature set %d (SELECT ml_config_set('features.featureSet', '%d'); "
+                                                 "SELECT ml_build_samples('%s');), or raise training.windowSize.",
+                                                 d.feature_set, d.feature_set, symbol)));
 }
 
 char* timestamp_text(Timestamp ts) { return DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(ts))); }
@@ -371,7 +408,14 @@ void evaluate_into(const cml::Model& model, const cml::Model* prod, const TrainD
     }
   }
   r->calibration = copy_out(cml::calibration_json(pred, yv));
-  r->features = copy_out(json(cml::feature_names()).dump());
+  r->features = copy_out(json(cml::feature_names_for(d.feature_set)).dump());
+  if (d.feature_set == 2) {  // the cross-market inputs its live features must read
+    const json mk = json::parse(d.market_json);
+    if (mk.is_object() && mk.contains("leaders")) {
+      hp["leaders"] = mk.at("leaders");
+      hp["index_members"] = mk.at("index_members");
+    }
+  }
   // timestamp_out is a PostgreSQL call: under PG_TRY (pg_call), since C++ objects are live here
   const Timestamp bounds[4] = {d.ts[0], d.ts[std::max(sp.n_train - 1, 0)], d.ts[sp.v0], d.ts[d.n - 1]};
   const char* const names[4] = {"train_first_bar", "train_last_bar", "valid_first_bar", "valid_last_bar"};
@@ -380,6 +424,7 @@ void evaluate_into(const cml::Model& model, const cml::Model* prod, const TrainD
     cml::pg::pg_call([&] { text = timestamp_text(bounds[i]); });
     hp[names[i]] = text;
   }
+  hp["anomalies_excluded"] = d.anomalies_excluded;
   r->hyperparameters = copy_out(hp.dump());
 }
 
@@ -475,8 +520,8 @@ OotRecord read_oot(const char* batch_id) {
   Datum v1[1] = {CStringGetTextDatum(batch_id)};
   if (SPI_execute_with_args("SELECT t, r, a FROM cryptoml_internal.models m, "
                             "unnest(m.oot_ts, m.oot_raw, m.oot_actual) u(t, r, a) WHERE m.batch_id = $1 ORDER BY t",
-                            1, t1, v1, nullptr, true, 0) != SPI_OK_SELECT)
-    elog(ERROR, "cryptoml: reading the out-of-time record of %s failed", batch_id);
+                            1, t1, v1, nullptr, false, 0) != SPI_OK_SELECT)  // not read-only: a member trained by
+    elog(ERROR, "cryptoml: reading the out-of-time record of %s failed", batch_id);  // this call is seen (fresh snapshot)
   o.n = (int)SPI_processed;
   o.ts = (int64*)palloc(sizeof(int64) * Max(o.n, 1));
   o.raw = (double*)palloc(sizeof(double) * Max(o.n, 1));
@@ -494,24 +539,15 @@ OotRecord read_oot(const char* batch_id) {
   return o;
 }
 
-// The ensemble's record: its members' out-of-time predictions of the same bars, weighted as the
-// ensemble weighs them (what the ensemble of the fold models would have predicted).
-std::vector<cml::OutcomePair> combine_records(const OotRecord* rec, int n, const std::vector<double>& w) {
-  std::vector<cml::OutcomePair> out;
-  if (n < 1) return out;
-  std::vector<int> at(n, 0);
-  for (int i = 0; i < rec[0].n; i++) {
-    const int64 t = rec[0].ts[i];
-    double raw = w[0] * rec[0].raw[i];
-    bool all = true;
-    for (int m = 1; m < n && all; m++) {
-      while (at[m] < rec[m].n && rec[m].ts[at[m]] < t) at[m]++;
-      all = at[m] < rec[m].n && rec[m].ts[at[m]] == t;
-      if (all) raw += w[m] * rec[m].raw[at[m]];
-    }
-    if (all) out.push_back(cml::OutcomePair{t, raw, rec[0].actual[i]});
-  }
-  return out;
+// The members' stored records, aligned by minute (stacking.hpp's align_records). The ensemble's
+// record is built from them: with fixed or inverse-MSE weights, the members' predictions of the
+// same bars weighted as the ensemble weighs them (what the ensemble of the fold models would have
+// predicted); with stacking, the prequential stacked record.
+cml::AlignedRecords aligned_records(const OotRecord* rec, int n) {
+  std::vector<std::vector<cml::OutcomePair>> members(n);
+  for (int m = 0; m < n; m++)
+    for (int i = 0; i < rec[m].n; i++) members[m].push_back(cml::OutcomePair{rec[m].ts[i], rec[m].raw[i], rec[m].actual[i]});
+  return cml::align_records(members);
 }
 
 // Member predictions on the ensemble's validation rows, weights, metrics (C++, inside guarded()).
@@ -539,12 +575,30 @@ void train_ensemble(const Settings& st, const TrainData& d, int horizon, const B
   for (const cml::Model& m : models) preds.push_back(m.predict(fr, fit_rows));
   std::vector<double> w;
   json hp;
+  const cml::AlignedRecords aligned = aligned_records(records, n_members);
+  const bool stacking = !st.weights_set && st.combiner == (int)cml::Combiner::stacking;
+  size_t stack_pairs = 0;
   if (st.weights_set) {
     for (int m = 0; m < n_members; m++) w.push_back(st.weights[members[m].items[0].type]);
     hp["weights_from"] = "inference.ensembleWeights or options.weights";
+    hp["combiner"] = "fixed";
+  } else if (stacking) {
+    // fitted on the members' out-of-time pairs whose outcome was known when the evaluation rows
+    // begin (as the inverse-MSE weights are fitted before them): the metrics stay out of sample
+    const Timestamp as_of = d.ts[eval_rows[0]];
+    const cml::StackFit f = cml::stack_weights(aligned, horizon, minute_of(as_of));
+    w = f.weights;
+    stack_pairs = f.pairs;
+    hp["weights_from"] = "learned: stacking on the members' out-of-time records";
+    hp["combiner"] = "stacking";
+    hp["stacking"] = json::parse(cml::stack_fit_json(f));
+    char* text = nullptr;
+    cml::pg::pg_call([&] { text = timestamp_text(as_of); });
+    hp["stacking"]["as_of"] = text;
   } else {
     w = cml::inverse_mse_weights(preds, yv);
     hp["weights_from"] = "learned: inverse validation MSE";
+    hp["combiner"] = "inverse_mse";
   }
   std::vector<std::pair<cml::Model, double>> pairs;
   for (int m = 0; m < n_members; m++) pairs.emplace_back(models[m], w[m]);
@@ -564,27 +618,29 @@ void train_ensemble(const Settings& st, const TrainData& d, int horizon, const B
   hp["windowSize"] = st.window;
   hp["validationSplit"] = st.split;
   hp["embargo_samples"] = horizon;
-  hp["weight_rows"] = fit_rows.size();
-  r->n_train = st.weights_set ? 0 : (int)fit_rows.size();  // rows the ensemble itself was fitted on
+  if (!stacking) hp["weight_rows"] = fit_rows.size();  // stacking: hp.stacking.pairs
+  r->n_train = st.weights_set ? 0 : stacking ? (int)stack_pairs : (int)fit_rows.size();  // rows (pairs) the ensemble itself was fitted on
   r->model = copy_out(json{{"format", "cryptoml ensemble"}, {"version", 1}, {"members", members_json}}.dump(), &r->model_len);
   std::vector<double> normalized;
   for (int m = 0; m < n_members; m++) normalized.push_back(ens.members()[m].second);
-  record_pairs(combine_records(records, n_members, normalized), 0, st, horizon, hp, r);
+  record_pairs(stacking ? cml::stacked_record(aligned, horizon) : cml::combine_aligned(aligned, normalized), 0, st, horizon, hp, r);
   evaluate_into(ens, prod.get(), d, sp, eval_rows, hp, r);
 }
 
 // The production (else latest) batch of a type, or nullptr.
-char* candidate_member(const char* schema, const char* symbol, int horizon, int type, char** hp_out) {
-  Oid t3[3] = {TEXTOID, INT4OID, TEXTOID};
-  Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), CStringGetTextDatum(kTypeName[type])};
+// Only a model of the samples' feature set (and, for set 2, of the leaders and index members they
+// were built with) can be a member: one of another set is stale.
+char* candidate_member(const char* schema, const char* symbol, int horizon, int type, const TrainData& d, char** hp_out) {
+  Oid t5[5] = {TEXTOID, INT4OID, TEXTOID, INT4OID, TEXTOID};
+  Datum v5[5] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), CStringGetTextDatum(kTypeName[type]),
+                 Int32GetDatum(d.feature_set), CStringGetTextDatum(d.market_json)};
   char* sql = psprintf("SELECT batch_id, coalesce(hyperparameters::text, '{}'), feature_set_version FROM %s.mltrainingbatches "
-                       "WHERE symbol = $1 AND forecast_horizon = $2 AND model_type = $3 "
+                       "WHERE symbol = $1 AND forecast_horizon = $2 AND model_type = $3 AND feature_set_version = $4 "
+                       "AND ($4 = 1 OR jsonb_build_object('leaders', hyperparameters->'leaders', 'index_members', "
+                       "hyperparameters->'index_members') = $5::jsonb) "
                        "ORDER BY is_production DESC, id DESC LIMIT 1", schema);
-  if (SPI_execute_with_args(sql, 3, t3, v3, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the registry failed");
+  if (SPI_execute_with_args(sql, 5, t5, v5, nullptr, true, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the registry failed");
   if (SPI_processed == 0) return nullptr;
-  bool isnull;
-  Datum fsv = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-  if (isnull || DatumGetInt32(fsv) != cml::kFeatureSetVersion) return nullptr;  // another feature set: stale
   *hp_out = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
   return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
@@ -621,7 +677,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
   const char* schema = cml::pg::extension_schema();
   if (schema == nullptr) elog(ERROR, "cryptoml: extension schema not found");
 
-  TrainData d = read_samples(schema, symbol, horizon, st.window);
+  TrainData d = read_samples(schema, symbol, horizon, st.window, st.feature_set);
   check_enough(d, symbol, horizon, st);
   Split sp = split_of(d, st, horizon);
 
@@ -632,7 +688,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
   if (type == ModelType::ensemble) {
     for (int m = 0; m < 2; m++) {
       char* hp = nullptr;
-      char* id = candidate_member(schema, symbol, horizon, m, &hp);
+      char* id = candidate_member(schema, symbol, horizon, m, d, &hp);
       if (id == nullptr || member_stale(hp, d, sp, st.window)) {
         bool member_promoted;
         id = train_and_register(symbol, horizon, (ModelType)m, config, st.member_options[m], &member_promoted);
@@ -648,11 +704,16 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
   // rows: read with a fresh snapshot under the training lock, which ml_deploy and ml_rollback take
   // too, so production cannot change between this read and the promotion below (a concurrent
   // training that committed while this one waited for the lock is seen: it was not, in 0.4.0).
+  // Only a production model of the same feature set (and market names) reads these rows' vectors:
+  // one of another set is not compared on them (the new model is compared with zero change).
   char* prod_sql = psprintf("SELECT batch_id FROM %s.mltrainingbatches WHERE symbol = $1 AND forecast_horizon = $2 "
-                            "AND model_type = $3 AND is_production", schema);
-  Oid t3[3] = {TEXTOID, INT4OID, TEXTOID};
-  Datum v3[3] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), CStringGetTextDatum(kTypeName[(int)type])};
-  if (SPI_execute_with_args(prod_sql, 3, t3, v3, nullptr, false, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: SPI failed");
+                            "AND model_type = $3 AND is_production AND feature_set_version = $4 "
+                            "AND ($4 = 1 OR jsonb_build_object('leaders', hyperparameters->'leaders', 'index_members', "
+                            "hyperparameters->'index_members') = $5::jsonb)", schema);
+  Oid t3[5] = {TEXTOID, INT4OID, TEXTOID, INT4OID, TEXTOID};
+  Datum v3[5] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), CStringGetTextDatum(kTypeName[(int)type]),
+                 Int32GetDatum(d.feature_set), CStringGetTextDatum(d.market_json)};
+  if (SPI_execute_with_args(prod_sql, 5, t3, v3, nullptr, false, 1) != SPI_OK_SELECT) elog(ERROR, "cryptoml: SPI failed");
   BlobSet prod;
   bool have_prod = false;
   if (SPI_processed == 1) {
@@ -699,7 +760,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
       "SELECT n.id, format('%s-%%s-h%%s-%%s', $1::text, $2, n.id), "
       "$1, $11, $3, $4, $5, $6, $7, NULL, false, $2, $8, $9::jsonb, %d, $10, $12, $13, $14, $15 FROM n RETURNING id, batch_id) "
       "SELECT id, batch_id FROM b",
-      schema, schema, kTypePrefix[(int)type], cml::kFeatureSetVersion);
+      schema, schema, kTypePrefix[(int)type], d.feature_set);
   Oid ti[15] = {TEXTOID, INT4OID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID,
                 FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
   Datum vi[15] = {CStringGetTextDatum(symbol), Int32GetDatum(horizon), Int32GetDatum(r.n_train), Int32GetDatum(r.n_val),
@@ -732,7 +793,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
       "WITH m AS (INSERT INTO cryptoml_internal.models (batch_id, model, feature_names, feature_set_version, calibration, "
       "model_sha256, oot_ts, oot_raw, oot_actual) VALUES ($1, $2, $3::jsonb, %d, $4::jsonb, pg_catalog.sha256($2), $6, $7, $8)) "
       "UPDATE %s.mltrainingbatches SET model_path = 'db://models/' || $5 WHERE batch_id = $5",
-      cml::kFeatureSetVersion, schema);
+      d.feature_set, schema);
   if (SPI_execute_with_args(ins_model, 8, tm, vm, nullptr, false, 0) != SPI_OK_UPDATE)
     elog(ERROR, "cryptoml: storing the model failed");
   for (int m = 0; m < r.n_members; m++) {
@@ -770,6 +831,7 @@ char* train_and_register(const char* symbol, int horizon, ModelType type, const 
 
 namespace cml {
 namespace pg {
+const char* tuned_train_options(const char* symbol, int horizon, const char* model_type, const char* options);  // tune.cpp
 void train_init() {
   DefineCustomIntVariable("cryptoml.test_lstm_diverge_at_epoch",
                           "Test hook: LSTM training sees a non-finite loss at this epoch (0 = off).", nullptr,
@@ -799,6 +861,7 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   cml::pg::progress_begin("train", symbol, 3);
   cml::pg::progress_phase("reading samples", 0);
   SPI_connect();
+  options = cml::pg::tuned_train_options(symbol, horizon, kTypeName[type], options);  // "params": "tuned" (tune.cpp)
   bool promoted = false;
   char* batch_id = train_and_register(symbol, horizon, (ModelType)type, config, options, &promoted);
   const char* schema = cml::pg::extension_schema();

@@ -5,7 +5,7 @@
 -- Everything runs in one transaction that is rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(495);
+SELECT plan(498);
 
 -- ---- rollingChartData (rollingchartdata) --------------------------------------
 SELECT has_table('rollingchartdata', 'rollingChartData exists');
@@ -108,7 +108,7 @@ SELECT has_table('mltrainingsamples', 'mlTrainingSamples exists');
 SELECT has_pk('mltrainingsamples', 'mlTrainingSamples has a primary key');
 SELECT col_is_pk('mltrainingsamples', 'id', 'mlTrainingSamples.id is the primary key');
 SELECT has_sequence('mltrainingsamples_id_seq', 'mlTrainingSamples.id is SERIAL (sequence mltrainingsamples_id_seq)');
-SELECT columns_are('mltrainingsamples', ARRAY['id', 'symbol', 'features', 'target', 'forecast_horizon', 'created_at', 'metadata', 'bar_timestamp', 'feature_vector'], 'mlTrainingSamples has exactly the seed columns plus the documented additions');
+SELECT columns_are('mltrainingsamples', ARRAY['id', 'symbol', 'features', 'target', 'forecast_horizon', 'created_at', 'metadata', 'bar_timestamp', 'feature_vector', 'feature_set'], 'mlTrainingSamples has exactly the seed columns plus the documented additions');
 -- id
 SELECT has_column('mltrainingsamples', 'id', 'mlTrainingSamples.id exists');
 SELECT col_type_is('mltrainingsamples', 'id', 'integer', 'mlTrainingSamples.id is integer');
@@ -153,6 +153,10 @@ SELECT col_is_null('mltrainingsamples', 'bar_timestamp', 'mlTrainingSamples.bar_
 SELECT has_column('mltrainingsamples', 'feature_vector', 'mlTrainingSamples.feature_vector exists');
 SELECT col_type_is('mltrainingsamples', 'feature_vector', 'double precision[]', 'mlTrainingSamples.feature_vector is double precision[]');
 SELECT col_is_null('mltrainingsamples', 'feature_vector', 'mlTrainingSamples.feature_vector allows NULL');
+-- feature_set (added in 0.8.0)
+SELECT col_type_is('mltrainingsamples', 'feature_set', 'integer', 'mlTrainingSamples.feature_set is integer');
+SELECT col_not_null('mltrainingsamples', 'feature_set', 'mlTrainingSamples.feature_set is NOT NULL');
+SELECT col_default_is('mltrainingsamples', 'feature_set', '1', 'mlTrainingSamples.feature_set defaults to 1');
 SELECT col_hasnt_default('mltrainingsamples', 'bar_timestamp', 'mlTrainingSamples.bar_timestamp has no default');
 SELECT lives_ok('SELECT count(*) FROM mlTrainingSamples', 'unqualified mlTrainingSamples (camelCase, unquoted) works');
 SELECT lives_ok('SELECT count(*) FROM mltrainingsamples', 'unqualified mltrainingsamples (lowercase) works');
@@ -539,7 +543,7 @@ SELECT col_has_check('recoverystate', 'checkpoint_type', 'recoveryState.checkpoi
 
 SELECT has_index('rollingchartdata', 'rollingchartdata_symbol_timestamp_key', ARRAY['symbol', '"timestamp"'], 'index rollingchartdata_symbol_timestamp_key (symbol, timestamp)');
 SELECT index_is_unique('rollingchartdata', 'rollingchartdata_symbol_timestamp_key');
-SELECT has_index('mltrainingsamples', 'mltrainingsamples_symbol_horizon_bar_idx', ARRAY['symbol', 'forecast_horizon', 'bar_timestamp'], 'index mltrainingsamples_symbol_horizon_bar_idx (symbol, forecast_horizon, bar_timestamp)');
+SELECT has_index('mltrainingsamples', 'mltrainingsamples_symbol_horizon_bar_idx', ARRAY['symbol', 'forecast_horizon', 'feature_set', 'bar_timestamp'], 'index mltrainingsamples_symbol_horizon_bar_idx (symbol, forecast_horizon, feature_set, bar_timestamp)');
 SELECT index_is_unique('mltrainingsamples', 'mltrainingsamples_symbol_horizon_bar_idx');
 SELECT has_index('mltrainingbatches', 'mltrainingbatches_one_production_idx', ARRAY['symbol', 'forecast_horizon', 'model_type'], 'index mltrainingbatches_one_production_idx (symbol, forecast_horizon, model_type)');
 SELECT index_is_unique('mltrainingbatches', 'mltrainingbatches_one_production_idx');

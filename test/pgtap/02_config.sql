@@ -5,7 +5,7 @@
 -- writes to systemLogs do persist: the log is autonomous by design.)
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(369);
+SELECT plan(405);
 
 -- Error detail of a statement (NULL when it does not fail): the rule of a rejected value.
 CREATE FUNCTION pg_temp.error_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -50,6 +50,8 @@ SELECT is(ml_config_get('features.bollingerStdDev'), '2'::jsonb, 'features.bolli
 SELECT is(ml_config_get('features.stochasticK'), '14'::jsonb, 'features.stochasticK defaults to 14');
 SELECT is(ml_config_get('features.stochasticD'), '3'::jsonb, 'features.stochasticD defaults to 3');
 SELECT is(ml_config_get('features.volatilityWindow'), '5'::jsonb, 'features.volatilityWindow defaults to 5');
+SELECT is(ml_config_get('features.featureSet'), '1'::jsonb, 'features.featureSet defaults to 1');
+SELECT is(ml_config_get('features.crossMarketSymbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'features.crossMarketSymbols defaults to ["BTCUSDT", "ETHUSDT"]');
 SELECT is(ml_config_get('training.windowSize'), '600'::jsonb, 'training.windowSize defaults to 600');
 SELECT is(ml_config_get('training.forecastHorizons'), '[5, 15, 30, 60]'::jsonb, 'training.forecastHorizons defaults to [5, 15, 30, 60]');
 SELECT is(ml_config_get('training.validationSplit'), '0.2'::jsonb, 'training.validationSplit defaults to 0.2');
@@ -57,6 +59,7 @@ SELECT is(ml_config_get('training.modelTypes'), '["xgboost", "lstm", "ensemble"]
 SELECT is(ml_config_get('training.batchSize'), '1000'::jsonb, 'training.batchSize defaults to 1000');
 SELECT is(ml_config_get('training.maxEpochs'), '100'::jsonb, 'training.maxEpochs defaults to 100');
 SELECT is(ml_config_get('training.earlyStoppingPatience'), '10'::jsonb, 'training.earlyStoppingPatience defaults to 10');
+SELECT is(ml_config_get('training.excludeAnomalies'), 'false'::jsonb, 'training.excludeAnomalies defaults to false');
 SELECT is(ml_config_get('inference.confidenceThreshold'), '60'::jsonb, 'inference.confidenceThreshold defaults to 60');
 SELECT is(ml_config_get('inference.ensembleWeights'), '{}'::jsonb, 'inference.ensembleWeights defaults to {}');
 SELECT is(ml_config_get('inference.predictionCache'), 'true'::jsonb, 'inference.predictionCache defaults to true');
@@ -70,6 +73,8 @@ SELECT is(ml_config_get('monitoring.alertThresholds.missingData'), '0.1'::jsonb,
 SELECT is(ml_config_get('monitoring.alertThresholds.staleData'), '300'::jsonb, 'monitoring.alertThresholds.staleData defaults to 300');
 SELECT is(ml_config_get('monitoring.alertThresholds.invalidValues'), '0.05'::jsonb, 'monitoring.alertThresholds.invalidValues defaults to 0.05');
 SELECT is(ml_config_get('monitoring.checkInterval'), '60'::jsonb, 'monitoring.checkInterval defaults to 60');
+SELECT is(ml_config_get('monitoring.anomalyThreshold'), '12'::jsonb, 'monitoring.anomalyThreshold defaults to 12');
+SELECT is(ml_config_get('monitoring.anomalyWindow'), '240'::jsonb, 'monitoring.anomalyWindow defaults to 240');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'symbols defaults to ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]');
 SELECT is(ml_config_get('exchanges'), '["binance-us", "coinbase", "bybit"]'::jsonb, 'exchanges defaults to ["binance-us", "coinbase", "bybit"]');
 SELECT is(ARRAY(SELECT jsonb_object_keys(ml_config()) ORDER BY 1),
@@ -79,10 +84,11 @@ SELECT is(ml_config(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
   "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
-               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
+               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5,
+               "featureSet": 1, "crossMarketSymbols": ["BTCUSDT", "ETHUSDT"]},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
                "modelTypes": ["xgboost", "lstm", "ensemble"], "batchSize": 1000, "maxEpochs": 100,
-               "earlyStoppingPatience": 10, "calibrationFolds": 3},
+               "earlyStoppingPatience": 10, "calibrationFolds": 3, "excludeAnomalies": false},
   "inference": {"confidenceThreshold": 60, "ensembleWeights": {}, "predictionCache": true, "maxPredictionAge": 300,
                 "intervalCoverage": 0.8, "intervalAdaptRate": 0.005, "skillSignificance": 0.05, "calibrationWindow": 10080},
   "forecasting": {"horizons": [5, 15, 30, 60, 240, 1440], "updateFrequency": 60, "confidenceDecay": 0.95,
@@ -90,7 +96,7 @@ SELECT is(ml_config(), '{
   "monitoring": {"completenessThreshold": 0.95,
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05,
                                      "intervalCoverageGap": 0.05, "calibrationError": 0.05},
-                 "checkInterval": 60},
+                 "checkInterval": 60, "anomalyThreshold": 12, "anomalyWindow": 240},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
   "exchanges": ["binance-us", "coinbase", "bybit"],
   "trading": {"autoSimulate": false, "horizon": 15},
@@ -105,7 +111,7 @@ SELECT is(ml_config(), '{
 SELECT is(ml_config_get('features'), ml_config()->'features', 'ml_config_get of a section returns the whole section');
 SELECT is(ml_config_get('monitoring.alertThresholds'), '{"missingData": 0.1, "staleData": 300, "invalidValues": 0.05, "intervalCoverageGap": 0.05, "calibrationError": 0.05}'::jsonb,
           'ml_config_get of a nested section returns it');
-SELECT is((SELECT count(*) FROM ml_config_keys()), 67::bigint, 'ml_config_keys() returns 67 keys');
+SELECT is((SELECT count(*) FROM ml_config_keys()), 72::bigint, 'ml_config_keys() returns 72 keys');
 SELECT ok((SELECT bool_and(is_default) FROM ml_config_keys()), 'every key is_default at the start');
 SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
   $$VALUES
@@ -127,6 +133,8 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('features.stochasticK', '14'::jsonb, 'integer between 1 and 1000'),
     ('features.stochasticD', '3'::jsonb, 'integer between 1 and 1000'),
     ('features.volatilityWindow', '5'::jsonb, 'integer between 2 and 1000'),
+    ('features.featureSet', '1'::jsonb, 'integer between 1 and 2 (feature set version)'),
+    ('features.crossMarketSymbols', '["BTCUSDT", "ETHUSDT"]'::jsonb, 'non-empty array of at most 2 unique strings, each matching ^[A-Z0-9]{2,20}$ (feature set 2''s lead1 and lead2)'),
     ('training.windowSize', '600'::jsonb, 'integer between 10 and 10000000 (minutes)'),
     ('training.forecastHorizons', '[5, 15, 30, 60]'::jsonb, 'non-empty array of unique integers, each between 1 and 10080'),
     ('training.validationSplit', '0.2'::jsonb, 'number strictly between 0 and 1'),
@@ -135,6 +143,7 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('training.maxEpochs', '100'::jsonb, 'integer between 1 and 100000'),
     ('training.earlyStoppingPatience', '10'::jsonb, 'integer between 1 and 100000'),
     ('training.calibrationFolds', '3'::jsonb, 'integer between 1 and 20 (rolling-origin folds)'),
+    ('training.excludeAnomalies', 'false'::jsonb, 'boolean (true or false)'),
     ('inference.confidenceThreshold', '60'::jsonb, 'number between 0 and 100'),
     ('inference.ensembleWeights', '{}'::jsonb, 'object: empty (weights are learned) or mapping model types ("xgboost", "lstm") to finite numbers >= 0 with a sum > 0'),
     ('inference.predictionCache', 'true'::jsonb, 'boolean (true or false)'),
@@ -154,6 +163,8 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('monitoring.alertThresholds.calibrationError', '0.05'::jsonb, 'number greater than 0 and at most 1'),
     ('monitoring.alertThresholds.intervalCoverageGap', '0.05'::jsonb, 'number greater than 0 and at most 1'),
     ('monitoring.checkInterval', '60'::jsonb, 'integer between 1 and 86400 (seconds)'),
+    ('monitoring.anomalyThreshold', '12'::jsonb, 'number between 1 and 1000'),
+    ('monitoring.anomalyWindow', '240'::jsonb, 'integer between 30 and 10080 (bars)'),
     ('symbols', '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'non-empty array of at most 100 unique strings, each matching ^[A-Z0-9]{2,20}$'),
     ('exchanges', '["binance-us", "coinbase", "bybit"]'::jsonb, 'non-empty array of unique strings, each one of "binance-us", "coinbase", "bybit"'),
     ('ingest.backoffBaseMs', '1000'::jsonb, 'integer between 1 and 3600000 (milliseconds)'),
@@ -176,7 +187,7 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('ingest.timeoutMs', '10000'::jsonb, 'integer between 100 and 120000 (milliseconds)'),
     ('trading.autoSimulate', 'false'::jsonb, 'boolean (true or false)'),
     ('trading.horizon', '15'::jsonb, 'integer between 1 and 10080 (minutes)')$$,
-  'ml_config_keys() lists the 67 keys with their defaults and rules');
+  'ml_config_keys() lists the 72 keys with their defaults and rules');
 SELECT set_eq('SELECT path, value FROM ml_config_keys()', 'SELECT path, default_value FROM ml_config_keys()',
   'at the start every value equals its default');
 
@@ -228,7 +239,7 @@ SELECT throws_ok('SELECT ml_config_set(''features'', ''21'')', '22023', 'unknown
 SELECT throws_ok('SELECT ml_config_set('''', ''21'')', '22023', 'unknown config key ""',
                  'an empty key is rejected');
 SELECT is(pg_temp.error_hint('SELECT ml_config_set(''features.rsiPeriodd'', ''21'')'),
-          'keys under "features": bollingerPeriod, bollingerStdDev, macdFast, macdSignal, macdSlow, rsiPeriod, stochasticD, stochasticK, volatilityWindow',
+          'keys under "features": bollingerPeriod, bollingerStdDev, crossMarketSymbols, featureSet, macdFast, macdSignal, macdSlow, rsiPeriod, stochasticD, stochasticK, volatilityWindow',
           'an unknown key under a section is answered with the keys of that section');
 SELECT is(pg_temp.error_hint('SELECT ml_config_set(''rsiPeriod'', ''21'')'),
           'top-level sections: data, exchanges, features, forecasting, inference, ingest, monitoring, symbols, system, trading, training',
@@ -637,6 +648,56 @@ SELECT throws_ok('SELECT ml_config_set(''training.windowSize'', ''9'')', '22023'
 SELECT is(pg_temp.error_detail('SELECT ml_config_set(''training.windowSize'', ''9'')'), 'rule: integer between 10 and 10000000 (minutes)', 'windowSize 9: the detail states the rule');
 SELECT is(ml_config_get('training.windowSize'), '600'::jsonb, 'windowSize 9: training.windowSize is still 600');
 SELECT is(ml_config_set('inference.maxPredictionAge', '0'), '0'::jsonb, 'maxPredictionAge accepts 0 (its lower bound)');
+
+-- features.featureSet, features.crossMarketSymbols, monitoring.anomalyThreshold/anomalyWindow (0.8.0).
+-- symbols is ["BTCUSDT", "ETHUSDT"] here. Every refusal stores nothing.
+SELECT throws_ok($$SELECT ml_config_set('features.featureSet', '0')$$, '22023', 'invalid value for config key "features.featureSet": 0', 'featureSet 0 is rejected');
+SELECT throws_ok($$SELECT ml_config_set('features.featureSet', '3')$$, '22023', 'invalid value for config key "features.featureSet": 3', 'featureSet 3 is rejected');
+SELECT is(pg_temp.error_detail($$SELECT ml_config_set('features.featureSet', '3')$$), 'rule: integer between 1 and 2 (feature set version)', 'featureSet 3: the detail states the rule');
+SELECT throws_ok($$SELECT ml_config_set('features.crossMarketSymbols', '["DOGEUSDT"]')$$, '22023',
+                 'invalid config: features.crossMarketSymbols names "DOGEUSDT", which is not in symbols',
+                 'an explicit leader that is not a configured symbol is rejected, naming it');
+SELECT is(pg_temp.error_detail($$SELECT ml_config_set('features.crossMarketSymbols', '["DOGEUSDT"]')$$),
+          'rule: every features.crossMarketSymbols entry is one of the configured symbols ["BTCUSDT","ETHUSDT"]',
+          'leader DOGEUSDT: the detail states the rule and the configured symbols');
+SELECT is(pg_temp.error_hint($$SELECT ml_config_set('features.crossMarketSymbols', '["DOGEUSDT"]')$$), 'add the symbol to symbols first',
+          'leader DOGEUSDT: the hint says what to do');
+SELECT throws_ok($$SELECT ml_config_set('features.crossMarketSymbols', '["BTCUSDT", "ETHUSDT", "SOLUSDT"]')$$, '22023',
+                 'invalid value for config key "features.crossMarketSymbols": ["BTCUSDT","ETHUSDT","SOLUSDT"]', 'three leaders are rejected');
+SELECT is(pg_temp.error_detail($$SELECT ml_config_set('features.crossMarketSymbols', '["BTCUSDT", "ETHUSDT", "SOLUSDT"]')$$),
+          'rule: non-empty array of at most 2 unique strings, each matching ^[A-Z0-9]{2,20}$ (feature set 2''s lead1 and lead2) (got 3 elements)',
+          'three leaders: the detail states the rule');
+SELECT throws_ok($$SELECT ml_config_set('monitoring.anomalyThreshold', '0.99')$$, '22023', 'invalid value for config key "monitoring.anomalyThreshold": 0.99', 'anomalyThreshold 0.99 (< 1) is rejected');
+SELECT throws_ok($$SELECT ml_config_set('monitoring.anomalyThreshold', '1000.5')$$, '22023', 'invalid value for config key "monitoring.anomalyThreshold": 1000.5', 'anomalyThreshold 1000.5 (> 1000) is rejected');
+SELECT is(pg_temp.error_detail($$SELECT ml_config_set('monitoring.anomalyThreshold', '0.99')$$), 'rule: number between 1 and 1000', 'anomalyThreshold 0.99: the detail states the rule');
+SELECT throws_ok($$SELECT ml_config_set('monitoring.anomalyWindow', '29')$$, '22023', 'invalid value for config key "monitoring.anomalyWindow": 29', 'anomalyWindow 29 (< 30) is rejected');
+SELECT throws_ok($$SELECT ml_config_set('monitoring.anomalyWindow', '10081')$$, '22023', 'invalid value for config key "monitoring.anomalyWindow": 10081', 'anomalyWindow 10081 (> 10080) is rejected');
+SELECT is(pg_temp.error_detail($$SELECT ml_config_set('monitoring.anomalyWindow', '10081')$$), 'rule: integer between 30 and 10080 (bars)', 'anomalyWindow 10081: the detail states the rule');
+SELECT is_empty($$SELECT path FROM cryptoml_internal.config WHERE path IN ('features.featureSet', 'features.crossMarketSymbols', 'monitoring.anomalyThreshold', 'monitoring.anomalyWindow')$$,
+                'the rejected featureSet, leaders and anomaly values stored nothing');
+SELECT is(ml_config_get('features.crossMarketSymbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'after the rejected leaders crossMarketSymbols is still the default');
+SELECT is(ml_config_set('monitoring.anomalyThreshold', '1'), '1'::jsonb, 'anomalyThreshold accepts its lower bound 1');
+SELECT is(ml_config_set('monitoring.anomalyThreshold', '1000'), '1000'::jsonb, 'anomalyThreshold accepts its upper bound 1000');
+SELECT is(ml_config_set('monitoring.anomalyWindow', '30'), '30'::jsonb, 'anomalyWindow accepts its lower bound 30');
+SELECT is(ml_config_set('monitoring.anomalyWindow', '10080'), '10080'::jsonb, 'anomalyWindow accepts its upper bound 10080');
+SELECT is(ml_config_reset('monitoring.anomalyThreshold'), '12'::jsonb, 'anomalyThreshold reset to 12');
+SELECT is(ml_config_reset('monitoring.anomalyWindow'), '240'::jsonb, 'anomalyWindow reset to 240');
+-- With the default leaders, symbols may shrink below them (set 2 refuses such a configuration when used).
+SELECT is(ml_config_set('symbols', '["BTCUSDT"]'), '["BTCUSDT"]'::jsonb, 'symbols may drop ETHUSDT while the leaders are the default pair');
+SELECT throws_ok($$SELECT ml_config_set('features.crossMarketSymbols', '["BTCUSDT", "ETHUSDT"]')$$, '22023',
+                 'invalid config: features.crossMarketSymbols names "ETHUSDT", which is not in symbols',
+                 'the default pair set explicitly while symbols lacks ETHUSDT is rejected');
+SELECT is(pg_temp.error_detail($$SELECT ml_config_set('features.crossMarketSymbols', '["BTCUSDT", "ETHUSDT"]')$$),
+          'rule: every features.crossMarketSymbols entry is one of the configured symbols ["BTCUSDT"]', 'explicit default pair: the detail states the rule');
+SELECT is_empty($$SELECT path FROM cryptoml_internal.config WHERE path = 'features.crossMarketSymbols'$$, 'the rejected explicit pair stored nothing');
+SELECT is(ml_config_set('symbols', '["BTCUSDT", "ETHUSDT"]'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'symbols back to ["BTCUSDT", "ETHUSDT"]');
+-- Explicit leaders then hold symbols to them.
+SELECT is(ml_config_set('features.crossMarketSymbols', '["ETHUSDT"]'), '["ETHUSDT"]'::jsonb, 'an explicit configured leader is accepted');
+SELECT throws_ok($$SELECT ml_config_set('symbols', '["BTCUSDT"]')$$, '22023',
+                 'invalid config: features.crossMarketSymbols names "ETHUSDT", which is not in symbols',
+                 'symbols may not drop an explicit leader');
+SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'after the rejected symbols change symbols is still ["BTCUSDT", "ETHUSDT"]');
+SELECT is(ml_config_reset('features.crossMarketSymbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'crossMarketSymbols reset to the default pair');
 SELECT is(ml_config_set('inference.maxPredictionAge', '300'), '300'::jsonb, 'maxPredictionAge set back to 300');
 SELECT set_eq('SELECT path, value FROM cryptoml_internal.config',
   $$VALUES ('features.rsiPeriod', '21'::jsonb), ('symbols', '["BTCUSDT", "ETHUSDT"]'), ('training.validationSplit', '0.25'),
@@ -702,10 +763,11 @@ SELECT isnt(ml_config(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
   "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
-               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
+               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5,
+               "featureSet": 1, "crossMarketSymbols": ["BTCUSDT", "ETHUSDT"]},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
                "modelTypes": ["xgboost", "lstm", "ensemble"], "batchSize": 1000, "maxEpochs": 100,
-               "earlyStoppingPatience": 10, "calibrationFolds": 3},
+               "earlyStoppingPatience": 10, "calibrationFolds": 3, "excludeAnomalies": false},
   "inference": {"confidenceThreshold": 60, "ensembleWeights": {}, "predictionCache": true, "maxPredictionAge": 300,
                 "intervalCoverage": 0.8, "intervalAdaptRate": 0.005, "skillSignificance": 0.05, "calibrationWindow": 10080},
   "forecasting": {"horizons": [5, 15, 30, 60, 240, 1440], "updateFrequency": 60, "confidenceDecay": 0.95,
@@ -713,7 +775,7 @@ SELECT isnt(ml_config(), '{
   "monitoring": {"completenessThreshold": 0.95,
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05,
                                      "intervalCoverageGap": 0.05, "calibrationError": 0.05},
-                 "checkInterval": 60},
+                 "checkInterval": 60, "anomalyThreshold": 12, "anomalyWindow": 240},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
   "exchanges": ["binance-us", "coinbase", "bybit"],
   "trading": {"autoSimulate": false, "horizon": 15},
@@ -728,10 +790,11 @@ SELECT is(ml_config_reset_all(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
   "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
-               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
+               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5,
+               "featureSet": 1, "crossMarketSymbols": ["BTCUSDT", "ETHUSDT"]},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
                "modelTypes": ["xgboost", "lstm", "ensemble"], "batchSize": 1000, "maxEpochs": 100,
-               "earlyStoppingPatience": 10, "calibrationFolds": 3},
+               "earlyStoppingPatience": 10, "calibrationFolds": 3, "excludeAnomalies": false},
   "inference": {"confidenceThreshold": 60, "ensembleWeights": {}, "predictionCache": true, "maxPredictionAge": 300,
                 "intervalCoverage": 0.8, "intervalAdaptRate": 0.005, "skillSignificance": 0.05, "calibrationWindow": 10080},
   "forecasting": {"horizons": [5, 15, 30, 60, 240, 1440], "updateFrequency": 60, "confidenceDecay": 0.95,
@@ -739,7 +802,7 @@ SELECT is(ml_config_reset_all(), '{
   "monitoring": {"completenessThreshold": 0.95,
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05,
                                      "intervalCoverageGap": 0.05, "calibrationError": 0.05},
-                 "checkInterval": 60},
+                 "checkInterval": 60, "anomalyThreshold": 12, "anomalyWindow": 240},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
   "exchanges": ["binance-us", "coinbase", "bybit"],
   "trading": {"autoSimulate": false, "horizon": 15},
@@ -755,10 +818,11 @@ SELECT is(ml_config(), '{
   "system": {"environment": "development", "logLevel": "info", "enableRecovery": true, "maxConcurrentWorkers": 4},
   "data": {"retentionDays": 30, "compressionThreshold": 7, "backfillBatchSize": 1000, "rejectUnknownSymbols": true, "futureToleranceSeconds": 120},
   "features": {"rsiPeriod": 14, "macdFast": 12, "macdSlow": 26, "macdSignal": 9, "bollingerPeriod": 20,
-               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5},
+               "bollingerStdDev": 2, "stochasticK": 14, "stochasticD": 3, "volatilityWindow": 5,
+               "featureSet": 1, "crossMarketSymbols": ["BTCUSDT", "ETHUSDT"]},
   "training": {"windowSize": 600, "forecastHorizons": [5, 15, 30, 60], "validationSplit": 0.2,
                "modelTypes": ["xgboost", "lstm", "ensemble"], "batchSize": 1000, "maxEpochs": 100,
-               "earlyStoppingPatience": 10, "calibrationFolds": 3},
+               "earlyStoppingPatience": 10, "calibrationFolds": 3, "excludeAnomalies": false},
   "inference": {"confidenceThreshold": 60, "ensembleWeights": {}, "predictionCache": true, "maxPredictionAge": 300,
                 "intervalCoverage": 0.8, "intervalAdaptRate": 0.005, "skillSignificance": 0.05, "calibrationWindow": 10080},
   "forecasting": {"horizons": [5, 15, 30, 60, 240, 1440], "updateFrequency": 60, "confidenceDecay": 0.95,
@@ -766,7 +830,7 @@ SELECT is(ml_config(), '{
   "monitoring": {"completenessThreshold": 0.95,
                  "alertThresholds": {"missingData": 0.1, "staleData": 300, "invalidValues": 0.05,
                                      "intervalCoverageGap": 0.05, "calibrationError": 0.05},
-                 "checkInterval": 60},
+                 "checkInterval": 60, "anomalyThreshold": 12, "anomalyWindow": 240},
   "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"],
   "exchanges": ["binance-us", "coinbase", "bybit"],
   "trading": {"autoSimulate": false, "horizon": 15},
@@ -780,7 +844,7 @@ SELECT is(ml_config(), '{
           'after ml_config_reset_all ml_config() is the seed configuration');
 SELECT is(ml_config_get('system.logLevel'), '"info"'::jsonb, 'after ml_config_reset_all logLevel is info again');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'after ml_config_reset_all symbols are the six seed symbols');
-SELECT ok((SELECT bool_and(is_default) AND count(*) = 67 FROM ml_config_keys()), 'after ml_config_reset_all all 67 keys are default');
+SELECT ok((SELECT bool_and(is_default) AND count(*) = 72 FROM ml_config_keys()), 'after ml_config_reset_all all 72 keys are default');
 SELECT is_empty('SELECT path FROM cryptoml_internal.config', 'after ml_config_reset_all no override is stored');
 SELECT is(ml_config_reset_all(), ml_config(), 'ml_config_reset_all on a default configuration is harmless');
 

@@ -4,18 +4,18 @@ SET client_min_messages = warning;
 SELECT plan(37);
 
 -- the schedule: named jobs, idempotent, removable
-SELECT is((SELECT count(*) FROM ml_schedule()), 7::bigint, 'ml_schedule installs seven jobs');
+SELECT is((SELECT count(*) FROM ml_schedule()), 8::bigint, 'ml_schedule installs eight jobs');
 CREATE TEMP TABLE jobs1 AS SELECT jobid, jobname FROM cron.job WHERE jobname LIKE 'cryptoml-%';
-SELECT is((SELECT count(*) FROM ml_schedule()), 7::bigint, 'a second ml_schedule still has seven');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 7::bigint, '... and adds no job');
+SELECT is((SELECT count(*) FROM ml_schedule()), 8::bigint, 'a second ml_schedule still has eight');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 8::bigint, '... and adds no job');
 SELECT set_eq($$SELECT jobname::text FROM cron.job WHERE jobname LIKE 'cryptoml-%'$$,
-              ARRAY['cryptoml-build-samples', 'cryptoml-fill-actuals', 'cryptoml-drift-check', 'cryptoml-retrain',
+              ARRAY['cryptoml-build-samples', 'cryptoml-fill-actuals', 'cryptoml-drift-check', 'cryptoml-retrain', 'cryptoml-retrain-volatility',
                     'cryptoml-compress', 'cryptoml-retention', 'cryptoml-trim-cron-history'], 'the named jobs');
 SELECT is((SELECT command FROM cron.job WHERE jobname = 'cryptoml-retrain'),
           format('CALL %s.ml_retrain_all(''xgboost''::pg_catalog.text, ''{}''::pg_catalog.jsonb)', quote_ident((SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
                                                             WHERE e.extname = 'cryptoml'))),
           'job commands name the extension''s schema and give every argument its type');
-SELECT is(ml_unschedule(), 7, 'ml_unschedule removes them');
+SELECT is(ml_unschedule(), 8, 'ml_unschedule removes them');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'cryptoml-%'), 0::bigint, 'no cryptoml job is left');
 SELECT is(ml_unschedule(), 0, 'a second ml_unschedule removes nothing');
 

@@ -490,6 +490,13 @@ for MODE in 1 2; do
   ep ml_rollback 'no production xgboost model' "SELECT batch_id FROM ml_rollback('BTCUSDT'::text, 15, 'xgboost'::text);"
   ep ml_forecast ok "SELECT * FROM ml_forecast('BTCUSDT'::text, 5);"
   ep ml_forecast_all ok "SELECT ml_forecast_all('BTCUSDT'::text);"
+  # volatility (0.8.0): the bars here are too few for a model (a day for the features, a week for
+  # the seasonality); a hand-written HAR model reaches the live prediction's reads
+  ep cryptoml_internal.market_stats ok "SELECT * FROM cryptoml_internal.market_stats('BTCUSDT'::text, ARRAY[5, 15], NULL::timestamp);"
+  ep ml_train_volatility 'too few rows' "SELECT * FROM ml_train_volatility('BTCUSDT'::text, 5, '{}'::jsonb);"
+  ep cryptoml_internal.volatility_fit 'too few rows' "SELECT * FROM cryptoml_internal.volatility_fit('BTCUSDT'::text, 5, '{}'::jsonb);"
+  ep cryptoml_internal.volatility_predict ok "SELECT cryptoml_internal.volatility_predict('BTCUSDT'::text, 5, (SELECT pg_catalog.max(timestamp) FROM rollingchartdata WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar), '{\"type\": \"har\", \"version\": 1, \"horizon\": 5, \"features\": [\"rv15\", \"rv60\", \"rv240\", \"rv1440\", \"season\"], \"center\": [0, 0, 0, 0, 0], \"scale\": [1, 1, 1, 1, 1], \"coef\": [0, 0, 0, 0, 0], \"intercept\": -1, \"smearing\": 1}'::jsonb);"
+  ep ml_volatility_evaluate ok "SELECT * FROM ml_volatility_evaluate('BTCUSDT'::text, 5, '{}'::jsonb);"
   ep "ml_forecasts_live (view)" ok "SELECT * FROM ml_forecasts_live;"
   # the production model's out-of-time record replaced by one that matches every outcome: it shows
   # skill, so ml_simulate opens a LONG or SHORT and reaches the trade functions (0.6.0 serves no

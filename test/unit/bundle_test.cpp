@@ -11,6 +11,7 @@
 
 #include "bundle.hpp"
 #include "features.hpp"
+#include "features_v2.hpp"
 #include "version.hpp"
 
 namespace {
@@ -400,14 +401,31 @@ TEST_F(Bundle, VersionsAndFormat) {
   EXPECT_NE(error_of<cml::InvalidParameter>("[1, 2]").find("bundle must be a JSON object, got array"), std::string::npos);
   EXPECT_NE(error_of<cml::InvalidParameter>("null").find("bundle must be a JSON object, got null"), std::string::npos);
   bad = doc();
-  bad["model"]["feature_set_version"] = 2;
+  bad["model"]["feature_set_version"] = 3;
   EXPECT_NE(error_of<cml::InvalidParameter>(bad.dump())
-                .find(std::string("bundle.model.feature_set_version 2 is not supported by this cryptoml (") + cml::kVersion + ")"),
+                .find(std::string("bundle.model.feature_set_version 3 is not supported by this cryptoml (") + cml::kVersion + ")"),
             std::string::npos)
       << error_of<cml::InvalidParameter>(bad.dump());
   bad = doc();
   bad["batch"]["feature_set_version"] = 2;
   EXPECT_NE(error_of<cml::InvalidParameter>(bad.dump()).find("differs from model.feature_set_version 1"), std::string::npos);
+  // feature set 2: its names, and the leaders and index members its live features read
+  bad = doc();
+  bad["model"]["feature_set_version"] = 2;
+  EXPECT_NE(error_of<cml::InvalidParameter>(bad.dump()).find("bundle.model.feature_names differ from feature set 2 at position 29 (missing where"),
+            std::string::npos)
+      << error_of<cml::InvalidParameter>(bad.dump());
+  bad["model"]["feature_names"] = cml::feature_names_for(2);
+  bad["batch"]["feature_set_version"] = 2;
+  EXPECT_NE(error_of<cml::InvalidParameter>(bad.dump())
+                .find("bundle.batch.hyperparameters is of feature set 2 but records no leaders and index members"),
+            std::string::npos)
+      << error_of<cml::InvalidParameter>(bad.dump());
+  bad["batch"]["hyperparameters"]["leaders"] = {"BTCUSDT"};
+  bad["batch"]["hyperparameters"]["index_members"] = {"BTCUSDT", "ETHUSDT"};
+  // past the names: the 29-input model does not read set 2's 81 features
+  EXPECT_NE(error_of<cml::DataError>(bad.dump()).find("holds a model of 29 inputs, but the bundle names 81 features"), std::string::npos)
+      << error_of<cml::DataError>(bad.dump());
   bad = doc();
   bad["model"]["feature_names"][4] = "bb_pos";
   EXPECT_NE(error_of<cml::InvalidParameter>(bad.dump()).find("at position 4 (\"bb_pos\" where \"bb_position\" is expected)"),

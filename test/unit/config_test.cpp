@@ -67,6 +67,8 @@ const std::vector<std::string> kAllKeys = {
     "exchanges",
     "features.bollingerPeriod",
     "features.bollingerStdDev",
+    "features.crossMarketSymbols",
+    "features.featureSet",
     "features.macdFast",
     "features.macdSignal",
     "features.macdSlow",
@@ -109,6 +111,8 @@ const std::vector<std::string> kAllKeys = {
     "monitoring.alertThresholds.invalidValues",
     "monitoring.alertThresholds.missingData",
     "monitoring.alertThresholds.staleData",
+    "monitoring.anomalyThreshold",
+    "monitoring.anomalyWindow",
     "monitoring.checkInterval",
     "monitoring.completenessThreshold",
     "symbols",
@@ -121,6 +125,7 @@ const std::vector<std::string> kAllKeys = {
     "training.batchSize",
     "training.calibrationFolds",
     "training.earlyStoppingPatience",
+    "training.excludeAnomalies",
     "training.forecastHorizons",
     "training.maxEpochs",
     "training.modelTypes",
@@ -172,7 +177,9 @@ TEST(ConfigDefaults, Features) {
   expect_int("features.stochasticK", 14);
   expect_int("features.stochasticD", 3);
   expect_int("features.volatilityWindow", 5);
-  EXPECT_EQ(D("features").size(), 9u);
+  expect_int("features.featureSet", 1);
+  EXPECT_EQ(D("features.crossMarketSymbols"), json::parse(R"(["BTCUSDT", "ETHUSDT"])"));
+  EXPECT_EQ(D("features").size(), 11u);
 }
 
 TEST(ConfigDefaults, Training) {
@@ -186,7 +193,8 @@ TEST(ConfigDefaults, Training) {
   expect_int("training.maxEpochs", 100);
   expect_int("training.earlyStoppingPatience", 10);
   expect_int("training.calibrationFolds", 3);
-  EXPECT_EQ(D("training").size(), 8u);
+  EXPECT_EQ(D("training.excludeAnomalies"), json(false));
+  EXPECT_EQ(D("training").size(), 9u);
 }
 
 TEST(ConfigDefaults, Inference) {
@@ -222,7 +230,9 @@ TEST(ConfigDefaults, Monitoring) {
   expect_num("monitoring.alertThresholds.calibrationError", 0.05);
   EXPECT_EQ(D("monitoring.alertThresholds").size(), 5u);
   expect_int("monitoring.checkInterval", 60);
-  EXPECT_EQ(D("monitoring").size(), 3u);
+  expect_num("monitoring.anomalyThreshold", 12);
+  expect_int("monitoring.anomalyWindow", 240);
+  EXPECT_EQ(D("monitoring").size(), 5u);
 }
 
 TEST(ConfigDefaults, SymbolsAndExchanges) {
@@ -251,7 +261,7 @@ TEST(ConfigDefaults, EffectiveOfNothingIsDefaults) {
 
 TEST(ConfigKeys, CountAndContents) {
   const auto& k = Config::keys();
-  EXPECT_EQ(k.size(), 67u);
+  EXPECT_EQ(k.size(), 72u);
   EXPECT_EQ(k, kAllKeys);
   EXPECT_TRUE(std::is_sorted(k.begin(), k.end()));
 }
@@ -372,6 +382,12 @@ const std::vector<Case> kRejectedScalar = {
     {"features.stochasticD", "1001"},
     {"features.volatilityWindow", "1"},
     {"features.volatilityWindow", "1001"},
+    {"features.featureSet", "0"},
+    {"features.featureSet", "3"},
+    {"features.featureSet", "1.0"},
+    {"features.featureSet", R"("2")"},
+    {"features.crossMarketSymbols", R"("BTCUSDT")"},
+    {"features.crossMarketSymbols", R"({"lead1": "BTCUSDT"})"},
     {"training.windowSize", "9"},
     {"training.windowSize", "10000001"},
     {"training.windowSize", "600.0"},
@@ -389,6 +405,8 @@ const std::vector<Case> kRejectedScalar = {
     {"training.maxEpochs", "100001"},
     {"training.earlyStoppingPatience", "0"},
     {"training.earlyStoppingPatience", "100001"},
+    {"training.excludeAnomalies", "1"},
+    {"training.excludeAnomalies", R"("false")"},
     {"inference.confidenceThreshold", "-0.001"},
     {"inference.confidenceThreshold", "100.5"},
     {"inference.confidenceThreshold", "101"},
@@ -418,6 +436,16 @@ const std::vector<Case> kRejectedScalar = {
     {"monitoring.alertThresholds.invalidValues", "2"},
     {"monitoring.checkInterval", "0"},
     {"monitoring.checkInterval", "86401"},
+    {"monitoring.anomalyThreshold", "0.999"},
+    {"monitoring.anomalyThreshold", "0"},
+    {"monitoring.anomalyThreshold", "-12"},
+    {"monitoring.anomalyThreshold", "1000.001"},
+    {"monitoring.anomalyThreshold", "1001"},
+    {"monitoring.anomalyThreshold", R"("12")"},
+    {"monitoring.anomalyWindow", "29"},
+    {"monitoring.anomalyWindow", "10081"},
+    {"monitoring.anomalyWindow", "240.0"},
+    {"monitoring.anomalyWindow", "0"},
     {"symbols", R"("BTCUSDT")"},
     {"exchanges", R"("coinbase")"},
 };
@@ -434,7 +462,7 @@ TEST(ConfigRules, RejectsOutOfRangeAndWrongType) {
     covered.insert(c.key);
   }
   // At least one rejected case per key in the table.
-  EXPECT_EQ(covered.size(), 40u);
+  EXPECT_EQ(covered.size(), 45u);
 }
 
 // Boundary values that must be accepted.
@@ -467,6 +495,11 @@ const std::vector<Case> kAccepted = {
     {"features.stochasticK", "1"},
     {"features.stochasticD", "1000"},
     {"features.volatilityWindow", "2"},
+    {"features.featureSet", "1"},
+    {"features.featureSet", "2"},
+    {"features.crossMarketSymbols", R"(["SOLUSDT"])"},
+    {"features.crossMarketSymbols", R"(["ETHUSDT", "BTCUSDT"])"},
+    {"features.crossMarketSymbols", R"(["DOGEUSDT"])"},  // a single value; membership is a cross-key rule
     {"training.windowSize", "10"},
     {"training.windowSize", "10000000"},
     {"training.forecastHorizons", "[1]"},
@@ -477,6 +510,7 @@ const std::vector<Case> kAccepted = {
     {"training.batchSize", "1000000"},
     {"training.maxEpochs", "100000"},
     {"training.earlyStoppingPatience", "1"},
+    {"training.excludeAnomalies", "true"},
     {"inference.confidenceThreshold", "0"},
     {"inference.confidenceThreshold", "100"},
     {"inference.confidenceThreshold", "55.5"},
@@ -501,6 +535,11 @@ const std::vector<Case> kAccepted = {
     {"monitoring.alertThresholds.invalidValues", "1"},
     {"monitoring.checkInterval", "1"},
     {"monitoring.checkInterval", "86400"},
+    {"monitoring.anomalyThreshold", "1"},
+    {"monitoring.anomalyThreshold", "1000"},
+    {"monitoring.anomalyThreshold", "3.5"},
+    {"monitoring.anomalyWindow", "30"},
+    {"monitoring.anomalyWindow", "10080"},
     {"symbols", R"(["AB", "ABCDEFGHIJ0123456789", "1INCH"])"},
     {"exchanges", R"(["bybit"])"},
 };
@@ -550,7 +589,7 @@ TEST(ConfigRules, NumberKindAcceptsIntegersAndRejectsNonFinite) {
                         "inference.confidenceThreshold", "forecasting.confidenceDecay",
                         "monitoring.completenessThreshold",
                         "monitoring.alertThresholds.missingData",
-                        "monitoring.alertThresholds.invalidValues"}) {
+                        "monitoring.alertThresholds.invalidValues", "monitoring.anomalyThreshold"}) {
     EXPECT_TRUE(bad_value(k, nan).thrown) << k;
     EXPECT_TRUE(bad_value(k, inf).thrown) << k;
     EXPECT_TRUE(bad_value(k, -inf).thrown) << k;
@@ -743,8 +782,8 @@ TEST(ConfigUnknown, MessageAndHintOfNearestSection) {
   ASSERT_TRUE(e.thrown);
   EXPECT_EQ(e.message, "unknown config key \"features.rsiPeriodd\"");
   EXPECT_EQ(e.hint,
-            "keys under \"features\": bollingerPeriod, bollingerStdDev, macdFast, macdSignal, "
-            "macdSlow, rsiPeriod, stochasticD, stochasticK, volatilityWindow");
+            "keys under \"features\": bollingerPeriod, bollingerStdDev, crossMarketSymbols, featureSet, "
+            "macdFast, macdSignal, macdSlow, rsiPeriod, stochasticD, stochasticK, volatilityWindow");
 
   e = bad_value("monitoring.alertThresholds.stale", 1);
   ASSERT_TRUE(e.thrown);
@@ -756,8 +795,8 @@ TEST(ConfigUnknown, MessageAndHintOfNearestSection) {
   ASSERT_TRUE(e.thrown);
   EXPECT_EQ(e.hint,
             "keys under \"monitoring\": alertThresholds.calibrationError, alertThresholds.intervalCoverageGap, "
-            "alertThresholds.invalidValues, alertThresholds.missingData, alertThresholds.staleData, checkInterval, "
-            "completenessThreshold");
+            "alertThresholds.invalidValues, alertThresholds.missingData, alertThresholds.staleData, anomalyThreshold, "
+            "anomalyWindow, checkInterval, completenessThreshold");
 
   // An inner node is not settable: the hint lists its own keys.
   e = bad_value("features", json::object());
@@ -894,7 +933,7 @@ TEST(ConfigGet, LeafAndInnerNode) {
   EXPECT_EQ(Config::get(d, "features.rsiPeriod"), json(14));
   const json& f = Config::get(d, "features");
   ASSERT_TRUE(f.is_object());
-  EXPECT_EQ(f.size(), 9u);
+  EXPECT_EQ(f.size(), 11u);
   EXPECT_EQ(f.at("macdSlow"), json(26));
   const json& a = Config::get(d, "monitoring.alertThresholds");
   EXPECT_EQ(a.at("staleData"), json(300));
@@ -953,6 +992,115 @@ TEST(ConfigIngest, UrlsMapsAndRatesAreValidated) {
   EXPECT_TRUE(bad_value("ingest.rateLimits.coinbase", json(0)).thrown);
   EXPECT_TRUE(bad_value("ingest.rateLimits.coinbase", json(101)).thrown);
   EXPECT_NO_THROW(Config::validate_value("ingest.rateLimits.coinbase", json(0.5)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// features.featureSet, features.crossMarketSymbols, training.excludeAnomalies,
+// monitoring.anomalyThreshold, monitoring.anomalyWindow (0.8.0)
+
+TEST(ConfigV080, RuleTexts) {
+  EXPECT_EQ(Config::rule("features.featureSet"), "integer between 1 and 2 (feature set version)");
+  EXPECT_EQ(Config::rule("features.crossMarketSymbols"),
+            "non-empty array of at most 2 unique strings, each matching ^[A-Z0-9]{2,20}$ (feature set 2's lead1 and lead2)");
+  EXPECT_EQ(Config::rule("training.excludeAnomalies"), "boolean (true or false)");
+  EXPECT_EQ(Config::rule("monitoring.anomalyThreshold"), "number between 1 and 1000");
+  EXPECT_EQ(Config::rule("monitoring.anomalyWindow"), "integer between 30 and 10080 (bars)");
+}
+
+TEST(ConfigV080, FeatureSetOutsideOneToTwoIsRefused) {
+  for (int v : {0, 3, -1}) {
+    Caught e = capture([&] { Config::effective(json{{"features.featureSet", v}}); });
+    ASSERT_TRUE(e.thrown) << v;
+    EXPECT_EQ(e.message, "invalid value for config key \"features.featureSet\": " + std::to_string(v));
+    EXPECT_EQ(e.detail, "rule: integer between 1 and 2 (feature set version)");
+    EXPECT_EQ(e.hint, "default: 1");
+  }
+  EXPECT_EQ(Config::get(Config::effective(json{{"features.featureSet", 2}}), "features.featureSet"), json(2));
+}
+
+TEST(ConfigV080, LeadersAreAtMostTwoDistinctSymbols) {
+  const std::string k = "features.crossMarketSymbols";
+  Caught e = bad_value(k, json::parse(R"(["BTCUSDT", "ETHUSDT", "SOLUSDT"])"));
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.message, "invalid value for config key \"features.crossMarketSymbols\": [\"BTCUSDT\",\"ETHUSDT\",\"SOLUSDT\"]");
+  EXPECT_EQ(e.detail, "rule: " + Config::rule(k) + " (got 3 elements)");
+  EXPECT_EQ(e.hint, "default: [\"BTCUSDT\",\"ETHUSDT\"]");
+  // also when all three are configured symbols (the size rule comes before membership)
+  e = capture([] { Config::effective(json{{"features.crossMarketSymbols", {"BTCUSDT", "ETHUSDT", "SOLUSDT"}}}); });
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.detail, "rule: " + Config::rule(k) + " (got 3 elements)");
+
+  e = bad_value(k, json::array());
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.detail, "rule: " + Config::rule(k) + " (the array is empty)");
+  e = bad_value(k, json::parse(R"(["BTCUSDT", "BTCUSDT"])"));
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.detail, "rule: each element must be unique (element 2 \"BTCUSDT\" repeats element 1)");
+  e = bad_value(k, json::parse(R"(["btcusdt"])"));
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.detail, "rule: each element must match ^[A-Z0-9]{2,20}$ (element 1 \"btcusdt\" does not)");
+}
+
+TEST(ConfigV080, ExplicitLeaderMustBeAConfiguredSymbol) {
+  Caught e = capture([] { Config::effective(json{{"features.crossMarketSymbols", {"DOGEUSDT"}}}); });
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.message, "invalid config: features.crossMarketSymbols names \"DOGEUSDT\", which is not in symbols");
+  EXPECT_EQ(e.detail,
+            "rule: every features.crossMarketSymbols entry is one of the configured symbols "
+            "[\"BTCUSDT\",\"ETHUSDT\",\"SOLUSDT\",\"XRPUSDT\",\"ADAUSDT\",\"HBARUSDT\"]");
+  EXPECT_EQ(e.hint, "add the symbol to symbols first");
+
+  // the second entry is checked too
+  e = capture([] { Config::effective(json{{"features.crossMarketSymbols", {"BTCUSDT", "DOGEUSDT"}}}); });
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.message, "invalid config: features.crossMarketSymbols names \"DOGEUSDT\", which is not in symbols");
+
+  // shrinking symbols under explicit leaders: the leader that left is named
+  e = capture([] {
+    Config::effective(json{{"symbols", {"BTCUSDT"}}, {"features.crossMarketSymbols", {"BTCUSDT", "ETHUSDT"}}});
+  });
+  ASSERT_TRUE(e.thrown);
+  EXPECT_EQ(e.message, "invalid config: features.crossMarketSymbols names \"ETHUSDT\", which is not in symbols");
+  EXPECT_EQ(e.detail, "rule: every features.crossMarketSymbols entry is one of the configured symbols [\"BTCUSDT\"]");
+
+  // explicit leaders that are configured symbols are accepted
+  json t = Config::effective(json{{"features.crossMarketSymbols", {"SOLUSDT"}}});
+  EXPECT_EQ(Config::get(t, "features.crossMarketSymbols"), json::array({"SOLUSDT"}));
+  t = Config::effective(json{{"symbols", {"DOGEUSDT", "BTCUSDT"}}, {"features.crossMarketSymbols", {"DOGEUSDT"}}});
+  EXPECT_EQ(Config::get(t, "features.crossMarketSymbols"), json::array({"DOGEUSDT"}));
+  EXPECT_NO_THROW(Config::effective(json{{"features.crossMarketSymbols", {"BTCUSDT", "ETHUSDT"}}}));
+}
+
+TEST(ConfigV080, DefaultLeadersDoNotConstrainSymbols) {
+  // the default pair is checked where feature set 2 uses it (config_market_names), not here
+  json t = Config::effective(json{{"symbols", {"BTCUSDT"}}});
+  EXPECT_EQ(Config::get(t, "symbols"), json::array({"BTCUSDT"}));
+  EXPECT_EQ(Config::get(t, "features.crossMarketSymbols"), D("features.crossMarketSymbols"));
+  EXPECT_NO_THROW(Config::effective(json{{"symbols", {"SOLUSDT", "ADAUSDT"}}}));
+}
+
+TEST(ConfigV080, AnomalyBounds) {
+  for (const json& ok : {json(1), json(1000), json(1.0), json(999.5)})
+    EXPECT_EQ(Config::get(Config::effective(json{{"monitoring.anomalyThreshold", ok}}), "monitoring.anomalyThreshold"), ok)
+        << ok.dump();
+  for (const json& bad : {json(0.999), json(1000.001), json(0), json(-5)}) {
+    Caught e = capture([&] { Config::effective(json{{"monitoring.anomalyThreshold", bad}}); });
+    ASSERT_TRUE(e.thrown) << bad.dump();
+    EXPECT_EQ(e.message, "invalid value for config key \"monitoring.anomalyThreshold\": " + bad.dump());
+    EXPECT_EQ(e.detail, "rule: number between 1 and 1000");
+    EXPECT_EQ(e.hint, "default: 12");
+  }
+  for (int ok : {30, 10080})
+    EXPECT_EQ(Config::get(Config::effective(json{{"monitoring.anomalyWindow", ok}}), "monitoring.anomalyWindow"), json(ok));
+  for (const json& bad : {json(29), json(10081), json(240.5)}) {
+    Caught e = capture([&] { Config::effective(json{{"monitoring.anomalyWindow", bad}}); });
+    ASSERT_TRUE(e.thrown) << bad.dump();
+    EXPECT_EQ(e.message, "invalid value for config key \"monitoring.anomalyWindow\": " + bad.dump());
+    EXPECT_EQ(e.detail, "rule: integer between 30 and 10080 (bars)");
+    EXPECT_EQ(e.hint, "default: 240");
+  }
+  EXPECT_EQ(Config::get(Config::effective(json{{"training.excludeAnomalies", true}}), "training.excludeAnomalies"), json(true));
+  EXPECT_TRUE(capture([] { Config::effective(json{{"training.excludeAnomalies", 1}}); }).thrown);
 }
 
 TEST(ConfigIngest, BackoffBaseAtMostMax) {

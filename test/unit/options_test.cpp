@@ -129,7 +129,7 @@ TEST(Options, EveryKeyAcceptsItsBoundsAndRefusesJustBeyond) {
       }
     }
   }
-  EXPECT_EQ(checked, 2 + 11 + 2 + 10 + 2 + 3 * 24);
+  EXPECT_EQ(checked, 2 + 12 + 2 + 11 + 3 + 3 * 25);  // featureSet in every table
 }
 
 // The ranges and rule texts, pinned (docs/training.md and docs/trading.md list them).
@@ -153,6 +153,7 @@ TEST(Options, RulesOfEveryKey) {
       "alpha is a finite number >= 0 (L1 regularisation)",
       "nthread is an integer in [1, 64]",
       "seed is an integer in [0, 18446744073709551615]",
+      "featureSet is an integer in [1, 2] (the samples' feature set; default config features.featureSet)",
   };
   EXPECT_EQ(rules(cml::train_option_specs(ModelType::xgboost)), xgb);
   const std::vector<std::string> lstm = {
@@ -168,6 +169,7 @@ TEST(Options, RulesOfEveryKey) {
       "clipNorm is a finite number > 0",
       "weightDecay is a finite number >= 0",
       "seed is an integer in [0, 18446744073709551615]",
+      "featureSet is an integer in [1, 2] (the samples' feature set; default config features.featureSet)",
   };
   EXPECT_EQ(rules(cml::train_option_specs(ModelType::lstm)), lstm);
   const std::vector<std::string> ens = {
@@ -176,6 +178,8 @@ TEST(Options, RulesOfEveryKey) {
       "weights is an object of member weights (the rule of config inference.ensembleWeights)",
       "xgboost is an object of member options (xgboost options for the member the ensemble trains)",
       "lstm is an object of member options (lstm options for the member the ensemble trains)",
+      "combiner is one of \"inverse_mse\", \"stacking\" (how the ensemble weighs its members; docs/training.md, Stacking)",
+      "featureSet is an integer in [1, 2] (the samples' feature set; default config features.featureSet)",
   };
   EXPECT_EQ(rules(cml::train_option_specs(ModelType::ensemble)), ens);
   const std::vector<std::string> bt = {
@@ -203,6 +207,9 @@ TEST(Options, RulesOfEveryKey) {
       "intervalAdaptRate is a finite number in [0, 1] (ACI gamma)",
       "skillSignificance is a finite number in (0, 0.5] (one-sided level of the skill test)",
       "calibrationWindow is an integer in [10, 10000000] (outcomes a statement reads)",
+      "featureSet is an integer in [1, 2] (the samples' feature set; default config features.featureSet)",
+      "excludeGroups is an array of feature group names (feature set 2 groups blanked before training and prediction)",
+      "combiner is one of \"inverse_mse\", \"stacking\" (model ensemble only: how it weighs its members)",
   };
   EXPECT_EQ(rules(cml::backtest_option_specs(ModelType::xgboost)), bt);
   EXPECT_EQ(cml::find_option(cml::backtest_option_specs(ModelType::lstm), "earlyStoppingPatience")->rule(),
@@ -376,14 +383,14 @@ TEST(Options, UnknownKeysListTheValidOnes) {
   Caught e = train_error(ModelType::xgboost, json{{"windowsize", 600}});
   EXPECT_EQ(e.message, "unknown option \"windowsize\" for model_type xgboost");
   EXPECT_EQ(e.detail, "rule: options keys are windowSize, validationSplit, earlyStoppingPatience, max_depth, eta, num_rounds, "
-                      "subsample, colsample_bytree, min_child_weight, lambda, alpha, nthread, seed");
+                      "subsample, colsample_bytree, min_child_weight, lambda, alpha, nthread, seed, featureSet");
   e = train_error(ModelType::lstm, json{{"max_depth", 3}});
   EXPECT_EQ(e.message, "unknown option \"max_depth\" for model_type lstm");
   EXPECT_EQ(e.detail, "rule: options keys are windowSize, validationSplit, earlyStoppingPatience, batchSize, maxEpochs, "
-                      "sequenceLength, hiddenSize, numLayers, learningRate, clipNorm, weightDecay, seed");
+                      "sequenceLength, hiddenSize, numLayers, learningRate, clipNorm, weightDecay, seed, featureSet");
   e = train_error(ModelType::ensemble, json{{"eta", 0.1}});
   EXPECT_EQ(e.message, "unknown option \"eta\" for model_type ensemble");
-  EXPECT_EQ(e.detail, "rule: options keys are windowSize, validationSplit, weights, xgboost, lstm");
+  EXPECT_EQ(e.detail, "rule: options keys are windowSize, validationSplit, weights, xgboost, lstm, combiner, featureSet");
   e = train_error(ModelType::xgboost, json{{"batchSize", 10}});  // an lstm key
   EXPECT_EQ(e.message, "unknown option \"batchSize\" for model_type xgboost");
   e = backtest_error(ModelType::xgboost, json{{"retrain", 60}});
@@ -391,7 +398,7 @@ TEST(Options, UnknownKeysListTheValidOnes) {
   EXPECT_EQ(e.detail, "rule: options keys are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, "
                       "tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, "
                       "sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, "
-            "intervalAdaptRate, skillSignificance, calibrationWindow");
+            "intervalAdaptRate, skillSignificance, calibrationWindow, featureSet, excludeGroups, combiner");
   e = train_error(ModelType::xgboost, json{{std::string(500, 'k'), 1}});
   EXPECT_EQ(e.message, "unknown option \"" + std::string(60, 'k') + "...\" for model_type xgboost");
 }
@@ -457,8 +464,8 @@ TEST(Options, EnsembleMemberOptions) {
       "{\"windowSize\": 800, \"xgboost\": {\"max_depth\": 4.0}, \"lstm\": {\"hiddenSize\": 8, \"windowSize\": 800}}"));
   EXPECT_EQ(e.window, 800);
   const json xo = json::parse(e.member_options[0]), lo = json::parse(e.member_options[1]);
-  EXPECT_EQ(xo, json::parse("{\"max_depth\": 4.0, \"windowSize\": 800, \"validationSplit\": 0.2}"));
-  EXPECT_EQ(lo, json::parse("{\"hiddenSize\": 8, \"windowSize\": 800, \"validationSplit\": 0.2}"));
+  EXPECT_EQ(xo, json::parse("{\"max_depth\": 4.0, \"windowSize\": 800, \"validationSplit\": 0.2, \"featureSet\": 1}"));
+  EXPECT_EQ(lo, json::parse("{\"hiddenSize\": 8, \"windowSize\": 800, \"validationSplit\": 0.2, \"featureSet\": 1}"));
   EXPECT_EQ(train(ModelType::xgboost, xo).xgb.max_depth, 4);  // what the member's own ml_train call reads
 
   Caught c = train_error(ModelType::ensemble, json{{"xgboost", {{"max_depth", 4294967302ULL}}}});
@@ -478,6 +485,36 @@ TEST(Options, EnsembleMemberOptions) {
   EXPECT_TRUE(contains(c.message, "ensembleWeights")) << c.message;
   c = train_error_text(ModelType::ensemble, "{\"xgboost\": {\"max_depth\": 1" + zeros(400) + "}}");
   EXPECT_EQ(c.message, "option xgboost.max_depth = 1" + zeros(59) + "... (401 characters) is out of range");
+}
+
+// featureSet: config features.featureSet unless the option says otherwise; an ensemble's members
+// read the ensemble's set.
+TEST(Options, FeatureSet) {
+  EXPECT_EQ(train(ModelType::xgboost, json::object()).feature_set, 1);
+  EXPECT_EQ(train(ModelType::lstm, json{{"featureSet", 2}}).feature_set, 2);
+  const TrainOptions c = cml::parse_train_options(ModelType::xgboost, Config::effective(json{{"features.featureSet", 2}}), json::object());
+  EXPECT_EQ(c.feature_set, 2);
+  EXPECT_EQ(cml::parse_train_options(ModelType::xgboost, Config::effective(json{{"features.featureSet", 2}}), json{{"featureSet", 1}})
+                .feature_set, 1);
+  Caught e = train_error(ModelType::xgboost, json{{"featureSet", 3}});
+  EXPECT_EQ(e.message, "option featureSet = 3 is out of range");
+  EXPECT_EQ(e.detail, "rule: featureSet is an integer in [1, 2] (the samples' feature set; default config features.featureSet)");
+  EXPECT_EQ(train_error(ModelType::xgboost, json{{"featureSet", 0}}).message, "option featureSet = 0 is out of range");
+  EXPECT_EQ(train_error(ModelType::xgboost, json{{"featureSet", "2"}}).message, "option featureSet must be an integer, got \"2\"");
+  const TrainOptions en = train(ModelType::ensemble, json{{"featureSet", 2}});
+  EXPECT_EQ(en.feature_set, 2);
+  EXPECT_EQ(json::parse(en.member_options[0]).at("featureSet"), 2);
+  EXPECT_EQ(json::parse(en.member_options[1]).at("featureSet"), 2);
+  e = train_error(ModelType::ensemble, json{{"featureSet", 2}, {"lstm", {{"featureSet", 1}}}});
+  EXPECT_EQ(e.message, "option lstm.featureSet = 1 differs from the ensemble's featureSet (2)");
+  // backtests: the keys are known; excludeGroups must be an array of strings (names: excluded_columns)
+  EXPECT_NO_THROW(backtest(ModelType::xgboost, json{{"featureSet", 2}, {"excludeGroups", {"volatility"}}}));
+  e = backtest_error(ModelType::xgboost, json{{"excludeGroups", "volatility"}});
+  EXPECT_EQ(e.message, "option excludeGroups must be an array of feature group names, got \"volatility\"");
+  EXPECT_EQ(e.detail, "rule: excludeGroups is an array of feature group names (feature set 2 groups blanked before training and prediction)");
+  EXPECT_EQ(backtest_error(ModelType::xgboost, json{{"excludeGroups", {1}}}).message,
+            "option excludeGroups must be an array of feature group names, got [1]");
+  EXPECT_EQ(backtest_error(ModelType::xgboost, json{{"featureSet", 3}}).message, "option featureSet = 3 is out of range");
 }
 
 // --- ml_backtest ----------------------------------------------------------------------------------

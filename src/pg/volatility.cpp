@@ -1,0 +1,372 @@
+// SQL faces of src/core/volatility.*: the market statistics ml_forecast_all states (volatility and
+// trend regime), the HAR volatility model's fit (ml_train_volatility's C part), its prediction (the
+// production model in ml_forecast_all) and its walk-forward evaluation (ml_volatility_evaluate).
+// Pattern: read with SPI into palloc'd C arrays -> one guarded call into core -> build the result
+// outside the guard.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "options.hpp"
+#include "seasonality.hpp"
+#include "volatility.hpp"
+
+#include "config_access.hpp"
+#include "guard.hpp"
+#include "log.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "utils/array.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(cml_market_stats);
+PG_FUNCTION_INFO_V1(cml_volatility_fit);
+PG_FUNCTION_INFO_V1(cml_volatility_predict);
+PG_FUNCTION_INFO_V1(cml_volatility_evaluate);
+}
+
+namespace {
+
+constexpr int64 kUsPerMinute = INT64CONST(60000000);
+
+// Bars read with SPI, oldest first (plain C data).
+struct VBars {
+  int n;
+  int64* ts;  // minutes since 2000-01-01
+  double *open, *high, *low, *close, *volume;
+};
+
+// Runs a query whose columns are timestamp, open, high, low, close, volume (float8), ordered by
+// timestamp ascending. Caller is connected to SPI.
+VBars read_vbars(const char* sql, int nargs, Oid* types, Datum* values, const char* symbol) {
+  if (SPI_execute_with_args(sql, nargs, types, values, nullptr, true, 0) != SPI_OK_SELECT)
+    elog(ERROR, "cryptoml: reading the bars of %s failed", symbol);
+  VBars b;
+  b.n = (int)SPI_processed;
+  size_t rows = (size_t)Max(b.n, 1);
+  b.ts = (int64*)palloc(sizeof(int64) * rows);
+  double** cols[5] = {&b.open, &b.high, &b.low, &b.close, &b.volume};
+  for (double** c : cols) *c = (double*)palloc(sizeof(double) * rows);
+  for (int i = 0; i < b.n; i++) {
+    HeapTuple row = SPI_tuptable->vals[i];
+    bool isnull;
+    b.ts[i] = cml::pg::minute_of(DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)));
+    for (int k = 0; k < 5; k++) {
+      Datum d = SPI_getbinval(row, SPI_tuptable->tupdesc, 2 + k, &isnull);
+      (*cols[k])[i] = isnull ? NAN : DatumGetFloat8(d);
+    }
+  }
+  SPI_freetuptable(SPI_tuptable);
+  return b;
+}
+
+cml::BarSeries series_of(const VBars& b) {
+  cml::BarSeries s;
+  s.ts.assign(b.ts, b.ts + b.n);
+  s.open.assign(b.open, b.open + b.n);
+  s.high.assign(b.high, b.high + b.n);
+  s.low.assign(b.low, b.low + b.n);
+  s.close.assign(b.close, b.close + b.n);
+  s.volume.assign(b.volume, b.volume + b.n);
+  return s;
+}
+
+const char* schema_or_error() {
+  const char* schema = cml::pg::extension_schema();
+  if (schema == nullptr) ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("extension cryptoml is not installed")));
+  return schema;
+}
+
+char* symbol_of(FunctionCallInfo fcinfo, int arg) {
+  if (PG_ARGISNULL(arg))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("symbol must not be NULL")));
+  return cml::pg::symbol_arg(PG_GETARG_TEXT_PP(arg));
+}
+
+int horizon_of(FunctionCallInfo fcinfo, int arg) {
+  if (PG_ARGISNULL(arg))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("horizon must not be NULL")));
+  int h = PG_GETARG_INT32(arg);
+  if (h < 1 || h > 10080)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid horizon = %d: must be between 1 and 10080 minutes", h),
+                    errdetail("rule: horizon in [1, 10080]")));
+  return h;
+}
+
+[[noreturn]] void unknown_symbol(const char* symbol) {
+  ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown symbol \"%s\": it has no bars", symbol),
+                  errdetail("rule: the symbol must have bars in rollingChartData")));
+}
+
+// The latest bar's minute of a symbol; errors for a symbol without bars.
+int64 latest_minute(const char* schema, const char* symbol) {
+  char* sql = psprintf("SELECT max(timestamp) FROM %s.rollingchartdata WHERE symbol = $1", schema);
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(symbol)};
+  if (SPI_execute_with_args(sql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+    elog(ERROR, "cryptoml: reading the bars of %s failed", symbol);
+  bool isnull = true;
+  Datum d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum)0;
+  if (isnull) unknown_symbol(symbol);
+  return cml::pg::minute_of(DatumGetTimestamp(d));
+}
+
+const char* kBarColumns = "timestamp, open::float8, high::float8, low::float8, close::float8, volume::float8";
+
+// The options object's JSON text (jsonb argument; NULL = {}).
+char* options_text(FunctionCallInfo fcinfo, int arg) {
+  if (PG_ARGISNULL(arg)) return pstrdup("{}");
+  Jsonb* j = PG_GETARG_JSONB_P(arg);
+  return JsonbToCString(nullptr, &j->root, VARSIZE(j));
+}
+
+HeapTupleHeader record_of(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "cryptoml: expected a record result");
+  desc = BlessTupleDesc(desc);
+  return heap_form_tuple(desc, values, nulls)->t_data;
+}
+
+Datum float_or_null(double v, bool* isnull) {
+  *isnull = !std::isfinite(v);
+  return Float8GetDatum(*isnull ? 0.0 : v);
+}
+
+}  // namespace
+
+// cryptoml_internal.market_stats(symbol text, horizons integer[], bar timestamp DEFAULT NULL)
+//   -> SETOF (horizon, bar, sigma, vol_pct, n, er, regime): the statistics ml_forecast_all states
+//   at the symbol's bar (its latest with bar NULL), one row per horizon in the order given.
+Datum cml_market_stats(PG_FUNCTION_ARGS) {
+  char* symbol = symbol_of(fcinfo, 0);
+  if (PG_ARGISNULL(1)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("horizons must not be NULL")));
+  ArrayType* arr = PG_GETARG_ARRAYTYPE_P(1);
+  if (ARR_NDIM(arr) > 1)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("horizons must be a one-dimensional array")));
+  Datum* hv;
+  bool* hn;
+  int nh;
+  deconstruct_array(arr, INT4OID, 4, true, TYPALIGN_INT, &hv, &hn, &nh);
+  int* horizons = (int*)palloc(sizeof(int) * Max(nh, 1));
+  for (int k = 0; k < nh; k++) {
+    if (hn[k]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("horizon %d of horizons is NULL", k + 1)));
+    horizons[k] = DatumGetInt32(hv[k]);
+    if (horizons[k] < 1)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid horizon = %d: must be >= 1 minute", horizons[k]),
+                      errdetail("rule: horizon >= 1")));
+  }
+  Timestamp bar = PG_ARGISNULL(2) ? DT_NOEND : PG_GETARG_TIMESTAMP(2);
+
+  SPI_connect();
+  const char* schema = schema_or_error();
+  // the last 1441 bars at or before the bar (the hour windows need at most 1441 minutes of whole-
+  // minute bars, the efficiency ratio 241 bars)
+  char* sql = psprintf("SELECT %s FROM (SELECT * FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp <= $2 "
+                       "ORDER BY timestamp DESC LIMIT 1441) b ORDER BY timestamp",
+                       kBarColumns, schema);
+  Oid types[2] = {TEXTOID, TIMESTAMPOID};
+  Datum values[2] = {CStringGetTextDatum(symbol), TimestampGetDatum(bar)};
+  VBars b = read_vbars(sql, 2, types, values, symbol);
+  if (b.n == 0) {
+    if (PG_ARGISNULL(2)) unknown_symbol(symbol);
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("symbol \"%s\" has no bar at or before the given bar", symbol),
+                    errdetail("rule: the statistics are stated at a stored bar")));
+  }
+  const Timestamp last = (Timestamp)b.ts[b.n - 1] * kUsPerMinute;
+
+  double sigma = NAN, vol_pct = NAN;
+  int* n = (int*)palloc(sizeof(int) * Max(nh, 1));
+  double* er = (double*)palloc(sizeof(double) * Max(nh, 1));
+  char** regime = (char**)palloc(sizeof(char*) * Max(nh, 1));
+  cml::pg::guarded("market_stats", [&] {
+    const cml::MarketStats m = cml::market_stats(std::vector<std::int64_t>(b.ts, b.ts + b.n),
+                                                 std::vector<double>(b.close, b.close + b.n),
+                                                 std::vector<int>(horizons, horizons + nh));
+    sigma = m.sigma;
+    vol_pct = m.vol_pct;
+    for (int k = 0; k < nh; k++) {
+      n[k] = m.horizons[k].n;
+      er[k] = m.horizons[k].er;
+      regime[k] = cml::pg::pstrdup_nothrow(m.horizons[k].regime);
+    }
+  });
+  // the tuplestore lives in the query's context; the arrays above in SPI's until SPI_finish
+  ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
+  InitMaterializedSRF(fcinfo, 0);
+  for (int k = 0; k < nh; k++) {
+    Datum v[7];
+    bool nulls[7] = {false, false, false, false, false, false, false};
+    v[0] = Int32GetDatum(horizons[k]);
+    v[1] = TimestampGetDatum(last);
+    v[2] = float_or_null(sigma, &nulls[2]);
+    v[3] = float_or_null(vol_pct, &nulls[3]);
+    v[4] = Int32GetDatum(n[k]);
+    v[5] = float_or_null(er[k], &nulls[5]);
+    v[6] = CStringGetTextDatum(regime[k]);
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+  }
+  SPI_finish();
+  return (Datum)0;
+}
+
+// cryptoml_internal.volatility_fit(symbol text, horizon integer, options jsonb) -> (model jsonb,
+//   rows, train_rows, valid_rows, train_from, train_to, valid_from, valid_to, n, qlike,
+//   qlike_baseline, qlike_formula, rmse_log, rmse_log_baseline, rmse_log_formula): trains the HAR
+//   model on the symbol's last trainDays days (history before them feeds the features), split by
+//   the one split rule; the metrics are those of the validation part. Reads only.
+Datum cml_volatility_fit(PG_FUNCTION_ARGS) {
+  char* symbol = symbol_of(fcinfo, 0);
+  int horizon = horizon_of(fcinfo, 1);
+  char* opts = options_text(fcinfo, 2);
+  char* config = cml::pg::config_json_text();
+  cml::VolOptions o;
+  cml::pg::guarded("ml_train_volatility", [&] {
+    const cml::json tree = cml::json::parse(config);
+    double split = 0.2;
+    const cml::json* t = tree.contains("training") ? &tree["training"] : nullptr;
+    if (t && t->contains("validationSplit") && (*t)["validationSplit"].is_number()) split = (*t)["validationSplit"].get<double>();
+    o = cml::parse_vol_options(cml::parse_json_document(opts, "option"), false, split);
+  });
+  MemoryContext caller = CurrentMemoryContext;
+  SPI_connect();
+  const char* schema = schema_or_error();
+  const int64 latest = latest_minute(schema, symbol);
+  const int64 first_row_minute = latest - (int64)o.train_days * 1440 + 1;
+  const int64 history = (int64)(cml::kSeasonalWeeks * 7 + 1) * 1440 + 60;
+  char* sql = psprintf("SELECT %s FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp >= $2 ORDER BY timestamp",
+                       kBarColumns, schema);
+  Oid types[2] = {TEXTOID, TIMESTAMPOID};
+  Datum values[2] = {CStringGetTextDatum(symbol), TimestampGetDatum((first_row_minute - history) * kUsPerMinute)};
+  VBars b = read_vbars(sql, 2, types, values, symbol);
+  int first = 0;
+  while (first < b.n && b.ts[first] < first_row_minute) first++;
+
+  char* model_json = nullptr;
+  cml::VolTrainResult r;
+  cml::pg::guarded("ml_train_volatility", [&] {
+    r = cml::train_volatility(series_of(b), (std::size_t)first, horizon, o);
+    model_json = cml::pg::pstrdup_nothrow(r.model.to_json().dump());
+  });
+  model_json = MemoryContextStrdup(caller, model_json);  // SPI's memory goes at SPI_finish
+  SPI_finish();
+  Datum v[15];
+  bool nulls[15] = {false};
+  v[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(model_json));
+  v[1] = Int64GetDatum((int64)r.rows);
+  v[2] = Int64GetDatum((int64)r.train_rows);
+  v[3] = Int64GetDatum((int64)r.valid_rows);
+  v[4] = TimestampGetDatum((Timestamp)r.train_from * kUsPerMinute);
+  v[5] = TimestampGetDatum((Timestamp)r.train_to * kUsPerMinute);
+  v[6] = TimestampGetDatum((Timestamp)r.valid_from * kUsPerMinute);
+  v[7] = TimestampGetDatum((Timestamp)r.valid_to * kUsPerMinute);
+  v[8] = Int64GetDatum((int64)r.valid.n);
+  const double m[6] = {r.valid.qlike, r.valid.qlike_baseline, r.valid.qlike_formula,
+                       r.valid.rmse_log, r.valid.rmse_log_baseline, r.valid.rmse_log_formula};
+  for (int k = 0; k < 6; k++) v[9 + k] = float_or_null(m[k], &nulls[9 + k]);
+  PG_RETURN_HEAPTUPLEHEADER(record_of(fcinfo, v, nulls));
+}
+
+// cryptoml_internal.volatility_predict(symbol text, horizon integer, bar timestamp, model jsonb)
+//   -> float8: the model's forecast of the realized volatility (%) over (bar, bar + horizon], from
+//   the bars at or before `bar`; NULL when a feature is missing (the bar is not stored, too little
+//   history, a gap).
+Datum cml_volatility_predict(PG_FUNCTION_ARGS) {
+  for (int i = 0; i < 4; i++)
+    if (PG_ARGISNULL(i)) PG_RETURN_NULL();
+  char* symbol = symbol_of(fcinfo, 0);
+  int horizon = horizon_of(fcinfo, 1);
+  Timestamp bar = PG_GETARG_TIMESTAMP(2);
+  Jsonb* mj = PG_GETARG_JSONB_P(3);
+  char* model_text = JsonbToCString(nullptr, &mj->root, VARSIZE(mj));
+  const int64 t = cml::pg::minute_of(bar);
+  // the minutes the features read (volatility.hpp har_read_ranges)
+  constexpr int kRanges = 1 + cml::kSeasonalWeeks;
+  int64 lo[kRanges], hi[kRanges];
+  cml::pg::guarded("volatility_predict", [&] {
+    const auto r = cml::har_read_ranges(t, horizon);
+    if (r.size() != (size_t)kRanges) throw std::logic_error("har_read_ranges: unexpected range count");
+    for (int k = 0; k < kRanges; k++) {
+      lo[k] = r[k].first;
+      hi[k] = r[k].second;
+    }
+  });
+  SPI_connect();
+  const char* schema = schema_or_error();
+  StringInfoData q;
+  initStringInfo(&q);
+  appendStringInfo(&q, "SELECT %s FROM %s.rollingchartdata r WHERE r.symbol = $1 AND (", kBarColumns, schema);
+  for (int k = 0; k < kRanges; k++)
+    appendStringInfo(&q, "%sr.timestamp BETWEEN $%d AND $%d", k > 0 ? " OR " : "", 2 + 2 * k, 3 + 2 * k);
+  appendStringInfoString(&q, ") ORDER BY r.timestamp");
+  const char* sql = q.data;
+  Oid types[1 + 2 * kRanges];
+  Datum values[1 + 2 * kRanges];
+  types[0] = TEXTOID;
+  values[0] = CStringGetTextDatum(symbol);
+  for (int k = 0; k < kRanges; k++) {
+    types[1 + 2 * k] = types[2 + 2 * k] = TIMESTAMPOID;
+    values[1 + 2 * k] = TimestampGetDatum(lo[k] * kUsPerMinute);
+    values[2 + 2 * k] = TimestampGetDatum(hi[k] * kUsPerMinute);
+  }
+  VBars b = read_vbars(sql, 1 + 2 * kRanges, types, values, symbol);
+  double sigma = NAN;
+  if (b.n == 0 || b.ts[b.n - 1] != t) {
+    SPI_finish();
+    PG_RETURN_NULL();
+  }
+  cml::pg::guarded("volatility_predict", [&] {
+    const cml::HarModel m = cml::HarModel::from_json(cml::parse_json_document(model_text, "volatility model"));
+    if (m.horizon != horizon)
+      throw cml::InvalidParameter("the volatility model is of horizon " + std::to_string(m.horizon) + ", not " +
+                                      std::to_string(horizon),
+                                  "rule: a model predicts its own horizon");
+    const cml::BarSeries s = series_of(b);
+    const cml::HarData d = cml::har_data(s, horizon, s.size() - 1, s.size());
+    sigma = m.predict_sigma(d.x[0]);
+  });
+  SPI_finish();
+  if (!std::isfinite(sigma)) PG_RETURN_NULL();
+  PG_RETURN_FLOAT8(sigma);
+}
+
+// ml_volatility_evaluate(symbol text, horizon integer, options jsonb) -> (qlike, qlike_baseline,
+//   ratio, rmse_log, rmse_log_baseline, n, qlike_formula, rmse_log_formula, refits): walk-forward
+//   over all the symbol's bars (see volatility.hpp walk_forward).
+Datum cml_volatility_evaluate(PG_FUNCTION_ARGS) {
+  char* symbol = symbol_of(fcinfo, 0);
+  int horizon = horizon_of(fcinfo, 1);
+  char* opts = options_text(fcinfo, 2);
+  cml::VolOptions o;
+  cml::pg::guarded("ml_volatility_evaluate", [&] {
+    o = cml::parse_vol_options(cml::parse_json_document(opts, "option"), true, 0.2);
+  });
+  SPI_connect();
+  const char* schema = schema_or_error();
+  (void)latest_minute(schema, symbol);
+  char* sql = psprintf("SELECT %s FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp", kBarColumns, schema);
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(symbol)};
+  VBars b = read_vbars(sql, 1, types, values, symbol);
+  cml::VolMetrics m;
+  int refits = 0;
+  cml::pg::guarded("ml_volatility_evaluate", [&] {
+    const cml::WalkForward w = cml::walk_forward(series_of(b), horizon, o);
+    m = w.metrics;
+    refits = w.refits;
+  });
+  SPI_finish();
+  Datum v[9];
+  bool nulls[9] = {false};
+  v[0] = float_or_null(m.qlike, &nulls[0]);
+  v[1] = float_or_null(m.qlike_baseline, &nulls[1]);
+  v[2] = float_or_null(m.ratio(), &nulls[2]);
+  v[3] = float_or_null(m.rmse_log, &nulls[3]);
+  v[4] = float_or_null(m.rmse_log_baseline, &nulls[4]);
+  v[5] = Int64GetDatum((int64)m.n);
+  v[6] = float_or_null(m.qlike_formula, &nulls[6]);
+  v[7] = float_or_null(m.rmse_log_formula, &nulls[7]);
+  v[8] = Int32GetDatum(refits);
+  PG_RETURN_HEAPTUPLEHEADER(record_of(fcinfo, v, nulls));
+}
