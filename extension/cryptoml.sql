@@ -565,6 +565,9 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
     EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.progress(), cryptoml_internal.wilson(integer, integer) TO %s', r);
     EXECUTE format('GRANT SELECT ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades TO %s', s, s, s, r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_forecast(text, integer) TO %s', s, r);
+    -- 0.8.0: anomalies and the hyperparameter searches
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_anomalies(text, timestamp) TO %s', s, r);
+    EXECUTE format('GRANT SELECT ON %s.ml_tune_runs, %s.ml_tune_trials TO %s', s, s, r);
     IF access IN ('writer', 'admin') THEN
       EXECUTE format('GRANT INSERT, UPDATE ON %s.rollingchartdata TO %s', s, r);
       EXECUTE format('GRANT USAGE ON SEQUENCE %s.rollingchartdata_id_seq TO %s', s, r);
@@ -620,6 +623,10 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.audit_schedule(text) TO %s', r);
       EXECUTE format('GRANT EXECUTE ON FUNCTION cryptoml_internal.progress_report(text, text, bigint, bigint), '
                      'cryptoml_internal.progress_done() TO %s', r);
+      -- 0.8.0: volatility models, anomaly detection, hyperparameter search (admin, like ml_train)
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_train_volatility(text, integer, jsonb), '
+                     '%s.ml_volatility_evaluate(text, integer, jsonb), %s.ml_detect_anomalies(text) TO %s', s, s, s, r);
+      EXECUTE format('GRANT EXECUTE ON PROCEDURE %s.ml_tune(text, integer, text, integer, jsonb, jsonb) TO %s', s, r);
     END IF;
     PERFORM cryptoml_internal.audit('grant', (SELECT rolname FROM pg_roles WHERE oid = role)::text,
       jsonb_build_object('access', before), jsonb_build_object('access', cryptoml_internal.access_level(role), 'granted', access));
@@ -636,6 +643,10 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
     before text := cryptoml_internal.access_level(role);
   BEGIN
     EXECUTE format('REVOKE ALL ON %s.ml_audit_log FROM %s', s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_anomalies(text, timestamp), %s.ml_train_volatility(text, integer, jsonb), '
+                   '%s.ml_volatility_evaluate(text, integer, jsonb), %s.ml_detect_anomalies(text) FROM %s', s, s, s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_tune(text, integer, text, integer, jsonb, jsonb) FROM %s', s, r);
+    EXECUTE format('REVOKE ALL ON %s.ml_tune_runs, %s.ml_tune_trials FROM %s', s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_dashboard(text), %s.ml_export_model(text), %s.ml_import_model(jsonb, boolean) FROM %s', s, s, s, r);
     IF pg_catalog.current_setting('pgaudit.log', true) IS NOT NULL THEN
       EXECUTE format('ALTER ROLE %s RESET pgaudit.log', r);

@@ -263,7 +263,7 @@ std::vector<double> build_features_from(const BarSeries& s, std::size_t from, st
       mod += kMinutesPerDay;
       --day;
     }
-    std::int64_t dow = (day % 7 + 7 + 3) % 7;  // 1970-01-01 (day 0) was a Thursday = 3
+    std::int64_t dow = (day % 7 + 7 + 3) % 7;  // t from 2000-01-01 (a Saturday): Wednesday = 0 (features.hpp)
     const double a_tod = kTwoPi * static_cast<double>(mod) / static_cast<double>(kMinutesPerDay);
     const double a_dow = kTwoPi * static_cast<double>(dow) / 7.0;
     row[kTodSin] = std::sin(a_tod);

@@ -10,7 +10,8 @@
 //
 // ---- Feature set v1 (kFeatureSetVersion = 1), in vector order --------------------------------
 // Notation: for row i, C = close[i], O = open[i], H = high[i], L = low[i], V = volume[i], t = ts[i]
-// (minutes since the Unix epoch, UTC). "The last N bars" means the N rows i-N+1..i of the series
+// (whole minutes since 2000-01-01 00:00 UTC, PostgreSQL's epoch: the binding passes
+// cml::pg::minute_of of the bar's timestamp, NOT Unix minutes). "The last N bars" means the N rows i-N+1..i of the series
 // (ROW-based over the bars that exist: a gap in time does not shorten or extend the window);
 // the value is NaN when i+1 < N. Standard deviations are population ones (divide by N).
 // Every feature is NaN when one of its inputs is NaN.
@@ -41,8 +42,12 @@
 //  22 upper_shadow_pct  100 * (H - max(O, C)) / C
 //  23 lower_shadow_pct  100 * (min(O, C) - L) / C
 //  24 range_mean_15     mean of range_pct over the last 15 bars (this one included)
-//  Time (UTC): minute_of_day = t mod 1440 (0..1439); day_of_week = (floor(t / 1440) + 3) mod 7 with
-//  Monday = 0 (1970-01-01 was a Thursday = 3). Both use floored modulo, so t < 0 works too.
+//  Time (UTC): minute_of_day = t mod 1440 (0..1439); day_of_week = (floor(t / 1440) + 3) mod 7.
+//  With t counted from 2000-01-01 (a Saturday, day 0 -> 3) as the binding passes it, this gives
+//  Wednesday = 0, Thursday = 1, Friday = 2, Saturday = 3, Sunday = 4, Monday = 5, Tuesday = 6,
+//  i.e. (ISO day of week + 4) mod 7. (The formula was written for Unix minutes, where it would
+//  give Monday = 0; it is kept as trained models depend on it. minute_of_day is the same for both
+//  epochs, 10957 whole days apart.) Both use floored modulo, so t < 0 works too.
 //  25 tod_sin  sin(2*pi*minute_of_day/1440)
 //  26 tod_cos  cos(2*pi*minute_of_day/1440)
 //  27 dow_sin  sin(2*pi*day_of_week/7)
@@ -75,8 +80,8 @@
 
 namespace cml {
 
-// One symbol's bars in strictly increasing time order. ts = minutes since the Unix epoch (whole
-// minutes).
+// One symbol's bars in strictly increasing time order. ts = whole minutes since 2000-01-01 00:00
+// UTC (PostgreSQL's epoch; cml::pg::minute_of), which fixes the day_of_week convention above.
 struct BarSeries {
   std::vector<std::int64_t> ts;
   std::vector<double> open, high, low, close, volume;  // volume may be NaN (unknown)

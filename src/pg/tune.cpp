@@ -129,7 +129,7 @@ Samples read_samples(MemoryContext mcx, const char* schema, const Request& r, Ti
       schema, r.feature_set, r.feature_set);
   Oid t[4] = {TEXTOID, INT4OID, INT4OID, TIMESTAMPOID};
   Datum v[4] = {CStringGetTextDatum(r.symbol), Int32GetDatum(r.horizon), Int32GetDatum(r.window), TimestampGetDatum(last)};
-  spi_exec(sql, 4, t, v, nullptr, SPI_OK_SELECT);
+  owner_exec(sql, 4, t, v, nullptr, SPI_OK_SELECT);  // as ml_train (SECURITY DEFINER) reads them: the internal helpers are the owner's
   Samples d;
   d.n = (int)SPI_processed;
   d.nf = 0;
