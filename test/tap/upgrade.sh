@@ -53,7 +53,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..19"
+echo "1..23"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -195,7 +195,9 @@ r=$(q -At -c "SELECT has_function_privilege('upgrade_reader', 'ml_dashboard(text
                      AND has_function_privilege('upgrade_admin6', 'ml_import_model(jsonb, boolean)', 'EXECUTE')")
 [ "$r" = "t" ] && echo "ok 17 - roles granted under 0.6.0 get the 0.7.0 objects of their level, and no more" || echo "not ok 17 - privileges after the 0.6.0 update: $r"
 r=$(q -At -c "SELECT count(*) FROM ml_audit_log WHERE action = 'grant' AND object IN ('upgrade_reader', 'upgrade_admin6')")
-[ "$r" = "2" ] && echo "ok 18 - the re-grant of the update is in the audit trail" || echo "not ok 18 - audit entries of the update's grants: $r"
+# each update from 0.7.0 on re-derives the levels: 0.6.0 -> 0.7.0 -> current re-grants both roles once per step
+steps=$(ls "$ROOT"/extension/cryptoml--*--*.sql | sed -n 's/.*--\(.*\)--\(.*\)\.sql/\1/p' | awk -F. '$2 >= 6' | wc -l)
+[ "$r" = "$((2 * steps))" ] && echo "ok 18 - the re-grants of the updates are in the audit trail ($steps updates, 2 roles)" || echo "not ok 18 - audit entries of the updates' grants: $r (expected $((2 * steps)))"
 q -c "SELECT ml_revoke_access('upgrade_reader')" -c "DROP OWNED BY upgrade_reader" -c "DROP ROLE upgrade_reader" >/dev/null
 q -c "SELECT ml_revoke_access('upgrade_admin6')" -c "DROP OWNED BY upgrade_admin6" -c "DROP ROLE upgrade_admin6" >/dev/null
 v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
@@ -205,6 +207,43 @@ if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded6" >"$tmp/diff6";
 else
   echo "not ok 19 - 0.6.0 updated to $v differs from a fresh $current install"
   sed 's/^/# /' "$tmp/diff6" | head -60
+fi
+
+# From 0.7.0: samples stored under 0.7.0 become feature set 1 samples (and a set-2 sample of the
+# same bar can be stored beside them); roles get the 0.8.0 objects of their level; a volatility
+# forecast stored before any outcome has no interval (lower NULL, as upper).
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.7.0' CASCADE"
+q -c "DROP ROLE IF EXISTS upgrade_reader" -c "CREATE ROLE upgrade_reader" -c "SELECT ml_grant_access('upgrade_reader', 'reader')" >/dev/null 2>&1
+q -c "DROP ROLE IF EXISTS upgrade_admin7" -c "CREATE ROLE upgrade_admin7" -c "SELECT ml_grant_access('upgrade_admin7', 'admin')" >/dev/null 2>&1
+q -c "INSERT INTO mlTrainingSamples (symbol, features, target, forecast_horizon, bar_timestamp, metadata)
+      VALUES ('BTCUSDT', '{\"rsi\": 55.5}', 0.25, 15, '2021-01-01 03:00', '{\"feature_set_version\": 1}')" >/dev/null
+q -c "ALTER EXTENSION cryptoml UPDATE" 2>&1 | grep -v NOTICE
+r=$(q -At -c "SELECT string_agg(feature_set::text, ',') FROM mlTrainingSamples")
+q -c "INSERT INTO mlTrainingSamples (symbol, features, target, forecast_horizon, bar_timestamp, metadata, feature_set)
+      VALUES ('BTCUSDT', '{\"rsi\": 55.5}', 0.25, 15, '2021-01-01 03:00', '{\"feature_set_version\": 2}', 2)" >/dev/null 2>&1 || r="$r/insert failed"
+[ "$r" = "1" ] && echo "ok 20 - a 0.7.0 sample is of feature set 1, and a set-2 sample of the same bar fits beside it" ||
+  echo "not ok 20 - samples after the 0.7.0 update: $r"
+r=$(q -At -c "SELECT has_function_privilege('upgrade_reader', 'ml_anomalies(text, timestamp)', 'EXECUTE')
+                     AND has_table_privilege('upgrade_reader', 'ml_tune_trials', 'SELECT')
+                     AND NOT has_function_privilege('upgrade_reader', 'ml_tune(text, integer, text, integer, jsonb, jsonb)', 'EXECUTE')
+                     AND NOT has_function_privilege('upgrade_reader', 'ml_train_volatility(text, integer, jsonb)', 'EXECUTE')
+                     AND has_function_privilege('upgrade_admin7', 'ml_tune(text, integer, text, integer, jsonb, jsonb)', 'EXECUTE')
+                     AND has_function_privilege('upgrade_admin7', 'ml_detect_anomalies(text)', 'EXECUTE')
+                     AND has_function_privilege('upgrade_admin7', 'ml_train_volatility(text, integer, jsonb)', 'EXECUTE')")
+[ "$r" = "t" ] && echo "ok 21 - roles granted under 0.7.0 get the 0.8.0 objects of their level, and no more" || echo "not ok 21 - privileges after the 0.7.0 update: $r"
+r=$(q -At -c "SELECT count(*) FROM cryptoml_internal.monitor_alerts") && q -c "INSERT INTO cryptoml_internal.monitor_alerts (symbol, alert, level, value, threshold, started_at, last_seen_at)
+      VALUES ('BTCUSDT', 'anomaly', 'warning', 13, 12, now(), now())" >/dev/null 2>&1 && r="$r/anomaly alert stored"
+[ "$r" = "0/anomaly alert stored" ] && echo "ok 22 - the monitor's alert table takes the 'anomaly' alert after the update" || echo "not ok 22 - anomaly alert after the 0.7.0 update: $r"
+q -c "DELETE FROM cryptoml_internal.monitor_alerts" -c "DELETE FROM mlTrainingSamples" >/dev/null
+q -c "SELECT ml_revoke_access('upgrade_reader')" -c "DROP OWNED BY upgrade_reader" -c "DROP ROLE upgrade_reader" >/dev/null
+q -c "SELECT ml_revoke_access('upgrade_admin7')" -c "DROP OWNED BY upgrade_admin7" -c "DROP ROLE upgrade_admin7" >/dev/null
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded7"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded7" >"$tmp/diff7"; then
+  echo "ok 23 - 0.7.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 23 - 0.7.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff7" | head -60
 fi
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"
