@@ -5,17 +5,22 @@
 # prediction). Per variant: per symbol and horizon the honesty table, then pooled over the
 # symbols the directional accuracy with its 95 % Wilson interval and served RMSE / zero-change.
 # Nothing here is tuned: the options are the fixed ones below for every variant.
-# Usage: bash bench/features_eval.sh   (HORIZONS='5 15 60' SYMBOLS= WINDOW=20000 RETRAIN=10080
-#        GROUPS='multi_timeframe cross_market volatility seasonality')
+# Usage: bash bench/features_eval.sh   (HORIZONS='5 15 60' ABLATION_HORIZONS='15' SYMBOLS=
+#        WINDOW=10080 RETRAIN=10080 GROUPS='multi_timeframe cross_market volatility seasonality')
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-WINDOW=${WINDOW:-20000}
+WINDOW=${WINDOW:-10080}
 RETRAIN=${RETRAIN:-10080}
 GROUPS=${GROUPS:-multi_timeframe cross_market volatility seasonality}
 base="\"windowSize\": $WINDOW, \"retrainEvery\": $RETRAIN"
-run() { VARIANT=$1 OPTIONS="{$base$2}" MODEL=xgboost bash "$ROOT/bench/honesty.sh"; }
-run set1 ', "featureSet": 1'
-run set2 ', "featureSet": 2'
+HORIZONS=${HORIZONS:-5 15 60}
+ABLATION_HORIZONS=${ABLATION_HORIZONS:-15}
+run() { VARIANT=$1 HORIZONS=$2 OPTIONS="{$base$3}" MODEL=xgboost bash "$ROOT/bench/honesty.sh"; }
+# load the bars once (honesty.sh reloads when the extension version changed; REUSE=0 forces it)
+VARIANT=load HORIZONS= bash "$ROOT/bench/honesty.sh" >/dev/null
+export REUSE=1
+run set1 "$HORIZONS" ', "featureSet": 1'
+run set2 "$HORIZONS" ', "featureSet": 2'
 for g in $GROUPS; do
-  run "set2-no-$g" ", \"featureSet\": 2, \"excludeGroups\": [\"$g\"]"
+  run "set2-no-$g" "$ABLATION_HORIZONS" ", \"featureSet\": 2, \"excludeGroups\": [\"$g\"]"
 done

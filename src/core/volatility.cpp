@@ -345,7 +345,7 @@ HarModel fit_har(const HarData& d, const std::vector<std::size_t>& rows, double 
     if (usable(d, r)) use.push_back(r);
   }
   if (use.size() < kHarMinTrainRows)
-    throw InvalidParameter("too few rows to fit the volatility model: " + std::to_string(use.size()) +
+    throw DataError("too few rows to fit the volatility model: " + std::to_string(use.size()) +
                                " with a known target and every feature",
                            "rule: at least " + std::to_string(kHarMinTrainRows) + " rows",
                            "load more history (the features need a day of bars before a row, the seasonality "
@@ -527,7 +527,7 @@ VolTrainResult train_volatility(const BarSeries& s, std::size_t first_row, int h
     if (std::isfinite(d.y[r])) rows.push_back(r);
   const SplitRows sp = split_rows(rows.size(), o.validation_split, horizon);
   if (!sp.ok)
-    throw InvalidParameter("too few rows to train the volatility model: " + std::to_string(rows.size()) +
+    throw DataError("too few rows to train the volatility model: " + std::to_string(rows.size()) +
                                " rows with a known target at horizon " + std::to_string(horizon),
                            "rule: at least " + std::to_string(split_min_rows(o.validation_split, horizon)) +
                                " rows (split rule: training, embargo of the horizon, validation)",

@@ -2,7 +2,7 @@
 -- idempotent, incremental, and no feature reads a bar after its own timestamp.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(25);
+SELECT plan(28);
 
 CREATE FUNCTION pg_temp.load(sym text, start int, n int, base float8 DEFAULT 100) RETURNS void LANGUAGE sql AS $$
   INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -87,6 +87,22 @@ SELECT is((SELECT count(*) FROM recoveryState WHERE service_name = 'samples' AND
           'after the rollback there are no SOLUSDT samples and no success record claiming them');
 SELECT ok((SELECT metadata->'indicator_params'->>'rsiPeriod' = '14' FROM mlTrainingSamples WHERE symbol = 'BTCUSDT' LIMIT 1),
           'samples record the indicator periods they were built with');
+
+-- dow_sin/dow_cos/tod_*: the convention the binding gives (docs/features.md): t counts minutes from
+-- 2000-01-01 (PostgreSQL's epoch), d = (floor(t / 1440) + 3) mod 7 = (ISO day of week + 4) mod 7,
+-- Wednesday = 0 ... Monday = 5, Tuesday = 6. 10 bars at 10:00 on each day of 2021-01-01 (Fri) .. 01-07 (Thu).
+SELECT pg_temp.load('XRPUSDT', d * 1440 + 600, 10, 1) FROM generate_series(0, 6) AS d;
+SELECT is(ml_build_samples('XRPUSDT', 5), 35::bigint, 'XRPUSDT: 5 horizon-5 samples on each of 7 days');
+SELECT is((SELECT count(*) FROM mlTrainingSamples WHERE symbol = 'XRPUSDT' AND forecast_horizon = 5 AND (
+             (round(atan2((features->>'dow_sin')::float8, (features->>'dow_cos')::float8) * 7 / (2 * pi()))::int % 7 + 7) % 7
+               IS DISTINCT FROM (extract(isodow FROM bar_timestamp)::int + 4) % 7
+             OR (round(atan2((features->>'tod_sin')::float8, (features->>'tod_cos')::float8) * 1440 / (2 * pi()))::int % 1440 + 1440) % 1440
+               IS DISTINCT FROM extract(hour FROM bar_timestamp)::int * 60 + extract(minute FROM bar_timestamp)::int)),
+          0::bigint, 'every day of the week: d = (ISO day of week + 4) mod 7 and m = the minute of the day (UTC)');
+SELECT ok((SELECT abs((features->>'dow_sin')::float8 - sin(2 * pi() * 5 / 7)) < 1e-12
+              AND abs((features->>'dow_cos')::float8 - cos(2 * pi() * 5 / 7)) < 1e-12
+             FROM mlTrainingSamples WHERE symbol = 'XRPUSDT' AND forecast_horizon = 5 AND bar_timestamp = '2021-01-04 10:00'),
+          'a Monday bar (2021-01-04) has d = 5, not 0: t counts from 2000-01-01, not 1970-01-01');
 
 -- bad input
 SELECT throws_like($$SELECT ml_build_samples('BTCUSDT', 7)$$, 'horizon 7 is not a training horizon', 'horizon not in training.forecastHorizons');

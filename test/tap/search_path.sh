@@ -497,6 +497,14 @@ for MODE in 1 2; do
   ep cryptoml_internal.volatility_fit 'too few rows' "SELECT * FROM cryptoml_internal.volatility_fit('BTCUSDT'::text, 5, '{}'::jsonb);"
   ep cryptoml_internal.volatility_predict ok "SELECT cryptoml_internal.volatility_predict('BTCUSDT'::text, 5, (SELECT pg_catalog.max(timestamp) FROM rollingchartdata WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar), '{\"type\": \"har\", \"version\": 1, \"horizon\": 5, \"features\": [\"rv15\", \"rv60\", \"rv240\", \"rv1440\", \"season\"], \"center\": [0, 0, 0, 0, 0], \"scale\": [1, 1, 1, 1, 1], \"coef\": [0, 0, 0, 0, 0], \"intercept\": -1, \"smearing\": 1}'::jsonb);"
   ep ml_volatility_evaluate ok "SELECT * FROM ml_volatility_evaluate('BTCUSDT'::text, 5, '{}'::jsonb);"
+  # anomalies, hyperparameter search, stacking (0.8.0)
+  ep ml_detect_anomalies ok "SELECT ml_detect_anomalies(NULL::text);"
+  ep ml_anomalies ok "SELECT pg_catalog.count(*) FROM ml_anomalies(NULL::text, NULL::timestamp);"
+  ep ml_anomalies 'invalid symbol' "SELECT pg_catalog.count(*) FROM ml_anomalies('nope!'::text, NULL::timestamp);"
+  ep "UPDATE rollingChartData (anomalies re-scored)" ok "UPDATE rollingchartdata SET volume = volume OPERATOR(pg_catalog.+) 1 WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar AND timestamp OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(timestamp) FROM rollingchartdata WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar); UPDATE rollingchartdata SET volume = volume OPERATOR(pg_catalog.-) 1 WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar AND timestamp OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(timestamp) FROM rollingchartdata WHERE symbol OPERATOR(pg_catalog.=) 'BTCUSDT'::varchar);"
+  ep ml_tune ok "CALL ml_tune('BTCUSDT'::text, 5, 'xgboost'::text, 1, '{\"folds\": 2, \"space\": {\"num_rounds\": 20}}'::jsonb, NULL::jsonb);"
+  ep "ml_tune_runs, ml_tune_trials (views)" ok "SELECT pg_catalog.count(*) FROM ml_tune_runs; SELECT pg_catalog.count(*) FROM ml_tune_trials;"
+  ep cryptoml_internal.stacking_fit ok "SELECT cryptoml_internal.stacking_fit(ARRAY[0, 1], ARRAY['2021-01-01 00:00'::timestamp, '2021-01-01 00:00'::timestamp], ARRAY[0.1, 0.2]::float8[], ARRAY[0.1, 0.1]::float8[], 5, '2021-01-02 00:00'::timestamp);"
   ep "ml_forecasts_live (view)" ok "SELECT * FROM ml_forecasts_live;"
   # the production model's out-of-time record replaced by one that matches every outcome: it shows
   # skill, so ml_simulate opens a LONG or SHORT and reaches the trade functions (0.6.0 serves no
@@ -661,6 +669,12 @@ declare -A reached=(
   [cryptoml_internal.progress]="ml_progress (view)"
   [cryptoml_internal.progress_report]="ml_compress_history"
   [cryptoml_internal.progress_done]="ml_compress_history"
+  [cryptoml_internal.anomalies_args_ok]="ml_anomalies"
+  [cryptoml_internal.anomaly_scores]="ml_detect_anomalies"
+  [cryptoml_internal.anomaly_index]="ml_detect_anomalies"
+  [cryptoml_internal.anomalies_bars_changed]="INSERT/UPDATE/DELETE on rollingChartData"
+  [cryptoml_internal.anomalies_bar_updated]="UPDATE of a bar's prices or volume"
+  [cryptoml_internal.anomaly_excluded_samples]="ml_train, ml_tune"
 )
 declare -A excluded=(
   # run by the forecaster worker each cycle: the workers' line above checks that it opened a trade

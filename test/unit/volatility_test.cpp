@@ -284,7 +284,7 @@ TEST(VolatilityHar, FitRecoversCoefficientsAndRoundTrips) {
   EXPECT_THROW(cml::HarModel::from_json(j), cml::DataError);
   EXPECT_THROW(cml::HarModel::from_json(nlohmann::json::array()), cml::DataError);
   // too few rows, bad ridge
-  EXPECT_THROW(cml::fit_har(d, std::vector<std::size_t>(rows.begin(), rows.begin() + 50), 0.0), cml::InvalidParameter);
+  EXPECT_THROW(cml::fit_har(d, std::vector<std::size_t>(rows.begin(), rows.begin() + 50), 0.0), cml::DataError);
   EXPECT_THROW(cml::fit_har(d, rows, -1.0), cml::InvalidParameter);
 }
 
@@ -309,7 +309,7 @@ TEST(VolatilityHar, TrainSplitsWithTheOneRule) {
   EXPECT_LT(res.train_to + 15, res.valid_from);
   EXPECT_GT(res.valid.n, 1000u);
   EXPECT_LT(res.valid.ratio(), 1.0);  // GARCH variance: the model beats the trailing 15 minutes
-  EXPECT_THROW(cml::train_volatility(s, s.size() - 50, 15, o), cml::InvalidParameter);
+  EXPECT_THROW(cml::train_volatility(s, s.size() - 50, 15, o), cml::DataError);
 }
 
 // ---- no look-ahead ----------------------------------------------------------------------------------
