@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 CLUSTER=${CLUSTER:-honest}
-HORIZONS=${HORIZONS:-5 15 60}
+HORIZONS=${HORIZONS-5 15 60}   # set but empty: no backtest (load only)
 MODEL=${MODEL:-xgboost}
 SYMBOLS=${SYMBOLS:-}
 OPTIONS=${OPTIONS:-'{"windowSize": 20000, "retrainEvery": 1440}'}
