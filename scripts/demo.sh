@@ -117,6 +117,25 @@ SELECT f.symbol, f.horizon, f.forecast_at, round(f.raw_change::numeric, 4) AS ra
  ORDER BY 1, 2;
 RESET client_min_messages;
 \set QUIET off
+\echo == volatility models (docs/forecasting.md): HAR regression of log realized volatility, per symbol at 15 and 60 min
+\echo   ratio = validation QLIKE of the model / QLIKE of the trailing realized volatility (below 1: better);
+\echo   promoted models serve forecast_type volatility (model_version har:<id>), else the formula sigma60*sqrt(h).
+SELECT model_symbol AS symbol, forecast_horizon AS h, n, round(ratio::numeric, 3) AS qlike_ratio,
+       round((qlike / nullif(qlike_formula, 0))::numeric, 3) AS vs_formula, is_production
+  FROM ml_train_volatility(NULL, 15) UNION ALL
+SELECT model_symbol, forecast_horizon, n, round(ratio::numeric, 3), round((qlike / nullif(qlike_formula, 0))::numeric, 3), is_production
+  FROM ml_train_volatility(NULL, 60) ORDER BY 1, 2;
+\echo == anomalies (docs/monitoring.md#anomalies): robust z-scores of return, range, volume and the residual against the market
+SELECT ml_detect_anomalies() AS bars_flagged;
+SELECT symbol, count(*) AS flagged, round(count(*) / greatest(extract(epoch FROM max(bar_timestamp) - min(bar_timestamp)) / 86400, 1)::numeric, 2) AS per_day
+  FROM ml_anomalies() GROUP BY symbol ORDER BY symbol;
+\echo   the real ADAUSDT flash wick of 2021-04-23 02:25 (with the shared candles):
+SELECT symbol, bar_timestamp, round(score::numeric, 1) AS score, kinds FROM ml_anomalies('ADAUSDT', '2021-04-23 02:00')
+ WHERE bar_timestamp < '2021-04-23 03:00' ORDER BY bar_timestamp;
+\echo == hyperparameter search (docs/training.md#hyperparameter-search): successive halving, 9 trials, BTCUSDT h15
+CALL ml_tune('BTCUSDT', 15, 'xgboost', 9, '{"method": "halving"}');
+SELECT trial, rung, round(score::numeric, 4) AS score_vs_zero_change, params FROM ml_tune_trials
+ WHERE tune_id = (SELECT max(tune_id) FROM ml_tune_runs) ORDER BY score LIMIT 3;
 \echo == a log entry that survives the rollback of its transaction
 BEGIN;
 SELECT ml_log('info', 'demo', 'rollback', 'written by make demo inside a transaction that rolls back');
