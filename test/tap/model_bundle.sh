@@ -45,7 +45,7 @@ PY=/usr/bin/python3
 SYMBOL=SOLUSDT
 H=5
 
-echo "1..30"
+echo "1..31"
 
 # ---- two databases with the extension -------------------------------------------------------------
 cl_a destroy >/dev/null 2>&1
@@ -200,8 +200,10 @@ bad_import "model bytes cut short" \
   "22000: bundle.model.bytes_base64 does not match bundle.model.sha256"
 bad_import "bundle_version 99" "jsonb_set(b, '{bundle_version}', '99')" \
   "22023: bundle.bundle_version 99 is newer than this cryptoml \([0-9.]+\) reads: 1"
-bad_import "a feature set this build does not know" "jsonb_set(b, '{model,feature_set_version}', '2')" \
-  "22023: bundle.model.feature_set_version 2 is not supported by this cryptoml"
+bad_import "a feature set this build does not know" "jsonb_set(b, '{model,feature_set_version}', '3')" \
+  "22023: bundle.model.feature_set_version 3 is not supported by this cryptoml"
+bad_import "a set-1 model said to be of feature set 2" "jsonb_set(b, '{model,feature_set_version}', '2')" \
+  "22023: bundle.model.feature_names differ from feature set 2 at position 29"
 bad_import "an unknown model type" "jsonb_set(b, '{batch,model_type}', '\"random_forest\"')" \
   "22023: bundle.batch.model_type: unknown model_type \"random_forest\""
 bad_import "xgboost bytes said to be an lstm" "jsonb_set(b, '{batch,model_type}', '\"lstm\"')" \
