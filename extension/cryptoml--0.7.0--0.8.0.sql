@@ -126,6 +126,13 @@ CREATE FUNCTION ml_train_volatility(symbol text DEFAULT NULL, horizon integer DE
           f := cryptoml_internal.volatility_fit(s, h, options);
         EXCEPTION WHEN OTHERS THEN
           GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT, st = RETURNED_SQLSTATE;
+          -- a sweep (symbol or horizon NULL, as the nightly job calls it) logs a pair it cannot fit
+          -- (too little history) and goes on; bad options, and a pair the caller named, are errors
+          IF (ml_train_volatility.symbol IS NULL OR ml_train_volatility.horizon IS NULL) AND st <> '22023' THEN
+            PERFORM @extschema@.ml_log('warning', 'ml_training', 'volatility', format('ml_train_volatility(%s, %s): %s', s, h, msg),
+                                       jsonb_build_object('sqlstate', st, 'detail', det), s);
+            CONTINUE;
+          END IF;
           RAISE EXCEPTION 'ml_train_volatility(%, %): %', s, h, msg USING ERRCODE = st, DETAIL = det, HINT = hnt;
         END;
         promote := f.n > 0 AND f.qlike < f.qlike_baseline AND f.qlike < f.qlike_formula;
@@ -153,7 +160,7 @@ CREATE FUNCTION ml_train_volatility(symbol text DEFAULT NULL, horizon integer DE
     END LOOP;
   END
   $$;
-COMMENT ON FUNCTION ml_train_volatility(text, integer, jsonb) IS 'Trains the HAR volatility model (log realized volatility over the horizon on the log realized volatility of the last 15, 60, 240 and 1440 minutes and the hour-of-week profile) per symbol (NULL: every configured symbol with bars) and horizon (NULL: forecasting.horizons) on the last trainDays days, split by the one split rule; returns the validation QLIKE and RMSE of log volatility against the trailing realized volatility and the formula, and promotes the model when it beats both. Options: ridge, validationSplit, trainDays.';
+COMMENT ON FUNCTION ml_train_volatility(text, integer, jsonb) IS 'Trains the HAR volatility model (log realized volatility over the horizon on the log realized volatility of the last 15, 60, 240 and 1440 minutes and the hour-of-week profile) per symbol (NULL: every configured symbol with bars) and horizon (NULL: forecasting.horizons) on the last trainDays days, split by the one split rule; returns the validation QLIKE and RMSE of log volatility against the trailing realized volatility and the formula, and promotes the model when it beats both. A sweep (symbol or horizon NULL) logs and skips the pairs without enough history. Options: ridge, validationSplit, trainDays.';
 
 CREATE FUNCTION ml_volatility_evaluate(symbol text, horizon integer, options jsonb DEFAULT '{}',
     OUT qlike float8, OUT qlike_baseline float8, OUT ratio float8, OUT rmse_log float8, OUT rmse_log_baseline float8,
