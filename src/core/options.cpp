@@ -36,7 +36,9 @@ std::string show(const json& v) {
 
 std::string fmt_num(double d) { return format_double(d); }
 
-OptionSpec int_opt(std::string key, std::int64_t lo, std::uint64_t hi, std::string note = {}) {
+}  // namespace
+
+OptionSpec integer_option(std::string key, std::int64_t lo, std::uint64_t hi, std::string note) {
   OptionSpec s;
   s.key = std::move(key);
   s.type = OptionType::Integer;
@@ -48,7 +50,7 @@ OptionSpec int_opt(std::string key, std::int64_t lo, std::uint64_t hi, std::stri
 }
 
 // A finite number in a range; each end open or closed.
-OptionSpec num_opt(std::string key, double lo, bool lo_open, double hi, bool hi_open, std::string note = {}) {
+OptionSpec number_option(std::string key, double lo, bool lo_open, double hi, bool hi_open, std::string note) {
   OptionSpec s;
   s.key = std::move(key);
   s.type = OptionType::Number;
@@ -61,9 +63,11 @@ OptionSpec num_opt(std::string key, double lo, bool lo_open, double hi, bool hi_
   return s;
 }
 
+namespace {
+
 // A finite number >= lo (or > lo), no other upper bound.
 OptionSpec num_min(std::string key, double lo, bool lo_open, std::string note = {}) {
-  OptionSpec s = num_opt(std::move(key), lo, lo_open, std::numeric_limits<double>::max(), false, std::move(note));
+  OptionSpec s = number_option(std::move(key), lo, lo_open, std::numeric_limits<double>::max(), false, std::move(note));
   s.has_max = false;
   return s;
 }
@@ -194,36 +198,36 @@ const char* const kMemberName[2] = {"xgboost", "lstm"};
 
 std::vector<OptionSpec> build_train_specs(ModelType type) {
   std::vector<OptionSpec> v = {
-      int_opt("windowSize", 10, 10000000, "minutes; the rule of config training.windowSize"),
-      num_opt("validationSplit", 0, true, 1, true, "the rule of config training.validationSplit"),
+      integer_option("windowSize", 10, 10000000, "minutes; the rule of config training.windowSize"),
+      number_option("validationSplit", 0, true, 1, true, "the rule of config training.validationSplit"),
   };
   if (type == ModelType::xgboost) {
     const std::vector<OptionSpec> x = {
-        int_opt("earlyStoppingPatience", 1, 100000, "rounds; the rule of config training.earlyStoppingPatience"),
-        int_opt("max_depth", 1, 20),
-        num_opt("eta", 0, true, 1, false),
-        int_opt("num_rounds", 1, 100000, "an upper bound: early stopping usually ends sooner"),
-        num_opt("subsample", 0, true, 1, false),
-        num_opt("colsample_bytree", 0, true, 1, false),
+        integer_option("earlyStoppingPatience", 1, 100000, "rounds; the rule of config training.earlyStoppingPatience"),
+        integer_option("max_depth", 1, 20),
+        number_option("eta", 0, true, 1, false),
+        integer_option("num_rounds", 1, 100000, "an upper bound: early stopping usually ends sooner"),
+        number_option("subsample", 0, true, 1, false),
+        number_option("colsample_bytree", 0, true, 1, false),
         num_min("min_child_weight", 0, false),
         num_min("lambda", 0, false, "L2 regularisation"),
         num_min("alpha", 0, false, "L1 regularisation"),
-        int_opt("nthread", 1, 64),
-        int_opt("seed", 0, kUint64Max),
+        integer_option("nthread", 1, 64),
+        integer_option("seed", 0, kUint64Max),
     };
     v.insert(v.end(), x.begin(), x.end());
   } else if (type == ModelType::lstm) {
     const std::vector<OptionSpec> l = {
-        int_opt("earlyStoppingPatience", 1, 100000, "epochs; the rule of config training.earlyStoppingPatience"),
-        int_opt("batchSize", 1, 1000000, "sequences; the rule of config training.batchSize"),
-        int_opt("maxEpochs", 1, 100000, "the rule of config training.maxEpochs"),
-        int_opt("sequenceLength", 1, 1440, "minutes per sequence"),
-        int_opt("hiddenSize", 1, 1024),
-        int_opt("numLayers", 1, 2),
-        num_opt("learningRate", 0, true, 1, false),
+        integer_option("earlyStoppingPatience", 1, 100000, "epochs; the rule of config training.earlyStoppingPatience"),
+        integer_option("batchSize", 1, 1000000, "sequences; the rule of config training.batchSize"),
+        integer_option("maxEpochs", 1, 100000, "the rule of config training.maxEpochs"),
+        integer_option("sequenceLength", 1, 1440, "minutes per sequence"),
+        integer_option("hiddenSize", 1, 1024),
+        integer_option("numLayers", 1, 2),
+        number_option("learningRate", 0, true, 1, false),
         num_min("clipNorm", 0, true),
         num_min("weightDecay", 0, false),
-        int_opt("seed", 0, kUint64Max),
+        integer_option("seed", 0, kUint64Max),
     };
     v.insert(v.end(), l.begin(), l.end());
   } else {
@@ -232,38 +236,38 @@ std::vector<OptionSpec> build_train_specs(ModelType type) {
     v.push_back(obj_opt("lstm", "an object of member options", "lstm options for the member the ensemble trains"));
     v.push_back(choice_opt("combiner", {"inverse_mse", "stacking"}, "how the ensemble weighs its members; docs/training.md, Stacking"));
   }
-  v.push_back(int_opt("featureSet", 1, kMaxFeatureSet, "the samples' feature set; default config features.featureSet"));
+  v.push_back(integer_option("featureSet", 1, kMaxFeatureSet, "the samples' feature set; default config features.featureSet"));
   return v;
 }
 
 std::vector<OptionSpec> build_backtest_specs(ModelType model) {
   return {
-      int_opt("retrainEvery", 1, 52560000, "minutes per segment"),
-      int_opt("windowSize", 50, 100000000, "samples per training window"),
-      num_opt("validationSplit", 0.05, false, 0.5, false),
-      int_opt("maxDepth", 1, 20),
-      num_opt("learningRate", 0, true, 1, false, "xgboost eta"),
-      int_opt("numRounds", 1, 100000),
-      num_opt("tpSigma", 0, true, 100, false, "multiple of sigma"),
-      num_opt("slSigma", 0, true, 100, false, "multiple of sigma"),
-      num_opt("feePct", 0, false, 10, false, "percent per side"),
-      num_opt("slippagePct", 0, false, 10, false, "percent per side"),
-      num_opt("minEdgePct", -100, false, 100, false, "percent; < 0 means the round-trip cost 2 * (feePct + slippagePct)"),
-      num_opt("confidenceThreshold", 0, false, 100, false, "percent"),
-      model == ModelType::xgboost ? int_opt("earlyStoppingPatience", 0, 100000, "0 = off (xgboost only)")
-                                  : int_opt("earlyStoppingPatience", 1, 100000, "0 = off is for xgboost only"),
-      int_opt("sequenceLength", 1, 1440, "minutes per sequence"),
-      int_opt("hiddenSize", 1, 1024),
-      int_opt("numLayers", 1, 2),
-      num_opt("lstmLearningRate", 0, true, 1, false),
-      int_opt("maxEpochs", 1, 100000),
-      int_opt("batchSize", 1, 1000000),
-      int_opt("calibrationFolds", 1, 20, "rolling-origin folds per segment"),
-      num_opt("intervalCoverage", 0, true, 1, true, "share of outcomes the intervals cover"),
-      num_opt("intervalAdaptRate", 0, false, 1, false, "ACI gamma"),
-      num_opt("skillSignificance", 0, true, 0.5, false, "one-sided level of the skill test"),
-      int_opt("calibrationWindow", 10, 10000000, "outcomes a statement reads"),
-      int_opt("featureSet", 1, kMaxFeatureSet, "the samples' feature set; default config features.featureSet"),
+      integer_option("retrainEvery", 1, 52560000, "minutes per segment"),
+      integer_option("windowSize", 50, 100000000, "samples per training window"),
+      number_option("validationSplit", 0.05, false, 0.5, false),
+      integer_option("maxDepth", 1, 20),
+      number_option("learningRate", 0, true, 1, false, "xgboost eta"),
+      integer_option("numRounds", 1, 100000),
+      number_option("tpSigma", 0, true, 100, false, "multiple of sigma"),
+      number_option("slSigma", 0, true, 100, false, "multiple of sigma"),
+      number_option("feePct", 0, false, 10, false, "percent per side"),
+      number_option("slippagePct", 0, false, 10, false, "percent per side"),
+      number_option("minEdgePct", -100, false, 100, false, "percent; < 0 means the round-trip cost 2 * (feePct + slippagePct)"),
+      number_option("confidenceThreshold", 0, false, 100, false, "percent"),
+      model == ModelType::xgboost ? integer_option("earlyStoppingPatience", 0, 100000, "0 = off (xgboost only)")
+                                  : integer_option("earlyStoppingPatience", 1, 100000, "0 = off is for xgboost only"),
+      integer_option("sequenceLength", 1, 1440, "minutes per sequence"),
+      integer_option("hiddenSize", 1, 1024),
+      integer_option("numLayers", 1, 2),
+      number_option("lstmLearningRate", 0, true, 1, false),
+      integer_option("maxEpochs", 1, 100000),
+      integer_option("batchSize", 1, 1000000),
+      integer_option("calibrationFolds", 1, 20, "rolling-origin folds per segment"),
+      number_option("intervalCoverage", 0, true, 1, true, "share of outcomes the intervals cover"),
+      number_option("intervalAdaptRate", 0, false, 1, false, "ACI gamma"),
+      number_option("skillSignificance", 0, true, 0.5, false, "one-sided level of the skill test"),
+      integer_option("calibrationWindow", 10, 10000000, "outcomes a statement reads"),
+      integer_option("featureSet", 1, kMaxFeatureSet, "the samples' feature set; default config features.featureSet"),
       array_opt("excludeGroups", "an array of feature group names", "feature set 2 groups blanked before training and prediction"),
       choice_opt("combiner", {"inverse_mse", "stacking"}, "model ensemble only: how it weighs its members"),
   };

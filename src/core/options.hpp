@@ -79,6 +79,11 @@ const std::vector<OptionSpec>& train_option_specs(ModelType type);
 // checks the names).
 const std::vector<OptionSpec>& backtest_option_specs(ModelType model);
 
+// Spec builders (every option table uses them: ml_train, ml_backtest, ml_tune, the volatility
+// model): an integer in [lo, hi]; a finite number in a range, each end open or closed.
+OptionSpec integer_option(std::string key, std::int64_t lo, std::uint64_t hi, std::string note = {});
+OptionSpec number_option(std::string key, double lo, bool lo_open, double hi, bool hi_open, std::string note = {});
+
 // The spec of key in a table, or nullptr.
 const OptionSpec* find_option(const std::vector<OptionSpec>& specs, const std::string& key);
 

@@ -39,17 +39,6 @@ std::string key_list(const std::vector<SearchDim>& space) {
   return out;
 }
 
-OptionSpec int_spec(const std::string& key, std::int64_t lo, std::uint64_t hi, const std::string& note = {}) {
-  OptionSpec s;
-  s.key = key;
-  s.type = OptionType::Integer;
-  s.imin = lo;
-  s.imax = hi;
-  s.kind = "an integer";
-  s.note = note;
-  return s;
-}
-
 std::string choice(const json& v, const std::string& name, const std::vector<std::string>& allowed) {
   std::string rule = "rule: " + name + " is one of ";
   for (std::size_t i = 0; i < allowed.size(); i++) rule += (i ? ", " : "") + std::string("\"") + allowed[i] + "\"";
@@ -121,11 +110,11 @@ TuneOptions parse_tune_options(ModelType type, int budget, const json& config, c
     } else if (k == "scheme") {
       o.scheme = choice(v, "scheme", {"expanding", "rolling"}) == "expanding" ? FoldScheme::expanding : FoldScheme::rolling;
     } else if (k == "folds") {
-      o.folds = static_cast<int>(option_int(int_spec("folds", kTuneMinFolds, kTuneMaxFolds, "time-series CV folds"), v, "folds"));
+      o.folds = static_cast<int>(option_int(integer_option("folds", kTuneMinFolds, kTuneMaxFolds, "time-series CV folds"), v, "folds"));
     } else if (k == "seed") {
       o.seed = option_uint(*find_option(train_option_specs(type), "seed"), v, "seed");
     } else if (k == "featureSet") {
-      o.feature_set = static_cast<int>(option_int(int_spec("featureSet", 1, kMaxFeatureSet, "feature set version"), v, "featureSet"));
+      o.feature_set = static_cast<int>(option_int(integer_option("featureSet", 1, kMaxFeatureSet, "feature set version"), v, "featureSet"));
     } else if (k == "train") {
       if (!v.is_object())
         throw InvalidParameter("option train must be an object of ml_train options, got " + show(v),

@@ -443,41 +443,17 @@ VolMetrics vol_metrics(const HarData& d, const std::vector<double>& sigma, const
 
 namespace {
 
-OptionSpec vol_int(std::string key, std::int64_t lo, std::uint64_t hi, std::string note = {}) {
-  OptionSpec s;
-  s.key = std::move(key);
-  s.type = OptionType::Integer;
-  s.imin = lo;
-  s.imax = hi;
-  s.kind = "an integer";
-  s.note = std::move(note);
-  return s;
-}
-
-OptionSpec vol_num(std::string key, double lo, bool lo_open, double hi, bool hi_open, std::string note = {}) {
-  OptionSpec s;
-  s.key = std::move(key);
-  s.type = OptionType::Number;
-  s.dmin = lo;
-  s.min_open = lo_open;
-  s.dmax = hi;
-  s.max_open = hi_open;
-  s.kind = "a finite number";
-  s.note = std::move(note);
-  return s;
-}
-
 const std::vector<OptionSpec>& vol_specs(bool evaluate) {
   static const std::vector<OptionSpec> train{
-      vol_num("ridge", 0, false, 100, false, "ridge penalty on the standardized coefficients"),
-      vol_num("validationSplit", 0, true, 1, true),
-      vol_int("trainDays", 1, 3650, "days of training rows before the latest bar"),
+      number_option("ridge", 0, false, 100, false, "ridge penalty on the standardized coefficients"),
+      number_option("validationSplit", 0, true, 1, true),
+      integer_option("trainDays", 1, 3650, "days of training rows before the latest bar"),
   };
   static const std::vector<OptionSpec> eval{
-      vol_num("ridge", 0, false, 100, false, "ridge penalty on the standardized coefficients"),
-      vol_int("trainDays", 0, 3650, "0 = expanding window, else a rolling window of N days"),
-      vol_int("refitEvery", 1, 100800, "minutes between refits"),
-      vol_int("warmupDays", 1, 3650, "days of bars before the first refit"),
+      number_option("ridge", 0, false, 100, false, "ridge penalty on the standardized coefficients"),
+      integer_option("trainDays", 0, 3650, "0 = expanding window, else a rolling window of N days"),
+      integer_option("refitEvery", 1, 100800, "minutes between refits"),
+      integer_option("warmupDays", 1, 3650, "days of bars before the first refit"),
   };
   return evaluate ? eval : train;
 }
