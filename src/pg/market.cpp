@@ -31,7 +31,11 @@ PgBars read_bars(const char* schema, const char* symbol, Timestamp after, Timest
                        schema);
   Oid types[3] = {TEXTOID, TIMESTAMPOID, TIMESTAMPOID};
   Datum values[3] = {CStringGetTextDatum(symbol), TimestampGetDatum(after), TimestampGetDatum(upto)};
-  if (SPI_execute_with_args(sql, 3, types, values, nullptr, true, 0) != SPI_OK_SELECT)
+  return query_bars(sql, 3, types, values, symbol);
+}
+
+PgBars query_bars(const char* sql, int nargs, Oid* types, Datum* values, const char* symbol) {
+  if (SPI_execute_with_args(sql, nargs, types, values, nullptr, true, 0) != SPI_OK_SELECT)
     elog(ERROR, "cryptoml: reading the bars of %s failed", symbol);
   PgBars b;
   b.symbol = pstrdup(symbol);

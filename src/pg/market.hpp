@@ -35,6 +35,9 @@ struct PgMarket {
 // The bars of `symbol` with after < timestamp <= upto (DT_NOBEGIN / DT_NOEND: unbounded), in time
 // order. Caller is connected to SPI; allocates in the current memory context.
 PgBars read_bars(const char* schema, const char* symbol, Timestamp after, Timestamp upto);
+// The same from any read-only query whose columns are timestamp, open, high, low, close, volume
+// (float8), ordered by timestamp (several ranges of one symbol, for example).
+PgBars query_bars(const char* sql, int nargs, Oid* types, Datum* values, const char* symbol);
 
 // features.featureSet, and for set 2 features.crossMarketSymbols and symbols of the effective
 // configuration (or `feature_set` instead of features.featureSet when > 0). Call outside C++ regions.

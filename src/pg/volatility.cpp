@@ -10,6 +10,7 @@
 #include "config.hpp"
 #include "options.hpp"
 #include "seasonality.hpp"
+#include "market.hpp"
 #include "volatility.hpp"
 
 #include "config_access.hpp"
@@ -30,48 +31,6 @@ PG_FUNCTION_INFO_V1(cml_volatility_evaluate);
 namespace {
 
 constexpr int64 kUsPerMinute = INT64CONST(60000000);
-
-// Bars read with SPI, oldest first (plain C data).
-struct VBars {
-  int n;
-  int64* ts;  // minutes since 2000-01-01
-  double *open, *high, *low, *close, *volume;
-};
-
-// Runs a query whose columns are timestamp, open, high, low, close, volume (float8), ordered by
-// timestamp ascending. Caller is connected to SPI.
-VBars read_vbars(const char* sql, int nargs, Oid* types, Datum* values, const char* symbol) {
-  if (SPI_execute_with_args(sql, nargs, types, values, nullptr, true, 0) != SPI_OK_SELECT)
-    elog(ERROR, "cryptoml: reading the bars of %s failed", symbol);
-  VBars b;
-  b.n = (int)SPI_processed;
-  size_t rows = (size_t)Max(b.n, 1);
-  b.ts = (int64*)palloc(sizeof(int64) * rows);
-  double** cols[5] = {&b.open, &b.high, &b.low, &b.close, &b.volume};
-  for (double** c : cols) *c = (double*)palloc(sizeof(double) * rows);
-  for (int i = 0; i < b.n; i++) {
-    HeapTuple row = SPI_tuptable->vals[i];
-    bool isnull;
-    b.ts[i] = cml::pg::minute_of(DatumGetTimestamp(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)));
-    for (int k = 0; k < 5; k++) {
-      Datum d = SPI_getbinval(row, SPI_tuptable->tupdesc, 2 + k, &isnull);
-      (*cols[k])[i] = isnull ? NAN : DatumGetFloat8(d);
-    }
-  }
-  SPI_freetuptable(SPI_tuptable);
-  return b;
-}
-
-cml::BarSeries series_of(const VBars& b) {
-  cml::BarSeries s;
-  s.ts.assign(b.ts, b.ts + b.n);
-  s.open.assign(b.open, b.open + b.n);
-  s.high.assign(b.high, b.high + b.n);
-  s.low.assign(b.low, b.low + b.n);
-  s.close.assign(b.close, b.close + b.n);
-  s.volume.assign(b.volume, b.volume + b.n);
-  return s;
-}
 
 const char* schema_or_error() {
   const char* schema = cml::pg::extension_schema();
@@ -168,7 +127,7 @@ Datum cml_market_stats(PG_FUNCTION_ARGS) {
                        kBarColumns, schema);
   Oid types[2] = {TEXTOID, TIMESTAMPOID};
   Datum values[2] = {CStringGetTextDatum(symbol), TimestampGetDatum(bar)};
-  VBars b = read_vbars(sql, 2, types, values, symbol);
+  cml::pg::PgBars b = cml::pg::query_bars(sql, 2, types, values, symbol);
   if (b.n == 0) {
     if (PG_ARGISNULL(2)) unknown_symbol(symbol);
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("symbol \"%s\" has no bar at or before the given bar", symbol),
@@ -239,14 +198,14 @@ Datum cml_volatility_fit(PG_FUNCTION_ARGS) {
                        kBarColumns, schema);
   Oid types[2] = {TEXTOID, TIMESTAMPOID};
   Datum values[2] = {CStringGetTextDatum(symbol), TimestampGetDatum((first_row_minute - history) * kUsPerMinute)};
-  VBars b = read_vbars(sql, 2, types, values, symbol);
+  cml::pg::PgBars b = cml::pg::query_bars(sql, 2, types, values, symbol);
   int first = 0;
   while (first < b.n && b.ts[first] < first_row_minute) first++;
 
   char* model_json = nullptr;
   cml::VolTrainResult r;
   cml::pg::guarded("ml_train_volatility", [&] {
-    r = cml::train_volatility(series_of(b), (std::size_t)first, horizon, o);
+    r = cml::train_volatility(cml::pg::series_of(b), (std::size_t)first, horizon, o);
     model_json = cml::pg::pstrdup_nothrow(r.model.to_json().dump());
   });
   model_json = MemoryContextStrdup(caller, model_json);  // SPI's memory goes at SPI_finish
@@ -310,7 +269,7 @@ Datum cml_volatility_predict(PG_FUNCTION_ARGS) {
     values[1 + 2 * k] = TimestampGetDatum(lo[k] * kUsPerMinute);
     values[2 + 2 * k] = TimestampGetDatum(hi[k] * kUsPerMinute);
   }
-  VBars b = read_vbars(sql, 1 + 2 * kRanges, types, values, symbol);
+  cml::pg::PgBars b = cml::pg::query_bars(sql, 1 + 2 * kRanges, types, values, symbol);
   double sigma = NAN;
   if (b.n == 0 || b.ts[b.n - 1] != t) {
     SPI_finish();
@@ -322,7 +281,7 @@ Datum cml_volatility_predict(PG_FUNCTION_ARGS) {
       throw cml::InvalidParameter("the volatility model is of horizon " + std::to_string(m.horizon) + ", not " +
                                       std::to_string(horizon),
                                   "rule: a model predicts its own horizon");
-    const cml::BarSeries s = series_of(b);
+    const cml::BarSeries s = cml::pg::series_of(b);
     const cml::HarData d = cml::har_data(s, horizon, s.size() - 1, s.size());
     sigma = m.predict_sigma(d.x[0]);
   });
@@ -348,11 +307,11 @@ Datum cml_volatility_evaluate(PG_FUNCTION_ARGS) {
   char* sql = psprintf("SELECT %s FROM %s.rollingchartdata WHERE symbol = $1 ORDER BY timestamp", kBarColumns, schema);
   Oid types[1] = {TEXTOID};
   Datum values[1] = {CStringGetTextDatum(symbol)};
-  VBars b = read_vbars(sql, 1, types, values, symbol);
+  cml::pg::PgBars b = cml::pg::query_bars(sql, 1, types, values, symbol);
   cml::VolMetrics m;
   int refits = 0;
   cml::pg::guarded("ml_volatility_evaluate", [&] {
-    const cml::WalkForward w = cml::walk_forward(series_of(b), horizon, o);
+    const cml::WalkForward w = cml::walk_forward(cml::pg::series_of(b), horizon, o);
     m = w.metrics;
     refits = w.refits;
   });
