@@ -3467,3 +3467,10 @@ REVOKE ALL ON FUNCTION cryptoml_internal.stacking_fit(integer[], timestamp[], fl
 
 -- pgAudit object auditing of the tables above, when the server runs pgAudit with pgaudit.role set
 SELECT ml_pgaudit_objects();
+
+-- ===========================================================================================
+-- Scale-out node: identity, owned and replica symbols, replication (issue 18; docs/scale-out.md)
+-- ===========================================================================================
+-- ==== node cluster mode (0.9.0) ====
+
+-- ==== node move: export, import, counts, purge (0.9.0) ====
