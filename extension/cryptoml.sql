@@ -3465,12 +3465,13 @@ REVOKE ALL ON FUNCTION cryptoml_internal.stacking_fit(integer[], timestamp[], fl
 
 -- ==== section: stacking (0.8.0): helpers insert their SQL above this line ====
 
--- pgAudit object auditing of the tables above, when the server runs pgAudit with pgaudit.role set
-SELECT ml_pgaudit_objects();
-
 -- ===========================================================================================
 -- Scale-out node: identity, owned and replica symbols, replication (issue 18; docs/scale-out.md)
 -- ===========================================================================================
 -- ==== node cluster mode (0.9.0) ====
 
 -- ==== node move: export, import, counts, purge (0.9.0) ====
+
+-- pgAudit object auditing of the tables above, when the server runs pgAudit with pgaudit.role set
+SELECT ml_pgaudit_objects();
+
