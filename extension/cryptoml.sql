@@ -427,6 +427,49 @@ CREATE FUNCTION ml_config_keys()
   $$;
 COMMENT ON FUNCTION ml_config_keys() IS 'Every settable configuration key with its value, default and validation rule.';
 
+-- Scale-out (0.9.0, docs/scale-out.md): a node of a cryptoml_router cluster serves only the symbols
+-- it owns. A database without a node_identity row is standalone and serves every configured symbol.
+CREATE TABLE cryptoml_internal.node_identity (
+  only_row  boolean PRIMARY KEY DEFAULT true CONSTRAINT node_identity_one_row CHECK (only_row),
+  name      text NOT NULL CONSTRAINT node_identity_name_rule CHECK (name ~ '^[a-z][a-z0-9_]{0,29}$'),
+  node_no   integer NOT NULL CONSTRAINT node_identity_node_no_rule CHECK (node_no BETWEEN 1 AND 20),
+  joined_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE cryptoml_internal.node_identity IS 'This database as a node of a cryptoml_router cluster (one row), written by node_join; no row: standalone.';
+CREATE TABLE cryptoml_internal.node_symbols (
+  symbol     varchar(20) PRIMARY KEY,
+  role       text NOT NULL CONSTRAINT node_symbols_role_rule CHECK (role IN ('owned', 'moving', 'replica')),
+  changed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE cryptoml_internal.node_symbols IS 'On a cluster node: owned symbols (served here), moving ones (frozen during ml_move_symbol) and replicas (a leader''s bars copied from its owner by logical replication, read-only here). Written by node_set_symbol.';
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.node_identity', '');
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.node_symbols', '');
+-- Every backend's cache of these two tables (the bar trigger, ml_forecast) is dropped when they change.
+CREATE FUNCTION cryptoml_internal.node_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'cml_node_changed' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION cryptoml_internal.node_changed() FROM PUBLIC;
+CREATE TRIGGER node_identity_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON cryptoml_internal.node_identity
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.node_changed();
+CREATE TRIGGER node_symbols_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON cryptoml_internal.node_symbols
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.node_changed();
+
+-- The symbols this database serves (workers, sweeps, monitoring, ml_health): every configured
+-- symbol when standalone; on a cluster node the configured symbols it owns.
+CREATE FUNCTION cryptoml_internal.served_symbols() RETURNS SETOF text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s)
+   WHERE NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_identity)
+      OR EXISTS (SELECT 1 FROM cryptoml_internal.node_symbols n WHERE n.symbol = c.s AND n.role = 'owned')
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.served_symbols() IS 'Symbols served here: the configured ones; on a cluster node only those it owns (node_symbols).';
+
+-- ml_config_set's validation without the write: the router checks a value on every node first.
+CREATE FUNCTION cryptoml_internal.config_check(path text, value jsonb) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'cml_config_check' LANGUAGE C STABLE STRICT
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION cryptoml_internal.config_check(text, jsonb) FROM PUBLIC;
+
 -- Logging ------------------------------------------------------------------------------------
 CREATE FUNCTION ml_log(level text, category text, subcategory text, message text,
                        context jsonb DEFAULT NULL, symbol text DEFAULT NULL) RETURNS boolean
@@ -1094,7 +1137,7 @@ CREATE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb
       failed := coalesce((last.state_data ->> 'failed')::integer, 0);
       RAISE NOTICE 'ml_retrain_all: resuming an interrupted sweep (%): % already done', op, done;
     END IF;
-    FOR s IN SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(symbol)
+    FOR s IN SELECT c.symbol FROM cryptoml_internal.served_symbols() AS c(symbol)
               WHERE EXISTS (SELECT 1 FROM @extschema@.mltrainingsamples m WHERE m.symbol = c.symbol)
                 AND NOT done ? c.symbol ORDER BY 1 LOOP
       FOR h IN SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('training.forecastHorizons')) AS x LOOP
@@ -1382,7 +1425,7 @@ CREATE FUNCTION cryptoml_internal.monitor_forget_unconfigured() RETURNS integer
     n integer := 0;
   BEGIN
     FOR a IN DELETE FROM cryptoml_internal.monitor_alerts m
-              WHERE m.symbol NOT IN (SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s))
+              WHERE m.symbol NOT IN (SELECT c.s FROM cryptoml_internal.served_symbols() AS c(s))
               RETURNING m.symbol, m.alert LOOP
       PERFORM @extschema@.ml_log('info', 'monitoring', 'recovered', format('%s: %s closed: the symbol is no longer configured', a.symbol, a.alert),
                                  jsonb_build_object('alert', a.alert), a.symbol::text);
@@ -1455,7 +1498,7 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
     FOR sym IN
       SELECT for_symbol WHERE for_symbol IS NOT NULL
       UNION ALL
-      SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s) WHERE for_symbol IS NULL
+      SELECT c.s FROM cryptoml_internal.served_symbols() AS c(s) WHERE for_symbol IS NULL
     LOOP
       q := cryptoml_internal.chart_quality(sym, utc, window_minutes);
       symbol := sym;
@@ -1467,7 +1510,7 @@ CREATE FUNCTION ml_monitor_check(for_symbol text DEFAULT NULL, at timestamptz DE
       raised := '{}';
       recovered := '{}';
       -- anomalies (0.8.0): score the symbol's new bars, then the flagged ones inside the window
-      IF sym IN (SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s)) THEN
+      IF sym IN (SELECT c.s FROM cryptoml_internal.served_symbols() AS c(s)) THEN
         PERFORM @extschema@.ml_detect_anomalies(sym);
       END IF;
       SELECT count(*) AS n, max(b.score) AS score, max(b.bar_timestamp) AS latest INTO an FROM cryptoml_internal.bar_anomalies b
@@ -1556,7 +1599,7 @@ CREATE FUNCTION ml_health()
     total float8 := 0;
     n integer := 0;
   BEGIN
-    FOR sym IN SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s) LOOP
+    FOR sym IN SELECT c.s FROM cryptoml_internal.served_symbols() AS c(s) LOOP
       q := cryptoml_internal.chart_quality(sym, utc, 60);
       scope := sym;
       metric := 'staleness'; value := q.staleness_seconds; unit := 's'; threshold := (cfg #>> '{alertThresholds,staleData}')::float8;
@@ -2097,7 +2140,7 @@ CREATE FUNCTION cryptoml_internal.auto_simulate() RETURNS integer
     END IF;
     h := (@extschema@.ml_config_get('trading.horizon'))::integer;
     FOR sym IN
-      SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) c(symbol)
+      SELECT c.symbol FROM cryptoml_internal.served_symbols() c(symbol)
        WHERE EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = c.symbol AND m.forecast_horizon = h AND m.is_production)
          AND NOT EXISTS (SELECT 1 FROM @extschema@.tradesimulations t WHERE t.symbol = c.symbol AND t.is_active)
        ORDER BY 1
@@ -2118,6 +2161,31 @@ CREATE FUNCTION cryptoml_internal.auto_simulate() RETURNS integer
   $$;
 REVOKE ALL ON FUNCTION cryptoml_internal.auto_simulate() FROM PUBLIC;
 
+-- The inputs of ml_performance and ml_calibration (0.9.0: apart, so a router pools every node's
+-- before computing with performance_of and reliability_report).
+CREATE FUNCTION cryptoml_internal.performance_inputs(symbol text, since timestamp)
+  RETURNS TABLE (entry_bar timestamp, completed_at timestamp, pnl float8, fee float8, slip float8, horizon integer, id integer)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT t.entry_bar, t.completed_at, t.real_time_pnl::float8, t.fee_pct::float8, t.slippage_pct::float8, t.forecast_horizon, t.id
+    FROM @extschema@.tradesimulations t
+   WHERE t.signal_type IN ('LONG', 'SHORT') AND NOT t.is_active AND t.completed_at IS NOT NULL AND t.real_time_pnl IS NOT NULL
+     AND ($1 IS NULL OR t.symbol = $1) AND ($2 IS NULL OR t.entry_bar >= $2)
+   ORDER BY t.entry_bar, t.id
+  $$;
+CREATE FUNCTION cryptoml_internal.calibration_inputs(symbol text, horizon integer, since timestamp)
+  RETURNS TABLE (conf float8, hit boolean)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT p.confidence::float8, sign(coalesce(p.raw_value, p.predicted_value)) = sign(p.actual_value)
+    FROM @extschema@.persistentforecasts p
+   WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL AND p.actual_value <> 0 AND p.confidence IS NOT NULL
+     AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)
+  $$;
+
+REVOKE ALL ON FUNCTION cryptoml_internal.performance_inputs(text, timestamp),
+  cryptoml_internal.calibration_inputs(text, integer, timestamp) FROM PUBLIC;
+
 CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT NULL)
   RETURNS TABLE (strategy text, trades integer, win_rate float8, avg_pnl float8, median_pnl float8, profit_factor float8,
                  sharpe float8, sortino float8, max_drawdown_pct float8, exposure float8, total_return_pct float8,
@@ -2128,13 +2196,10 @@ CREATE FUNCTION ml_performance(symbol text DEFAULT NULL, since timestamp DEFAULT
     s record;
   BEGIN
     SELECT array_agg(t.entry_bar ORDER BY t.entry_bar, t.id) AS o, array_agg(t.completed_at ORDER BY t.entry_bar, t.id) AS c,
-           array_agg(t.real_time_pnl::float8 ORDER BY t.entry_bar, t.id) AS pnl, count(*) AS n,
-           min(t.entry_bar) AS first, max(t.completed_at) AS last, avg(t.fee_pct)::float8 AS fee, avg(t.slippage_pct)::float8 AS slip,
-           mode() WITHIN GROUP (ORDER BY t.forecast_horizon) AS horizon
-      INTO s FROM @extschema@.tradesimulations t
-     WHERE t.signal_type IN ('LONG', 'SHORT') AND NOT t.is_active AND t.completed_at IS NOT NULL AND t.real_time_pnl IS NOT NULL
-       AND (ml_performance.symbol IS NULL OR t.symbol = ml_performance.symbol)
-       AND (ml_performance.since IS NULL OR t.entry_bar >= ml_performance.since);
+           array_agg(t.pnl ORDER BY t.entry_bar, t.id) AS pnl, count(*) AS n,
+           min(t.entry_bar) AS first, max(t.completed_at) AS last, avg(t.fee) AS fee, avg(t.slip) AS slip,
+           mode() WITHIN GROUP (ORDER BY t.horizon) AS horizon
+      INTO s FROM cryptoml_internal.performance_inputs(ml_performance.symbol, ml_performance.since) t;
     IF s.n = 0 OR s.last <= s.first THEN
       strategy := 'simulations'; trades := s.n; period_start := s.first; period_end := s.last;
       RETURN NEXT;
@@ -2224,11 +2289,7 @@ CREATE FUNCTION ml_calibration(symbol text DEFAULT NULL, horizon integer DEFAULT
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT r.* FROM (
-    SELECT array_agg(p.confidence::float8) AS conf,
-           array_agg(sign(coalesce(p.raw_value, p.predicted_value)) = sign(p.actual_value)) AS hit
-      FROM @extschema@.persistentforecasts p
-     WHERE p.forecast_type = 'price_direction' AND p.actual_value IS NOT NULL AND p.actual_value <> 0 AND p.confidence IS NOT NULL
-       AND ($1 IS NULL OR p.symbol = $1) AND ($2 IS NULL OR p.forecast_horizon = $2) AND ($3 IS NULL OR p.bar_timestamp >= $3)) f,
+    SELECT array_agg(p.conf) AS conf, array_agg(p.hit) AS hit FROM cryptoml_internal.calibration_inputs($1, $2, $3) p) f,
     LATERAL cryptoml_internal.reliability_report(f.conf, f.hit) r
   $$;
 COMMENT ON FUNCTION ml_calibration(text, integer, timestamp) IS 'Reliability table of price_direction forecasts with a non-zero outcome: per confidence bucket (0-50, 50-60, ..., 90-100) the mean stated confidence against the observed rate of the raw output''s sign being right, with its 95 % Wilson interval; on every row the expected calibration error and the largest bucket gap (points), the Brier score and its skill against always stating 50 %.';
@@ -2793,7 +2854,7 @@ COMMENT ON COLUMN ml_status_forecast_history.inside_interval IS 'The outcome fel
 -- The latest price_direction forecast of each configured symbol and forecasting.horizons horizon.
 CREATE VIEW ml_status_forecasts AS
 SELECT x.*
-  FROM jsonb_array_elements_text(ml_config_get('symbols')) AS s(symbol),
+  FROM cryptoml_internal.served_symbols() AS s(symbol),
        jsonb_array_elements_text(ml_config_get('forecasting.horizons')) AS h(horizon),
        LATERAL (SELECT f.* FROM ml_status_forecast_history f
                  WHERE f.symbol = s.symbol AND f.horizon = h.horizon::integer
@@ -3054,7 +3115,7 @@ CREATE FUNCTION ml_train_volatility(symbol text DEFAULT NULL, horizon integer DE
     IF ml_train_volatility.symbol IS NOT NULL THEN
       syms := ARRAY[ml_train_volatility.symbol];
     ELSE
-      syms := ARRAY(SELECT c.symbol FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(symbol)
+      syms := ARRAY(SELECT c.symbol FROM cryptoml_internal.served_symbols() AS c(symbol)
                      WHERE EXISTS (SELECT 1 FROM @extschema@.rollingchartdata r WHERE r.symbol = c.symbol) ORDER BY 1);
     END IF;
     IF ml_train_volatility.horizon IS NOT NULL THEN
@@ -3199,7 +3260,9 @@ CREATE FUNCTION ml_detect_anomalies(symbol text DEFAULT NULL) RETURNS integer
       RAISE EXCEPTION 'invalid anomaly settings: monitoring.anomalyWindow %, monitoring.anomalyThreshold %', win, thr
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 30 <= anomalyWindow <= 10080 and 1 <= anomalyThreshold <= 1000';
     END IF;
-    FOR sym IN SELECT s FROM unnest(syms) AS s WHERE ml_detect_anomalies.symbol IS NULL OR s = ml_detect_anomalies.symbol ORDER BY s LOOP
+    FOR sym IN SELECT s FROM unnest(syms) AS s
+                WHERE (ml_detect_anomalies.symbol IS NULL AND s IN (SELECT cryptoml_internal.served_symbols()))
+                   OR s = ml_detect_anomalies.symbol ORDER BY s LOOP
       -- one detection per symbol at a time (a second caller waits, then finds nothing new)
       PERFORM pg_advisory_xact_lock(hashtext('cryptoml anomalies'), hashtext(sym));
       SELECT * INTO cp FROM cryptoml_internal.anomaly_checkpoint k WHERE k.symbol = sym;
@@ -3469,8 +3532,516 @@ REVOKE ALL ON FUNCTION cryptoml_internal.stacking_fit(integer[], timestamp[], fl
 -- Scale-out node: identity, owned and replica symbols, replication (issue 18; docs/scale-out.md)
 -- ===========================================================================================
 -- ==== node cluster mode (0.9.0) ====
+-- Bars of one symbol as a function call (PL/Proxy routes calls, not COPY): the router's
+-- ml_insert_bars runs this one on the symbol's owner. A minute already stored is corrected.
+CREATE FUNCTION ml_insert_bars(symbol text, bars jsonb) RETURNS integer
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    bad record;
+    n integer;
+  BEGIN
+    IF jsonb_typeof(bars) IS DISTINCT FROM 'array' THEN
+      RAISE EXCEPTION 'ml_insert_bars: bars must be a JSON array of bars, got %', left(coalesce(jsonb_typeof(bars), 'null'), 20)
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'rule: [{"timestamp": "2026-12-07 14:30", "open": 1, "high": 1, "low": 1, "close": 1, "volume": 0}, ...]';
+    END IF;
+    SELECT e.i, left(e.b::text, 80) AS b INTO bad
+      FROM jsonb_array_elements(bars) WITH ORDINALITY AS e(b, i)
+     WHERE jsonb_typeof(e.b) IS DISTINCT FROM 'object'
+        OR NOT e.b ?& ARRAY['timestamp', 'open', 'high', 'low', 'close', 'volume']
+        OR EXISTS (SELECT 1 FROM unnest(ARRAY['open', 'high', 'low', 'close', 'volume']) k WHERE jsonb_typeof(e.b -> k) <> 'number')
+     ORDER BY e.i LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'ml_insert_bars: bar % of % is not a bar: %', bad.i, jsonb_array_length(bars), bad.b
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'rule: each bar is an object with "timestamp" (text) and numbers "open", "high", "low", "close", "volume"';
+    END IF;
+    WITH up AS (
+      INSERT INTO @extschema@.rollingchartdata AS r (symbol, timestamp, open, high, low, close, volume, source)
+      SELECT ml_insert_bars.symbol, (e.b ->> 'timestamp')::timestamp, (e.b ->> 'open')::numeric, (e.b ->> 'high')::numeric,
+             (e.b ->> 'low')::numeric, (e.b ->> 'close')::numeric, (e.b ->> 'volume')::numeric, 'sql'
+        FROM jsonb_array_elements(bars) AS e(b) ORDER BY 2
+      ON CONFLICT ON CONSTRAINT rollingchartdata_symbol_timestamp_key DO UPDATE
+        SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume
+        WHERE (r.open, r.high, r.low, r.close, r.volume) IS DISTINCT FROM
+              (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume)
+      RETURNING 1)
+    SELECT count(*)::integer INTO n FROM up;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION ml_insert_bars(text, jsonb) IS 'Inserts one symbol''s bars given as a JSON array of {timestamp, open, high, low, close, volume}; a minute already stored is corrected (indicators follow by trigger). Returns the bars inserted or changed. On a router: runs on the symbol''s owner.';
+
+-- rollingChartData is published by its natural key, so a replica keeps its own surrogate ids.
+ALTER TABLE rollingChartData REPLICA IDENTITY USING INDEX rollingchartdata_symbol_timestamp_key;
+
+-- The publication of the leaders this node owns (row filter rebuilt by node_refresh_publication).
+CREATE FUNCTION cryptoml_internal.node_refresh_publication() RETURNS text
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cols text := (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+                   WHERE a.attrelid = '@extschema@.rollingchartdata'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                     AND a.attname <> 'id');
+    owned text[];
+    filter text;
+  BEGIN
+    IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_identity) THEN
+      RAISE EXCEPTION 'this database is not a cluster node' USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'A router''s ml_cluster_add_node runs cryptoml_internal.node_join on it.';
+    END IF;
+    owned := ARRAY(SELECT n.symbol::text FROM cryptoml_internal.node_symbols n
+                    WHERE n.role = 'owned'
+                      AND n.symbol IN (SELECT jsonb_array_elements_text(@extschema@.ml_config_get('features.crossMarketSymbols')))
+                    ORDER BY 1);
+    filter := CASE WHEN cardinality(owned) = 0 THEN 'false'
+                   ELSE format('symbol IN (%s)', (SELECT string_agg(quote_literal(o), ', ') FROM unnest(owned) o)) END;
+    IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'cryptoml_leaders') THEN
+      EXECUTE format('CREATE PUBLICATION cryptoml_leaders FOR TABLE @extschema@.rollingchartdata (%s) WHERE (%s)', cols, filter);
+    ELSE
+      EXECUTE format('ALTER PUBLICATION cryptoml_leaders SET TABLE @extschema@.rollingchartdata (%s) WHERE (%s)', cols, filter);
+    END IF;
+    RETURN filter;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_refresh_publication() IS 'Rebuilds the row filter of publication cryptoml_leaders: the bars of the leaders (features.crossMarketSymbols) this node owns; returns the filter.';
+
+CREATE FUNCTION cryptoml_internal.node_join(name text, node_no integer) RETURNS text
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cur record;
+    seq regclass;
+    lo bigint := node_no::bigint << 40;
+  BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,29}$' THEN
+      RAISE EXCEPTION 'invalid node name "%"', left(coalesce(name, 'NULL'), 40) USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: a lower-case letter, then up to 29 lower-case letters, digits or _';
+    END IF;
+    IF node_no IS NULL OR node_no NOT BETWEEN 1 AND 20 THEN
+      RAISE EXCEPTION 'invalid node number %', coalesce(node_no::text, 'NULL') USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: 1 <= node_no <= 20, one per node (each node has its own range of bigserial ids)';
+    END IF;
+    SELECT * INTO cur FROM cryptoml_internal.node_identity FOR UPDATE;
+    IF FOUND AND (cur.name <> node_join.name OR cur.node_no <> node_join.node_no) THEN
+      RAISE EXCEPTION 'this database already is node "%" (number %), not "%" (number %)', cur.name, cur.node_no, node_join.name, node_join.node_no
+        USING ERRCODE = 'object_in_use', HINT = 'A database is one node of one cluster.';
+    ELSIF NOT FOUND THEN
+      INSERT INTO cryptoml_internal.node_identity (name, node_no) VALUES (node_join.name, node_join.node_no);
+    END IF;
+    -- ids that travel with a moved symbol come from a range of their own on every node
+    FOREACH seq IN ARRAY ARRAY[pg_get_serial_sequence('cryptoml_internal.volatility_models', 'id'),
+                               pg_get_serial_sequence('cryptoml_internal.tune_runs', 'tune_id'),
+                               pg_get_serial_sequence('cryptoml_internal.deployments', 'id')]::regclass[] LOOP
+      IF coalesce(pg_sequence_last_value(seq), 0) < lo THEN
+        PERFORM setval(seq, lo, false);
+      END IF;
+    END LOOP;
+    PERFORM cryptoml_internal.node_refresh_publication();
+    RETURN node_join.name;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_join(text, integer) IS 'Makes this database node <name> (number 1-20) of a cryptoml_router cluster: it then serves only the symbols it owns. Idempotent.';
+
+CREATE FUNCTION cryptoml_internal.node_set_symbol(symbol text, role text) RETURNS text
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    before text;
+  BEGIN
+    IF NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_identity) THEN
+      RAISE EXCEPTION 'this database is not a cluster node' USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'A router''s ml_cluster_add_node runs cryptoml_internal.node_join on it.';
+    END IF;
+    IF role IS NULL OR role NOT IN ('owned', 'moving', 'replica', 'none') THEN
+      RAISE EXCEPTION 'invalid node role "%" for %', left(coalesce(role, 'NULL'), 20), left(symbol, 40)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: owned, moving, replica or none';
+    END IF;
+    IF symbol IS NULL OR length(symbol) NOT BETWEEN 1 AND 20 THEN
+      RAISE EXCEPTION 'invalid symbol "%"', left(coalesce(symbol, 'NULL'), 40)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 1 to 20 characters, as in rollingChartData.symbol';
+    END IF;
+    LOCK TABLE cryptoml_internal.node_symbols IN SHARE ROW EXCLUSIVE MODE;
+    SELECT n.role INTO before FROM cryptoml_internal.node_symbols n WHERE n.symbol = node_set_symbol.symbol;
+    before := coalesce(before, 'none');
+    IF before = role THEN
+      RETURN before;
+    ELSIF role = 'none' THEN
+      DELETE FROM cryptoml_internal.node_symbols n WHERE n.symbol = node_set_symbol.symbol;
+    ELSE
+      INSERT INTO cryptoml_internal.node_symbols AS n (symbol, role) VALUES (node_set_symbol.symbol, node_set_symbol.role)
+        ON CONFLICT ON CONSTRAINT node_symbols_pkey DO UPDATE SET role = excluded.role, changed_at = now();
+    END IF;
+    PERFORM cryptoml_internal.node_refresh_publication();
+    PERFORM @extschema@.ml_log('info', 'cluster', 'symbol', format('%s: %s -> %s on node %s', symbol, before, role,
+                               (SELECT i.name FROM cryptoml_internal.node_identity i)), NULL, symbol);
+    RETURN before;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_set_symbol(text, text) IS 'Sets what this node does with a symbol: owned (served, writable), moving (frozen during a move), replica (a leader''s bars copied from its owner, read-only), none; returns the previous role. Idempotent.';
+
+CREATE FUNCTION cryptoml_internal.node_create_slot(slot text) RETURNS text
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF slot IS NULL OR slot !~ '^[a-z0-9_]{1,63}$' THEN
+      RAISE EXCEPTION 'invalid replication slot name "%"', left(coalesce(slot, 'NULL'), 80)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 1 to 63 lower-case letters, digits or _';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_replication_slots s WHERE s.slot_name = slot) THEN
+      PERFORM pg_create_logical_replication_slot(slot, 'pgoutput');
+    END IF;
+    RETURN slot;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_create_slot(text) IS 'Creates the logical replication slot a peer''s subscription to publication cryptoml_leaders uses (on the publisher; idempotent).';
+
+CREATE FUNCTION cryptoml_internal.node_subscribe(peer text, conninfo text, slot text) RETURNS text
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    sub text := 'cryptoml_from_' || peer;
+  BEGIN
+    IF peer IS NULL OR peer !~ '^[a-z][a-z0-9_]{0,29}$' OR slot IS NULL OR slot !~ '^[a-z0-9_]{1,63}$' OR conninfo IS NULL THEN
+      RAISE EXCEPTION 'invalid subscription: peer "%", slot "%"', left(coalesce(peer, 'NULL'), 40), left(coalesce(slot, 'NULL'), 80)
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'rule: peer is a node name (a lower-case letter, then letters, digits or _), slot 1-63 of [a-z0-9_], conninfo given';
+    END IF;
+    IF peer = (SELECT i.name FROM cryptoml_internal.node_identity i) THEN
+      RAISE EXCEPTION 'node % cannot subscribe to itself', peer USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_subscription s WHERE s.subname = sub AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())) THEN
+      EXECUTE format('ALTER SUBSCRIPTION %I CONNECTION %L', sub, conninfo);
+      RETURN sub;
+    END IF;
+    EXECUTE format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION cryptoml_leaders '
+                   'WITH (create_slot = false, slot_name = %L, copy_data = true, enabled = true)', sub, conninfo, slot);
+    RETURN sub;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_subscribe(text, text, text) IS 'Subscribes this node to peer''s publication cryptoml_leaders over an existing slot (node_create_slot on the peer first); idempotent.';
+
+CREATE FUNCTION cryptoml_internal.node_status() RETURNS jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT jsonb_build_object(
+    'name', i.name, 'node_no', i.node_no, 'joined_at', i.joined_at, 'version', @extschema@.ml_version(),
+    'owned', (SELECT coalesce(jsonb_agg(n.symbol ORDER BY n.symbol), '[]') FROM cryptoml_internal.node_symbols n WHERE n.role = 'owned'),
+    'moving', (SELECT coalesce(jsonb_agg(n.symbol ORDER BY n.symbol), '[]') FROM cryptoml_internal.node_symbols n WHERE n.role = 'moving'),
+    'replica', (SELECT coalesce(jsonb_agg(n.symbol ORDER BY n.symbol), '[]') FROM cryptoml_internal.node_symbols n WHERE n.role = 'replica'),
+    'publication_filter', (SELECT pg_get_expr(pr.prqual, pr.prrelid) FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+                            WHERE p.pubname = 'cryptoml_leaders'),
+    'subscriptions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                         'name', s.subname, 'enabled', s.subenabled, 'worker_pid', st.pid,
+                         'last_message', st.last_msg_receipt_time, 'latest_end_time', st.latest_end_time,
+                         'lag_seconds', extract(epoch FROM now() - st.latest_end_time)) ORDER BY s.subname), '[]')
+                        FROM pg_subscription s LEFT JOIN pg_stat_subscription st ON st.subid = s.oid AND st.relid IS NULL
+                       WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())),
+    'slots', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                 'name', r.slot_name, 'active', r.active,
+                 'lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), r.confirmed_flush_lsn)) ORDER BY r.slot_name), '[]')
+                FROM pg_replication_slots r WHERE r.database = current_database() AND r.slot_name LIKE 'cryptoml\_%'))
+    FROM (SELECT NULL) x LEFT JOIN cryptoml_internal.node_identity i ON true
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_status() IS 'This node: name, number, owned / moving / replica symbols, the publication filter, subscriptions with their lag, slots with the WAL they hold.';
+
+REVOKE ALL ON FUNCTION cryptoml_internal.node_refresh_publication(), cryptoml_internal.node_join(text, integer),
+  cryptoml_internal.node_set_symbol(text, text), cryptoml_internal.node_create_slot(text),
+  cryptoml_internal.node_subscribe(text, text, text), cryptoml_internal.node_status(),
+  ml_insert_bars(text, jsonb) FROM PUBLIC;
 
 -- ==== node move: export, import, counts, purge (0.9.0) ====
+-- Moving one symbol between nodes (docs/scale-out.md, "What a move copies"): the symbol's rows,
+-- part by part in dependency order, exported in keyset chunks from the old owner and imported on
+-- the new one (ml_move_symbol on the router drives it). Node-level tables (configuration, logs,
+-- audit, recovery checkpoints, the node's identity) stay where they are.
+
+-- Rows of the parts without a natural key (forecasts, trades, samples without a bar), whose SERIAL
+-- id the importing node re-assigns: source id -> local id, so a re-imported chunk writes nothing.
+-- Cleared for a symbol by node_purge.
+CREATE TABLE cryptoml_internal.node_moved_rows (
+  symbol    varchar(20) NOT NULL,
+  part      text NOT NULL,
+  source_id bigint NOT NULL,
+  local_id  bigint NOT NULL,
+  PRIMARY KEY (symbol, part, source_id)
+);
+COMMENT ON TABLE cryptoml_internal.node_moved_rows IS 'Rows a symbol move imported into a part without a natural key (forecasts, trades, samples without a bar): the id on the node they came from and the id given here, so an import repeated writes nothing. Cleared for the symbol by node_purge.';
+SELECT pg_catalog.pg_extension_config_dump('cryptoml_internal.node_moved_rows', '');
+
+-- The parts of a symbol's data: table, the rows of the symbol (t, $1 = symbol), the stable key of
+-- export (keyset, unique per symbol), the SERIAL id re-assigned on import (NULL: every column is
+-- kept, bigserial ids included) and which re-assigned rows have a natural key (ON CONFLICT DO
+-- NOTHING); the others go through node_moved_rows. check: what an imported row must satisfy.
+CREATE FUNCTION cryptoml_internal.node_part_specs(OUT ord integer, OUT part text, OUT tbl text, OUT filter text, OUT key_cols text[],
+                                                  OUT id_col text, OUT natural_key text, OUT "check" text)
+  RETURNS SETOF record LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  VALUES
+    (1, 'bars', '@extschema@.rollingchartdata', 't.symbol = $1', ARRAY['timestamp'], 'id', 'true', 't.symbol = $1'),
+    (2, 'indicator_checkpoint', 'cryptoml_internal.indicator_checkpoint', 't.symbol = $1', ARRAY['bar_ts'], NULL, NULL, 't.symbol = $1'),
+    (3, 'chart_archive', 'cryptoml_internal.chart_archive', 't.symbol = $1', ARRAY['day'], NULL, NULL, 't.symbol = $1'),
+    (4, 'samples', '@extschema@.mltrainingsamples', 't.symbol = $1', ARRAY['id'], 'id', 't.bar_timestamp IS NOT NULL', 't.symbol = $1'),
+    (5, 'batches', '@extschema@.mltrainingbatches', 't.symbol = $1', ARRAY['id'], 'id', 'true', 't.symbol = $1'),
+    (6, 'models', 'cryptoml_internal.models',
+        't.batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)', ARRAY['batch_id'], NULL, NULL,
+        't.batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)'),
+    (7, 'ensemble_members', 'cryptoml_internal.ensemble_members',
+        't.ensemble_batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)',
+        ARRAY['ensemble_batch_id', 'member_batch_id'], NULL, NULL,
+        't.ensemble_batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1) '
+        'AND t.member_batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)'),
+    (8, 'deployments', 'cryptoml_internal.deployments', 't.symbol = $1', ARRAY['id'], NULL, NULL,
+        't.symbol = $1 AND t.batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)'),
+    (9, 'forecasts', '@extschema@.persistentforecasts', 't.symbol = $1', ARRAY['id'], 'id', 'false', 't.symbol = $1'),
+    (10, 'trades', '@extschema@.tradesimulations', 't.symbol = $1', ARRAY['id'], 'id', 'false', 't.symbol = $1'),
+    (11, 'backtest_runs', '@extschema@.mlbacktestruns', 't.symbol = $1', ARRAY['run_id'], NULL, NULL, 't.symbol = $1'),
+    (12, 'backtest_predictions', '@extschema@.mlbacktestpredictions',
+        't.run_id IN (SELECT r.run_id FROM @extschema@.mlbacktestruns r WHERE r.symbol = $1)', ARRAY['run_id', 'bar_timestamp'], NULL, NULL,
+        't.run_id IN (SELECT r.run_id FROM @extschema@.mlbacktestruns r WHERE r.symbol = $1)'),
+    (13, 'backtest_trades', '@extschema@.mlbacktesttrades',
+        't.run_id IN (SELECT r.run_id FROM @extschema@.mlbacktestruns r WHERE r.symbol = $1)', ARRAY['run_id', 'trade_no'], NULL, NULL,
+        't.run_id IN (SELECT r.run_id FROM @extschema@.mlbacktestruns r WHERE r.symbol = $1)'),
+    (14, 'volatility_models', 'cryptoml_internal.volatility_models', 't.symbol = $1', ARRAY['id'], NULL, NULL, 't.symbol = $1'),
+    (15, 'bar_anomalies', 'cryptoml_internal.bar_anomalies', 't.symbol = $1', ARRAY['bar_timestamp'], NULL, NULL, 't.symbol = $1'),
+    (16, 'anomaly_checkpoint', 'cryptoml_internal.anomaly_checkpoint', 't.symbol = $1', ARRAY['symbol'], NULL, NULL, 't.symbol = $1'),
+    (17, 'ingest_state', 'cryptoml_internal.ingest_state', 't.symbol = $1', ARRAY['exchange'], NULL, NULL, 't.symbol = $1'),
+    (18, 'tune_runs', 'cryptoml_internal.tune_runs', 't.symbol = $1', ARRAY['tune_id'], NULL, NULL, 't.symbol = $1'),
+    (19, 'tune_trials', 'cryptoml_internal.tune_trials',
+        't.tune_id IN (SELECT r.tune_id FROM cryptoml_internal.tune_runs r WHERE r.symbol = $1)', ARRAY['tune_id', 'trial'], NULL, NULL,
+        't.tune_id IN (SELECT r.tune_id FROM cryptoml_internal.tune_runs r WHERE r.symbol = $1)'),
+    (20, 'monitor_alerts', 'cryptoml_internal.monitor_alerts', 't.symbol = $1', ARRAY['alert'], NULL, NULL, 't.symbol = $1')
+  $$;
+
+CREATE FUNCTION cryptoml_internal.node_parts() RETURNS SETOF text
+  LANGUAGE sql IMMUTABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT s.part FROM cryptoml_internal.node_part_specs() s ORDER BY s.ord $$;
+COMMENT ON FUNCTION cryptoml_internal.node_parts() IS 'The parts of a symbol''s data a move copies, in dependency order (import in this order, purge in the reverse one).';
+
+-- Checks a move function's symbol and, unless NULL is allowed (part_given false), its part.
+CREATE FUNCTION cryptoml_internal.node_check_part(symbol text, part text, part_given boolean, fn text) RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF symbol IS NULL OR symbol !~ '^[A-Z0-9]{2,20}$' THEN
+      RAISE EXCEPTION '%: invalid symbol "%"', fn, left(coalesce(symbol, 'NULL'), 40)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a symbol matches ^[A-Z0-9]{2,20}$';
+    END IF;
+    IF part_given AND NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_part_specs() p WHERE p.part = node_check_part.part) THEN
+      RAISE EXCEPTION '%: unknown part "%"', fn, left(coalesce(part, 'NULL'), 40)
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'rule: part is one of ' || (SELECT string_agg(p.part, ', ' ORDER BY p.ord) FROM cryptoml_internal.node_part_specs() p);
+    END IF;
+  END
+  $$;
+
+-- The column list of a table (in attribute order), without `without` and dropped columns.
+CREATE FUNCTION cryptoml_internal.node_columns(tbl text, without text) RETURNS text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+   WHERE a.attrelid = tbl::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname IS DISTINCT FROM without
+  $$;
+
+CREATE FUNCTION cryptoml_internal.node_export(symbol text, part text, after text, max_rows integer) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp SET extra_float_digits = 3 SET bytea_output = 'hex'
+  AS $$
+  DECLARE
+    s record;
+    cur jsonb;
+    cmp text := '';
+    keys text;
+    rows jsonb;
+    n integer;
+    last_key jsonb;
+    next_key jsonb;
+  BEGIN
+    PERFORM cryptoml_internal.node_check_part(symbol, part, true, 'node_export');
+    SELECT * INTO s FROM cryptoml_internal.node_part_specs() p WHERE p.part = node_export.part;
+    IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000 THEN
+      RAISE EXCEPTION 'node_export: invalid max_rows %', coalesce(max_rows::text, 'NULL')
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: max_rows is between 1 and 100000';
+    END IF;
+    keys := (SELECT string_agg('t.' || quote_ident(k), ', ' ORDER BY i) FROM unnest(s.key_cols) WITH ORDINALITY u(k, i));
+    IF after IS NOT NULL THEN
+      BEGIN
+        cur := after::jsonb;
+      EXCEPTION WHEN others THEN
+        cur := NULL;
+      END;
+      IF cur IS NULL OR jsonb_typeof(cur) <> 'array' OR jsonb_array_length(cur) <> cardinality(s.key_cols)
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(cur) e WHERE jsonb_typeof(e) = 'null') THEN
+        RAISE EXCEPTION 'node_export: invalid cursor "%" for part %', left(after, 80), part
+          USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('rule: the cursor is the "next" of the previous chunk of the same part: a JSON array of %s (%s)',
+                                cardinality(s.key_cols), array_to_string(s.key_cols, ', '));
+      END IF;
+      -- the key's values typed as its columns: (t.k1, t.k2) > ((cur->>0)::type1, (cur->>1)::type2)
+      cmp := format(' AND (%s) > (%s)', keys,
+        (SELECT string_agg(format('($2 ->> %s)::%s', i - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY i)
+           FROM unnest(s.key_cols) WITH ORDINALITY u(k, i)
+           JOIN pg_attribute a ON a.attrelid = s.tbl::regclass AND a.attname = u.k));
+    END IF;
+    EXECUTE format('SELECT coalesce(jsonb_agg(q.r ORDER BY q.o) FILTER (WHERE q.o <= $3), ''[]''), count(*)::integer, '
+                   '(array_agg(q.k ORDER BY q.o) FILTER (WHERE q.o = $3))[1] '
+                   'FROM (SELECT to_jsonb(t) AS r, jsonb_build_array(%2$s) AS k, row_number() OVER (ORDER BY %2$s) AS o '
+                   '        FROM %1$s t WHERE %3$s%4$s ORDER BY %2$s LIMIT $3 + 1) q',
+                   s.tbl, keys, s.filter, cmp)
+      INTO rows, n, last_key USING symbol, cur, max_rows;
+    IF n > max_rows THEN next_key := last_key; END IF;
+    RETURN jsonb_build_object('rows', rows, 'next', next_key::text);
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_export(text, text, text, integer) IS 'One chunk of a symbol''s rows of a part for a move: {"rows": [to_jsonb of each row], "next": the cursor to pass as after for the next chunk, NULL after the last}. Keyset pagination on the part''s stable key; rows in key order.';
+
+CREATE FUNCTION cryptoml_internal.node_import(symbol text, part text, rows jsonb) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp SET session_replication_role = replica
+  AS $$
+  DECLARE
+    s record;
+    bad jsonb;
+    cols text;
+    src text;
+    seq text;
+    n bigint := 0;
+    m bigint := 0;
+  BEGIN
+    PERFORM cryptoml_internal.node_check_part(symbol, part, true, 'node_import');
+    SELECT * INTO s FROM cryptoml_internal.node_part_specs() p WHERE p.part = node_import.part;
+    IF rows IS NULL OR jsonb_typeof(rows) <> 'array' THEN
+      RAISE EXCEPTION 'node_import: rows must be a JSON array (got %)', coalesce(jsonb_typeof(rows), 'NULL')
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: rows is the "rows" array of a node_export chunk';
+    END IF;
+    IF jsonb_array_length(rows) > 100000 THEN
+      RAISE EXCEPTION 'node_import: % rows in one chunk', jsonb_array_length(rows)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: at most 100000 rows per call (node_export''s max_rows)';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(rows) e WHERE jsonb_typeof(e) <> 'object') THEN
+      RAISE EXCEPTION 'node_import: every element of rows must be a JSON object (a row)'
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: rows is the "rows" array of a node_export chunk';
+    END IF;
+    src := format('jsonb_populate_recordset(NULL::%s, $3)', s.tbl);
+    -- every row belongs to the symbol (and a row of a child part to a parent of the symbol here)
+    EXECUTE format('SELECT to_jsonb(t) FROM %s t WHERE (%s) IS NOT TRUE LIMIT 1', src, s."check") INTO bad USING symbol, part, rows;
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'node_import: a row of part % is not of symbol %', part, symbol
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = format('rule: %s; row: %s', CASE WHEN s."check" = 't.symbol = $1' THEN 'every row carries the symbol imported'
+                                                        ELSE 'every row references rows of the symbol already imported here (parts in the order of node_parts())' END,
+                              left((SELECT jsonb_object_agg(k, bad -> k) FROM unnest(s.key_cols || ARRAY['symbol', 'batch_id', 'ensemble_batch_id', 'member_batch_id', 'run_id', 'tune_id']) k
+                                     WHERE bad ? k)::text, 300)),
+              HINT = 'Import the parts of one symbol in the order of cryptoml_internal.node_parts().';
+    END IF;
+    IF s.id_col IS NULL THEN
+      EXECUTE format('INSERT INTO %s SELECT * FROM %s t ORDER BY %s ON CONFLICT DO NOTHING', s.tbl, src,
+                     (SELECT string_agg('t.' || quote_ident(k), ', ') FROM unnest(s.key_cols) k))
+        USING symbol, part, rows;
+      GET DIAGNOSTICS n = ROW_COUNT;
+    ELSE
+      cols := cryptoml_internal.node_columns(s.tbl, s.id_col);
+      -- rows with a natural key: a new id from the local sequence, a repeated row conflicts
+      EXECUTE format('INSERT INTO %1$s (%2$s) SELECT %2$s FROM %3$s t WHERE %4$s ORDER BY t.%5$I ON CONFLICT DO NOTHING',
+                     s.tbl, cols, src, s.natural_key, s.id_col)
+        USING symbol, part, rows;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      -- the others: a new id, remembered against the source's
+      IF s.natural_key <> 'true' THEN
+        seq := pg_get_serial_sequence(s.tbl, s.id_col);
+        EXECUTE format(
+          'WITH x AS (SELECT DISTINCT ON (t.%5$I) t.* FROM %3$s t WHERE (%4$s) IS NOT TRUE '
+          '             AND NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_moved_rows m '
+          '                              WHERE m.symbol = $1 AND m.part = $2 AND m.source_id = t.%5$I) ORDER BY t.%5$I), '
+          ' src AS (SELECT x.*, nextval(%6$L::regclass) AS cml_new_id FROM x ORDER BY x.%5$I), '
+          ' ins AS (INSERT INTO %1$s (%5$I, %2$s) SELECT src.cml_new_id, %2$s FROM src RETURNING 1), '
+          ' map AS (INSERT INTO cryptoml_internal.node_moved_rows (symbol, part, source_id, local_id) '
+          '         SELECT $1, $2, src.%5$I, src.cml_new_id FROM src) '
+          'SELECT count(*) FROM ins', s.tbl, cols, src, s.natural_key, s.id_col, seq)
+          INTO m USING symbol, part, rows;
+        n := n + m;
+      END IF;
+    END IF;
+    IF part = 'batches' AND n > 0 THEN
+      -- the registry changed: its statement trigger invalidates the sessions' production caches
+      PERFORM set_config('session_replication_role', 'origin', true);
+      UPDATE @extschema@.mltrainingbatches b SET id = b.id WHERE false;
+    END IF;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_import(text, text, jsonb) IS 'Imports a node_export chunk of a symbol''s part with triggers off; ON CONFLICT DO NOTHING, so a repeated chunk writes nothing; SERIAL ids are given by the local sequence, bigserial ids kept. Every row must be of the symbol. Returns the rows written.';
+
+CREATE FUNCTION cryptoml_internal.node_counts(symbol text) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    s record;
+    n bigint;
+    result jsonb := '{}';
+  BEGIN
+    PERFORM cryptoml_internal.node_check_part(symbol, NULL, false, 'node_counts');
+    FOR s IN SELECT * FROM cryptoml_internal.node_part_specs() p ORDER BY p.ord LOOP
+      EXECUTE format('SELECT count(*) FROM %s t WHERE %s', s.tbl, s.filter) INTO n USING symbol;
+      result := result || jsonb_build_object(s.part, n);
+    END LOOP;
+    RETURN result;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_counts(text) IS 'The symbol''s rows of every part here: {part: rows}.';
+
+CREATE FUNCTION cryptoml_internal.node_purge(symbol text, keep_bars boolean) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp SET session_replication_role = replica
+  AS $$
+  DECLARE
+    s record;
+    n bigint;
+    ref record;
+    result jsonb := '{}';
+  BEGIN
+    PERFORM cryptoml_internal.node_check_part(symbol, NULL, false, 'node_purge');
+    IF keep_bars IS NULL THEN
+      RAISE EXCEPTION 'node_purge: keep_bars must be true or false' USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = 'rule: keep_bars true keeps the bars and indicator checkpoints (a leader that stays here as a replica)';
+    END IF;
+    IF EXISTS (SELECT 1 FROM cryptoml_internal.node_symbols ns WHERE ns.symbol = node_purge.symbol AND ns.role = 'owned') THEN
+      RAISE EXCEPTION 'node_purge: % is owned by this node', symbol USING ERRCODE = 'object_in_use',
+        DETAIL = 'rule: a node purges a symbol only after the move switched it to another node (role replica or none here)';
+    END IF;
+    -- an ensemble of another symbol using one of its models as a member (the foreign key, off here)
+    SELECT e.ensemble_batch_id, e.member_batch_id INTO ref
+      FROM cryptoml_internal.ensemble_members e
+      JOIN @extschema@.mltrainingbatches mb ON mb.batch_id = e.member_batch_id AND mb.symbol = node_purge.symbol
+      JOIN @extschema@.mltrainingbatches eb ON eb.batch_id = e.ensemble_batch_id AND eb.symbol <> node_purge.symbol
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'node_purge: model % of % is a member of ensemble %, of another symbol', ref.member_batch_id, symbol, ref.ensemble_batch_id
+        USING ERRCODE = 'foreign_key_violation', DETAIL = 'rule: a member batch cannot be deleted while an ensemble uses it';
+    END IF;
+    FOR s IN SELECT * FROM cryptoml_internal.node_part_specs() p ORDER BY p.ord DESC LOOP
+      n := 0;
+      IF NOT (keep_bars AND s.part IN ('bars', 'indicator_checkpoint')) THEN
+        EXECUTE format('DELETE FROM %s t WHERE %s', s.tbl, s.filter) USING symbol;
+        GET DIAGNOSTICS n = ROW_COUNT;
+      END IF;
+      result := jsonb_build_object(s.part, n) || result;
+    END LOOP;
+    DELETE FROM cryptoml_internal.node_moved_rows m WHERE m.symbol = node_purge.symbol;
+    -- the registry changed: its statement trigger invalidates the sessions' production caches
+    PERFORM set_config('session_replication_role', 'origin', true);
+    UPDATE @extschema@.mltrainingbatches b SET id = b.id WHERE false;
+    RETURN result;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_purge(text, boolean) IS 'Deletes the symbol''s rows of every part (with keep_bars the bars and indicator checkpoints stay: a leader replicated here), children first, triggers off; refuses a symbol this node owns. Returns {part: rows deleted}.';
+
+REVOKE ALL ON TABLE cryptoml_internal.node_moved_rows FROM PUBLIC;
+REVOKE ALL ON FUNCTION cryptoml_internal.node_part_specs(), cryptoml_internal.node_parts(),
+  cryptoml_internal.node_check_part(text, text, boolean, text), cryptoml_internal.node_columns(text, text),
+  cryptoml_internal.node_export(text, text, text, integer), cryptoml_internal.node_import(text, text, jsonb),
+  cryptoml_internal.node_counts(text), cryptoml_internal.node_purge(text, boolean) FROM PUBLIC;
 
 -- pgAudit object auditing of the tables above, when the server runs pgAudit with pgaudit.role set
 SELECT ml_pgaudit_objects();

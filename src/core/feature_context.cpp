@@ -60,7 +60,7 @@ int config_feature_set(const json& config) {
   return checked_feature_set(v.get<long long>(), "config key features.featureSet");
 }
 
-MarketNames config_market_names(const json& config) {
+MarketNames config_market_names(const json& config, bool cluster_node) {
   MarketNames m;
   m.leaders = names_of<InvalidParameter>(Config::get(config, "features.crossMarketSymbols"), "config key features.crossMarketSymbols",
                                          1, 2, kLeadersRule);
@@ -70,6 +70,7 @@ MarketNames config_market_names(const json& config) {
       throw InvalidParameter("config key features.crossMarketSymbols names \"" + l + "\", which is not in symbols",
                              "rule: every features.crossMarketSymbols entry is one of the configured symbols (their bars are this database's)",
                              "add it to symbols, or set features.crossMarketSymbols to configured symbols");
+  if (cluster_node) m.index_members = m.leaders;  // what every node has: the same features on every node
   return m;
 }
 

@@ -41,7 +41,9 @@ int checked_feature_set(long long version, const std::string& what);
 int config_feature_set(const nlohmann::json& config);
 
 // features.crossMarketSymbols and symbols of an effective configuration tree (checked).
-MarketNames config_market_names(const nlohmann::json& config);
+// cluster_node: this database is a node of a cryptoml_router cluster (issue 18), where only the
+// leaders' bars are on every node: the index is then the leaders' (docs/scale-out.md).
+MarketNames config_market_names(const nlohmann::json& config, bool cluster_node = false);
 
 // The names a model or sample recorded: hp["leaders"], hp["index_members"]. `where` names the record
 // in messages ("model sol-h15-7"). DataError when missing or malformed.

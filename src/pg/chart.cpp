@@ -27,6 +27,7 @@
 #include "config_access.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "node.hpp"
 #include "owner.hpp"
 #include "progress.hpp"
 
@@ -352,6 +353,7 @@ bool read_bar(const Columns& c, const Row& row, Bar* b) {
 }
 
 void validate_bar(const Bar& b) {
+  cml::pg::node_require_owned(b.symbol, "rollingChartData: writing bars of");
   if (!cml::pg::config_symbol_allowed(b.symbol))
     ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION), errmsg("rollingChartData: unknown symbol \"%s\"", b.symbol),
                     errdetail("rule: symbol must be one of the configured symbols: %s", cml::pg::config_symbols_text()),
@@ -848,7 +850,10 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
 
   if (TRIGGER_FIRED_BY_DELETE(td->tg_event)) {
     Bar old;
-    if (read_bar(c, deform(td->tg_trigtuple, desc), &old)) mark_dirty(acquire(rel, old.symbol), old.ts);
+    if (read_bar(c, deform(td->tg_trigtuple, desc), &old)) {
+      cml::pg::node_require_owned(old.symbol, "rollingChartData: deleting bars of");
+      mark_dirty(acquire(rel, old.symbol), old.ts);
+    }
     return PointerGetDatum(result);
   }
 

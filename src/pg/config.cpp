@@ -22,6 +22,7 @@ PG_FUNCTION_INFO_V1(ml_config_get);
 PG_FUNCTION_INFO_V1(ml_config_set);
 PG_FUNCTION_INFO_V1(ml_config_reset);
 PG_FUNCTION_INFO_V1(cml_config_key_table);
+PG_FUNCTION_INFO_V1(cml_config_check);
 }
 
 namespace cml {
@@ -252,6 +253,34 @@ Datum ml_config_get(PG_FUNCTION_ARGS) {
   PG_RETURN_DATUM(jsonb_from(out));
 }
 
+namespace {
+// The one validation of ml_config_set and config_check: the value's own rule, then the cross-key
+// rules on the overrides with it; sets the canonical text and the value it replaces.
+void validate_setting(const char* who, const char* path, const char* value, const char* overrides, char** canonical,
+                      char** old_value) {
+  guarded(who, [&] {
+    json v = cml::parse_json_document(value, "config key", path);  // 1e400: an error naming the key, not an internal one
+    Config::validate_value(path, v);
+    json o = json::parse(overrides);
+    *old_value = pstrdup_nothrow(Config::get(Config::effective(o), path).dump());
+    o[path] = v;
+    Config::effective(o);  // cross-key rules on the result
+    *canonical = pstrdup_nothrow(v.dump());
+  });
+}
+}  // namespace
+
+// config_check(path, value): ml_config_set's validation against the current overrides, no write
+// (a router checks a value on every node before setting it on any).
+Datum cml_config_check(PG_FUNCTION_ARGS) {
+  char* path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* value = jsonb_text(PG_GETARG_JSONB_P(1));
+  g_config_relid = config_relid();
+  char *canonical = nullptr, *old_value = nullptr;
+  validate_setting("config_check", path, value, load_overrides(false), &canonical, &old_value);
+  PG_RETURN_DATUM(jsonb_from(canonical));
+}
+
 // ml_config_set(path, value): validate against the locked, current overrides; store; return the value.
 Datum ml_config_set(PG_FUNCTION_ARGS) {
   char* path = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -259,15 +288,7 @@ Datum ml_config_set(PG_FUNCTION_ARGS) {
   g_config_relid = config_relid();
   char* overrides = load_overrides(true);
   char *canonical = nullptr, *old_value = nullptr;
-  guarded("ml_config_set", [&] {
-    json v = cml::parse_json_document(value, "config key", path);  // 1e400: an error naming the key, not an internal one
-    Config::validate_value(path, v);
-    json o = json::parse(overrides);
-    old_value = pstrdup_nothrow(Config::get(Config::effective(o), path).dump());
-    o[path] = v;
-    Config::effective(o);  // cross-key rules on the result
-    canonical = pstrdup_nothrow(v.dump());
-  });
+  validate_setting("ml_config_set", path, value, overrides, &canonical, &old_value);
   Oid types[3] = {TEXTOID, TEXTOID, NAMEOID};
   Datum values[3] = {CStringGetTextDatum(path), CStringGetTextDatum(canonical),
                      DirectFunctionCall1(namein, CStringGetDatum(caller_name()))};

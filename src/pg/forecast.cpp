@@ -21,6 +21,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "node.hpp"
 #include "config.hpp"
 #include "feature_context.hpp"
 #include "features.hpp"
@@ -825,6 +826,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
   int horizon = PG_GETARG_INT32(1);
   if (horizon <= 0)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon must be > 0 minutes, got %d", horizon)));
+  cml::pg::node_require_owned(symbol, "ml_forecast:");
   const cml::pg::InferenceSettings& cfg = cml::pg::config_inference();
   const cml::IndicatorParams& params = cml::pg::config_indicator_params();
   // Registry changes committed by other sessions since this transaction's last lock: a long

@@ -1,4 +1,5 @@
 // See market.hpp.
+#include "node.hpp"
 #include "market.hpp"
 
 #include <cmath>
@@ -74,11 +75,12 @@ PgMarket market_of(int feature_set, const cml::MarketNames& names) {
 
 PgMarket config_market(int feature_set) {
   char* config = config_json_text();
+  const bool cluster_node = node_role("") != NodeRole::Standalone;
   PgMarket m;
   guarded("features", [&] {
     const json tree = json::parse(config);
     const int fs = feature_set > 0 ? feature_set : cml::config_feature_set(tree);
-    m = market_of(fs, fs == 2 ? cml::config_market_names(tree) : cml::MarketNames{});
+    m = market_of(fs, fs == 2 ? cml::config_market_names(tree, cluster_node) : cml::MarketNames{});
   });
   return m;
 }

@@ -3,6 +3,7 @@
 
 #include "config_access.hpp"
 #include "log.hpp"
+#include "node.hpp"
 #include "pg.hpp"
 #include "progress.hpp"
 #include "workers.hpp"
@@ -27,6 +28,7 @@ void _PG_init(void) {
   cml::pg::log_init();
   cml::pg::chart_init();
   cml::pg::config_init();
+  cml::pg::node_init();
   cml::pg::train_init();
   cml::pg::forecast_init();
   cml::pg::workers_init();

@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "node.hpp"
 #include "config.hpp"
 #include "features.hpp"
 #include "features_v2.hpp"
@@ -856,6 +857,7 @@ Datum ml_train(PG_FUNCTION_ARGS) {
   if (!configured)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("horizon %d is not a training horizon", horizon),
                     errdetail("rule: horizon must be one of training.forecastHorizons")));
+  cml::pg::node_require_owned(symbol, "ml_train:");
   char* config = cml::pg::config_json_text();
 
   cml::pg::progress_begin("train", symbol, 3);

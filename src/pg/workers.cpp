@@ -264,8 +264,13 @@ const char* read_cycle_plan(const char* setting, bool with_bars, int* every, int
     if (SPI_execute(psprintf("SELECT (%s.ml_config_get('%s'))::int", schema, setting), true, 1) == SPI_OK_SELECT &&
         SPI_processed == 1)
       *every = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-    char* sql = psprintf("SELECT s.symbol FROM jsonb_array_elements_text(%s.ml_config_get('symbols')) AS s(symbol) %s ORDER BY 1",
-                         schema,
+    // served: the configured symbols, on a cluster node those it owns (cryptoml_internal.served_symbols,
+    // from 0.9.0: until the extension is updated, the configured ones)
+    bool served = SPI_execute("SELECT to_regprocedure('cryptoml_internal.served_symbols()') IS NOT NULL", true, 1) == SPI_OK_SELECT &&
+                  SPI_processed == 1 && strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0;
+    char* sql = psprintf("SELECT s.symbol FROM %s AS s(symbol) %s ORDER BY 1",
+                         served ? "cryptoml_internal.served_symbols()"
+                                : psprintf("jsonb_array_elements_text(%s.ml_config_get('symbols'))", schema),
                          with_bars ? psprintf("WHERE EXISTS (SELECT 1 FROM %s.rollingchartdata r WHERE r.symbol = s.symbol)", schema) : "");
     if (SPI_execute(sql, true, 0) == SPI_OK_SELECT) {
       *nsymbols = (int)SPI_processed;

@@ -135,3 +135,12 @@ TEST(FeatureContext, ExcludedColumnsAreTheGroupsColumns) {
   e = caught<cml::InvalidParameter>([] { cml::excluded_columns(2, json{3}); });
   EXPECT_STREQ(e.what(), "option excludeGroups names 3, which is not a group name");
 }
+TEST(FeatureContext, ClusterNodeIndexIsTheLeaders) {
+  const json tree = cml::Config::effective(json{{"symbols", {"ADAUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT"}}});
+  const cml::MarketNames standalone = cml::config_market_names(tree);
+  EXPECT_EQ(standalone.index_members, (std::vector<std::string>{"ADAUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT"}));
+  const cml::MarketNames node = cml::config_market_names(tree, true);
+  EXPECT_EQ(node.leaders, standalone.leaders);
+  EXPECT_EQ(node.index_members, node.leaders);
+  EXPECT_EQ(cml::context_symbols(node, "SOLUSDT"), (std::vector<std::string>{"BTCUSDT", "ETHUSDT"}));
+}
