@@ -43,8 +43,8 @@ constexpr int kMaxHorizons = 64;
 int g_horizons[kMaxHorizons];
 int g_nhorizons = 0;
 InferenceSettings g_inference{true, 300, 60, 300, {}};
-constexpr int kMaxSymbols = 100;  // the config rule's maximum
-char g_symbols[kMaxSymbols][24];
+constexpr int kMaxSymbols = 2000;  // the config rule's maximum
+char g_symbols[kMaxSymbols][24];   // sorted (strcmp) for config_symbol_allowed's binary search
 int g_nsymbols = 0;
 char g_symbols_text[kMaxSymbols * 24];
 
@@ -138,6 +138,9 @@ void ensure_loaded() {
       list += (list.empty() ? "" : ", ") + name;
     }
     snprintf(g_symbols_text, sizeof g_symbols_text, "%s", list.c_str());
+    qsort(g_symbols, g_nsymbols, sizeof g_symbols[0], [](const void* a, const void* b) {
+      return strcmp(static_cast<const char*>(a), static_cast<const char*>(b));
+    });
   });
   g_valid = true;
 }
@@ -198,9 +201,8 @@ const IndicatorParams& config_indicator_params() {
 bool config_symbol_allowed(const char* symbol) {
   ensure_loaded();
   if (!g_reject_unknown_symbols) return true;
-  for (int i = 0; i < g_nsymbols; i++)
-    if (strcmp(g_symbols[i], symbol) == 0) return true;
-  return false;
+  return bsearch(symbol, g_symbols, g_nsymbols, sizeof g_symbols[0],
+                 [](const void* k, const void* e) { return strcmp(static_cast<const char*>(k), static_cast<const char*>(e)); }) != nullptr;
 }
 
 const char* config_symbols_text() {

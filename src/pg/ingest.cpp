@@ -58,7 +58,7 @@ using json = nlohmann::json;
 namespace ex = cml::exchange;
 
 constexpr int kExchanges = 3;
-constexpr int kMaxSymbols = 100;
+constexpr int kMaxSymbols = 2000;  // the config rule's maximum of symbols
 constexpr int kMaxPagesPerSymbol = 100;  // per cycle: a long backfill continues in the next cycle
 constexpr int kMaxHoles = 50;
 constexpr int64 kUnixEpochOffsetMs = (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
@@ -253,8 +253,9 @@ ex::Exchange exchange_of(int i) {
   return i == 0 ? ex::Exchange::BinanceUs : i == 1 ? ex::Exchange::Coinbase : ex::Exchange::Bybit;
 }
 
-// Fills s from the effective configuration; false (with err) when it cannot be read.
-bool read_settings(const char* cfg_text, IngestSettings* s, char* err, size_t errlen) noexcept {
+// Fills s from the effective configuration, for the served symbols (a JSON array; null: the
+// configured ones); false (with err) when it cannot be read.
+bool read_settings(const char* cfg_text, const char* served_text, IngestSettings* s, char* err, size_t errlen) noexcept {
   try {
     memset(s, 0, sizeof *s);
     const json cfg = json::parse(cfg_text);
@@ -276,7 +277,8 @@ bool read_settings(const char* cfg_text, IngestSettings* s, char* err, size_t er
         s->ex[i].listed = true;
       }
     }
-    for (const json& x : cfg.at("symbols")) {
+    const json served = served_text != nullptr ? json::parse(served_text) : cfg.at("symbols");
+    for (const json& x : served) {
       if (s->nsymbols == kMaxSymbols) break;
       strlcpy(s->symbol[s->nsymbols++], x.get<std::string>().c_str(), sizeof s->symbol[0]);
     }
@@ -744,6 +746,7 @@ int ingest_cycle(int slot) {
   MemoryContext cycle = CurrentMemoryContext;
   const char* schema = nullptr;
   char* cfg_text = nullptr;
+  char* served_text = nullptr;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
   SPI_connect();
@@ -752,6 +755,13 @@ int ingest_cycle(int slot) {
   if (schema != nullptr) {
     schema = MemoryContextStrdup(cycle, schema);
     cfg_text = MemoryContextStrdup(cycle, config_json_text());
+    // the symbols this database serves: on a cluster node only those it owns (0.9.0)
+    if (SPI_execute("SELECT 1 WHERE to_regprocedure('cryptoml_internal.served_symbols()') IS NOT NULL", true, 1) == SPI_OK_SELECT &&
+        SPI_processed == 1 &&
+        SPI_execute("SELECT coalesce(jsonb_agg(s ORDER BY s), '[]')::text FROM cryptoml_internal.served_symbols() s", true, 1) ==
+            SPI_OK_SELECT &&
+        SPI_processed == 1)
+      served_text = MemoryContextStrdup(cycle, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
   }
   SPI_finish();
   PopActiveSnapshot();
@@ -763,7 +773,7 @@ int ingest_cycle(int slot) {
   }
   IngestSettings* s = (IngestSettings*)palloc(sizeof(IngestSettings));
   char err[512];
-  if (!read_settings(cfg_text, s, err, sizeof err)) {
+  if (!read_settings(cfg_text, served_text, s, err, sizeof err)) {
     worker_record_error(slot, err);
     return 10;
   }

@@ -165,7 +165,7 @@ SELECT set_eq('SELECT path, default_value, rule FROM ml_config_keys()',
     ('monitoring.checkInterval', '60'::jsonb, 'integer between 1 and 86400 (seconds)'),
     ('monitoring.anomalyThreshold', '12'::jsonb, 'number between 1 and 1000'),
     ('monitoring.anomalyWindow', '240'::jsonb, 'integer between 30 and 10080 (bars)'),
-    ('symbols', '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'non-empty array of at most 100 unique strings, each matching ^[A-Z0-9]{2,20}$'),
+    ('symbols', '["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "HBARUSDT"]'::jsonb, 'non-empty array of at most 2000 unique strings, each matching ^[A-Z0-9]{2,20}$'),
     ('exchanges', '["binance-us", "coinbase", "bybit"]'::jsonb, 'non-empty array of unique strings, each one of "binance-us", "coinbase", "bybit"'),
     ('ingest.backoffBaseMs', '1000'::jsonb, 'integer between 1 and 3600000 (milliseconds)'),
     ('ingest.backoffMaxMs', '60000'::jsonb, 'integer between 1 and 3600000 (milliseconds)'),
@@ -386,7 +386,7 @@ SELECT is(ml_config_get('training.validationSplit'), '0.25'::jsonb, 'validationS
 SELECT throws_ok('SELECT ml_config_set(''symbols'', ''[]'')', '22023',
                  'invalid value for config key "symbols": []',
                  'an empty symbol list is rejected');
-SELECT is(pg_temp.error_detail('SELECT ml_config_set(''symbols'', ''[]'')'), 'rule: non-empty array of at most 100 unique strings, each matching ^[A-Z0-9]{2,20}$ (the array is empty)', 'an empty symbol list: the detail states the rule');
+SELECT is(pg_temp.error_detail('SELECT ml_config_set(''symbols'', ''[]'')'), 'rule: non-empty array of at most 2000 unique strings, each matching ^[A-Z0-9]{2,20}$ (the array is empty)', 'an empty symbol list: the detail states the rule');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'an empty symbol list: symbols is still ["BTCUSDT", "ETHUSDT"]');
 SELECT throws_ok('SELECT ml_config_set(''symbols'', ''["btcusdt"]'')', '22023',
                  'invalid value for config key "symbols": ["btcusdt"]',
@@ -426,11 +426,11 @@ SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'a number i
 SELECT throws_ok('SELECT ml_config_set(''symbols'', ''"BTCUSDT"'')', '22023',
                  'invalid value for config key "symbols": "BTCUSDT"',
                  'a single symbol string instead of a list is rejected');
-SELECT is(pg_temp.error_detail('SELECT ml_config_set(''symbols'', ''"BTCUSDT"'')'), 'rule: non-empty array of at most 100 unique strings, each matching ^[A-Z0-9]{2,20}$', 'a single symbol string instead of a list: the detail states the rule');
+SELECT is(pg_temp.error_detail('SELECT ml_config_set(''symbols'', ''"BTCUSDT"'')'), 'rule: non-empty array of at most 2000 unique strings, each matching ^[A-Z0-9]{2,20}$', 'a single symbol string instead of a list: the detail states the rule');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'a single symbol string instead of a list: symbols is still ["BTCUSDT", "ETHUSDT"]');
 SELECT throws_like('SELECT ml_config_set(''symbols'', (SELECT jsonb_agg(''S'' || lpad(i::text, 3, ''0'')) FROM generate_series(1, 101) AS i))', 'invalid value for config key "symbols": ["S001",%',
                    '101 symbols are rejected');
-SELECT is(pg_temp.error_detail('SELECT ml_config_set(''symbols'', (SELECT jsonb_agg(''S'' || lpad(i::text, 3, ''0'')) FROM generate_series(1, 101) AS i))'), 'rule: non-empty array of at most 100 unique strings, each matching ^[A-Z0-9]{2,20}$ (got 101 elements)', '101 symbols: the detail states the rule');
+SELECT is(pg_temp.error_detail('SELECT ml_config_set(''symbols'', (SELECT jsonb_agg(''S'' || lpad(i::text, 3, ''0'')) FROM generate_series(1, 2001) AS i))'), 'rule: non-empty array of at most 2000 unique strings, each matching ^[A-Z0-9]{2,20}$ (got 2001 elements)', '2001 symbols: the detail states the rule');
 SELECT is(ml_config_get('symbols'), '["BTCUSDT", "ETHUSDT"]'::jsonb, '101 symbols: symbols is still [BTCUSDT, ETHUSDT]');
 SELECT lives_ok('SELECT ml_config_set(''symbols'', (SELECT jsonb_agg(''S'' || lpad(i::text, 3, ''0'')) FROM generate_series(1, 100) AS i))', '100 symbols are accepted');
 SELECT is(ml_config_set('symbols', '["BTCUSDT", "ETHUSDT"]'), '["BTCUSDT", "ETHUSDT"]'::jsonb, 'symbols set back to [BTCUSDT, ETHUSDT]');
