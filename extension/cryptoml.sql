@@ -623,7 +623,7 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                      '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
                      '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
-      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb) TO %s', s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb), %s.ml_insert_bars(text, jsonb) TO %s', s, s, r);
       -- pgAudit: a feeder's sessions log DDL and ROLE statements only, whatever the server-wide
       -- pgaudit.log says, so a live feed's candle inserts are never logged statement by statement
       IF access = 'writer' AND pg_catalog.current_setting('pgaudit.log', true) IS NOT NULL THEN
@@ -712,7 +712,8 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.ml_calibration(text, integer, timestamp), %s.ml_simulate(text, integer, float8, float8, float8, float8), '
                    '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb), %s.ml_backtest_calibration(text) FROM %s',
                    s, s, s, s, s, s, r);
-    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_ingest_status(), %s.ml_ingest_klines(text, text, jsonb) FROM %s', s, s, r);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_ingest_status(), %s.ml_ingest_klines(text, text, jsonb), '
+                   '%s.ml_insert_bars(text, jsonb) FROM %s', s, s, s, r);
     EXECUTE format('REVOKE ALL ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
@@ -3541,6 +3542,9 @@ CREATE FUNCTION ml_insert_bars(symbol text, bars jsonb) RETURNS integer
     bad record;
     n integer;
   BEGIN
+    IF symbol IS NULL OR bars IS NULL THEN
+      RAISE EXCEPTION 'ml_insert_bars: symbol and bars must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF jsonb_typeof(bars) IS DISTINCT FROM 'array' THEN
       RAISE EXCEPTION 'ml_insert_bars: bars must be a JSON array of bars, got %', left(coalesce(jsonb_typeof(bars), 'null'), 20)
         USING ERRCODE = 'invalid_parameter_value',
@@ -3884,8 +3888,10 @@ CREATE FUNCTION cryptoml_internal.node_export(symbol text, part text, after text
            FROM unnest(s.key_cols) WITH ORDINALITY u(k, i)
            JOIN pg_attribute a ON a.attrelid = s.tbl::regclass AND a.attname = u.k));
     END IF;
-    EXECUTE format('SELECT coalesce(jsonb_agg(q.r ORDER BY q.o) FILTER (WHERE q.o <= $3), ''[]''), count(*)::integer, '
-                   '(array_agg(q.k ORDER BY q.o) FILTER (WHERE q.o = $3))[1] '
+    -- the next max_rows rows by key (and one more: is there a next chunk?); the aggregates take them
+    -- in the subquery's order without sorting them again (importing does not rely on it)
+    EXECUTE format('SELECT coalesce(jsonb_agg(q.r) FILTER (WHERE q.o <= $3), ''[]''), count(*)::integer, '
+                   '(array_agg(q.k) FILTER (WHERE q.o = $3))[1] '
                    'FROM (SELECT to_jsonb(t) AS r, jsonb_build_array(%2$s) AS k, row_number() OVER (ORDER BY %2$s) AS o '
                    '        FROM %1$s t WHERE %3$s%4$s ORDER BY %2$s LIMIT $3 + 1) q',
                    s.tbl, keys, s.filter, cmp)
@@ -3894,7 +3900,7 @@ CREATE FUNCTION cryptoml_internal.node_export(symbol text, part text, after text
     RETURN jsonb_build_object('rows', rows, 'next', next_key::text);
   END
   $$;
-COMMENT ON FUNCTION cryptoml_internal.node_export(text, text, text, integer) IS 'One chunk of a symbol''s rows of a part for a move: {"rows": [to_jsonb of each row], "next": the cursor to pass as after for the next chunk, NULL after the last}. Keyset pagination on the part''s stable key; rows in key order.';
+COMMENT ON FUNCTION cryptoml_internal.node_export(text, text, text, integer) IS 'One chunk of a symbol''s rows of a part for a move: {"rows": [to_jsonb of each row], "next": the cursor to pass as after for the next chunk, NULL after the last}. Keyset pagination on the part''s stable key (never OFFSET).';
 
 CREATE FUNCTION cryptoml_internal.node_import(symbol text, part text, rows jsonb) RETURNS bigint
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -4029,13 +4035,14 @@ CREATE FUNCTION cryptoml_internal.node_purge(symbol text, keep_bars boolean) RET
       result := jsonb_build_object(s.part, n) || result;
     END LOOP;
     DELETE FROM cryptoml_internal.node_moved_rows m WHERE m.symbol = node_purge.symbol;
+    PERFORM cryptoml_internal.audit('node_purge', symbol, NULL, jsonb_build_object('keep_bars', keep_bars, 'deleted', result));
     -- the registry changed: its statement trigger invalidates the sessions' production caches
     PERFORM set_config('session_replication_role', 'origin', true);
     UPDATE @extschema@.mltrainingbatches b SET id = b.id WHERE false;
     RETURN result;
   END
   $$;
-COMMENT ON FUNCTION cryptoml_internal.node_purge(text, boolean) IS 'Deletes the symbol''s rows of every part (with keep_bars the bars and indicator checkpoints stay: a leader replicated here), children first, triggers off; refuses a symbol this node owns. Returns {part: rows deleted}.';
+COMMENT ON FUNCTION cryptoml_internal.node_purge(text, boolean) IS 'Deletes the symbol''s rows of every part (with keep_bars the bars and indicator checkpoints stay: a leader replicated here), children first, triggers off; refuses a symbol this node owns; recorded in the audit trail (action node_purge). Returns {part: rows deleted}.';
 
 REVOKE ALL ON TABLE cryptoml_internal.node_moved_rows FROM PUBLIC;
 REVOKE ALL ON FUNCTION cryptoml_internal.node_part_specs(), cryptoml_internal.node_parts(),

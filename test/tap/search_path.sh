@@ -525,6 +525,16 @@ for MODE in 1 2; do
                                           AND timestamp OPERATOR(pg_catalog.=) '2021-01-02 02:38'::timestamp;"
   ep ml_ingest_klines ok "SELECT ml_ingest_klines('binance-us'::text, 'BTCUSDT'::text, '$payload'::jsonb);"
   ep ml_ingest_status ok "SELECT * FROM ml_ingest_status();"
+  ep ml_insert_bars ok "SELECT ml_insert_bars('BTCUSDT'::text, '[{\"timestamp\": \"2021-01-02 02:38\", \"open\": 1, \"high\": 1, \"low\": 1, \"close\": 1, \"volume\": 1}]'::jsonb);"
+  # the node side of a cryptoml_router cluster (issue 18), rolled back: this database stays standalone
+  ep cryptoml_internal.config_check ok "SELECT cryptoml_internal.config_check('forecasting.confidenceDecay'::text, '0.9'::jsonb);"
+  ep cryptoml_internal.node_status ok "SELECT cryptoml_internal.node_status();"
+  ep cryptoml_internal.node_join ok "BEGIN; SELECT cryptoml_internal.node_join('sp_node'::text, 20);
+    SELECT cryptoml_internal.node_set_symbol('BTCUSDT'::text, 'owned'::text); SELECT cryptoml_internal.node_refresh_publication();
+    SELECT * FROM ml_health();"
+  ep cryptoml_internal.node_create_slot 'wal_level|logical decoding' "SELECT cryptoml_internal.node_create_slot('sp_slot'::text);"
+  ep cryptoml_internal.node_subscribe 'could not connect|connection' "BEGIN; SELECT cryptoml_internal.node_join('sp_node'::text, 20);
+    SELECT cryptoml_internal.node_subscribe('sp_peer'::text, 'host=/nonexistent port=1 dbname=none connect_timeout=2'::text, 'sp_slot'::text);"
   # what the ingest worker runs besides ml_ingest_klines' store_klines
   ep cryptoml_internal.ingest_attempt ok "SELECT cryptoml_internal.ingest_attempt('BTCUSDT'::text, 'binance-us'::text, false, NULL::text);"
   ep cryptoml_internal.ingest_use ok "SELECT cryptoml_internal.ingest_use('BTCUSDT'::text, 'binance-us'::text);"
@@ -675,6 +685,12 @@ declare -A reached=(
   [cryptoml_internal.anomalies_bars_changed]="INSERT/UPDATE/DELETE on rollingChartData"
   [cryptoml_internal.anomalies_bar_updated]="UPDATE of a bar's prices or volume"
   [cryptoml_internal.anomaly_excluded_samples]="ml_train, ml_tune"
+  [cryptoml_internal.served_symbols]="ml_health, ml_monitor_check, ml_retrain_all"
+  [cryptoml_internal.node_changed]="cryptoml_internal.node_join, node_set_symbol (trigger)"
+  [cryptoml_internal.node_set_symbol]="cryptoml_internal.node_join's line"
+  [cryptoml_internal.node_refresh_publication]="cryptoml_internal.node_join"
+  [cryptoml_internal.performance_inputs]="ml_performance"
+  [cryptoml_internal.calibration_inputs]="ml_calibration"
 )
 declare -A excluded=(
   # run by the forecaster worker each cycle: the workers' line above checks that it opened a trade

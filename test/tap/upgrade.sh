@@ -53,7 +53,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..23"
+echo "1..26"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -244,6 +244,33 @@ if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded7" >"$tmp/diff7";
 else
   echo "not ok 23 - 0.7.0 updated to $v differs from a fresh $current install"
   sed 's/^/# /' "$tmp/diff7" | head -60
+fi
+
+# From 0.8.0: a standalone database stays standalone (it serves every configured symbol, its bars
+# are written as before), rollingChartData is published by its natural key, a writer gets
+# ml_insert_bars and a reader does not.
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.8.0' CASCADE"
+q -c "DROP ROLE IF EXISTS upgrade_writer8" -c "CREATE ROLE upgrade_writer8" -c "SELECT ml_grant_access('upgrade_writer8', 'writer')" >/dev/null 2>&1
+q -c "DROP ROLE IF EXISTS upgrade_reader" -c "CREATE ROLE upgrade_reader" -c "SELECT ml_grant_access('upgrade_reader', 'reader')" >/dev/null 2>&1
+q -c "ALTER EXTENSION cryptoml UPDATE" 2>&1 | grep -v NOTICE
+r=$(q -At -c "SELECT (SELECT count(*) FROM cryptoml_internal.served_symbols()) = jsonb_array_length(ml_config_get('symbols'))
+                     AND (SELECT relreplident FROM pg_class WHERE oid = 'rollingchartdata'::regclass) = 'i'
+                     AND ml_insert_bars('BTCUSDT', '[{\"timestamp\": \"2021-01-01 00:00\", \"open\": 1, \"high\": 1, \"low\": 1, \"close\": 1, \"volume\": 1}]') = 1")
+[ "$r" = "t" ] && echo "ok 24 - a 0.8.0 database stays standalone after the update: every symbol served, bars written; published by natural key" ||
+  echo "not ok 24 - standalone after the 0.8.0 update: $r"
+r=$(q -At -c "SELECT has_function_privilege('upgrade_writer8', 'ml_insert_bars(text, jsonb)', 'EXECUTE')
+                     AND NOT has_function_privilege('upgrade_reader', 'ml_insert_bars(text, jsonb)', 'EXECUTE')")
+[ "$r" = "t" ] && echo "ok 25 - roles granted under 0.8.0 get the 0.9.0 objects of their level, and no more" || echo "not ok 25 - privileges after the 0.8.0 update: $r"
+q -c "DELETE FROM rollingChartData" >/dev/null
+q -c "SELECT ml_revoke_access('upgrade_reader')" -c "DROP OWNED BY upgrade_reader" -c "DROP ROLE upgrade_reader" >/dev/null
+q -c "SELECT ml_revoke_access('upgrade_writer8')" -c "DROP OWNED BY upgrade_writer8" -c "DROP ROLE upgrade_writer8" >/dev/null
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded8"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded8" >"$tmp/diff8"; then
+  echo "ok 26 - 0.8.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 26 - 0.8.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff8" | head -60
 fi
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"
