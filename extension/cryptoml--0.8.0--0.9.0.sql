@@ -214,6 +214,21 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
   END
   $$;
 
+CREATE OR REPLACE FUNCTION cryptoml_internal.chart_symbols() RETURNS SETOF text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH RECURSIVE s(symbol) AS (
+    SELECT min(r.symbol)::text FROM @extschema@.rollingchartdata r
+    UNION ALL
+    SELECT (SELECT min(r.symbol)::text FROM @extschema@.rollingchartdata r WHERE r.symbol > s.symbol) FROM s WHERE s.symbol IS NOT NULL)
+  SELECT s.symbol FROM s WHERE s.symbol IS NOT NULL
+     -- on a cluster node (0.9.0) the owned ones: a replica follows its owner's deletes
+     AND (NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_identity)
+          OR EXISTS (SELECT 1 FROM cryptoml_internal.node_symbols n WHERE n.symbol = s.symbol AND n.role = 'owned'))
+  $$;
+
+COMMENT ON FUNCTION cryptoml_internal.chart_symbols() IS 'Symbols with bars, for the sweeps (samples, retention, compression, actuals); on a cluster node only those it owns.';
+
 CREATE OR REPLACE PROCEDURE ml_retrain_all(model_type text DEFAULT 'xgboost', options jsonb DEFAULT '{}')
   LANGUAGE plpgsql
   AS $$
@@ -1039,8 +1054,8 @@ CREATE FUNCTION cryptoml_internal.node_part_specs(OUT ord integer, OUT part text
         ARRAY['ensemble_batch_id', 'member_batch_id'], NULL, NULL,
         't.ensemble_batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1) '
         'AND t.member_batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)'),
-    (8, 'deployments', 'cryptoml_internal.deployments', 't.symbol = $1', ARRAY['id'], NULL, NULL,
-        't.symbol = $1 AND t.batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)'),
+    -- (no foreign key: a deployment outlives a deleted batch)
+    (8, 'deployments', 'cryptoml_internal.deployments', 't.symbol = $1', ARRAY['id'], NULL, NULL, 't.symbol = $1'),
     (9, 'forecasts', '@extschema@.persistentforecasts', 't.symbol = $1', ARRAY['id'], 'id', 'false', 't.symbol = $1'),
     (10, 'trades', '@extschema@.tradesimulations', 't.symbol = $1', ARRAY['id'], 'id', 'false', 't.symbol = $1'),
     (11, 'backtest_runs', '@extschema@.mlbacktestruns', 't.symbol = $1', ARRAY['run_id'], NULL, NULL, 't.symbol = $1'),
@@ -1278,13 +1293,14 @@ CREATE FUNCTION cryptoml_internal.node_purge(symbol text, keep_bars boolean) RET
       result := jsonb_build_object(s.part, n) || result;
     END LOOP;
     DELETE FROM cryptoml_internal.node_moved_rows m WHERE m.symbol = node_purge.symbol;
+    PERFORM cryptoml_internal.audit('node_purge', symbol, NULL, jsonb_build_object('keep_bars', keep_bars, 'deleted', result));
     -- the registry changed: its statement trigger invalidates the sessions' production caches
     PERFORM set_config('session_replication_role', 'origin', true);
     UPDATE @extschema@.mltrainingbatches b SET id = b.id WHERE false;
     RETURN result;
   END
   $$;
-COMMENT ON FUNCTION cryptoml_internal.node_purge(text, boolean) IS 'Deletes the symbol''s rows of every part (with keep_bars the bars and indicator checkpoints stay: a leader replicated here), children first, triggers off; refuses a symbol this node owns. Returns {part: rows deleted}.';
+COMMENT ON FUNCTION cryptoml_internal.node_purge(text, boolean) IS 'Deletes the symbol''s rows of every part (with keep_bars the bars and indicator checkpoints stay: a leader replicated here), children first, triggers off; refuses a symbol this node owns; recorded in the audit trail (action node_purge). Returns {part: rows deleted}.';
 
 REVOKE ALL ON TABLE cryptoml_internal.node_moved_rows FROM PUBLIC;
 REVOKE ALL ON FUNCTION cryptoml_internal.node_part_specs(), cryptoml_internal.node_parts(),

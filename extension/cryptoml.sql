@@ -1004,7 +1004,11 @@ CREATE FUNCTION cryptoml_internal.chart_symbols() RETURNS SETOF text
     UNION ALL
     SELECT (SELECT min(r.symbol)::text FROM @extschema@.rollingchartdata r WHERE r.symbol > s.symbol) FROM s WHERE s.symbol IS NOT NULL)
   SELECT s.symbol FROM s WHERE s.symbol IS NOT NULL
+     -- on a cluster node (0.9.0) the owned ones: a replica follows its owner's deletes
+     AND (NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_identity)
+          OR EXISTS (SELECT 1 FROM cryptoml_internal.node_symbols n WHERE n.symbol = s.symbol AND n.role = 'owned'))
   $$;
+COMMENT ON FUNCTION cryptoml_internal.chart_symbols() IS 'Symbols with bars, for the sweeps (samples, retention, compression, actuals); on a cluster node only those it owns.';
 
 CREATE FUNCTION ml_fill_actuals(max_rows integer DEFAULT 100000) RETURNS bigint
   LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -3796,8 +3800,8 @@ CREATE FUNCTION cryptoml_internal.node_part_specs(OUT ord integer, OUT part text
         ARRAY['ensemble_batch_id', 'member_batch_id'], NULL, NULL,
         't.ensemble_batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1) '
         'AND t.member_batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)'),
-    (8, 'deployments', 'cryptoml_internal.deployments', 't.symbol = $1', ARRAY['id'], NULL, NULL,
-        't.symbol = $1 AND t.batch_id IN (SELECT b.batch_id FROM @extschema@.mltrainingbatches b WHERE b.symbol = $1)'),
+    -- (no foreign key: a deployment outlives a deleted batch)
+    (8, 'deployments', 'cryptoml_internal.deployments', 't.symbol = $1', ARRAY['id'], NULL, NULL, 't.symbol = $1'),
     (9, 'forecasts', '@extschema@.persistentforecasts', 't.symbol = $1', ARRAY['id'], 'id', 'false', 't.symbol = $1'),
     (10, 'trades', '@extschema@.tradesimulations', 't.symbol = $1', ARRAY['id'], 'id', 'false', 't.symbol = $1'),
     (11, 'backtest_runs', '@extschema@.mlbacktestruns', 't.symbol = $1', ARRAY['run_id'], NULL, NULL, 't.symbol = $1'),
