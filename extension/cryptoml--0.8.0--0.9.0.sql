@@ -37,7 +37,7 @@ CREATE TRIGGER node_symbols_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 -- The symbols this database serves (workers, sweeps, monitoring, ml_health): every configured
 -- symbol when standalone; on a cluster node the configured symbols it owns.
 CREATE FUNCTION cryptoml_internal.served_symbols() RETURNS SETOF text
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s)
    WHERE NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_identity)
@@ -50,6 +50,8 @@ CREATE FUNCTION cryptoml_internal.config_check(path text, value jsonb) RETURNS j
   AS 'MODULE_PATHNAME', 'cml_config_check' LANGUAGE C STABLE STRICT
   SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION cryptoml_internal.config_check(text, jsonb) FROM PUBLIC;
+
+COMMENT ON COLUMN cryptoml_internal.audit_log.action IS 'deploy, rollback, model_import, model_export, config_set, config_reset, grant, revoke, schedule, unschedule, workers_start, workers_stop; on a cluster node (0.9.0) node_join, node_role, node_purge.';
 
 -- ===========================================================================================
 -- Functions changed in 0.9.0
@@ -215,7 +217,7 @@ CREATE OR REPLACE FUNCTION ml_revoke_access(role regrole) RETURNS void
   $$;
 
 CREATE OR REPLACE FUNCTION cryptoml_internal.chart_symbols() RETURNS SETOF text
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   WITH RECURSIVE s(symbol) AS (
     SELECT min(r.symbol)::text FROM @extschema@.rollingchartdata r
@@ -891,6 +893,7 @@ CREATE FUNCTION cryptoml_internal.node_join(name text, node_no integer) RETURNS 
         USING ERRCODE = 'object_in_use', HINT = 'A database is one node of one cluster.';
     ELSIF NOT FOUND THEN
       INSERT INTO cryptoml_internal.node_identity (name, node_no) VALUES (node_join.name, node_join.node_no);
+      PERFORM cryptoml_internal.audit('node_join', node_join.name, NULL, jsonb_build_object('node_no', node_join.node_no));
     END IF;
     -- ids that travel with a moved symbol come from a range of their own on every node
     FOREACH seq IN ARRAY ARRAY[pg_get_serial_sequence('cryptoml_internal.volatility_models', 'id'),
@@ -936,6 +939,7 @@ CREATE FUNCTION cryptoml_internal.node_set_symbol(symbol text, role text) RETURN
         ON CONFLICT ON CONSTRAINT node_symbols_pkey DO UPDATE SET role = excluded.role, changed_at = now();
     END IF;
     PERFORM cryptoml_internal.node_refresh_publication();
+    PERFORM cryptoml_internal.audit('node_role', symbol, to_jsonb(before), to_jsonb(role));
     PERFORM @extschema@.ml_log('info', 'cluster', 'symbol', format('%s: %s -> %s on node %s', symbol, before, role,
                                (SELECT i.name FROM cryptoml_internal.node_identity i)), NULL, symbol);
     RETURN before;

@@ -329,7 +329,7 @@ CREATE INDEX audit_log_logged_at_idx ON cryptoml_internal.audit_log (logged_at);
 CREATE INDEX audit_log_action_idx ON cryptoml_internal.audit_log (action, logged_at);
 COMMENT ON TABLE cryptoml_internal.audit_log IS 'Audit trail of deploys, rollbacks, model imports and exports, configuration changes, grants and revokes, schedule changes and worker switches (added in 0.7.0). Written only by cryptoml''s own functions; read through ml_audit_log (admin level).';
 COMMENT ON COLUMN cryptoml_internal.audit_log.logged_at IS 'When the operation recorded itself (clock time).';
-COMMENT ON COLUMN cryptoml_internal.audit_log.action IS 'deploy, rollback, model_import, model_export, config_set, config_reset, grant, revoke, schedule, unschedule, workers_start, workers_stop.';
+COMMENT ON COLUMN cryptoml_internal.audit_log.action IS 'deploy, rollback, model_import, model_export, config_set, config_reset, grant, revoke, schedule, unschedule, workers_start, workers_stop; on a cluster node (0.9.0) node_join, node_role, node_purge.';
 COMMENT ON COLUMN cryptoml_internal.audit_log.object IS 'What it acted on: a batch_id, a configuration path, a role, the job set, the cluster.';
 COMMENT ON COLUMN cryptoml_internal.audit_log.old_value IS 'State before the change (JSON), when there was one.';
 COMMENT ON COLUMN cryptoml_internal.audit_log.new_value IS 'State after the change (JSON).';
@@ -456,7 +456,7 @@ CREATE TRIGGER node_symbols_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 -- The symbols this database serves (workers, sweeps, monitoring, ml_health): every configured
 -- symbol when standalone; on a cluster node the configured symbols it owns.
 CREATE FUNCTION cryptoml_internal.served_symbols() RETURNS SETOF text
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT c.s FROM jsonb_array_elements_text(@extschema@.ml_config_get('symbols')) AS c(s)
    WHERE NOT EXISTS (SELECT 1 FROM cryptoml_internal.node_identity)
@@ -997,7 +997,7 @@ COMMENT ON VIEW ml_forecasts_live IS 'persistentForecasts with the confidence de
 
 -- The symbols with bars, by skipping through the (symbol, timestamp) index: one probe per symbol.
 CREATE FUNCTION cryptoml_internal.chart_symbols() RETURNS SETOF text
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   WITH RECURSIVE s(symbol) AS (
     SELECT min(r.symbol)::text FROM @extschema@.rollingchartdata r
@@ -3637,6 +3637,7 @@ CREATE FUNCTION cryptoml_internal.node_join(name text, node_no integer) RETURNS 
         USING ERRCODE = 'object_in_use', HINT = 'A database is one node of one cluster.';
     ELSIF NOT FOUND THEN
       INSERT INTO cryptoml_internal.node_identity (name, node_no) VALUES (node_join.name, node_join.node_no);
+      PERFORM cryptoml_internal.audit('node_join', node_join.name, NULL, jsonb_build_object('node_no', node_join.node_no));
     END IF;
     -- ids that travel with a moved symbol come from a range of their own on every node
     FOREACH seq IN ARRAY ARRAY[pg_get_serial_sequence('cryptoml_internal.volatility_models', 'id'),
@@ -3682,6 +3683,7 @@ CREATE FUNCTION cryptoml_internal.node_set_symbol(symbol text, role text) RETURN
         ON CONFLICT ON CONSTRAINT node_symbols_pkey DO UPDATE SET role = excluded.role, changed_at = now();
     END IF;
     PERFORM cryptoml_internal.node_refresh_publication();
+    PERFORM cryptoml_internal.audit('node_role', symbol, to_jsonb(before), to_jsonb(role));
     PERFORM @extschema@.ml_log('info', 'cluster', 'symbol', format('%s: %s -> %s on node %s', symbol, before, role,
                                (SELECT i.name FROM cryptoml_internal.node_identity i)), NULL, symbol);
     RETURN before;

@@ -356,8 +356,8 @@ SELECT pg_temp.refused($$SELECT ml_config_set('symbols', jsonb_build_array('''; 
                        'ml_config_set: an SQL-injection-looking symbol');
 SELECT pg_temp.refused($$SELECT ml_config_set('symbols', jsonb_build_array(repeat('A', 10000)))$$, '22023', NULL,
                        'ml_config_set: a 10,000-character symbol is not echoed');
-SELECT pg_temp.refused($$SELECT ml_config_set('symbols', (SELECT jsonb_agg('S' || i) FROM generate_series(1, 101) i))$$, '22023', 'invalid value for config key "symbols"%',
-                       'ml_config_set: 101 symbols');
+SELECT pg_temp.refused($$SELECT ml_config_set('symbols', (SELECT jsonb_agg('S' || i) FROM generate_series(1, 2001) i))$$, '22023', 'invalid value for config key "symbols"%',
+                       'ml_config_set: 2001 symbols (at most 2000)');
 SELECT pg_temp.refused($$SELECT ml_config_set('training.forecastHorizons', '[2147483648]')$$, '22023', 'invalid value%', 'ml_config_set: horizon 2147483648');
 SELECT pg_temp.refused($$SELECT ml_config_set('training.forecastHorizons', '[0]')$$, '22023', 'invalid value%', 'ml_config_set: horizon 0');
 SELECT pg_temp.refused($$SELECT ml_config_set('training.forecastHorizons', '[1e400]')$$, '22023', '%training.forecastHorizons%', 'ml_config_set: horizon 1e400');

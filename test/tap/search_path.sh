@@ -532,6 +532,12 @@ for MODE in 1 2; do
   ep cryptoml_internal.node_join ok "BEGIN; SELECT cryptoml_internal.node_join('sp_node'::text, 20);
     SELECT cryptoml_internal.node_set_symbol('BTCUSDT'::text, 'owned'::text); SELECT cryptoml_internal.node_refresh_publication();
     SELECT * FROM ml_health();"
+  ep cryptoml_internal.node_parts ok "SELECT * FROM cryptoml_internal.node_parts();"
+  ep cryptoml_internal.node_counts ok "SELECT cryptoml_internal.node_counts('BTCUSDT'::text);"
+  ep cryptoml_internal.node_export ok "SELECT cryptoml_internal.node_export('BTCUSDT'::text, 'bars'::text, NULL::text, 100);"
+  ep cryptoml_internal.node_import ok "BEGIN; SELECT cryptoml_internal.node_import('BTCUSDT'::text, 'bars'::text,
+    (SELECT cryptoml_internal.node_export('BTCUSDT'::text, 'bars'::text, NULL::text, 100)) OPERATOR(pg_catalog.->) 'rows');"
+  ep cryptoml_internal.node_purge ok "BEGIN; SELECT cryptoml_internal.node_purge('BTCUSDT'::text, true);"
   ep cryptoml_internal.node_create_slot 'wal_level|logical decoding' "SELECT cryptoml_internal.node_create_slot('sp_slot'::text);"
   ep cryptoml_internal.node_subscribe 'could not connect|connection' "BEGIN; SELECT cryptoml_internal.node_join('sp_node'::text, 20);
     SELECT cryptoml_internal.node_subscribe('sp_peer'::text, 'host=/nonexistent port=1 dbname=none connect_timeout=2'::text, 'sp_slot'::text);"
@@ -691,6 +697,9 @@ declare -A reached=(
   [cryptoml_internal.node_refresh_publication]="cryptoml_internal.node_join"
   [cryptoml_internal.performance_inputs]="ml_performance"
   [cryptoml_internal.calibration_inputs]="ml_calibration"
+  [cryptoml_internal.node_part_specs]="cryptoml_internal.node_export, node_import, node_counts, node_purge"
+  [cryptoml_internal.node_check_part]="cryptoml_internal.node_export, node_import"
+  [cryptoml_internal.node_columns]="cryptoml_internal.node_export, node_import"
 )
 declare -A excluded=(
   # run by the forecaster worker each cycle: the workers' line above checks that it opened a trade
