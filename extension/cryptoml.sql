@@ -3684,8 +3684,8 @@ CREATE FUNCTION cryptoml_internal.node_set_symbol(symbol text, role text) RETURN
     END IF;
     PERFORM cryptoml_internal.node_refresh_publication();
     PERFORM cryptoml_internal.audit('node_role', symbol, to_jsonb(before), to_jsonb(role));
-    PERFORM @extschema@.ml_log('info', 'cluster', 'symbol', format('%s: %s -> %s on node %s', symbol, before, role,
-                               (SELECT i.name FROM cryptoml_internal.node_identity i)), NULL, symbol);
+    PERFORM @extschema@.ml_log('info'::text, 'cluster'::text, 'symbol'::text, format('%s: %s -> %s on node %s', symbol, before, role,
+                               (SELECT i.name FROM cryptoml_internal.node_identity i)), NULL::jsonb, symbol);
     RETURN before;
   END
   $$;

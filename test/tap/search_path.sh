@@ -525,7 +525,10 @@ for MODE in 1 2; do
                                           AND timestamp OPERATOR(pg_catalog.=) '2021-01-02 02:38'::timestamp;"
   ep ml_ingest_klines ok "SELECT ml_ingest_klines('binance-us'::text, 'BTCUSDT'::text, '$payload'::jsonb);"
   ep ml_ingest_status ok "SELECT * FROM ml_ingest_status();"
-  ep ml_insert_bars ok "SELECT ml_insert_bars('BTCUSDT'::text, '[{\"timestamp\": \"2021-01-02 02:38\", \"open\": 1, \"high\": 1, \"low\": 1, \"close\": 1, \"volume\": 1}]'::jsonb);"
+  ep ml_insert_bars ok "SELECT ml_insert_bars('BTCUSDT'::text, :'bar'::jsonb);" \
+    "SELECT jsonb_build_array(jsonb_build_object('timestamp', '2021-01-02 02:38', 'open', open, 'high', high, 'low', low,
+                                                'close', close, 'volume', volume)) AS bar
+       FROM public.rollingchartdata WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 02:37' \\gset"
   # the node side of a cryptoml_router cluster (issue 18), rolled back: this database stays standalone
   ep cryptoml_internal.config_check ok "SELECT cryptoml_internal.config_check('forecasting.confidenceDecay'::text, '0.9'::jsonb);"
   ep cryptoml_internal.node_status ok "SELECT cryptoml_internal.node_status();"
