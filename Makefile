@@ -1,5 +1,6 @@
 # cryptoml: PGXS build of the extension, plus the project's entry points.
 #   make demo   set everything up and run the main job (see README.md)
+#   make demo-cluster   the PL/Proxy scale-out: a router and three nodes on this machine
 #   make test   every test: C++ unit tests, pg_regress, pgTAP, against a throwaway cluster
 #   make load   load ../shared/data candles (or generated ones) into the demo cluster
 EXTENSION   = cryptoml
@@ -7,7 +8,9 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 MODULE_big  = cryptoml
 OBJS        = $(patsubst %.cpp,%.o,$(sort $(wildcard src/pg/*.cpp src/core/*.cpp)))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(wildcard extension/$(EXTENSION)--*.sql)
+# the router extension (cryptoml_router, SQL only, docs/scale-out.md) installs beside it: its control
+# file and scripts are plain files of share/extension
+DATA        = $(wildcard extension/$(EXTENSION)--*.sql) cryptoml_router.control $(wildcard extension/cryptoml_router--*.sql)
 REGRESS     = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=.
 # Isolation specs (specs/*.spec) run after the regression tests, in their database: cryptoml
@@ -32,11 +35,14 @@ $(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql $(EXTENSION).control
 
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
 
-.PHONY: deps demo test stop psql start unit load fuzz dashboard backup-setup backup restore
+.PHONY: deps demo demo-cluster test stop psql start unit load fuzz dashboard backup-setup backup restore
 deps:
 	bash scripts/deps.sh
 demo:
 	bash scripts/demo.sh
+# A router and three nodes on this machine (docs/scale-out.md), in a few minutes; prints every command.
+demo-cluster:
+	bash scripts/demo_cluster.sh
 test:
 	bash scripts/test.sh
 start:

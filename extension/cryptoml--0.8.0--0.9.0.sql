@@ -859,8 +859,9 @@ CREATE FUNCTION cryptoml_internal.node_refresh_publication() RETURNS text
                     WHERE n.role = 'owned'
                       AND n.symbol IN (SELECT jsonb_array_elements_text(@extschema@.ml_config_get('features.crossMarketSymbols')))
                     ORDER BY 1);
+    -- (a publication's row filter takes symbol = 'A' OR symbol = 'B', not symbol IN ('A', 'B'))
     filter := CASE WHEN cardinality(owned) = 0 THEN 'false'
-                   ELSE format('symbol IN (%s)', (SELECT string_agg(quote_literal(o), ', ') FROM unnest(owned) o)) END;
+                   ELSE (SELECT string_agg(format('symbol = %L', o), ' OR ' ORDER BY o) FROM unnest(owned) o) END;
     IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'cryptoml_leaders') THEN
       EXECUTE format('CREATE PUBLICATION cryptoml_leaders FOR TABLE @extschema@.rollingchartdata (%s) WHERE (%s)', cols, filter);
     ELSE
@@ -1272,7 +1273,7 @@ CREATE FUNCTION cryptoml_internal.node_purge(symbol text, keep_bars boolean) RET
     PERFORM cryptoml_internal.node_check_part(symbol, NULL, false, 'node_purge');
     IF keep_bars IS NULL THEN
       RAISE EXCEPTION 'node_purge: keep_bars must be true or false' USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: keep_bars true keeps the bars and indicator checkpoints (a leader that stays here as a replica)';
+        DETAIL = 'rule: keep_bars true keeps the bars (a leader that stays here as a replica; its indicator checkpoints go: a replica does not maintain them)';
     END IF;
     IF EXISTS (SELECT 1 FROM cryptoml_internal.node_symbols ns WHERE ns.symbol = node_purge.symbol AND ns.role = 'owned') THEN
       RAISE EXCEPTION 'node_purge: % is owned by this node', symbol USING ERRCODE = 'object_in_use',
@@ -1290,7 +1291,7 @@ CREATE FUNCTION cryptoml_internal.node_purge(symbol text, keep_bars boolean) RET
     END IF;
     FOR s IN SELECT * FROM cryptoml_internal.node_part_specs() p ORDER BY p.ord DESC LOOP
       n := 0;
-      IF NOT (keep_bars AND s.part IN ('bars', 'indicator_checkpoint')) THEN
+      IF NOT (keep_bars AND s.part = 'bars') THEN
         EXECUTE format('DELETE FROM %s t WHERE %s', s.tbl, s.filter) USING symbol;
         GET DIAGNOSTICS n = ROW_COUNT;
       END IF;
@@ -1304,7 +1305,7 @@ CREATE FUNCTION cryptoml_internal.node_purge(symbol text, keep_bars boolean) RET
     RETURN result;
   END
   $$;
-COMMENT ON FUNCTION cryptoml_internal.node_purge(text, boolean) IS 'Deletes the symbol''s rows of every part (with keep_bars the bars and indicator checkpoints stay: a leader replicated here), children first, triggers off; refuses a symbol this node owns; recorded in the audit trail (action node_purge). Returns {part: rows deleted}.';
+COMMENT ON FUNCTION cryptoml_internal.node_purge(text, boolean) IS 'Deletes the symbol''s rows of every part (with keep_bars the bars stay: a leader replicated here; its indicator checkpoints go, a replica does not maintain them), children first, triggers off; refuses a symbol this node owns; recorded in the audit trail (action node_purge). Returns {part: rows deleted}.';
 
 REVOKE ALL ON TABLE cryptoml_internal.node_moved_rows FROM PUBLIC;
 REVOKE ALL ON FUNCTION cryptoml_internal.node_part_specs(), cryptoml_internal.node_parts(),

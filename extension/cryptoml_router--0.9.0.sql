@@ -943,17 +943,27 @@ CREATE FUNCTION ml_cluster_replicate() RETURNS jsonb
     slot text;
     pairs jsonb := '[]';
     roles jsonb;
+    step text := 'starting';
+    e_st text; e_msg text;
   BEGIN
     FOR pub IN SELECT * FROM cryptoml_router.nodes ORDER BY node_no LOOP
       FOR sub IN SELECT * FROM cryptoml_router.nodes WHERE name <> pub.name ORDER BY node_no LOOP
         slot := format('cryptoml_%s_to_%s', pub.name, sub.name);
+        step := format('creating slot %s on node %s', slot, pub.name);
         PERFORM cryptoml_router.on_create_slot(pub.name, slot);
+        step := format('subscribing node %s to node %s', sub.name, pub.name);
         PERFORM cryptoml_router.on_subscribe(sub.name, pub.name, pub.conninfo, slot);
         pairs := pairs || jsonb_build_object('publisher', pub.name, 'subscriber', sub.name, 'slot', slot);
       END LOOP;
     END LOOP;
+    step := 'setting the symbols'' roles on the nodes';
     roles := cryptoml_router.sync_symbols();
     RETURN jsonb_build_object('subscriptions', pairs, 'symbols', roles);
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS e_st = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT;
+    RAISE EXCEPTION 'ml_cluster_replicate() stopped while %: %', step, regexp_replace(e_msg, '^\S+\(\d+\): \[[^]]*\] REMOTE [A-Z]+: ', '')
+      USING ERRCODE = CASE WHEN cryptoml_router.is_node_failure(e_st, e_msg) THEN '08006' ELSE e_st END,
+            HINT = 'What was done stays done (each step is idempotent): rerun it once every node answers.';
   END
   $$;
 COMMENT ON FUNCTION ml_cluster_replicate() IS 'Builds the mesh of logical replication of the leaders'' bars: for every ordered pair of nodes a slot on the publisher and a subscription on the subscriber; then the owners own, the other nodes hold the leaders as replicas. Idempotent: rerun after adding a node.';
@@ -993,8 +1003,9 @@ COMMENT ON FUNCTION ml_copy_target(text) IS 'The conninfo of the node owning a s
 -- ===========================================================================================
 -- The user API: same names, signatures and result columns as on a node
 -- ===========================================================================================
--- The hot path: one PL/Proxy call, nothing around it (the node's error passes through as
--- PL/Proxy's; a lost node reads "PL/Proxy function ...ml_forecast(2): [...] PQconnectPoll: ...").
+-- The hot path: the PL/Proxy call (routing is one inlined index probe) inside one exception block
+-- that turns a lost node into an error naming it and retries once on a connection to a node that
+-- has restarted since; nothing else.
 CREATE FUNCTION ml_forecast(symbol text, horizon integer,
                             OUT symbol text, OUT horizon integer, OUT forecast_at timestamp, OUT predicted_change float8,
                             OUT predicted_price float8, OUT confidence float8, OUT signal text, OUT model_version text,
@@ -1009,8 +1020,8 @@ CREATE FUNCTION cryptoml_router.forecast_guarded(p_symbol text, p_horizon intege
                             OUT predicted_price float8, OUT confidence float8, OUT signal text, OUT model_version text,
                             OUT expires_at timestamp, OUT cached boolean, OUT stale boolean,
                             OUT raw_change float8, OUT lower float8, OUT upper float8)
-  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
-  AS $$
+  LANGUAGE plpgsql VOLATILE   -- no SET clause (one GUC switch less per forecast): only ml_forecast
+  AS $$                       -- calls it, with search_path pinned; every name here is qualified
   DECLARE
     e_st text; e_msg text; e_det text; e_hint text;
   BEGIN
@@ -1515,7 +1526,14 @@ CREATE FUNCTION cryptoml_router.config_push(op text, path text, value jsonb) RET
       END;
     END LOOP;
     IF nparts > 0 AND (op = 'reset_all' OR path IN ('symbols', 'features', 'features.crossMarketSymbols')) THEN
-      PERFORM cryptoml_router.sync_symbols();
+      BEGIN
+        PERFORM cryptoml_router.sync_symbols();
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        RAISE EXCEPTION '% is on every node, but the symbols'' placement and roles did not follow: %', what_call,
+                        regexp_replace(msg, '^\S+\(\d+\): \[[^]]*\] REMOTE [A-Z]+: ', '')
+          USING ERRCODE = st, HINT = 'Rerun the same call, or SELECT ml_cluster_replicate(), once every node answers.';
+      END;
     END IF;
     RETURN result;
   END
@@ -1564,6 +1582,8 @@ CREATE FUNCTION ml_move_symbol(symbol text, to_partition integer) RETURNS jsonb
     c_new jsonb;
     diff text;
     purged jsonb;
+    step text := 'checking';
+    e_st text; e_msg text; e_det text; e_hint text;
   BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('cryptoml_router move'), hashtext(symbol)) THEN
       RAISE EXCEPTION 'another ml_move_symbol of % is running', symbol USING ERRCODE = 'lock_not_available';
@@ -1604,15 +1624,25 @@ CREATE FUNCTION ml_move_symbol(symbol text, to_partition integer) RETURNS jsonb
                                 'from_node', src, 'to_node', dst, 'same_node', true,
                                 'seconds', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3));
     END IF;
+    step := format('reading features.crossMarketSymbols from the nodes');
     leader := symbol IN (SELECT jsonb_array_elements_text(cryptoml_router.config_of_nodes('features.crossMarketSymbols')));
     IF NOT switched THEN
       -- 1. freeze: the router refuses writes (committed now), the old owner stops serving it
+      step := 'freezing it in the map (router_conninfo)';
       PERFORM cryptoml_router.self_map_set(symbol, 'moving', from_p, from_p, to_partition);
+      step := format('freezing it on node %s', src);
       PERFORM cryptoml_router.on_set_symbol(src, symbol, 'moving');
+      -- the new node starts from nothing of the symbol: leftovers (an earlier owner's rows, a copy
+      -- an interrupted move began, a replica's bars and the indicator checkpoints it kept from when
+      -- it owned the symbol) would make the counts differ; a replica's bars are copied again
+      step := format('clearing leftovers on node %s', dst);
+      PERFORM cryptoml_router.on_purge(dst, symbol, false);
       -- 2. copy part by part in dependency order, keyset chunks; then a catch-up pass from the
       --    last cursors (rows committed by writes that were in flight); then compare the counts
+      step := format('listing the parts on node %s', src);
       parts := ARRAY(SELECT cryptoml_router.on_parts(src));
       FOREACH part IN ARRAY parts LOOP
+        step := format('copying part %s from node %s to node %s', part, src, dst);
         cur := NULL; k := 0;
         LOOP
           chunk := cryptoml_router.on_export(src, symbol, part, cur, chunk_rows);
@@ -1626,6 +1656,7 @@ CREATE FUNCTION ml_move_symbol(symbol text, to_partition integer) RETURNS jsonb
         cursors := cursors || jsonb_build_object(part, cur);
       END LOOP;
       FOREACH part IN ARRAY parts LOOP
+        step := format('catching up part %s from node %s to node %s', part, src, dst);
         cur := cursors ->> part; k := 0;
         LOOP
           chunk := cryptoml_router.on_export(src, symbol, part, cur, chunk_rows);
@@ -1637,6 +1668,7 @@ CREATE FUNCTION ml_move_symbol(symbol text, to_partition integer) RETURNS jsonb
         END LOOP;
         caught := caught || jsonb_build_object(part, k);
       END LOOP;
+      step := format('counting rows on nodes %s and %s', src, dst);
       c_old := cryptoml_router.on_counts(src, symbol);
       c_new := cryptoml_router.on_counts(dst, symbol);
       IF c_old IS DISTINCT FROM c_new THEN
@@ -1649,20 +1681,38 @@ CREATE FUNCTION ml_move_symbol(symbol text, to_partition integer) RETURNS jsonb
                 HINT = format('The symbol stays frozen (moving, writes refused) on node %s; rerun SELECT ml_move_symbol(%L, %s) to resume.', src, symbol, to_partition);
       END IF;
       -- 3. switch: the new owner owns it, the map points at it (still frozen until the old copy is gone)
+      step := format('switching the owner to node %s', dst);
       PERFORM cryptoml_router.on_set_symbol(dst, symbol, 'owned');
       PERFORM cryptoml_router.self_map_set(symbol, 'moving', to_partition, from_p, to_partition);
     ELSE
+      step := format('switching the owner to node %s', dst);
       PERFORM cryptoml_router.on_set_symbol(dst, symbol, 'owned');
     END IF;
     -- the old owner keeps the bars as a replica when the symbol is a leader, else nothing
+    step := format('purging the old copy on node %s', src);
     PERFORM cryptoml_router.on_set_symbol(src, symbol, CASE WHEN leader THEN 'replica' ELSE 'none' END);
     purged := cryptoml_router.on_purge(src, symbol, leader);
     -- 4. writes again
+    step := 'unfreezing it in the map (router_conninfo)';
     PERFORM cryptoml_router.self_map_set(symbol, 'active', to_partition, NULL, NULL);
     RETURN jsonb_build_object('symbol', symbol, 'moved', true, 'from_partition', from_p, 'to_partition', to_partition,
                               'from_node', src, 'to_node', dst, 'same_node', false, 'resumed', resumed, 'leader', leader,
                               'rows', copied, 'catch_up_rows', caught, 'counts', coalesce(c_new, cryptoml_router.on_counts(dst, symbol)),
                               'purged', purged, 'seconds', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3));
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS e_st = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT, e_det = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+    IF step = 'checking' OR e_msg LIKE 'ml_move_symbol(%' THEN   -- our own errors, said already
+      PERFORM cryptoml_router.reraise(e_st, e_msg, e_det, e_hint);
+    END IF;
+    IF cryptoml_router.is_node_failure(e_st, e_msg) THEN
+      e_st := '08006';
+    END IF;
+    e_msg := regexp_replace(e_msg, '^\S+\(\d+\): \[[^]]*\] REMOTE [A-Z]+: ', '');
+    e_det := coalesce(nullif(regexp_replace(coalesce(e_det, ''), '^Remote detail: ', ''), ''), 'none');
+    RAISE EXCEPTION 'ml_move_symbol(%, %) stopped while %: %', symbol, to_partition, step, e_msg
+      USING ERRCODE = e_st, DETAIL = 'the node''s detail: ' || e_det,
+            HINT = CASE WHEN step = 'reading features.crossMarketSymbols from the nodes' THEN 'Nothing was changed; retry once every node answers.'
+                        ELSE format('The symbol stays frozen (moving, writes refused); SELECT ml_move_symbol(%L, %s) resumes the move once the nodes answer.', symbol, to_partition) END;
   END
   $$;
 COMMENT ON FUNCTION ml_move_symbol(text, integer) IS 'Moves a symbol with all its rows to another partition: freezes it (writes refused), copies every part from the old node to the new one in keyset chunks plus a catch-up pass, compares the row counts, switches the map and the roles, purges the old copy (keeping the bars when it is a leader), unfreezes it. A failed move stays frozen; rerunning the same call resumes it. Returns rows per part and seconds.';

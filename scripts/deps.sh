@@ -10,7 +10,8 @@ set -euo pipefail
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap pgtap
       libxgboost-dev libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
       libcurl4-openssl-dev cmake g++ make pkg-config ca-certificates python3
-      postgresql-15-pgaudit pgbackrest jq cron chromium prometheus-postgres-exporter)
+      postgresql-15-pgaudit pgbackrest jq cron chromium prometheus-postgres-exporter
+      postgresql-15-plproxy)
 case "${1:-}" in
   "") ;;
   fuzz) PKGS=(clang libclang-rt-dev libxgboost-dev libeigen3-dev nlohmann-json3-dev make) ;;
