@@ -778,6 +778,24 @@ Stated compute_statement(const Request& q, const Outcomes& o, cml::HonestSetting
 
 // ---- write -----------------------------------------------------------------------------------
 
+// A value as persistentForecasts keeps it: float8 -> numeric(precision, scale) -> float8, the casts
+// the INSERT and a later read make. A computed forecast is stated as stored, so the session that
+// made it, a cached read and another session (or a router) all return the same numbers.
+double as_stored(double x, int precision, int scale) {
+  if (!std::isfinite(x)) return x;
+  Datum n = DirectFunctionCall1(float8_numeric, Float8GetDatum(x));
+  n = DirectFunctionCall2(numeric, n, Int32GetDatum(((precision << 16) | scale) + VARHDRSZ));
+  return DatumGetFloat8(DirectFunctionCall1(numeric_float8, n));
+}
+
+void round_as_stored(Stated* st) {
+  st->served = as_stored(st->served, 15, 8);
+  st->raw = as_stored(st->raw, 15, 8);
+  st->lower = as_stored(st->lower, 15, 8);
+  st->upper = as_stored(st->upper, 15, 8);
+  st->confidence = as_stored(st->confidence, 5, 2);
+}
+
 void write_forecast(const Plans& pl, const Request& q, const Stated& st) {
   Timestamp expires = q.bar_ts + (int64)q.horizon * kUsecPerMinute;
   Datum vi[10] = {CStringGetTextDatum(q.symbol), Float8GetDatum(st.confidence), Float8GetDatum(st.served), Int32GetDatum(q.horizon),
@@ -845,6 +863,7 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
     const Outcomes o = read_outcomes(pl, q);
     // compute
     cml::pg::guarded("ml_forecast", [&] { st = compute_statement(q, o, cfg.honest); });
+    round_as_stored(&st);
     // write
     write_forecast(pl, q, st);
   }

@@ -2,7 +2,7 @@
 -- signal, the prediction cache, persistence, stale flag, and clear errors.
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT setseed(0.31);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -28,7 +28,7 @@ SELECT is((SELECT forecast_at FROM f1), '2021-01-02 20:00'::timestamp, 'forecast
 SELECT is((SELECT model_version FROM f1), (SELECT batch_id::text FROM m), 'model_version names the production model');
 SELECT is((SELECT expires_at FROM f1), '2021-01-02 20:15'::timestamp, 'expires at the bar plus the horizon');
 SELECT is((SELECT row(f1.predicted_change, f1.confidence)::text FROM f1),
-          (SELECT row(s.served, round(s.confidence::numeric, 2)::float8)::text
+          (SELECT row(round(s.served::numeric, 8)::float8, round(s.confidence::numeric, 2)::float8)::text
              FROM f1, cryptoml_internal.models md,
                   cryptoml_internal.forecast_statement(f1.raw_change, 15, f1.forecast_at, md.oot_ts, md.oot_raw, md.oot_actual, 0, 0) s
             WHERE md.batch_id = (SELECT batch_id FROM m)),
@@ -38,6 +38,11 @@ SELECT is((SELECT signal FROM f1), (SELECT CASE WHEN confidence >= 60 AND predic
 SELECT ok((SELECT stale AND NOT cached FROM f1), 'a bar from 2021 is stale; the first call is not cached');
 SELECT is((SELECT count(*) FROM persistentForecasts WHERE symbol = 'BTCUSDT' AND forecast_type = 'price_direction'
             AND bar_timestamp = '2021-01-02 20:00' AND model_version = (SELECT batch_id FROM m)), 1::bigint, 'the forecast is stored');
+SELECT is((SELECT row(f1.predicted_change, f1.raw_change, f1.lower, f1.upper, f1.confidence)::text FROM f1),
+          (SELECT row(p.predicted_value::float8, p.raw_value::float8, p.lower::float8, p.upper::float8, p.confidence::float8)::text
+             FROM persistentForecasts p WHERE p.symbol = 'BTCUSDT' AND p.forecast_type = 'price_direction'
+              AND p.bar_timestamp = '2021-01-02 20:00'),
+          'the computed forecast states its values as stored (numeric(15,8), numeric(5,2)): a cached read, another session or a router get the same numbers');
 SELECT ok((SELECT cached FROM ml_forecast('BTCUSDT', 15)), 'a repeated call within maxPredictionAge is served from the stored forecast');
 SELECT is((SELECT count(*) FROM persistentForecasts WHERE symbol = 'BTCUSDT'), 1::bigint, '... and stores nothing new');
 -- a new bar invalidates the cache
