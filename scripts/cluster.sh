@@ -4,6 +4,7 @@
 # name: demo (port 54320, database cryptoml), test (port 54329, database contrib_regression),
 # or any other name with CRYPTOML_PORT (and optionally CRYPTOML_DB) set.
 # CRYPTOML_PRELOAD=0 at first start leaves cryptoml out of shared_preload_libraries.
+# CRYPTOML_EXTRA_CONF (lines of postgresql.conf) at first start is appended to postgresql.conf.
 set -euo pipefail
 cmd=${1:?usage: cluster.sh start|stop|restart|status|psql|destroy|env NAME}
 name=${2:?cluster name}
@@ -68,6 +69,7 @@ max_worker_processes = 32
 fsync = on
 log_line_prefix = '%m [%p] %b '
 $PGAUDIT_CONF
+${CRYPTOML_EXTRA_CONF:-}
 CONF
 }
 
