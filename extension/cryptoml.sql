@@ -3708,16 +3708,17 @@ CREATE FUNCTION cryptoml_internal.node_create_slot(slot text) RETURNS text
   $$;
 COMMENT ON FUNCTION cryptoml_internal.node_create_slot(text) IS 'Creates the logical replication slot a peer''s subscription to publication cryptoml_leaders uses (on the publisher; idempotent).';
 
-CREATE FUNCTION cryptoml_internal.node_subscribe(peer text, conninfo text, slot text) RETURNS text
+CREATE FUNCTION cryptoml_internal.node_subscribe(peer text, conninfo text, slot text, copy_data boolean) RETURNS text
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
     sub text := 'cryptoml_from_' || peer;
   BEGIN
-    IF peer IS NULL OR peer !~ '^[a-z][a-z0-9_]{0,29}$' OR slot IS NULL OR slot !~ '^[a-z0-9_]{1,63}$' OR conninfo IS NULL THEN
+    IF peer IS NULL OR peer !~ '^[a-z][a-z0-9_]{0,29}$' OR slot IS NULL OR slot !~ '^[a-z0-9_]{1,63}$' OR conninfo IS NULL
+       OR copy_data IS NULL THEN
       RAISE EXCEPTION 'invalid subscription: peer "%", slot "%"', left(coalesce(peer, 'NULL'), 40), left(coalesce(slot, 'NULL'), 80)
         USING ERRCODE = 'invalid_parameter_value',
-              DETAIL = 'rule: peer is a node name (a lower-case letter, then letters, digits or _), slot 1-63 of [a-z0-9_], conninfo given';
+              DETAIL = 'rule: peer is a node name (a lower-case letter, then letters, digits or _), slot 1-63 of [a-z0-9_], conninfo and copy_data given';
     END IF;
     IF peer = (SELECT i.name FROM cryptoml_internal.node_identity i) THEN
       RAISE EXCEPTION 'node % cannot subscribe to itself', peer USING ERRCODE = 'invalid_parameter_value';
@@ -3726,12 +3727,90 @@ CREATE FUNCTION cryptoml_internal.node_subscribe(peer text, conninfo text, slot 
       EXECUTE format('ALTER SUBSCRIPTION %I CONNECTION %L', sub, conninfo);
       RETURN sub;
     END IF;
+    -- copy_data: the peer's published bars as they are now (a new node), or only the changes from
+    -- the slot on (this node holds them already: a leader moved to the peer)
     EXECUTE format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION cryptoml_leaders '
-                   'WITH (create_slot = false, slot_name = %L, copy_data = true, enabled = true)', sub, conninfo, slot);
+                   'WITH (create_slot = false, slot_name = %L, copy_data = %s, enabled = true)', sub, conninfo, slot,
+                   CASE WHEN copy_data THEN 'true' ELSE 'false' END);
     RETURN sub;
   END
   $$;
-COMMENT ON FUNCTION cryptoml_internal.node_subscribe(text, text, text) IS 'Subscribes this node to peer''s publication cryptoml_leaders over an existing slot (node_create_slot on the peer first); idempotent.';
+COMMENT ON FUNCTION cryptoml_internal.node_subscribe(text, text, text, boolean) IS 'Subscribes this node to peer''s publication cryptoml_leaders over an existing slot (node_create_slot on the peer first), copying the peer''s published bars first when copy_data; idempotent.';
+
+-- The subscription to a peer that publishes nothing any more, dropped once it has received every
+-- change the peer had written up to caught_up_to (the peer's pg_current_wal_lsn() when it stopped
+-- owning leaders), so no in-flight bar is lost. Returns the slot the peer can drop, or NULL.
+CREATE FUNCTION cryptoml_internal.node_unsubscribe(peer text, caught_up_to pg_lsn, timeout_seconds integer) RETURNS text
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    sub text := 'cryptoml_from_' || peer;
+    s record;
+    reached pg_lsn;
+    deadline timestamptz := clock_timestamp() + make_interval(secs => timeout_seconds);
+  BEGIN
+    IF peer IS NULL OR peer !~ '^[a-z][a-z0-9_]{0,29}$' OR caught_up_to IS NULL OR timeout_seconds IS NULL
+       OR timeout_seconds NOT BETWEEN 0 AND 3600 THEN
+      RAISE EXCEPTION 'invalid unsubscribe: peer "%", timeout %', left(coalesce(peer, 'NULL'), 40), timeout_seconds
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a node name, an LSN, 0 <= timeout_seconds <= 3600';
+    END IF;
+    SELECT x.oid, x.subslotname INTO s FROM pg_subscription x
+     WHERE x.subname = sub AND x.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database());
+    IF NOT FOUND THEN
+      RETURN NULL;
+    END IF;
+    LOOP
+      SELECT max(st.latest_end_lsn) INTO reached FROM pg_stat_subscription st WHERE st.subid = s.oid;
+      EXIT WHEN reached >= caught_up_to;
+      IF clock_timestamp() > deadline THEN
+        RAISE EXCEPTION 'subscription % has received up to % of node %, not yet %', sub, coalesce(reached::text, 'nothing'), peer, caught_up_to
+          USING ERRCODE = 'lock_not_available', HINT = 'The subscription is kept; retry once it has caught up (node_status shows its lag).';
+      END IF;
+      PERFORM pg_sleep(0.1);
+      PERFORM pg_stat_clear_snapshot();
+    END LOOP;
+    EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', sub);
+    EXECUTE format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', sub);
+    EXECUTE format('DROP SUBSCRIPTION %I', sub);
+    RETURN s.subslotname;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_unsubscribe(text, pg_lsn, integer) IS 'Drops the subscription to peer once it has received the peer''s changes up to caught_up_to (waits up to timeout_seconds); returns its slot, for node_drop_slot on the peer.';
+
+-- On the publisher: a slot no subscription uses any more (its walsender ended first).
+CREATE FUNCTION cryptoml_internal.node_drop_slot(slot text) RETURNS boolean
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    pid integer;
+    deadline timestamptz := clock_timestamp() + interval '10 seconds';
+  BEGIN
+    IF slot IS NULL OR slot !~ '^cryptoml_[a-z0-9_]{1,54}$' THEN
+      RAISE EXCEPTION 'invalid replication slot name "%"', left(coalesce(slot, 'NULL'), 80)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: one of cryptoml''s slots, cryptoml_<publisher>_to_<subscriber>';
+    END IF;
+    LOOP
+      SELECT r.active_pid INTO pid FROM pg_replication_slots r WHERE r.slot_name = slot;
+      IF NOT FOUND THEN
+        RETURN false;
+      END IF;
+      EXIT WHEN pid IS NULL;
+      PERFORM pg_terminate_backend(pid);  -- the walsender of a subscription dropped a moment ago
+      IF clock_timestamp() > deadline THEN
+        RAISE EXCEPTION 'replication slot % is still in use by process %', slot, pid USING ERRCODE = 'object_in_use';
+      END IF;
+      PERFORM pg_sleep(0.1);
+    END LOOP;
+    PERFORM pg_drop_replication_slot(slot);
+    RETURN true;
+  END
+  $$;
+COMMENT ON FUNCTION cryptoml_internal.node_drop_slot(text) IS 'Drops one of cryptoml''s replication slots on this publisher once no subscription uses it (ending a lingering walsender); false when there is none.';
+
+CREATE FUNCTION cryptoml_internal.node_wal_lsn() RETURNS pg_lsn
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT pg_current_wal_lsn() $$;
+COMMENT ON FUNCTION cryptoml_internal.node_wal_lsn() IS 'This node''s current WAL position: what its subscribers must have received before a subscription to it is dropped.';
 
 CREATE FUNCTION cryptoml_internal.node_status() RETURNS jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -3759,7 +3838,8 @@ COMMENT ON FUNCTION cryptoml_internal.node_status() IS 'This node: name, number,
 
 REVOKE ALL ON FUNCTION cryptoml_internal.node_refresh_publication(), cryptoml_internal.node_join(text, integer),
   cryptoml_internal.node_set_symbol(text, text), cryptoml_internal.node_create_slot(text),
-  cryptoml_internal.node_subscribe(text, text, text), cryptoml_internal.node_status(),
+  cryptoml_internal.node_subscribe(text, text, text, boolean), cryptoml_internal.node_unsubscribe(text, pg_lsn, integer),
+  cryptoml_internal.node_drop_slot(text), cryptoml_internal.node_wal_lsn(), cryptoml_internal.node_status(),
   ml_insert_bars(text, jsonb) FROM PUBLIC;
 
 -- ==== node move: export, import, counts, purge (0.9.0) ====

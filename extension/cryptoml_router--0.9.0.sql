@@ -408,10 +408,25 @@ CREATE FUNCTION cryptoml_router.on_create_slot(p_node text, p_slot text) RETURNS
   CONNECT cryptoml_router.node_connstr(p_node);
   SELECT cryptoml_internal.node_create_slot(p_slot);
   $$;
-CREATE FUNCTION cryptoml_router.on_subscribe(p_node text, p_peer text, p_peer_conninfo text, p_slot text) RETURNS text
+CREATE FUNCTION cryptoml_router.on_subscribe(p_node text, p_peer text, p_peer_conninfo text, p_slot text, p_copy_data boolean) RETURNS text
   LANGUAGE plproxy AS $$
   CONNECT cryptoml_router.node_connstr(p_node);
-  SELECT cryptoml_internal.node_subscribe(p_peer, p_peer_conninfo, p_slot);
+  SELECT cryptoml_internal.node_subscribe(p_peer, p_peer_conninfo, p_slot, p_copy_data);
+  $$;
+CREATE FUNCTION cryptoml_router.on_unsubscribe(p_node text, p_peer text, p_lsn pg_lsn, p_timeout integer) RETURNS text
+  LANGUAGE plproxy AS $$
+  CONNECT cryptoml_router.node_connstr(p_node);
+  SELECT cryptoml_internal.node_unsubscribe(p_peer, p_lsn, p_timeout);
+  $$;
+CREATE FUNCTION cryptoml_router.on_drop_slot(p_node text, p_slot text) RETURNS boolean
+  LANGUAGE plproxy AS $$
+  CONNECT cryptoml_router.node_connstr(p_node);
+  SELECT cryptoml_internal.node_drop_slot(p_slot);
+  $$;
+CREATE FUNCTION cryptoml_router.on_wal_lsn(p_node text) RETURNS pg_lsn
+  LANGUAGE plproxy AS $$
+  CONNECT cryptoml_router.node_connstr(p_node);
+  SELECT cryptoml_internal.node_wal_lsn();
   $$;
 CREATE FUNCTION cryptoml_router.on_status(p_node text) RETURNS jsonb
   LANGUAGE plproxy AS $$
@@ -934,31 +949,69 @@ CREATE FUNCTION ml_cluster_add_symbol(symbol text, partition integer DEFAULT NUL
   $$;
 COMMENT ON FUNCTION ml_cluster_add_symbol(text, integer) IS 'Places a symbol on a partition (default hashtext(symbol) & (N-1)) and makes its node own it; ml_config_set(''symbols'', ...) on the router then serves it. A placed symbol changes partition only with ml_move_symbol.';
 
+-- The subscriptions the leaders need: every node subscribes to each node owning a leader (a
+-- publisher), and to no other: a walsender decodes all of its node's WAL, so a subscription to a
+-- node publishing nothing would cost that node CPU for nothing. A new subscription copies the
+-- publisher's bars first unless the subscriber holds them (a leader that moved). A subscription to
+-- a node that no longer owns a leader is dropped once it has received that node's changes up to
+-- now, then the slot. Idempotent; run by ml_cluster_replicate and after a leader moves.
+CREATE FUNCTION cryptoml_router.replicate_leaders() RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    leaders text[] := ARRAY(SELECT jsonb_array_elements_text(cryptoml_router.config_of_nodes('features.crossMarketSymbols')));
+    publishers text[];
+    pub record;
+    sub record;
+    slot text;
+    copy boolean;
+    lsn pg_lsn;
+    dropped text;
+    pairs jsonb := '[]';
+    pruned jsonb := '[]';
+  BEGIN
+    publishers := ARRAY(SELECT DISTINCT p.node FROM cryptoml_router.symbol_map m JOIN cryptoml_router.partitions p USING (partition)
+                         WHERE m.symbol = ANY (leaders) AND p.node IS NOT NULL);
+    FOR pub IN SELECT * FROM cryptoml_router.nodes WHERE name = ANY (publishers) ORDER BY node_no LOOP
+      FOR sub IN SELECT * FROM cryptoml_router.nodes WHERE name <> pub.name ORDER BY node_no LOOP
+        slot := format('cryptoml_%s_to_%s', pub.name, sub.name);
+        PERFORM cryptoml_router.on_create_slot(pub.name, slot);
+        -- copy the publisher's bars only to a subscriber that has none of its leaders' bars
+        copy := NOT EXISTS (SELECT 1 FROM cryptoml_router.symbol_map m JOIN cryptoml_router.partitions p USING (partition)
+                             WHERE p.node = pub.name AND m.symbol = ANY (leaders)
+                               AND coalesce((cryptoml_router.on_counts(sub.name, m.symbol) ->> 'bars')::bigint, 0) > 0);
+        PERFORM cryptoml_router.on_subscribe(sub.name, pub.name, pub.conninfo, slot, copy);
+        pairs := pairs || jsonb_build_object('publisher', pub.name, 'subscriber', sub.name, 'slot', slot, 'copy_data', copy);
+      END LOOP;
+    END LOOP;
+    FOR pub IN SELECT * FROM cryptoml_router.nodes WHERE NOT (name = ANY (publishers)) ORDER BY node_no LOOP
+      lsn := NULL;
+      FOR sub IN SELECT * FROM cryptoml_router.nodes WHERE name <> pub.name ORDER BY node_no LOOP
+        lsn := coalesce(lsn, cryptoml_router.on_wal_lsn(pub.name));
+        dropped := cryptoml_router.on_unsubscribe(sub.name, pub.name, lsn, 60);
+        IF cryptoml_router.on_drop_slot(pub.name, coalesce(dropped, format('cryptoml_%s_to_%s', pub.name, sub.name))) THEN
+          pruned := pruned || jsonb_build_object('publisher', pub.name, 'subscriber', sub.name);
+        END IF;
+      END LOOP;
+    END LOOP;
+    RETURN jsonb_build_object('publishers', to_jsonb(publishers), 'subscriptions', pairs, 'dropped', pruned);
+  END
+  $$;
+
 CREATE FUNCTION ml_cluster_replicate() RETURNS jsonb
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
-    pub record;
-    sub record;
-    slot text;
-    pairs jsonb := '[]';
+    repl jsonb;
     roles jsonb;
-    step text := 'starting';
+    step text := 'setting the symbols'' roles on the nodes';
     e_st text; e_msg text;
   BEGIN
-    FOR pub IN SELECT * FROM cryptoml_router.nodes ORDER BY node_no LOOP
-      FOR sub IN SELECT * FROM cryptoml_router.nodes WHERE name <> pub.name ORDER BY node_no LOOP
-        slot := format('cryptoml_%s_to_%s', pub.name, sub.name);
-        step := format('creating slot %s on node %s', slot, pub.name);
-        PERFORM cryptoml_router.on_create_slot(pub.name, slot);
-        step := format('subscribing node %s to node %s', sub.name, pub.name);
-        PERFORM cryptoml_router.on_subscribe(sub.name, pub.name, pub.conninfo, slot);
-        pairs := pairs || jsonb_build_object('publisher', pub.name, 'subscriber', sub.name, 'slot', slot);
-      END LOOP;
-    END LOOP;
-    step := 'setting the symbols'' roles on the nodes';
+    -- roles first: a publication carries the leaders its node owns
     roles := cryptoml_router.sync_symbols();
-    RETURN jsonb_build_object('subscriptions', pairs, 'symbols', roles);
+    step := 'subscribing the nodes to the leaders'' owners';
+    repl := cryptoml_router.replicate_leaders();
+    RETURN repl || jsonb_build_object('symbols', roles);
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS e_st = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT;
     RAISE EXCEPTION 'ml_cluster_replicate() stopped while %: %', step, regexp_replace(e_msg, '^\S+\(\d+\): \[[^]]*\] REMOTE [A-Z]+: ', '')
@@ -966,7 +1019,7 @@ CREATE FUNCTION ml_cluster_replicate() RETURNS jsonb
             HINT = 'What was done stays done (each step is idempotent): rerun it once every node answers.';
   END
   $$;
-COMMENT ON FUNCTION ml_cluster_replicate() IS 'Builds the mesh of logical replication of the leaders'' bars: for every ordered pair of nodes a slot on the publisher and a subscription on the subscriber; then the owners own, the other nodes hold the leaders as replicas. Idempotent: rerun after adding a node.';
+COMMENT ON FUNCTION ml_cluster_replicate() IS 'Replication of the leaders'' bars: the roles (owners own, the other nodes hold the leaders as replicas), then a slot and a subscription from every node to each node owning a leader, and none to the others (dropped once caught up). Idempotent: rerun after adding a node or changing the leaders.';
 
 CREATE FUNCTION ml_cluster_health()
   RETURNS TABLE (node text, node_no integer, partitions integer[], reachable boolean, error text, status jsonb)
@@ -1528,6 +1581,9 @@ CREATE FUNCTION cryptoml_router.config_push(op text, path text, value jsonb) RET
     IF nparts > 0 AND (op = 'reset_all' OR path IN ('symbols', 'features', 'features.crossMarketSymbols')) THEN
       BEGIN
         PERFORM cryptoml_router.sync_symbols();
+        IF op = 'reset_all' OR path IN ('features', 'features.crossMarketSymbols') THEN
+          PERFORM cryptoml_router.replicate_leaders();   -- other leaders: other publishers
+        END IF;
       EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
         RAISE EXCEPTION '% is on every node, but the symbols'' placement and roles did not follow: %', what_call,
@@ -1692,6 +1748,12 @@ CREATE FUNCTION ml_move_symbol(symbol text, to_partition integer) RETURNS jsonb
     step := format('purging the old copy on node %s', src);
     PERFORM cryptoml_router.on_set_symbol(src, symbol, CASE WHEN leader THEN 'replica' ELSE 'none' END);
     purged := cryptoml_router.on_purge(src, symbol, leader);
+    IF leader THEN
+      -- the new owner publishes it: every node subscribes to it (their replicas are current), and a
+      -- node left without a leader is unsubscribed from once its last changes have arrived
+      step := 'replicating the leader from its new owner';
+      PERFORM cryptoml_router.replicate_leaders();
+    END IF;
     -- 4. writes again
     step := 'unfreezing it in the map (router_conninfo)';
     PERFORM cryptoml_router.self_map_set(symbol, 'active', to_partition, NULL, NULL);

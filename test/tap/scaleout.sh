@@ -355,8 +355,10 @@ rc=$?
 MLNEW=$(owner "$ML")
 [ $rc = 0 ] && [ "$MLNEW" = "$out" ] && [ "$MLNEW" != "$MLOLD" ] &&
   [ "$(on "$MLOLD" -c "SELECT role FROM cryptoml_internal.node_symbols WHERE symbol = '$ML'" 2>/dev/null)" = replica ] &&
-  [ "$(on "$MLNEW" -c "SELECT role FROM cryptoml_internal.node_symbols WHERE symbol = '$ML'" 2>/dev/null)" = owned ]
-ok $? "ml_move_symbol('$ML') moves a leader from $MLOLD to $MLNEW: owned there, a replica on $MLOLD"
+  [ "$(on "$MLNEW" -c "SELECT role FROM cryptoml_internal.node_symbols WHERE symbol = '$ML'" 2>/dev/null)" = owned ] &&
+  [ "$(on "$MLNEW" -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cryptoml\_%'" 2>/dev/null)" = 2 ] &&
+  [ "$(on "$MLOLD" -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cryptoml\_%'" 2>/dev/null)" = 0 ]
+ok $? "ml_move_symbol('$ML') moves a leader from $MLOLD to $MLNEW: owned there, a replica on $MLOLD; the nodes subscribe to $MLNEW, no longer to $MLOLD (it owns no leader now)"
 [ $rc = 0 ] || echo "$out" | head -5 | comment
 # a new bar through the router reaches every node; the features reading it agree everywhere
 bar=$(on "$MLNEW" -c "SELECT jsonb_build_array(jsonb_build_object('timestamp', timestamp + interval '1 minute', 'open', close, 'high', close,

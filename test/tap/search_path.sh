@@ -543,7 +543,10 @@ for MODE in 1 2; do
   ep cryptoml_internal.node_purge ok "BEGIN; SELECT cryptoml_internal.node_purge('BTCUSDT'::text, true);"
   ep cryptoml_internal.node_create_slot 'wal_level|logical decoding' "SELECT cryptoml_internal.node_create_slot('sp_slot'::text);"
   ep cryptoml_internal.node_subscribe 'could not connect|connection' "BEGIN; SELECT cryptoml_internal.node_join('sp_node'::text, 20);
-    SELECT cryptoml_internal.node_subscribe('sp_peer'::text, 'host=/nonexistent port=1 dbname=none connect_timeout=2'::text, 'sp_slot'::text);"
+    SELECT cryptoml_internal.node_subscribe('sp_peer'::text, 'host=/nonexistent port=1 dbname=none connect_timeout=2'::text, 'sp_slot'::text, false);"
+  ep cryptoml_internal.node_wal_lsn ok "SELECT cryptoml_internal.node_wal_lsn();"
+  ep cryptoml_internal.node_unsubscribe ok "SELECT cryptoml_internal.node_unsubscribe('sp_peer'::text, '0/0'::pg_lsn, 1);"
+  ep cryptoml_internal.node_drop_slot ok "SELECT cryptoml_internal.node_drop_slot('cryptoml_sp_to_none'::text);"
   # what the ingest worker runs besides ml_ingest_klines' store_klines
   ep cryptoml_internal.ingest_attempt ok "SELECT cryptoml_internal.ingest_attempt('BTCUSDT'::text, 'binance-us'::text, false, NULL::text);"
   ep cryptoml_internal.ingest_use ok "SELECT cryptoml_internal.ingest_use('BTCUSDT'::text, 'binance-us'::text);"
