@@ -62,7 +62,7 @@ same_rows() {
       }
     }' <(sort <<<"$1") <(sort <<<"$2")
 }
-echo "1..27"
+echo "1..28"
 t_start=$SECONDS
 
 # --- the cluster: router + 3 nodes, partitions round-robin, the symbol i on partition i
@@ -84,6 +84,34 @@ for s in $SYMS; do
 done
 for nd in $NODES; do [ "$(r -c "SELECT count(*) FROM cryptoml_router.symbol_map m JOIN cryptoml_router.partitions p USING (partition) WHERE p.node = '$nd'" 2>/dev/null)" = 2 ] || spread=1; done
 ok $spread "two symbols per node, each owned by exactly one node ($(for s in $SYMS; do printf '%s:%s ' "$s" "${OWN[$s]:-?}"; done))"
+# --- bad input on the router: a clear error naming the value, nothing changed
+map0=$(r -c "SELECT string_agg(symbol || ':' || partition || ':' || state, ',' ORDER BY symbol) FROM cryptoml_router.symbol_map
+             UNION ALL SELECT string_agg(partition || ':' || coalesce(node, '-'), ',' ORDER BY partition) FROM cryptoml_router.partitions
+             UNION ALL SELECT string_agg(name || ':' || node_no, ',' ORDER BY name) FROM cryptoml_router.nodes" 2>/dev/null)
+bad=0 why=""
+refused() {  # SQL, ERE the error must match
+  local out
+  out=$(r -c "$1" 2>&1) && { bad=1; why+="accepted: $1; "; return; }
+  grep -qE "$2" <<<"$out" || { bad=1; why+="$1 -> $(grep -m1 ERROR <<<"$out"); "; }
+}
+refused "SELECT * FROM ml_forecast('NOPEUSDT', $H)" 'unknown symbol "NOPEUSDT"'
+refused "SELECT ml_insert_bars('NOPEUSDT', '[]')" 'unknown symbol "NOPEUSDT"'
+refused "SELECT ml_cluster_init(12)" 'partitions|already has'
+refused "SELECT ml_cluster_add_node('Node 4', 'host=/nonexistent')" 'invalid node name "Node 4"'
+refused "SELECT ml_cluster_add_node('node4', 'host=/nonexistent port=1 dbname=none connect_timeout=2')" 'node4 cannot be reached'
+refused "SELECT ml_cluster_assign(99, 'node1')" 'no partition 99'
+refused "SELECT ml_cluster_assign(0, 'node2')" 'partition 0 holds symbols'
+refused "SELECT ml_cluster_assign(7, 'node9')" 'unknown node "node9"'
+refused "SELECT ml_move_symbol('NOPEUSDT', 0)" 'unknown symbol "NOPEUSDT"'
+refused "SELECT ml_move_symbol('SOLUSDT', 16)" 'no partition 16'
+refused "SELECT ml_move_symbol('SOLUSDT', -1)" 'no partition -1'
+refused "SELECT ml_cluster_add_symbol('btc usdt', 3)" 'invalid symbol "btc usdt"'
+map1=$(r -c "SELECT string_agg(symbol || ':' || partition || ':' || state, ',' ORDER BY symbol) FROM cryptoml_router.symbol_map
+             UNION ALL SELECT string_agg(partition || ':' || coalesce(node, '-'), ',' ORDER BY partition) FROM cryptoml_router.partitions
+             UNION ALL SELECT string_agg(name || ':' || node_no, ',' ORDER BY name) FROM cryptoml_router.nodes" 2>/dev/null)
+[ $bad = 0 ] && [ -n "$map0" ] && [ "$map0" = "$map1" ]
+ok $? "bad input on the router (unknown symbol, bad partition counts, node names, partitions, unreachable node) is refused naming the value; the map is unchanged"
+[ -z "$why" ] || echo "$why" | comment
 LEADERS=$(on node1 -c "SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(ml_config_get('features.crossMarketSymbols')) x" 2>/dev/null)
 is_leader() { [[ " $LEADERS " == *" $1 "* ]]; }
 
