@@ -924,9 +924,9 @@ CREATE FUNCTION cryptoml_internal.node_set_symbol(symbol text, role text) RETURN
       RAISE EXCEPTION 'invalid node role "%" for %', left(coalesce(role, 'NULL'), 20), left(symbol, 40)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: owned, moving, replica or none';
     END IF;
-    IF symbol IS NULL OR length(symbol) NOT BETWEEN 1 AND 20 THEN
+    IF symbol IS NULL OR symbol !~ '^[A-Z0-9]{2,20}$' THEN
       RAISE EXCEPTION 'invalid symbol "%"', left(coalesce(symbol, 'NULL'), 40)
-        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: 1 to 20 characters, as in rollingChartData.symbol';
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = 'rule: a symbol of config key symbols, ^[A-Z0-9]{2,20}$';
     END IF;
     LOCK TABLE cryptoml_internal.node_symbols IN SHARE ROW EXCLUSIVE MODE;
     SELECT n.role INTO before FROM cryptoml_internal.node_symbols n WHERE n.symbol = node_set_symbol.symbol;

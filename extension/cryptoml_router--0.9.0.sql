@@ -912,9 +912,9 @@ CREATE FUNCTION ml_cluster_add_symbol(symbol text, partition integer DEFAULT NUL
     leaders text[];
     n text;
   BEGIN
-    IF symbol IS NULL OR length(symbol) NOT BETWEEN 1 AND 20 THEN
-      RAISE EXCEPTION 'invalid symbol "%"', left(coalesce(symbol, 'NULL'), 40) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: 1 to 20 characters, as in rollingChartData.symbol';
+    -- (the symbol's rule is checked by the node: node_set_symbol below, before this commits)
+    IF symbol IS NULL THEN
+      RAISE EXCEPTION 'symbol must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF nparts = 0 THEN
       RAISE EXCEPTION 'the cryptoml cluster has no partitions' USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -5,7 +5,7 @@
 -- ml_insert_bars and its bad input. Replication between nodes: test/tap/scaleout.sh.
 BEGIN;
 SET client_min_messages = error;
-SELECT plan(38);
+SELECT plan(39);
 DELETE FROM rollingChartData;
 
 CREATE FUNCTION pg_temp.bars(sym text, n integer) RETURNS jsonb LANGUAGE sql AS $$
@@ -65,6 +65,8 @@ SELECT is(ml_insert_bars('BTCUSDT', pg_temp.bars('BTCUSDT', 31)), 2, 'an owned s
 SELECT is(cryptoml_internal.node_status() ->> 'publication_filter', '((symbol)::text = ''BTCUSDT''::text)',
           'the publication carries the owned leader only');
 SELECT throws_ok($$SELECT cryptoml_internal.node_set_symbol('BTCUSDT', 'lent')$$, '22023', NULL, 'an unknown role: refused');
+SELECT throws_ok($$SELECT cryptoml_internal.node_set_symbol('btc usdt', 'owned')$$, '22023', 'invalid symbol "btc usdt"',
+                 'a symbol outside the symbols rule: refused');
 
 -- the role cache after a rolled-back savepoint and a caught error
 SAVEPOINT s;
