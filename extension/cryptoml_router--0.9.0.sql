@@ -1511,6 +1511,56 @@ COMMENT ON FUNCTION ml_config_keys() IS 'Every settable key with its value, defa
 -- applies it; a node failing in phase 2 gives an error naming the nodes that have the new value
 -- (rerunning the same call completes it: setting a value is idempotent). Then the symbols and
 -- leaders follow (sync_symbols) when the change can touch them.
+-- A symbol that becomes a leader: its bars so far, copied from its owner to every other node, with
+-- the owner frozen meanwhile (role moving: writes refused, not published), so no bar is written
+-- between the copy and the moment its owner starts publishing it; then it is owned again.
+CREATE FUNCTION cryptoml_router.copy_leader_history(leader text) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    owner text := (SELECT p.node FROM cryptoml_router.symbol_map m JOIN cryptoml_router.partitions p USING (partition)
+                    WHERE m.symbol = leader);
+    chunk_rows integer := cryptoml_router.setting('move_chunk_rows', '5000')::integer;
+    n record;
+    cur text;
+    chunk jsonb;
+    k bigint;
+    copied jsonb := '{}';
+  BEGIN
+    IF owner IS NULL THEN
+      RETURN copied;   -- not placed yet: no bars anywhere
+    END IF;
+    PERFORM cryptoml_router.on_set_symbol(owner, leader, 'moving');
+    BEGIN
+      FOR n IN SELECT x.name FROM cryptoml_router.nodes x WHERE x.name <> owner ORDER BY x.node_no LOOP
+        PERFORM cryptoml_router.on_purge(n.name, leader, false);   -- what an earlier time as a leader left
+        cur := NULL; k := 0;
+        LOOP
+          chunk := cryptoml_router.on_export(owner, leader, 'bars', cur, chunk_rows);
+          IF jsonb_array_length(chunk -> 'rows') > 0 THEN
+            k := k + cryptoml_router.on_import(n.name, leader, 'bars', chunk -> 'rows');
+          END IF;
+          EXIT WHEN chunk ->> 'next' IS NULL;
+          cur := chunk ->> 'next';
+        END LOOP;
+        PERFORM cryptoml_router.on_set_symbol(n.name, leader, 'replica');
+        copied := copied || jsonb_build_object(n.name, k);
+      END LOOP;
+      -- the slots exist before the owner publishes: no bar falls between the copy and the stream
+      PERFORM cryptoml_router.replicate_leaders();
+    EXCEPTION WHEN OTHERS THEN
+      BEGIN
+        PERFORM cryptoml_router.on_set_symbol(owner, leader, 'owned');   -- not left frozen
+      EXCEPTION WHEN OTHERS THEN
+        NULL;
+      END;
+      RAISE;
+    END;
+    PERFORM cryptoml_router.on_set_symbol(owner, leader, 'owned');   -- published from now on
+    RETURN copied;
+  END
+  $$;
+
 CREATE FUNCTION cryptoml_router.config_push(op text, path text, value jsonb) RETURNS jsonb
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
   AS $$
@@ -1523,6 +1573,7 @@ CREATE FUNCTION cryptoml_router.config_push(op text, path text, value jsonb) RET
     r jsonb;
     nparts integer := (SELECT count(*) FROM cryptoml_router.partitions);
     s text;
+    old_leaders text[];
     st text; msg text; det text; hnt text;
     what_call text := CASE op WHEN 'set' THEN format('ml_config_set(%L, ...)', path) WHEN 'reset' THEN format('ml_config_reset(%L)', path)
                          ELSE 'ml_config_reset_all()' END;
@@ -1562,6 +1613,9 @@ CREATE FUNCTION cryptoml_router.config_push(op text, path text, value jsonb) RET
         END IF;
       END LOOP;
     END IF;
+    IF nparts > 0 AND (op = 'reset_all' OR path IN ('features', 'features.crossMarketSymbols')) THEN
+      old_leaders := ARRAY(SELECT jsonb_array_elements_text(cryptoml_router.config_of_nodes('features.crossMarketSymbols')));
+    END IF;
     -- phase 2
     FOREACH n IN ARRAY nodes LOOP
       BEGIN
@@ -1580,8 +1634,15 @@ CREATE FUNCTION cryptoml_router.config_push(op text, path text, value jsonb) RET
     END LOOP;
     IF nparts > 0 AND (op = 'reset_all' OR path IN ('symbols', 'features', 'features.crossMarketSymbols')) THEN
       BEGIN
+        IF old_leaders IS NOT NULL THEN
+          -- a new leader's history goes to every node before its owner publishes its new bars
+          FOR s IN SELECT x FROM jsonb_array_elements_text(cryptoml_router.config_of_nodes('features.crossMarketSymbols')) x
+                    WHERE NOT (x = ANY (old_leaders)) LOOP
+            PERFORM cryptoml_router.copy_leader_history(s);
+          END LOOP;
+        END IF;
         PERFORM cryptoml_router.sync_symbols();
-        IF op = 'reset_all' OR path IN ('features', 'features.crossMarketSymbols') THEN
+        IF old_leaders IS NOT NULL THEN
           PERFORM cryptoml_router.replicate_leaders();   -- other leaders: other publishers
         END IF;
       EXCEPTION WHEN OTHERS THEN

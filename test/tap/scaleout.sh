@@ -62,7 +62,7 @@ same_rows() {
       }
     }' <(sort <<<"$1") <(sort <<<"$2")
 }
-echo "1..28"
+echo "1..29"
 t_start=$SECONDS
 
 # --- the cluster: router + 3 nodes, partitions round-robin, the symbol i on partition i
@@ -400,6 +400,20 @@ done
 f=""; for nd in $NODES; do f+="$(on "$nd" -c "SELECT md5(cryptoml_internal.latest_features('ETHUSDT', 2)::text)" 2>/dev/null) "; done
 [ $bad = 0 ] && [ -n "$last" ] && [ "$(tr ' ' '\n' <<<"$f" | grep . | sort -u | wc -l)" = 1 ]
 ok $? "a $ML bar written after the move reaches every node ($last), and set-2 features reading it agree on every node"
+
+# --- changing the leaders on a live cluster: the new leader's history reaches every node first
+out=$(r -c "SELECT ml_config_set('features.crossMarketSymbols', '[\"ETHUSDT\", \"SOLUSDT\"]')" 2>&1)
+rc=$?
+for s2 in $SYMS; do OWN[$s2]=$(owner "$s2"); done
+LEADERS="ETHUSDT SOLUSDT"
+bar=$(on "${OWN[SOLUSDT]}" -c "SELECT jsonb_build_array(jsonb_build_object('timestamp', timestamp + interval '1 minute', 'open', close, 'high', close,
+                        'low', close, 'close', close, 'volume', 1)) FROM rollingChartData WHERE symbol = 'SOLUSDT' ORDER BY timestamp DESC LIMIT 1" 2>/dev/null)
+r -c "SELECT ml_insert_bars('SOLUSDT', '$bar')" >/dev/null 2>&1 || rc=1
+roles=""
+for nd in $NODES; do roles+="$nd:$(on "$nd" -c "SELECT string_agg(symbol || '=' || role, ',' ORDER BY symbol) FROM cryptoml_internal.node_symbols WHERE symbol IN ('BTCUSDT', 'SOLUSDT')" 2>/dev/null) "; done
+[ $rc = 0 ] && replicated && [[ "$roles" != *"BTCUSDT=replica"* ]] && [ "$(grep -o 'SOLUSDT=replica' <<<"$roles" | wc -l)" = 2 ]
+ok $? "ml_config_set of the leaders on a live cluster: SOLUSDT's history and its next bar reach every node, equal to the owner's; BTCUSDT is no longer replicated ($roles)"
+[ $rc = 0 ] || echo "$out" | head -5 | comment
 
 # --- a node stopped with -m immediate: its symbols fail naming it, the others answer; it recovers
 DS=HBARUSDT DOWN=$(owner HBARUSDT)
