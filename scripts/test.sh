@@ -27,7 +27,10 @@ echo "== throwaway cluster"
 bash scripts/cluster.sh destroy test >/dev/null 2>&1 || true
 bash scripts/cluster.sh start test
 eval "$(bash scripts/cluster.sh env test)"
-cleanup() { bash scripts/cluster.sh stop test >/dev/null 2>&1 || true; }
+cleanup() {
+  bash scripts/cluster.sh stop test >/dev/null 2>&1 || true
+  CRYPTOML_PORT=${CRYPTOML_RECOVERY_PORT:-54331} bash scripts/cluster.sh stop recovery >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 status=0
@@ -37,6 +40,23 @@ OWN_TESTS="test/tap/pitr.sh test/tap/dump_restore.sh test/tap/model_bundle.sh te
 OWN_LOG="$ROOT/.pg/own_cluster_tests.log"
 ( prove --timer -e bash $OWN_TESTS >"$OWN_LOG" 2>&1; echo $? >"$OWN_LOG.rc" ) &
 OWN_PID=$!
+# recovery.sh kills backends with kill -9 (the server reinitializes and ends every session): on a
+# cluster of its own it runs beside the rest instead of after them (it mostly waits: 2.5 minutes).
+REC_LOG="$ROOT/.pg/recovery_test.log"
+REC_ENV="CRYPTOML_PORT=${CRYPTOML_RECOVERY_PORT:-54331}"
+rm -f "$REC_LOG.rc"
+(
+  set +e
+  env $REC_ENV bash scripts/cluster.sh destroy recovery >/dev/null 2>&1
+  env $REC_ENV bash scripts/cluster.sh start recovery >/dev/null &&
+    eval "$(env $REC_ENV bash scripts/cluster.sh env recovery)" &&
+    psql -X -q -d postgres -c "CREATE DATABASE contrib_regression" &&
+    psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "CREATE EXTENSION cryptoml CASCADE" &&
+    prove --timer -e bash test/tap/recovery.sh
+  echo $? >"$REC_LOG.rc"
+  env $REC_ENV bash scripts/cluster.sh stop recovery >/dev/null 2>&1
+) >"$REC_LOG" 2>&1 &
+REC_PID=$!
 echo "== pg_regress (make installcheck)"
 if ! make -s installcheck; then
   status=1
@@ -48,12 +68,16 @@ psql -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE" 
 pg_prove --ext .sql -r test/pgtap || status=1
 
 echo "== shell tests on the throwaway cluster"
-CLUSTER=test prove --timer -e bash $(ls test/tap/*.sh | grep -vxF -f <(tr ' ' '\n' <<<"$OWN_TESTS")) || status=1
+CLUSTER=test prove --timer -e bash $(ls test/tap/*.sh | grep -vxF -f <(tr ' ' '\n' <<<"$OWN_TESTS test/tap/recovery.sh")) || status=1
 
 echo "== shell tests with their own clusters (ran beside the tests above)"
 wait $OWN_PID || true
 cat "$OWN_LOG"
 [ "$(cat "$OWN_LOG.rc" 2>/dev/null)" = 0 ] || status=1
+echo "== recovery.sh on its own cluster (ran beside the tests above)"
+wait $REC_PID || true
+cat "$REC_LOG"
+[ "$(cat "$REC_LOG.rc" 2>/dev/null)" = 0 ] || status=1
 
 echo "== C++ unit tests (ctest, ran beside the tests above)"
 wait $UNIT_PID || true
@@ -78,7 +102,7 @@ trap - EXIT
 echo "== server log check"
 # test/tap/workers.sh and recovery.sh kill backends on purpose and list their pids in .pg/expected_kills
 kills=$(cat "$ROOT/.pg/expected_kills" 2>/dev/null | sed 's/.*/(PID &)/' | paste -sd'|' -)
-for log in "$TEST_LOG" "$CRYPTOML_SERVER_LOG"; do
+for log in "$TEST_LOG" "$CRYPTOML_SERVER_LOG" "$ROOT/.pg/recovery/server.log"; do
   if grep -E "terminated by signal|server process .* was terminated|PANIC" "$log" |
      { if [ -n "$kills" ]; then grep -vF "$(tr '|' '\n' <<<"$kills")"; else cat; fi; } | grep .; then
     echo "FAIL: a backend crashed (see $log)" >&2
