@@ -17,7 +17,7 @@ REGRESS_OPTS = --inputdir=.
 # requires pg_cron, which lives in cron.database_name only.
 ISOLATION   = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --inputdir=. --use-existing
-EXTRA_CLEAN = build results regression.diffs regression.out output_iso
+EXTRA_CLEAN = build build-test results regression.diffs regression.out output_iso
 
 PG_CONFIG  ?= pg_config
 PG_CPPFLAGS = -Isrc/core -Isrc/pg -I/usr/include/eigen3

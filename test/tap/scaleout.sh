@@ -363,6 +363,7 @@ rc=$?
 [ $rc = 0 ] && [ "$(owner "$MS")" = "$NEW" ] && [ -n "$NEW" ] && [ "$NEW" != "$OLD" ]
 ok $? "ml_move_symbol('$MS', $TP) moves it from $OLD to $NEW"
 [ $rc = 0 ] || echo "$out" | head -5 | comment
+[ $rc = 0 ] && echo "move_seconds=$(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' <<<"$out")" | comment
 c_new=$(on "$NEW" -c "SELECT cryptoml_internal.node_counts('$MS')" 2>&1)
 c_old=$(on "$OLD" -c "SELECT coalesce(bool_and(value::bigint = 0), true) FROM jsonb_each_text(cryptoml_internal.node_counts('$MS'))" 2>&1)
 [ "$c_new" = "$c_before" ] && [[ "$c_before" == "{"* ]] && [ "$c_old" = t ] && [ "$(direct "$NEW" "$MS")" = "$d_before" ] &&
