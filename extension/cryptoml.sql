@@ -4137,6 +4137,12 @@ REVOKE ALL ON FUNCTION cryptoml_internal.node_part_specs(), cryptoml_internal.no
   cryptoml_internal.node_export(text, text, text, integer), cryptoml_internal.node_import(text, text, jsonb),
   cryptoml_internal.node_counts(text), cryptoml_internal.node_purge(text, boolean) FROM PUBLIC;
 
+-- ==== indicator window functions (0.10.0) ====
+-- (end of indicator window functions)
+
+-- ==== bulk loader (0.10.0) ====
+-- (end of bulk loader)
+
 -- pgAudit object auditing of the tables above, when the server runs pgAudit with pgaudit.role set
 SELECT ml_pgaudit_objects();
 
