@@ -22,7 +22,7 @@ EXTRA_CLEAN = build build-test results regression.diffs regression.out output_is
 PG_CONFIG  ?= pg_config
 PG_CPPFLAGS = -Isrc/core -Isrc/pg -I/usr/include/eigen3
 PG_CXXFLAGS = -std=c++17 -Wno-register -fvisibility-inlines-hidden
-SHLIB_LINK  = -lxgboost -lcurl -lstdc++
+SHLIB_LINK  = -lxgboost -lcurl -lz -lstdc++
 # clang would try to emit LLVM bitcode for the .cpp files
 override with_llvm = no
 
@@ -34,6 +34,11 @@ $(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@
 
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
+# The LSTM network a second time for CPUs with AVX2+FMA, chosen at run time (docs/lstm.md "CPU
+# kernels"); the rest of the extension stays at the x86-64 baseline. CMakeLists.txt does the same.
+ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
+src/core/lstm_avx2.o: override CXXFLAGS += -mavx2 -mfma
+endif
 
 .PHONY: deps demo demo-cluster test stop psql start unit load fuzz dashboard backup-setup backup restore
 deps:

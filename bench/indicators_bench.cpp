@@ -1,6 +1,7 @@
 // Cost per bar of the indicator kernels (src/core/indicators.hpp) over 1M random-walk bars.
 // items_per_second = bars/s; the time_per_bar counter is its inverse.
 #include "indicators.hpp"
+#include "indicator_windows.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -96,5 +97,27 @@ void BM_Volatility(benchmark::State& state) {
   per_bar(state);
 }
 BENCHMARK(BM_Volatility)->Unit(benchmark::kMillisecond);
+
+// The window functions' step (src/core/indicator_windows.hpp): one IndicatorWindow fed row by row,
+// as ml_rsi(close) OVER w does; compare with BM_Rsi, ... (the array functions' kernels) of the
+// same run: the ratio is the cost of the row-at-a-time wrapper (input checks, dispatch).
+void window_per_row(benchmark::State& state, cml::IndicatorWindow (*make)()) {
+  const Bars& b = bars();
+  for (auto _ : state) {
+    cml::IndicatorWindow w = make();
+    double out[cml::IndicatorWindow::kMaxOutputs];
+    for (std::size_t i = 0; i < kBars; ++i) {
+      const double in[3] = {b.high[i], b.low[i], b.close[i]};
+      w.update(static_cast<std::int64_t>(i) + 1, w.inputs() == 3 ? in : in + 2, out);
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  per_bar(state);
+}
+BENCHMARK_CAPTURE(window_per_row, Rsi, [] { return cml::IndicatorWindow::rsi(14); })->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(window_per_row, Macd, [] { return cml::IndicatorWindow::macd(12, 26, 9); })->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(window_per_row, Bollinger, [] { return cml::IndicatorWindow::bollinger(20, 2.0); })->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(window_per_row, Stochastic, [] { return cml::IndicatorWindow::stochastic(14, 3); })->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(window_per_row, Volatility, [] { return cml::IndicatorWindow::volatility(5); })->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -9,9 +9,15 @@ permutation, then per mini-batch: index the batch, forward, backward, clip, Adam
 validation). Data: N(0,1) features and targets.
 
 Prints one JSON object: {"epoch_ms": [...], "median_ms": ..., "torch": ..., "blas": ...}.
+
+--infer: instead, one-sequence inference (what bench/lstm_bench.cpp's BM_LstmPredictOne times):
+model(x) under torch.no_grad() on one (1, 30, 29) sequence, x[t][f] = sin(0.1 * (29 t + f)) +
+0.01 f; --blocks blocks of --calls calls after a warm-up; prints {"infer_us": [per-call µs of
+each block], "median_us": ..., ...}.
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import time
@@ -53,10 +59,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs")
     ap.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
+    ap.add_argument("--infer", action="store_true", help="time one-sequence inference instead")
+    ap.add_argument("--blocks", type=int, default=5, help="--infer: timed blocks")
+    ap.add_argument("--calls", type=int, default=500, help="--infer: calls per block")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    if args.infer:
+        infer(args)
+        return
     X = torch.randn(N, L, F)
     y = torch.randn(N, 1)
     model = Model()
@@ -83,6 +95,29 @@ def main():
     print(json.dumps({
         "epoch_ms": [round(t, 2) for t in times],
         "median_ms": round(statistics.median(times), 2),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "blas": loaded_blas(),
+    }))
+
+
+def infer(args):
+    model = Model().eval()
+    x = torch.tensor([[[math.sin(0.1 * (t * F + f)) + 0.01 * f for f in range(F)] for t in range(L)]],
+                     dtype=torch.float32)
+    with torch.no_grad():
+        for _ in range(max(100, args.calls // 5)):
+            model(x)
+        per_call = []
+        for _ in range(args.blocks):
+            t0 = time.perf_counter()
+            for _ in range(args.calls):
+                y = model(x)
+            per_call.append((time.perf_counter() - t0) * 1e6 / args.calls)
+    print(json.dumps({
+        "infer_us": [round(t, 2) for t in per_call],
+        "median_us": round(statistics.median(per_call), 2),
+        "prediction": float(y[0, 0]),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "blas": loaded_blas(),

@@ -623,7 +623,8 @@ CREATE FUNCTION ml_grant_access(role regrole, access text) RETURNS void
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_log(text, text, text, text, jsonb, text), %s.ml_log_flush(integer), '
                      '%s.ml_checkpoint(text, text, text, jsonb), %s.ml_recovery_last(text, text), %s.ml_recovery_status(), '
                      '%s.ml_log_queue() TO %s', s, s, s, s, s, s, r);
-      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb), %s.ml_insert_bars(text, jsonb) TO %s', s, s, r);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s.ml_ingest_klines(text, text, jsonb), %s.ml_insert_bars(text, jsonb), '
+                     '%s.ml_load_bars(text), %s.ml_load_bars(regclass) TO %s', s, s, s, s, r);
       -- pgAudit: a feeder's sessions log DDL and ROLE statements only, whatever the server-wide
       -- pgaudit.log says, so a live feed's candle inserts are never logged statement by statement
       IF access = 'writer' AND pg_catalog.current_setting('pgaudit.log', true) IS NOT NULL THEN
@@ -713,7 +714,7 @@ CREATE FUNCTION ml_revoke_access(role regrole) RETURNS void
                    '%s.ml_backtest(text, integer, text, timestamp, timestamp, jsonb), %s.ml_backtest_calibration(text) FROM %s',
                    s, s, s, s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.ml_ingest_status(), %s.ml_ingest_klines(text, text, jsonb), '
-                   '%s.ml_insert_bars(text, jsonb) FROM %s', s, s, s, r);
+                   '%s.ml_insert_bars(text, jsonb), %s.ml_load_bars(text), %s.ml_load_bars(regclass) FROM %s', s, s, s, s, s, r);
     EXECUTE format('REVOKE ALL ON %s.mlbacktestruns, %s.mlbacktestpredictions, %s.mlbacktesttrades FROM %s', s, s, s, r);
     EXECUTE format('REVOKE EXECUTE ON PROCEDURE %s.ml_compress_history(bigint), %s.ml_apply_retention(bigint), '
                    '%s.ml_build_samples_all(bigint) FROM %s', s, s, s, r);
@@ -1264,32 +1265,54 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
     bar timestamp;
     h integer;
     written integer := 0;
+    hs integer[];        -- forecasting.horizons, in configuration order
+    have text[];         -- the forecasts of the bar already stored, as 'type/horizon'
+    produced integer[];  -- the horizons with a production model (mltrainingbatches)
+    vol_models integer[];  -- the horizons with a production volatility model
+    cal_window integer;  -- inference.calibrationWindow
     st record;           -- the market statistics of the bar at horizon h (cryptoml_internal.market_stats)
     vm record;           -- the production volatility model of the horizon
     vol float8;          -- the volatility forecast: the model's, else sigma * sqrt(h)
     vol_version text;
     vol_lo float8;       -- the volatility forecast's interval
     vol_hi float8;
+    -- the rows to write (all but the production models' forecasts, which ml_forecast stores),
+    -- stored by one INSERT at the end
+    r_type text[] := '{}';
+    r_h integer[] := '{}';
+    r_value numeric[] := '{}';
+    r_version text[] := '{}';
+    r_lo numeric[] := '{}';
+    r_hi numeric[] := '{}';
   BEGIN
     SELECT max(r.timestamp) INTO bar FROM @extschema@.rollingchartdata r WHERE r.symbol = ml_forecast_all.symbol;
     IF bar IS NULL THEN
       RAISE EXCEPTION 'unknown symbol "%": it has no bars', left(symbol, 40) USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    hs := ARRAY(SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons'))
+                  WITH ORDINALITY AS j(x, k) ORDER BY k);
+    -- what one query per symbol can tell for every horizon: the forecasts already stored, the
+    -- horizons with a production model or volatility model, the calibration window
+    SELECT coalesce(array_agg(f.forecast_type || '/' || f.forecast_horizon), '{}') INTO have
+      FROM @extschema@.persistentforecasts f
+     WHERE f.symbol = ml_forecast_all.symbol AND f.forecast_horizon = ANY (hs) AND f.bar_timestamp = bar;
+    SELECT coalesce(array_agg(m.forecast_horizon), '{}') INTO produced FROM @extschema@.mltrainingbatches m
+     WHERE m.symbol = ml_forecast_all.symbol AND m.forecast_horizon = ANY (hs) AND m.is_production;
+    SELECT coalesce(array_agg(m.horizon), '{}') INTO vol_models FROM cryptoml_internal.volatility_models m
+     WHERE m.symbol = ml_forecast_all.symbol AND m.horizon = ANY (hs) AND m.is_production;
+    cal_window := (@extschema@.ml_config_get('inference.calibrationWindow'))::integer;
     -- the statistics (src/core/volatility.hpp): sigma of the last hour's returns between stored
     -- bars, the volatility percentile of the last 24 hourly sigmas, the efficiency ratio over
     -- min(max(h, 10), 240) bars and the regime, at every horizon in configuration order
-    FOR st IN SELECT * FROM cryptoml_internal.market_stats(symbol,
-                ARRAY(SELECT x::integer FROM jsonb_array_elements_text(@extschema@.ml_config_get('forecasting.horizons'))
-                        WITH ORDINALITY AS j(x, k) ORDER BY k), bar) LOOP
+    FOR st IN SELECT * FROM cryptoml_internal.market_stats(symbol, hs, bar) LOOP
       h := st.horizon;
       -- price_direction: the production model, else the zero-change baseline
-      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
-                       AND f.forecast_type = 'price_direction' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
-        IF EXISTS (SELECT 1 FROM @extschema@.mltrainingbatches m WHERE m.symbol = ml_forecast_all.symbol
-                     AND m.forecast_horizon = h AND m.is_production) THEN
+      IF NOT ('price_direction/' || h) = ANY (have) THEN
+        IF h = ANY (produced) THEN
           BEGIN
             PERFORM @extschema@.ml_forecast(symbol, h);
             written := written + 1;
+            have := have || ('price_direction/' || h);
           EXCEPTION WHEN object_not_in_prerequisite_state THEN
             -- a feature set 2 model whose cross-market inputs are pending (another symbol's bar of the
             -- minute before may still arrive): no forecast of this bar yet, the other forecasts go on
@@ -1299,10 +1322,14 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
             END IF;
           END;
         ELSE
-          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
-                                                       model_version, expires_at, bar_timestamp)
-            VALUES (symbol, 'price_direction', NULL, 0, h, 'stat:zero-change', bar + make_interval(mins => h), bar);
+          r_type := r_type || 'price_direction'::text;
+          r_h := r_h || h;
+          r_value := r_value || 0::numeric;
+          r_version := r_version || 'stat:zero-change'::text;
+          r_lo := r_lo || NULL::numeric;
+          r_hi := r_hi || NULL::numeric;
           written := written + 1;
+          have := have || ('price_direction/' || h);
         END IF;
       END IF;
       -- volatility: the realized volatility expected over the horizon, from the production
@@ -1310,14 +1337,15 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
       -- sigma * sqrt(h), with its conformal interval: the |errors| of this symbol's earlier
       -- volatility forecasts of the horizon known at this bar (the last inference.calibrationWindow),
       -- at the ACI level after those of them that stated an interval
-      IF NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
-                       AND f.forecast_type = 'volatility' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
+      IF NOT ('volatility/' || h) = ANY (have) THEN
         vol := NULL;
-        SELECT m.id, m.model INTO vm FROM cryptoml_internal.volatility_models m
-         WHERE m.symbol = ml_forecast_all.symbol AND m.horizon = h AND m.is_production;
-        IF FOUND THEN
-          vol := cryptoml_internal.volatility_predict(symbol, h, bar, vm.model);
-          vol_version := 'har:' || vm.id;
+        IF h = ANY (vol_models) THEN
+          SELECT m.id, m.model INTO vm FROM cryptoml_internal.volatility_models m
+           WHERE m.symbol = ml_forecast_all.symbol AND m.horizon = h AND m.is_production;
+          IF FOUND THEN
+            vol := cryptoml_internal.volatility_predict(symbol, h, bar, vm.model);
+            vol_version := 'har:' || vm.id;
+          END IF;
         END IF;
         IF vol IS NULL THEN
           vol := st.sigma * sqrt(h);
@@ -1331,30 +1359,39 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
              WHERE f.symbol = ml_forecast_all.symbol AND f.forecast_type = 'volatility' AND f.forecast_horizon = h
                AND f.actual_value IS NOT NULL AND f.bar_timestamp + make_interval(mins => h) <= bar
              ORDER BY f.bar_timestamp DESC, f.id DESC),
-          w AS (SELECT * FROM past ORDER BY past.bar_timestamp DESC
-                 LIMIT (@extschema@.ml_config_get('inference.calibrationWindow'))::integer)
+          w AS (SELECT * FROM past ORDER BY past.bar_timestamp DESC LIMIT cal_window)
           SELECT ci.lower, ci.upper INTO vol_lo, vol_hi
             FROM cryptoml_internal.conformal_interval(vol, (SELECT coalesce(array_agg(w.a - w.p), '{}') FROM w),
                    (SELECT count(*) FROM past WHERE past.lo IS NOT NULL),
                    (SELECT count(*) FROM past WHERE past.lo IS NOT NULL AND (past.a < past.lo OR past.a > past.hi))) ci;
-          INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
-                                                       model_version, expires_at, bar_timestamp, lower, upper)
-            VALUES (symbol, 'volatility', NULL, round(vol::numeric, 8), h, vol_version,
-                    bar + make_interval(mins => h), bar, CASE WHEN vol_lo IS NOT NULL THEN round(greatest(vol_lo, 0)::numeric, 8) END, round(vol_hi::numeric, 8));
+          r_type := r_type || 'volatility'::text;
+          r_h := r_h || h;
+          r_value := r_value || round(vol::numeric, 8);
+          r_version := r_version || vol_version;
+          r_lo := r_lo || CASE WHEN vol_lo IS NOT NULL THEN round(greatest(vol_lo, 0)::numeric, 8) END;
+          r_hi := r_hi || round(vol_hi::numeric, 8);
           written := written + 1;
+          have := have || ('volatility/' || h);
         END IF;
       END IF;
       -- trend: the market regime, from the efficiency ratio over min(max(h, 10), 240) bars and
       -- the volatility percentile
-      IF st.er IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.persistentforecasts f WHERE f.symbol = ml_forecast_all.symbol
-                       AND f.forecast_type = 'trend' AND f.forecast_horizon = h AND f.bar_timestamp = bar) THEN
-        INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
-                                                     model_version, expires_at, bar_timestamp)
-          VALUES (symbol, 'trend', NULL, round(st.er::numeric, 8), h, 'stat:regime-' || st.regime,
-                  bar + make_interval(mins => h), bar);
+      IF st.er IS NOT NULL AND NOT ('trend/' || h) = ANY (have) THEN
+        r_type := r_type || 'trend'::text;
+        r_h := r_h || h;
+        r_value := r_value || round(st.er::numeric, 8);
+        r_version := r_version || ('stat:regime-' || st.regime);
+        r_lo := r_lo || NULL::numeric;
+        r_hi := r_hi || NULL::numeric;
         written := written + 1;
+        have := have || ('trend/' || h);
       END IF;
     END LOOP;
+    INSERT INTO @extschema@.persistentforecasts (symbol, forecast_type, confidence, predicted_value, forecast_horizon,
+                                                 model_version, expires_at, bar_timestamp, lower, upper)
+      SELECT symbol, u.t, NULL, u.v, u.h, u.mv, bar + make_interval(mins => u.h), bar, u.lo, u.hi
+        FROM unnest(r_type, r_value, r_h, r_version, r_lo, r_hi) WITH ORDINALITY AS u(t, v, h, mv, lo, hi, k)
+       ORDER BY u.k;
     RETURN written;
   END
   $$;
@@ -2001,70 +2038,19 @@ CREATE FUNCTION cryptoml_internal.random_entry_trades(ts timestamp[], close floa
     seed bigint, fee_pct float8, slippage_pct float8, OUT opened_at timestamp[], OUT closed_at timestamp[], OUT pnl_pct float8[])
   AS 'MODULE_PATHNAME', 'cml_random_entry_trades' LANGUAGE C IMMUTABLE STRICT;
 
+-- Re-evaluates one trade from its entry over the stored bars (src/pg/trading.cpp, follow.hpp): the
+-- bars after entry_bar up to entry_bar + horizon, or after a gap over the expiry the first bar after
+-- it; TP/SL on high/low, both in one bar: SL; stored rounded to the columns' scales. False for a
+-- trade without the fields ml_simulate writes (a row written by hand is left as it is).
 CREATE FUNCTION cryptoml_internal.follow_trade(trade_id integer) RETURNS boolean
-  LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-  AS $$
-  DECLARE
-    t @extschema@.tradesimulations;
-    e record;
-  BEGIN
-    SELECT * INTO t FROM @extschema@.tradesimulations s WHERE s.id = trade_id FOR UPDATE;
-    -- only trades opened with everything they are followed by (ml_simulate's): a row written by
-    -- hand without levels is left as it is
-    IF NOT FOUND OR t.signal_type NOT IN ('LONG', 'SHORT') OR t.entry_bar IS NULL OR t.forecast_horizon IS NULL
-       OR t.tp_price IS NULL OR t.sl_price IS NULL THEN
-      RETURN false;
-    END IF;
-    SELECT r.* INTO e FROM (
-      SELECT coalesce(array_agg(b.timestamp ORDER BY b.timestamp), '{}') AS ts, coalesce(array_agg(b.high::float8 ORDER BY b.timestamp), '{}') AS hi,
-             coalesce(array_agg(b.low::float8 ORDER BY b.timestamp), '{}') AS lo, coalesce(array_agg(b.close::float8 ORDER BY b.timestamp), '{}') AS cl
-        FROM (SELECT c.timestamp, c.high, c.low, c.close FROM @extschema@.rollingchartdata c
-               WHERE c.symbol = t.symbol AND c.timestamp > t.entry_bar
-                 AND c.timestamp <= t.entry_bar + make_interval(mins => t.forecast_horizon)
-              UNION ALL   -- after a gap over the expiry, the first bar after it closes the trade
-              (SELECT c.timestamp, c.high, c.low, c.close FROM @extschema@.rollingchartdata c
-                WHERE c.symbol = t.symbol AND c.timestamp > t.entry_bar + make_interval(mins => t.forecast_horizon)
-                ORDER BY c.timestamp LIMIT 1)) b) a,
-      LATERAL cryptoml_internal.trade_evaluate(t.signal_type, t.entry_price::float8, t.tp_price::float8, t.sl_price::float8,
-        t.entry_bar, t.forecast_horizon, t.fee_pct::float8, t.slippage_pct::float8, a.ts, a.hi, a.lo, a.cl) r;
-    UPDATE @extschema@.tradesimulations s
-       SET current_price = round(e.current_price::numeric, 8), real_time_pnl = round(e.pnl_pct::numeric, 4),
-           highest_profit = round(e.highest_profit::numeric, 4), lowest_loss = round(e.lowest_loss::numeric, 4),
-           profitable_minutes = e.profitable_minutes, total_minutes = e.total_minutes, is_active = e.active,
-           completed_at = e.completed_at, exit_reason = e.exit_reason, exit_price = round(e.exit_price::numeric, 8)
-     WHERE s.id = trade_id;
-    RETURN true;
-  END
-  $$;
+  AS 'MODULE_PATHNAME', 'cml_follow_trade' LANGUAGE C VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- New and corrected bars re-evaluate the trades they concern: every active trade of the symbol,
--- and completed trades whose window ends at or after the first changed bar. The changed symbols
--- come from the indicators' statement trigger (it fires first), so the insert path pays no
--- transition table.
+-- and completed trades whose window ends at or after the first changed bar. The indicators'
+-- statement trigger (zz_cryptoml_indicators_statement, after INSERT or UPDATE) does it in C with
+-- the changes it has just recorded; statement_bar_changes() reports them to the triggers after it.
 CREATE FUNCTION cryptoml_internal.statement_bar_changes(OUT symbol text, OUT since timestamp) RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'cml_statement_bar_changes' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
-CREATE FUNCTION cryptoml_internal.trades_follow_bars() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-  AS $$
-  DECLARE
-    t record;
-  BEGIN
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.tradesimulations s WHERE s.signal_type IN ('LONG', 'SHORT')) THEN
-      RETURN NULL;
-    END IF;
-    FOR t IN
-      SELECT DISTINCT s.id FROM cryptoml_internal.statement_bar_changes() c
-        JOIN @extschema@.tradesimulations s ON s.symbol = c.symbol
-       WHERE s.signal_type IN ('LONG', 'SHORT') AND (s.is_active OR c.since IS NULL OR c.since <= s.completed_at)
-       ORDER BY 1
-    LOOP
-      PERFORM cryptoml_internal.follow_trade(t.id);
-    END LOOP;
-    RETURN NULL;
-  END
-  $$;
-CREATE TRIGGER zz_trades_follow_bars AFTER INSERT OR UPDATE ON rollingChartData
-  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.trades_follow_bars();
 
 CREATE FUNCTION ml_simulate(symbol text, horizon integer DEFAULT 15, tp_sigma float8 DEFAULT 2, sl_sigma float8 DEFAULT 1,
                             fee_pct float8 DEFAULT 0.1, slippage_pct float8 DEFAULT 0.05)
@@ -2305,7 +2291,7 @@ REVOKE ALL ON FUNCTION ml_simulate(text, integer, float8, float8, float8, float8
   cryptoml_internal.trade_evaluate(text, float8, float8, float8, timestamp, integer, float8, float8, timestamp[], float8[], float8[], float8[]),
   cryptoml_internal.performance_of(timestamp[], timestamp[], float8[], timestamp, timestamp),
   cryptoml_internal.random_entry_trades(timestamp[], float8[], integer, integer, bigint, float8, float8),
-  cryptoml_internal.follow_trade(integer), cryptoml_internal.trades_follow_bars(), cryptoml_internal.wilson(integer, integer),
+  cryptoml_internal.follow_trade(integer), cryptoml_internal.wilson(integer, integer),
   cryptoml_internal.statement_bar_changes() FROM PUBLIC;
 
 -- ===========================================================================================
@@ -2466,15 +2452,15 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
                      'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
                      'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize', 'calibrationFolds',
                      'intervalCoverage', 'intervalAdaptRate', 'skillSignificance', 'calibrationWindow', 'combiner',
-                     'featureSet', 'excludeGroups');
+                     'featureSet', 'excludeGroups', 'warmStart', 'warmMaxEpochs', 'warmPatience');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'unknown backtest option(s): %', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, intervalAdaptRate, skillSignificance, calibrationWindow, combiner, featureSet, excludeGroups';
+        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, intervalAdaptRate, skillSignificance, calibrationWindow, combiner, featureSet, excludeGroups, warmStart, warmMaxEpochs, warmPatience';
     END IF;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number' AND k NOT IN ('combiner', 'excludeGroups');
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number' AND k NOT IN ('combiner', 'excludeGroups', 'warmStart');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: every option but combiner (a string) and excludeGroups (an array of group names) is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize, calibrationFolds, calibrationWindow, featureSet)';
+        DETAIL = 'rule: every option but combiner (a string), excludeGroups (an array of group names) and warmStart (a boolean) is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize, calibrationFolds, calibrationWindow, featureSet, warmMaxEpochs, warmPatience)';
     END IF;
     -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
     PERFORM cryptoml_internal.check_backtest_options(model_type, o);
@@ -4138,10 +4124,61 @@ REVOKE ALL ON FUNCTION cryptoml_internal.node_part_specs(), cryptoml_internal.no
   cryptoml_internal.node_counts(text), cryptoml_internal.node_purge(text, boolean) FROM PUBLIC;
 
 -- ==== indicator window functions (0.10.0) ====
+-- Overloads of the array functions on scalar arguments, used with OVER (PARTITION BY ... ORDER BY ...):
+-- ml_rsi(close) OVER w, (ml_macd(close) OVER w).signal, ... Same kernels, same parameters and
+-- defaults, the array function's values bit for bit (docs/indicators.md "Window functions").
+-- Not STRICT: a row with a NULL price gets NULL and is skipped; a NULL parameter gives NULL rows.
+CREATE TYPE ml_macd_value AS (macd float8, signal float8, hist float8);
+COMMENT ON TYPE ml_macd_value IS 'One row of ml_macd(close) OVER w: MACD line, signal line and histogram (NULL before row slow+signal-2).';
+CREATE TYPE ml_bollinger_value AS (upper float8, middle float8, lower float8);
+COMMENT ON TYPE ml_bollinger_value IS 'One row of ml_bollinger(close) OVER w: upper, middle and lower band (NULL before row period-1).';
+CREATE TYPE ml_stochastic_value AS (k float8, d float8);
+COMMENT ON TYPE ml_stochastic_value IS 'One row of ml_stochastic(high, low, close) OVER w: fast %K and %D.';
+
+CREATE FUNCTION ml_rsi(close float8, period integer DEFAULT 14) RETURNS float8
+  AS 'MODULE_PATHNAME', 'ml_rsi_window' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ml_rsi(float8, integer) IS 'Window function: Wilder RSI of the partition''s closes up to this row in window order, equal to ml_rsi(float8[]); NULL where no value exists yet.';
+CREATE FUNCTION ml_macd(close float8, fast integer DEFAULT 12, slow integer DEFAULT 26, signal integer DEFAULT 9)
+  RETURNS ml_macd_value
+  AS 'MODULE_PATHNAME', 'ml_macd_window' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ml_macd(float8, integer, integer, integer) IS 'Window function: MACD line, signal and histogram up to this row in window order, equal to ml_macd(float8[]).';
+CREATE FUNCTION ml_bollinger(close float8, period integer DEFAULT 20, k float8 DEFAULT 2) RETURNS ml_bollinger_value
+  AS 'MODULE_PATHNAME', 'ml_bollinger_window' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ml_bollinger(float8, integer, float8) IS 'Window function: Bollinger bands of the last period closes in window order, equal to ml_bollinger(float8[]).';
+CREATE FUNCTION ml_stochastic(high float8, low float8, close float8, k integer DEFAULT 14, d integer DEFAULT 3)
+  RETURNS ml_stochastic_value
+  AS 'MODULE_PATHNAME', 'ml_stochastic_window' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ml_stochastic(float8, float8, float8, integer, integer) IS 'Window function: fast stochastic %K and %D up to this row in window order, equal to ml_stochastic(float8[], ...).';
+CREATE FUNCTION ml_volatility(close float8, "window" integer DEFAULT 5) RETURNS float8
+  AS 'MODULE_PATHNAME', 'ml_volatility_window' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ml_volatility(float8, integer) IS 'Window function: population standard deviation of the last window one-bar returns in window order, equal to ml_volatility(float8[]).';
 -- (end of indicator window functions)
 
 -- ==== bulk loader (0.10.0) ====
+-- Backfills without the row trigger (docs/ingest.md#bulk-loader): the same checks and indicators
+-- (the row trigger's own code), rows stored in batches as COPY stores them, the table's statement
+-- triggers fired (checkpoints, trade following, anomaly staleness). Bars are only appended after
+-- each symbol's latest stored bar. SECURITY INVOKER: the caller needs INSERT on rollingChartData
+-- and USAGE on its id sequence (the writer level); the file form also superuser or the privileges
+-- of pg_read_server_files, as COPY FROM a file.
+CREATE FUNCTION ml_load_bars(path text)
+  RETURNS TABLE (symbol text, bars bigint, first_bar timestamp, last_bar timestamp)
+  AS 'MODULE_PATHNAME', 'ml_load_bars_file' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_load_bars(text) IS 'Appends the bars of a CSV file on the server (absolute path, plain or gzip; columns symbol,timestamp,open,high,low,close,volume, header optional) to rollingChartData with their indicators, as the insert trigger computes them; one row per symbol loaded. Superusers and pg_read_server_files only.';
+CREATE FUNCTION ml_load_bars(source regclass)
+  RETURNS TABLE (symbol text, bars bigint, first_bar timestamp, last_bar timestamp)
+  AS 'MODULE_PATHNAME', 'ml_load_bars_table' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ml_load_bars(regclass) IS 'Appends the bars of a table the caller can read (e.g. filled with \copy; columns symbol, timestamp, open, high, low, close, volume) to rollingChartData with their indicators, in symbol, timestamp order; one row per symbol loaded.';
+REVOKE ALL ON FUNCTION ml_load_bars(text), ml_load_bars(regclass) FROM PUBLIC;
 -- (end of bulk loader)
+
+-- ==== ingest path (0.10.0) ====
+-- Test hook: {v / 10^scale} encoded by the indicator trigger's numeric encoder against
+-- int64_div_fast_to_numeric, byte for byte: the number of values that differ (must be 0).
+CREATE FUNCTION cryptoml_internal.column_numeric_mismatches(v bigint[], scale integer) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'cml_column_numeric_mismatches' LANGUAGE C IMMUTABLE STRICT;
+REVOKE ALL ON FUNCTION cryptoml_internal.column_numeric_mismatches(bigint[], integer) FROM PUBLIC;
+-- (end of ingest path)
 
 -- pgAudit object auditing of the tables above, when the server runs pgAudit with pgaudit.role set
 SELECT ml_pgaudit_objects();

@@ -5,7 +5,9 @@
 #                               (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev on Debian 12,
 #                               pulled in by libclang-rt-dev) plus the core's libraries
 #   bash scripts/deps.sh bench  the Python baselines of bench/ (Debian's python3-xgboost,
-#                               python3-psycopg2 and python3-torch, for /usr/bin/python3)
+#                               python3-psycopg2 and python3-torch, for /usr/bin/python3) and
+#                               OpenBLAS (libopenblas0-pthread), which bench/lstm_epoch.sh puts
+#                               under PyTorch's libblas.so.3 for its baseline
 set -euo pipefail
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap pgtap
       libxgboost-dev libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
@@ -15,7 +17,7 @@ PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pg
 case "${1:-}" in
   "") ;;
   fuzz) PKGS=(clang libclang-rt-dev libxgboost-dev libeigen3-dev nlohmann-json3-dev make) ;;
-  bench) PKGS=(python3 python3-xgboost python3-psycopg2 python3-torch) ;;
+  bench) PKGS=(python3 python3-xgboost python3-psycopg2 python3-torch libopenblas0-pthread) ;;
   *) echo "usage: bash scripts/deps.sh [fuzz|bench]" >&2; exit 2 ;;
 esac
 missing=()

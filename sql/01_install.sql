@@ -39,7 +39,7 @@ SELECT p.proname, p.prokind,
             ELSE 'C, runs no SQL' END AS why
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'cryptoml'
- WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp') ORDER BY 1;
+ WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp') ORDER BY 1, 2;
 -- functions PUBLIC may execute: read-only helpers only
 SELECT p.proname FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'cryptoml'

@@ -238,16 +238,16 @@ SELECT ml_volatility('{1,2,3}'::float8[], 3) AS window_equals_length;
 -- =============================================================================================
 -- STRICT: a NULL array or a NULL period gives NULL
 -- =============================================================================================
-SELECT ml_rsi(NULL) IS NULL AS rsi_null_array,
+SELECT ml_rsi(NULL::float8[]) IS NULL AS rsi_null_array,
        ml_rsi('{1,2,3}'::float8[], NULL) IS NULL AS rsi_null_period,
-       ml_macd(NULL) IS NULL AS macd_null_array,
+       ml_macd(NULL::float8[]) IS NULL AS macd_null_array,
        ml_macd('{1,2,3,4}'::float8[], 2, NULL, 2) IS NULL AS macd_null_slow,
-       ml_bollinger(NULL) IS NULL AS bb_null_array,
+       ml_bollinger(NULL::float8[]) IS NULL AS bb_null_array,
        ml_bollinger('{1,2,3}'::float8[], NULL) IS NULL AS bb_null_period,
        ml_bollinger('{1,2,3}'::float8[], 2, NULL) IS NULL AS bb_null_k,
        ml_stochastic('{1,2}'::float8[], NULL, '{1,2}'::float8[]) IS NULL AS stoch_null_low,
        ml_stochastic('{1,2}'::float8[], '{1,2}'::float8[], '{1,2}'::float8[], 2, NULL) IS NULL AS stoch_null_d,
-       ml_volatility(NULL) IS NULL AS vol_null_array,
+       ml_volatility(NULL::float8[]) IS NULL AS vol_null_array,
        ml_volatility('{1,2,3}'::float8[], NULL) IS NULL AS vol_null_window;
 
 -- =============================================================================================

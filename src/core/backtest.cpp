@@ -5,6 +5,7 @@
 #include <climits>
 #include <limits>
 #include <cmath>
+#include <memory>
 #include <cstdio>
 #include <utility>
 
@@ -50,6 +51,24 @@ Lanes make_lanes(const SampleSet& s, const BacktestConfig& cfg) {
   return l;
 }
 
+// Warm start (backtest.hpp): the lstm networks of the last segment that trained any (`prev`), and
+// those of the segment being walked (`made`), each with the last minute of the rows it read.
+struct WarmNet {
+  std::int64_t seen;
+  std::shared_ptr<const LstmModel> net;
+};
+struct Warm {
+  std::vector<WarmNet> prev, made;
+  int networks = 0, warm_started = 0, epochs = 0;  // of the segment being walked
+  // The network to start from for one whose rows end at minute m: the largest seen <= m.
+  const WarmNet* pick(std::int64_t m) const {
+    const WarmNet* best = nullptr;
+    for (const WarmNet& w : prev)
+      if (w.seen <= m && (best == nullptr || w.seen > best->seen)) best = &w;
+    return best;
+  }
+};
+
 struct SegmentModel {
   bool trained = false;
   std::vector<std::size_t> pred_rows;  // sample indices predicted
@@ -82,7 +101,8 @@ std::vector<std::size_t> with_history(const std::vector<std::size_t>& rows, cons
 // for lstm and ensemble, only the rows with L consecutive minutes of samples take part.
 SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
                            std::vector<std::size_t> train_rows, std::vector<std::size_t> valid_rows,
-                           std::vector<std::size_t> pred_rows, const std::function<bool()>& should_stop) {
+                           std::vector<std::size_t> pred_rows, const std::function<bool()>& should_stop,
+                           Warm* warm) {
   SegmentModel out;
   const std::size_t cols = static_cast<std::size_t>(s.cols);
   if (cfg.model != ModelType::xgboost) {
@@ -110,7 +130,23 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
     const std::size_t n = s.ts.size();
     SequenceSet tr{lanes.X.data(), n, cols, lanes.y.data(), train_rows};
     SequenceSet va{lanes.X.data(), n, cols, lanes.y.data(), valid_rows};
-    const LstmModel m = LstmModel::train(tr, va, cfg.lstm, should_stop, nullptr);
+    LstmTrainReport rep;
+    const LstmModel m = [&] {
+      if (warm == nullptr) return LstmModel::train(tr, va, cfg.lstm, should_stop, nullptr);
+      // rows are in time order: the last validation row is the last row this network reads
+      const std::int64_t seen = std::max(s.ts[train_rows.back()], s.ts[valid_rows.back()]);
+      const WarmNet* from = warm->pick(seen);
+      LstmParams wp = cfg.lstm;
+      wp.max_epochs = cfg.warm_max_epochs;
+      wp.patience = cfg.warm_patience;
+      LstmModel net = from != nullptr ? LstmModel::train_from(*from->net, tr, va, wp, should_stop, &rep)
+                                      : LstmModel::train(tr, va, cfg.lstm, should_stop, &rep);
+      warm->made.push_back(WarmNet{seen, std::make_shared<const LstmModel>(net)});
+      warm->networks++;
+      warm->warm_started += from != nullptr;
+      warm->epochs += rep.epochs_trained;
+      return net;
+    }();
     if (cfg.model == ModelType::ensemble && cfg.combiner == Combiner::inverse_mse) lstm_valid = m.predict(va);
     lstm_pred = m.predict(SequenceSet{lanes.X.data(), n, cols, nullptr, pred_rows});
   }
@@ -133,7 +169,8 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
 // The out-of-time pairs of a segment's window: rolling_origin with fold models trained as the
 // segment's model is (train_segment), each predicting a later part of the window.
 std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
-                                              const std::vector<std::size_t>& usable, const std::function<bool()>& should_stop) {
+                                              const std::vector<std::size_t>& usable, const std::function<bool()>& should_stop,
+                                              Warm* warm) {
   std::vector<std::int64_t> ts;
   ts.reserve(usable.size());
   for (std::size_t i : usable) ts.push_back(s.ts[i]);
@@ -148,7 +185,7 @@ std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const Lanes& l
       [&](const std::vector<std::size_t>& tr, const std::vector<std::size_t>& va, const std::vector<std::size_t>& pr) {
         check_stop(should_stop);
         const std::vector<std::size_t> pg = global(pr);
-        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop);
+        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop, warm);
         std::vector<double> out(pr.size(), std::numeric_limits<double>::quiet_NaN());
         std::size_t j = 0;
         for (std::size_t k = 0; k < pg.size() && j < fm.pred_rows.size(); ++k)
@@ -168,7 +205,7 @@ std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const Lanes& l
 // fold models (each fold trains both members as the segment does and keeps their predictions apart).
 std::vector<std::vector<OutcomePair>> rolling_origin_members(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
                                                              const std::vector<std::size_t>& usable,
-                                                             const std::function<bool()>& should_stop) {
+                                                             const std::function<bool()>& should_stop, Warm* warm) {
   std::vector<std::int64_t> ts;
   ts.reserve(usable.size());
   for (std::size_t i : usable) ts.push_back(s.ts[i]);
@@ -185,7 +222,7 @@ std::vector<std::vector<OutcomePair>> rolling_origin_members(const SampleSet& s,
       [&](const std::vector<std::size_t>& tr, const std::vector<std::size_t>& va, const std::vector<std::size_t>& pr) {
         check_stop(should_stop);
         const std::vector<std::size_t> pg = global(pr);
-        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop);
+        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop, warm);
         std::vector<double> out(pr.size(), nan);
         std::size_t j = 0;
         for (std::size_t k = 0; k < pg.size() && j < fm.pred_rows.size(); ++k)
@@ -234,6 +271,8 @@ void BacktestConfig::validate() const {
                            "rule: 0 <= min_confidence <= 100");
   check_int("sigma_window", sigma_window, 2, 10000000);
   check_int("calibration_folds", calibration_folds, 1, 20);
+  check_int("warm_max_epochs", warm_max_epochs, 1, 100000);
+  check_int("warm_patience", warm_patience, 1, 100000);
   HonestSettings h = honest;
   h.horizon = horizon;
   h.validate();
@@ -249,6 +288,11 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
   if (first_segment < 0)
     throw InvalidParameter("invalid first_segment = " + std::to_string(first_segment) + ": must be >= 0",
                            "rule: first_segment >= 0");
+  const bool warm_on = cfg.warm_start && cfg.model != ModelType::xgboost;
+  if (warm_on && first_segment > 0)
+    throw InvalidParameter("invalid first_segment = " + std::to_string(first_segment) +
+                               " with warm_start: a warm-started segment starts from the networks of the segments before it",
+                           "rule: first_segment = 0 when warm_start is on (lstm, ensemble)");
   const std::size_t n = samples.ts.size();
   if (samples.cols < 1)
     throw InvalidParameter("invalid cols = " + std::to_string(samples.cols) + ": must be >= 1", "rule: cols >= 1");
@@ -284,6 +328,8 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
   const Lanes lanes = make_lanes(samples, cfg);
   HonestSettings honest = cfg.honest;  // at the backtest's horizon
   honest.horizon = cfg.horizon;
+  Warm warm_state;
+  Warm* warm = warm_on ? &warm_state : nullptr;
 
   for (int k = first_segment; k < nseg; ++k) {
     check_stop(should_stop);
@@ -315,19 +361,19 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
       std::vector<std::size_t> valid_rows(usable.end() - static_cast<std::ptrdiff_t>(sp.valid), usable.end());
       std::vector<std::size_t> pred_rows;
       for (std::size_t i = p_lo; i < p_hi; ++i) pred_rows.push_back(i);
-      SegmentModel m = train_segment(samples, lanes, cfg, train_rows, valid_rows, pred_rows, should_stop);
+      SegmentModel m = train_segment(samples, lanes, cfg, train_rows, valid_rows, pred_rows, should_stop, warm);
       if (m.trained) {
         std::vector<OutcomePair> prior;
         if (cfg.model == ModelType::ensemble && cfg.combiner == Combiner::stacking) {
           // weights fitted on the members' out-of-time records of the window (all known at the
           // segment's start); the prior record is the prequential stacked one (stacking.hpp)
-          const AlignedRecords al = align_records(rolling_origin_members(samples, lanes, cfg, usable, should_stop));
+          const AlignedRecords al = align_records(rolling_origin_members(samples, lanes, cfg, usable, should_stop, warm));
           const StackFit f = stack_weights(al, cfg.horizon, seg.start);
           for (std::size_t j = 0; j < m.pred_rows.size(); ++j)
             m.pred.push_back(f.weights[0] * m.members[0][j] + f.weights[1] * m.members[1][j]);
           prior = stacked_record(al, cfg.horizon);
         } else {
-          prior = rolling_origin_pairs(samples, lanes, cfg, usable, should_stop);
+          prior = rolling_origin_pairs(samples, lanes, cfg, usable, should_stop, warm);
         }
         const std::vector<Statement> st = state_sequence(prior, sequence_of(samples, m), honest);
         seg.predictions.reserve(m.pred_rows.size());
@@ -337,6 +383,14 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
                                                        st[j].confidence, st[j].raw, st[j].lower, st[j].upper});
         }
       }
+    }
+    if (warm != nullptr) {  // the next segment starts from this one's networks (if it trained any)
+      seg.networks = warm->networks;
+      seg.warm_started = warm->warm_started;
+      seg.epochs = warm->epochs;
+      if (!warm->made.empty()) warm->prev = std::move(warm->made);
+      warm->made.clear();
+      warm->networks = warm->warm_started = warm->epochs = 0;
     }
     if (on_segment) on_segment(seg);
   }

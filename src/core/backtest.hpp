@@ -38,9 +38,22 @@
 //     rolling_origin) and the segment's own earlier predictions whose outcome was known
 //     (ts + horizon <= the prediction's ts).
 //
-//   Resume. Segments are independent of each other: segment k's model depends only on the samples
-//     and k, so walk_forward(..., first_segment = k0, ...) reports exactly the segments k >= k0 of a
-//     full run (no model is trained for the skipped ones).
+//   Warm start (warm_start, lstm and ensemble; continual learning). Every lstm network a segment
+//     trains (its model's, or its ensemble's lstm member, and those of its rolling-origin folds)
+//     records `seen`: the last minute of the training and validation rows it read. A network of
+//     segment k whose own training and validation rows end at minute m starts from the network of
+//     the latest segment before k that trained any whose `seen` is the largest one <= m (ties: the
+//     first trained); LstmModel::train_from, with max_epochs = warm_max_epochs and patience =
+//     warm_patience, keeps the inherited weights unless an epoch beats them on its validation rows.
+//     With no such network it trains cold (cfg.lstm). So a network never starts from weights that
+//     read a target it could not read itself: segment k's model starts from segment k-1's, trained
+//     on targets known at segment k-1's start; a fold starts from the previous segment's fold
+//     whose rows end latest before its own (fold f's when the window is long against retrain_every).
+//
+//   Resume. Without warm start, segments are independent of each other: segment k's model depends
+//     only on the samples and k, so walk_forward(..., first_segment = k0, ...) reports exactly the
+//     segments k >= k0 of a full run (no model is trained for the skipped ones). With warm start a
+//     segment depends on the networks of the segments before it: first_segment must be 0.
 //
 //   Look-ahead. A segment starting at s trains on no y of a sample with ts + horizon > s and
 //     reads no X of a sample with ts >= s + retrain_every (or >= to); a prediction at t states
@@ -94,10 +107,15 @@ struct BacktestConfig {
   int calibration_folds = 3;    // rolling-origin folds inside each segment's window (training.calibrationFolds)
   HonestSettings honest;        // what the predictions state (inference.*); its horizon is ignored: `horizon` is used
   Combiner combiner = Combiner::inverse_mse;  // ensemble: how the members are weighed (stacking.hpp)
+  bool warm_start = true;       // lstm/ensemble: start each network from the previous segment's ("Warm start");
+                                // on by default: it did not hurt out-of-time loss (docs/benchmarks.md, 0.10.0)
+  int warm_max_epochs = 2;      // epochs of a warm-started network (cold ones: lstm.max_epochs)
+  int warm_patience = 1;        // its patience, counted from the inherited weights (epoch 0)
   // Throws InvalidParameter naming the field, value and rule: horizon 1..525600, retrain_every
   // 1..52560000, window 50..100000000, validation_split finite in [0.05, 0.5], min_edge_pct not
   // NaN/infinite, min_confidence in [0, 100], sigma_window 2..10000000, calibration_folds 1..20,
-  // honest valid (at `horizon`), and xgb / lstm / rule / costs valid.
+  // honest valid (at `horizon`), warm_max_epochs and warm_patience 1..100000, and xgb / lstm /
+  // rule / costs valid.
   void validate() const;
 };
 
@@ -120,7 +138,10 @@ struct BacktestPrediction {
   double lower = std::numeric_limits<double>::quiet_NaN(), upper = std::numeric_limits<double>::quiet_NaN();
 };
 
-struct SegmentResult { int segment; std::int64_t start, end; int train_samples; std::vector<BacktestPrediction> predictions; };
+// networks: lstm networks trained for the segment (its model's and its folds'), warm_started: how
+// many of them started from an earlier segment's, epochs: the epochs they ran in all.
+struct SegmentResult { int segment; std::int64_t start, end; int train_samples; std::vector<BacktestPrediction> predictions;
+                       int networks = 0, warm_started = 0, epochs = 0; };
 
 // Segment k covers [from + k*retrain_every, min(from + (k+1)*retrain_every, to)). Its model is trained on
 // the samples with ts + horizon <= segment start (targets known by then), the most recent `window` of them,
@@ -131,7 +152,7 @@ struct SegmentResult { int segment; std::int64_t start, end; int train_samples; 
 // in order, and returns the number of segments. should_stop is polled between segments (and passed to XGBoost);
 // when true, throws cml::Cancelled.
 //
-// Throws InvalidParameter for an invalid cfg, first_segment < 0, cols < 1, X / y sizes that do
+// Throws InvalidParameter for an invalid cfg, first_segment < 0 (or > 0 with warm start), cols < 1, X / y sizes that do
 // not match ts, ts not strictly increasing, a +-infinite feature value, or more than 2^31-1
 // segments. Empty on_segment / should_stop are allowed (never called / never stops).
 int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, const BacktestConfig& cfg, int first_segment,

@@ -1,17 +1,6 @@
-// cryptoml LSTM sequence regressor. See lstm.hpp and docs/lstm.md.
-//
-// Layout of the computation (one mini-batch of b sequences, L steps, F features, H hidden units):
-// every matrix is column-major with one column per (time step, sequence), column t*b + k for
-// sequence k at step t, so the b columns of one step are contiguous. Per layer:
-//   G  (4H x L*b)  gate pre-activations = W_in * input (one GEMM for all steps), then per step
-//                  += W_rec * h(t-1) (one GEMM per step), activated in place (i, f, g, o rows);
-//                  the backward pass overwrites it with the gate gradients.
-//   Hs, C, TC (H x L*b)  h(t), c(t), tanh(c(t)).
-// The backward pass runs one GEMM per step (dh(t-1) = W_rec^T * dG(t)) and, after the time loop,
-// one GEMM each for the weight gradients of all steps (dW_in = dG * input^T,
-// dW_rec = dG(1..L-1) * h(0..L-2)^T) and for the gradient of the layer's input (W_in^T * dG).
-// The network is a template on the scalar: float for training and prediction, double for the
-// gradient check in the unit tests.
+// cryptoml LSTM sequence regressor. See lstm.hpp and docs/lstm.md. The network's forward and
+// backward passes are in lstm_net_impl.hpp, compiled here (portable, SSE2) and a second time in
+// lstm_avx2.cpp (AVX2+FMA), which is chosen at run time on CPUs that have both (KernelNet below).
 #include "lstm.hpp"
 
 #include <Eigen/Core>
@@ -19,11 +8,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <utility>
 
+#include "lstm_kernels.hpp"
 #include "text.hpp"
 
 namespace cml {
@@ -112,244 +105,122 @@ class Rng {
   std::array<std::uint64_t, 4> s_{};
 };
 
-// --- parameter layout -------------------------------------------------------------------------
+// --- the network (lstm_net_impl.hpp) ---------------------------------------------------------
 
-struct LayerOffsets {
-  std::size_t w_in, w_rec, bias, in;  // in = input size of the layer
+#include "lstm_net_impl.hpp"  // Layout, LstmNet<S>, Buf<S>: the portable (SSE2) build, in this anonymous namespace
+
+Layout layout_of(const Shape& s) { return Layout(s.features, s.hidden, s.layers); }
+
+// Allocator of kBufAlign-aligned storage, for the gradient the networks accumulate into (see Buf).
+template <typename T>
+struct AlignedAlloc {
+  using value_type = T;
+  AlignedAlloc() = default;
+  template <typename U>
+  AlignedAlloc(const AlignedAlloc<U>&) {}  // NOLINT(runtime/explicit)
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kBufAlign))); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(kBufAlign)); }
+  template <typename U>
+  bool operator==(const AlignedAlloc<U>&) const { return true; }
+  template <typename U>
+  bool operator!=(const AlignedAlloc<U>&) const { return false; }
+};
+using AlignedFloats = std::vector<float, AlignedAlloc<float>>;
+
+// Sequences per pass that fit the workspace budget (at least 1, at most want). The same on both
+// kernels, so that a mini-batch is cut into the same pieces.
+std::size_t capacity_for(const Shape& s, std::size_t L, std::size_t want) {
+  const std::size_t per = LstmNet<float>::scalars_per_sequence(s.features, s.hidden, s.layers, L) * sizeof(float);
+  return std::max<std::size_t>(1, std::min(want, kWorkspaceBytes / per));
+}
+
+// --- CPU dispatch -----------------------------------------------------------------------------
+
+struct CpuFlags {
+  bool avx2 = false, fma = false;
 };
 
-struct Layout {
-  int F = 0, H = 0, NL = 1;
-  std::vector<LayerOffsets> layers;
-  std::size_t head_w = 0, head_b = 0, total = 0;
-  explicit Layout(const Shape& s) : F(s.features), H(s.hidden), NL(s.layers) {
-    std::size_t off = 0;
-    const std::size_t h = static_cast<std::size_t>(H);
-    for (int l = 0; l < NL; ++l) {
-      LayerOffsets lo{};
-      lo.in = l == 0 ? static_cast<std::size_t>(F) : h;
-      lo.w_in = off;
-      off += 4 * h * lo.in;
-      lo.w_rec = off;
-      off += 4 * h * h;
-      lo.bias = off;
-      off += 4 * h;
-      layers.push_back(lo);
-    }
-    head_w = off;
-    off += h;
-    head_b = off;
-    off += 1;
-    total = off;
-  }
-};
+CpuFlags cpu_flags() {
+  static const CpuFlags flags = [] {
+    CpuFlags f;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    f.avx2 = __builtin_cpu_supports("avx2") != 0;
+    f.fma = __builtin_cpu_supports("fma") != 0;
+#endif
+    return f;
+  }();
+  return flags;
+}
 
-// --- the network ------------------------------------------------------------------------------
+// The process-wide request: -1 until set or read from CRYPTOML_LSTM_KERNELS.
+std::atomic<int> g_kernels{-1};
 
-template <typename S>
-class Net {
+// The float network of training and prediction on the kernels chosen when it is built. Every
+// array the kernels read or write is kBufAlign-aligned (the weights, dLoss/dpred and the gradient
+// are copied to aligned storage when they are not): Eigen's AVX2 code takes scalar or vector
+// paths, which round differently, by the alignment of its operands (see Buf).
+class KernelNet {
  public:
-  using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
-  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
-  using Arr = Eigen::Array<S, Eigen::Dynamic, 1>;
-  using MapM = Eigen::Map<Mat>;
-  using CMapM = Eigen::Map<const Mat>;
-  using MapV = Eigen::Map<Vec>;
-  using CMapV = Eigen::Map<const Vec>;
-  using MapA = Eigen::Map<Arr>;
-  using CMapA = Eigen::Map<const Arr>;
-
-  // Scalars of workspace per sequence: per step Z (In + H), G (4H), C and TC (2H) per layer, dIn
-  // (H) with two layers; per sequence h(L-1) and the four step buffers, dZ (2H) and the prediction.
-  static std::size_t scalars_per_sequence(const Shape& s, std::size_t L) {
-    const std::size_t H = static_cast<std::size_t>(s.hidden);
-    const std::size_t per_step = static_cast<std::size_t>(s.features) + 7 * H + (s.layers > 1 ? 9 * H : 0);
-    return per_step * L + 7 * H + 1;
-  }
-  // Sequences per pass that fit the workspace budget (at least 1, at most want).
-  static std::size_t capacity_for(const Shape& s, std::size_t L, std::size_t want) {
-    const std::size_t per = scalars_per_sequence(s, L) * sizeof(S);
-    return std::max<std::size_t>(1, std::min(want, kWorkspaceBytes / per));
-  }
-
-  Net(const Shape& s, std::size_t L, std::size_t cap) : lay_(s), L_(L), cap_(cap) {
-    const std::size_t H = static_cast<std::size_t>(s.hidden);
-    const std::size_t cols = L * cap;
-    Z_.resize(s.layers);
-    G_.resize(s.layers);
-    C_.resize(s.layers);
-    TC_.resize(s.layers);
-    for (int l = 0; l < s.layers; ++l) {
-      Z_[l].resize((lay_.layers[l].in + H) * cols);
-      G_[l].resize(4 * H * cols);
-      C_[l].resize(H * cols);
-      TC_[l].resize(H * cols);
+  KernelNet(const Shape& s, std::size_t L, std::size_t cap, LstmKernels k)
+      : cap_(cap), kernels_(k), num_params_(layout_of(s).total) {
+    if (k == LstmKernels::avx2) {
+      avx2_ = lstm_avx2::create(s.features, s.hidden, s.layers, L, cap);
+    } else {
+      portable_.reset(new LstmNet<float>(s.features, s.hidden, s.layers, L, cap));
     }
-    if (s.layers > 1) {
-      dIn_.resize(H * cols);
-      dZ_.resize(2 * H * cap);
-    }
-    hlast_.resize(H * cap);
-    dh_.resize(H * cap);
-    dc_.resize(H * cap);
-    dhrec_.resize(H * cap);
-    tmp_.resize(H * cap);
-    pred_.resize(cap);
   }
+  ~KernelNet() {
+    if (avx2_ != nullptr) lstm_avx2::destroy(avx2_);
+  }
+  KernelNet(const KernelNet&) = delete;
+  KernelNet& operator=(const KernelNet&) = delete;
 
   std::size_t capacity() const { return cap_; }
-  // Input of b sequences: column t*b + k (step t of sequence k) starts at input() + col *
-  // input_stride() and holds the F features; the rest of the column belongs to the network.
-  S* input() { return Z_[0].data(); }
-  std::size_t input_stride() const { return static_cast<std::size_t>(lay_.F + lay_.H); }
-  const S* pred() const { return pred_.data(); }
-
-  // Forward pass for b <= capacity() sequences already in input(); predictions in pred().
-  void forward(const S* theta, std::size_t b) {
-    const Eigen::Index H = lay_.H, Lb = static_cast<Eigen::Index>(L_ * b), B = static_cast<Eigen::Index>(b);
-    const int top = lay_.NL - 1;
-    for (int l = 0; l < lay_.NL; ++l) {
-      const LayerOffsets& o = lay_.layers[l];
-      const Eigen::Index In = static_cast<Eigen::Index>(o.in), K = In + H;
-      // [W_in | W_rec] is one column-major 4H x (In + H) matrix in theta.
-      CMapM W(theta + o.w_in, 4 * H, K);
-      const S* bias = theta + o.bias;
-      MapM Z(Z_[l].data(), K, Lb), G(G_[l].data(), 4 * H, Lb);
-      S* const C = C_[l].data();
-      S* const TC = TC_[l].data();
-      S* const Zup = l < top ? Z_[l + 1].data() : nullptr;
-      const Eigen::Index Kup = 2 * H;
-      CMapA b_if(bias, 2 * H), b_g(bias + 2 * H, H), b_o(bias + 3 * H, H);
-      Z.block(In, 0, H, B).setZero();  // h(-1) = 0
-      for (std::size_t t = 0; t < L_; ++t) {
-        const Eigen::Index c0 = static_cast<Eigen::Index>(t * b);
-        if (t == 0) {
-          G.middleCols(c0, B).noalias() = W.leftCols(In) * Z.block(0, c0, In, B);
-        } else {
-          G.middleCols(c0, B).noalias() = W * Z.middleCols(c0, B);
-        }
-        // Gate activations, cell and hidden state, one sequence (column) at a time.
-        for (Eigen::Index k = 0; k < B; ++k) {
-          const Eigen::Index col = c0 + k;
-          S* g = G.data() + col * 4 * H;
-          MapA gif(g, 2 * H), gg(g + 2 * H, H), go(g + 3 * H, H);
-          gif = (gif + b_if).logistic();
-          gg = (gg + b_g).tanh();
-          go = (go + b_o).logistic();
-          MapA c(C + col * H, H), tc(TC + col * H, H);
-          if (t > 0) {
-            c = gif.segment(H, H) * CMapA(C + (col - B) * H, H) + gif.head(H) * gg;
-          } else {
-            c = gif.head(H) * gg;
-          }
-          tc = c.tanh();
-          S* h = t + 1 < L_ ? Z.data() + (col + B) * K + In : (l == top ? hlast_.data() + k * H : nullptr);
-          if (h != nullptr) MapA(h, H) = go * tc;
-          if (Zup != nullptr) {
-            MapA up(Zup + col * Kup, H);
-            if (h != nullptr) {
-              up = CMapA(h, H);
-            } else {
-              up = go * tc;
-            }
-          }
-        }
-      }
-    }
-    CMapM hl(hlast_.data(), H, B);
-    CMapV hw(theta + lay_.head_w, H);
-    MapV pred(pred_.data(), B);
-    pred.noalias() = hl.transpose() * hw;
-    pred.array() += theta[lay_.head_b];
+  LstmKernels kernels() const { return kernels_; }
+  float* input() { return avx2_ != nullptr ? lstm_avx2::input(avx2_) : portable_->input(); }
+  std::size_t input_stride() const {
+    return avx2_ != nullptr ? lstm_avx2::input_stride(avx2_) : portable_->input_stride();
   }
-
-  // Backward pass after forward(theta, b): dpred holds dLoss/dpred for the b sequences; the
-  // gradient is added to grad (same layout as theta).
-  void backward(const S* theta, const S* dpred_ptr, std::size_t b, S* grad) {
-    const Eigen::Index H = lay_.H, Lb = static_cast<Eigen::Index>(L_ * b), B = static_cast<Eigen::Index>(b);
-    const int top = lay_.NL - 1;
-    CMapV dpred(dpred_ptr, B);
-    CMapV hw(theta + lay_.head_w, H);
-    {
-      CMapM hl(hlast_.data(), H, B);
-      MapV ghw(grad + lay_.head_w, H);
-      ghw.noalias() += hl * dpred;
-      grad[lay_.head_b] += dpred.sum();
+  const float* pred() const { return avx2_ != nullptr ? lstm_avx2::pred(avx2_) : portable_->pred(); }
+  void forward(const float* theta, std::size_t b) {
+    theta = aligned_copy(theta, num_params_, &theta_copy_);
+    if (avx2_ != nullptr) {
+      lstm_avx2::forward(avx2_, theta, b);
+    } else {
+      portable_->forward(theta, b);
     }
-    MapM dh(dh_.data(), H, B), dhrec(dhrec_.data(), H, B);
-    S* const dc = dc_.data();
-    S* const tmp = tmp_.data();
-    for (int l = top; l >= 0; --l) {
-      const LayerOffsets& o = lay_.layers[l];
-      const Eigen::Index In = static_cast<Eigen::Index>(o.in), K = In + H;
-      CMapM W(theta + o.w_in, 4 * H, K);
-      MapM Z(Z_[l].data(), K, Lb), G(G_[l].data(), 4 * H, Lb);
-      const S* const C = C_[l].data();
-      const S* const TC = TC_[l].data();
-      MapM gW(grad + o.w_in, 4 * H, K);
-      MapV gb(grad + o.bias, 4 * H);
-      std::fill(dc, dc + H * B, S(0));
-      for (std::size_t tt = L_; tt-- > 0;) {
-        const Eigen::Index c0 = static_cast<Eigen::Index>(tt * b);
-        // dh = gradient reaching h(t): from the head (top layer, last step), from the layer
-        // above (dIn) and from step t+1 (dhrec).
-        const bool last = tt + 1 == L_;
-        if (l == top) {
-          if (last) dh.noalias() = hw * dpred.transpose();
-        } else {
-          if (last) {
-            dh = MapM(dIn_.data(), H, Lb).middleCols(c0, B);
-          } else {
-            dh = dhrec + MapM(dIn_.data(), H, Lb).middleCols(c0, B);
-          }
-        }
-        const S* dhp = (l == top && !last) ? dhrec.data() : dh.data();
-        for (Eigen::Index k = 0; k < B; ++k) {
-          const Eigen::Index col = c0 + k;
-          S* g = G.data() + col * 4 * H;
-          MapA gi(g, H), gf(g + H, H), gg(g + 2 * H, H), go(g + 3 * H, H);
-          CMapA tc(TC + col * H, H), dhk(dhp + k * H, H);
-          MapA dck(dc + k * H, H), tk(tmp + k * H, H);
-          dck += dhk * go * (S(1) - tc.square());
-          go = dhk * tc * go * (S(1) - go);    // d pre-activation of o
-          tk = dck * gi;                        // dc * i, for g
-          gi = dck * gg * gi * (S(1) - gi);     // d pre-activation of i
-          gg = tk * (S(1) - gg.square());       // d pre-activation of g
-          if (tt > 0) {
-            tk = gf;
-            gf = dck * CMapA(C + (col - B) * H, H) * gf * (S(1) - gf);  // d pre-activation of f
-            dck *= tk;                                                    // dc(t-1)
-          } else {
-            gf.setZero();
-          }
-        }
-        auto dGt = G.middleCols(c0, B);
-        if (l > 0) {
-          // One GEMM for the gradients of both parts of this step's input: the layer below's
-          // h(t) (rows 0..In) and this layer's h(t-1) (rows In..).
-          MapM dZ(dZ_.data(), K, B);
-          dZ.noalias() = W.transpose() * dGt;
-          MapM(dIn_.data(), H, Lb).middleCols(c0, B) = dZ.topRows(In);
-          if (tt > 0) dhrec = dZ.bottomRows(H);
-        } else if (tt > 0) {
-          dhrec.noalias() = W.rightCols(H).transpose() * dGt;
-        }
-        // Weight gradient of this step while dG(t) is still in cache (h(-1) = 0 at t = 0).
-        if (tt > 0) {
-          gW.noalias() += dGt * Z.middleCols(c0, B).transpose();
-        } else {
-          gW.leftCols(In).noalias() += dGt * Z.block(0, c0, In, B).transpose();
-        }
-        gb.noalias() += dGt.rowwise().sum();
-      }
+  }
+  void backward(const float* theta, const float* dpred, std::size_t b, float* grad) {
+    theta = aligned_copy(theta, num_params_, &theta_copy_);
+    dpred = aligned_copy(dpred, b, &dpred_copy_);
+    float* g = grad;
+    if (!is_aligned(grad)) {  // accumulate in an aligned copy: the same arithmetic
+      grad_copy_.assign(grad, grad + num_params_);
+      g = grad_copy_.data();
     }
+    if (avx2_ != nullptr) {
+      lstm_avx2::backward(avx2_, theta, dpred, b, g);
+    } else {
+      portable_->backward(theta, dpred, b, g);
+    }
+    if (g != grad) std::copy(grad_copy_.begin(), grad_copy_.end(), grad);
   }
 
  private:
-  Layout lay_;
-  std::size_t L_, cap_;
-  std::vector<S> dIn_, dZ_, hlast_, dh_, dc_, dhrec_, tmp_, pred_;
-  std::vector<std::vector<S>> Z_, G_, C_, TC_;
+  static bool is_aligned(const float* p) { return reinterpret_cast<std::uintptr_t>(p) % kBufAlign == 0; }
+  static const float* aligned_copy(const float* p, std::size_t n, AlignedFloats* copy) {
+    if (is_aligned(p)) return p;
+    copy->assign(p, p + n);
+    return copy->data();
+  }
+
+  std::size_t cap_;
+  LstmKernels kernels_;
+  std::size_t num_params_;
+  AlignedFloats theta_copy_, dpred_copy_, grad_copy_;
+  std::unique_ptr<LstmNet<float>> portable_;
+  lstm_avx2::Net* avx2_ = nullptr;
 };
 
 // --- data checks and standardization -----------------------------------------------------------
@@ -512,13 +383,15 @@ bool all_finite(const float* v, std::size_t n) {
 // depends only on the shape and the number of sequences. net is reused when it has that capacity.
 void predict_std(const Shape& shape, std::size_t L, const float* theta, const SequenceSet& s,
                  const Standardizer& st, const std::function<bool()>* should_stop, const std::function<void()>& on_stop,
-                 std::unique_ptr<Net<float>>* net_cache, std::vector<float>* out) {
+                 LstmKernels kernels, std::unique_ptr<KernelNet>* net_cache, std::vector<float>* out) {
   const std::size_t n = s.ends.size();
   out->assign(n, 0.0f);
   if (n == 0) return;
-  const std::size_t cap = Net<float>::capacity_for(shape, L, std::min(n, kPredictChunk));
-  if (!*net_cache || (*net_cache)->capacity() != cap) net_cache->reset(new Net<float>(shape, L, cap));
-  Net<float>& net = **net_cache;
+  const std::size_t cap = capacity_for(shape, L, std::min(n, kPredictChunk));
+  if (!*net_cache || (*net_cache)->capacity() != cap || (*net_cache)->kernels() != kernels) {
+    net_cache->reset(new KernelNet(shape, L, cap, kernels));
+  }
+  KernelNet& net = **net_cache;
   std::vector<std::size_t> idx(cap);
   for (std::size_t s0 = 0; s0 < n; s0 += cap) {
     if (should_stop != nullptr && *should_stop && (*should_stop)()) on_stop();
@@ -534,13 +407,15 @@ void predict_std(const Shape& shape, std::size_t L, const float* theta, const Se
 
 class Trainer {
  public:
-  // Checks the training set (InvalidParameter), computes the standardization, initializes weights.
-  Trainer(const SequenceSet& train, const LstmParams& p)
+  // Checks the training set (InvalidParameter), computes the standardization, initializes weights;
+  // with warm (a warm start), takes its standardization and weights instead.
+  Trainer(const SequenceSet& train, const LstmParams& p, const LstmModel* warm = nullptr)
       : train_(train),
         p_(p),
         L_(static_cast<std::size_t>(p.sequence_length)),
         shape_{static_cast<int>(train.cols), p.hidden_size, p.num_layers},
-        rng_(p.seed, 2) {
+        rng_(p.seed, 2),
+        kernels_(lstm_kernels_active()) {
     p.validate();
     std::vector<char> covered;
     check_set(train, L_, "training", true, &covered);
@@ -571,8 +446,9 @@ class Trainer {
     order_.resize(train.ends.size());
     for (std::size_t k = 0; k < order_.size(); ++k) order_[k] = k;
     const std::size_t bs = std::min<std::size_t>(static_cast<std::size_t>(p.batch_size), order_.size());
-    net_.reset(new Net<float>(shape_, L_, Net<float>::capacity_for(shape_, L_, bs)));
+    net_.reset(new KernelNet(shape_, L_, capacity_for(shape_, L_, bs), kernels_));
     dpred_.resize(net_->capacity());
+    if (warm != nullptr) start_from(*warm);
   }
 
   // One epoch (1-based number `epoch`); returns the mean standardized training MSE.
@@ -631,7 +507,7 @@ class Trainer {
     std::vector<float> pred;
     predict_std(shape_, L_, theta_.data(), valid, *st_, &should_stop,
                 [epoch] { throw Cancelled("lstm: training cancelled at epoch " + std::to_string(epoch)); },
-                &infer_net_, &pred);
+                kernels_, &infer_net_, &pred);
     double s = 0;
     for (std::size_t k = 0; k < pred.size(); ++k) {
       const double d = static_cast<double>(pred[k]) * st_->y_std + st_->y_mean - valid.y[valid.ends[k]];
@@ -647,6 +523,28 @@ class Trainer {
   const std::vector<double>& x_std() const { return x_std_; }
 
  private:
+  // Warm start: init's standardization (its weights expect inputs scaled by it) and weights.
+  void start_from(const LstmModel& init) {
+    const LstmParams& q = init.params();
+    if (init.num_features() != train_.cols || q.sequence_length != p_.sequence_length ||
+        q.hidden_size != p_.hidden_size || q.num_layers != p_.num_layers) {
+      throw InvalidParameter("lstm: initial model has " + std::to_string(init.num_features()) + " features, sequence " +
+                                 std::to_string(q.sequence_length) + ", " + std::to_string(q.hidden_size) + " units, " +
+                                 std::to_string(q.num_layers) + " layer(s); the training asks for " +
+                                 std::to_string(train_.cols) + ", " + std::to_string(p_.sequence_length) + ", " +
+                                 std::to_string(p_.hidden_size) + ", " + std::to_string(p_.num_layers),
+                             "rule: a warm start keeps the network's shape (features, sequence_length, hidden_size, num_layers)");
+    }
+    LstmModel m = init;
+    x_mean_ = LstmAccess::x_mean(m);
+    x_std_ = LstmAccess::x_std(m);
+    st_.reset(new Standardizer(x_mean_, x_std_, LstmAccess::y_mean(m), LstmAccess::y_std(m)));
+    for (std::size_t k = 0; k < ys_.size(); ++k) {
+      ys_[k] = static_cast<float>((train_.y[train_.ends[k]] - st_->y_mean) / st_->y_std);
+    }
+    theta_ = LstmAccess::w(m);
+  }
+
   void adam_step() {
     ++step_;
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -670,11 +568,13 @@ class Trainer {
   std::size_t L_;
   Shape shape_;
   Rng rng_;
+  LstmKernels kernels_;  // for the whole run
   std::vector<double> x_mean_, x_std_;
   std::unique_ptr<Standardizer> st_;
-  std::vector<float> ys_, theta_, grad_, m_, v_, dpred_;
+  std::vector<float> ys_, theta_, m_, v_, dpred_;
+  AlignedFloats grad_;
   std::vector<std::size_t> order_;
-  std::unique_ptr<Net<float>> net_, infer_net_;
+  std::unique_ptr<KernelNet> net_, infer_net_;
   long step_ = 0;
 };
 
@@ -692,7 +592,7 @@ LstmModel make_model(const LstmParams& p, const Trainer& t, const std::vector<fl
 
 LstmModel train_impl(const SequenceSet& train, const SequenceSet& valid, const LstmParams& p,
                      const std::function<bool()>& should_stop, LstmTrainReport* report,
-                     const lstm_detail::TrainHooks* hooks) {
+                     const lstm_detail::TrainHooks* hooks, const LstmModel* init = nullptr) {
   LstmTrainReport local;
   LstmTrainReport& rep = report != nullptr ? *report : local;
   rep = LstmTrainReport();
@@ -705,13 +605,19 @@ LstmModel train_impl(const SequenceSet& train, const SequenceSet& valid, const L
   }
   std::vector<char> covered;
   check_set(valid, L, "validation", true, &covered);
-  Trainer tr(train, p);  // checks the training set
+  Trainer tr(train, p, init);  // checks the training set
   if (valid.ends.empty()) {
     throw InvalidParameter("lstm: 0 validation sequences of length " + std::to_string(L) + "; at least 1 needed");
   }
   double best = std::numeric_limits<double>::infinity();
   std::vector<float> best_theta = tr.theta();
   int since_best = 0;
+  if (init != nullptr) {  // warm start: the initial weights are epoch 0, kept unless an epoch beats them
+    best = tr.valid_mse(valid, should_stop, 0);
+    if (!std::isfinite(best)) diverged(0, "validation MSE", p, &rep);
+    rep.best_epoch = 0;
+    rep.best_valid_mse = best;
+  }
   for (int epoch = 1; epoch <= p.max_epochs; ++epoch) {
     const double loss = tr.run_epoch(epoch, should_stop, hooks, &rep);
     const double mse = tr.valid_mse(valid, should_stop, epoch);
@@ -863,6 +769,12 @@ LstmModel LstmModel::train(const SequenceSet& train, const SequenceSet& valid, c
   return train_impl(train, valid, p, should_stop, report, nullptr);
 }
 
+LstmModel LstmModel::train_from(const LstmModel& init, const SequenceSet& train, const SequenceSet& valid,
+                                const LstmParams& p, const std::function<bool()>& should_stop,
+                                LstmTrainReport* report) {
+  return train_impl(train, valid, p, should_stop, report, nullptr, &init);
+}
+
 std::vector<double> LstmModel::predict(const SequenceSet& s) const {
   if (s.cols != nfeat_) {
     throw InvalidParameter("lstm: the set has " + std::to_string(s.cols) + " feature columns but the model was trained on " +
@@ -875,8 +787,8 @@ std::vector<double> LstmModel::predict(const SequenceSet& s) const {
   const Shape shape{static_cast<int>(nfeat_), p_.hidden_size, p_.num_layers};
   const Standardizer st(x_mean_, x_std_, y_mean_, y_std_);
   std::vector<float> pred;
-  std::unique_ptr<Net<float>> net;
-  predict_std(shape, L, weights_.data(), s, st, nullptr, [] {}, &net, &pred);
+  std::unique_ptr<KernelNet> net;
+  predict_std(shape, L, weights_.data(), s, st, nullptr, [] {}, lstm_kernels_active(), &net, &pred);
   std::vector<double> out(pred.size());
   for (std::size_t k = 0; k < pred.size(); ++k) out[k] = static_cast<double>(pred[k]) * y_std_ + y_mean_;
   return out;
@@ -981,14 +893,85 @@ LstmModel LstmModel::load(const std::string& bytes) {
   return m;
 }
 
+// --- CPU kernels ------------------------------------------------------------------------------
+
+LstmKernels parse_lstm_kernels(const std::string& value, const char* what) {
+  if (value == "auto") return LstmKernels::automatic;
+  if (value == "portable") return LstmKernels::portable;
+  if (value == "avx2") return LstmKernels::avx2;
+  throw InvalidParameter(std::string(what) + " = '" + value + "' is not valid: must be auto, portable or avx2",
+                         std::string("rule: ") + what + " is one of auto, portable, avx2");
+}
+
+const char* lstm_kernels_name(LstmKernels k) {
+  switch (k) {
+    case LstmKernels::portable: return "portable";
+    case LstmKernels::avx2: return "avx2";
+    case LstmKernels::automatic: break;
+  }
+  return "auto";
+}
+
+bool lstm_avx2_available() {
+  const CpuFlags f = cpu_flags();
+  return f.avx2 && f.fma && lstm_avx2::compiled();
+}
+
+LstmKernels resolve_lstm_kernels(LstmKernels requested, bool cpu_avx2, bool cpu_fma) {
+  const bool ok = cpu_avx2 && cpu_fma && lstm_avx2::compiled();
+  switch (requested) {
+    case LstmKernels::portable: return LstmKernels::portable;
+    case LstmKernels::automatic: return ok ? LstmKernels::avx2 : LstmKernels::portable;
+    case LstmKernels::avx2: break;
+  }
+  if (ok) return LstmKernels::avx2;
+  std::string why;
+  if (!lstm_avx2::compiled()) {
+    why = "this build of cryptoml has no avx2 kernels (not compiled for x86-64 with -mavx2 -mfma)";
+  } else {
+    why = std::string("this CPU lacks ") + (!cpu_avx2 && !cpu_fma ? "the avx2 and fma flags" : !cpu_avx2 ? "the avx2 flag" : "the fma flag");
+  }
+  throw InvalidParameter("lstm kernels 'avx2' need a CPU with the avx2 and fma flags (AVX2 and FMA3): " + why,
+                         "rule: avx2 only where /proc/cpuinfo lists both avx2 and fma",
+                         "use lstm kernels 'auto' or 'portable'");
+}
+
+LstmKernels resolve_lstm_kernels(LstmKernels requested) {
+  const CpuFlags f = cpu_flags();
+  return resolve_lstm_kernels(requested, f.avx2, f.fma);
+}
+
+void set_lstm_kernels(LstmKernels requested) {
+  const CpuFlags f = cpu_flags();
+  resolve_lstm_kernels(requested, f.avx2, f.fma);  // throws when it cannot run here
+  g_kernels.store(static_cast<int>(requested));
+}
+
+LstmKernels lstm_kernels_requested() {
+  int k = g_kernels.load();
+  if (k < 0) {
+    const char* env = std::getenv("CRYPTOML_LSTM_KERNELS");
+    const LstmKernels r = env != nullptr && *env != '\0' ? parse_lstm_kernels(env, "CRYPTOML_LSTM_KERNELS") : LstmKernels::automatic;
+    int expected = -1;
+    g_kernels.compare_exchange_strong(expected, static_cast<int>(r));
+    k = g_kernels.load();
+  }
+  return static_cast<LstmKernels>(k);
+}
+
+LstmKernels lstm_kernels_active() {
+  const CpuFlags f = cpu_flags();
+  return resolve_lstm_kernels(lstm_kernels_requested(), f.avx2, f.fma);
+}
+
 // --- lstm_detail --------------------------------------------------------------------------------
 
 namespace lstm_detail {
 
-std::size_t Shape::num_params() const { return Layout(*this).total; }
+std::size_t Shape::num_params() const { return layout_of(*this).total; }
 
 std::vector<ParamBlock> param_blocks(const Shape& s) {
-  const Layout lay(s);
+  const Layout lay = layout_of(s);
   const std::size_t H = static_cast<std::size_t>(s.hidden);
   std::vector<ParamBlock> out;
   for (int l = 0; l < s.layers; ++l) {
@@ -1003,14 +986,14 @@ std::vector<ParamBlock> param_blocks(const Shape& s) {
 }
 
 std::vector<double> init_params(const Shape& s, std::uint64_t seed) {
-  const Layout lay(s);
+  const Layout lay = layout_of(s);
   Rng rng(seed, 1);
   std::vector<double> theta(lay.total);
   const double k = 1.0 / std::sqrt(static_cast<double>(s.hidden));
   for (double& v : theta) v = (2.0 * rng.uniform() - 1.0) * k;
   const std::size_t H = static_cast<std::size_t>(s.hidden);
-  for (const LayerOffsets& o : lay.layers) {
-    for (std::size_t j = 0; j < H; ++j) theta[o.bias + H + j] = 1.0;  // forget gate
+  for (int l = 0; l < lay.NL; ++l) {
+    for (std::size_t j = 0; j < H; ++j) theta[lay.layers[l].bias + H + j] = 1.0;  // forget gate
   }
   return theta;
 }
@@ -1019,7 +1002,7 @@ double loss_and_gradient(const Shape& s, const std::vector<double>& theta, const
                          std::size_t L, const double* y, std::vector<double>* grad) {
   const std::size_t F = static_cast<std::size_t>(s.features);
   if (theta.size() != s.num_params()) throw InvalidParameter("lstm: theta has the wrong size");
-  Net<double> net(s, L, B);
+  LstmNet<double> net(s.features, s.hidden, s.layers, L, B);
   double* in = net.input();
   const std::size_t stride = net.input_stride();
   for (std::size_t b = 0; b < B; ++b) {
@@ -1041,6 +1024,37 @@ double loss_and_gradient(const Shape& s, const std::vector<double>& theta, const
   }
   return loss / static_cast<double>(B);
 }
+
+double loss_and_gradient_f32(const Shape& s, const std::vector<float>& theta, const float* seqs, std::size_t B,
+                             std::size_t L, const float* y, LstmKernels kernels, std::vector<float>* pred,
+                             std::vector<float>* grad) {
+  const std::size_t F = static_cast<std::size_t>(s.features);
+  if (theta.size() != s.num_params()) throw InvalidParameter("lstm: theta has the wrong size");
+  const CpuFlags f = cpu_flags();
+  KernelNet net(s, L, B, resolve_lstm_kernels(kernels, f.avx2, f.fma));
+  float* in = net.input();
+  const std::size_t stride = net.input_stride();
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t t = 0; t < L; ++t) {
+      std::copy(seqs + (b * L + t) * F, seqs + (b * L + t + 1) * F, in + (t * B + b) * stride);
+    }
+  }
+  net.forward(theta.data(), B);
+  pred->assign(net.pred(), net.pred() + B);
+  std::vector<float> dpred(B);
+  double loss = 0;
+  for (std::size_t b = 0; b < B; ++b) {
+    const float e = (*pred)[b] - y[b];
+    loss += static_cast<double>(e) * static_cast<double>(e);
+    dpred[b] = 2.0f * e / static_cast<float>(B);
+  }
+  AlignedFloats g(theta.size(), 0.0f);
+  net.backward(theta.data(), dpred.data(), B, g.data());
+  grad->assign(g.begin(), g.end());
+  return loss / static_cast<double>(B);
+}
+
+void reset_lstm_kernels_from_env() { g_kernels.store(-1); }
 
 std::vector<float> get_params(const LstmModel& m) { return LstmAccess::w(m); }
 

@@ -40,7 +40,7 @@ struct LstmParams {
 
 struct LstmTrainReport {
   int epochs_trained = 0;          // epochs completed
-  int best_epoch = -1;             // 1-based epoch whose weights were kept (-1: none yet)
+  int best_epoch = -1;             // 1-based epoch whose weights were kept (-1: none yet; 0: train_from's initial weights)
   double best_valid_mse = 0;       // validation MSE of that epoch, in target units
   std::vector<double> train_loss;  // per epoch: mean mini-batch MSE on the standardized target
   std::vector<double> valid_mse;   // per epoch: validation MSE in target units
@@ -72,6 +72,15 @@ class LstmModel {
   static LstmModel train(const SequenceSet& train, const SequenceSet& valid, const LstmParams& p,
                          const std::function<bool()>& should_stop, LstmTrainReport* report);
 
+  // Warm start: train() starting from init's weights and standardization (not recomputed from
+  // `train`) instead of p.seed's random weights; Adam's moments start at zero. The validation MSE
+  // of init's weights counts as epoch 0: they are kept (best_epoch 0) unless an epoch is strictly
+  // better, and patience counts from them. p.seed still orders the mini-batches, so the same init,
+  // data and p give the same model. InvalidParameter also when init's features, sequence_length,
+  // hidden_size or num_layers differ from train.cols and p.
+  static LstmModel train_from(const LstmModel& init, const SequenceSet& train, const SequenceSet& valid,
+                              const LstmParams& p, const std::function<bool()>& should_stop, LstmTrainReport* report);
+
   // One prediction (in target units) per s.ends[k]; s.y is not read.
   // Throws InvalidParameter when s.cols != num_features(), an end is out of range or a feature of a
   // used row is +-infinity.
@@ -100,6 +109,33 @@ class LstmModel {
   double y_mean_ = 0, y_std_ = 1;
   std::vector<float> weights_;          // flat parameter vector, layout in lstm_detail::param_blocks
 };
+
+// Which build of the network's dense kernels (forward/backward GEMMs and gate math) LSTM training
+// and prediction run on (docs/lstm.md "CPU kernels"): `portable` is compiled for the x86-64
+// baseline (SSE2) and runs anywhere; `avx2` is the same code compiled with AVX2+FMA, for CPUs
+// that have both; `automatic` ("auto") takes avx2 when the CPU has it. The two differ in float
+// rounding only (FMA, summation order), and a model trained on one predicts on the other.
+enum class LstmKernels { automatic, portable, avx2 };
+
+// "auto" | "portable" | "avx2" (exactly); InvalidParameter naming `what` and the value otherwise.
+LstmKernels parse_lstm_kernels(const std::string& value, const char* what = "lstm kernels");
+const char* lstm_kernels_name(LstmKernels k);  // "auto", "portable", "avx2"
+// True when this CPU has AVX2 and FMA and this build has the avx2 kernels.
+bool lstm_avx2_available();
+// What a request runs on, given the CPU's flags: automatic -> avx2 if cpu_avx2 && cpu_fma (and the
+// build has avx2 kernels), else portable; avx2 without them throws InvalidParameter naming the
+// missing CPU flags. Never returns automatic.
+LstmKernels resolve_lstm_kernels(LstmKernels requested, bool cpu_avx2, bool cpu_fma);
+// The same on this CPU's flags.
+LstmKernels resolve_lstm_kernels(LstmKernels requested);
+// The process-wide request for networks built from now on (a training run keeps its kernels to
+// the end). Until set, it is the environment variable CRYPTOML_LSTM_KERNELS (auto when unset);
+// in PostgreSQL the GUC cryptoml.lstm_kernels sets it. set throws InvalidParameter (and changes
+// nothing) when the request cannot run on this CPU; active() resolves the request (it throws
+// InvalidParameter for a bad CRYPTOML_LSTM_KERNELS).
+void set_lstm_kernels(LstmKernels requested);
+LstmKernels lstm_kernels_requested();
+LstmKernels lstm_kernels_active();  // portable or avx2
 
 // Internals exposed for unit tests and benchmarks; not for the binding layer.
 namespace lstm_detail {
@@ -131,6 +167,17 @@ double loss_and_gradient(const Shape& s, const std::vector<double>& theta, const
 // (the size must match).
 std::vector<float> get_params(const LstmModel& m);
 LstmModel with_params(const LstmModel& m, const std::vector<float>& theta);
+
+// The float forward and backward pass of training on the given kernels (portable or avx2), for
+// the cross-path tests: seqs and y as for loss_and_gradient (already standardized); fills pred
+// (B predictions) and grad (s.num_params(), gradient of the mean squared error); returns that MSE.
+double loss_and_gradient_f32(const Shape& s, const std::vector<float>& theta, const float* seqs, std::size_t B,
+                             std::size_t L, const float* y, LstmKernels kernels, std::vector<float>* pred,
+                             std::vector<float>* grad);
+
+// Test hook: forget the process-wide kernel request, so that the next use reads
+// CRYPTOML_LSTM_KERNELS again (as at process start).
+void reset_lstm_kernels_from_env();
 
 // Test hooks. after_backward is called after every mini-batch's backward pass (before the
 // finiteness check, clipping and the Adam step) with the 1-based epoch, the 0-based batch index,

@@ -92,6 +92,15 @@ OptionSpec choice_opt(std::string key, std::vector<std::string> choices, std::st
   return s;
 }
 
+OptionSpec bool_opt(std::string key, std::string note = {}) {
+  OptionSpec s;
+  s.key = std::move(key);
+  s.type = OptionType::Boolean;
+  s.kind = "a boolean";
+  s.note = std::move(note);
+  return s;
+}
+
 OptionSpec obj_opt(std::string key, std::string kind, std::string note = {}) {
   OptionSpec s;
   s.key = std::move(key);
@@ -270,6 +279,9 @@ std::vector<OptionSpec> build_backtest_specs(ModelType model) {
       integer_option("featureSet", 1, kMaxFeatureSet, "the samples' feature set; default config features.featureSet"),
       array_opt("excludeGroups", "an array of feature group names", "feature set 2 groups blanked before training and prediction"),
       choice_opt("combiner", {"inverse_mse", "stacking"}, "model ensemble only: how it weighs its members"),
+      bool_opt("warmStart", "lstm and ensemble: each segment's networks start from the previous segment's weights"),
+      integer_option("warmMaxEpochs", 1, 100000, "epochs of a warm-started network"),
+      integer_option("warmPatience", 1, 100000, "patience of a warm-started network, counted from its initial weights"),
   };
 }
 
@@ -662,6 +674,14 @@ BacktestConfig parse_backtest_options(const json& options, ModelType model, int 
                                "rule: combiner chooses how an ensemble weighs its members; an xgboost or lstm model has none");
       c.combiner = parse_combiner(option_choice(*s, v, k));
     }
+    if (k == "warmStart") {
+      c.warm_start = option_bool(*s, v, k);
+      if (c.warm_start && model == ModelType::xgboost)
+        throw InvalidParameter("option warmStart = true is for model_type lstm or ensemble, not xgboost",
+                               "rule: warmStart starts a segment's lstm networks from the previous segment's; an xgboost backtest has none");
+    }
+    if (k == "warmMaxEpochs") c.warm_max_epochs = option_int32(*s, v, k);
+    if (k == "warmPatience") c.warm_patience = option_int32(*s, v, k);
   }
   // the ablation's group names, against the feature set the options name (ml_backtest resolves it)
   if (options.contains("excludeGroups"))

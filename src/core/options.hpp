@@ -76,7 +76,8 @@ const std::vector<OptionSpec>& train_option_specs(ModelType type);
 // slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience,
 // sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, ..., featureSet
 // (1 or 2), excludeGroups (an array of feature set 2 groups: feature_context.hpp's excluded_columns
-// checks the names).
+// checks the names), combiner, warmStart (a boolean; true is refused for xgboost), warmMaxEpochs,
+// warmPatience (backtest.hpp, "Warm start").
 const std::vector<OptionSpec>& backtest_option_specs(ModelType model);
 
 // Spec builders (every option table uses them: ml_train, ml_backtest, ml_tune, the volatility

@@ -94,9 +94,11 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   // feature set and the columns the ablation blanks.
   int fs = 1, n_blank = 0;
   int* blank = nullptr;
+  bool warm = false;  // warm-started segments depend on the ones before: no checkpoint is taken back
   cml::pg::guarded("ml_backtest", [&] {
     const cml::json o = cml::parse_json_document(params, "option");
-    (void)cml::parse_backtest_options(o, cml::parse_model_type(model_type), horizon);
+    const cml::BacktestConfig c = cml::parse_backtest_options(o, cml::parse_model_type(model_type), horizon);
+    warm = c.warm_start && c.model != cml::ModelType::xgboost;
     fs = cml::checked_feature_set(o.contains("featureSet") ? o.at("featureSet").get<long long>() : 1, "option featureSet");
     const std::vector<std::size_t> cols = cml::excluded_columns(fs, o.contains("excludeGroups") ? o.at("excludeGroups") : cml::json::array());
     blank = static_cast<int*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int) * (cols.size() + 1), MCXT_ALLOC_NO_OOM));
@@ -204,7 +206,10 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   double* r_lo = (double*)palloc(sizeof(double) * Max(n, 1));
   double* r_up = (double*)palloc(sizeof(double) * Max(n, 1));
   int* r_seg = (int*)palloc(sizeof(int) * Max(n, 1));
-  for (uint64 i = 0; i < SPI_processed; i++) {
+  if (warm && SPI_processed > 0)
+    ereport(NOTICE, (errmsg("ml_backtest: run %s is warm-started (option warmStart): it walks again from its first segment", rid),
+                     errdetail("A warm-started segment starts from the networks of the segments before it, which checkpoints do not keep.")));
+  for (uint64 i = 0; i < SPI_processed && !warm; i++) {
     bool isnull;
     HeapTuple row = SPI_tuptable->vals[i];
     int seg = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
@@ -290,6 +295,12 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
                       [&](const cml::SegmentResult& seg) {
                         const int64 seg_done = seg.segment + 1;
                         cml::pg::pg_call([&] { cml::pg::progress_update(seg_done); });
+                        if (seg.networks > 0) {  // warm start: how much each segment trained (bench/backtest.sh reads it)
+                          const int sk = seg.segment, nn = seg.networks, nw = seg.warm_started, ne = seg.epochs;
+                          cml::pg::pg_call([&] {
+                            elog(DEBUG1, "ml_backtest: segment %d trained %d lstm networks, %d warm-started, %d epochs", sk, nn, nw, ne);
+                          });
+                        }
                         preds.insert(preds.end(), seg.predictions.begin(), seg.predictions.end());
                         // checkpoint: the segment's predictions, exact (17 significant digits)
                         std::string json = "{\"version\": \"" + std::string(cml::kVersion) + "\", \"segment\": " +

@@ -24,7 +24,9 @@
 
 #include "indicators.hpp"
 
+#include "chart.hpp"
 #include "config_access.hpp"
+#include "follow.hpp"
 #include "guard.hpp"
 #include "log.hpp"
 #include "node.hpp"
@@ -54,6 +56,7 @@ PG_FUNCTION_INFO_V1(ml_recompute_indicators);
 PG_FUNCTION_INFO_V1(cml_delete_history);
 PG_FUNCTION_INFO_V1(cml_statement_bar_changes);
 PG_FUNCTION_INFO_V1(cml_numeric_to_double_mismatches);
+PG_FUNCTION_INFO_V1(cml_column_numeric_mismatches);
 }
 
 namespace cml {
@@ -281,6 +284,50 @@ bool numeric_to_double_fast(Datum d, double* out) {
   return true;
 }
 
+// v / 10^scale as a numeric Datum, the same bytes int64_div_fast_to_numeric(v, scale) returns
+// (numeric.c's make_result: base-10000 digits aligned on the decimal point, leading and trailing
+// zero digits dropped, zero as weight 0, the short header when dscale <= 63 and -64 <= weight <= 63)
+// in one palloc instead of a NumericVar, its digit buffer and the result. Checked value by value
+// against int64_div_fast_to_numeric by cryptoml_internal.column_numeric_mismatches (25_ingest_path).
+// |v| >= 2^62 or a scale over 63 take int64_div_fast_to_numeric itself.
+Datum scaled_int_to_numeric(int64 v, int scale) {
+  if (v >= (INT64CONST(1) << 62) || v <= -(INT64CONST(1) << 62) || scale < 0 || scale > 63)
+    return NumericGetDatum(int64_div_fast_to_numeric(v, scale));
+  static const uint32 kPad[4] = {1, 1000, 100, 10};  // 10^((4 - scale % 4) % 4)
+  unsigned __int128 u = (unsigned __int128)(uint64)(v < 0 ? -v : v) * kPad[scale % 4];
+  int16 digits[8];  // least significant first; u < 2^62 * 1000 < 10^22: at most 6 digits
+  int n = 0;
+  while (u != 0) {
+    digits[n++] = (int16)(uint32)(u % 10000);
+    u /= 10000;
+  }
+  int weight = n - 1 - (scale + 3) / 4;  // of the most significant digit
+  int low = 0;                           // trailing zero digits dropped
+  while (low < n && digits[low] == 0) low++;
+  int nd = n - low;
+  if (nd == 0) weight = 0;
+  bool neg = v < 0;
+  Size len;
+  char* p;
+  if (weight <= 63 && weight >= -64) {  // NUMERIC_CAN_BE_SHORT (scale <= 63 checked above)
+    len = VARHDRSZ + sizeof(uint16) + nd * sizeof(int16);
+    p = (char*)palloc(len);
+    uint16 header = 0x8000 | (neg ? 0x2000 : 0) | (uint16)(scale << 7) | (weight < 0 ? 0x0040 : 0) | (uint16)(weight & 0x003F);
+    memcpy(p + VARHDRSZ, &header, sizeof header);
+  } else {
+    len = VARHDRSZ + sizeof(uint16) + sizeof(int16) + nd * sizeof(int16);
+    p = (char*)palloc(len);
+    uint16 header = (neg ? 0x4000 : 0x0000) | (uint16)(scale & 0x3FFF);
+    int16 w = (int16)weight;
+    memcpy(p + VARHDRSZ, &header, sizeof header);
+    memcpy(p + VARHDRSZ + sizeof header, &w, sizeof w);
+  }
+  SET_VARSIZE(p, len);
+  int16* out = (int16*)(p + len - nd * sizeof(int16));
+  for (int i = 0; i < nd; i++) out[i] = digits[n - 1 - i];
+  return PointerGetDatum(p);
+}
+
 // x rounded to the column's scale, as numeric; NaN gives NULL. Values a DECIMAL(p,s) column
 // cannot hold are an error (heap_modify_tuple does not apply typmods).
 Datum to_column_numeric(double x, int32 typmod, const char* column, bool* isnull) {
@@ -293,7 +340,7 @@ Datum to_column_numeric(double x, int32 typmod, const char* column, bool* isnull
   if (!std::isfinite(x) || std::fabs(scaled) >= limit)
     ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                     errmsg("indicator %s = %g does not fit column %s DECIMAL(%d,%d)", column, x, column, precision, scale)));
-  return NumericGetDatum(int64_div_fast_to_numeric((int64)scaled, scale));
+  return scaled_int_to_numeric((int64)scaled, scale);
 }
 
 double numeric_to_double(Datum d) {
@@ -302,12 +349,7 @@ double numeric_to_double(Datum d) {
   return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
 }
 
-struct Bar {
-  const char* symbol;
-  Timestamp ts;
-  double open, high, low, close, volume;
-  bool open_null, high_null, low_null, close_null, volume_null;
-};
+using Bar = cml::pg::ChartBar;  // chart.hpp: shared with the bulk loader
 
 // A row's columns, deformed once.
 struct Row {
@@ -378,8 +420,12 @@ void validate_bar(const Bar& b) {
                            DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts)))),
                     errdetail("rule: timestamp is the bar's open time in UTC, with zero seconds")));
   // Timestamps are UTC; GetCurrentTimestamp() counts UTC microseconds from the same epoch.
+  // The clock is read again only for a bar after the last reading plus the tolerance: time only
+  // moves on, so a bar before that is not in the future (a backfill reads the clock once).
+  static TimestampTz now_seen = 0;
   int64 tolerance = (int64)cml::pg::config_future_tolerance_seconds() * USECS_PER_SEC;
-  if (b.ts > GetCurrentTimestamp() + tolerance)
+  if (b.ts > now_seen + tolerance) now_seen = GetCurrentTimestamp();
+  if (b.ts > now_seen + tolerance)
     ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
                     errmsg("rollingChartData bar %s rejected: timestamp %s is in the future", b.symbol,
                            DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(b.ts)))),
@@ -434,6 +480,29 @@ void spi_run(const char* sql, int nargs, Oid* types, Datum* values, const char* 
   if (rc != expect) elog(ERROR, "cryptoml: SPI returned %d for: %s", rc, sql);
 }
 
+// Saved plans of the queries every statement (or every transaction's first bar of a symbol) runs:
+// parsed and planned once per backend instead of at each call. They name their tables with the
+// schema, so a plan invalidated by DDL is planned again from the same text.
+SPIPlanPtr kept_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
+  if (*slot == nullptr) {
+    SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+    if (p == nullptr) elog(ERROR, "cryptoml: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql);
+    if (SPI_keepplan(p) != 0) elog(ERROR, "cryptoml: SPI_keepplan failed for: %s", sql);
+    *slot = p;
+  }
+  return *slot;
+}
+
+void run_plan(SPIPlanPtr plan, Datum* values, const char* nulls, int expect, const char* what) {
+  int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+  if (rc != expect) elog(ERROR, "cryptoml: SPI returned %d for the %s", rc, what);
+}
+
+SPIPlanPtr g_plan_write_checkpoint = nullptr, g_plan_prune_checkpoints = nullptr;
+SPIPlanPtr g_plan_write_latest = nullptr, g_plan_prune_latest = nullptr;  // flush_statement's, for all symbols at once
+SPIPlanPtr g_plan_begin = nullptr;  // for the relation g_plan_begin_rel names
+char g_plan_begin_rel[512] = "";
+
 Datum bytea_from(const std::string& s) {
   bytea* b = (bytea*)palloc(VARHDRSZ + s.size());
   SET_VARSIZE(b, VARHDRSZ + s.size());
@@ -457,9 +526,11 @@ Datum state_bytea(SymbolEntry* e) {
 void write_checkpoint(const char* symbol, Timestamp ts, int64 bars, Datum state) {
   Oid types[4] = {TEXTOID, TIMESTAMPOID, INT8OID, BYTEAOID};
   Datum values[4] = {CStringGetTextDatum(symbol), TimestampGetDatum(ts), Int64GetDatum(bars), state};
-  spi_run("INSERT INTO cryptoml_internal.indicator_checkpoint (symbol, bar_ts, bars, state) VALUES ($1, $2, $3, $4) "
-          "ON CONFLICT (symbol, bar_ts) DO UPDATE SET bars = EXCLUDED.bars, state = EXCLUDED.state",
-          4, types, values, nullptr, SPI_OK_INSERT);
+  run_plan(kept_plan(&g_plan_write_checkpoint,
+                     "INSERT INTO cryptoml_internal.indicator_checkpoint (symbol, bar_ts, bars, state) VALUES ($1, $2, $3, $4) "
+                     "ON CONFLICT (symbol, bar_ts) DO UPDATE SET bars = EXCLUDED.bars, state = EXCLUDED.state",
+                     4, types),
+           values, nullptr, SPI_OK_INSERT, "checkpoint write");
 }
 
 void write_pending_checkpoints(const char* symbol, SymbolEntry* e) {
@@ -472,8 +543,10 @@ void write_pending_checkpoints(const char* symbol, SymbolEntry* e) {
 void prune_checkpoints(const char* symbol, Timestamp latest) {
   Oid types[3] = {TEXTOID, TIMESTAMPOID, INT8OID};
   Datum values[3] = {CStringGetTextDatum(symbol), TimestampGetDatum(latest), Int64GetDatum(kCheckpointEvery)};
-  spi_run("DELETE FROM cryptoml_internal.indicator_checkpoint WHERE symbol = $1 AND bar_ts < $2 AND bars % $3 <> 0",
-          3, types, values, nullptr, SPI_OK_DELETE);
+  run_plan(kept_plan(&g_plan_prune_checkpoints,
+                     "DELETE FROM cryptoml_internal.indicator_checkpoint WHERE symbol = $1 AND bar_ts < $2 AND bars % $3 <> 0",
+                     3, types),
+           values, nullptr, SPI_OK_DELETE, "checkpoint pruning");
 }
 
 // ---- the per-symbol cache ----
@@ -533,17 +606,26 @@ void begin_symbol(const char* rel_name, Oid owner, const char* symbol, SymbolEnt
   e->pending.clear();
   const IndicatorParams& p = cml::pg::config_indicator_params();
 
-  char* sql = psprintf(
-      "SELECT (SELECT max(r.timestamp) FROM %s r WHERE r.symbol = $1), c.bar_ts, c.state "
-      "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k "
-      "WHERE k.symbol = $1 ORDER BY k.bar_ts DESC LIMIT 1) c ON true",
-      rel_name);
   Oid types[1] = {TEXTOID};
   Datum values[1] = {CStringGetTextDatum(symbol)};
   OwnerScope scope;
   enter_owner(owner, &scope);
   SPI_connect();
-  spi_run(sql, 1, types, values, nullptr, SPI_OK_SELECT);
+  if (strcmp(g_plan_begin_rel, rel_name) != 0) {  // another relation (a re-created extension): plan again
+    if (g_plan_begin != nullptr) SPI_freeplan(g_plan_begin);
+    g_plan_begin = nullptr;
+    g_plan_begin_rel[0] = '\0';
+  }
+  if (g_plan_begin == nullptr) {
+    char* sql = psprintf(
+        "SELECT (SELECT max(r.timestamp) FROM %s r WHERE r.symbol = $1), c.bar_ts, c.state "
+        "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k "
+        "WHERE k.symbol = $1 ORDER BY k.bar_ts DESC LIMIT 1) c ON true",
+        rel_name);
+    (void)kept_plan(&g_plan_begin, sql, 1, types);
+    strlcpy(g_plan_begin_rel, rel_name, sizeof g_plan_begin_rel);
+  }
+  run_plan(g_plan_begin, values, nullptr, SPI_OK_SELECT, "symbol's latest bar and checkpoint");
   bool latest_null, ckpt_null, state_null;
   HeapTuple row = SPI_tuptable->vals[0];
   TupleDesc td = SPI_tuptable->tupdesc;
@@ -590,18 +672,45 @@ SymbolEntry* acquire(Relation rel, const char* symbol) {
   return e;
 }
 
-// The row with its indicator columns replaced; identification copied as heap_modify_tuple does.
-HeapTuple set_indicators(Relation rel, const Columns& c, HeapTuple orig, Row& row, const IndicatorValues* v) {
+// A cached state made with other features settings is dropped: the symbol is recomputed.
+void check_settings(SymbolEntry* e, const char* symbol) {
+  if (e->valid && !(e->state->params() == cml::pg::config_indicator_params())) {
+    ereport(WARNING, (errmsg("cryptoml: the features configuration changed while indicators of %s were cached", symbol),
+                      errdetail("Every bar of %s is recomputed with the new settings at the end of this statement.", symbol),
+                      errhint("Run CALL ml_recompute_indicators(); to bring the other symbols up to date.")));
+    e->valid = false;
+    mark_dirty(e, DT_NOBEGIN);
+  }
+}
+
+// The O(1) path of an in-order bar (valid, clean state; b.ts after e->last_ts).
+void advance(SymbolEntry* e, const Bar& b, IndicatorValues* v) {
+  guarded("indicators", [&] {
+    *v = e->state->update(b.high, b.low, b.close);
+    if (e->state->bars() % kCheckpointEvery == 0)
+      e->pending.push_back(PendingCheckpoint{b.ts, e->state->bars(), e->state->serialize()});
+  });
+  e->last_ts = b.ts;
+  e->need_latest = true;
+}
+
+// The 11 indicator columns of a row (v == nullptr: NULL, is_complete false), as stored.
+void indicator_datums(const Columns& c, const IndicatorValues* v, Datum* values, bool* nulls) {
   const double x[10] = {v ? v->rsi : NAN,      v ? v->macd : NAN,       v ? v->macd_signal : NAN, v ? v->macd_hist : NAN,
                         v ? v->bb_upper : NAN, v ? v->bb_middle : NAN,  v ? v->bb_lower : NAN,    v ? v->stoch_k : NAN,
                         v ? v->stoch_d : NAN,  v ? v->volatility : NAN};
   for (int i = 0; i < 10; i++) {
     int a = c.ind[i] - 1;
-    row.values[a] = to_column_numeric(x[i], c.typmod[i], kIndicatorColumns[i], &row.nulls[a]);
+    values[a] = to_column_numeric(x[i], c.typmod[i], kIndicatorColumns[i], &nulls[a]);
   }
   int a = c.ind[10] - 1;
-  row.values[a] = BoolGetDatum(v != nullptr && v->complete());
-  row.nulls[a] = false;
+  values[a] = BoolGetDatum(v != nullptr && v->complete());
+  nulls[a] = false;
+}
+
+// The row with its indicator columns replaced; identification copied as heap_modify_tuple does.
+HeapTuple set_indicators(Relation rel, const Columns& c, HeapTuple orig, Row& row, const IndicatorValues* v) {
+  indicator_datums(c, v, row.values, row.nulls);
   HeapTuple t = heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls);
   t->t_data->t_ctid = orig->t_data->t_ctid;
   t->t_self = orig->t_self;
@@ -752,6 +861,11 @@ void flush_statement(Relation rel) {
   const Columns& c = columns_of(rel);
   const char* rel_name = qualified_name(rel);
   int batch = Max(cml::pg::config_backfill_batch_size(), 1000);
+  int n = (int)g_touched->size(), nl = 0;
+  Datum* latest_sym = (Datum*)palloc(sizeof(Datum) * n);
+  Datum* latest_ts = (Datum*)palloc(sizeof(Datum) * n);
+  Datum* latest_bars = (Datum*)palloc(sizeof(Datum) * n);
+  Datum* latest_state = (Datum*)palloc(sizeof(Datum) * n);
   for (size_t i = 0; i < g_touched->size(); i++) {
     const char* symbol = (*g_touched)[i].c_str();
     SymbolEntry* e = entry_for(symbol);
@@ -766,16 +880,45 @@ void flush_statement(Relation rel) {
       (void)recompute(c, rel_name, symbol, e, e->dirty_from, batch, nullptr, nullptr);
       continue;
     }
-    if (!e->need_latest && e->pending.empty()) continue;
+    if (!e->pending.empty()) {  // periodic checkpoints (every kCheckpointEvery bars)
+      OwnerScope scope;
+      enter_owner(c.owner, &scope);
+      SPI_connect();
+      write_pending_checkpoints(symbol, e);
+      SPI_finish();
+      leave_owner(&scope);
+    }
+    if (e->need_latest) {  // written below, with the other symbols'
+      latest_sym[nl] = CStringGetTextDatum(symbol);
+      latest_ts[nl] = TimestampGetDatum(e->last_ts);
+      latest_bars[nl] = Int64GetDatum(e->state->bars());
+      latest_state[nl] = state_bytea(e);
+      nl++;
+      e->need_latest = false;
+    }
+  }
+  if (nl > 0) {  // the latest checkpoints, and earlier non-periodic ones dropped: one statement each
     OwnerScope scope;
     enter_owner(c.owner, &scope);
     SPI_connect();
-    write_pending_checkpoints(symbol, e);
-    if (e->need_latest) {
-      write_checkpoint(symbol, e->last_ts, e->state->bars(), state_bytea(e));
-      prune_checkpoints(symbol, e->last_ts);
-      e->need_latest = false;
-    }
+    Oid types[4] = {TEXTARRAYOID, TIMESTAMPARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
+    Datum args[4] = {PointerGetDatum(construct_array(latest_sym, nl, TEXTOID, -1, false, TYPALIGN_INT)),
+                     PointerGetDatum(construct_array(latest_ts, nl, TIMESTAMPOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+                     PointerGetDatum(construct_array(latest_bars, nl, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+                     PointerGetDatum(construct_array(latest_state, nl, BYTEAOID, -1, false, TYPALIGN_INT))};
+    run_plan(kept_plan(&g_plan_write_latest,
+                       "INSERT INTO cryptoml_internal.indicator_checkpoint (symbol, bar_ts, bars, state) "
+                       "SELECT * FROM unnest($1, $2, $3, $4) "
+                       "ON CONFLICT (symbol, bar_ts) DO UPDATE SET bars = EXCLUDED.bars, state = EXCLUDED.state",
+                       4, types),
+             args, nullptr, SPI_OK_INSERT, "latest checkpoints' write");
+    Oid ptypes[3] = {TEXTARRAYOID, TIMESTAMPARRAYOID, INT8OID};
+    Datum pargs[3] = {args[0], args[1], Int64GetDatum(kCheckpointEvery)};
+    run_plan(kept_plan(&g_plan_prune_latest,
+                       "DELETE FROM cryptoml_internal.indicator_checkpoint k USING unnest($1, $2) AS u(symbol, latest) "
+                       "WHERE k.symbol = u.symbol AND k.bar_ts < u.latest AND k.bars % $3 <> 0",
+                       3, ptypes),
+             pargs, nullptr, SPI_OK_DELETE, "checkpoint pruning");
     SPI_finish();
     leave_owner(&scope);
   }
@@ -835,6 +978,26 @@ HeapTuple keep_indicators(Relation rel, const Columns& c, HeapTuple newtup, Heap
   return changed ? heap_modify_tuple_by_cols(newtup, desc, 11, cols, vals, nulls) : newtup;
 }
 
+static void follow_changed_trades(Relation rel);
+// The statement's changes (g_changes) handed to trade following, as the table owner. The list is
+// copied first: nothing C++ is touched once PostgreSQL runs.
+static void follow_changed_trades(Relation rel) {
+  int n = (int)g_changes->size();
+  const char** symbols = (const char**)palloc(sizeof(char*) * n);
+  Timestamp* since = (Timestamp*)palloc(sizeof(Timestamp) * n);
+  for (int i = 0; i < n; i++) {
+    symbols[i] = pstrdup((*g_changes)[i].symbol.c_str());
+    since[i] = (*g_changes)[i].since;
+  }
+  const char* schema = quote_identifier(get_namespace_name(RelationGetNamespace(rel)));
+  OwnerScope scope;
+  enter_owner(rel->rd_rel->relowner, &scope);
+  SPI_connect();
+  cml::pg::follow_trades(schema, n, symbols, since);
+  SPI_finish();
+  leave_owner(&scope);
+}
+
 // BEFORE INSERT OR UPDATE OR DELETE, FOR EACH ROW.
 Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
   if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "cml_chart_row_trigger: not called as a trigger");
@@ -885,22 +1048,10 @@ Datum cml_chart_row_trigger(PG_FUNCTION_ARGS) {
   // INSERT
   validate_bar(b);
   SymbolEntry* e = acquire(rel, b.symbol);
-  if (e->valid && !(e->state->params() == cml::pg::config_indicator_params())) {
-    ereport(WARNING, (errmsg("cryptoml: the features configuration changed while indicators of %s were cached", b.symbol),
-                      errdetail("Every bar of %s is recomputed with the new settings at the end of this statement.", b.symbol),
-                      errhint("Run CALL ml_recompute_indicators(); to bring the other symbols up to date.")));
-    e->valid = false;
-    mark_dirty(e, DT_NOBEGIN);
-  }
+  check_settings(e, b.symbol);
   if (e->valid && !e->dirty && b.ts > e->last_ts) {  // the O(1) path: an in-order bar
     IndicatorValues v;
-    guarded("indicators", [&] {
-      v = e->state->update(b.high, b.low, b.close);
-      if (e->state->bars() % kCheckpointEvery == 0)
-        e->pending.push_back(PendingCheckpoint{b.ts, e->state->bars(), e->state->serialize()});
-    });
-    e->last_ts = b.ts;
-    e->need_latest = true;
+    advance(e, b, &v);
     return PointerGetDatum(set_indicators(rel, c, result, row, &v));
   }
   // Late or duplicate (ON CONFLICT) bar, or one after an unusable state: the statement trigger
@@ -927,6 +1078,12 @@ Datum cml_chart_statement_trigger(PG_FUNCTION_ARGS) {
     return PointerGetDatum(nullptr);
   }
   flush_statement(td->tg_relation);
+  // New and corrected bars re-evaluate the simulated trades they concern (follow.hpp): every
+  // active trade of a changed symbol, and completed trades whose window ends at or after the
+  // first changed bar. A DELETE leaves the trades as they are.
+  if ((TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)) && g_changes != nullptr &&
+      !g_changes->empty())
+    follow_changed_trades(td->tg_relation);
   return PointerGetDatum(nullptr);
 }
 
@@ -1077,6 +1234,31 @@ Datum cml_numeric_to_double_mismatches(PG_FUNCTION_ARGS) {
   PG_RETURN_ARRAYTYPE_P(construct_array(out, 2, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+// Test hook: how many of the int8[] values v give, as v / 10^scale, other numeric bytes through
+// the trigger's encoder (scaled_int_to_numeric) than through int64_div_fast_to_numeric (must be 0).
+Datum cml_column_numeric_mismatches(PG_FUNCTION_ARGS) {
+  ArrayType* a = PG_GETARG_ARRAYTYPE_P(0);
+  int32 scale = PG_GETARG_INT32(1);
+  if (scale < 0 || scale > 1000)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("scale %d is out of range", scale),
+                    errdetail("rule: 0 <= scale <= 1000")));
+  Datum* elems;
+  bool* nulls;
+  int n;
+  deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+  int64 mismatches = 0;
+  for (int i = 0; i < n; i++) {
+    if (nulls[i]) continue;
+    int64 v = DatumGetInt64(elems[i]);
+    Datum x = scaled_int_to_numeric(v, scale);
+    Datum y = NumericGetDatum(int64_div_fast_to_numeric(v, scale));
+    if (VARSIZE(DatumGetPointer(x)) != VARSIZE(DatumGetPointer(y)) ||
+        memcmp(DatumGetPointer(x), DatumGetPointer(y), VARSIZE(DatumGetPointer(x))) != 0)
+      mismatches++;
+  }
+  PG_RETURN_INT64(mismatches);
+}
+
 // ---- cryptoml_internal.delete_history(symbol, before, max_rows): retention's delete path ----
 //
 // Deletes up to max_rows of the symbol's oldest bars before `before` without the recompute a
@@ -1144,4 +1326,28 @@ Datum cml_statement_bar_changes(PG_FUNCTION_ARGS) {
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
   }
   return (Datum)0;
+}
+
+// ---- appending bars without the row trigger (chart.hpp; the bulk loader, bulk_load.cpp) ----
+
+void cml::pg::chart_validate_bar(const ChartBar& b) { validate_bar(b); }
+
+cml::pg::ChartAppend* cml::pg::chart_append_begin(Relation rel, const char* symbol, Timestamp* last_ts) {
+  require_read_committed();
+  SymbolEntry* e = acquire(rel, symbol);
+  check_settings(e, symbol);
+  if (!e->valid || e->dirty)  // what the statement trigger would recompute: done first, then O(1) appends
+    (void)recompute(columns_of(rel), qualified_name(rel), symbol, e, e->dirty_from,
+                    Max(cml::pg::config_backfill_batch_size(), 1000), nullptr, nullptr);
+  *last_ts = e->last_ts;
+  return reinterpret_cast<ChartAppend*>(e);
+}
+
+void cml::pg::chart_append_bar(ChartAppend* a, Relation rel, const ChartBar& b, Datum* values, bool* nulls) {
+  SymbolEntry* e = reinterpret_cast<SymbolEntry*>(a);
+  if (!e->valid || e->dirty || b.ts <= e->last_ts)
+    elog(ERROR, "cryptoml: chart_append_bar: %s bar not after the symbol's cached state", b.symbol);
+  IndicatorValues v;
+  advance(e, b, &v);
+  indicator_datums(columns_of(rel), &v, values, nulls);
 }

@@ -249,9 +249,10 @@ Datum ml_config(PG_FUNCTION_ARGS) { PG_RETURN_DATUM(jsonb_from(config_json_text(
 
 Datum ml_config_get(PG_FUNCTION_ARGS) {
   char* path = text_to_cstring(PG_GETARG_TEXT_PP(0));
-  char* tree = config_json_text();
+  ensure_loaded();
   char* out = nullptr;
-  guarded("ml_config_get", [&] { out = pstrdup_nothrow(Config::get(json::parse(tree), path).dump()); });
+  // from the cached object itself: no text round trip of the whole configuration per call
+  guarded("ml_config_get", [&] { out = pstrdup_nothrow(Config::get(*g_effective, path).dump()); });
   PG_RETURN_DATUM(jsonb_from(out));
 }
 

@@ -16,6 +16,7 @@
 // (hyperparameters), not the configuration's. While another symbol's bar of the minute before may
 // still arrive (pending_inputs), ml_forecast raises SQLSTATE 55000 naming it; the features of a bar
 // are final, and equal to its stored sample's, once every such symbol has a bar at or after it.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -54,6 +55,7 @@ extern "C" {
 #include "storage/itemptr.h"
 #include "funcapi.h"
 #include "utils/json.h"
+#include "utils/array.h"
 
 PG_FUNCTION_INFO_V1(ml_forecast);
 PG_FUNCTION_INFO_V1(cml_registry_changed);
@@ -170,8 +172,12 @@ const Plans& plans() {
       "AND forecast_type = 'price_direction' AND created_at >= now()::timestamp - make_interval(secs => $5) "
       "ORDER BY id DESC LIMIT 1", schema), 5, t5);
   Oid t1[1] = {TEXTOID};
-  g_plans.model = keep_plan("SELECT u.t, u.r, u.a FROM cryptoml_internal.models m, "
-                            "unnest(m.oot_ts, m.oot_raw, m.oot_actual) u(t, r, a) WHERE m.batch_id = $1 ORDER BY u.t", 1, t1);
+  // the record as stored (three arrays, put in time order by read_model) with the feature set and
+  // the hyperparameters (set 2: the market names its features read)
+  g_plans.model = keep_plan(psprintf("SELECT m.oot_ts, m.oot_raw, m.oot_actual, m.feature_set_version, "
+                                     "coalesce(b.hyperparameters::text, '{}') "
+                                     "FROM cryptoml_internal.models m JOIN %s.mltrainingbatches b USING (batch_id) "
+                                     "WHERE m.batch_id = $1", schema), 1, t1);
   // one row per bar (the latest forecast of it), oldest first; known at `bar`: bar_timestamp + horizon <= bar
   Oid to[3] = {TEXTOID, INT4OID, TIMESTAMPOID};
   g_plans.outcomes = keep_plan(psprintf(
@@ -187,9 +193,8 @@ const Plans& plans() {
       "(SELECT r.timestamp FROM %s.rollingchartdata r WHERE r.symbol = $1 ORDER BY r.timestamp DESC OFFSET $2 LIMIT 1) "
       "ORDER BY k.bar_ts DESC LIMIT 1", schema), 2, tk);
   Oid tt[2] = {TEXTOID, TIMESTAMPOID};
-  g_plans.bars = keep_plan(psprintf("SELECT timestamp, open::float8, high::float8, low::float8, close::float8, "
-                                    "volume::float8 FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp > $2 "
-                                    "ORDER BY timestamp", schema), 2, tt);
+  g_plans.bars = keep_plan(psprintf("SELECT timestamp, open, high, low, close, volume FROM %s.rollingchartdata "
+                                    "WHERE symbol = $1 AND timestamp > $2 ORDER BY timestamp", schema), 2, tt);
   Oid ti[10] = {TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPOID, TIMESTAMPOID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
   g_plans.insert = keep_plan(psprintf("INSERT INTO %s.persistentforecasts (symbol, forecast_type, confidence, "
                                       "predicted_value, forecast_horizon, model_version, expires_at, bar_timestamp, "
@@ -319,6 +324,23 @@ const char* g_models_version(const char* batch_id) {
 
 Datum spi_value(int row, int col, bool* isnull) { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull); }
 
+// The elements of an 8-byte by-value array column (timestamp[], float8[]) of the first result row;
+// none when NULL.
+struct Elems8 {
+  int n = 0;
+  Datum* values = nullptr;
+  bool* nulls = nullptr;
+};
+Elems8 array_elems(int col) {
+  Elems8 e;
+  bool isnull;
+  Datum d = spi_value(0, col, &isnull);
+  if (isnull) return e;
+  ArrayType* a = DatumGetArrayTypeP(d);
+  deconstruct_array(a, ARR_ELEMTYPE(a), 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &e.values, &e.nulls, &e.n);
+  return e;
+}
+
 // The feature vectors of the symbol's last `count` bars, built as training samples build them: the
 // indicator state at least 60 bars (set 2: kV2OwnRows) before the first of them comes from the
 // trigger's checkpoints, then the bars since are replayed (bit-identical to building from the first
@@ -355,9 +377,9 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params, 
     Timestamp ts = DatumGetTimestamp(spi_value(i, 1, &isnull));
     mins[i] = minute_of(ts);
     last_ts = ts;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 5; k++) {  // numeric, converted as ::float8 would (numeric_value)
       Datum d = spi_value(i, 2 + k, &isnull);
-      cols[k * n + i] = isnull ? NAN : DatumGetFloat8(d);
+      cols[k * n + i] = isnull ? NAN : cml::pg::numeric_value(d);
     }
   }
   int rows = Min(count, n);
@@ -567,31 +589,34 @@ void read_model(const Plans& pl, const Request& q) {
   if (!cml::pg::fetch_model(q.batch_id, &blobs))
     ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("model %s is registered but its bytes are missing", q.batch_id)));
   Datum vb[1] = {CStringGetTextDatum(q.batch_id)};
-  if (SPI_execute_plan(pl.model, vb, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "cryptoml: reading the model's record failed");
-  int n = (int)SPI_processed;
-  cml::OutcomePair* rec = (cml::OutcomePair*)palloc(sizeof(cml::OutcomePair) * Max(n, 1));
-  for (int i = 0; i < n; i++) {
-    bool isnull;
-    rec[i].ts = minute_of(DatumGetTimestamp(spi_value(i, 1, &isnull)));
-    Datum r = spi_value(i, 2, &isnull);
-    rec[i].raw = isnull ? NAN : DatumGetFloat8(r);
-    Datum a = spi_value(i, 3, &isnull);
-    rec[i].actual = isnull ? NAN : DatumGetFloat8(a);
-  }
-  // its feature set and (set 2) the market names its features read
-  Oid tf[1] = {TEXTOID};
-  if (SPI_execute_with_args(psprintf("SELECT m.feature_set_version, coalesce(b.hyperparameters::text, '{}') "
-                                     "FROM cryptoml_internal.models m JOIN %s.mltrainingbatches b USING (batch_id) "
-                                     "WHERE m.batch_id = $1", pl.schema),
-                            1, tf, vb, nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+  if (SPI_execute_plan(pl.model, vb, nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
     elog(ERROR, "cryptoml: reading the feature set of model %s failed", q.batch_id);
+  // the record: the three arrays read as unnest(oot_ts, oot_raw, oot_actual) would give them (the
+  // shorter padded with NULL), in time order (a NULL time last), without an executor sort of
+  // thousands of rows per model loaded
+  Elems8 ts = array_elems(1), raw = array_elems(2), actual = array_elems(3);
+  const int n = Max(ts.n, Max(raw.n, actual.n));
+  cml::OutcomePair* rec = (cml::OutcomePair*)palloc(sizeof(cml::OutcomePair) * Max(n, 1));
+  bool* ts_null = (bool*)palloc(sizeof(bool) * Max(n, 1));
+  for (int i = 0; i < n; i++) {
+    ts_null[i] = i >= ts.n || ts.nulls[i];
+    rec[i].ts = minute_of(ts_null[i] ? 0 : DatumGetTimestamp(ts.values[i]));
+    rec[i].raw = i >= raw.n || raw.nulls[i] ? NAN : DatumGetFloat8(raw.values[i]);
+    rec[i].actual = i >= actual.n || actual.nulls[i] ? NAN : DatumGetFloat8(actual.values[i]);
+  }
   bool fs_null;
-  const int feature_set = DatumGetInt32(spi_value(0, 1, &fs_null));
-  const char* hp_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+  const int feature_set = DatumGetInt32(spi_value(0, 4, &fs_null));
+  const char* hp_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
   cml::pg::guarded("ml_forecast", [&] {  // insert only a model that loaded: a failed load leaves no entry
     LoadedModel m;
     m.model.reset(new cml::Model(cml::pg::build_model(blobs)));
-    m.record.assign(rec, rec + n);
+    std::vector<int> order(n);
+    for (int i = 0; i < n; i++) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return ts_null[a] != ts_null[b] ? ts_null[b] : !ts_null[a] && rec[a].ts < rec[b].ts;
+    });
+    m.record.reserve(n);
+    for (int i : order) m.record.push_back(rec[i]);
     m.version = q.batch_id;
     m.feature_set = cml::checked_feature_set(feature_set, std::string("model ") + q.batch_id);
     if (m.feature_set == 2) m.market = cml::recorded_market_names(json::parse(hp_text), std::string("model ") + q.batch_id);

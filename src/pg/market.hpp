@@ -36,7 +36,7 @@ struct PgMarket {
 // order. Caller is connected to SPI; allocates in the current memory context.
 PgBars read_bars(const char* schema, const char* symbol, Timestamp after, Timestamp upto);
 // The same from any read-only query whose columns are timestamp, open, high, low, close, volume
-// (float8), ordered by timestamp (several ranges of one symbol, for example).
+// (float8, or numeric: converted as ::float8 would), ordered by timestamp (several ranges of one symbol, for example).
 PgBars query_bars(const char* sql, int nargs, Oid* types, Datum* values, const char* symbol);
 
 // features.featureSet, and for set 2 features.crossMarketSymbols and symbols of the effective

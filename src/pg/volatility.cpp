@@ -72,7 +72,7 @@ int64 latest_minute(const char* schema, const char* symbol) {
   return cml::pg::minute_of(DatumGetTimestamp(d));
 }
 
-const char* kBarColumns = "timestamp, open::float8, high::float8, low::float8, close::float8, volume::float8";
+const char* kBarColumns = "timestamp, open, high, low, close, volume";  // numeric: query_bars converts them
 
 // The options object's JSON text (jsonb argument; NULL = {}).
 char* options_text(FunctionCallInfo fcinfo, int arg) {

@@ -544,7 +544,7 @@ SELECT pg_temp.refused($$SELECT ml_grant_access('public', 'reader')$$, '42704', 
 SELECT pg_temp.unchanged('monitor and upkeep');
 
 SELECT pg_temp.snap('indicator functions and recompute');
-SELECT is(ml_rsi(NULL), NULL, 'ml_rsi(NULL): STRICT');
+SELECT is(ml_rsi(NULL::float8[]), NULL, 'ml_rsi(NULL::float8[]): STRICT');
 SELECT pg_temp.refused($$SELECT ml_rsi('{}'::float8[])$$, '22023', '%larger than the array length 0%', 'ml_rsi: an empty array');
 SELECT pg_temp.refused($$SELECT ml_rsi(ARRAY[1, 2, 3]::float8[], 0)$$, '22023', '%period = 0%', 'ml_rsi: period 0');
 SELECT pg_temp.refused($$SELECT ml_rsi(ARRAY[1, 2, 3]::float8[], -1)$$, '22023', '%period = -1%', 'ml_rsi: period -1');

@@ -465,6 +465,8 @@ for MODE in 1 2; do
   ep ml_stochastic ok "SELECT * FROM ml_stochastic('{$highs}'::float8[], '{$lows}'::float8[], '{$series}'::float8[], 14, 3);"
   ep ml_volatility ok "SELECT ml_volatility('{$series}'::float8[], 5);"
   ep cryptoml_internal.numeric_to_double_mismatches ok "SELECT cryptoml_internal.numeric_to_double_mismatches('{1.5,50000.12345678,0.1}'::numeric[]);"
+  ep cryptoml_internal.column_numeric_mismatches ok "SELECT cryptoml_internal.column_numeric_mismatches('{15,5000012345678,1}'::bigint[], 8);"
+  ep cryptoml_internal.trade_evaluate ok "SELECT * FROM cryptoml_internal.trade_evaluate('LONG', 100, 101, 99, '2021-01-01', 5, 0.1, 0.05, '{2021-01-01 00:01}', '{102}', '{99.5}', '{101.5}');"
   ep cryptoml_internal.cpp_live_objects ok "SELECT cryptoml_internal.cpp_live_objects();"
   # bars: the row and statement triggers (and the trades' trigger)
   ep "INSERT INTO rollingChartData" ok "INSERT INTO rollingchartdata (symbol, timestamp, open, high, low, close, volume)
@@ -529,6 +531,13 @@ for MODE in 1 2; do
     "SELECT jsonb_build_array(jsonb_build_object('timestamp', '2021-01-02 02:38', 'open', open, 'high', high, 'low', low,
                                                 'close', close, 'volume', volume)) AS bar
        FROM public.rollingchartdata WHERE symbol = 'BTCUSDT' AND timestamp = '2021-01-02 02:37' \\gset"
+  # the bulk loader (0.10.0), both forms, rolled back: a bar after BTCUSDT's latest from a server file, the next from a table
+  ep ml_load_bars ok "SELECT * FROM ml_load_bars('/tmp/cryptoml_sp_bulk_$$.csv'::text); SELECT * FROM ml_load_bars('sp_bulk_stage'::regclass);" \
+    "BEGIN; SELECT max(timestamp) AS last_bar FROM public.rollingchartdata WHERE symbol = 'BTCUSDT' \\gset
+     COPY (SELECT 'BTCUSDT', :'last_bar'::timestamp + interval '1 minute', 1, 1, 1, 1, 1) TO '/tmp/cryptoml_sp_bulk_$$.csv' (FORMAT csv);
+     CREATE TEMP TABLE sp_bulk_stage AS SELECT 'BTCUSDT'::text AS symbol, :'last_bar'::timestamp + interval '2 minutes' AS timestamp,
+       1::numeric AS open, 1::numeric AS high, 1::numeric AS low, 1::numeric AS close, 1::numeric AS volume;"
+  rm -f "/tmp/cryptoml_sp_bulk_$$.csv"
   # the node side of a cryptoml_router cluster (issue 18), rolled back: this database stays standalone
   ep cryptoml_internal.config_check ok "SELECT cryptoml_internal.config_check('forecasting.confidenceDecay'::text, '0.9'::jsonb);"
   ep cryptoml_internal.node_status ok "SELECT cryptoml_internal.node_status();"
@@ -668,12 +677,10 @@ declare -A reached=(
   [cryptoml_internal.compress_step]="ml_compress_history"
   [cryptoml_internal.trade_levels]="ml_simulate"
   [cryptoml_internal.check_trade_rule]="ml_simulate"
-  [cryptoml_internal.trade_evaluate]="ml_simulate, bars after an open trade"
   [cryptoml_internal.performance_of]="ml_performance, ml_backtest"
   [cryptoml_internal.random_entry_trades]="ml_performance, ml_backtest (baselines)"
   [cryptoml_internal.follow_trade]="ml_simulate, bars after an open trade"
-  [cryptoml_internal.statement_bar_changes]="the trades' trigger on rollingChartData"
-  [cryptoml_internal.trades_follow_bars]="INSERT/UPDATE on rollingChartData"
+  [cryptoml_internal.statement_bar_changes]="the anomalies' statement trigger on rollingChartData"
   [cryptoml_internal.wilson]="ml_forecast_quality, ml_calibration"
   [cryptoml_internal.reliability_table]="ml_calibration, ml_backtest_calibration"
   [cryptoml_internal.reliability_report]="ml_calibration, ml_backtest_calibration"

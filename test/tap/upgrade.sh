@@ -53,7 +53,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..26"
+echo "1..29"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -271,6 +271,42 @@ if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded8" >"$tmp/diff8";
 else
   echo "not ok 26 - 0.8.0 updated to $v differs from a fresh $current install"
   sed 's/^/# /' "$tmp/diff8" | head -60
+fi
+
+# From 0.9.0: trade following moved from a PL/pgSQL trigger into the indicators' C statement
+# trigger: an open trade stored under 0.9.0 is followed by the next bar after the update, and the
+# old trigger and function are gone; a writer gets ml_load_bars, a reader does not; everyone gets
+# the window functions.
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.9.0' CASCADE"
+q -c "DROP ROLE IF EXISTS upgrade_writer9" -c "CREATE ROLE upgrade_writer9" -c "SELECT ml_grant_access('upgrade_writer9', 'writer')" >/dev/null 2>&1
+q -c "DROP ROLE IF EXISTS upgrade_reader" -c "CREATE ROLE upgrade_reader" -c "SELECT ml_grant_access('upgrade_reader', 'reader')" >/dev/null 2>&1
+q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+      SELECT 'SOLUSDT', '2021-01-01'::timestamp + make_interval(mins => i), 20, 20.1, 19.9, 20, 5 FROM generate_series(0, 29) i" \
+  -c "INSERT INTO tradeSimulations (symbol, signal_type, entry_price, tp_price, sl_price, forecast_horizon, entry_bar, fee_pct, slippage_pct)
+      VALUES ('SOLUSDT', 'LONG', 20, 20.5, 19.5, 15, '2021-01-01 00:29', 0, 0)" >/dev/null
+q -c "ALTER EXTENSION cryptoml UPDATE" 2>&1 | grep -v NOTICE
+q -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume) VALUES ('SOLUSDT', '2021-01-01 00:30', 20, 20.6, 19.9, 20.55, 5)" >/dev/null
+r=$(q -At -c "SELECT is_active || '/' || exit_reason || '/' || (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'rollingchartdata'::regclass AND tgname = 'zz_trades_follow_bars')
+                     || '/' || (to_regprocedure('cryptoml_internal.trades_follow_bars()') IS NULL)
+                     || '/' || (SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'cryptoml_internal.follow_trade(integer)'::regprocedure)
+                FROM tradeSimulations")
+[ "$r" = "false/tp/0/true/c" ] && echo "ok 27 - a trade opened under 0.9.0 is followed by the next bar through the C trigger; the PL/pgSQL trigger is gone" ||
+  echo "not ok 27 - trade following after the 0.9.0 update: $r (expected false/tp/0/true/c)"
+r=$(q -At -c "SELECT has_function_privilege('upgrade_writer9', 'ml_load_bars(regclass)', 'EXECUTE')
+                     AND has_function_privilege('upgrade_writer9', 'ml_load_bars(text)', 'EXECUTE')
+                     AND NOT has_function_privilege('upgrade_reader', 'ml_load_bars(regclass)', 'EXECUTE')
+                     AND has_function_privilege('upgrade_reader', 'ml_rsi(float8, integer)', 'EXECUTE')")
+[ "$r" = "t" ] && echo "ok 28 - roles granted under 0.9.0 get the 0.10.0 objects of their level, and no more" || echo "not ok 28 - privileges after the 0.9.0 update: $r"
+q -c "DELETE FROM tradeSimulations" -c "DELETE FROM rollingChartData" >/dev/null
+q -c "SELECT ml_revoke_access('upgrade_reader')" -c "DROP OWNED BY upgrade_reader" -c "DROP ROLE upgrade_reader" >/dev/null
+q -c "SELECT ml_revoke_access('upgrade_writer9')" -c "DROP OWNED BY upgrade_writer9" -c "DROP ROLE upgrade_writer9" >/dev/null
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded9"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded9" >"$tmp/diff9"; then
+  echo "ok 29 - 0.9.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 29 - 0.9.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff9" | head -60
 fi
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"

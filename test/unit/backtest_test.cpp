@@ -606,4 +606,115 @@ TEST(BacktestConfidence, SignalsBelowMinConfidenceDoNotTrade) {
   EXPECT_THROW(c.validate(), cml::InvalidParameter);
 }
 
+// ---- warm-started lstm and ensemble backtests (backtest.hpp, "Warm start") ------------------------
+
+BacktestConfig warm_cfg(cml::ModelType t, bool warm) {
+  BacktestConfig c = sequence_cfg(t);
+  c.warm_start = warm;
+  c.warm_max_epochs = 2;
+  c.warm_patience = 1;
+  return c;
+}
+
+TEST(BacktestWarmStart, EachSegmentStartsFromThePreviousOnes) {
+  const SampleSet s = make_samples(3000);
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  for (cml::ModelType t : {cml::ModelType::lstm, cml::ModelType::ensemble}) {
+    SCOPED_TRACE(cml::model_type_name(t));
+    const BacktestConfig c = warm_cfg(t, true);
+    const auto a = run(s, from, to, c);
+    ASSERT_EQ(a.size(), 4u);
+    // segment 0 has nothing to start from; every later network (the model and its 3 folds)
+    // starts from the previous segment's, and runs at most warm_max_epochs epochs
+    EXPECT_EQ(a[0].networks, 1 + c.calibration_folds);
+    EXPECT_EQ(a[0].warm_started, 0);
+    for (std::size_t k = 1; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].networks, 1 + c.calibration_folds) << k;
+      EXPECT_EQ(a[k].warm_started, a[k].networks) << k;
+      EXPECT_LE(a[k].epochs, a[k].networks * c.warm_max_epochs) << k;
+      EXPECT_GE(a[k].epochs, a[k].networks) << k;
+    }
+    // deterministic
+    const auto again = run(s, from, to, c);
+    for (std::size_t k = 0; k < a.size(); ++k) expect_same_segment(a[k], again[k]);
+    // the first segment is the cold run's; the later ones are not
+    const auto cold = run(s, from, to, warm_cfg(t, false));
+    expect_same_segment(a[0], cold[0]);
+    EXPECT_EQ(cold[1].networks, 0);  // counted only when warm
+    bool differs = false;
+    for (std::size_t k = 1; k < a.size(); ++k)
+      for (std::size_t i = 0; i < a[k].predictions.size(); ++i) differs |= a[k].predictions[i].raw != cold[k].predictions[i].raw;
+    EXPECT_TRUE(differs);
+  }
+}
+
+TEST(BacktestWarmStart, NoLookAheadThroughTheChain) {
+  // Segment k starts from segment k-1's networks, trained on targets known at k-1's start: bars
+  // (features and targets) from a segment's end on cannot change it or any segment before it...
+  const SampleSet s = make_samples(3000);
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  for (cml::ModelType t : {cml::ModelType::lstm, cml::ModelType::ensemble}) {
+    SCOPED_TRACE(cml::model_type_name(t));
+    const BacktestConfig c = warm_cfg(t, true);
+    const auto a = run(s, from, to, c);
+    const std::int64_t T = from + 2 * c.retrain_every;
+    SampleSet p = s;
+    std::mt19937_64 rng(5);
+    std::uniform_real_distribution<float> ud(-5.0f, 5.0f);
+    for (std::size_t i = 0; i < p.ts.size(); ++i)
+      if (p.ts[i] >= T) {
+        for (int j = 0; j < p.cols; ++j) p.X[i * p.cols + j] = ud(rng);
+        p.y[i] = ud(rng);
+      }
+    const auto b = run(p, from, to, c);
+    ASSERT_EQ(a.size(), 4u);
+    ASSERT_EQ(b.size(), 4u);
+    for (std::size_t k = 0; k < 2; ++k) expect_same_segment(a[k], b[k]);
+    bool differs = false;
+    for (std::size_t i = 0; i < a[2].predictions.size(); ++i) differs |= a[2].predictions[i].raw != b[2].predictions[i].raw;
+    EXPECT_TRUE(differs);  // the perturbation reaches the segments that may read it
+
+    // ... and a target not yet known at a segment's start (ts + horizon > start) changes neither
+    // its networks nor those it starts from: the raw outputs of the segments up to that start stay.
+    const std::int64_t S = from + 2 * c.retrain_every;
+    SampleSet q = s;
+    for (std::size_t i = 0; i < q.ts.size(); ++i)
+      if (q.ts[i] + c.horizon > S) q.y[i] = 100.0f + static_cast<float>(i % 7);
+    const auto d = run(q, from, to, c);
+    for (std::size_t k = 0; k < 3; ++k) {
+      ASSERT_EQ(a[k].predictions.size(), d[k].predictions.size());
+      for (std::size_t i = 0; i < a[k].predictions.size(); ++i) EXPECT_EQ(a[k].predictions[i].raw, d[k].predictions[i].raw) << k;
+    }
+    bool later = false;
+    for (std::size_t i = 0; i < a[3].predictions.size(); ++i) later |= a[3].predictions[i].raw != d[3].predictions[i].raw;
+    EXPECT_TRUE(later);
+  }
+}
+
+TEST(BacktestWarmStart, ConfigAndResume) {
+  const SampleSet s = make_samples(3000);
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  BacktestConfig c = warm_cfg(cml::ModelType::lstm, true);
+  // a warm segment depends on the ones before it: a resumed walk would start cold, so it is refused
+  try {
+    run(s, from, to, c, 1);
+    ADD_FAILURE() << "first_segment 1 with warm_start accepted";
+  } catch (const cml::InvalidParameter& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "invalid first_segment = 1 with warm_start: a warm-started segment starts from the networks of the segments before it");
+  }
+  // xgboost has no network: warm_start changes nothing, and resuming stays allowed
+  BacktestConfig x = small_cfg();
+  x.warm_start = true;
+  const auto xa = run(s, from, to, x), xb = run(s, from, to, small_cfg());
+  ASSERT_EQ(xa.size(), xb.size());
+  for (std::size_t k = 0; k < xa.size(); ++k) expect_same_segment(xa[k], xb[k]);
+  EXPECT_EQ(run(s, from, to, x, 2).size(), 2u);
+  c.warm_max_epochs = 0;
+  expect_invalid(c, "warm_max_epochs");
+  c.warm_max_epochs = 2;
+  c.warm_patience = 100001;
+  expect_invalid(c, "warm_patience");
+}
+
 }  // namespace

@@ -129,7 +129,7 @@ TEST(Options, EveryKeyAcceptsItsBoundsAndRefusesJustBeyond) {
       }
     }
   }
-  EXPECT_EQ(checked, 2 + 12 + 2 + 11 + 3 + 3 * 25);  // featureSet in every table
+  EXPECT_EQ(checked, 2 + 12 + 2 + 11 + 3 + 3 * 27);  // featureSet in every table
 }
 
 // The ranges and rule texts, pinned (docs/training.md and docs/trading.md list them).
@@ -210,6 +210,9 @@ TEST(Options, RulesOfEveryKey) {
       "featureSet is an integer in [1, 2] (the samples' feature set; default config features.featureSet)",
       "excludeGroups is an array of feature group names (feature set 2 groups blanked before training and prediction)",
       "combiner is one of \"inverse_mse\", \"stacking\" (model ensemble only: how it weighs its members)",
+      "warmStart is a boolean (true or false) (lstm and ensemble: each segment's networks start from the previous segment's weights)",
+      "warmMaxEpochs is an integer in [1, 100000] (epochs of a warm-started network)",
+      "warmPatience is an integer in [1, 100000] (patience of a warm-started network, counted from its initial weights)",
   };
   EXPECT_EQ(rules(cml::backtest_option_specs(ModelType::xgboost)), bt);
   EXPECT_EQ(cml::find_option(cml::backtest_option_specs(ModelType::lstm), "earlyStoppingPatience")->rule(),
@@ -398,7 +401,7 @@ TEST(Options, UnknownKeysListTheValidOnes) {
   EXPECT_EQ(e.detail, "rule: options keys are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, "
                       "tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, "
                       "sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, "
-            "intervalAdaptRate, skillSignificance, calibrationWindow, featureSet, excludeGroups, combiner");
+            "intervalAdaptRate, skillSignificance, calibrationWindow, featureSet, excludeGroups, combiner, warmStart, warmMaxEpochs, warmPatience");
   e = train_error(ModelType::xgboost, json{{std::string(500, 'k'), 1}});
   EXPECT_EQ(e.message, "unknown option \"" + std::string(60, 'k') + "...\" for model_type xgboost");
 }
@@ -552,6 +555,35 @@ TEST(Options, BacktestReadsEveryKey) {
   const BacktestConfig d = backtest(ModelType::xgboost, json::object());
   EXPECT_EQ(d.window, BacktestConfig().window);
   EXPECT_DOUBLE_EQ(d.min_edge_pct, BacktestConfig().min_edge_pct);
+}
+
+// Warm-started lstm backtests (backtest.hpp, "Warm start"): the three keys, their types and ranges.
+TEST(Options, BacktestWarmStart) {
+  const BacktestConfig d = backtest(ModelType::lstm, json::object());
+  EXPECT_EQ(d.warm_start, BacktestConfig().warm_start);
+  EXPECT_EQ(d.warm_max_epochs, 2);
+  EXPECT_EQ(d.warm_patience, 1);
+  for (ModelType t : {ModelType::lstm, ModelType::ensemble}) {
+    const BacktestConfig c = backtest(t, json{{"warmStart", true}, {"warmMaxEpochs", 5}, {"warmPatience", 2.0}});
+    EXPECT_TRUE(c.warm_start);
+    EXPECT_EQ(c.warm_max_epochs, 5);
+    EXPECT_EQ(c.warm_patience, 2);
+    EXPECT_FALSE(backtest(t, json{{"warmStart", false}}).warm_start);
+  }
+  Caught e = backtest_error(ModelType::lstm, json{{"warmStart", "yes"}});
+  EXPECT_EQ(e.message, "option warmStart must be a boolean, got \"yes\"");
+  EXPECT_EQ(e.detail, "rule: warmStart is a boolean (true or false) (lstm and ensemble: each segment's networks start from the previous segment's weights)");
+  EXPECT_EQ(backtest_error(ModelType::lstm, json{{"warmStart", 1}}).message, "option warmStart must be a boolean, got 1");
+  e = backtest_error(ModelType::lstm, json{{"warmMaxEpochs", 0}});
+  EXPECT_EQ(e.message, "option warmMaxEpochs = 0 is out of range");
+  EXPECT_EQ(e.detail, "rule: warmMaxEpochs is an integer in [1, 100000] (epochs of a warm-started network)");
+  EXPECT_EQ(backtest_error(ModelType::ensemble, json{{"warmPatience", 1.5}}).message, "option warmPatience must be an integer, got 1.5");
+  EXPECT_EQ(backtest_error(ModelType::lstm, json{{"warmPatience", 4294967297LL}}).message, "option warmPatience = 4294967297 is out of range");
+  // an xgboost backtest has no network to start warm: true is refused, false is the same run
+  e = backtest_error(ModelType::xgboost, json{{"warmStart", true}});
+  EXPECT_EQ(e.message, "option warmStart = true is for model_type lstm or ensemble, not xgboost");
+  EXPECT_FALSE(backtest(ModelType::xgboost, json{{"warmStart", false}}).warm_start);
+  EXPECT_EQ(backtest_error(ModelType::lstm, json{{"warmstart", true}}).message, "unknown option \"warmstart\" for ml_backtest");
 }
 
 TEST(Options, BacktestCostsAreCheckedBeforeTheRun) {
