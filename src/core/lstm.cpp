@@ -50,6 +50,7 @@ constexpr double kInputClamp = 1e6;
 constexpr std::size_t kWorkspaceBytes = std::size_t(4) << 20;
 // Sequences per forward pass when predicting (and when computing the validation MSE).
 constexpr std::size_t kPredictChunk = 1000;
+constexpr std::size_t kSmallPredict = 16;  // LstmModel::predict reuses a per-thread network up to this many sequences
 
 // --- messages ---------------------------------------------------------------------------------
 
@@ -163,7 +164,7 @@ std::atomic<int> g_kernels{-1};
 class KernelNet {
  public:
   KernelNet(const Shape& s, std::size_t L, std::size_t cap, LstmKernels k)
-      : cap_(cap), kernels_(k), num_params_(layout_of(s).total) {
+      : shape_(s), L_(L), cap_(cap), kernels_(k), num_params_(layout_of(s).total) {
     if (k == LstmKernels::avx2) {
       avx2_ = lstm_avx2::create(s.features, s.hidden, s.layers, L, cap);
     } else {
@@ -178,6 +179,9 @@ class KernelNet {
 
   std::size_t capacity() const { return cap_; }
   LstmKernels kernels() const { return kernels_; }
+  bool built_for(const Shape& s, std::size_t L) const {
+    return s.features == shape_.features && s.hidden == shape_.hidden && s.layers == shape_.layers && L == L_;
+  }
   float* input() { return avx2_ != nullptr ? lstm_avx2::input(avx2_) : portable_->input(); }
   std::size_t input_stride() const {
     return avx2_ != nullptr ? lstm_avx2::input_stride(avx2_) : portable_->input_stride();
@@ -215,6 +219,8 @@ class KernelNet {
     return copy->data();
   }
 
+  Shape shape_;
+  std::size_t L_;
   std::size_t cap_;
   LstmKernels kernels_;
   std::size_t num_params_;
@@ -787,8 +793,17 @@ std::vector<double> LstmModel::predict(const SequenceSet& s) const {
   const Shape shape{static_cast<int>(nfeat_), p_.hidden_size, p_.num_layers};
   const Standardizer st(x_mean_, x_std_, y_mean_, y_std_);
   std::vector<float> pred;
+  // A few sequences (the forecaster's one per call) reuse this thread's small network instead of
+  // allocating and zeroing a workspace per call (the network sets its own initial state on every
+  // pass, so reuse changes no bit); larger sets get a network of their own, freed on return.
+  thread_local std::unique_ptr<KernelNet> small_net;
   std::unique_ptr<KernelNet> net;
-  predict_std(shape, L, weights_.data(), s, st, nullptr, [] {}, lstm_kernels_active(), &net, &pred);
+  std::unique_ptr<KernelNet>* cache = &net;
+  if (s.ends.size() <= kSmallPredict) {
+    if (small_net && !small_net->built_for(shape, L)) small_net.reset();
+    cache = &small_net;
+  }
+  predict_std(shape, L, weights_.data(), s, st, nullptr, [] {}, lstm_kernels_active(), cache, &pred);
   std::vector<double> out(pred.size());
   for (std::size_t k = 0; k < pred.size(); ++k) out[k] = static_cast<double>(pred[k]) * y_std_ + y_mean_;
   return out;
