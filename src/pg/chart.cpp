@@ -288,7 +288,7 @@ bool numeric_to_double_fast(Datum d, double* out) {
 // (numeric.c's make_result: base-10000 digits aligned on the decimal point, leading and trailing
 // zero digits dropped, zero as weight 0, the short header when dscale <= 63 and -64 <= weight <= 63)
 // in one palloc instead of a NumericVar, its digit buffer and the result. Checked value by value
-// against int64_div_fast_to_numeric by cryptoml_internal.column_numeric_mismatches (25_ingest_path).
+// against int64_div_fast_to_numeric by cryptoml_internal.column_numeric_mismatches (28_ingest_path).
 // |v| >= 2^62 or a scale over 63 take int64_div_fast_to_numeric itself.
 Datum scaled_int_to_numeric(int64 v, int scale) {
   if (v >= (INT64CONST(1) << 62) || v <= -(INT64CONST(1) << 62) || scale < 0 || scale > 63)
