@@ -9,6 +9,12 @@
 //   cryptoml_internal.indicator_checkpoint (written at the end of every statement that changed the
 //   symbol, and every kCheckpointEvery bars). Checkpoints are ordinary rows: a rollback undoes
 //   them with the bars they describe.
+// - Across transactions (issue 19): every taking of a symbol's lock bumps the symbol's generation
+//   in shared memory (ChartShared). A backend that committed the symbol's last change finds the
+//   generation it left and keeps its state, after one index probe that the symbol's latest bar
+//   is still the one it holds (bars written with the triggers off). Any other writer, a
+//   rolled-back subtransaction, an invalidation of the table (TRUNCATE, ALTER TABLE) or of the
+//   node's symbol roles, or a missing preload means the restore above.
 // - A bar that is not after the latest one (late, duplicate, ON CONFLICT), a price UPDATE and a
 //   DELETE mark the symbol dirty from that timestamp; the statement trigger then recomputes the
 //   symbol's tail once, from the last checkpoint before it.
@@ -41,11 +47,26 @@ extern "C" {
 #include "funcapi.h"
 #include "common/hashfn.h"
 #include "datatype/timestamp.h"
+#include "access/genam.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
 #include "storage/lock.h"
+#include "storage/shmem.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -78,6 +99,38 @@ using cml::pg::OwnerScope;
 constexpr int64 kCheckpointEvery = 1000;  // bars between periodic checkpoints
 constexpr uint32 kLockKey = 0x434D4C31;    // 'CML1': first key of the per-symbol advisory lock
 
+// Per-symbol generations, by hash of database and symbol (a collision only costs a restore).
+// Only when the library is preloaded; otherwise g_shared is null and every transaction restores
+// from the checkpoint.
+constexpr int kGenSlots = 8192;
+struct ChartShared {
+  pg_atomic_uint64 gen[kGenSlots];
+};
+ChartShared* g_shared = nullptr;
+shmem_request_hook_type g_prev_shmem_request = nullptr;
+shmem_startup_hook_type g_prev_shmem_startup = nullptr;
+
+void chart_shmem_request() {
+  if (g_prev_shmem_request) g_prev_shmem_request();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(ChartShared)));
+}
+
+void chart_shmem_startup() {
+  if (g_prev_shmem_startup) g_prev_shmem_startup();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found;
+  ChartShared* sh = static_cast<ChartShared*>(ShmemInitStruct("cryptoml symbol generations", sizeof(ChartShared), &found));
+  if (!found) {
+    for (int i = 0; i < kGenSlots; i++) pg_atomic_init_u64(&sh->gen[i], 1);
+  }
+  g_shared = sh;
+  LWLockRelease(AddinShmemInitLock);
+}
+
+pg_atomic_uint64* gen_slot(uint32 symbol_hash) {
+  return &g_shared->gen[hash_combine(symbol_hash, (uint32)MyDatabaseId) % kGenSlots];
+}
+
 struct PendingCheckpoint {
   Timestamp ts;
   int64 bars;
@@ -94,6 +147,17 @@ struct SymbolEntry {
   bool dirty = false;                                    // tail from dirty_from needs recompute
   Timestamp dirty_from = DT_NOEND;
   bool need_latest = false;                              // latest checkpoint not written yet
+  // The symbol's newest checkpoint row as this transaction knows it (DT_NOBEGIN: none), and
+  // whether it is a periodic one (kept). A non-periodic one is the previous "latest": it is
+  // deleted, by its key, when a newer latest is written.
+  Timestamp ckpt_ts = DT_NOBEGIN;
+  bool ckpt_periodic = false;
+  // For the next transaction (ChartShared): the symbol's generation after this backend's last
+  // lock and the relation then; reusable is cleared by a rolled-back subtransaction (the state
+  // may hold what it undid) and by invalidations of the table (TRUNCATE, ALTER TABLE).
+  uint64 gen = 0;
+  Oid relid = InvalidOid;
+  bool reusable = false;
   std::vector<PendingCheckpoint> pending;                // periodic checkpoints not written yet
 };
 
@@ -166,7 +230,11 @@ void xact_callback(XactEvent event, void*) {
     // that wrote nothing to flush (e.g. only a rolled-back savepoint touched the symbol).
     if (g_touched) g_touched->clear();
     if (g_entries)
-      for (auto& kv : *g_entries) kv.second.touched = false;
+      for (auto& kv : *g_entries) {
+        kv.second.touched = false;
+        // a prepared transaction can still be rolled back, by another session
+        if (event == XACT_EVENT_PREPARE) kv.second.reusable = false;
+      }
   }
 }
 
@@ -182,6 +250,7 @@ void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, vo
   if (g_entries == nullptr) return;
   for (auto& kv : *g_entries) {
     SymbolEntry& e = kv.second;
+    e.reusable = false;
     if (e.touched) {
       e.valid = false;
       e.need_latest = false;
@@ -467,10 +536,62 @@ void require_read_committed() {
                     errhint("Use BEGIN ISOLATION LEVEL READ COMMITTED (the default).")));
 }
 
-void lock_symbol(const char* symbol) {
+// Takes the symbol's lock (until the transaction ends) and bumps its generation: every path that
+// changes a symbol's bars or checkpoints takes it. Returns the generation before the bump (0
+// without shared memory).
+uint64 lock_symbol(const char* symbol) {
   LOCKTAG tag;
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKey, hash_bytes((const unsigned char*)symbol, (int)strlen(symbol)), 2);
+  uint32 h = hash_bytes((const unsigned char*)symbol, (int)strlen(symbol));
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKey, h, 2);
   (void)LockAcquire(&tag, ExclusiveLock, false, false);
+  return g_shared != nullptr ? pg_atomic_fetch_add_u64(gen_slot(h), 1) : 0;
+}
+
+// The symbol's latest bar, by a backward scan of rollingChartData's (symbol, timestamp) index
+// under a new snapshot: what the cached state is checked against. False when the table has no
+// such index (the caller restores instead); *ts is DT_NOBEGIN when the symbol has no bar.
+bool probe_latest_bar(Relation rel, const char* symbol, int symbol_att, int ts_att, Timestamp* ts) {
+  Oid index = InvalidOid;
+  List* indexes = RelationGetIndexList(rel);
+  ListCell* lc;
+  foreach (lc, indexes) {
+    HeapTuple t = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+    if (!HeapTupleIsValid(t)) continue;
+    Form_pg_index ix = (Form_pg_index)GETSTRUCT(t);
+    bool match = ix->indisvalid && ix->indnkeyatts == 2 && ix->indkey.values[0] == symbol_att &&
+                 ix->indkey.values[1] == ts_att && heap_attisnull(t, Anum_pg_index_indexprs, nullptr) &&
+                 heap_attisnull(t, Anum_pg_index_indpred, nullptr);
+    ReleaseSysCache(t);
+    if (match) {
+      index = lfirst_oid(lc);
+      break;
+    }
+  }
+  list_free(indexes);
+  if (!OidIsValid(index)) return false;
+  Relation irel = index_open(index, AccessShareLock);
+  if (irel->rd_rel->relam != BTREE_AM_OID || irel->rd_opcintype[0] != TEXTOID) {
+    index_close(irel, AccessShareLock);
+    return false;
+  }
+  ScanKeyData key;
+  ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, irel->rd_indcollation[0], F_TEXTEQ,
+                         CStringGetTextDatum(symbol));
+  Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+  IndexScanDesc scan = index_beginscan(rel, irel, snap, 1, 0);
+  index_rescan(scan, &key, 1, nullptr, 0);
+  TupleTableSlot* slot = table_slot_create(rel, nullptr);
+  *ts = DT_NOBEGIN;
+  if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
+    bool isnull;
+    Datum d = slot_getattr(slot, ts_att, &isnull);
+    if (!isnull) *ts = DatumGetTimestamp(d);
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  UnregisterSnapshot(snap);
+  index_close(irel, AccessShareLock);
+  return true;
 }
 
 // ---- SPI helpers ----
@@ -598,13 +719,37 @@ Restore load_state(SymbolEntry* e, const char* symbol, bytea* b, const Indicator
 
 // The transaction's first touch of a symbol: lock it, then restore its state at its latest bar
 // from the latest checkpoint, or mark what must be recomputed.
-void begin_symbol(const char* rel_name, Oid owner, const char* symbol, SymbolEntry* e) {
-  lock_symbol(symbol);
+// When the state this backend committed is still the symbol's (ChartShared): nobody took the
+// symbol's lock since, no TRUNCATE, no rolled-back subtransaction here, the same relation and
+// settings, and the latest bar (probed) is the one the state ends at.
+bool still_current(Relation rel, const char* symbol, SymbolEntry* e, uint64 gen_before) {
+  if (g_shared == nullptr || !e->reusable || !e->valid || e->dirty || e->need_latest || !e->pending.empty() ||
+      e->gen != gen_before || e->relid != RelationGetRelid(rel) || e->ckpt_ts != e->last_ts ||
+      !(e->state->params() == cml::pg::config_indicator_params()))
+    return false;
+  const Columns& c = columns_of(rel);
+  Timestamp latest;
+  return probe_latest_bar(rel, symbol, c.symbol, c.ts, &latest) && latest == e->last_ts;
+}
+
+void begin_symbol(Relation rel, const char* symbol, SymbolEntry* e) {
+  uint64 gen_before = lock_symbol(symbol);
+  bool current = still_current(rel, symbol, e, gen_before);
+  e->gen = gen_before + 1;
+  e->relid = RelationGetRelid(rel);
+  e->reusable = true;
   e->lxid = MyProc->lxid;
-  e->valid = e->dirty = e->need_latest = e->touched = false;
+  e->touched = false;
+  if (current) {
+    ereport(DEBUG1, (errmsg_internal("cryptoml: indicator state of %s kept from this session's previous transaction", symbol)));
+    return;
+  }
+  e->valid = e->dirty = e->need_latest = false;
   e->dirty_from = DT_NOEND;
   e->pending.clear();
   const IndicatorParams& p = cml::pg::config_indicator_params();
+  const char* rel_name = qualified_name(rel);
+  Oid owner = rel->rd_rel->relowner;
 
   Oid types[1] = {TEXTOID};
   Datum values[1] = {CStringGetTextDatum(symbol)};
@@ -617,10 +762,19 @@ void begin_symbol(const char* rel_name, Oid owner, const char* symbol, SymbolEnt
     g_plan_begin_rel[0] = '\0';
   }
   if (g_plan_begin == nullptr) {
+    // The checkpoint at the latest bar is looked up by its whole key: the symbol's newest
+    // checkpoint by "ORDER BY bar_ts DESC LIMIT 1" was planned as a bitmap scan of every
+    // checkpoint of the symbol, the periodic ones and the dead earlier "latest" ones included,
+    // once per symbol and transaction (issue 19). That scan remains the fallback (Append runs
+    // its branches in order; LIMIT 1 stops after the first row) for a symbol whose newest
+    // checkpoint is not at its latest bar, or that has no bar.
     char* sql = psprintf(
-        "SELECT (SELECT max(r.timestamp) FROM %s r WHERE r.symbol = $1), c.bar_ts, c.state "
-        "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT k.bar_ts, k.state FROM cryptoml_internal.indicator_checkpoint k "
-        "WHERE k.symbol = $1 ORDER BY k.bar_ts DESC LIMIT 1) c ON true",
+        "SELECT m.latest, c.bar_ts, c.state, c.bars "
+        "FROM (SELECT max(r.timestamp) AS latest FROM %s r WHERE r.symbol = $1) m LEFT JOIN LATERAL ("
+        "(SELECT k.bar_ts, k.state, k.bars FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 AND k.bar_ts = m.latest) "
+        "UNION ALL "
+        "(SELECT k.bar_ts, k.state, k.bars FROM cryptoml_internal.indicator_checkpoint k WHERE k.symbol = $1 ORDER BY k.bar_ts DESC LIMIT 1) "
+        "LIMIT 1) c ON true",
         rel_name);
     (void)kept_plan(&g_plan_begin, sql, 1, types);
     strlcpy(g_plan_begin_rel, rel_name, sizeof g_plan_begin_rel);
@@ -632,6 +786,10 @@ void begin_symbol(const char* rel_name, Oid owner, const char* symbol, SymbolEnt
   Timestamp latest = DatumGetTimestamp(SPI_getbinval(row, td, 1, &latest_null));
   Timestamp ckpt_ts = DatumGetTimestamp(SPI_getbinval(row, td, 2, &ckpt_null));
   Datum state = SPI_getbinval(row, td, 3, &state_null);
+  bool bars_null;
+  int64 ckpt_bars = DatumGetInt64(SPI_getbinval(row, td, 4, &bars_null));
+  e->ckpt_ts = ckpt_null ? DT_NOBEGIN : ckpt_ts;
+  e->ckpt_periodic = !ckpt_null && !bars_null && ckpt_bars % kCheckpointEvery == 0;
 
   if (latest_null) {  // first bar of this symbol
     reset_state(e, p);
@@ -667,7 +825,7 @@ void touch(const char* symbol, SymbolEntry* e) {
 
 SymbolEntry* acquire(Relation rel, const char* symbol) {
   SymbolEntry* e = entry_for(symbol);
-  if (e->lxid != MyProc->lxid) begin_symbol(qualified_name(rel), rel->rd_rel->relowner, symbol, e);
+  if (e->lxid != MyProc->lxid) begin_symbol(rel, symbol, e);
   touch(symbol, e);
   return e;
 }
@@ -849,6 +1007,8 @@ int64 recompute(const Columns& c, const char* rel_name, const char* symbol, Symb
   MemoryContextSwitchTo(work);
   e->valid = true;
   e->last_ts = cursor;
+  e->ckpt_ts = cursor;  // the latest written above (pruning kept it), or none: every checkpoint was deleted
+  e->ckpt_periodic = cursor != DT_NOBEGIN && e->state->bars() % kCheckpointEvery == 0;
   e->dirty = e->need_latest = false;
   e->dirty_from = DT_NOEND;
   recompute_leave();
@@ -866,6 +1026,9 @@ void flush_statement(Relation rel) {
   Datum* latest_ts = (Datum*)palloc(sizeof(Datum) * n);
   Datum* latest_bars = (Datum*)palloc(sizeof(Datum) * n);
   Datum* latest_state = (Datum*)palloc(sizeof(Datum) * n);
+  Datum* prev_sym = (Datum*)palloc(sizeof(Datum) * n);  // previous non-periodic latest rows: deleted
+  Datum* prev_ts = (Datum*)palloc(sizeof(Datum) * n);
+  int np = 0;
   for (size_t i = 0; i < g_touched->size(); i++) {
     const char* symbol = (*g_touched)[i].c_str();
     SymbolEntry* e = entry_for(symbol);
@@ -893,8 +1056,15 @@ void flush_statement(Relation rel) {
       latest_ts[nl] = TimestampGetDatum(e->last_ts);
       latest_bars[nl] = Int64GetDatum(e->state->bars());
       latest_state[nl] = state_bytea(e);
+      if (e->ckpt_ts != DT_NOBEGIN && !e->ckpt_periodic && e->ckpt_ts < e->last_ts) {
+        prev_sym[np] = latest_sym[nl];
+        prev_ts[np] = TimestampGetDatum(e->ckpt_ts);
+        np++;
+      }
       nl++;
       e->need_latest = false;
+      e->ckpt_ts = e->last_ts;
+      e->ckpt_periodic = e->state->bars() % kCheckpointEvery == 0;
     }
   }
   if (nl > 0) {  // the latest checkpoints, and earlier non-periodic ones dropped: one statement each
@@ -912,13 +1082,21 @@ void flush_statement(Relation rel) {
                        "ON CONFLICT (symbol, bar_ts) DO UPDATE SET bars = EXCLUDED.bars, state = EXCLUDED.state",
                        4, types),
              args, nullptr, SPI_OK_INSERT, "latest checkpoints' write");
-    Oid ptypes[3] = {TEXTARRAYOID, TIMESTAMPARRAYOID, INT8OID};
-    Datum pargs[3] = {args[0], args[1], Int64GetDatum(kCheckpointEvery)};
-    run_plan(kept_plan(&g_plan_prune_latest,
-                       "DELETE FROM cryptoml_internal.indicator_checkpoint k USING unnest($1, $2) AS u(symbol, latest) "
-                       "WHERE k.symbol = u.symbol AND k.bar_ts < u.latest AND k.bars % $3 <> 0",
-                       3, ptypes),
-             pargs, nullptr, SPI_OK_DELETE, "checkpoint pruning");
+    if (np > 0) {
+      // Each symbol's previous latest row, by its key. The row ids are collected by one index
+      // lookup per symbol (LATERAL), then deleted by a TID scan: a join here was planned as a
+      // hash join over a sequential scan of the whole table, dead rows included (issue 19).
+      Oid ptypes[2] = {TEXTARRAYOID, TIMESTAMPARRAYOID};
+      Datum pargs[2] = {PointerGetDatum(construct_array(prev_sym, np, TEXTOID, -1, false, TYPALIGN_INT)),
+                        PointerGetDatum(construct_array(prev_ts, np, TIMESTAMPOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+      run_plan(kept_plan(&g_plan_prune_latest,
+                         "DELETE FROM cryptoml_internal.indicator_checkpoint WHERE ctid = ANY (ARRAY("
+                         "SELECT c.ctid FROM unnest($1, $2) AS u(symbol, bar_ts), LATERAL ("
+                         "SELECT k.ctid FROM cryptoml_internal.indicator_checkpoint k "
+                         "WHERE k.symbol = u.symbol AND k.bar_ts = u.bar_ts) c))",
+                         2, ptypes),
+               pargs, nullptr, SPI_OK_DELETE, "checkpoint pruning");
+    }
     SPI_finish();
     leave_owner(&scope);
   }
@@ -933,9 +1111,28 @@ double numeric_value(Datum d) { return numeric_to_double(d); }
 }  // namespace pg
 }  // namespace cml
 
+// No cached state is kept past its transaction after an invalidation of rollingChartData (ALTER
+// TABLE ... DISABLE TRIGGER, a new index, ANALYZE) or of the node's symbol roles (a move): a
+// symbol changed by such a path is restored from its checkpoint and bars.
+void cml::pg::chart_forget_states() {
+  if (g_entries == nullptr) return;
+  for (auto& kv : *g_entries) kv.second.reusable = false;
+}
+
+static void chart_relcache_callback(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == g_cols.relid) cml::pg::chart_forget_states();
+}
+
 void cml::pg::chart_init() {
   RegisterXactCallback(xact_callback, nullptr);
   RegisterSubXactCallback(subxact_callback, nullptr);
+  CacheRegisterRelcacheCallback(chart_relcache_callback, (Datum)0);
+  if (process_shared_preload_libraries_in_progress) {
+    g_prev_shmem_request = shmem_request_hook;
+    shmem_request_hook = chart_shmem_request;
+    g_prev_shmem_startup = shmem_startup_hook;
+    shmem_startup_hook = chart_shmem_startup;
+  }
 }
 
 // A bar on a day that compression moved to cryptoml_internal.chart_archive is refused: merging it

@@ -45,5 +45,9 @@ ChartAppend* chart_append_begin(Relation rel, const char* symbol, Timestamp* las
 // into values/nulls, indexed by attribute number - 1, exactly as the row trigger stores them.
 void chart_append_bar(ChartAppend* a, Relation rel, const ChartBar& b, Datum* values, bool* nulls);
 
+// Every cached symbol state of this backend is restored from its checkpoint at its next
+// transaction instead of being kept (called on invalidations: node roles, the table).
+void chart_forget_states();
+
 }  // namespace pg
 }  // namespace cml

@@ -1,4 +1,5 @@
 // Scale-out node state (issue 18): the role of each symbol on this node, cached per backend.
+#include "chart.hpp"
 #include "node.hpp"
 
 #include "owner.hpp"
@@ -31,7 +32,10 @@ Oid g_symbols_relid = InvalidOid;
 Oid g_identity_relid = InvalidOid;
 
 void inval_callback(Datum, Oid relid) {
-  if (relid == InvalidOid || relid == g_symbols_relid || relid == g_identity_relid) g_valid = false;
+  if (relid == InvalidOid || relid == g_symbols_relid || relid == g_identity_relid) {
+    g_valid = false;
+    cml::pg::chart_forget_states();  // a symbol moved: its bars and checkpoints changed without the triggers
+  }
 }
 
 NodeRole role_of(const char* text) {
