@@ -68,7 +68,7 @@ fi
 
 echo "== pgTAP (pg_prove)"
 psql -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS cryptoml CASCADE" -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
-pg_prove --ext .sql -r test/pgtap || status=1
+pg_prove --timer --ext .sql -r test/pgtap || status=1
 
 echo "== shell tests on the throwaway cluster"
 CLUSTER=test prove --timer -e bash $(ls test/tap/*.sh | grep -vxF -f <(tr ' ' '\n' <<<"$OWN_TESTS test/tap/recovery.sh")) || status=1

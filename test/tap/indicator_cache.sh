@@ -27,7 +27,7 @@ send() {
   local s=$1 before
   before=$(wc -l <"$tmp/$s.out")
   mark=$((mark + 1))
-  printf '%s\n\\echo __done %d\n' "$2" "$mark" >&"${FD[$s]}"
+  printf '%s\n\\warn __done %d\n' "$2" "$mark" >&"${FD[$s]}"
   for _ in $(seq 1 600); do
     grep -q "^__done $mark\$" "$tmp/$s.out" && break
     sleep 0.05
@@ -125,6 +125,4 @@ q -c "ALTER TABLE rollingChartData DISABLE TRIGGER zz_cryptoml_stale_anomalies" 
 out=$(send A "$(bar 78)")
 ok "$(kept "$out" && echo 1 || echo 0)" "after an ALTER TABLE of rollingChartData, the state is restored, not kept" "$out"
 
-send A "\\q" >/dev/null
-send B "\\q" >/dev/null
 q -c "SET client_min_messages = warning" -c "DELETE FROM rollingChartData WHERE symbol = '$SYM'"
