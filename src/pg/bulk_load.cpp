@@ -37,6 +37,7 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/fmgroids.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/fd.h"
 #include "utils/acl.h"
@@ -608,7 +609,9 @@ Datum ml_load_bars_file(PG_FUNCTION_ARGS) {
                       errdetail("rule: CSV columns symbol, timestamp, open, high, low, close, volume in this order; a header is optional")));
     for (int k = 0; k < kInputColumns; k++) {
       in_null[k] = fields[k] == nullptr;
-      in[k] = InputFunctionCall(&L.in_fn[k], fields[k], L.in_ioparam[k], L.in_typmod[k]);
+      // prices as numeric_in stores them, without its NumericVar arithmetic (issue 19)
+      if (in_null[k] || L.in_fn[k].fn_oid != F_NUMERIC_IN || !cml::pg::chart_decimal_in(fields[k], L.in_typmod[k], &in[k]))
+        in[k] = InputFunctionCall(&L.in_fn[k], fields[k], L.in_ioparam[k], L.in_typmod[k]);
     }
     loader_add(&L, in, in_null);
     CHECK_FOR_INTERRUPTS();

@@ -397,6 +397,44 @@ Datum scaled_int_to_numeric(int64 v, int scale) {
   return PointerGetDatum(p);
 }
 
+// Plain decimal text (digits with at most one '.': no sign, exponent, blanks, NaN or Infinity) as
+// numeric_in with a DECIMAL(p,s) typmod stores it: the same bytes, built by scaled_int_to_numeric.
+// Only for at most s fractional digits (no rounding), 17 significant digits and a value the
+// column holds; false for anything else, which the caller gives to numeric_in (and its errors).
+// Checked byte for byte against numeric_in by test/pgtap/25_bulk_load.sql.
+bool decimal_text_to_numeric(const char* text, int32 typmod, Datum* out) {
+  if (typmod < (int32)VARHDRSZ) return false;
+  int32 tm = typmod - VARHDRSZ;
+  int precision = (tm >> 16) & 0xffff, scale = ((tm & 0x7ff) ^ 1024) - 1024;
+  if (scale < 0 || scale > 17 || precision < 1) return false;
+  int64 m = 0;
+  int significant = 0, frac = -1;
+  bool any = false;
+  for (const char* p = text; *p != '\0'; p++) {
+    if (*p >= '0' && *p <= '9') {
+      any = true;
+      if (m != 0 || *p != '0') significant++;
+      if (significant > 17) return false;
+      m = m * 10 + (*p - '0');
+      if (frac >= 0) frac++;
+    } else if (*p == '.' && frac < 0) {
+      frac = 0;
+    } else {
+      return false;
+    }
+  }
+  if (!any) return false;
+  if (frac < 0) frac = 0;
+  if (frac > scale) return false;
+  __int128 v = (__int128)m;
+  for (int i = frac; i < scale; i++) v *= 10;
+  __int128 limit = 1;
+  for (int i = 0; i < precision && limit <= (__int128)INT64CONST(1000000000000000000); i++) limit *= 10;
+  if (v >= limit || v >= (__int128)INT64CONST(1000000000000000000)) return false;
+  *out = scaled_int_to_numeric((int64)v, scale);
+  return true;
+}
+
 // x rounded to the column's scale, as numeric; NaN gives NULL. Values a DECIMAL(p,s) column
 // cannot hold are an error (heap_modify_tuple does not apply typmods).
 Datum to_column_numeric(double x, int32 typmod, const char* column, bool* isnull) {
@@ -1528,6 +1566,8 @@ Datum cml_statement_bar_changes(PG_FUNCTION_ARGS) {
 // ---- appending bars without the row trigger (chart.hpp; the bulk loader, bulk_load.cpp) ----
 
 void cml::pg::chart_validate_bar(const ChartBar& b) { validate_bar(b); }
+
+bool cml::pg::chart_decimal_in(const char* text, int32 typmod, Datum* out) { return decimal_text_to_numeric(text, typmod, out); }
 
 cml::pg::ChartAppend* cml::pg::chart_append_begin(Relation rel, const char* symbol, Timestamp* last_ts) {
   require_read_committed();

@@ -32,6 +32,11 @@ struct ChartBar {
 // prices, volume), with its errors.
 void chart_validate_bar(const ChartBar& b);
 
+// A CSV price field as numeric_in followed by the DECIMAL(p,s) typmod stores it, for plain
+// decimal text with at most s fractional digits; false for anything else (exponents, signs,
+// blanks, rounding, too many digits, out of range): the caller then calls numeric_in.
+bool chart_decimal_in(const char* text, int32 typmod, Datum* out);
+
 struct ChartAppend;  // opaque: a symbol's cached state, valid until the statement ends
 
 // Starts appending bars of `symbol` in the current statement, as the row trigger's first bar of

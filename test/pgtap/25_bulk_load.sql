@@ -6,7 +6,7 @@
 -- per-backend state behind. Needs a server that can write and read /tmp (pgTAP runs as superuser).
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(59);
+SELECT plan(62);
 
 SELECT '/tmp/cryptoml_bulk_' || pg_backend_pid() AS d \gset
 SELECT :'d' || '_a.csv' AS fa, :'d' || '_b.csv.gz' AS fb, 'gzip -c > ' || :'d' || '_b.csv.gz' AS fb_w,
@@ -243,6 +243,28 @@ SELECT pg_temp.err(format('SELECT ml_load_bars(%L)', pg_temp.put('node.csv', ARR
 ROLLBACK TO node;
 SELECT is(:'node_joined'::text, 'bulknode', 'this database joins as a node owning nothing');
 SELECT matches(:'node_err'::text, '^55000 rollingChartData: writing bars of ETHUSDT refused: node bulknode does not own ETHUSDT', 'a node refuses bars it does not own');
+-- ---- prices as numeric_in stores them: the loader parses plain decimal text itself (issue 19) --
+-- every plain form (leading zeros, trailing zeros, a bare point, 8 decimals, the column's maximum,
+-- no integer digits) and the forms it leaves to numeric_in (more decimals than the column's 8, an
+-- exponent, blanks): the same numeric bytes (numeric_send) and indicators as COPY through the trigger
+SELECT pg_temp.put('num.csv', (SELECT array_agg(format('SOLUSDT,2021-03-01 %s,%s,%s,%s,%s,%s', lpad((i / 60)::text, 2, '0') || ':' || lpad((i % 60)::text, 2, '0'),
+                                                      p, p, p, p, v) ORDER BY i)
+                                 FROM unnest(ARRAY['42', '0042.50', '42.', '42.12345678', '42.123456789', '4.2e1', '41.99999999',
+                                                   '00000000000000000000000042.1', '42.5', '43', ' 42 ', '42.10000000', '4.21E+1',
+                                                   '042.00000001', '42.14159265358979', '42.00100'],
+                                             ARRAY['0', '0.0', '10', '10.12345678', '1e3', '00', '5.', '.25', '99999999999.99999999',
+                                                   '0.00000001', '.5', '000.00100', '12345678901', '3.14159265358979', '6', '7']) WITH ORDINALITY AS x(p, v, i))) AS fnum \gset
+CREATE FUNCTION pg_temp.num_rows() RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT row(timestamp, numeric_send(open), numeric_send(high), numeric_send(low), numeric_send(close), numeric_send(volume),
+             rsi, macd, bollinger_upper, volatility, is_complete)::text FROM rollingChartData WHERE symbol = 'SOLUSDT' $$;
+SELECT is((SELECT sum(bars) FROM ml_load_bars(:'fnum')), 16::numeric, 'ml_load_bars: 16 bars with prices and volumes in every plain decimal form');
+CREATE TEMP TABLE num_bulk AS SELECT pg_temp.num_rows() AS r;
+DELETE FROM rollingChartData WHERE symbol = 'SOLUSDT';
+COPY rollingChartData (symbol, timestamp, open, high, low, close, volume) FROM :'fnum' (FORMAT csv);
+SELECT is((SELECT array_agg(r ORDER BY r) FROM num_bulk), (SELECT array_agg(r ORDER BY r) FROM pg_temp.num_rows() r),
+          '... stored with the bytes numeric_in gives them (and the same indicators)');
+SELECT matches(pg_temp.err(format('SELECT ml_load_bars(%L)', pg_temp.put('num_big.csv', ARRAY['SOLUSDT,2021-03-02 00:00,1234567890123.5,1234567890123.5,1234567890123.5,1234567890123.5,1']))),
+               '^22003 numeric field overflow', 'a price the column cannot hold: numeric_in''s own error');
 SELECT 'rm -f ' || :'d' || '_*' AS rm \gset
 COPY (SELECT 1) TO PROGRAM :'rm';
 SELECT * FROM finish();
