@@ -14,8 +14,16 @@
 # (warmStart false) and warm-started (warmStart true, OPTIONS' warmMaxEpochs/warmPatience or the
 # defaults), and prints per symbol the out-of-time RMSE of both, the zero-change baseline's, and the
 # seconds per model of both (docs/benchmarks.md, "Warm-started LSTM backtests at 0.10.0").
+# WARM_WINDOW=N adds a third run, `window`: warm-started with option warmWindow N (a warm network's
+# epochs over only its newest N training sequences); MODES (a list of cold, warm, window; default
+# "cold warm", plus window with WARM_WINDOW) chooses the runs; mode/T runs it with
+# cryptoml.backtest_threads T (e.g. "warm/1 window/2"; else the setting's default). `warm` is
+# 0.10.0's warm start (warmWindow 0; on 1 thread: warm/1). Per symbol and pooled: each run's RMSE
+# against the first cold and the first warm mode listed, and its seconds per model against that
+# warm mode's.
 # Usage: bash bench/backtest.sh
-#   (HORIZON=15 MODEL=xgboost SYMBOLS= OPTIONS='{"windowSize": 20000, "retrainEvery": 1440}' FROM= TO= COMPARE_WARM=0)
+#   (HORIZON=15 MODEL=xgboost SYMBOLS= OPTIONS='{"windowSize": 20000, "retrainEvery": 1440}' FROM= TO= COMPARE_WARM=0
+#    WARM_WINDOW= MODES=)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -27,6 +35,8 @@ OPTIONS=${OPTIONS:-'{"windowSize": 20000, "retrainEvery": 1440}'}
 FROM=${FROM:-}
 TO=${TO:-}
 COMPARE_WARM=${COMPARE_WARM:-0}
+WARM_WINDOW=${WARM_WINDOW:-}
+MODES=${MODES:-cold warm${WARM_WINDOW:+ window}}
 export CRYPTOML_PORT=${PORT:-54480} CRYPTOML_DB=cryptoml
 was_running=0
 bash scripts/cluster.sh status "$CLUSTER" >/dev/null 2>&1 && was_running=1
@@ -51,9 +61,15 @@ fi
 PERIOD="\"from\" => nullif('$FROM', '')::timestamp, \"to\" => nullif('$TO', '')::timestamp"
 SYMS="SELECT DISTINCT symbol FROM rollingChartData WHERE '$SYMBOLS' = '' OR symbol = ANY (string_to_array('$SYMBOLS', ',')) ORDER BY 1"
 if [ "$COMPARE_WARM" = 1 ]; then
-  # cold and warm, one symbol after the other, in the same session
+  # the modes one after the other per symbol, in the same session
+  MODE_LIST="'$(echo "$MODES" | sed "s/[ ,]\+/','/g")'"
+  # ratios are against the first cold and the first warm mode listed (0.10.0's warm start)
+  COLD_REF=$(echo "$MODES" | tr ' ,' '\n\n' | grep -m1 '^cold' || true)
+  WARM_REF=$(echo "$MODES" | tr ' ,' '\n\n' | grep -m1 '^warm' || true)
+  DEFAULT_THREADS=$("${P[@]}" -Atc "SELECT current_setting('cryptoml.backtest_threads')")
   "${P[@]}" <<SQL
-CREATE TEMP TABLE cmp (symbol text, mode text, seconds float8, models bigint, rmse float8, baseline_rmse float8, run_id text);
+CREATE TEMP TABLE cmp (symbol text, mode text, seconds float8, models bigint, rmse float8, baseline_rmse float8, run_id text, n bigint,
+                       served_rmse float8);
 DO \$\$
 DECLARE
   s text;
@@ -62,32 +78,44 @@ DECLARE
   r record;
 BEGIN
   FOR s IN $SYMS LOOP
-    FOREACH m IN ARRAY ARRAY['cold', 'warm'] LOOP
+    FOREACH m IN ARRAY ARRAY[$MODE_LIST] LOOP
+      -- mode/N: on N threads (cryptoml.backtest_threads), else its default
+      PERFORM set_config('cryptoml.backtest_threads', coalesce(split_part(m, '/', 2), ''), true) WHERE m LIKE '%/%';
+      PERFORM set_config('cryptoml.backtest_threads', '$DEFAULT_THREADS', true) WHERE m NOT LIKE '%/%';
       t0 := clock_timestamp();
       SELECT b.* INTO r FROM ml_backtest(s, $HORIZON, '$MODEL', $PERIOD,
-          options => '$OPTIONS'::jsonb || jsonb_build_object('warmStart', m = 'warm')) b WHERE b.strategy = 'backtest';
-      INSERT INTO cmp SELECT s, m, extract(epoch FROM clock_timestamp() - t0),
-             (SELECT count(DISTINCT p.segment) FROM mlBacktestPredictions p WHERE p.run_id = r.run_id), r.rmse, r.baseline_rmse, r.run_id;
+          options => '$OPTIONS'::jsonb || CASE split_part(m, '/', 1) WHEN 'cold' THEN '{"warmStart": false}'::jsonb
+                                                WHEN 'warm' THEN '{"warmStart": true, "warmWindow": 0}'::jsonb
+                                                WHEN 'window' THEN jsonb_build_object('warmStart', true, 'warmWindow', ${WARM_WINDOW:-0}) END) b
+       WHERE b.strategy = 'backtest';
+      -- the raw model output's RMSE (the served change is 0 while no skill is shown) and zero change's, on the same rows
+      INSERT INTO cmp SELECT s, m, extract(epoch FROM clock_timestamp() - t0), count(DISTINCT p.segment),
+             sqrt(avg((p.raw_change - p.actual_change) ^ 2)), sqrt(avg(p.actual_change ^ 2)), r.run_id, count(*), r.rmse
+        FROM mlBacktestPredictions p WHERE p.run_id = r.run_id AND p.raw_change IS NOT NULL;
     END LOOP;
   END LOOP;
 END
 \$\$;
-SELECT c.symbol, round(c.rmse::numeric, 5) AS cold_rmse, round(w.rmse::numeric, 5) AS warm_rmse,
-       round(c.baseline_rmse::numeric, 5) AS zero_change_rmse,
-       round((c.rmse / nullif(c.baseline_rmse, 0))::numeric, 4) AS cold_vs_zero, round((w.rmse / nullif(w.baseline_rmse, 0))::numeric, 4) AS warm_vs_zero,
-       round((w.rmse / nullif(c.rmse, 0))::numeric, 4) AS warm_vs_cold,
-       round((c.seconds / nullif(c.models, 0))::numeric, 2) AS cold_s_per_model, round((w.seconds / nullif(w.models, 0))::numeric, 2) AS warm_s_per_model,
-       c.models, (SELECT count(*) FROM mlBacktestPredictions p WHERE p.run_id = c.run_id) AS predictions,
-       (SELECT count(*) FROM mlBacktestPredictions p WHERE p.run_id = w.run_id) AS warm_predictions
-  FROM cmp c JOIN cmp w ON w.symbol = c.symbol AND w.mode = 'warm' WHERE c.mode = 'cold' ORDER BY 1;
+-- per symbol and mode; ratios against the same symbol's cold and warm (0.10.0) runs of this session
+SELECT x.symbol, x.mode, round(x.rmse::numeric, 5) AS raw_rmse, round(x.baseline_rmse::numeric, 5) AS zero_change_rmse,
+       round(x.served_rmse::numeric, 5) AS served_rmse,
+       round((x.rmse / nullif(x.baseline_rmse, 0))::numeric, 4) AS vs_zero,
+       round((x.rmse / nullif(c.rmse, 0))::numeric, 4) AS vs_cold, round((x.rmse / nullif(w.rmse, 0))::numeric, 4) AS vs_warm,
+       round((x.seconds / nullif(x.models, 0))::numeric, 2) AS s_per_model,
+       round(((x.seconds / nullif(x.models, 0)) / nullif(w.seconds / nullif(w.models, 0), 0))::numeric, 3) AS time_vs_warm,
+       x.models, x.n AS predictions
+  FROM cmp x LEFT JOIN cmp c ON c.symbol = x.symbol AND c.mode = '$COLD_REF' LEFT JOIN cmp w ON w.symbol = x.symbol AND w.mode = '$WARM_REF'
+ ORDER BY 1, array_position(ARRAY[$MODE_LIST], x.mode);
 -- pooled over every prediction of every symbol (each symbol's RMSE weighed by its predictions)
-SELECT round(sqrt(sum(c.rmse ^ 2 * c.n) / sum(c.n))::numeric, 5) AS cold_rmse_all, round(sqrt(sum(w.rmse ^ 2 * w.n) / sum(w.n))::numeric, 5) AS warm_rmse_all,
-       round(sqrt(sum(c.baseline_rmse ^ 2 * c.n) / sum(c.n))::numeric, 5) AS zero_change_rmse_all,
-       round((sum(c.seconds) / sum(c.models))::numeric, 2) AS cold_s_per_model, round((sum(w.seconds) / sum(w.models))::numeric, 2) AS warm_s_per_model
-  FROM (SELECT x.*, (SELECT count(*) FROM mlBacktestPredictions p WHERE p.run_id = x.run_id) AS n FROM cmp x WHERE mode = 'cold') c
-  JOIN (SELECT x.*, (SELECT count(*) FROM mlBacktestPredictions p WHERE p.run_id = x.run_id) AS n FROM cmp x WHERE mode = 'warm') w USING (symbol);
+WITH p AS (SELECT mode, sqrt(sum(rmse ^ 2 * n) / sum(n)) AS rmse, sqrt(sum(baseline_rmse ^ 2 * n) / sum(n)) AS zero_change,
+                  sum(seconds) / sum(models) AS s_per_model, sum(n) AS predictions, sum(models) AS models FROM cmp GROUP BY mode)
+SELECT p.mode, round(p.rmse::numeric, 5) AS raw_rmse_all, round(p.zero_change::numeric, 5) AS zero_change_rmse_all,
+       round((p.rmse / nullif(c.rmse, 0))::numeric, 4) AS vs_cold, round((p.rmse / nullif(w.rmse, 0))::numeric, 4) AS vs_warm,
+       round(p.s_per_model::numeric, 2) AS s_per_model, round((p.s_per_model / nullif(w.s_per_model, 0))::numeric, 3) AS time_vs_warm,
+       p.models, p.predictions
+  FROM p LEFT JOIN p c ON c.mode = '$COLD_REF' LEFT JOIN p w ON w.mode = '$WARM_REF' ORDER BY array_position(ARRAY[$MODE_LIST], p.mode);
 SQL
-  echo "reproduce: cd $ROOT && COMPARE_WARM=1 HORIZON=$HORIZON MODEL=$MODEL SYMBOLS='$SYMBOLS' FROM='$FROM' TO='$TO' OPTIONS='$OPTIONS' bash bench/backtest.sh"
+  echo "reproduce: cd $ROOT && COMPARE_WARM=1 MODES='$MODES' WARM_WINDOW='$WARM_WINDOW' HORIZON=$HORIZON MODEL=$MODEL SYMBOLS='$SYMBOLS' FROM='$FROM' TO='$TO' OPTIONS='$OPTIONS' bash bench/backtest.sh"
   exit 0
 fi
 "${P[@]}" <<SQL

@@ -33,6 +33,7 @@ bash scripts/cluster.sh start "$CLUSTER" >/dev/null
 eval "$(bash scripts/cluster.sh env "$CLUSTER")"
 P=(psql -X -q -v ON_ERROR_STOP=1)
 cleanup() {
+  rm -f "${NB_SQL:-}"
   "${P[@]}" -c "SELECT ml_stop_workers()" -c "SELECT ml_config_reset('forecasting.updateFrequency')" >/dev/null 2>&1 || true
   if [ "$was_running" = 0 ]; then bash scripts/cluster.sh stop "$CLUSTER" >/dev/null; fi
 }
@@ -49,13 +50,18 @@ export PGOPTIONS='-c client_min_messages=error'
                WHERE NOT EXISTS (SELECT 1 FROM mlTrainingBatches p WHERE p.symbol = s.symbol AND p.forecast_horizon = h AND p.is_production)" >/dev/null
 # the planner sees the bars, samples and forecasts whether or not autovacuum has analyzed them yet
 "${P[@]}" -c "ANALYZE rollingChartData" -c "ANALYZE mlTrainingSamples" -c "ANALYZE persistentForecasts" -c "ANALYZE mlTrainingBatches"
-new_bars() {  # also run by the timed session's \! (bash -c new_bars)
-  psql -X -q -v ON_ERROR_STOP=1 -c "INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
-                SELECT l.symbol, l.timestamp + interval '1 minute', l.close, l.high, l.low, l.close, l.volume
-                  FROM (SELECT DISTINCT symbol FROM rollingChartData) s,
-                       LATERAL (SELECT * FROM rollingChartData r WHERE r.symbol = s.symbol ORDER BY r.timestamp DESC LIMIT 1) l" >/dev/null
-}
-export -f new_bars
+# A new bar per symbol, from another connection. The timed session runs the same file with psql's
+# \! (through /bin/sh: dash on Debian, which drops exported bash functions; until 0.11.0 this bench
+# ran `\! bash -c new_bars`, which failed there, so its cycles forecast bars already forecast).
+NB_SQL=$(mktemp --suffix=.sql)
+cat >"$NB_SQL" <<'SQL'
+INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
+SELECT l.symbol, l.timestamp + interval '1 minute', l.close, l.high, l.low, l.close, l.volume
+  FROM (SELECT DISTINCT symbol FROM rollingChartData) s,
+       LATERAL (SELECT * FROM rollingChartData r WHERE r.symbol = s.symbol ORDER BY r.timestamp DESC LIMIT 1) l;
+SQL
+new_bars() { psql -X -q -v ON_ERROR_STOP=1 -f "$NB_SQL" >/dev/null; }
+NEW_BARS="\\! psql -X -q -v ON_ERROR_STOP=1 -f $NB_SQL"
 symbols=$("${P[@]}" -Atc "SELECT string_agg(DISTINCT symbol, ' ') FROM rollingChartData")
 cycle_sql=""
 for s in $symbols; do cycle_sql+="SELECT ml_forecast_all('$s');"$'\n'; done
@@ -65,9 +71,9 @@ PIDFILE=$(mktemp)
 # and psql's "Time:" lines of the cycle's six statements.
 session() {
   { echo "SELECT pg_backend_pid() \\g $PIDFILE"
-    for _ in $(seq 1 "$2"); do echo "\\! bash -c new_bars"; printf '%s' "$cycle_sql"; done
+    for _ in $(seq 1 "$2"); do echo "$NEW_BARS"; printf '%s' "$cycle_sql"; done
     for _ in $(seq 1 "$1"); do
-      echo "\\! bash -c new_bars"
+      echo "$NEW_BARS"
       echo "\\! awk '{ print \"CPU\", \$1 }' /proc/\$(cat $PIDFILE)/schedstat"
       echo '\timing on'; printf '%s' "$cycle_sql"; echo '\timing off'
       echo "\\! awk '{ print \"CPU\", \$1 }' /proc/\$(cat $PIDFILE)/schedstat"
@@ -85,14 +91,24 @@ summary() {
 }
 # 1a with the settings the forecaster worker runs with (workers.cpp): no JIT, and warnings (every
 # forecast of these historical bars warns that its bar is stale) kept out of the server log
+stored() { "${P[@]}" -Atc "SELECT count(*) FROM persistentForecasts"; }
+f0=$(stored)
 warm=$(session "$REPS" 1 "-c jit=off -c log_min_messages=error" | per_cycle)
+f1=$(stored)
 cold=$(for _ in $(seq 1 "$REPS"); do session 1 0; done | per_cycle)
+f2=$(stored)
+# every timed cycle must forecast a new bar: 6 x 6 x 3 = 108 new forecasts per cycle
+per_warm=$(( (f1 - f0) / (REPS + 1) )); per_cold=$(( (f2 - f1) / REPS ))
+if [ "$per_warm" -lt 108 ] || [ "$per_cold" -lt 108 ]; then
+  echo "forecaster: cycles stored $per_warm (one session) and $per_cold (new connections) forecasts each, not 108: no new bars?" >&2
+  exit 1
+fi
 read -r wmed wmax wcpu <<<"$(summary <<<"$warm")"
 read -r cmed cmax ccpu <<<"$(summary <<<"$cold")"
 rm -f "$PIDFILE"
 written=$("${P[@]}" -Atc "SELECT count(*) FROM persistentForecasts f JOIN (SELECT symbol, max(timestamp) AS b FROM rollingChartData GROUP BY symbol) l
                            ON l.symbol = f.symbol AND f.bar_timestamp = l.b")
-echo "1. one forecaster cycle (6 symbols x 6 horizons x 3 types; $written forecasts stored for the last bars), $REPS cycles each:"
+echo "1. one forecaster cycle (6 symbols x 6 horizons x 3 types; $written forecasts stored for the last bars; $per_warm and $per_cold stored per cycle), $REPS cycles each:"
 echo "   a. in one session (the worker's case): median ${wmed} ms, max ${wmax} ms; backend CPU per cycle (median) ${wcpu} ms   (target <= 20 ms: $(awk -v m="$wmed" 'BEGIN { print (m <= 20) ? "met" : "MISSED" }'))"
 echo "   b. a new connection per cycle (0.9.0's bench): median ${cmed} ms, max ${cmax} ms; backend CPU per cycle (median) ${ccpu} ms"
 

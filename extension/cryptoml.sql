@@ -839,6 +839,12 @@ CREATE FUNCTION cryptoml_internal.registry_changed() RETURNS trigger
 REVOKE ALL ON FUNCTION cryptoml_internal.registry_changed() FROM PUBLIC;
 CREATE TRIGGER zz_cryptoml_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlTrainingBatches
   FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.registry_changed();
+-- ... and the per-session series of known volatility outcomes (volatility_interval) every change of
+-- persistentForecasts but the insert of a forecast whose outcome is not known yet.
+CREATE TRIGGER zz_cryptoml_forecasts_changed AFTER UPDATE OR DELETE OR TRUNCATE ON persistentForecasts
+  FOR EACH STATEMENT EXECUTE FUNCTION cryptoml_internal.registry_changed();
+CREATE TRIGGER zz_cryptoml_forecast_outcome_inserted AFTER INSERT ON persistentForecasts
+  FOR EACH ROW WHEN (NEW.actual_value IS NOT NULL) EXECUTE FUNCTION cryptoml_internal.registry_changed();
 
 CREATE TABLE cryptoml_internal.ensemble_members (
   ensemble_batch_id VARCHAR(50) NOT NULL REFERENCES mlTrainingBatches (batch_id) ON DELETE CASCADE,
@@ -977,8 +983,15 @@ CREATE FUNCTION cryptoml_internal.reliability_summary(confidence float8[], hit b
 CREATE FUNCTION cryptoml_internal.conformal_interval(center float8, residuals float8[], stated bigint, missed bigint,
     OUT lower float8, OUT upper float8)
   AS 'MODULE_PATHNAME', 'cml_conformal_interval' LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
+-- The interval of a volatility forecast: conformal_interval of the |errors| of the symbol's last
+-- cal_window volatility forecasts of the horizon known at the bar, at the ACI level after those of
+-- them that stated an interval, from a series kept per session (src/pg/forecast_history.cpp).
+CREATE FUNCTION cryptoml_internal.volatility_interval(symbol text, horizon integer, bar timestamp, center float8,
+    cal_window integer, OUT lower float8, OUT upper float8)
+  AS 'MODULE_PATHNAME', 'cml_volatility_interval' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION cryptoml_internal.forecast_statement(float8, integer, timestamp, timestamp[], float8[], float8[], bigint, bigint),
-  cryptoml_internal.conformal_interval(float8, float8[], bigint, bigint) FROM PUBLIC;
+  cryptoml_internal.conformal_interval(float8, float8[], bigint, bigint),
+  cryptoml_internal.volatility_interval(text, integer, timestamp, float8, integer) FROM PUBLIC;
 
 -- ===========================================================================================
 -- Upkeep: live confidence, outcomes, drift, retraining, pg_cron schedule
@@ -1352,18 +1365,7 @@ CREATE FUNCTION ml_forecast_all(symbol text) RETURNS integer
           vol_version := 'stat:sigma60-sqrt-h';
         END IF;
         IF vol IS NOT NULL THEN
-          WITH past AS (
-            SELECT DISTINCT ON (f.bar_timestamp) f.bar_timestamp, f.predicted_value::float8 AS p, f.actual_value::float8 AS a,
-                   f.lower::float8 AS lo, f.upper::float8 AS hi
-              FROM @extschema@.persistentforecasts f
-             WHERE f.symbol = ml_forecast_all.symbol AND f.forecast_type = 'volatility' AND f.forecast_horizon = h
-               AND f.actual_value IS NOT NULL AND f.bar_timestamp + make_interval(mins => h) <= bar
-             ORDER BY f.bar_timestamp DESC, f.id DESC),
-          w AS (SELECT * FROM past ORDER BY past.bar_timestamp DESC LIMIT cal_window)
-          SELECT ci.lower, ci.upper INTO vol_lo, vol_hi
-            FROM cryptoml_internal.conformal_interval(vol, (SELECT coalesce(array_agg(w.a - w.p), '{}') FROM w),
-                   (SELECT count(*) FROM past WHERE past.lo IS NOT NULL),
-                   (SELECT count(*) FROM past WHERE past.lo IS NOT NULL AND (past.a < past.lo OR past.a > past.hi))) ci;
+          SELECT ci.lower, ci.upper INTO vol_lo, vol_hi FROM cryptoml_internal.volatility_interval(symbol, h, bar, vol, cal_window) ci;
           r_type := r_type || 'volatility'::text;
           r_h := r_h || h;
           r_value := r_value || round(vol::numeric, 8);
@@ -2452,15 +2454,15 @@ CREATE FUNCTION ml_backtest(symbol text, horizon integer, model_type text DEFAUL
                      'slSigma', 'feePct', 'slippagePct', 'minEdgePct', 'confidenceThreshold', 'earlyStoppingPatience',
                      'sequenceLength', 'hiddenSize', 'numLayers', 'lstmLearningRate', 'maxEpochs', 'batchSize', 'calibrationFolds',
                      'intervalCoverage', 'intervalAdaptRate', 'skillSignificance', 'calibrationWindow', 'combiner',
-                     'featureSet', 'excludeGroups', 'warmStart', 'warmMaxEpochs', 'warmPatience');
+                     'featureSet', 'excludeGroups', 'warmStart', 'warmMaxEpochs', 'warmPatience', 'warmWindow');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'unknown backtest option(s): %', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, intervalAdaptRate, skillSignificance, calibrationWindow, combiner, featureSet, excludeGroups, warmStart, warmMaxEpochs, warmPatience';
+        DETAIL = 'rule: options are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, intervalAdaptRate, skillSignificance, calibrationWindow, combiner, featureSet, excludeGroups, warmStart, warmMaxEpochs, warmPatience, warmWindow';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_each(o) e(k, v) WHERE jsonb_typeof(v) <> 'number' AND k NOT IN ('combiner', 'excludeGroups', 'warmStart');
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'backtest option(s) % must be JSON numbers', left(bad, 200) USING ERRCODE = 'invalid_parameter_value',
-        DETAIL = 'rule: every option but combiner (a string), excludeGroups (an array of group names) and warmStart (a boolean) is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize, calibrationFolds, calibrationWindow, featureSet, warmMaxEpochs, warmPatience)';
+        DETAIL = 'rule: every option but combiner (a string), excludeGroups (an array of group names) and warmStart (a boolean) is a number (integers for retrainEvery, windowSize, maxDepth, numRounds, earlyStoppingPatience, sequenceLength, hiddenSize, numLayers, maxEpochs, batchSize, calibrationFolds, calibrationWindow, featureSet, warmMaxEpochs, warmPatience, warmWindow)';
     END IF;
     -- types and ranges of the caller's options, before anything is resolved or cast (src/core/options.hpp)
     PERFORM cryptoml_internal.check_backtest_options(model_type, o);

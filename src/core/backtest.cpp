@@ -2,7 +2,12 @@
 #include "backtest.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <exception>
+#include <iterator>
+#include <system_error>
+#include <thread>
 #include <limits>
 #include <cmath>
 #include <memory>
@@ -99,19 +104,26 @@ std::vector<std::size_t> with_history(const std::vector<std::size_t>& rows, cons
 
 // Trains the segment's model on train_rows (early stopping on valid_rows) and predicts pred_rows;
 // for lstm and ensemble, only the rows with L consecutive minutes of samples take part.
+// The rows a model of cfg's type reads: for lstm and ensemble, those with L consecutive minutes of
+// samples. False when the model cannot be trained (no training, validation or prediction row).
+bool model_rows(const Lanes& lanes, const BacktestConfig& cfg, std::vector<std::size_t>* train_rows,
+                std::vector<std::size_t>* valid_rows, std::vector<std::size_t>* pred_rows) {
+  if (cfg.model != ModelType::xgboost) {
+    const int L = cfg.lstm.sequence_length;
+    *train_rows = with_history(*train_rows, lanes, L);
+    *valid_rows = with_history(*valid_rows, lanes, L);
+    *pred_rows = with_history(*pred_rows, lanes, L);
+  }
+  return !train_rows->empty() && !valid_rows->empty() && !pred_rows->empty();
+}
+
 SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
                            std::vector<std::size_t> train_rows, std::vector<std::size_t> valid_rows,
                            std::vector<std::size_t> pred_rows, const std::function<bool()>& should_stop,
                            Warm* warm) {
   SegmentModel out;
   const std::size_t cols = static_cast<std::size_t>(s.cols);
-  if (cfg.model != ModelType::xgboost) {
-    const int L = cfg.lstm.sequence_length;
-    train_rows = with_history(train_rows, lanes, L);
-    valid_rows = with_history(valid_rows, lanes, L);
-    pred_rows = with_history(pred_rows, lanes, L);
-  }
-  if (train_rows.empty() || valid_rows.empty() || pred_rows.empty()) return out;
+  if (!model_rows(lanes, cfg, &train_rows, &valid_rows, &pred_rows)) return out;
   std::vector<double> yv;
   for (std::size_t i : valid_rows) yv.push_back(static_cast<double>(s.y[i]));
 
@@ -139,7 +151,10 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
       LstmParams wp = cfg.lstm;
       wp.max_epochs = cfg.warm_max_epochs;
       wp.patience = cfg.warm_patience;
-      LstmModel net = from != nullptr ? LstmModel::train_from(*from->net, tr, va, wp, should_stop, &rep)
+      SequenceSet newest = tr;  // warm_window: the newest training sequences only
+      if (cfg.warm_window > 0 && train_rows.size() > static_cast<std::size_t>(cfg.warm_window))
+        newest.ends.assign(train_rows.end() - cfg.warm_window, train_rows.end());
+      LstmModel net = from != nullptr ? LstmModel::train_from(*from->net, newest, va, wp, should_stop, &rep)
                                       : LstmModel::train(tr, va, cfg.lstm, should_stop, &rep);
       warm->made.push_back(WarmNet{seen, std::make_shared<const LstmModel>(net)});
       warm->networks++;
@@ -166,26 +181,105 @@ SegmentModel train_segment(const SampleSet& s, const Lanes& lanes, const Backtes
   return out;
 }
 
-// The out-of-time pairs of a segment's window: rolling_origin with fold models trained as the
-// segment's model is (train_segment), each predicting a later part of the window.
-std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
-                                              const std::vector<std::size_t>& usable, const std::function<bool()>& should_stop,
-                                              Warm* warm) {
+// One network job of a segment (its model, or one of its rolling-origin fold models):
+// train_segment on these rows (sample indices), with what it made for the warm start kept apart
+// until the segment's jobs are merged in their order (so the result does not depend on which
+// thread ran which job).
+struct Job {
+  std::vector<std::size_t> tr, va, pr;
+  SegmentModel out;
+  Warm warm;
+  std::exception_ptr error;
+};
+
+std::vector<std::int64_t> times_of(const SampleSet& s, const std::vector<std::size_t>& usable) {
   std::vector<std::int64_t> ts;
   ts.reserve(usable.size());
   for (std::size_t i : usable) ts.push_back(s.ts[i]);
+  return ts;
+}
+
+// The fold jobs of a segment's window: rolling_origin's folds, in its order (fold models trained
+// as the segment's model is, each predicting a later part of the window).
+std::vector<Job> fold_jobs(const SampleSet& s, const BacktestConfig& cfg, const std::vector<std::size_t>& usable) {
   auto global = [&usable](const std::vector<std::size_t>& local) {
     std::vector<std::size_t> g;
     g.reserve(local.size());
     for (std::size_t i : local) g.push_back(usable[i]);
     return g;
   };
-  const RollingOrigin ro = rolling_origin(
-      ts, cfg.horizon, cfg.validation_split, cfg.calibration_folds,
-      [&](const std::vector<std::size_t>& tr, const std::vector<std::size_t>& va, const std::vector<std::size_t>& pr) {
+  std::vector<Job> jobs;
+  (void)rolling_origin(times_of(s, usable), cfg.horizon, cfg.validation_split, cfg.calibration_folds,
+                       [&](const std::vector<std::size_t>& tr, const std::vector<std::size_t>& va, const std::vector<std::size_t>& pr) {
+                         Job j;
+                         j.tr = global(tr);
+                         j.va = global(va);
+                         j.pr = global(pr);
+                         jobs.push_back(std::move(j));
+                         return std::vector<double>(pr.size(), std::numeric_limits<double>::quiet_NaN());
+                       });
+  return jobs;
+}
+
+// Runs the jobs on up to cfg.threads threads (this one included); each job's exception is kept in
+// it. Every network starts from warm->prev (read only while the jobs run). The jobs start largest
+// first (a rough cost: a training row's pass is about 3 forward passes, a validation row is
+// read about twice), so that the threads end close together; the order changes no result.
+void run_jobs(std::vector<Job>& jobs, const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
+              const std::function<bool()>& should_stop, const Warm* warm) {
+  std::vector<std::size_t> order(jobs.size()), cost(jobs.size());
+  for (std::size_t j = 0; j < order.size(); ++j) {
+    order[j] = j;
+    std::size_t tr = jobs[j].tr.size();
+    if (warm != nullptr && !warm->prev.empty() && cfg.warm_window > 0) tr = std::min(tr, static_cast<std::size_t>(cfg.warm_window));
+    cost[j] = 3 * tr + 2 * jobs[j].va.size() + jobs[j].pr.size();
+  }
+  std::stable_sort(order.begin(), order.end(), [&cost](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t o = next++; o < order.size(); o = next++) {
+      Job& job = jobs[order[o]];
+      try {
         check_stop(should_stop);
-        const std::vector<std::size_t> pg = global(pr);
-        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop, warm);
+        if (warm != nullptr) job.warm.prev = warm->prev;
+        job.out = train_segment(s, lanes, cfg, job.tr, job.va, job.pr, should_stop, warm != nullptr ? &job.warm : nullptr);
+      } catch (...) {
+        job.error = std::current_exception();
+      }
+    }
+  };
+  const std::size_t nthreads = std::min<std::size_t>(static_cast<std::size_t>(cfg.threads), jobs.size());
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < nthreads; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (...) {  // no thread to be had: the remaining jobs run on the others
+      break;
+    }
+  }
+  work();
+  for (std::thread& t : pool) t.join();
+}
+
+// Adds what a job made for the warm start to the segment's record.
+void merge_warm(Warm* warm, Job& job) {
+  if (warm == nullptr) return;
+  for (WarmNet& w : job.warm.made) warm->made.push_back(std::move(w));
+  warm->networks += job.warm.networks;
+  warm->warm_started += job.warm.warm_started;
+  warm->epochs += job.warm.epochs;
+}
+
+// The out-of-time pairs of a segment's window: rolling_origin, each fold answered by its job.
+std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const BacktestConfig& cfg, const std::vector<std::size_t>& usable,
+                                              const std::vector<Job>& folds) {
+  std::size_t f = 0;
+  const RollingOrigin ro = rolling_origin(
+      times_of(s, usable), cfg.horizon, cfg.validation_split, cfg.calibration_folds,
+      [&](const std::vector<std::size_t>&, const std::vector<std::size_t>&, const std::vector<std::size_t>& pr) {
+        const Job& job = folds.at(f++);
+        const std::vector<std::size_t>& pg = job.pr;
+        const SegmentModel& fm = job.out;
         std::vector<double> out(pr.size(), std::numeric_limits<double>::quiet_NaN());
         std::size_t j = 0;
         for (std::size_t k = 0; k < pg.size() && j < fm.pred_rows.size(); ++k)
@@ -201,28 +295,19 @@ std::vector<OutcomePair> rolling_origin_pairs(const SampleSet& s, const Lanes& l
   return pairs;
 }
 
-// Stacking: the members' out-of-time records of a segment's window, from the same rolling-origin
-// fold models (each fold trains both members as the segment does and keeps their predictions apart).
-std::vector<std::vector<OutcomePair>> rolling_origin_members(const SampleSet& s, const Lanes& lanes, const BacktestConfig& cfg,
-                                                             const std::vector<std::size_t>& usable,
-                                                             const std::function<bool()>& should_stop, Warm* warm) {
-  std::vector<std::int64_t> ts;
-  ts.reserve(usable.size());
-  for (std::size_t i : usable) ts.push_back(s.ts[i]);
-  auto global = [&usable](const std::vector<std::size_t>& local) {
-    std::vector<std::size_t> g;
-    g.reserve(local.size());
-    for (std::size_t i : local) g.push_back(usable[i]);
-    return g;
-  };
+// Stacking: the members' out-of-time records of a segment's window, from the same fold jobs (each
+// fold trains both members as the segment does and keeps their predictions apart).
+std::vector<std::vector<OutcomePair>> rolling_origin_members(const SampleSet& s, const BacktestConfig& cfg,
+                                                             const std::vector<std::size_t>& usable, const std::vector<Job>& folds) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::vector<double>> member_raw(2, std::vector<double>(usable.size(), nan));  // by local row
+  std::size_t f = 0;
   const RollingOrigin ro = rolling_origin(
-      ts, cfg.horizon, cfg.validation_split, cfg.calibration_folds,
-      [&](const std::vector<std::size_t>& tr, const std::vector<std::size_t>& va, const std::vector<std::size_t>& pr) {
-        check_stop(should_stop);
-        const std::vector<std::size_t> pg = global(pr);
-        const SegmentModel fm = train_segment(s, lanes, cfg, global(tr), global(va), pg, should_stop, warm);
+      times_of(s, usable), cfg.horizon, cfg.validation_split, cfg.calibration_folds,
+      [&](const std::vector<std::size_t>&, const std::vector<std::size_t>&, const std::vector<std::size_t>& pr) {
+        const Job& job = folds.at(f++);
+        const std::vector<std::size_t>& pg = job.pr;
+        const SegmentModel& fm = job.out;
         std::vector<double> out(pr.size(), nan);
         std::size_t j = 0;
         for (std::size_t k = 0; k < pg.size() && j < fm.pred_rows.size(); ++k)
@@ -273,6 +358,8 @@ void BacktestConfig::validate() const {
   check_int("calibration_folds", calibration_folds, 1, 20);
   check_int("warm_max_epochs", warm_max_epochs, 1, 100000);
   check_int("warm_patience", warm_patience, 1, 100000);
+  check_int("warm_window", warm_window, 0, 100000000);
+  check_int("threads", threads, 1, 64);
   HonestSettings h = honest;
   h.horizon = horizon;
   h.validate();
@@ -331,9 +418,19 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
   Warm warm_state;
   Warm* warm = warm_on ? &warm_state : nullptr;
 
-  for (int k = first_segment; k < nseg; ++k) {
-    check_stop(should_stop);
+  // A segment in two steps: train (its networks, on up to cfg.threads threads; the next segment's
+  // start from them) and state (the statements of its predictions, which read only what train
+  // left in the Trained). With threads > 1, a segment's statements are computed on a thread of
+  // their own while the next segment trains ("Threads").
+  struct Trained {
     SegmentResult seg;
+    std::vector<std::size_t> usable;
+    std::vector<Job> jobs;  // the model's, then its folds'; empty when the segment trains none
+  };
+  auto train = [&](int k) {
+    check_stop(should_stop);
+    Trained t;
+    SegmentResult& seg = t.seg;
     seg.segment = k;
     seg.start = from + static_cast<std::int64_t>(k) * step;
     seg.end = (k + 1 == nseg) ? to : std::min<std::int64_t>(seg.start + step, to);
@@ -343,7 +440,7 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
     const std::int64_t known_until = seg.start - cfg.horizon;
     const std::size_t prefix = static_cast<std::size_t>(
         std::upper_bound(samples.ts.begin(), samples.ts.end(), known_until) - samples.ts.begin());
-    std::vector<std::size_t> usable;  // indices, most recent `window`, in time order
+    std::vector<std::size_t>& usable = t.usable;  // indices, most recent `window`, in time order
     for (std::size_t i = prefix; i-- > 0 && usable.size() < static_cast<std::size_t>(cfg.window);)
       if (std::isfinite(samples.y[i])) usable.push_back(i);
     std::reverse(usable.begin(), usable.end());
@@ -361,28 +458,21 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
       std::vector<std::size_t> valid_rows(usable.end() - static_cast<std::ptrdiff_t>(sp.valid), usable.end());
       std::vector<std::size_t> pred_rows;
       for (std::size_t i = p_lo; i < p_hi; ++i) pred_rows.push_back(i);
-      SegmentModel m = train_segment(samples, lanes, cfg, train_rows, valid_rows, pred_rows, should_stop, warm);
-      if (m.trained) {
-        std::vector<OutcomePair> prior;
-        if (cfg.model == ModelType::ensemble && cfg.combiner == Combiner::stacking) {
-          // weights fitted on the members' out-of-time records of the window (all known at the
-          // segment's start); the prior record is the prequential stacked one (stacking.hpp)
-          const AlignedRecords al = align_records(rolling_origin_members(samples, lanes, cfg, usable, should_stop, warm));
-          const StackFit f = stack_weights(al, cfg.horizon, seg.start);
-          for (std::size_t j = 0; j < m.pred_rows.size(); ++j)
-            m.pred.push_back(f.weights[0] * m.members[0][j] + f.weights[1] * m.members[1][j]);
-          prior = stacked_record(al, cfg.horizon);
-        } else {
-          prior = rolling_origin_pairs(samples, lanes, cfg, usable, should_stop, warm);
-        }
-        const std::vector<Statement> st = state_sequence(prior, sequence_of(samples, m), honest);
-        seg.predictions.reserve(m.pred_rows.size());
-        for (std::size_t j = 0; j < m.pred_rows.size(); ++j) {
-          const std::size_t i = m.pred_rows[j];
-          seg.predictions.push_back(BacktestPrediction{samples.ts[i], st[j].served, static_cast<double>(samples.y[i]), k,
-                                                       st[j].confidence, st[j].raw, st[j].lower, st[j].upper});
-        }
+      // The segment's model and its fold models, on up to cfg.threads threads; the folds only
+      // when the model can be trained (it is the one whose predictions they calibrate).
+      std::vector<Job>& jobs = t.jobs;
+      jobs.resize(1);
+      jobs[0].tr = train_rows;
+      jobs[0].va = valid_rows;
+      jobs[0].pr = pred_rows;
+      if (model_rows(lanes, cfg, &train_rows, &valid_rows, &pred_rows)) {
+        std::vector<Job> folds = fold_jobs(samples, cfg, usable);
+        jobs.insert(jobs.end(), std::make_move_iterator(folds.begin()), std::make_move_iterator(folds.end()));
       }
+      run_jobs(jobs, samples, lanes, cfg, should_stop, warm);
+      for (const Job& j : jobs)  // in job order, as a walk on one thread would have thrown
+        if (j.error) std::rethrow_exception(j.error);
+      for (Job& j : jobs) merge_warm(warm, j);
     }
     if (warm != nullptr) {  // the next segment starts from this one's networks (if it trained any)
       seg.networks = warm->networks;
@@ -392,8 +482,78 @@ int walk_forward(const SampleSet& samples, std::int64_t from, std::int64_t to, c
       warm->made.clear();
       warm->networks = warm->warm_started = warm->epochs = 0;
     }
-    if (on_segment) on_segment(seg);
+    return t;
+  };
+  auto state = [&](Trained& t) {
+    if (t.jobs.empty() || !t.jobs[0].out.trained) return;
+    SegmentModel& m = t.jobs[0].out;
+    const std::vector<Job> fold_done(std::make_move_iterator(t.jobs.begin() + 1), std::make_move_iterator(t.jobs.end()));
+    std::vector<OutcomePair> prior;
+    if (cfg.model == ModelType::ensemble && cfg.combiner == Combiner::stacking) {
+      // weights fitted on the members' out-of-time records of the window (all known at the
+      // segment's start); the prior record is the prequential stacked one (stacking.hpp)
+      const AlignedRecords al = align_records(rolling_origin_members(samples, cfg, t.usable, fold_done));
+      const StackFit f = stack_weights(al, cfg.horizon, t.seg.start);
+      for (std::size_t j = 0; j < m.pred_rows.size(); ++j)
+        m.pred.push_back(f.weights[0] * m.members[0][j] + f.weights[1] * m.members[1][j]);
+      prior = stacked_record(al, cfg.horizon);
+    } else {
+      prior = rolling_origin_pairs(samples, cfg, t.usable, fold_done);
+    }
+    const std::vector<Statement> st = state_sequence(prior, sequence_of(samples, m), honest);
+    t.seg.predictions.reserve(m.pred_rows.size());
+    for (std::size_t j = 0; j < m.pred_rows.size(); ++j) {
+      const std::size_t i = m.pred_rows[j];
+      t.seg.predictions.push_back(BacktestPrediction{samples.ts[i], st[j].served, static_cast<double>(samples.y[i]),
+                                                     t.seg.segment, st[j].confidence, st[j].raw, st[j].lower, st[j].upper});
+    }
+  };
+
+  if (cfg.threads <= 1) {
+    for (int k = first_segment; k < nseg; ++k) {
+      Trained t = train(k);
+      state(t);
+      if (on_segment) on_segment(t.seg);
+    }
+    return nseg;
   }
+  // threads > 1: segment k is stated while k + 1 trains; segments are reported in order, and an
+  // error is thrown in the order a walk on one thread meets it (a statement of k before a
+  // network of k + 1; k is reported before k + 1's training error is thrown).
+  std::unique_ptr<Trained> pending;
+  std::thread stating;
+  std::exception_ptr state_error;
+  auto finish = [&] {
+    if (stating.joinable()) stating.join();
+    if (!pending) return;
+    const std::unique_ptr<Trained> done = std::move(pending);
+    if (state_error) std::rethrow_exception(state_error);
+    if (on_segment) on_segment(done->seg);
+  };
+  for (int k = first_segment; k < nseg; ++k) {
+    std::unique_ptr<Trained> t;
+    try {
+      t.reset(new Trained(train(k)));
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+    pending = std::move(t);
+    Trained* p = pending.get();
+    try {
+      stating = std::thread([p, &state, &state_error] {
+        try {
+          state(*p);
+        } catch (...) {
+          state_error = std::current_exception();
+        }
+      });
+    } catch (const std::system_error&) {  // no thread to be had: stated here
+      state(*p);
+    }
+  }
+  finish();
   return nseg;
 }
 

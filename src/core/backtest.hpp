@@ -49,6 +49,23 @@
 //     read a target it could not read itself: segment k's model starts from segment k-1's, trained
 //     on targets known at segment k-1's start; a fold starts from the previous segment's fold
 //     whose rows end latest before its own (fold f's when the window is long against retrain_every).
+//     With warm_window > 0, a warm-started network's epochs run over only the newest warm_window
+//     of its training sequences (the rows after the with-history filter; the inherited network
+//     has read the older ones); its validation rows, standardization and the rows it predicts
+//     are unchanged. A network that trains cold reads all of its training rows.
+//
+//   Threads. A segment's model and its rolling-origin fold models are independent of each other
+//     (with warm start, each starts from a network of an earlier segment): up to `threads` of them
+//     train at once, each on one thread, and their results (and the warm-start record) are taken
+//     in the order a walk on one thread trains them, which throws the first job's error in that
+//     order. The fold models are trained only when the segment's model can be (rows with
+//     history). With threads > 1, the statements of segment k's predictions (its rolling-origin
+//     record and state_sequence, which read nothing segment k + 1 trains) are computed on a thread
+//     of their own while segment k + 1's networks train; on_segment is still called in segment
+//     order, on the calling thread (segment k after segment k + 1 has trained, or before its
+//     training error is thrown). So every result is the same, bit for bit, whatever `threads` is;
+//     with threads > 1, should_stop is called from several threads at once and must allow it
+//     (XGBoost models of an ensemble are trained side by side too, each with xgb.nthread threads).
 //
 //   Resume. Without warm start, segments are independent of each other: segment k's model depends
 //     only on the samples and k, so walk_forward(..., first_segment = k0, ...) reports exactly the
@@ -111,10 +128,13 @@ struct BacktestConfig {
                                 // on by default: it did not hurt out-of-time loss (docs/benchmarks.md, 0.10.0)
   int warm_max_epochs = 2;      // epochs of a warm-started network (cold ones: lstm.max_epochs)
   int warm_patience = 1;        // its patience, counted from the inherited weights (epoch 0)
+  int warm_window = 2880;       // its epochs train on only its newest warm_window training sequences (0: all; "Warm start")
+  int threads = 1;              // networks a segment trains at once ("Threads"); the results do not depend on it
   // Throws InvalidParameter naming the field, value and rule: horizon 1..525600, retrain_every
   // 1..52560000, window 50..100000000, validation_split finite in [0.05, 0.5], min_edge_pct not
   // NaN/infinite, min_confidence in [0, 100], sigma_window 2..10000000, calibration_folds 1..20,
-  // honest valid (at `horizon`), warm_max_epochs and warm_patience 1..100000, and xgb / lstm /
+  // honest valid (at `horizon`), warm_max_epochs and warm_patience 1..100000, warm_window
+  // 0..100000000, threads 1..64, and xgb / lstm /
   // rule / costs valid.
   void validate() const;
 };

@@ -307,7 +307,9 @@ Calibration calibrate(std::vector<OutcomePair> known, std::size_t stated, std::s
   known.erase(std::remove_if(known.begin(), known.end(),
                              [](const OutcomePair& p) { return !std::isfinite(p.raw) || !std::isfinite(p.actual); }),
               known.end());
-  std::stable_sort(known.begin(), known.end(), [](const OutcomePair& a, const OutcomePair& b) { return a.ts < b.ts; });
+  // (a backtest's replay passes them in time order already: checked in O(n), not sorted again)
+  const auto by_ts = [](const OutcomePair& a, const OutcomePair& b) { return a.ts < b.ts; };
+  if (!std::is_sorted(known.begin(), known.end(), by_ts)) std::stable_sort(known.begin(), known.end(), by_ts);
   if (known.size() > s.window) known.erase(known.begin(), known.end() - static_cast<std::ptrdiff_t>(s.window));
   Calibration c;
   c.pairs = known.size();
@@ -388,7 +390,8 @@ std::vector<Statement> state_sequence(const std::vector<OutcomePair>& prior, con
     if (changed) {
       // the window's pairs only: keeps the replay linear in the sequence
       if (known.size() > 2 * s.window) {
-        std::stable_sort(known.begin(), known.end(), [](const OutcomePair& a, const OutcomePair& b) { return a.ts < b.ts; });
+        const auto by_ts = [](const OutcomePair& a, const OutcomePair& b) { return a.ts < b.ts; };
+        if (!std::is_sorted(known.begin(), known.end(), by_ts)) std::stable_sort(known.begin(), known.end(), by_ts);
         known.erase(known.begin(), known.end() - static_cast<std::ptrdiff_t>(s.window));
       }
       c = calibrate(known, stated, missed, s);

@@ -282,6 +282,7 @@ std::vector<OptionSpec> build_backtest_specs(ModelType model) {
       bool_opt("warmStart", "lstm and ensemble: each segment's networks start from the previous segment's weights"),
       integer_option("warmMaxEpochs", 1, 100000, "epochs of a warm-started network"),
       integer_option("warmPatience", 1, 100000, "patience of a warm-started network, counted from its initial weights"),
+      integer_option("warmWindow", 0, 100000000, "a warm-started network's epochs train on only its newest warmWindow sequences; 0 = all"),
   };
 }
 
@@ -682,6 +683,7 @@ BacktestConfig parse_backtest_options(const json& options, ModelType model, int 
     }
     if (k == "warmMaxEpochs") c.warm_max_epochs = option_int32(*s, v, k);
     if (k == "warmPatience") c.warm_patience = option_int32(*s, v, k);
+    if (k == "warmWindow") c.warm_window = option_int32(*s, v, k);
   }
   // the ablation's group names, against the feature set the options name (ml_backtest resolves it)
   if (options.contains("excludeGroups"))

@@ -77,7 +77,7 @@ const std::vector<OptionSpec>& train_option_specs(ModelType type);
 // sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, ..., featureSet
 // (1 or 2), excludeGroups (an array of feature set 2 groups: feature_context.hpp's excluded_columns
 // checks the names), combiner, warmStart (a boolean; true is refused for xgboost), warmMaxEpochs,
-// warmPatience (backtest.hpp, "Warm start").
+// warmPatience, warmWindow (0 = all) (backtest.hpp, "Warm start").
 const std::vector<OptionSpec>& backtest_option_specs(ModelType model);
 
 // Spec builders (every option table uses them: ml_train, ml_backtest, ml_tune, the volatility

@@ -32,6 +32,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(cml_backtest_run);
@@ -53,7 +54,22 @@ int compare_rows(const void* a, const void* b) {
   return (x > y) - (x < y);
 }
 
+// cryptoml.backtest_threads: networks a backtest segment trains at once (backtest.hpp, "Threads";
+// the results do not depend on it).
+int g_backtest_threads = 2;
+
 }  // namespace
+
+namespace cml {
+namespace pg {
+void backtest_init() {
+  DefineCustomIntVariable("cryptoml.backtest_threads",
+                          "Networks (model and fold models) a backtest segment of an lstm or ensemble trains at once.",
+                          "See docs/trading.md. The results do not depend on it.", &g_backtest_threads, 2, 1, 64,
+                          PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
+}  // namespace pg
+}  // namespace cml
 
 // cryptoml_internal.check_backtest_options(model_type, options): ERROR naming key, value and rule for
 // an option of the wrong type or out of range (src/core/options.hpp); ml_backtest calls it before
@@ -278,9 +294,11 @@ Datum cml_backtest_run(PG_FUNCTION_ARGS) {
   };
   TradeOut* trades = (TradeOut*)palloc(sizeof(TradeOut) * Max(n, 1));
   const int64 from_m = minute_of(from), to_m = minute_of(to);
+  const int threads = g_backtest_threads;  // read here: the core's threads never read PostgreSQL state
   cml::pg::guarded("ml_backtest", [&] {
     cml::BacktestConfig cfg =
         cml::parse_backtest_options(cml::parse_json_document(params, "option"), cml::parse_model_type(model_type), horizon);
+    cfg.threads = threads;
     cml::SampleSet s;
     s.cols = nf;
     s.ts.assign(sts, sts + n);

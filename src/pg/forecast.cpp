@@ -36,6 +36,7 @@
 #include "log.hpp"
 #include "registry.hpp"
 
+#include "forecast_history.hpp"
 #include "workers.hpp"
 
 extern "C" {
@@ -341,6 +342,158 @@ Elems8 array_elems(int col) {
   return e;
 }
 
+// A bar's row version: its timestamp, xmin and ctid.
+struct BarVersion {
+  Timestamp ts;
+  TransactionId xmin;
+  ItemPointerData tid;
+};
+
+// Feature set 1, kept per symbol between the forecaster's cycles: the indicator state after some
+// bar P and the bars after P up to the newest one read (with its row version). The next bar's
+// vectors are built from them and the bars since, instead of the checkpoint and every bar after it
+// (up to 1,000 and more, read and replayed per symbol and cycle). The same vectors: build_features
+// from the state after P over the bars after P is bit-identical to the build from the trigger's
+// checkpoint (features.hpp) once they leave the windows their history (kRollingKeep rows); P
+// advances by IndicatorState::update, the very call build_features makes for every bar. Valid
+// while the newest bar kept has the same row version: a change of any bar at or before it rewrites
+// it (docs/forecasting.md, "Feature vectors"), as for the features cache. Never destroyed.
+constexpr int kRollingKeep = 240;   // rows kept before the vectors asked, at least
+constexpr int kRollingSlack = 240;  // rows kept beyond that before P advances
+struct RollingBars {
+  cml::IndicatorParams params;
+  Oid rel;
+  BarVersion newest;
+  std::unique_ptr<cml::IndicatorState> before;  // the state after the bar before s[0]
+  cml::BarSeries s;
+};
+std::unordered_map<std::string, RollingBars>* g_rolling = nullptr;
+
+// Copies the last `rows` vectors out (palloc'd, C++ side: throws bad_alloc).
+double* copy_out(const std::vector<double>& f) {
+  double* out = static_cast<double*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(double) * Max(f.size(), (size_t)1), MCXT_ALLOC_NO_OOM));
+  if (out == nullptr) throw std::bad_alloc();
+  std::copy(f.begin(), f.end(), out);
+  return out;
+}
+
+// P advances over the oldest kept bars, leaving count + kRollingKeep (C++: throws what update throws).
+void trim_rolling(RollingBars& r, size_t count) {
+  const size_t keep = count + kRollingKeep;
+  if (r.s.size() <= keep + kRollingSlack) return;
+  const size_t drop = r.s.size() - keep;
+  for (size_t i = 0; i < drop; i++) (void)r.before->update(r.s.high[i], r.s.low[i], r.s.close[i]);
+  for (std::vector<double>* c : {&r.s.open, &r.s.high, &r.s.low, &r.s.close, &r.s.volume})
+    c->erase(c->begin(), c->begin() + (std::ptrdiff_t)drop);
+  r.s.ts.erase(r.s.ts.begin(), r.s.ts.begin() + (std::ptrdiff_t)drop);
+}
+
+// Set 1 from the kept bars of the symbol, when they are still valid and the newest bar read is
+// `newest`; NULL otherwise (the caller builds from the checkpoint, which keeps them again).
+double* rolling_features(const Plans& pl, const char* symbol, const cml::IndicatorParams& params, int count, const BarVersion& newest,
+                         int64** minutes_out, int* rows_out) {
+  bool kept = false;
+  BarVersion k{};
+  cml::pg::guarded("ml_forecast", [&] {
+    if (g_rolling == nullptr) g_rolling = new std::unordered_map<std::string, RollingBars>();
+    auto it = g_rolling->find(symbol);
+    if (it != g_rolling->end() && it->second.params == params && it->second.rel == pl.bars_rel &&
+        it->second.s.size() >= (size_t)count + 60) {
+      kept = true;
+      k = it->second.newest;
+    }
+  });
+  if (!kept) return nullptr;
+  // the kept newest bar (its row version unchanged) and the bars after it: one forward scan of the
+  // (symbol, timestamp) index from it, under the active snapshot (no statement to plan)
+  int cap = 16, n = 0;
+  int64* mins = (int64*)palloc(sizeof(int64) * cap);
+  double* rowv = (double*)palloc(sizeof(double) * 5 * cap);  // row-major: open, high, low, close, volume
+  Timestamp last_ts = k.ts;
+  bool valid = false;
+  {
+    Relation rel = table_open(pl.bars_rel, AccessShareLock);
+    Relation idx = index_open(pl.bars_idx, AccessShareLock);
+    AttrNumber att[5] = {get_attnum(pl.bars_rel, "open"), get_attnum(pl.bars_rel, "high"), get_attnum(pl.bars_rel, "low"),
+                         pl.a_close, get_attnum(pl.bars_rel, "volume")};
+    ScanKeyData keys[2];
+    text_key(&keys[0], idx, 1, symbol);
+    ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMP_GE, TimestampGetDatum(k.ts));
+    IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 2, 0);
+    index_rescan(scan, keys, 2, nullptr, 0);
+    TupleTableSlot* slot = table_slot_create(rel, nullptr);
+    bool first = true;
+    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+      bool isnull;
+      Timestamp ts = DatumGetTimestamp(slot_getattr(slot, pl.a_ts, &isnull));
+      if (first) {
+        bool should_free;
+        HeapTuple tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+        valid = ts == k.ts && HeapTupleHeaderGetXmin(tup->t_data) == k.xmin && ItemPointerEquals(&tup->t_self, &k.tid);
+        if (should_free) heap_freetuple(tup);
+        first = false;
+        if (!valid) break;
+        continue;
+      }
+      if (n == cap) {
+        cap *= 2;
+        mins = (int64*)repalloc(mins, sizeof(int64) * cap);
+        rowv = (double*)repalloc(rowv, sizeof(double) * 5 * cap);
+      }
+      mins[n] = minute_of(ts);
+      for (int c = 0; c < 5; c++) {
+        Datum d = slot_getattr(slot, att[c], &isnull);
+        rowv[5 * n + c] = isnull ? NAN : cml::pg::numeric_value(d);
+      }
+      last_ts = ts;
+      n++;
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    index_endscan(scan);
+    index_close(idx, AccessShareLock);
+    table_close(rel, AccessShareLock);
+  }
+  if (!valid || last_ts != newest.ts) {  // changed, gone, or not the newest bar of the request: build as usual
+    cml::pg::guarded("ml_forecast", [&] { g_rolling->erase(symbol); });
+    return nullptr;
+  }
+  double* out = nullptr;
+  int64* out_mins = nullptr;
+  int rows = 0;
+  cml::pg::guarded("ml_forecast", [&] {
+    RollingBars& r = g_rolling->at(symbol);
+    try {
+      for (int i = 0; i < n; i++) {
+        r.s.ts.push_back(mins[i]);
+        r.s.open.push_back(rowv[5 * i]);
+        r.s.high.push_back(rowv[5 * i + 1]);
+        r.s.low.push_back(rowv[5 * i + 2]);
+        r.s.close.push_back(rowv[5 * i + 3]);
+        r.s.volume.push_back(rowv[5 * i + 4]);
+      }
+      r.newest = newest;
+      trim_rolling(r, (size_t)count);
+      const size_t total = r.s.size();
+      const size_t from = total - (size_t)count;
+      out = copy_out(cml::build_features(r.s, from, total, *r.before));
+      out_mins = static_cast<int64*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int64) * (size_t)count, MCXT_ALLOC_NO_OOM));
+      if (out_mins == nullptr) throw std::bad_alloc();
+      std::copy(r.s.ts.begin() + (std::ptrdiff_t)from, r.s.ts.end(), out_mins);
+      rows = count;
+    } catch (const std::bad_alloc&) {
+      g_rolling->erase(symbol);
+      throw;
+    } catch (const cml::Error&) {  // a bar the state refuses: the usual build reports it
+      g_rolling->erase(symbol);
+      out = nullptr;
+    }
+  });
+  if (out == nullptr) return nullptr;
+  *minutes_out = out_mins;
+  *rows_out = rows;
+  return out;
+}
+
 // The feature vectors of the symbol's last `count` bars, built as training samples build them: the
 // indicator state at least 60 bars (set 2: kV2OwnRows) before the first of them comes from the
 // trigger's checkpoints, then the bars since are replayed (bit-identical to building from the first
@@ -350,9 +503,13 @@ Elems8 array_elems(int col) {
 // minutes in *minutes_out, and the number of rows (fewer than count when the symbol has fewer
 // bars). Caller is connected to SPI.
 double* latest_features(const char* symbol, const cml::IndicatorParams& params, int count, const cml::pg::PgMarket& mk,
-                        const char* whose, int64** minutes_out, int* rows_out) {
+                        const char* whose, int64** minutes_out, int* rows_out, const BarVersion* newest = nullptr) {
   const Plans& pl = plans();
   const bool v2 = mk.feature_set == 2;
+  if (!v2 && newest != nullptr) {  // set 1: from the bars kept since the last call, when they are still valid
+    double* kept = rolling_features(pl, symbol, params, count, *newest, minutes_out, rows_out);
+    if (kept != nullptr) return kept;
+  }
   const int64 back = (v2 ? (int64)cml::kV2OwnRows + 1 : 60) + (int64)count - 1;
   Datum v2args[2] = {CStringGetTextDatum(symbol), Int64GetDatum(back)};
   bool isnull;
@@ -458,6 +615,17 @@ double* latest_features(const char* symbol, const cml::IndicatorParams& params, 
       f = cml::build_features_v2(s, n - rows, n, *st, ctx);
     } else {
       f = cml::build_features(s, n - rows, n, *st);
+      if (newest != nullptr && last_ts == newest->ts) {  // kept for the next bar (rolling_features)
+        if (g_rolling == nullptr) g_rolling = new std::unordered_map<std::string, RollingBars>();
+        RollingBars r{params, pl.bars_rel, *newest, std::unique_ptr<cml::IndicatorState>(new cml::IndicatorState(*st)), std::move(s)};
+        try {
+          trim_rolling(r, (size_t)count);
+          if (g_rolling->size() >= 256 && g_rolling->count(symbol) == 0) g_rolling->clear();
+          (*g_rolling)[symbol] = std::move(r);
+        } catch (const cml::Error&) {  // not kept: the next call builds from the checkpoint again
+          g_rolling->erase(symbol);
+        }
+      }
     }
     out = static_cast<double*>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(double) * f.size(), MCXT_ALLOC_NO_OOM));
     if (out == nullptr) throw std::bad_alloc();
@@ -475,6 +643,7 @@ namespace cml {
 namespace pg {
 void forecast_init() {
   CacheRegisterRelcacheCallback(registry_inval_callback, (Datum)0);
+  forecast_history_init();
   RegisterXactCallback(memo_xact_callback, nullptr);
   RegisterSubXactCallback(memo_subxact_callback, nullptr);
 }
@@ -493,6 +662,7 @@ struct Request {
   char row_version[96];    // the latest bar's row version: the features cache key
   Timestamp bar_ts;
   double close;
+  BarVersion newest;       // the latest bar's row version (rolling_features)
   const char* batch_id;    // the production ensemble, else xgboost, else lstm
   bool is_ensemble;
   bool stale;
@@ -510,6 +680,7 @@ Request read_request(const Plans& pl, const char* symbol, int horizon, int stale
                     errhint("Load its candles into rollingChartData first.")));
   snprintf(q.row_version, sizeof q.row_version, INT64_FORMAT "/%u/%u/%u", (int64)q.bar_ts, xmin,
            ItemPointerGetBlockNumberNoCheck(&tid), (unsigned)ItemPointerGetOffsetNumberNoCheck(&tid));
+  q.newest = BarVersion{q.bar_ts, xmin, tid};
   snprintf(q.memo_key, sizeof q.memo_key, "%s/%d", symbol, horizon);
   Production prod;
   bool prod_cached = false;
@@ -707,7 +878,7 @@ int read_features(const Plans& pl, const Request& q, const cml::IndicatorParams&
   });
   int64* mins = nullptr;
   int rows = 0;
-  double* features = have ? nullptr : latest_features(q.symbol, params, need, mk, psprintf("model %s", q.batch_id), &mins, &rows);
+  double* features = have ? nullptr : latest_features(q.symbol, params, need, mk, psprintf("model %s", q.batch_id), &mins, &rows, &q.newest);
   int run_last = 0;
   cml::pg::guarded("ml_forecast", [&] {
     if (features != nullptr) {
@@ -731,11 +902,14 @@ int read_features(const Plans& pl, const Request& q, const cml::IndicatorParams&
 // ---- compute ---------------------------------------------------------------------------------
 
 // The calibration of a model's record as of a bar, kept per model: what a statement reads is a
-// function of the model (its training record never changes), the bar (which pairs are known),
-// the settings and the live outcomes, so the key digests all of them and a hit is exactly what a
-// recomputation would give (the forecaster and repeated uncached calls of one bar recompute
-// nothing). Entries are never wrong after an abort, only unused. Never destroyed; cleared when it
-// holds more than kMaxCalibrations models.
+// function of the model (its training record never changes), which of its record's pairs are known
+// at the bar, the settings and the live outcomes, so the key digests all of them and a hit is
+// exactly what a recomputation would give. The known pairs of the record are those with ts +
+// horizon <= the bar's minute: a threshold on ts, so their count names the set (two bars with the
+// same count know the same pairs), and the next bar of the forecaster, which knows no new pair
+// of the training record, reuses the calibration instead of sorting the record again. Entries are
+// never wrong after an abort, only unused. Never destroyed; cleared when it holds more than
+// kMaxCalibrations models.
 struct CalibrationMemo {
   uint64 key;
   cml::Calibration c;
@@ -743,7 +917,7 @@ struct CalibrationMemo {
 std::unordered_map<std::string, CalibrationMemo>* g_calibrations = nullptr;
 constexpr size_t kMaxCalibrations = 256;
 
-uint64 calibration_key(int64 bar_minute, const cml::HonestSettings& hs, const Outcomes& o) {
+uint64 calibration_key(uint64 known_record_pairs, const cml::HonestSettings& hs, const Outcomes& o) {
   uint64 h = 1469598103934665603ULL;  // FNV-1a 64
   auto mix = [&h](const void* p, size_t len) {
     const unsigned char* b = static_cast<const unsigned char*>(p);
@@ -752,7 +926,7 @@ uint64 calibration_key(int64 bar_minute, const cml::HonestSettings& hs, const Ou
       h *= 1099511628211ULL;
     }
   };
-  mix(&bar_minute, sizeof bar_minute);
+  mix(&known_record_pairs, sizeof known_record_pairs);
   mix(&hs.horizon, sizeof hs.horizon);
   mix(&hs.coverage, sizeof hs.coverage);
   mix(&hs.aci_gamma, sizeof hs.aci_gamma);
@@ -779,10 +953,14 @@ Stated compute_statement(const Request& q, const Outcomes& o, cml::HonestSetting
   hs.horizon = q.horizon;
   const int64 bar_minute = minute_of(q.bar_ts);
   if (g_calibrations == nullptr) g_calibrations = new std::unordered_map<std::string, CalibrationMemo>();
-  const uint64 key = calibration_key(bar_minute, hs, o);
+  uint64 known_record_pairs = 0;
+  for (const cml::OutcomePair& p : model.record)
+    if (p.ts + q.horizon <= bar_minute) known_record_pairs++;
+  const uint64 key = calibration_key(known_record_pairs, hs, o);
   auto it = g_calibrations->find(q.batch_id);
   if (it == g_calibrations->end() || it->second.key != key) {
     std::vector<cml::OutcomePair> known;
+    known.reserve(known_record_pairs + (size_t)o.n);
     for (const cml::OutcomePair& p : model.record)
       if (p.ts + q.horizon <= bar_minute) known.push_back(p);
     size_t stated = 0, missed = 0;
@@ -908,8 +1086,10 @@ Datum ml_forecast(PG_FUNCTION_ARGS) {
 
 // Test hook: the features ml_forecast would use for the symbol's latest bar, as jsonb (the same
 // shape as mlTrainingSamples.features), to prove training and serving build the same vector.
-// latest_features(symbol) is feature set 1; latest_features(symbol, feature_set) builds that set,
-// set 2 with the configuration's leaders and index members (as ml_build_samples does).
+// latest_features(symbol) is feature set 1 as ml_forecast builds it, from the bars this backend
+// kept since its last call when they are still valid (rolling_features); latest_features(symbol,
+// feature_set) builds that set from the trigger's checkpoint, set 2 with the configuration's
+// leaders and index members (as ml_build_samples does).
 Datum cml_latest_features(PG_FUNCTION_ARGS) {
   const char* symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
   const int requested = PG_NARGS() > 1 ? PG_GETARG_INT32(1) : 1;
@@ -920,7 +1100,14 @@ Datum cml_latest_features(PG_FUNCTION_ARGS) {
   SPI_connect();
   int64* mins;
   int rows;
-  double* f = latest_features(symbol, cml::pg::config_indicator_params(), 1, mk, "the configuration", &mins, &rows);
+  BarVersion newest{};
+  bool rolling = false;
+  if (PG_NARGS() == 1) {  // as ml_forecast: with the kept bars, from the latest bar's row version
+    double close;
+    rolling = read_latest_bar(plans(), symbol, &newest.ts, &close, &newest.xmin, &newest.tid);
+  }
+  double* f = latest_features(symbol, cml::pg::config_indicator_params(), 1, mk, "the configuration", &mins, &rows,
+                              rolling ? &newest : nullptr);
   const std::vector<std::string>* names = nullptr;
   cml::pg::guarded("latest_features", [&] { names = &cml::feature_names_for(fs); });
   MemoryContextSwitchTo(caller);  // the text outlives SPI_finish, which frees SPI's memory

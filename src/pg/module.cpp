@@ -26,6 +26,7 @@ namespace pg {
 void chart_init();
 void train_init();
 void forecast_init();
+void backtest_init();
 }
 }  // namespace cml
 
@@ -68,6 +69,7 @@ void _PG_init(void) {
   cml::pg::forecast_init();
   cml::pg::workers_init();
   cml::pg::progress_init();
+  cml::pg::backtest_init();
   DefineCustomStringVariable("cryptoml.lstm_kernels",
                              "LSTM kernels: auto (AVX2+FMA when the CPU has them), portable (SSE2) or avx2.",
                              "See docs/lstm.md, CPU kernels. Applies to training and prediction started afterwards.",

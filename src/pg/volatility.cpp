@@ -4,7 +4,9 @@
 // Pattern: read with SPI into palloc'd C arrays -> one guarded call into core -> build the result
 // outside the guard.
 #include <cmath>
+#include <algorithm>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config.hpp"
@@ -18,8 +20,17 @@
 #include "log.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(cml_market_stats);
@@ -93,6 +104,137 @@ Datum float_or_null(double v, bool* isnull) {
   return Float8GetDatum(*isnull ? 0.0 : v);
 }
 
+// ---- the bars market_stats reads, kept per symbol -------------------------------------------
+// The statistics read the last kStatsBars bars at or before the bar (their minutes and closes).
+// Each call of the forecaster asks for them one bar later than the call before, so the window of
+// the last call is kept per symbol with the row version (xmin, ctid) of its newest bar: a backward
+// index scan from the requested bar reads the bars newer than that one and stops at it. A
+// change of any bar at or before it rewrites it (the trigger's recompute rewrites every row after
+// a changed, late or deleted bar, the latest one included: docs/forecasting.md, "Feature
+// vectors"), so finding the same row version proves the kept bars are those the snapshot sees;
+// otherwise (another version, the bar gone, an older bar requested, a recreated table) the
+// window is read again in full by the same scan. Never destroyed; at most kMaxWindows symbols.
+constexpr int kStatsBars = 1441;  // 24 hourly windows of 60 returns
+constexpr size_t kMaxWindows = 256;
+struct BarWindow {
+  Oid rel = InvalidOid;
+  Timestamp last = 0;  // the newest bar's timestamp, xmin and ctid
+  TransactionId xmin = InvalidTransactionId;
+  ItemPointerData tid;
+  std::vector<std::int64_t> minutes;  // oldest first
+  std::vector<double> close;          // as numeric_value converts (NaN for NULL)
+};
+std::unordered_map<std::string, BarWindow>* g_windows = nullptr;
+
+// The last kStatsBars bars of `symbol` at or before `bar` (timestamp order) into *b (palloc'd
+// minutes and closes; the other columns are not read), from the kept window and the bars since.
+void stats_bars(const char* symbol, Timestamp bar, cml::pg::PgBars* b) {
+  Oid nsp = cml::pg::extension_namespace();
+  Oid rel_id = OidIsValid(nsp) ? get_relname_relid("rollingchartdata", nsp) : InvalidOid;
+  Oid idx_id = OidIsValid(nsp) ? get_relname_relid("rollingchartdata_symbol_timestamp_key", nsp) : InvalidOid;
+  if (!OidIsValid(rel_id) || !OidIsValid(idx_id))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("cryptoml: rollingChartData or its (symbol, timestamp) index is missing")));
+  // what is kept (copied out: no C++ object is live during the scan)
+  bool kept = false;
+  Timestamp k_last = 0;
+  TransactionId k_xmin = InvalidTransactionId;
+  ItemPointerData k_tid;
+  ItemPointerSetInvalid(&k_tid);
+  cml::pg::guarded("market_stats", [&] {
+    if (g_windows == nullptr) g_windows = new std::unordered_map<std::string, BarWindow>();
+    auto it = g_windows->find(symbol);
+    if (it != g_windows->end() && it->second.rel == rel_id && !it->second.minutes.empty()) {
+      kept = true;
+      k_last = it->second.last;
+      k_xmin = it->second.xmin;
+      k_tid = it->second.tid;
+    }
+  });
+  // newest first: the bars after the kept newest one, or the whole window
+  int64* mins = (int64*)palloc(sizeof(int64) * kStatsBars);
+  double* close = (double*)palloc(sizeof(double) * kStatsBars);
+  int n = 0;
+  bool matched = false;
+  Timestamp newest = 0;
+  TransactionId newest_xmin = InvalidTransactionId;
+  ItemPointerData newest_tid;
+  ItemPointerSetInvalid(&newest_tid);
+  Relation rel = table_open(rel_id, AccessShareLock);
+  Relation idx = index_open(idx_id, AccessShareLock);
+  AttrNumber a_ts = get_attnum(rel_id, "timestamp"), a_close = get_attnum(rel_id, "close");
+  ScanKeyData keys[2];
+  ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ,
+                         CStringGetTextDatum(symbol));
+  ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMP_LE, TimestampGetDatum(bar));
+  IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 2, 0);
+  index_rescan(scan, keys, 2, nullptr, 0);
+  TupleTableSlot* slot = table_slot_create(rel, nullptr);
+  while (n < kStatsBars && index_getnext_slot(scan, BackwardScanDirection, slot)) {
+    bool isnull, should_free;
+    Timestamp ts = DatumGetTimestamp(slot_getattr(slot, a_ts, &isnull));
+    HeapTuple tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+    TransactionId xmin = HeapTupleHeaderGetXmin(tup->t_data);
+    ItemPointerData tid = tup->t_self;
+    if (should_free) heap_freetuple(tup);
+    if (n == 0) {
+      newest = ts;
+      newest_xmin = xmin;
+      newest_tid = tid;
+    }
+    if (kept && ts == k_last && xmin == k_xmin && ItemPointerEquals(&tid, &k_tid)) {
+      matched = true;
+      break;
+    }
+    Datum c = slot_getattr(slot, a_close, &isnull);
+    close[n] = isnull ? NAN : cml::pg::numeric_value(c);
+    mins[n] = cml::pg::minute_of(ts);
+    n++;
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(idx, AccessShareLock);
+  table_close(rel, AccessShareLock);
+  b->symbol = symbol;
+  b->stamp = nullptr;
+  b->open = b->high = b->low = b->volume = nullptr;
+  b->n = 0;
+  b->ts = (int64*)palloc(sizeof(int64) * kStatsBars);
+  b->close = (double*)palloc(sizeof(double) * kStatsBars);
+  cml::pg::guarded("market_stats", [&] {
+    if (matched && n == 0) {  // nothing new: the kept window as it is
+      const BarWindow& w = g_windows->at(symbol);
+      b->n = (int)w.minutes.size();
+      std::copy(w.minutes.begin(), w.minutes.end(), b->ts);
+      std::copy(w.close.begin(), w.close.end(), b->close);
+      return;
+    }
+    BarWindow w;
+    if (matched) w = std::move(g_windows->at(symbol));
+    for (int i = n - 1; i >= 0; i--) {
+      w.minutes.push_back(mins[i]);
+      w.close.push_back(close[i]);
+    }
+    if (w.minutes.size() > (size_t)kStatsBars) {
+      const size_t drop = w.minutes.size() - kStatsBars;
+      w.minutes.erase(w.minutes.begin(), w.minutes.begin() + drop);
+      w.close.erase(w.close.begin(), w.close.begin() + drop);
+    }
+    b->n = (int)w.minutes.size();
+    std::copy(w.minutes.begin(), w.minutes.end(), b->ts);
+    std::copy(w.close.begin(), w.close.end(), b->close);
+    if (w.minutes.empty()) {
+      g_windows->erase(symbol);
+      return;
+    }
+    w.rel = rel_id;
+    w.last = newest;
+    w.xmin = newest_xmin;
+    w.tid = newest_tid;
+    if (g_windows->size() >= kMaxWindows && g_windows->count(symbol) == 0) g_windows->clear();
+    (*g_windows)[symbol] = std::move(w);
+  });
+}
+
 }  // namespace
 
 // cryptoml_internal.market_stats(symbol text, horizons integer[], bar timestamp DEFAULT NULL)
@@ -119,15 +261,11 @@ Datum cml_market_stats(PG_FUNCTION_ARGS) {
   Timestamp bar = PG_ARGISNULL(2) ? DT_NOEND : PG_GETARG_TIMESTAMP(2);
 
   SPI_connect();
-  const char* schema = schema_or_error();
+  (void)schema_or_error();
   // the last 1441 bars at or before the bar (the hour windows need at most 1441 minutes of whole-
-  // minute bars, the efficiency ratio 241 bars)
-  char* sql = psprintf("SELECT %s FROM (SELECT * FROM %s.rollingchartdata WHERE symbol = $1 AND timestamp <= $2 "
-                       "ORDER BY timestamp DESC LIMIT 1441) b ORDER BY timestamp",
-                       kBarColumns, schema);
-  Oid types[2] = {TEXTOID, TIMESTAMPOID};
-  Datum values[2] = {CStringGetTextDatum(symbol), TimestampGetDatum(bar)};
-  cml::pg::PgBars b = cml::pg::query_bars(sql, 2, types, values, symbol);
+  // minute bars, the efficiency ratio 241 bars), kept per symbol between calls (stats_bars)
+  cml::pg::PgBars b;
+  stats_bars(symbol, bar, &b);
   if (b.n == 0) {
     if (PG_ARGISNULL(2)) unknown_symbol(symbol);
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("symbol \"%s\" has no bar at or before the given bar", symbol),

@@ -1,13 +1,15 @@
 -- Warm-started lstm and ensemble backtests (0.10.0, option warmStart): each segment's networks
 -- start from the previous segment's; the first segment is the cold run's; no look-ahead through
 -- the chain (perturbing the future leaves the past untouched); bad values named with their rule.
+-- warmWindow (a warm network's epochs over only its newest sequences): the same guarantees; and
+-- cryptoml.backtest_threads does not change a result.
 -- Tiny networks: the test times the machinery, not the model.
 BEGIN;
 SET client_min_messages = warning;
 -- the portable kernels: at 0.10.0 in development, two identical lstm backtests (cold too) in one
 -- session with the AVX2 kernels differed in a few raw outputs (.helper/NOTES.md, 16:12)
 SET LOCAL cryptoml.lstm_kernels = portable;
-SELECT plan(13);
+SELECT plan(26);
 
 SELECT setseed(0.28);
 INSERT INTO rollingChartData (symbol, timestamp, open, high, low, close, volume)
@@ -33,6 +35,31 @@ SELECT is((SELECT count(*) FROM pc JOIN pw USING (bar_timestamp) WHERE pc.segmen
 SELECT ok((SELECT count(*) FROM pc JOIN pw USING (bar_timestamp) WHERE pc.segment > 0 AND pc.raw_change <> pw.raw_change) > 0,
           'later segments start from the previous segment''s weights: other predictions');
 
+-- warmWindow: a warm network's epochs over only its newest 150 training sequences (of about 620)
+CREATE TEMP TABLE ww AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => (SELECT o || '{"warmStart": true, "warmWindow": 150}' FROM opts));
+CREATE TEMP TABLE pww AS SELECT p.* FROM mlBacktestPredictions p WHERE p.run_id = (SELECT run_id FROM ww LIMIT 1);
+SELECT is((SELECT count(*) FROM pww), (SELECT count(*) FROM pw), 'warmWindow: the same bars predicted');
+SELECT is((SELECT count(*) FROM pw JOIN pww USING (bar_timestamp) WHERE pw.segment = 0 AND pw.raw_change IS DISTINCT FROM pww.raw_change),
+          0::bigint, 'warmWindow: segment 0 trains cold, on all its rows');
+SELECT ok((SELECT count(*) FROM pw JOIN pww USING (bar_timestamp) WHERE pw.segment > 0 AND pw.raw_change <> pww.raw_change) > 0,
+          'warmWindow: later segments train on fewer rows: other predictions');
+-- a limit above every network's training rows is no limit
+CREATE TEMP TABLE wall AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => (SELECT o || '{"warmStart": true, "warmWindow": 100000}' FROM opts));
+SELECT is((SELECT count(*) FROM pw FULL JOIN (SELECT * FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM wall LIMIT 1)) p USING (bar_timestamp)
+            WHERE row(p.predicted_change, p.raw_change, p.confidence, p.lower, p.upper)
+                  IS DISTINCT FROM row(pw.predicted_change, pw.raw_change, pw.confidence, pw.lower, pw.upper)), 0::bigint,
+          'warmWindow above the rows: the warm run''s predictions');
+
+-- cryptoml.backtest_threads: the same run on one thread (the default is 2)
+SELECT is(current_setting('cryptoml.backtest_threads'), '2', 'backtest_threads: 2 by default');
+SET LOCAL cryptoml.backtest_threads = 1;
+CREATE TEMP TABLE one AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => (SELECT o || '{"warmStart": true, "warmWindow": 150}' FROM opts));
+SELECT is((SELECT count(*) FROM pww FULL JOIN (SELECT * FROM mlBacktestPredictions WHERE run_id = (SELECT run_id FROM one LIMIT 1)) p USING (bar_timestamp)
+            WHERE row(p.predicted_change, p.raw_change, p.confidence, p.lower, p.upper)
+                  IS DISTINCT FROM row(pww.predicted_change, pww.raw_change, pww.confidence, pww.lower, pww.upper)), 0::bigint,
+          'backtest_threads 1 and 2: the same predictions, bit for bit');
+RESET cryptoml.backtest_threads;
+
 -- the same arguments, the same run
 CREATE TEMP TABLE warm2 AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => (SELECT o || '{"warmStart": true}' FROM opts));
 SELECT results_eq($$SELECT * FROM warm ORDER BY strategy$$, $$SELECT * FROM warm2 ORDER BY strategy$$, 'a warm run is deterministic');
@@ -53,6 +80,21 @@ SELECT is((SELECT count(*) FROM pw JOIN mlBacktestPredictions p USING (bar_times
               AND row(p.predicted_change, p.raw_change, p.confidence, p.lower, p.upper)
                   IS DISTINCT FROM row(pw.predicted_change, pw.raw_change, pw.confidence, pw.lower, pw.upper)), 0::bigint,
           'warm: no prediction before the perturbed future changed');
+CREATE TEMP TABLE ww3 AS SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm',
+  "from" => (SELECT from_ts FROM mlBacktestRuns WHERE run_id = (SELECT run_id FROM warm3 LIMIT 1)),
+  "to" => (SELECT to_ts FROM mlBacktestRuns WHERE run_id = (SELECT run_id FROM warm3 LIMIT 1)),
+  options => (SELECT o || '{"warmStart": true, "warmWindow": 150}' FROM opts));
+SELECT is((SELECT count(*) FROM pww JOIN mlBacktestPredictions p USING (bar_timestamp)
+            WHERE p.run_id = (SELECT run_id FROM ww3 LIMIT 1) AND p.bar_timestamp < (SELECT ts FROM cut)
+              AND row(p.predicted_change, p.raw_change, p.confidence, p.lower, p.upper)
+                  IS DISTINCT FROM row(pww.predicted_change, pww.raw_change, pww.confidence, pww.lower, pww.upper)), 0::bigint,
+          'warmWindow: no prediction before the perturbed future changed');
+SELECT ok((SELECT count(*) FROM pww JOIN mlBacktestPredictions p USING (bar_timestamp)
+            WHERE p.run_id = (SELECT run_id FROM ww3 LIMIT 1) AND p.bar_timestamp < (SELECT ts FROM cut)) > 500
+          AND (SELECT count(*) FROM pww JOIN mlBacktestPredictions p USING (bar_timestamp)
+                WHERE p.run_id = (SELECT run_id FROM ww3 LIMIT 1) AND p.bar_timestamp >= (SELECT ts FROM cut)
+                  AND p.raw_change <> pww.raw_change) > 0,
+          'warmWindow: over hundreds of predictions, while predictions after it did change');
 SELECT ok((SELECT count(*) FROM pw WHERE bar_timestamp < (SELECT ts FROM cut)) > 500
           AND (SELECT count(*) FROM pw JOIN mlBacktestPredictions p USING (bar_timestamp)
                 WHERE p.run_id = (SELECT run_id FROM warm3 LIMIT 1) AND p.bar_timestamp >= (SELECT ts FROM cut)
@@ -68,6 +110,17 @@ SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => 
                    'option warmPatience must be an integer, got 1.5', 'warmPatience: not an integer');
 SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'xgboost', options => '{"warmStart": true}')$$,
                    'option warmStart = true is for model_type lstm or ensemble, not xgboost', 'warmStart: no network in an xgboost backtest');
+
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => '{"warmWindow": -1}')$$,
+                   'option warmWindow = -1 is out of range', 'warmWindow: below 0');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'ensemble', options => '{"warmWindow": 1.5}')$$,
+                   'option warmWindow must be an integer, got 1.5', 'warmWindow: not an integer');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'lstm', options => '{"warmWindow": "all"}')$$,
+                   'backtest option(s) warmWindow must be JSON numbers', 'warmWindow: not a number');
+SELECT throws_like($$SELECT * FROM ml_backtest('SOLUSDT', 5, 'xgboost', options => '{"warmWindow": 100000001}')$$,
+                   'option warmWindow = 100000001 is out of range', 'warmWindow: above 100000000 (checked for xgboost too)');
+SELECT throws_like($$SET cryptoml.backtest_threads = 0$$,
+                   '%0 is outside the valid range for parameter "cryptoml.backtest_threads" (1 .. 64)%', 'backtest_threads: below 1');
 
 SELECT * FROM finish();
 ROLLBACK;

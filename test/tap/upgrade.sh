@@ -53,7 +53,7 @@ describe() {
   ORDER BY 1"
 }
 
-echo "1..29"
+echo "1..31"
 q -c "DROP EXTENSION IF EXISTS cryptoml CASCADE" 2>/dev/null
 q -c "SET client_min_messages = warning; CREATE EXTENSION cryptoml CASCADE"
 describe >"$tmp/fresh"
@@ -307,6 +307,26 @@ if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded9" >"$tmp/diff9";
 else
   echo "not ok 29 - 0.9.0 updated to $v differs from a fresh $current install"
   sed 's/^/# /' "$tmp/diff9" | head -60
+fi
+
+# From 0.10.0: the forecaster's per-session volatility series (volatility_interval, kept current
+# by two triggers on persistentForecasts) and the backtest option warmWindow.
+q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml VERSION '0.10.0' CASCADE"
+q -c "ALTER EXTENSION cryptoml UPDATE" 2>&1 | grep -v NOTICE
+r=$(q -At -c "SELECT (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'persistentforecasts'::regclass AND NOT tgisinternal
+                        AND tgname LIKE 'zz_cryptoml_forecast%')
+                     || '/' || NOT has_function_privilege('public', 'cryptoml_internal.volatility_interval(text, integer, timestamp, float8, integer)', 'EXECUTE')")
+e=$(q -At -c "SELECT ml_backtest('SOLUSDT', 5, 'lstm', options => '{\"warmWindow\": -1}')" 2>&1 | head -1)
+[ "$r" = "zz_cryptoml_forecast_outcome_inserted,zz_cryptoml_forecasts_changed/true" ] && [[ "$e" == *"option warmWindow = -1 is out of range"* ]] &&
+  echo "ok 30 - 0.10.0 updated: the forecast triggers, volatility_interval for the owner only, ml_backtest takes warmWindow" ||
+  echo "not ok 30 - after the 0.10.0 update: $r; $e"
+v=$(q -At -c "SELECT extversion FROM pg_extension WHERE extname = 'cryptoml'")
+describe >"$tmp/upgraded10"
+if [ "$v" = "$current" ] && diff -u "$tmp/fresh" "$tmp/upgraded10" >"$tmp/diff10"; then
+  echo "ok 31 - 0.10.0 updated to $current has the catalog of a fresh install"
+else
+  echo "not ok 31 - 0.10.0 updated to $v differs from a fresh $current install"
+  sed 's/^/# /' "$tmp/diff10" | head -60
 fi
 
 q -c "SET client_min_messages = warning; DROP EXTENSION cryptoml; CREATE EXTENSION cryptoml CASCADE"

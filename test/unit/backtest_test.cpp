@@ -3,11 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -715,6 +718,163 @@ TEST(BacktestWarmStart, ConfigAndResume) {
   c.warm_max_epochs = 2;
   c.warm_patience = 100001;
   expect_invalid(c, "warm_patience");
+  c.warm_patience = 1;
+  c.warm_window = -1;
+  expect_invalid(c, "warm_window");
+  c.warm_window = 100000001;
+  expect_invalid(c, "warm_window");
+  c.warm_window = 0;
+  c.threads = 0;
+  expect_invalid(c, "threads");
+  c.threads = 65;
+  expect_invalid(c, "threads");
+}
+
+// warm_window: a warm-started network's epochs run over only its newest warm_window training
+// sequences (backtest.hpp, "Warm start").
+TEST(BacktestWarmStart, WarmWindowTrainsOnTheNewestSequences) {
+  const SampleSet s = make_samples(3000);
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  for (cml::ModelType t : {cml::ModelType::lstm, cml::ModelType::ensemble}) {
+    SCOPED_TRACE(cml::model_type_name(t));
+    const BacktestConfig all = warm_cfg(t, true);
+    BacktestConfig c = all;
+    c.warm_window = 200;  // of about 770 training sequences of a segment's model
+    const auto a = run(s, from, to, all), w = run(s, from, to, c);
+    ASSERT_EQ(a.size(), 4u);
+    ASSERT_EQ(w.size(), 4u);
+    // the first segment trains cold (all its rows): the same as without the limit
+    expect_same_segment(a[0], w[0]);
+    for (std::size_t k = 1; k < w.size(); ++k) {
+      EXPECT_EQ(w[k].networks, 1 + c.calibration_folds) << k;
+      EXPECT_EQ(w[k].warm_started, w[k].networks) << k;
+      EXPECT_LE(w[k].epochs, w[k].networks * c.warm_max_epochs) << k;
+    }
+    bool differs = false;  // later segments trained on fewer rows
+    for (std::size_t k = 1; k < w.size(); ++k)
+      for (std::size_t i = 0; i < w[k].predictions.size(); ++i) differs |= w[k].predictions[i].raw != a[k].predictions[i].raw;
+    EXPECT_TRUE(differs);
+    // a limit at or above every network's training rows is no limit
+    c.warm_window = 1000;
+    const auto b = run(s, from, to, c);
+    for (std::size_t k = 0; k < a.size(); ++k) expect_same_segment(a[k], b[k]);
+    // deterministic
+    c.warm_window = 200;
+    const auto again = run(s, from, to, c);
+    for (std::size_t k = 0; k < w.size(); ++k) expect_same_segment(w[k], again[k]);
+  }
+}
+
+TEST(BacktestWarmStart, WarmWindowDoesNotLookAhead) {
+  // As NoLookAheadThroughTheChain, with warm_window: features and targets from a segment boundary
+  // on change neither that segment's predecessors nor (targets) a segment that cannot know them.
+  const SampleSet s = make_samples(3000);
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  for (cml::ModelType t : {cml::ModelType::lstm, cml::ModelType::ensemble}) {
+    SCOPED_TRACE(cml::model_type_name(t));
+    BacktestConfig c = warm_cfg(t, true);
+    c.warm_window = 150;
+    const auto a = run(s, from, to, c);
+    const std::int64_t T = from + 2 * c.retrain_every;
+    SampleSet p = s;
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<float> ud(-5.0f, 5.0f);
+    for (std::size_t i = 0; i < p.ts.size(); ++i)
+      if (p.ts[i] >= T) {
+        for (int j = 0; j < p.cols; ++j) p.X[i * p.cols + j] = ud(rng);
+        p.y[i] = ud(rng);
+      }
+    const auto b = run(p, from, to, c);
+    ASSERT_EQ(a.size(), 4u);
+    ASSERT_EQ(b.size(), 4u);
+    for (std::size_t k = 0; k < 2; ++k) expect_same_segment(a[k], b[k]);
+    bool differs = false;
+    for (std::size_t i = 0; i < a[2].predictions.size(); ++i) differs |= a[2].predictions[i].raw != b[2].predictions[i].raw;
+    EXPECT_TRUE(differs);
+    SampleSet q = s;
+    for (std::size_t i = 0; i < q.ts.size(); ++i)
+      if (q.ts[i] + c.horizon > T) q.y[i] = 100.0f + static_cast<float>(i % 7);
+    const auto d = run(q, from, to, c);
+    for (std::size_t k = 0; k < 3; ++k) {
+      ASSERT_EQ(a[k].predictions.size(), d[k].predictions.size());
+      for (std::size_t i = 0; i < a[k].predictions.size(); ++i) EXPECT_EQ(a[k].predictions[i].raw, d[k].predictions[i].raw) << k;
+    }
+    bool later = false;
+    for (std::size_t i = 0; i < a[3].predictions.size(); ++i) later |= a[3].predictions[i].raw != d[3].predictions[i].raw;
+    EXPECT_TRUE(later);
+  }
+}
+
+// threads: a segment's model and fold models train side by side; every result is the same, bit
+// for bit, whatever the number of threads (backtest.hpp, "Threads").
+TEST(BacktestThreads, SameResultsOnAnyNumberOfThreads) {
+  const SampleSet s = make_samples(3000);
+  const std::int64_t from = kT0 + 1000, to = kT0 + 3000;
+  struct Case {
+    cml::ModelType t;
+    bool warm;
+    cml::Combiner combiner;
+  };
+  const Case cases[] = {{cml::ModelType::lstm, true, cml::Combiner::inverse_mse},
+                        {cml::ModelType::lstm, false, cml::Combiner::inverse_mse},
+                        {cml::ModelType::ensemble, true, cml::Combiner::inverse_mse},
+                        {cml::ModelType::ensemble, true, cml::Combiner::stacking},
+                        {cml::ModelType::xgboost, false, cml::Combiner::inverse_mse}};
+  for (const Case& k : cases) {
+    SCOPED_TRACE(std::string(cml::model_type_name(k.t)) + (k.warm ? " warm" : " cold") +
+                 (k.combiner == cml::Combiner::stacking ? " stacking" : ""));
+    BacktestConfig c = k.t == cml::ModelType::xgboost ? small_cfg() : warm_cfg(k.t, k.warm);
+    c.combiner = k.combiner;
+    c.warm_window = k.warm ? 300 : 0;
+    c.threads = 1;
+    const auto one = run(s, from, to, c);
+    ASSERT_EQ(one.size(), 4u);
+    std::size_t n = 0;
+    for (const auto& seg : one) n += seg.predictions.size();
+    EXPECT_GT(n, 1500u);
+    for (int threads : {2, 3, 8}) {
+      c.threads = threads;
+      const auto many = run(s, from, to, c);
+      ASSERT_EQ(many.size(), one.size()) << threads;
+      for (std::size_t i = 0; i < one.size(); ++i) {
+        expect_same_segment(one[i], many[i]);
+        EXPECT_EQ(one[i].networks, many[i].networks) << threads;
+        EXPECT_EQ(one[i].warm_started, many[i].warm_started) << threads;
+        EXPECT_EQ(one[i].epochs, many[i].epochs) << threads;
+      }
+    }
+  }
+}
+
+TEST(BacktestThreads, SegmentsReportedInOrderOnTheCallingThread) {
+  const SampleSet s = make_samples(3000);
+  BacktestConfig c = warm_cfg(cml::ModelType::lstm, true);
+  c.threads = 2;
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<int> seen;
+  cml::walk_forward(s, kT0 + 1000, kT0 + 3000, c, 0, [&](const SegmentResult& r) {
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    seen.push_back(r.segment);
+  }, {});
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3}));
+  // an error of on_segment ends the walk there (the statements' thread is joined first)
+  seen.clear();
+  EXPECT_THROW(cml::walk_forward(s, kT0 + 1000, kT0 + 3000, c, 0, [&](const SegmentResult& r) {
+    seen.push_back(r.segment);
+    if (r.segment == 1) throw std::runtime_error("stop here");
+  }, {}), std::runtime_error);
+  EXPECT_EQ(seen, (std::vector<int>{0, 1}));
+}
+
+TEST(BacktestThreads, CancelledFromAnyThread) {
+  const SampleSet s = make_samples(3000);
+  BacktestConfig c = warm_cfg(cml::ModelType::lstm, true);
+  c.threads = 2;
+  std::atomic<int> calls{0};
+  // stops after a number of polls reached while the first segment's networks train side by side
+  auto stop = [&calls] { return ++calls > 40; };
+  EXPECT_THROW(cml::walk_forward(s, kT0 + 1000, kT0 + 3000, c, 0, {}, stop), cml::Cancelled);
+  EXPECT_GT(calls.load(), 40);
 }
 
 }  // namespace

@@ -129,7 +129,7 @@ TEST(Options, EveryKeyAcceptsItsBoundsAndRefusesJustBeyond) {
       }
     }
   }
-  EXPECT_EQ(checked, 2 + 12 + 2 + 11 + 3 + 3 * 27);  // featureSet in every table
+  EXPECT_EQ(checked, 2 + 12 + 2 + 11 + 3 + 3 * 28);  // featureSet in every table
 }
 
 // The ranges and rule texts, pinned (docs/training.md and docs/trading.md list them).
@@ -213,6 +213,7 @@ TEST(Options, RulesOfEveryKey) {
       "warmStart is a boolean (true or false) (lstm and ensemble: each segment's networks start from the previous segment's weights)",
       "warmMaxEpochs is an integer in [1, 100000] (epochs of a warm-started network)",
       "warmPatience is an integer in [1, 100000] (patience of a warm-started network, counted from its initial weights)",
+      "warmWindow is an integer in [0, 100000000] (a warm-started network's epochs train on only its newest warmWindow sequences; 0 = all)",
   };
   EXPECT_EQ(rules(cml::backtest_option_specs(ModelType::xgboost)), bt);
   EXPECT_EQ(cml::find_option(cml::backtest_option_specs(ModelType::lstm), "earlyStoppingPatience")->rule(),
@@ -401,7 +402,8 @@ TEST(Options, UnknownKeysListTheValidOnes) {
   EXPECT_EQ(e.detail, "rule: options keys are retrainEvery, windowSize, validationSplit, maxDepth, learningRate, numRounds, "
                       "tpSigma, slSigma, feePct, slippagePct, minEdgePct, confidenceThreshold, earlyStoppingPatience, "
                       "sequenceLength, hiddenSize, numLayers, lstmLearningRate, maxEpochs, batchSize, calibrationFolds, intervalCoverage, "
-            "intervalAdaptRate, skillSignificance, calibrationWindow, featureSet, excludeGroups, combiner, warmStart, warmMaxEpochs, warmPatience");
+            "intervalAdaptRate, skillSignificance, calibrationWindow, featureSet, excludeGroups, combiner, warmStart, warmMaxEpochs, warmPatience, "
+            "warmWindow");
   e = train_error(ModelType::xgboost, json{{std::string(500, 'k'), 1}});
   EXPECT_EQ(e.message, "unknown option \"" + std::string(60, 'k') + "...\" for model_type xgboost");
 }
@@ -584,6 +586,27 @@ TEST(Options, BacktestWarmStart) {
   EXPECT_EQ(e.message, "option warmStart = true is for model_type lstm or ensemble, not xgboost");
   EXPECT_FALSE(backtest(ModelType::xgboost, json{{"warmStart", false}}).warm_start);
   EXPECT_EQ(backtest_error(ModelType::lstm, json{{"warmstart", true}}).message, "unknown option \"warmstart\" for ml_backtest");
+}
+
+// warmWindow: a warm-started network's epochs over only its newest sequences (2880 by default; 0 = all).
+TEST(Options, BacktestWarmWindow) {
+  EXPECT_EQ(backtest(ModelType::lstm, json::object()).warm_window, 2880);
+  EXPECT_EQ(BacktestConfig().warm_window, 2880);
+  for (ModelType t : {ModelType::lstm, ModelType::ensemble}) {
+    EXPECT_EQ(backtest(t, json{{"warmWindow", 2880}}).warm_window, 2880);
+    EXPECT_EQ(backtest(t, json{{"warmWindow", 0}}).warm_window, 0);
+    EXPECT_EQ(backtest(t, json{{"warmWindow", 100000000}}).warm_window, 100000000);
+  }
+  Caught e = backtest_error(ModelType::lstm, json{{"warmWindow", -1}});
+  EXPECT_EQ(e.message, "option warmWindow = -1 is out of range");
+  EXPECT_EQ(e.detail, "rule: warmWindow is an integer in [0, 100000000] (a warm-started network's epochs train on only its "
+                      "newest warmWindow sequences; 0 = all)");
+  EXPECT_EQ(backtest_error(ModelType::lstm, json{{"warmWindow", 100000001}}).message, "option warmWindow = 100000001 is out of range");
+  EXPECT_EQ(backtest_error(ModelType::ensemble, json{{"warmWindow", 2.5}}).message, "option warmWindow must be an integer, got 2.5");
+  EXPECT_EQ(backtest_error(ModelType::lstm, json{{"warmWindow", "all"}}).message, "option warmWindow must be an integer, got \"all\"");
+  // as warmMaxEpochs, checked whatever the model type (an xgboost backtest has no network to limit)
+  EXPECT_EQ(backtest(ModelType::xgboost, json{{"warmWindow", 1000}}).warm_window, 1000);
+  EXPECT_EQ(backtest_error(ModelType::xgboost, json{{"warmWindow", -5}}).message, "option warmWindow = -5 is out of range");
 }
 
 TEST(Options, BacktestCostsAreCheckedBeforeTheRun) {
