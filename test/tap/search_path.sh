@@ -686,7 +686,7 @@ declare -A reached=(
   [cryptoml_internal.reliability_report]="ml_calibration, ml_backtest_calibration"
   [cryptoml_internal.reliability_summary]="ml_calibration, ml_backtest_calibration, ml_health"
   [cryptoml_internal.model_honesty]="ml_monitor_check, ml_health"
-  [cryptoml_internal.conformal_interval]="ml_forecast_all"
+  [cryptoml_internal.volatility_interval]="ml_forecast_all"
   [cryptoml_internal.backtest_run]="ml_backtest"
   [cryptoml_internal.check_backtest_options]="ml_backtest"
   [cryptoml_internal.baselines]="ml_performance, ml_backtest"
@@ -722,6 +722,9 @@ declare -A excluded=(
   [cryptoml_internal.raise_cpp]="test hook (raises on purpose)"
   # test hook: starts a second launcher to see it refuse (test/tap/monitor.sh)
   [cryptoml_internal.test_second_launcher]="test hook (second launcher)"
+  # pure computation (no SQL); since 0.11.0 only the reference of volatility_interval in
+  # test/pgtap/29_forecaster_cycle.sql and 31_forecaster_caches.sql, and 16_honest.sql's checks
+  [cryptoml_internal.conformal_interval]="test reference (no entry point calls it since 0.11.0)"
 )
 h -c "SELECT DISTINCT CASE WHEN p.pronamespace = 'public'::regnamespace THEN p.proname::text ELSE p.pronamespace::regnamespace || '.' || p.proname END
         FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
